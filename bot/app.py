@@ -1,0 +1,114 @@
+"""The composition root: settings → Redis → store → Slack client → Bolt app → handlers.
+
+The CLI, the tests and the benchmarks all build the app through here, so they run the
+same wiring; tests only hand in their own Settings (pointing at a local Redis and the
+Slack stub).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import redis
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.directory import Directory
+from bot.leaderboard import Leaderboards
+from bot.redis_server import EmbeddedRedis
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Deps:
+    """What handlers and jobs need, built once per process."""
+
+    settings: Settings
+    store: Store
+    directory: Directory
+    leaderboards: Leaderboards
+    client: WebClient | None
+    embedded: EmbeddedRedis | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def is_admin(self, user_id: str) -> bool:
+        """ADMIN_USER_IDS, the configured admins list, or a Slack workspace admin/owner."""
+        if user_id in self.settings.admin_user_ids:
+            return True
+        if user_id in self.store.load_config().admins:
+            return True
+        profile = self.directory.profiles([user_id]).get(user_id, {})
+        return profile.get("is_admin") == "1" or profile.get("is_owner") == "1"
+
+    def close(self) -> None:
+        if self.embedded:
+            self.embedded.stop()
+
+
+def build_client(settings: Settings) -> WebClient | None:
+    """A WebClient on SLACK_API_URL that waits out 429s and retries 5xx/connection errors."""
+    if not settings.slack_bot_token:
+        return None
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                       timeout=10)
+    client.retry_handlers.extend([
+        RateLimitErrorRetryHandler(max_retry_count=2),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ])
+    # slack_sdk installs a ConnectionErrorRetryHandler by default; keep exactly one.
+    if not any(isinstance(h, ConnectionErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=1))
+    return client
+
+
+def connect_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
+    """REDIS_URL when set; otherwise an embedded redis-server kept under the data dir."""
+    embedded = None
+    url = settings.redis_url
+    if not url:
+        embedded = EmbeddedRedis(settings.data_dir / "redis").start()
+        url = embedded.url
+        log.info("started embedded Redis (data in %s)", embedded.data_dir)
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    return client, embedded
+
+
+def build_deps(settings: Settings, redis_client: redis.Redis | None = None) -> Deps:
+    embedded = None
+    if redis_client is None:
+        redis_client, embedded = connect_redis(settings)
+    store = Store(redis_client, workspace=settings.workspace, tz=settings.tz,
+                  retention_days=settings.retention_days)
+    client = build_client(settings)
+    return Deps(settings=settings, store=store, directory=Directory(store, client),
+                leaderboards=Leaderboards(store), client=client, embedded=embedded)
+
+
+def build_bolt_app(deps: Deps) -> App:
+    """The Bolt app with every listener registered.
+
+    process_before_response=True: listeners ack first and do slow work in lazy
+    listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
+    event whose processing fails (Redis down) is not acked and Slack retries it.
+    """
+    from handlers import commands, events, home
+
+    app = App(
+        client=deps.client,
+        signing_secret=deps.settings.slack_signing_secret or None,
+        process_before_response=True,
+        token_verification_enabled=False,
+        request_verification_enabled=bool(deps.settings.slack_signing_secret),
+    )
+    for module in (commands, events, home):
+        module.register(app, deps)
+    return app

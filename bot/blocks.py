@@ -1,0 +1,183 @@
+"""Block Kit for every surface, as pure functions of plain data.
+
+Built with `slack_sdk.models.blocks`, whose `to_dict()` checks Slack's limits. Every
+string that came from a user (names, labels) goes through `escape` so that a display
+name like `<!channel>` renders as text and pings nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.config import RAW_METRIC_LABELS
+from bot.leaderboard import PeriodBoard
+from bot.periods import PERIODS
+from bot.ranking import Row, agreement_sentence
+
+NAME_MAX = 28
+HELP_TEXT = (
+    "*/leaderboard* shows two rankings side by side:\n"
+    "• *By usage*: who used the most AI tokens (the classic leaderboard).\n"
+    "• *By outcomes*: who produced the most outcomes (PRs merged, deploys, incidents "
+    "and tickets resolved, reviews), weighted, with diminishing returns per day so "
+    "spamming trivial outcomes does not pay.\n"
+    "A leaderboard of tokens alone rewards burning tokens; when a measure becomes a target "
+    "it stops measuring (Goodhart's law). The gap between the two boards is the point: "
+    "↑/↓ shows how many places someone gains or loses when ranked by outcomes, and ρ "
+    "(Spearman) says how well the two rankings agree overall.\n\n"
+    "*Usage*\n"
+    "`/leaderboard` — this week (the default)\n"
+    "`/leaderboard today|yesterday|week|month|all` — another period\n"
+    "`/leaderboard me` — only your own numbers\n"
+    "`/leaderboard help` — this text"
+)
+
+
+def escape(text: str) -> str:
+    """Escape mrkdwn control characters (&, <, >) in user-supplied text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def short_name(name: str) -> str:
+    name = " ".join(name.split())
+    return name if len(name) <= NAME_MAX else name[: NAME_MAX - 1] + "…"
+
+
+def fmt_number(value: float) -> str:
+    """1234567 → '1.2M', 34000 → '34k', 12.345 → '12.3'."""
+    v = abs(value)
+    if v >= 1e9:
+        return f"{value / 1e9:.1f}B"
+    if v >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    if v >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    if v >= 1e3:
+        return f"{value / 1e3:.1f}k"
+    if v == int(v):
+        return f"{int(value)}"
+    return f"{value:.1f}"
+
+
+def fmt_raw(value: float, metric: str) -> str:
+    if metric == "cost":
+        return f"${value:,.2f}"
+    if metric == "requests":
+        return f"{fmt_number(value)} req"
+    return f"{fmt_number(value)} tokens"
+
+
+def fmt_move(move: int) -> str:
+    if move > 0:
+        return f"↑{move}"
+    if move < 0:
+        return f"↓{-move}"
+    return "="
+
+
+def _row_line(row: Row, rank: int, value: str, name: str, flag: bool) -> str:
+    marker = " ⚑" if flag else ""
+    return f"`{rank:>2}.` {escape(short_name(name))} · {value} · {fmt_move(row.move)}{marker}"
+
+
+def board_columns(pb: PeriodBoard, names: Mapping[str, str], show_flags: bool,
+                  size: int | None = None) -> tuple[str, str]:
+    """The two mrkdwn columns: raw board and outcome board, top `size` each."""
+    size = size or pb.config.board_size
+    metric = pb.config.raw_metric
+    raw_lines = [f"*By usage ({RAW_METRIC_LABELS[metric]})*"]
+    for row in pb.board.raw[:size]:
+        raw_lines.append(_row_line(row, row.raw_rank, fmt_raw(row.raw, metric),
+                                   names.get(row.user, row.user), show_flags and row.flagged))
+    out_lines = ["*By outcomes (points)*"]
+    for row in pb.board.outcome[:size]:
+        out_lines.append(_row_line(row, row.outcome_rank, f"{fmt_number(row.points)} pts",
+                                   names.get(row.user, row.user), show_flags and row.flagged))
+    return "\n".join(raw_lines), "\n".join(out_lines)
+
+
+def own_line(pb: PeriodBoard, user: str) -> str:
+    """The viewer's numbers in one line, or a note that they have none this period."""
+    row = pb.board.by_user.get(user)
+    people = len(pb.board.raw)
+    if row is None:
+        return f"You have no reported usage or outcomes {pb.label}."
+    metric = pb.config.raw_metric
+    eff = (f"{row.efficiency:.1f} pts per 1M tokens" if row.efficiency is not None
+           else "efficiency not ranked below the minimum volume")
+    return (f"*You:* #{row.raw_rank} of {people} by usage ({fmt_raw(row.raw, metric)}), "
+            f"#{row.outcome_rank} by outcomes ({fmt_number(row.points)} pts), "
+            f"{fmt_move(row.move)}; {eff}.")
+
+
+def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
+                       show_flags: bool = False) -> list[dict]:
+    """The private /leaderboard answer: both boards, moves, agreement, the viewer's line."""
+    blocks: list[Block] = [HeaderBlock(text=f"Leaderboard · {pb.title}"[:150])]
+    if not pb.board.raw:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f"No usage or outcomes have been reported {pb.label} yet.")))
+        return [b.to_dict() for b in blocks]
+    left, right = board_columns(pb, names, show_flags)
+    blocks.append(SectionBlock(fields=[MarkdownTextObject(text=left),
+                                       MarkdownTextObject(text=right)]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text=agreement_sentence(pb.board.agreement, pb.label))]))
+    row = pb.board.by_user.get(viewer)
+    size = pb.config.board_size
+    if row is None or row.raw_rank > size or row.outcome_rank > size:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=own_line(pb, viewer))))
+    legend = "↑/↓: places gained or lost when ranked by outcomes instead of usage."
+    if show_flags:
+        legend += " ⚑ high usage, no outcomes (for review, not blame)."
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=legend)]))
+    return [b.to_dict() for b in blocks]
+
+
+def me_blocks(pb: PeriodBoard, viewer: str) -> list[dict]:
+    row = pb.board.by_user.get(viewer)
+    blocks: list[Block] = [HeaderBlock(text=f"Your numbers · {pb.title}"[:150]),
+                           SectionBlock(text=MarkdownTextObject(text=own_line(pb, viewer)))]
+    if row is not None and row.flagged:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text="⚑ Your usage is in the top 10% with no outcomes reported: if your work "
+                 "produces outcomes tokenboard does not see yet, ask an admin to add them.")]))
+    return [b.to_dict() for b in blocks]
+
+
+def help_blocks(not_understood: str | None = None) -> list[dict]:
+    blocks: list[Block] = []
+    if not_understood:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f"Sorry, I did not understand `{escape(not_understood[:200])}`. "
+                 f"Periods are {', '.join(PERIODS)}.")))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=HELP_TEXT)))
+    return [b.to_dict() for b in blocks]
+
+
+def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | None = None,
+              is_admin: bool = False) -> dict:
+    """The App Home tab: the viewer's ranks on both boards for several periods."""
+    blocks: list[Block] = [HeaderBlock(text="Your AI usage and outcomes")]
+    for pb in boards:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f"*{escape(pb.title)}*\n{own_line(pb, viewer)}")))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text="Two boards, on purpose: usage alone rewards burning tokens. "
+             "Type `/leaderboard help` to learn more.")]))
+    if is_admin:
+        blocks.append(DividerBlock())
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="*Admin*")))
+        for note in admin_notes or []:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=note[:3000])))
+    return View(type="home", blocks=blocks[:100]).to_dict()

@@ -1,0 +1,64 @@
+"""Read side: a period's two boards, computed from the store and cached until it changes.
+
+The cache key includes the store's generation counter, which every counted event bumps,
+so a cached board is exactly what a fresh read would give; under steady ingest it simply
+misses. A read is a handful of Redis round trips (config + generation, size, one
+pipeline of ZRANGE pages) whatever the history length.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from bot.config import BoardConfig
+from bot.periods import Bucket, bucket_for_period, period_label, period_title
+from bot.ranking import Board, rank_board
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class PeriodBoard:
+    period: str
+    bucket: Bucket
+    title: str  # "This week (2026-W48, to Tue 24 Nov)"
+    label: str  # "this week"
+    config: BoardConfig
+    board: Board
+
+
+class Leaderboards:
+    def __init__(self, store: Store, now: Callable[[], datetime] | None = None,
+                 cache_size: int = 16) -> None:
+        self.store = store
+        self.now = now or (lambda: datetime.now(timezone.utc))
+        self._cache: dict[tuple, Board] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def period_board(self, period: str, config: BoardConfig | None = None) -> PeriodBoard:
+        now = self.now()
+        config = config or self.store.load_config()
+        bucket = bucket_for_period(period, self.store.tz, now)
+        board = self.board_for_bucket(bucket, config)
+        return PeriodBoard(period=period, bucket=bucket,
+                           title=period_title(period, self.store.tz, now),
+                           label=period_label(period), config=config, board=board)
+
+    def board_for_bucket(self, bucket: Bucket, config: BoardConfig) -> Board:
+        key = (bucket, config.raw_metric, config.board_size, config.efficiency_min_tokens,
+               self.store.generation(), config.model_dump_json())
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        people = self.store.period_totals(bucket, config.raw_metric)
+        board = rank_board(people, top_n=config.board_size,
+                           efficiency_min_tokens=config.efficiency_min_tokens)
+        with self._lock:
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = board
+        return board

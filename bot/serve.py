@@ -1,0 +1,41 @@
+"""`tokenboard serve`: the long-running process (HTTP or Socket Mode, plus /ingest)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from bot.app import build_bolt_app, build_deps
+from bot.settings import Settings, SettingsError
+from bot.web import Server, WebApp
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings) -> int:
+    settings.require("SLACK_BOT_TOKEN")
+    if not settings.slack_app_token:
+        settings.require("SLACK_SIGNING_SECRET")
+    if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
+        raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    deps = build_deps(settings)
+    app = build_bolt_app(deps)
+    socket_handler = None
+    if settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket_handler = SocketModeHandler(app, settings.slack_app_token)
+        socket_handler.connect()
+        log.info("connected to Slack over Socket Mode")
+    server = Server(WebApp(deps, None if socket_handler else app), host="0.0.0.0",
+                    port=settings.port)
+    signal.signal(signal.SIGTERM, lambda *_: server.server.close())
+    log.info("listening on port %s: POST /slack/events, POST /ingest, GET /healthz",
+             server.port)
+    try:
+        server.run()
+    finally:
+        if socket_handler:
+            socket_handler.close()
+        deps.close()
+    return 0

@@ -1,0 +1,107 @@
+"""Process settings, read once from the environment and `.env`.
+
+Everything tunable at deploy time lives here so that the rest of the code takes a
+`Settings` object and never reads `os.environ` itself (tests build their own).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import load_dotenv
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    """A configuration problem worth one line to the operator, not a traceback."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    redis_url: str = ""
+    data_dir: Path = Path(".tokenboard")
+    ingest_tokens: tuple[str, ...] = ()
+    port: int = 3000
+    timezone: str = "UTC"
+    workspace: str = "default"
+    retention_days: int = 400
+    max_body_bytes: int = 2_000_000
+    admin_user_ids: tuple[str, ...] = ()
+    digest_channel: str = ""
+    digest_time: str = "09:00"
+    digest_grace_hours: float = 6.0
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require(self, *names: str) -> None:
+        """Raise a one-line SettingsError naming the first missing variable."""
+        for name in names:
+            if not getattr(self, name.lower()):
+                raise SettingsError(f"{name} is not set (see .env.example)")
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
+    """Build Settings from `env` (default: os.environ after loading `.env`)."""
+    if env is None:
+        if dotenv_path and Path(dotenv_path).exists():
+            load_dotenv(dotenv_path, override=False)
+        env = dict(os.environ)
+    timezone = env.get("TOKENBOARD_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"TOKENBOARD_TIMEZONE={timezone!r} is not an IANA time zone (e.g. Europe/Berlin)"
+        ) from None
+    digest_time = env.get("DIGEST_TIME", "").strip() or "09:00"
+    _check_hhmm("DIGEST_TIME", digest_time)
+    api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
+    if not api_url.endswith("/"):
+        api_url += "/"
+    return Settings(
+        slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip(),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip(),
+        slack_app_token=env.get("SLACK_APP_TOKEN", "").strip(),
+        slack_api_url=api_url,
+        redis_url=env.get("REDIS_URL", "").strip(),
+        data_dir=Path(env.get("TOKENBOARD_DATA_DIR", "").strip() or ".tokenboard"),
+        ingest_tokens=_split(env.get("INGEST_TOKENS", "")),
+        port=_int(env, "PORT", 3000),
+        timezone=timezone,
+        workspace=env.get("TOKENBOARD_WORKSPACE", "").strip() or "default",
+        retention_days=_int(env, "TOKENBOARD_RETENTION_DAYS", 400),
+        admin_user_ids=_split(env.get("ADMIN_USER_IDS", "")),
+        digest_channel=env.get("DIGEST_CHANNEL", "").strip(),
+        digest_time=digest_time,
+        digest_grace_hours=float(_int(env, "DIGEST_GRACE_HOURS", 6)),
+    )
+
+
+def _check_hhmm(name: str, value: str) -> None:
+    hh, sep, mm = value.partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+        raise SettingsError(f"{name} must be HH:MM (24-hour), got {value!r}")

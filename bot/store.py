@@ -1,0 +1,244 @@
+"""Every Redis key and script tokenboard uses. Nothing else builds key strings.
+
+Layout (all keys of a workspace share the hash tag `{ws}` so multi-key scripts stay in
+one Redis Cluster slot):
+
+    tb:{ws}:seen:<event id>          dedupe marker, SET NX EX retention
+    tb:{ws}:day:<date>:<user>        hash of that person's raw per-day counts:
+                                     tokens, cost, requests, input_tokens, output_tokens,
+                                     o:<kind> (outcome counts; kept so scores can be rebuilt)
+    tb:{ws}:z:<metric>:<scope>:<name>  sorted set per period bucket; metric is tokens,
+                                     cost, requests or points; scope d/w/m/a
+    tb:{ws}:gen                      bumped by every counted event (read-cache validator)
+    tb:{ws}:user:<id>                cached users.info answer (hash, 1 day)
+    tb:{ws}:email:<email>            cached users.lookupByEmail answer (1 day)
+    tb:{ws}:config                   the workspace's BoardConfig as JSON
+
+Both boards of a bucket hold the same members: a usage event adds its person to the
+points set with 0 and an outcome event adds them to the raw sets with 0, so rank
+arithmetic on either board covers everyone active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import redis
+
+from bot.config import BoardConfig
+from bot.periods import Bucket, buckets_for_day, local_date
+from bot.ranking import PersonTotals
+from bot.reports import OutcomeReport, UsageReport
+
+METRICS = ("tokens", "cost", "requests", "points")
+READ_CHUNK = 5000  # ZRANGE page: ~1 ms of Redis time each, far below the 10 ms budget
+NAME_TTL = 24 * 3600
+
+# KEYS: 1 seen, 2 day hash, 3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points, 19 gen
+# ARGV: 1 user, 2 seen ttl, 3 day-hash ttl, 4-6 ttl d/w/m, then per-type fields.
+_COMMON = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
+local user = ARGV[1]
+local function touch(first, last, amount, only_if_new)
+  for i = first, last do
+    if only_if_new then
+      redis.call('ZADD', KEYS[i], 'NX', 0, user)
+    else
+      redis.call('ZINCRBY', KEYS[i], amount, user)
+    end
+    local ttl = ARGV[4 + ((i - 3) % 4)]
+    if ttl and (i - 3) % 4 < 3 then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+"""
+
+USAGE_LUA = _COMMON + """
+-- ARGV: 7 tokens, 8 cost, 9 requests, 10 input, 11 output
+redis.call('HINCRBY', KEYS[2], 'tokens', ARGV[7])
+redis.call('HINCRBYFLOAT', KEYS[2], 'cost', ARGV[8])
+redis.call('HINCRBY', KEYS[2], 'requests', ARGV[9])
+redis.call('HINCRBY', KEYS[2], 'input_tokens', ARGV[10])
+redis.call('HINCRBY', KEYS[2], 'output_tokens', ARGV[11])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+touch(3, 6, ARGV[7], false)
+touch(7, 10, ARGV[8], false)
+touch(11, 14, ARGV[9], false)
+touch(15, 18, 0, true)
+redis.call('INCR', KEYS[19])
+return 1
+"""
+
+OUTCOME_LUA = _COMMON + """
+-- ARGV: 7 kind, 8 count, 9 weight, 10 cap (0 = none), 11 transform
+local field = 'o:' .. ARGV[7]
+local new = redis.call('HINCRBY', KEYS[2], field, ARGV[8])
+local old = new - tonumber(ARGV[8])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+local cap = tonumber(ARGV[10])
+local function f(x)
+  if cap > 0 and x > cap then x = cap end
+  if ARGV[11] == 'sqrt' then return math.sqrt(x) end
+  if ARGV[11] == 'log' then return math.log(1 + x) end
+  return x
+end
+local delta = tonumber(ARGV[9]) * (f(new) - f(old))
+touch(3, 14, 0, true)
+touch(15, 18, string.format('%.17g', delta), false)
+redis.call('INCR', KEYS[19])
+return 1
+"""
+
+
+class Store:
+    """Redis access for one workspace."""
+
+    def __init__(self, client: redis.Redis, workspace: str = "default",
+                 tz: ZoneInfo | None = None, retention_days: int = 400) -> None:
+        self.r = client
+        self.ws = workspace
+        self.tz = tz or ZoneInfo("UTC")
+        self.retention_days = retention_days
+        self._usage = client.register_script(USAGE_LUA)
+        self._outcome = client.register_script(OUTCOME_LUA)
+
+    # -- keys -------------------------------------------------------------------------
+    def key(self, *parts: str) -> str:
+        return ":".join((f"tb:{{{self.ws}}}",) + parts)
+
+    def zkey(self, metric: str, bucket: Bucket) -> str:
+        return self.key("z", metric, bucket.scope, bucket.name)
+
+    def day_key(self, day: date, user: str) -> str:
+        return self.key("day", day.isoformat(), user)
+
+    # -- health -----------------------------------------------------------------------
+    def ping(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except (redis.ConnectionError, redis.TimeoutError):
+            return False
+
+    # -- writes -----------------------------------------------------------------------
+    def _ttls(self, day: date) -> tuple[int, int, int, int]:
+        """Seconds until the day, week and month buckets of `day` pass retention."""
+        keep = timedelta(days=self.retention_days)
+        week_end = day + timedelta(days=7 - day.isoweekday())
+        next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        now = datetime.now(self.tz)
+
+        def until(last_day: date) -> int:
+            end = datetime.combine(last_day + timedelta(days=1), time(), self.tz) + keep
+            return max(int((end - now).total_seconds()), 60)
+
+        return (until(day), until(day), until(week_end), until(next_month - timedelta(days=1)))
+
+    def _event_keys(self, report: UsageReport | OutcomeReport, user: str) -> tuple[list, date]:
+        day = local_date(report.ts, self.tz)
+        buckets = buckets_for_day(day)
+        keys = [self.key("seen", report.id), self.day_key(day, user)]
+        for metric in METRICS:
+            keys += [self.zkey(metric, b) for b in buckets]
+        keys.append(self.key("gen"))
+        return keys, day
+
+    def record(self, reports: Sequence[tuple[UsageReport | OutcomeReport, str]],
+               config: BoardConfig) -> list[bool]:
+        """Count each (report, resolved user) once; True where counted, False if seen before.
+
+        One Lua script per event (atomic: all its counters or none), pipelined without
+        MULTI so a large batch never holds Redis for long. A connection error raises
+        redis.ConnectionError; events that did run are remembered, so a retry of the
+        whole batch counts each event once.
+        """
+        seen_ttl = self.retention_days * 86400 + 86400
+        pipe = self.r.pipeline(transaction=False)
+        for report, user in reports:
+            keys, day = self._event_keys(report, user)
+            day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
+            common = [user, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m]
+            if isinstance(report, UsageReport):
+                args = common + [report.tokens, repr(float(report.cost_usd)), report.requests,
+                                 report.input_tokens or 0, report.output_tokens or 0]
+                self._usage(keys=keys, args=args, client=pipe)
+            else:
+                rule = config.outcomes[report.kind]
+                args = common + [report.kind, report.count, repr(float(rule.weight)),
+                                 rule.cap or 0, rule.transform]
+                self._outcome(keys=keys, args=args, client=pipe)
+        return [bool(x) for x in pipe.execute()]
+
+    # -- reads ------------------------------------------------------------------------
+    def generation(self) -> int:
+        return int(self.r.get(self.key("gen")) or 0)
+
+    def period_totals(self, bucket: Bucket, raw_metric: str = "tokens") -> list[PersonTotals]:
+        """Everyone active in `bucket`, read in pages so no command blocks Redis for long."""
+        metrics = ["points", "tokens"] + ([raw_metric] if raw_metric != "tokens" else [])
+        keys = {m: self.zkey(m, bucket) for m in metrics}
+        size = int(self.r.zcard(keys["tokens"]))
+        pipe = self.r.pipeline(transaction=False)
+        for metric in metrics:
+            for start in range(0, size, READ_CHUNK):
+                pipe.zrange(keys[metric], start, start + READ_CHUNK - 1, withscores=True)
+        pages = pipe.execute()
+        per_metric: dict[str, dict[str, float]] = {}
+        pages_per_metric = len(pages) // len(metrics) if metrics else 0
+        for i, metric in enumerate(metrics):
+            merged: dict[str, float] = {}
+            for page in pages[i * pages_per_metric:(i + 1) * pages_per_metric]:
+                merged.update((m.decode(), s) for m, s in page)
+            per_metric[metric] = merged
+        tokens, points = per_metric["tokens"], per_metric["points"]
+        raw = per_metric.get(raw_metric, tokens)
+        users = tokens.keys() | points.keys()
+        return [
+            PersonTotals(user=u, raw=raw.get(u, 0.0), points=points.get(u, 0.0),
+                         tokens=tokens.get(u, 0.0))
+            for u in users
+        ]
+
+    def day_counts(self, day: date, user: str) -> dict[str, float]:
+        raw = self.r.hgetall(self.day_key(day, user))
+        return {k.decode(): float(v) for k, v in raw.items()}
+
+    # -- Slack lookups cache -------------------------------------------------------------
+    def cached_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        ids = list(dict.fromkeys(user_ids))
+        pipe = self.r.pipeline(transaction=False)
+        for uid in ids:
+            pipe.hgetall(self.key("user", uid))
+        out = {}
+        for uid, raw in zip(ids, pipe.execute(), strict=True):
+            if raw:
+                out[uid] = {k.decode(): v.decode() for k, v in raw.items()}
+        return out
+
+    def cache_user(self, user_id: str, profile: dict[str, str], ttl: int = NAME_TTL) -> None:
+        key = self.key("user", user_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping=profile)
+        pipe.expire(key, ttl)
+        pipe.execute()
+
+    def cached_email(self, email: str) -> str | None:
+        value = self.r.get(self.key("email", email.lower()))
+        return value.decode() if value is not None else None
+
+    def cache_email(self, email: str, user_id: str, ttl: int = NAME_TTL) -> None:
+        """user_id "" records a miss (cached for a shorter time by the caller)."""
+        self.r.set(self.key("email", email.lower()), user_id, ex=ttl)
+
+    # -- configuration --------------------------------------------------------------------
+    def load_config(self) -> BoardConfig:
+        raw = self.r.get(self.key("config"))
+        return BoardConfig.model_validate_json(raw) if raw else BoardConfig()
+
+    def save_config(self, config: BoardConfig) -> None:
+        self.r.set(self.key("config"), config.model_dump_json())
+
+    def dump_keys(self) -> list[str]:
+        """Every key of this workspace (tests and diagnostics only: uses SCAN)."""
+        return sorted(k.decode() for k in self.r.scan_iter(match=self.key("*"), count=1000))

@@ -1,0 +1,127 @@
+"""The HTTP surface: /slack/events (Bolt), /ingest (reports), /healthz.
+
+A plain WSGI callable served by waitress; the Slack path is Bolt's own WSGI adapter.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+from bot.app import Deps
+from bot.ingest import BadBatch, ingest_events, parse_batch
+
+log = logging.getLogger(__name__)
+StartResponse = Callable[..., Any]
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+           405: "Method Not Allowed", 413: "Payload Too Large", 503: "Service Unavailable"}
+
+
+class WebApp:
+    def __init__(self, deps: Deps, bolt_app: App | None) -> None:
+        self.deps = deps
+        self.slack = SlackRequestHandler(bolt_app) if bolt_app is not None else None
+        self.tokens = [t.encode() for t in deps.settings.ingest_tokens]
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/slack/events" and self.slack is not None:
+            if method != "POST":
+                return self._json(start_response, 405, {"error": "use POST"})
+            return self.slack(environ, start_response)
+        if path == "/ingest":
+            if method != "POST":
+                return self._json(start_response, 405, {"error": "use POST"})
+            status, body, headers = self.ingest(environ)
+            return self._json(start_response, status, body, headers)
+        if path == "/healthz":
+            ok = self.deps.store.ping()
+            return self._json(start_response, 200 if ok else 503,
+                              {"ok": ok, "redis": "up" if ok else "down"})
+        return self._json(start_response, 404, {"error": f"no route for {method} {path}"})
+
+    def authorized(self, header: str) -> bool:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        given = token.strip().encode()
+        match = False
+        for expected in self.tokens:  # compare with every token: no early exit
+            match |= hmac.compare_digest(given, expected)
+        return match
+
+    def ingest(self, environ: dict) -> tuple[int, dict, list[tuple[str, str]]]:
+        if not self.tokens:
+            return 401, {"error": "ingest is disabled: set INGEST_TOKENS"}, []
+        if not self.authorized(environ.get("HTTP_AUTHORIZATION", "")):
+            return 401, {"error": "missing or wrong bearer token"}, [
+                ("WWW-Authenticate", 'Bearer realm="tokenboard"')]
+        limit = self.deps.settings.max_body_bytes
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return 400, {"error": "bad Content-Length"}, []
+        if length > limit:
+            return 413, {"error": f"body is {length} bytes; the limit is {limit}"}, []
+        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            events = parse_batch(body)
+            result = ingest_events(self.deps.store, self.deps.directory,
+                                   self.deps.store.load_config(), events)
+        except BadBatch as exc:
+            return (413 if exc.too_large else 400), {"error": str(exc)}, []
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            log.warning("ingest: Redis unavailable: %s", exc)
+            return 503, {"error": "storage unavailable; retry the whole batch (no event is ever counted twice)"}, [
+                ("Retry-After", "5")]
+        return 200, result.as_dict(), []
+
+    @staticmethod
+    def _json(start_response: StartResponse, status: int, body: dict,
+              headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+        data = json.dumps(body).encode()
+        start_response(f"{status} {REASONS.get(status, '')}",
+                       [("Content-Type", "application/json"),
+                        ("Content-Length", str(len(data)))] + (headers or []))
+        return [data]
+
+
+class Server:
+    """waitress on a background thread; `port=0` picks a free port (tests, benchmarks)."""
+
+    def __init__(self, wsgi_app: Callable, host: str = "127.0.0.1", port: int = 0,
+                 threads: int = 8) -> None:
+        self.server = create_server(wsgi_app, host=host, port=port, threads=threads,
+                                    ident="tokenboard")
+        self.thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.effective_port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def run(self) -> None:
+        self.server.run()
+
+    def start(self) -> Server:
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="waitress")
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.close()
+        if self.thread:
+            self.thread.join(timeout=5)

@@ -1,0 +1,34 @@
+"""App Home: the viewer's own numbers on both boards for today, this week, this month."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.app import Deps
+from bot.blocks import home_view
+
+log = logging.getLogger(__name__)
+HOME_PERIODS = ("today", "week", "month")
+
+
+def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
+    boards = [deps.leaderboards.period_board(p) for p in HOME_PERIODS]
+    is_admin = deps.is_admin(user_id)
+    notes = deps.extras.get("admin_notes")
+    admin_notes = notes(deps) if callable(notes) else []
+    client.views_publish(user_id=user_id,
+                         view=home_view(user_id, boards, admin_notes, is_admin=is_admin))
+
+
+def register(app: App, deps: Deps) -> None:
+    def ack_event(ack: Ack) -> None:
+        ack()
+
+    def on_home_opened(event: dict, client: WebClient) -> None:
+        if event.get("tab", "home") == "home":
+            publish_home(deps, client, event["user"])
+
+    app.event("app_home_opened")(ack=ack_event, lazy=[on_home_opened])
