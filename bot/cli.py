@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     board.add_argument("--period", choices=PERIODS, default="week")
     board.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "demo":
             from bot.demo import run_demo

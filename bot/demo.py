@@ -9,7 +9,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import build_deps
@@ -51,7 +51,7 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
 
             settings = Settings(timezone=timezone_name, workspace="demo", redis_url=server.url)
             deps = build_deps(settings, redis.Redis.from_url(server.url))
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             org, events = generate_org(people, days, end=now.astimezone(settings.tz).date(),
                                        tz=settings.tz, not_after=now)
             # What users.info / users.lookupByEmail would have answered, cached as they would be.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import BoardConfig
@@ -59,7 +59,7 @@ def parse_batch(body: bytes) -> list[Any]:
 def ingest_events(store: Store, directory: Directory, config: BoardConfig,
                   events: list[Any], now: datetime | None = None) -> IngestResult:
     """Validate and count `events`. Redis errors propagate (the caller answers 503)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     result = IngestResult()
     kinds = frozenset(config.outcomes)
     valid: list[tuple[UsageReport | OutcomeReport, str]] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.config import BoardConfig
 from bot.periods import Bucket, bucket_for_period, period_label, period_title
@@ -33,7 +33,7 @@ class Leaderboards:
     def __init__(self, store: Store, now: Callable[[], datetime] | None = None,
                  cache_size: int = 16) -> None:
         self.store = store
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
         self._cache: dict[tuple, Board] = {}
         self._cache_size = cache_size
         self._lock = threading.Lock()

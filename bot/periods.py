@@ -8,7 +8,7 @@ and daylight-saving changes need no special handling: local dates come from zone
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 PERIODS = ("today", "yesterday", "week", "month", "all")
@@ -53,7 +53,7 @@ def buckets_for_day(day: date) -> tuple[Bucket, Bucket, Bucket, Bucket]:
 
 
 def today(tz: ZoneInfo, now: datetime | None = None) -> date:
-    return local_date(now or datetime.now(timezone.utc), tz)
+    return local_date(now or datetime.now(UTC), tz)
 
 
 def bucket_for_period(period: str, tz: ZoneInfo, now: datetime | None = None) -> Bucket:

@@ -7,7 +7,7 @@ Unknown fields are errors rather than silently ignored: a sender who misspells
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -35,7 +35,7 @@ def parse_ts(value: Any) -> datetime:
     if isinstance(value, int | float):
         if not 0 < value < 32503680000:
             raise ValueError("ts epoch seconds out of range")
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
         text = value.strip()
         if re.fullmatch(r"\d+(\.\d+)?", text):
@@ -46,7 +46,7 @@ def parse_ts(value: Any) -> datetime:
             raise ValueError(f"ts {value!r} is not ISO 8601 or epoch seconds") from None
         if parsed.tzinfo is None:
             raise ValueError(f"ts {value!r} has no UTC offset (add Z or +HH:MM)")
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     raise ValueError("ts must be ISO 8601 with an offset or epoch seconds")
 
 

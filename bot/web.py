@@ -82,8 +82,8 @@ class WebApp:
             return (413 if exc.too_large else 400), {"error": str(exc)}, []
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             log.warning("ingest: Redis unavailable: %s", exc)
-            return 503, {"error": "storage unavailable; retry the whole batch (no event is ever counted twice)"}, [
-                ("Retry-After", "5")]
+            message = "storage unavailable; retry the whole batch (no event is counted twice)"
+            return 503, {"error": message}, [("Retry-After", "5")]
         return 200, result.as_dict(), []
 
     @staticmethod
