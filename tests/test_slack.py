@@ -1,0 +1,211 @@
+"""Slack requests through the real HTTP endpoint, signed as Slack signs them."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+import redis
+
+from bot.app import build_deps
+from bot.redis_server import EmbeddedRedis, free_port
+from tests.conftest import App
+from tests.slack_signing import event_body, slash_command_body, url_verification_body
+
+NOW = datetime.now(UTC) - timedelta(minutes=1)
+TS = NOW.isoformat()
+
+
+def wait_for(fn, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def seed(app: App, people: dict[str, tuple[int, int]]) -> None:
+    """people: user -> (tokens, merged PRs), all reported now."""
+    events = []
+    for user, (tokens, prs) in people.items():
+        events.append({"id": f"u-{user}", "type": "usage", "user": user, "ts": TS,
+                       "tool": "t", "tokens": tokens})
+        if prs:
+            events.append({"id": f"o-{user}", "type": "outcome", "user": user, "ts": TS,
+                           "kind": "pr_merged", "count": prs})
+    answer = app.ingest(events).json()
+    assert answer["accepted"] == len(events), answer
+
+
+def response_text(response: dict) -> str:
+    return json.dumps(response["blocks"], ensure_ascii=False)
+
+
+def board_lines(response: dict) -> tuple[list[str], list[str]]:
+    fields = next(b for b in response["blocks"] if b["type"] == "section" and "fields" in b)
+    left, right = (f["text"].splitlines()[1:] for f in fields["fields"])
+    return left, right
+
+
+def test_bad_or_stale_signature_is_401(app: App) -> None:
+    body = slash_command_body(text="help")
+    assert app.slack(body, secret="not-the-secret").status == 401
+    assert app.slack(body, timestamp=int(time.time()) - 600).status == 401
+    assert app.slack(body).status == 200
+
+
+def test_url_verification(app: App) -> None:
+    answer = app.slack(url_verification_body("abc123"), content_type="application/json")
+    assert answer.status == 200 and json.loads(answer.body)["challenge"] == "abc123"
+
+
+def test_help_and_unknown_arguments_answer_in_the_ack(app: App) -> None:
+    answer = app.command("help")
+    assert answer.status == 200
+    body = json.loads(answer.body)
+    assert body["response_type"] == "ephemeral"
+    assert "two rankings" in json.dumps(body["blocks"])
+    odd = json.loads(app.command("fortnight <!here>").body)
+    text = json.dumps(odd["blocks"])
+    assert "did not understand `fortnight &lt;!here&gt;`" in text
+    assert "<!here>" not in text and "two rankings" in text
+
+
+def test_leaderboard_shows_both_boards_moves_and_agreement(app: App) -> None:
+    # tokens and PRs per person; outcome points = 5 * sqrt(prs)
+    people = {"U0A": (9000, 0), "U0B": (7000, 1), "U0C": (5000, 4), "U0D": (3000, 9)}
+    for uid, (_, _) in people.items():
+        app.stub.add_user(uid, display_name=f"name-{uid[-1]}")
+    seed(app, people)
+    assert app.command("today", user_id="U0B", name="t1").status == 200
+    response = wait_for(lambda: app.stub.responses("t1"))[0]
+    assert response["response_type"] == "ephemeral"
+    left, right = board_lines(response)
+    # By usage: A, B, C, D. By outcomes: D (15), C (10), B (5), A (0).
+    assert [re.search(r"name-(\w)", line).group(1) for line in left] == ["A", "B", "C", "D"]
+    assert [re.search(r"name-(\w)", line).group(1) for line in right] == ["D", "C", "B", "A"]
+    # A: usage #1, outcomes #4 -> ↓3; D: usage #4, outcomes #1 -> ↑3; B #2 -> #3 ↓1.
+    assert left[0].endswith("↓3") and left[3].endswith("↑3") and left[1].endswith("↓1")
+    assert "15 pts" in right[0] and "9.0k tokens" in left[0]
+    # Four people in perfectly reversed order: rho = -1, tau = -1.
+    assert "disagreed very strongly today: ρ = -1.00 (Kendall τ = -1.00) over 4 people" \
+        in response_text(response)
+
+
+def test_callers_own_line_when_outside_the_top_ten(app: App) -> None:
+    people = {f"U0P{i:02d}": (1000 * (20 - i), 0) for i in range(12)}
+    seed(app, people)
+    app.command("today", user_id="U0P11", name="own")
+    text = response_text(wait_for(lambda: app.stub.responses("own"))[0])
+    # U0P11 has the 12th most tokens; with nobody scoring points everyone ties at #1.
+    assert "#12 of 12 by usage" in text and "#1 by outcomes" in text
+    app.command("today", user_id="U0P00", name="top")
+    assert "*You:*" not in response_text(wait_for(lambda: app.stub.responses("top"))[0])
+
+
+def test_me_shows_only_the_callers_numbers(app: App) -> None:
+    seed(app, {"U0ME": (2_500_000, 1), "U0OTHER": (10, 0)})
+    app.stub.add_user("U0OTHER", display_name="Other Person")
+    app.command("me today", user_id="U0ME", name="me")
+    text = response_text(wait_for(lambda: app.stub.responses("me"))[0])
+    assert "#1 of 2 by usage (2.5M tokens)" in text and "#1 by outcomes (5 pts)" in text
+    assert "Other Person" not in text and "U0OTHER" not in text
+
+
+def test_names_are_cached_and_escaped(app: App) -> None:
+    app.stub.add_user("U0EVIL", display_name="<!channel> & <@U0BOSS>")
+    seed(app, {"U0EVIL": (100, 0)})
+    app.command("today", name="n1")
+    text = response_text(wait_for(lambda: app.stub.responses("n1"))[0])
+    assert "&lt;!channel&gt; &amp; &lt;@U0BOSS&gt;" in text
+    assert "<!" not in text and "<@" not in text
+    app.command("today", name="n2")
+    wait_for(lambda: app.stub.responses("n2"))
+    assert [c.args["user"] for c in app.stub.calls("users.info")].count("U0EVIL") == 1
+
+
+def test_empty_period(app: App) -> None:
+    app.command("yesterday", name="empty")
+    text = response_text(wait_for(lambda: app.stub.responses("empty"))[0])
+    assert "No usage or outcomes have been reported yesterday" in text
+
+
+def metadata_event(payload: dict, event_type: str = "ai_usage_reported") -> dict:
+    return {"type": "message_metadata_posted", "app_id": "A0TOOL", "bot_id": "B0TOOL",
+            "user_id": "U0TOOLBOT", "team_id": "T0TEST", "channel_id": "C0REPORTS",
+            "event_ts": "1732440000.000200", "message_ts": "1732440000.000100",
+            "metadata": {"event_type": event_type, "event_payload": payload}}
+
+
+def test_metadata_events_are_counted_once_across_retries(app: App) -> None:
+    payload = {"id": "meta-1", "user": "U0ANA", "ts": TS, "tool": "meshclaw", "tokens": 4321}
+    body = event_body(metadata_event(payload), event_id="Ev1")
+    assert app.slack(body, content_type="application/json").status == 200
+    retried = app.slack(body, content_type="application/json",
+                        extra_headers={"X-Slack-Retry-Num": "1",
+                                       "X-Slack-Retry-Reason": "http_timeout"})
+    assert retried.status == 200
+    outcome = {"id": "meta-2", "user": "U0ANA", "ts": TS, "kind": "deploy", "count": 4}
+    app.slack(event_body(metadata_event(outcome, "outcome_reported"), event_id="Ev2"),
+              content_type="application/json")
+    [person] = app.deps.store.period_totals(
+        app.deps.leaderboards.period_board("today").bucket)
+    assert person.tokens == 4321 and person.points == 3 * 2  # deploy: 3 * sqrt(4)
+
+
+def test_metadata_event_while_redis_is_down_is_not_acked(settings, stub, tmp_path) -> None:
+    server = EmbeddedRedis(tmp_path / "r", port=free_port()).start()
+    deps = build_deps(settings, redis.Redis.from_url(server.url, socket_timeout=2,
+                                                     socket_connect_timeout=1))
+    running = App(deps, stub)
+    try:
+        payload = {"id": "meta-x", "user": "U0ANA", "ts": TS, "tool": "t", "tokens": 5}
+        body = event_body(metadata_event(payload), event_id="Ev9")
+        server.stop()
+        assert running.slack(body, content_type="application/json").status == 500
+        server.start()
+        retry = running.slack(body, content_type="application/json",
+                              extra_headers={"X-Slack-Retry-Num": "1"})
+        assert retry.status == 200
+        running.slack(body, content_type="application/json",
+                      extra_headers={"X-Slack-Retry-Num": "2"})
+        [person] = deps.store.period_totals(deps.leaderboards.period_board("today").bucket)
+        assert person.tokens == 5
+    finally:
+        running.stop()
+        server.stop()
+
+
+def test_leaderboard_while_redis_is_down_says_so(settings, stub, tmp_path) -> None:
+    server = EmbeddedRedis(tmp_path / "r", port=free_port()).start()
+    deps = build_deps(settings, redis.Redis.from_url(server.url, socket_timeout=2,
+                                                     socket_connect_timeout=1))
+    running = App(deps, stub)
+    try:
+        server.stop()
+        running.command("week", name="down")
+        reply = wait_for(lambda: stub.responses("down"))[0]
+        assert "cannot reach its database" in reply["text"]
+    finally:
+        running.stop()
+        server.stop()
+
+
+def test_app_home_shows_the_viewers_numbers(app: App) -> None:
+    seed(app, {"U0HOME": (1_000_000, 4), "U0X": (2_000_000, 0)})
+    event = {"type": "app_home_opened", "user": "U0HOME", "channel": "D0HOME", "tab": "home",
+             "event_ts": "1732440000.000300"}
+    assert app.slack(event_body(event, event_id="EvH"), content_type="application/json") \
+        .status == 200
+    call = wait_for(lambda: app.stub.calls("views.publish"))[0]
+    assert call.args["user_id"] == "U0HOME"
+    view = call.args["view"] if isinstance(call.args["view"], dict) \
+        else json.loads(call.args["view"])
+    text = json.dumps(view, ensure_ascii=False)
+    assert view["type"] == "home"
+    # 1M tokens is #2 by usage; 10 points (5*sqrt(4)) is #1 by outcomes: ↑1.
+    assert text.count("#2 of 2 by usage (1.0M tokens), #1 by outcomes (10 pts), ↑1") == 3
