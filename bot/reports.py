@@ -30,6 +30,10 @@ EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 def parse_ts(value: Any) -> datetime:
     """ISO 8601 with an offset, or epoch seconds → an aware UTC datetime."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("ts has no UTC offset")
+        return value.astimezone(UTC)
     if isinstance(value, bool):
         raise ValueError("ts must be ISO 8601 with an offset or epoch seconds")
     if isinstance(value, int | float):

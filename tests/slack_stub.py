@@ -1,0 +1,541 @@
+"""A local stand-in for the Slack Web API, used at the network edge only.
+
+The real ``slack_sdk.WebClient`` talks to it over HTTP::
+
+    with SlackStub() as stub:
+        client = WebClient(token="xoxb-test", base_url=stub.url)
+        client.chat_postMessage(channel="C1", text="hi")
+        assert stub.calls("chat.postMessage")[0].args["text"] == "hi"
+
+Routes on the server:
+    /api/<method>        Web API methods (GET query string, form or JSON body)
+    /response/<name>     a response_url; POSTed JSON is recorded (see ``responses``)
+    /upload/v1/<file_id> upload URL handed out by files.getUploadURLExternal
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+TEAM_ID = "T0TEST"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+APP_ID = "A0TEST"
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_MODAL_TITLE = 24
+MAX_MESSAGE_TEXT = 40000
+
+
+@dataclass
+class Call:
+    """One request to /api/<method>. ``headers`` keys are lower-case."""
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    headers: dict[str, str]
+    times: int
+
+
+@dataclass
+class _State:
+    users: dict[str, dict] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    responses: list[tuple[str, Any]] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    pending_files: dict[str, dict] = field(default_factory=dict)
+    faults: dict[str, list[_Fault]] = field(default_factory=dict)
+    seq: int = 0
+
+
+class _ApiError(Exception):
+    def __init__(self, error: str, *messages: str):
+        super().__init__(error)
+        self.error = error
+        self.messages = list(messages)
+
+
+def _require(args: dict, *names: str) -> None:
+    for name in names:
+        if args.get(name) in (None, ""):
+            raise _ApiError("invalid_arguments", f"[ERROR] missing required field: {name}")
+
+
+def _as_json(value: Any, name: str) -> Any:
+    """Form-encoded calls carry structured args (blocks, view...) as JSON strings."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise _ApiError("invalid_arguments", f"[ERROR] {name} is not valid JSON") from None
+    return value
+
+
+def _text_of(obj: Any) -> str:
+    return obj.get("text", "") if isinstance(obj, dict) else ""
+
+
+def _check_blocks(blocks: Any, limit: int, pointer: str) -> str | None:
+    """Return a Slack-style error message for invalid blocks, or None."""
+    if not isinstance(blocks, list):
+        return f"[ERROR] must be an array [json-pointer:{pointer}]"
+    if len(blocks) > limit:
+        return f"[ERROR] must be less than {limit + 1} items [json-pointer:{pointer}]"
+    for i, block in enumerate(blocks):
+        at = f"{pointer}/{i}"
+        if not isinstance(block, dict) or not block.get("type"):
+            return f"[ERROR] missing required field: type [json-pointer:{at}]"
+        if block["type"] == "section":
+            text, fields = _text_of(block.get("text")), block.get("fields") or []
+            if not text and not fields:
+                return f"[ERROR] must provide text or fields [json-pointer:{at}]"
+            if len(text) > MAX_SECTION_TEXT:
+                return f"[ERROR] must be less than 3001 characters [json-pointer:{at}/text/text]"
+            if len(fields) > MAX_FIELDS:
+                return f"[ERROR] must be less than 11 items [json-pointer:{at}/fields]"
+            for j, f in enumerate(fields):
+                if len(_text_of(f)) > MAX_FIELD_TEXT:
+                    return (
+                        "[ERROR] must be less than 2001 characters "
+                        f"[json-pointer:{at}/fields/{j}/text]"
+                    )
+        elif block["type"] == "header" and len(_text_of(block.get("text"))) > MAX_HEADER_TEXT:
+            return f"[ERROR] must be less than 151 characters [json-pointer:{at}/text/text]"
+    return None
+
+
+class SlackStub:
+    """Threaded HTTP server that answers a subset of the Slack Web API like Slack does."""
+
+    def __init__(self, token: str = "xoxb-test"):
+        self.token = token
+        self.member_channels: set[str] = set()
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> SlackStub:
+        if self._server is None:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+            self._server.daemon_threads = True
+            self._server.stub = self  # type: ignore[attr-defined]
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},  # fast shutdown() in fixtures
+                name="slack-stub",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> SlackStub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def root(self) -> str:
+        if self._server is None:
+            raise RuntimeError("SlackStub is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def url(self) -> str:
+        """base_url for WebClient (ends with '/')."""
+        return self.root + "api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.root}response/{name}"
+
+    # -- test setup --------------------------------------------------------
+
+    def add_user(
+        self,
+        id: str,
+        real_name: str = "",
+        display_name: str = "",
+        email: str | None = None,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        tz: str = "Europe/Berlin",
+        is_bot: bool = False,
+        deleted: bool = False,
+    ) -> dict:
+        offset = ZoneInfo(tz).utcoffset(datetime.now())
+        profile = {
+            "real_name": real_name,
+            "real_name_normalized": real_name,
+            "display_name": display_name,
+            "display_name_normalized": display_name,
+        }
+        if email:
+            profile["email"] = email
+        user = {
+            "id": id,
+            "team_id": TEAM_ID,
+            "name": (display_name or real_name or id).lower().replace(" ", "."),
+            "deleted": deleted,
+            "real_name": real_name,
+            "tz": tz,
+            "tz_label": tz,
+            "tz_offset": int(offset.total_seconds()) if offset else 0,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "profile": profile,
+        }
+        with self._lock:
+            self._state.users[id] = user
+        return user
+
+    def fail_next(
+        self,
+        method: str,
+        error: str = "not_in_channel",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``.
+
+        ``method`` is a Web API method name, or "upload" (the upload URL) or
+        "response_url". A 429 without explicit headers gets ``Retry-After: 1``.
+        """
+        if status == 429 and headers is None:
+            headers = {"Retry-After": "1"}
+        with self._lock:
+            self._state.faults.setdefault(method, []).append(
+                _Fault(error, status, dict(headers or {}), times)
+            )
+
+    # -- inspection --------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._state.calls if method is None or c.method == method]
+
+    def responses(self, name: str | None = None) -> list[Any]:
+        """Bodies POSTed to response_url(name) (all names when None), oldest first."""
+        with self._lock:
+            return [body for n, body in self._state.responses if name is None or n == name]
+
+    def uploads(self) -> dict[str, bytes]:
+        """file_id -> bytes POSTed to the upload URL."""
+        with self._lock:
+            return dict(self._state.uploads)
+
+    def clear(self) -> None:
+        """Forget recorded calls, responses, uploads and pending faults (users stay)."""
+        with self._lock:
+            s = self._state
+            s.calls.clear()
+            s.responses.clear()
+            s.uploads.clear()
+            s.pending_files.clear()
+            s.faults.clear()
+
+    # -- internals ---------------------------------------------------------
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        with self._lock:
+            queue = self._state.faults.get(method)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            return fault
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            self._state.seq += 1
+            micros = self._state.seq * 100
+        return f"{1732440000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._state.seq += 1
+            return f"{prefix}0TEST{self._state.seq:05d}"
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._state.calls.append(call)
+
+    def _check_auth(self, args: dict, headers: dict[str, str]) -> None:
+        auth = headers.get("authorization", "")
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.get("token")
+        if not token:
+            raise _ApiError("not_authed")
+        if token != self.token:
+            raise _ApiError("invalid_auth")
+
+    def _user(self, user_id: str) -> dict:
+        with self._lock:
+            user = self._state.users.get(user_id)
+        if user is None:
+            raise _ApiError("user_not_found")
+        return user
+
+    def _message(self, args: dict, ts: str) -> dict:
+        text = args.get("text") or ""
+        if len(text) > MAX_MESSAGE_TEXT:
+            raise _ApiError("msg_too_long")
+        message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": text, "ts": ts}
+        if args.get("blocks") is not None:
+            blocks = _as_json(args["blocks"], "blocks")
+            problem = _check_blocks(blocks, MAX_MESSAGE_BLOCKS, "/blocks")
+            if problem:
+                raise _ApiError("invalid_blocks", problem)
+            message["blocks"] = blocks
+        elif not text and not args.get("attachments"):
+            raise _ApiError("no_text")
+        if args.get("metadata") is not None:
+            message["metadata"] = _as_json(args["metadata"], "metadata")
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        return message
+
+    def _view(self, args: dict, allowed: tuple[str, ...]) -> dict:
+        view = _as_json(args.get("view"), "view")
+        if not isinstance(view, dict):
+            raise _ApiError("invalid_arguments", "[ERROR] view must be an object")
+        if view.get("type") not in allowed:
+            raise _ApiError(
+                "invalid_arguments", f"[ERROR] view type must be one of {', '.join(allowed)}"
+            )
+        problem = _check_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS, "/view/blocks")
+        if problem:
+            raise _ApiError("invalid_arguments", problem)
+        if view["type"] == "modal":
+            title = _text_of(view.get("title"))
+            if not title:
+                raise _ApiError("invalid_arguments", "[ERROR] missing required field: title")
+            if len(title) > MAX_MODAL_TITLE:
+                raise _ApiError(
+                    "invalid_arguments",
+                    "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]",
+                )
+        view_id = args.get("view_id") or self._next_id("V")
+        return {"id": view_id, "team_id": TEAM_ID, "app_id": APP_ID, "hash": f"h{view_id}", **view}
+
+    def _dispatch(self, method: str, args: dict) -> dict:
+        if method == "auth.test":
+            return {
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "tokenboard",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if method == "users.info":
+            _require(args, "user")
+            return {"user": self._user(args["user"])}
+        if method == "users.lookupByEmail":
+            _require(args, "email")
+            with self._lock:
+                found = [
+                    u
+                    for u in self._state.users.values()
+                    if u["profile"].get("email", "").lower() == args["email"].lower()
+                ]
+            if not found:
+                raise _ApiError("users_not_found")
+            return {"user": found[0]}
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            _require(args, "channel")
+            if method == "chat.postEphemeral":
+                _require(args, "user")
+                ts = self._next_ts()
+                self._message(args, ts)
+                return {"message_ts": ts}
+            if method == "chat.update":
+                _require(args, "ts")
+                message = self._message(args, args["ts"])
+                return {"channel": args["channel"], "ts": args["ts"], "text": message["text"],
+                        "message": message}
+            ts = self._next_ts()
+            return {"channel": args["channel"], "ts": ts, "message": self._message(args, ts)}
+        if method == "views.publish":
+            _require(args, "user_id", "view")
+            return {"view": self._view(args, ("home",))}
+        if method in ("views.open", "views.push"):
+            _require(args, "trigger_id", "view")
+            return {"view": self._view(args, ("modal",))}
+        if method == "views.update":
+            _require(args, "view")
+            if not (args.get("view_id") or args.get("external_id")):
+                raise _ApiError("invalid_arguments", "[ERROR] view_id or external_id is required")
+            return {"view": self._view(args, ("modal", "home"))}
+        if method in ("conversations.info", "conversations.join"):
+            channel = args.get("channel")
+            if not channel:
+                raise _ApiError("channel_not_found")
+            with self._lock:
+                if method == "conversations.join":
+                    self.member_channels.add(channel)
+                is_member = channel in self.member_channels
+            info = {"id": channel, "name": channel.lower(), "is_channel": True,
+                    "is_private": False, "is_archived": False, "is_member": is_member}
+            return {"channel": info}
+        if method == "files.getUploadURLExternal":
+            _require(args, "filename", "length")
+            file_id = self._next_id("F")
+            with self._lock:
+                self._state.pending_files[file_id] = {
+                    "filename": args["filename"],
+                    "length": int(args["length"]),
+                }
+            return {"upload_url": f"{self.root}upload/v1/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            _require(args, "files")
+            wanted = _as_json(args["files"], "files")
+            files = []
+            with self._lock:
+                for f in wanted:
+                    pending = self._state.pending_files.get(f.get("id"))
+                    if pending is None or f["id"] not in self._state.uploads:
+                        raise _ApiError("file_not_found")
+                    files.append({
+                        "id": f["id"],
+                        "name": pending["filename"],
+                        "title": f.get("title") or pending["filename"],
+                        "size": len(self._state.uploads[f["id"]]),
+                        "channels": [c for c in [args.get("channel_id")] if c],
+                        "permalink": f"https://test.slack.com/files/{BOT_USER_ID}/{f['id']}",
+                    })
+            return {"files": files}
+        raise _ApiError("unknown_method")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "SlackStub/1.0"
+
+    @property
+    def stub(self) -> SlackStub:
+        return self.server.stub  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep pytest output quiet
+        pass
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, (dict, list)):
+            data, ctype = json.dumps(body).encode(), "application/json; charset=utf-8"
+        else:
+            data, ctype = str(body).encode(), "text/plain; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _args(self, query: str, raw: bytes) -> dict[str, Any]:
+        args: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+        ctype = (self.headers.get("Content-Type") or "").lower()
+        if raw and ctype.startswith("application/json"):
+            body = json.loads(raw)
+            if isinstance(body, dict):
+                args.update(body)
+        elif raw:
+            args.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        return args
+
+    def _fault(self, key: str) -> bool:
+        fault = self.stub._take_fault(key)
+        if fault is None:
+            return False
+        self._send(fault.status, {"ok": False, "error": fault.error}, fault.headers)
+        return True
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        parts = urlsplit(self.path)
+        path, raw = parts.path, self._body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if path.startswith("/api/"):
+            method = path[len("/api/") :]
+            try:
+                args = self._args(parts.query, raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                args = {"_raw": raw}
+            self.stub._record(Call(method, args, headers))
+            if self._fault(method):
+                return
+            try:
+                self.stub._check_auth(args, headers)
+                result = {"ok": True, **self.stub._dispatch(method, args)}
+            except _ApiError as e:
+                result = {"ok": False, "error": e.error}
+                if e.messages:
+                    result["response_metadata"] = {"messages": e.messages}
+            self._send(200, result)
+        elif path.startswith("/response/") and self.command == "POST":
+            if self._fault("response_url"):
+                return
+            try:
+                body: Any = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                body = dict(parse_qsl(raw.decode("utf-8", "replace")))
+            with self.stub._lock:
+                self.stub._state.responses.append((path[len("/response/") :], body))
+            self._send(200, {"ok": True})
+        elif path.startswith("/upload/v1/") and self.command == "POST":
+            if self._fault("upload"):
+                return
+            file_id = path[len("/upload/v1/") :]
+            with self.stub._lock:
+                known = file_id in self.stub._state.pending_files
+                if known:
+                    self.stub._state.uploads[file_id] = raw
+            if known:
+                self._send(200, f"OK - {len(raw)}")
+            else:
+                self._send(404, "not found")
+        else:
+            self._send(404, {"ok": False, "error": "unknown_method"})

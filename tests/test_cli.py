@@ -1,0 +1,92 @@
+"""The `tokenboard` console command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.config import BoardConfig
+from bot.demo import run_demo
+from bot.reports import OutcomeReport, UsageReport
+from bot.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
+    return subprocess.run([sys.executable, "-m", "bot", *args], env={**base, **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_missing_required_variable_is_one_line(tmp_path: Path) -> None:
+    done = run(["serve"], {}, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "tokenboard: SLACK_BOT_TOKEN is not set (see .env.example)"
+    done = run(["serve"], {"SLACK_BOT_TOKEN": "xoxb-1"}, tmp_path)
+    assert done.stderr.strip() == "tokenboard: SLACK_SIGNING_SECRET is not set (see .env.example)"
+    done = run(["leaderboard"], {"TOKENBOARD_TIMEZONE": "Mars/Olympus"}, tmp_path)
+    assert done.returncode == 2 and "Mars/Olympus" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_dotenv_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\n")
+    done = run(["serve"], {}, tmp_path)
+    assert "SLACK_SIGNING_SECRET is not set" in done.stderr
+
+
+def test_leaderboard_json(tmp_path: Path, redis_client, redis_url: str) -> None:
+    store = Store(redis_client)
+    ts = datetime.now(UTC) - timedelta(minutes=1)
+    reports = [
+        (UsageReport(id="1", type="usage", user="U0A", ts=ts, tool="t", tokens=300), "U0A"),
+        (UsageReport(id="2", type="usage", user="U0B", ts=ts, tool="t", tokens=200), "U0B"),
+        (UsageReport(id="3", type="usage", user="U0C", ts=ts, tool="t", tokens=100), "U0C"),
+        (OutcomeReport(id="4", type="outcome", user="U0C", ts=ts, kind="deploy"), "U0C"),
+        (OutcomeReport(id="5", type="outcome", user="U0B", ts=ts, kind="review"), "U0B"),
+    ]
+    store.record(reports, BoardConfig())
+    done = run(["leaderboard", "--period", "all", "--json"], {"REDIS_URL": redis_url}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert [(r["user"], r["score"], r["rank"]) for r in data["raw"]] == [
+        ("U0A", 300, 1), ("U0B", 200, 2), ("U0C", 100, 3)]
+    # deploy = 3 points, review = 2 points
+    assert [(r["user"], r["score"], r["rank"]) for r in data["outcome"]] == [
+        ("U0C", 3, 1), ("U0B", 2, 2), ("U0A", 0, 3)]
+    # Ranks (1,2,3) vs (3,2,1): perfectly reversed.
+    assert data["agreement"]["spearman"] == -1.0 and data["agreement"]["kendall"] == -1.0
+    table = run(["leaderboard", "--period", "all"], {"REDIS_URL": redis_url}, tmp_path)
+    assert "BY USAGE (tokens)" in table.stdout and "BY OUTCOMES (points)" in table.stdout
+
+
+def test_demo(tmp_path: Path) -> None:
+    lines: list[str] = []
+
+    class Out:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    summary = run_demo(out_dir=tmp_path, people=50, stream=Out())
+    output = "".join(lines)
+    assert summary["accepted"] == summary["events"] and summary["rejected"] == 0
+    assert summary["retry_accepted"] == 0
+    assert "Ingesting:" in output and "BY OUTCOMES" in output
+    reply = json.loads((tmp_path / "leaderboard.json").read_text())
+    text = json.dumps(reply["blocks"], ensure_ascii=False)
+    assert reply["response_type"] == "ephemeral" and "<!channel>" not in text
+    # The demo's token burners must not make the outcome top 10.
+    persona = {p.user: p.persona for p in summary["org"]}
+    board = summary["board"].board
+    top_outcome = [persona[r.user] for r in board.outcome[:10]]
+    top_raw = [persona[r.user] for r in board.raw[:10]]
+    assert "token_burner" not in top_outcome and "outcome_spammer" not in top_outcome
+    assert top_raw.count("token_burner") >= 5
