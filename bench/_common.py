@@ -1,0 +1,231 @@
+"""Shared plumbing for the benchmarks: a private Redis, the Slack stub, the real app.
+
+Every benchmark starts its own redis-server (EmbeddedRedis on a free 127.0.0.1 port in
+a temporary directory) and its own SlackStub, and stops both when done. Benchmarks
+print figures; they never assert on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import platform
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from bot.app import Deps, build_bolt_app, build_deps
+from bot.redis_server import EmbeddedRedis, free_port
+from bot.settings import Settings
+from bot.web import Server, WebApp
+from tests.slack_signing import sign, slash_command_body
+from tests.slack_stub import SlackStub
+
+SIGNING_SECRET = "bench-signing-secret"
+BOT_TOKEN = "xoxb-bench"
+INGEST_TOKEN = "bench-ingest-token"
+WORKSPACE = "default"
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller sizes (a smoke run, figures not comparable)")
+    return parser.parse_args(argv)
+
+
+# -- statistics -----------------------------------------------------------------------
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); with 30 samples p99 is the maximum."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def machine() -> str:
+    model = platform.processor() or "?"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    cores = subprocess.run(["nproc"], capture_output=True, text=True,
+                           check=False).stdout.strip() or "?"
+    return f"{cores} cores, {model}, Python {platform.python_version()}"
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[tuple[EmbeddedRedis, redis.Redis]]:
+    """A fresh redis-server in a temp dir; RDB snapshots off so a fork cannot skew timings."""
+    with tempfile.TemporaryDirectory(prefix="tokenboard-bench-") as tmp:
+        server = EmbeddedRedis(Path(tmp) / "redis", port=free_port(), appendonly=False).start()
+        client = redis.Redis.from_url(server.url)
+        try:
+            client.config_set("save", "")
+            yield server, client
+        finally:
+            client.close()
+            server.stop()
+
+
+def redis_version(client: redis.Redis) -> str:
+    info = client.info("server")
+    return f"Redis {info['redis_version']} ({info.get('mem_allocator', '?')})"
+
+
+def command_stats(client: redis.Redis) -> dict[str, int]:
+    """calls per command name from INFO commandstats."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
+
+
+class CountingConnection(redis.Connection):
+    """Counts writes to the socket: one per command, one per pipeline (= round trips)."""
+
+    sends = 0
+    lock = threading.Lock()
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        with CountingConnection.lock:
+            CountingConnection.sends += 1
+        super().send_packed_command(command, check_health)
+
+
+def counting_client(url: str) -> redis.Redis:
+    parts = urlsplit(url)
+    pool = redis.ConnectionPool(connection_class=CountingConnection, host=parts.hostname,
+                                port=parts.port, db=0, socket_timeout=10,
+                                socket_connect_timeout=2)
+    return redis.Redis(connection_pool=pool)
+
+
+# -- the app ----------------------------------------------------------------------------
+
+@dataclass
+class RunningApp:
+    deps: Deps
+    server: Server
+    url: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_app(redis_url: str, stub: SlackStub, data_dir: Path,
+              redis_client: redis.Redis | None = None, threads: int = 8) -> RunningApp:
+    """The real app (build_deps → Bolt → WebApp) behind waitress, as `tokenboard serve`."""
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=stub.url,
+        redis_url=redis_url,
+        data_dir=data_dir,
+        ingest_tokens=(INGEST_TOKEN,),
+        timezone="UTC",
+        workspace=WORKSPACE,
+    )
+    deps = build_deps(settings, redis_client or redis.Redis.from_url(
+        redis_url, socket_timeout=10, socket_connect_timeout=2))
+    server = Server(WebApp(deps, build_bolt_app(deps)), threads=threads).start()
+    return RunningApp(deps=deps, server=server, url=server.url)
+
+
+@contextlib.contextmanager
+def slack_stub() -> Iterator[SlackStub]:
+    with SlackStub(token=BOT_TOKEN) as stub:
+        yield stub
+
+
+class TimedResponses(list):
+    """Replaces the stub's response log so each response_url POST gets an arrival time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: dict[str, list[float]] = {}
+        self.cond = threading.Condition()
+
+    def append(self, item: Any) -> None:  # called under the stub's lock
+        now = time.perf_counter()
+        super().append(item)
+        with self.cond:
+            self.arrived.setdefault(item[0], []).append(now)
+            self.cond.notify_all()
+
+    def wait(self, name: str, timeout: float = 60.0) -> float:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while name not in self.arrived:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no response at response_url {name!r}")
+                self.cond.wait(left)
+            return self.arrived[name][0]
+
+
+def time_responses(stub: SlackStub) -> TimedResponses:
+    timed = TimedResponses()
+    with stub._lock:
+        timed.extend(stub._state.responses)
+        stub._state.responses = timed
+    return timed
+
+
+class KeepAlive:
+    """One persistent HTTP/1.1 connection to a local server."""
+
+    def __init__(self, port: int, timeout: float = 120.0) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        self.conn.request("POST", path, body=body, headers=headers)
+        resp = self.conn.getresponse()
+        return resp.status, resp.read()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def signed_command(text: str, response_url: str, user_id: str = "U0VIEWER",
+                   ) -> tuple[bytes, dict[str, str]]:
+    body = slash_command_body(text=text, user_id=user_id, response_url=response_url)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, SIGNING_SECRET)}
+    return body.encode(), headers
+
+
+def ingest_body(events: list[dict]) -> bytes:
+    return json.dumps({"events": events}).encode()
+
+
+INGEST_HEADERS = {"Content-Type": "application/json",
+                  "Authorization": f"Bearer {INGEST_TOKEN}"}
