@@ -8,7 +8,7 @@ Slack stub).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 from slack_bolt import App
@@ -38,7 +38,6 @@ class Deps:
     leaderboards: Leaderboards
     client: WebClient | None
     embedded: EmbeddedRedis | None = None
-    extras: dict[str, object] = field(default_factory=dict)
 
     def is_admin(self, user_id: str) -> bool:
         """ADMIN_USER_IDS, the configured admins list, or a Slack workspace admin/owner."""

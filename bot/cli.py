@@ -1,4 +1,4 @@
-"""The `tokenboard` command: serve, demo, leaderboard."""
+"""The `tokenboard` command: serve, demo, leaderboard, digest."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 from bot.periods import PERIODS
@@ -25,6 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     board = sub.add_parser("leaderboard", help="print both rankings for a period")
     board.add_argument("--period", choices=PERIODS, default="week")
     board.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    digest = sub.add_parser("digest", help="build and post the daily digest (once per day)")
+    digest.add_argument("--date", type=_day, default=None,
+                        help="the local day to report on, YYYY-MM-DD (default: yesterday)")
+    digest.add_argument("--dry-run", action="store_true",
+                        help="print the Block Kit JSON and write the chart PNG; post nothing")
+    digest.add_argument("--force", action="store_true",
+                        help="post even if this day's digest was already posted")
+    digest.add_argument("--out", type=Path, default=Path("."),
+                        help="where --dry-run writes the chart (default: current directory)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -37,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             run_demo(out_dir=args.out, people=args.people)
             return 0
         settings = load_settings()
+        if args.command == "digest":
+            return run_digest(settings, args.date, args.dry_run, args.force, args.out)
         if args.command == "serve":
             from bot.serve import serve
 
@@ -47,6 +59,54 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
+
+
+def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path) -> int:
+    from bot.app import build_deps
+    from jobs.digest import DigestRunner, current_schedule, previous_day
+
+    if not dry_run:
+        settings.require("SLACK_BOT_TOKEN")
+    deps = build_deps(settings)
+    try:
+        schedule = current_schedule(deps)
+        day = day or previous_day(schedule)
+        runner = DigestRunner(deps)
+        if dry_run:
+            built = runner.build(day)
+            print(json.dumps({"text": built.text, "blocks": built.blocks}, indent=2,
+                             ensure_ascii=False))
+            if built.png:
+                out.mkdir(parents=True, exist_ok=True)
+                path = out / f"digest-{day.isoformat()}.png"
+                path.write_bytes(built.png)
+                print(f"chart written to {path}", file=sys.stderr)
+            return 0
+        if not schedule.channel:
+            raise SettingsError("DIGEST_CHANNEL is not set (see .env.example)")
+        outcome = runner.run(day, force=force)
+        messages = {
+            "posted": f"Digest for {day} posted to {outcome.channel} (ts {outcome.ts}).",
+            "already_posted": f"Digest for {day} was already posted to {outcome.channel} "
+                              f"(ts {outcome.ts}); use --force to post it again.",
+            "claimed_elsewhere": f"Another process is posting the digest for {day} right "
+                                 "now; not posting.",
+            "disabled": "The digest is turned off in the configuration; use --force to post "
+                        "anyway.",
+            "failed": f"Digest for {day} not posted: {outcome.error}",
+        }
+        print(messages.get(outcome.status, outcome.status),
+              file=sys.stderr if outcome.status == "failed" else sys.stdout)
+        return 1 if outcome.status == "failed" else 0
+    finally:
+        deps.close()
 
 
 def print_leaderboard(settings, period: str, as_json: bool) -> int:

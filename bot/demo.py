@@ -9,7 +9,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app import build_deps
@@ -87,6 +87,16 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
             board_path = out_dir / "leaderboard.json"
             board_path.write_text(json.dumps({"response_type": "ephemeral", "blocks": blocks},
                                              indent=2, ensure_ascii=False))
+            from jobs.digest import DigestRunner
+
+            yesterday = now.astimezone(settings.tz).date() - timedelta(days=1)
+            built = DigestRunner(deps).build(yesterday)
+            digest_path = out_dir / "digest.json"
+            digest_path.write_text(json.dumps({"text": built.text, "blocks": built.blocks},
+                                              indent=2, ensure_ascii=False))
+            chart_path = out_dir / "digest.png"
+            if built.png:
+                chart_path.write_bytes(built.png)
             say("")
             say("Who is who (the demo knows each person's persona; tokenboard does not):")
             for label, rows in (("usage", pb.board.raw), ("outcomes", pb.board.outcome)):
@@ -95,7 +105,9 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                 say(f"  top {pb.config.board_size} by {label}: {mix}")
             say(f"\nWrote the /leaderboard reply as Block Kit JSON to {board_path} "
                 f"(as {names[viewer]} would see it).")
+            say(f"Wrote the daily digest for {yesterday:%a %d %b} to {digest_path} and its "
+                f"chart to {chart_path}.")
             say(f"Done in {time.monotonic() - started:.1f} s.")
-            return {"board": pb, "paths": [board_path], "accepted": totals["accepted"],
+            return {"board": pb, "paths": [board_path, digest_path, chart_path], "accepted": totals["accepted"],
                     "rejected": totals["rejected"], "retry_accepted": retry.accepted,
                     "events": len(events), "org": org}

@@ -1,4 +1,5 @@
-"""`tokenboard serve`: the long-running process (HTTP or Socket Mode, plus /ingest)."""
+"""`tokenboard serve`: the long-running process: Slack (HTTP or Socket Mode), /ingest,
+/healthz, and the digest scheduler."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def serve(settings: Settings) -> int:
         socket_handler = SocketModeHandler(app, settings.slack_app_token)
         socket_handler.connect()
         log.info("connected to Slack over Socket Mode")
+    from jobs.scheduler import DigestScheduler
+
+    scheduler = DigestScheduler(deps).start()
     server = Server(WebApp(deps, None if socket_handler else app), host="0.0.0.0",
                     port=settings.port)
     signal.signal(signal.SIGTERM, lambda *_: server.server.close())
@@ -35,6 +39,7 @@ def serve(settings: Settings) -> int:
     try:
         server.run()
     finally:
+        scheduler.stop()
         if socket_handler:
             socket_handler.close()
         deps.close()

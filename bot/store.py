@@ -13,6 +13,10 @@ one Redis Cluster slot):
     tb:{ws}:user:<id>                cached users.info answer (hash, 1 day)
     tb:{ws}:email:<email>            cached users.lookupByEmail answer (1 day)
     tb:{ws}:config                   the workspace's BoardConfig as JSON
+    tb:{ws}:digest:<chan>:<date>:claim    who is posting that digest now (SET NX EX)
+    tb:{ws}:digest:<chan>:<date>:attempt  a post was (maybe) sent: check history first
+    tb:{ws}:digest:<chan>:<date>:posted   ts of the posted digest message
+    tb:{ws}:digest:error             the last digest failure, shown to admins on App Home
 
 Both boards of a bucket hold the same members: a usage event adds its person to the
 points set with 0 and an outcome event adds them to the raw sets with 0, so rank
@@ -35,6 +39,11 @@ from bot.reports import OutcomeReport, UsageReport
 METRICS = ("tokens", "cost", "requests", "points")
 READ_CHUNK = 5000  # ZRANGE page: ~1 ms of Redis time each, far below the 10 ms budget
 NAME_TTL = 24 * 3600
+DIGEST_KEEP = 40 * 86400  # how long "this digest was posted" is remembered
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 # KEYS: 1 seen, 2 day hash, 3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points, 19 gen
 # ARGV: 1 user, 2 seen ttl, 3 day-hash ttl, 4-6 ttl d/w/m, then per-type fields.
@@ -102,6 +111,7 @@ class Store:
         self.retention_days = retention_days
         self._usage = client.register_script(USAGE_LUA)
         self._outcome = client.register_script(OUTCOME_LUA)
+        self._release = client.register_script(RELEASE_LUA)
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -238,6 +248,44 @@ class Store:
 
     def save_config(self, config: BoardConfig) -> None:
         self.r.set(self.key("config"), config.model_dump_json())
+
+    # -- daily digest: exactly once per (workspace, channel, date) -------------------------
+    def _digest_key(self, channel: str, day: date, what: str) -> str:
+        return self.key("digest", channel, day.isoformat(), what)
+
+    def claim_digest(self, channel: str, day: date, owner: str, ttl: int) -> bool:
+        """Take the right to post this digest for `ttl` seconds (expires if we die)."""
+        return bool(self.r.set(self._digest_key(channel, day, "claim"), owner, nx=True, ex=ttl))
+
+    def release_digest(self, channel: str, day: date, owner: str) -> None:
+        """Give the claim back, only if it is still ours."""
+        self._release(keys=[self._digest_key(channel, day, "claim")], args=[owner])
+
+    def digest_posted(self, channel: str, day: date) -> str | None:
+        ts = self.r.get(self._digest_key(channel, day, "posted"))
+        return ts.decode() if ts else None
+
+    def mark_digest_attempt(self, channel: str, day: date) -> bool:
+        """Record that a post is about to be sent; True if an earlier attempt was recorded."""
+        old = self.r.set(self._digest_key(channel, day, "attempt"), "1", ex=DIGEST_KEEP,
+                         get=True)
+        return old is not None
+
+    def mark_digest_posted(self, channel: str, day: date, ts: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(self._digest_key(channel, day, "posted"), ts, ex=DIGEST_KEEP)
+        pipe.delete(self._digest_key(channel, day, "claim"))
+        pipe.execute()
+
+    def set_digest_error(self, message: str) -> None:
+        self.r.set(self.key("digest", "error"), message)
+
+    def clear_digest_error(self) -> None:
+        self.r.delete(self.key("digest", "error"))
+
+    def digest_error(self) -> str | None:
+        value = self.r.get(self.key("digest", "error"))
+        return value.decode() if value else None
 
     def dump_keys(self) -> list[str]:
         """Every key of this workspace (tests and diagnostics only: uses SCAN)."""

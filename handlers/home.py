@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 
 from bot.app import Deps
 from bot.blocks import home_view
+from jobs.digest import current_schedule
 
 log = logging.getLogger(__name__)
 HOME_PERIODS = ("today", "week", "month")
@@ -17,8 +18,18 @@ HOME_PERIODS = ("today", "week", "month")
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     boards = [deps.leaderboards.period_board(p) for p in HOME_PERIODS]
     is_admin = deps.is_admin(user_id)
-    notes = deps.extras.get("admin_notes")
-    admin_notes = notes(deps) if callable(notes) else []
+    admin_notes = []
+    if is_admin:
+        schedule = current_schedule(deps)
+        if not schedule.channel:
+            admin_notes.append("Daily digest: no channel set (DIGEST_CHANNEL).")
+        else:
+            state = "on" if schedule.enabled else "off"
+            admin_notes.append(f"Daily digest ({state}): {schedule.time} {schedule.timezone} "
+                               f"to <#{schedule.channel}>.")
+        error = deps.store.digest_error()
+        if error:
+            admin_notes.append(f":warning: {error}")
     client.views_publish(user_id=user_id,
                          view=home_view(user_id, boards, admin_notes, is_admin=is_admin))
 

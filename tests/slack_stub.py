@@ -64,6 +64,7 @@ class _State:
     uploads: dict[str, bytes] = field(default_factory=dict)
     pending_files: dict[str, dict] = field(default_factory=dict)
     faults: dict[str, list[_Fault]] = field(default_factory=dict)
+    history: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages
     seq: int = 0
 
 
@@ -265,6 +266,7 @@ class SlackStub:
             s.responses.clear()
             s.uploads.clear()
             s.pending_files.clear()
+            s.history.clear()
             s.faults.clear()
 
     # -- internals ---------------------------------------------------------
@@ -390,7 +392,23 @@ class SlackStub:
                 return {"channel": args["channel"], "ts": args["ts"], "text": message["text"],
                         "message": message}
             ts = self._next_ts()
-            return {"channel": args["channel"], "ts": ts, "message": self._message(args, ts)}
+            message = self._message(args, ts)
+            with self._lock:
+                self._state.history.setdefault(args["channel"], []).append(message)
+            return {"channel": args["channel"], "ts": ts, "message": message}
+        if method == "conversations.history":
+            _require(args, "channel")
+            oldest = float(args.get("oldest") or 0)
+            with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+            with self._lock:
+                messages = list(self._state.history.get(args["channel"], []))
+            found = []
+            for m in reversed(messages):  # newest first, like Slack
+                if float(m["ts"]) < oldest:
+                    continue
+                found.append(m if with_metadata else {k: v for k, v in m.items()
+                                                      if k != "metadata"})
+            return {"messages": found, "has_more": False}
         if method == "views.publish":
             _require(args, "user_id", "view")
             return {"view": self._view(args, ("home",))}

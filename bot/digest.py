@@ -1,0 +1,116 @@
+"""The daily digest's content, as pure functions of plain data.
+
+Names are plain text, never `<@U…>` mentions, so a daily post pings nobody; every name
+is escaped. Flagged people are counted, not named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.blocks import board_columns, escape, fmt_move, short_name
+from bot.chart import chart_people
+from bot.leaderboard import PeriodBoard
+from bot.ranking import Row, agreement_strength
+
+MOVES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class DigestData:
+    day: date
+    day_board: PeriodBoard
+    previous_rho: float | None
+    week_rho: float | None
+    changes: list[str] = field(default_factory=list)  # configuration changes to mention
+
+    @property
+    def active(self) -> bool:
+        return bool(self.day_board.board.raw)
+
+
+def biggest_moves(data: DigestData) -> tuple[list[Row], list[Row]]:
+    """Climbers and fallers among the people on either top list, biggest first."""
+    rows = chart_people(data.day_board.board.raw, data.day_board.board.outcome,
+                        data.day_board.config.board_size)
+    up = sorted((r for r in rows if r.move > 0), key=lambda r: (-r.move, r.user))
+    down = sorted((r for r in rows if r.move < 0), key=lambda r: (r.move, r.user))
+    return up[:MOVES_SHOWN], down[:MOVES_SHOWN]
+
+
+def rho_sentence(data: DigestData) -> str:
+    """'Raw usage and outcomes agreed weakly on Mon 23 Nov: ρ = 0.31 (…)'."""
+    a = data.day_board.board.agreement
+    when = f"on {data.day:%a %d %b}"
+    if a.spearman is None:
+        return f"Too little activity {when} to compare the two boards."
+    verb = "agreed" if a.spearman >= 0 else "disagreed"
+    text = (f"Raw usage and outcomes {verb} {agreement_strength(a.spearman)} {when}: "
+            f"ρ = {a.spearman:.2f} over {a.people} people.")
+    if data.previous_rho is not None:
+        text += (f" The day before: ρ = {data.previous_rho:.2f} "
+                 f"(change {a.spearman - data.previous_rho:+.2f}).")
+    if data.week_rho is not None:
+        text += f" Week to date: ρ = {data.week_rho:.2f}."
+    if a.top_n:
+        text += (f" {a.missing_from_outcome_top} of the top {a.top_n} by usage are not in the "
+                 f"top {a.top_n} by outcomes.")
+    return text
+
+
+def _who(row: Row, names: Mapping[str, str]) -> str:
+    return escape(short_name(names.get(row.user, row.user)))
+
+
+def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict], str]:
+    """Block Kit for the digest and its plain-text fallback."""
+    title = f"Daily AI leaderboard · {data.day:%a %d %b %Y}"
+    blocks: list[Block] = [HeaderBlock(text=title)]
+    if not data.active:
+        text = f"No AI usage or outcomes were reported on {data.day:%a %d %b}."
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        return [b.to_dict() for b in blocks], text
+    left, right = board_columns(data.day_board, names, show_flags=False)
+    blocks.append(SectionBlock(fields=[MarkdownTextObject(text=left),
+                                       MarkdownTextObject(text=right)]))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=rho_sentence(data))))
+    up, down = biggest_moves(data)
+    lines = []
+    if up:
+        lines.append("*Climb when ranked by outcomes:* " + ", ".join(
+            f"{_who(r, names)} #{r.raw_rank} → #{r.outcome_rank} ({fmt_move(r.move)})"
+            for r in up))
+    if down:
+        lines.append("*Fall when ranked by outcomes:* " + ", ".join(
+            f"{_who(r, names)} #{r.raw_rank} → #{r.outcome_rank} ({fmt_move(r.move)})"
+            for r in down))
+    if lines:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
+    board = data.day_board.board
+    extra = []
+    if board.efficiency_leaders:
+        extra.append("*Most efficient* (outcome points per 1M tokens): " + ", ".join(
+            f"{_who(r, names)} {r.efficiency:.1f}" for r in board.efficiency_leaders[:3]))
+    flagged = sum(1 for r in board.raw if r.flagged)
+    people = "person" if flagged == 1 else "people"
+    extra.append(f"*High usage, no outcomes:* {flagged} {people} "
+                 "(not named here; admins can review them in `/leaderboard`).")
+    blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(extra))))
+    if data.changes:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="*Scoring changed since the last digest:*\n"
+                 + "\n".join(f"• {c}" for c in data.changes[:10]))))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text="↑/↓: places gained or lost when ranked by outcomes instead of usage. "
+             "Type `/leaderboard help` to see why there are two boards.")]))
+    return [b.to_dict() for b in blocks], f"{title}: {rho_sentence(data)}"

@@ -1,0 +1,235 @@
+"""Posting the daily digest: build it, claim the day in Redis, post once, attach the chart.
+
+Exactly once per (workspace, channel, day) however many processes run:
+1. a day already marked posted is skipped;
+2. `SET NX EX` claims the day (the claim expires, so a process that dies mid-way does
+   not block the digest for ever);
+3. before posting, an "attempt" marker is set; if an earlier claimant had set it, it may
+   have posted and died before recording the ts, so the channel history is searched for
+   our message (found by its message metadata) before posting again;
+4. after posting, the ts is recorded and the claim released.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import redis
+from slack_sdk.errors import SlackApiError
+
+from bot.app import Deps
+from bot.chart import alt_text, chart_people, slope_chart
+from bot.config import BoardConfig
+from bot.digest import DigestData, digest_blocks
+from bot.leaderboard import PeriodBoard
+from bot.periods import day_bucket, week_bucket
+
+log = logging.getLogger(__name__)
+CLAIM_TTL = 120  # seconds: longer than building + posting takes, short enough to recover
+METADATA_TYPE = "tokenboard_digest"
+FATAL_ERRORS = {
+    "channel_not_found": "the channel does not exist or the bot cannot see it; pick another "
+                         "channel",
+    "not_in_channel": "the bot is not in the channel; invite it with /invite @tokenboard",
+    "is_archived": "the channel is archived; pick another channel",
+    "invalid_auth": "the bot token is invalid; reinstall the app and update SLACK_BOT_TOKEN",
+    "token_revoked": "the bot token was revoked; reinstall the app",
+    "account_inactive": "the bot token belongs to a deactivated app; reinstall it",
+    "missing_scope": "the bot lacks the chat:write scope; reinstall the app from manifest.yml",
+}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When and where the digest goes: config values, falling back to the environment."""
+
+    channel: str
+    time: str  # "HH:MM"
+    timezone: str
+    enabled: bool
+    grace_hours: float
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        hh, mm = self.time.split(":")
+        return int(hh), int(mm)
+
+
+def current_schedule(deps: Deps, config: BoardConfig | None = None) -> Schedule:
+    """The one place the digest schedule is read from; admins' changes apply at once."""
+    config = config or deps.store.load_config()
+    s = deps.settings
+    return Schedule(channel=config.digest_channel or s.digest_channel,
+                    time=config.digest_time or s.digest_time,
+                    timezone=config.timezone or s.timezone,
+                    enabled=config.digest_enabled,
+                    grace_hours=s.digest_grace_hours)
+
+
+@dataclass(frozen=True)
+class Built:
+    data: DigestData
+    blocks: list[dict]
+    text: str
+    png: bytes | None
+    alt: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # posted | already_posted | claimed_elsewhere | failed | disabled | no_channel
+    day: date
+    channel: str = ""
+    ts: str | None = None
+    error: str | None = None
+
+
+class DigestRunner:
+    _upload_warned = False  # "chart upload not permitted" is logged once per process
+
+    def __init__(self, deps: Deps, owner: str | None = None) -> None:
+        self.deps = deps
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # -- content ----------------------------------------------------------------------
+    def build(self, day: date, config: BoardConfig | None = None,
+              with_chart: bool = True) -> Built:
+        config = config or self.deps.store.load_config()
+        lb = self.deps.leaderboards
+        board = lb.board_for_bucket(day_bucket(day), config)
+        title = f"{day:%a %d %b %Y}"
+        day_board = PeriodBoard(period="day", bucket=day_bucket(day), title=title,
+                                label=f"on {day:%a %d %b}", config=config, board=board)
+        previous = lb.board_for_bucket(day_bucket(day - timedelta(days=1)), config)
+        week = lb.board_for_bucket(week_bucket(day), config)
+        data = DigestData(day=day, day_board=day_board,
+                          previous_rho=previous.agreement.spearman,
+                          week_rho=week.agreement.spearman)
+        shown = chart_people(board.raw, board.outcome, config.board_size)
+        names = self.deps.directory.names([r.user for r in shown])
+        blocks, text = digest_blocks(data, names)
+        png, alt = None, ""
+        if with_chart and shown:
+            png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
+            alt = alt_text(shown, names)
+        return Built(data=data, blocks=blocks, text=text, png=png, alt=alt)
+
+    # -- delivery ---------------------------------------------------------------------
+    def run(self, day: date, force: bool = False) -> Outcome:
+        """Post the digest for local `day` unless it was already posted. Never raises."""
+        try:
+            return self._run(day, force)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.error("digest %s: Redis unavailable (%s); not posted", day, exc)
+            return Outcome("failed", day, error=f"Redis unavailable: {exc}")
+        except Exception as exc:  # the scheduler must survive anything
+            log.exception("digest %s failed", day)
+            return Outcome("failed", day, error=str(exc))
+
+    def _run(self, day: date, force: bool) -> Outcome:
+        config = self.deps.store.load_config()
+        schedule = current_schedule(self.deps, config)
+        store = self.deps.store
+        if not schedule.enabled and not force:
+            return Outcome("disabled", day)
+        channel = schedule.channel
+        if not channel:
+            log.warning("digest %s: no channel configured (DIGEST_CHANNEL)", day)
+            return Outcome("no_channel", day)
+        if self.deps.client is None:
+            return Outcome("failed", day, channel, error="SLACK_BOT_TOKEN is not set")
+        posted = store.digest_posted(channel, day)
+        if posted and not force:
+            return Outcome("already_posted", day, channel, ts=posted)
+        if not store.claim_digest(channel, day, self.owner, CLAIM_TTL):
+            return Outcome("claimed_elsewhere", day, channel)
+        try:
+            posted = None if force else store.digest_posted(channel, day)
+            if posted:
+                return Outcome("already_posted", day, channel, ts=posted)
+            if store.mark_digest_attempt(channel, day) and not force:
+                found = self._find_posted(channel, day)
+                if found:
+                    store.mark_digest_posted(channel, day, found)
+                    log.info("digest %s was posted (ts %s) by a process that died; not "
+                             "posting again", day, found)
+                    return Outcome("already_posted", day, channel, ts=found)
+            built = self.build(day, config)
+            ts = self._post(channel, day, built)
+        except SlackApiError as exc:
+            store.release_digest(channel, day, self.owner)
+            error = exc.response.get("error", "unknown_error")
+            hint = FATAL_ERRORS.get(error, "Slack refused the post")
+            message = f"Digest for {day} to <#{channel}> failed: {error} ({hint})."
+            log.error("digest %s to %s failed: %s (%s); not retrying", day, channel, error,
+                      hint)
+            store.set_digest_error(message)
+            return Outcome("failed", day, channel, error=error)
+        except BaseException:
+            store.release_digest(channel, day, self.owner)
+            raise
+        store.mark_digest_posted(channel, day, ts)
+        store.clear_digest_error()
+        log.info("digest %s posted to %s (ts %s)", day, channel, ts)
+        if built.png:
+            self._upload_chart(channel, ts, day, built)
+        return Outcome("posted", day, channel, ts=ts)
+
+    def _post(self, channel: str, day: date, built: Built) -> str:
+        client = self.deps.client
+        assert client is not None
+        answer = client.chat_postMessage(
+            channel=channel, text=built.text, blocks=built.blocks, unfurl_links=False,
+            metadata={"event_type": METADATA_TYPE,
+                      "event_payload": {"date": day.isoformat(),
+                                        "workspace": self.deps.settings.workspace}})
+        return answer["ts"]
+
+    def _find_posted(self, channel: str, day: date) -> str | None:
+        """The ts of our digest for `day` in the channel's recent history, if any."""
+        client = self.deps.client
+        assert client is not None
+        try:
+            history = client.conversations_history(channel=channel, limit=200,
+                                                   include_all_metadata=True)
+        except SlackApiError as exc:
+            log.warning("digest %s: cannot read channel history to check for an earlier "
+                        "post (%s); posting", day, exc.response.get("error"))
+            return None
+        for message in history.get("messages", []):
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_TYPE and payload.get("date") == day.isoformat():
+                return message["ts"]
+        return None
+
+    def _upload_chart(self, channel: str, ts: str, day: date, built: Built) -> None:
+        client = self.deps.client
+        assert client is not None
+        try:
+            client.files_upload_v2(channel=channel, thread_ts=ts, content=built.png,
+                                   filename=f"tokenboard-{day.isoformat()}.png",
+                                   title=f"Usage rank vs outcome rank, {day:%d %b %Y}",
+                                   alt_txt=built.alt)
+        except Exception as exc:  # the digest is out; a missing chart is not worth a retry
+            error = getattr(getattr(exc, "response", None), "get", lambda _k: None)("error")
+            if not DigestRunner._upload_warned:
+                DigestRunner._upload_warned = True
+                log.warning("digest chart not uploaded (%s); add the files:write scope to "
+                            "attach it", error or exc)
+
+
+def previous_day(schedule: Schedule, now: datetime | None = None) -> date:
+    """The local day a digest posted at `now` covers: the day before, in its time zone."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(schedule.tz).date() - timedelta(days=1)

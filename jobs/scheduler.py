@@ -1,0 +1,103 @@
+"""APScheduler wiring for the daily digest: a cron job at the configured local time,
+catch-up after downtime, and re-scheduling when an admin changes the schedule.
+
+Every running process schedules the digest; the claim in Redis (jobs/digest.py) makes
+exactly one of them post it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.app import Deps
+from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
+
+log = logging.getLogger(__name__)
+SYNC_SECONDS = 30  # how soon a schedule change made on another process takes effect
+
+
+def digest_trigger(schedule: Schedule) -> CronTrigger:
+    hour, minute = schedule.hour_minute
+    return CronTrigger(hour=hour, minute=minute, timezone=schedule.tz)
+
+
+def due_time(schedule: Schedule, now: datetime) -> datetime:
+    """Today's digest time (local) as an aware datetime."""
+    hour, minute = schedule.hour_minute
+    local = now.astimezone(schedule.tz)
+    naive = datetime(local.year, local.month, local.day, hour, minute)
+    return naive.replace(tzinfo=schedule.tz)
+
+
+class DigestScheduler:
+    def __init__(self, deps: Deps, runner: DigestRunner | None = None) -> None:
+        self.deps = deps
+        self.runner = runner or DigestRunner(deps)
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.schedule: Schedule | None = None
+
+    def start(self) -> DigestScheduler:
+        self.schedule = current_schedule(self.deps)
+        self.scheduler.add_job(self.fire, digest_trigger(self.schedule), id="digest",
+                               misfire_grace_time=300, coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.sync, "interval", seconds=SYNC_SECONDS, id="sync",
+                               coalesce=True, max_instances=1)
+        self.scheduler.start()
+        log.info("digest scheduled daily at %s %s to %s", self.schedule.time,
+                 self.schedule.timezone, self.schedule.channel or "(no channel set)")
+        self.scheduler.add_job(self.catch_up, id="catch_up")  # once, right away
+        return self
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def fire(self, now: datetime | None = None) -> Outcome | None:
+        """The cron job: post the digest for the local day before. Never raises."""
+        try:
+            schedule = current_schedule(self.deps)
+            return self.runner.run(previous_day(schedule, now))
+        except Exception:
+            log.exception("digest job failed")
+            return None
+
+    def catch_up(self, now: datetime | None = None) -> Outcome | None:
+        """After downtime: post today's digest if its time passed within the grace window."""
+        try:
+            now = now or datetime.now(UTC)
+            schedule = current_schedule(self.deps)
+            if not schedule.enabled or not schedule.channel:
+                return None
+            due = due_time(schedule, now)
+            if now < due:
+                return None
+            day = previous_day(schedule, now)
+            if now - due > timedelta(hours=schedule.grace_hours):
+                if not self.deps.store.digest_posted(schedule.channel, day):
+                    log.warning("digest for %s was due at %s and missed by more than the "
+                                "%sh grace window; skipped", day, due.isoformat(),
+                                schedule.grace_hours)
+                return None
+            return self.runner.run(day)
+        except Exception:
+            log.exception("digest catch-up failed")
+            return None
+
+    def sync(self) -> bool:
+        """Re-read the schedule; reschedule the cron job if it changed. True if changed."""
+        try:
+            schedule = current_schedule(self.deps)
+        except Exception:
+            log.exception("could not read the digest schedule")
+            return False
+        if schedule == self.schedule:
+            return False
+        old, self.schedule = self.schedule, schedule
+        if old is None or (old.time, old.timezone) != (schedule.time, schedule.timezone):
+            self.scheduler.reschedule_job("digest", trigger=digest_trigger(schedule))
+            log.info("digest rescheduled to %s %s", schedule.time, schedule.timezone)
+        return True
