@@ -108,6 +108,7 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
             say(f"Wrote the daily digest for {yesterday:%a %d %b} to {digest_path} and its "
                 f"chart to {chart_path}.")
             say(f"Done in {time.monotonic() - started:.1f} s.")
-            return {"board": pb, "paths": [board_path, digest_path, chart_path], "accepted": totals["accepted"],
-                    "rejected": totals["rejected"], "retry_accepted": retry.accepted,
+            return {"board": pb, "paths": [board_path, digest_path, chart_path],
+                    "accepted": totals["accepted"], "rejected": totals["rejected"],
+                    "retry_accepted": retry.accepted,
                     "events": len(events), "org": org}

@@ -104,6 +104,7 @@ class Server:
         self.server = create_server(wsgi_app, host=host, port=port, threads=threads,
                                     ident="tokenboard")
         self.thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -116,12 +117,21 @@ class Server:
     def run(self) -> None:
         self.server.run()
 
+    def _run_until_stopped(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # the loop notices the closed socket mid-select
+            if not self._stopping:
+                raise
+
     def start(self) -> Server:
-        self.thread = threading.Thread(target=self.server.run, daemon=True, name="waitress")
+        self.thread = threading.Thread(target=self._run_until_stopped, daemon=True,
+                                       name="waitress")
         self.thread.start()
         return self
 
     def stop(self) -> None:
+        self._stopping = True
         self.server.close()
         if self.thread:
             self.thread.join(timeout=5)
