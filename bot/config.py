@@ -66,3 +66,72 @@ class BoardConfig(BaseModel):
                     "starting with a letter"
                 )
         return value
+
+
+TIME_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def check_config(config: BoardConfig) -> dict[str, str]:
+    """Rules beyond the field types, as {field: problem}; empty when the config is usable."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    problems: dict[str, str] = {}
+    if config.digest_time and not TIME_HHMM.match(config.digest_time):
+        problems["digest_time"] = f"{config.digest_time!r} is not a time like 09:00"
+    if config.timezone:
+        try:
+            ZoneInfo(config.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems["timezone"] = (f"{config.timezone!r} is not an IANA time zone "
+                                    "(e.g. Europe/Berlin)")
+    if config.digest_channel and not CHANNEL_ID.match(config.digest_channel):
+        problems["digest_channel"] = f"{config.digest_channel!r} is not a channel id"
+    bad_admins = [a for a in config.admins if not USER_ID.match(a)]
+    if bad_admins:
+        problems["admins"] = f"not Slack user ids: {', '.join(bad_admins)}"
+    if not config.outcomes:
+        problems["outcomes"] = "keep at least one outcome kind"
+    return problems
+
+
+def scoring_changed(old: BoardConfig, new: BoardConfig) -> bool:
+    """True when stored outcome points must be recomputed (weights, caps, transforms)."""
+    def rules(c: BoardConfig) -> dict[str, tuple]:
+        return {k: (r.weight, r.cap, r.transform) for k, r in c.outcomes.items()}
+
+    return rules(old) != rules(new)
+
+
+def _fmt(value: object) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
+    """Human sentences for each change: 'pr_merged weight 5 → 8', 'added kind hotfix'."""
+    changes: list[str] = []
+    for key in sorted(old.outcomes.keys() - new.outcomes.keys()):
+        changes.append(f"removed outcome kind {key}")
+    for key in sorted(new.outcomes.keys() - old.outcomes.keys()):
+        r = new.outcomes[key]
+        changes.append(f"added outcome kind {key} ({r.label}: weight {_fmt(r.weight)}, "
+                       f"cap {_fmt(r.cap)}, {r.transform})")
+    for key in sorted(old.outcomes.keys() & new.outcomes.keys()):
+        a, b = old.outcomes[key], new.outcomes[key]
+        for name in ("weight", "cap", "transform", "label"):
+            if getattr(a, name) != getattr(b, name):
+                changes.append(f"{key} {name} {_fmt(getattr(a, name))} → "
+                               f"{_fmt(getattr(b, name))}")
+    for name in ("raw_metric", "board_size", "efficiency_min_tokens", "display", "flags",
+                 "digest_enabled", "digest_channel", "digest_time", "timezone", "admins"):
+        a, b = getattr(old, name), getattr(new, name)
+        if a != b:
+            changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")
+    return changes

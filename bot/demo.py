@@ -60,18 +60,17 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                                                     "is_admin": "0", "is_owner": "0"})
                 deps.store.cache_email(person.email, person.user)
             say(f"Synthetic org: {len(org)} people over {days} days, {len(events):,} reports.")
-            config = deps.store.load_config()
             totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
             done = 0
             for batch in events_in_batches(events, 500):
-                result = ingest_events(deps.store, deps.directory, config, batch, now=now)
+                result = ingest_events(deps.store, deps.directory, batch, now=now)
                 totals["accepted"] += result.accepted
                 totals["duplicates"] += result.duplicates
                 totals["rejected"] += len(result.rejected)
                 done += len(batch)
                 _progress(stream, done, len(events))
             # Send the first batch again: a retried batch must not count twice.
-            retry = ingest_events(deps.store, deps.directory, config, events[:500], now=now)
+            retry = ingest_events(deps.store, deps.directory, events[:500], now=now)
             say(f"Counted {totals['accepted']:,} reports ({totals['rejected']} rejected); "
                 f"re-sending the first batch counted {retry.accepted} again "
                 f"({retry.duplicates} recognised as duplicates).")

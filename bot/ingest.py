@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.config import BoardConfig
 from bot.directory import Directory, LookupUnavailable
 from bot.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
-from bot.store import Store
+from bot.store import COUNTED, DUPLICATE, REBUILDING, Store
 
 
 class BadBatch(ValueError):
@@ -30,6 +29,12 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, index: int, raw: Any, error: str) -> None:
+        entry: dict[str, Any] = {"index": index, "error": error}
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            entry["id"] = raw["id"]
+        self.rejected.append(entry)
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates,
@@ -56,31 +61,55 @@ def parse_batch(body: bytes) -> list[Any]:
     return events
 
 
-def ingest_events(store: Store, directory: Directory, config: BoardConfig,
-                  events: list[Any], now: datetime | None = None) -> IngestResult:
-    """Validate and count `events`. Redis errors propagate (the caller answers 503)."""
+class ScoresRebuilding(Exception):
+    """Scores are being rebuilt after a configuration change; retry in a little while."""
+
+
+def ingest_events(store: Store, directory: Directory, events: list[Any],
+                  now: datetime | None = None) -> IngestResult:
+    """Validate and count `events`. Redis errors propagate (the caller answers 503), and so
+    does ScoresRebuilding once every event that could be counted has been."""
     now = now or datetime.now(UTC)
     result = IngestResult()
-    kinds = frozenset(config.outcomes)
-    valid: list[tuple[UsageReport | OutcomeReport, str]] = []
+    config, version = store.load_config_versioned()
+    valid: list[tuple[int, UsageReport | OutcomeReport, str]] = []
     for index, raw in enumerate(events):
         try:
             report = validate_report(raw, now=now, retention_days=store.retention_days,
-                                     known_kinds=kinds)
+                                     known_kinds=frozenset(config.outcomes))
             user = report.user or _resolve(directory, report.email or "")
         except ReportError as exc:
-            entry: dict[str, Any] = {"index": index, "error": str(exc)}
-            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-                entry["id"] = raw["id"]
-            result.rejected.append(entry)
+            result.reject(index, raw, str(exc))
             continue
-        valid.append((report, user))
-    if valid:
-        for counted in store.record(valid, config):
-            if counted:
+        valid.append((index, report, user))
+    rebuilding = False
+    for _attempt in range(3):
+        if not valid:
+            break
+        statuses = store.record([(r, u) for _, r, u in valid], config, version)
+        stale = []
+        for item, status in zip(valid, statuses, strict=True):
+            if status == COUNTED:
                 result.accepted += 1
-            else:
+            elif status == DUPLICATE:
                 result.duplicates += 1
+            elif status == REBUILDING:
+                rebuilding = True
+            else:
+                stale.append(item)
+        if not stale:
+            break
+        # An admin changed the scoring while we were counting: use the new rules.
+        config, version = store.load_config_versioned()
+        valid = []
+        for index, report, user in stale:
+            if isinstance(report, OutcomeReport) and report.kind not in config.outcomes:
+                result.reject(index, events[index], f"outcome kind {report.kind!r} was just "
+                              "removed by an admin")
+            else:
+                valid.append((index, report, user))
+    if rebuilding:
+        raise ScoresRebuilding("scores are being rebuilt after a configuration change")
     return result
 
 

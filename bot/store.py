@@ -13,6 +13,10 @@ one Redis Cluster slot):
     tb:{ws}:user:<id>                cached users.info answer (hash, 1 day)
     tb:{ws}:email:<email>            cached users.lookupByEmail answer (1 day)
     tb:{ws}:config                   the workspace's BoardConfig as JSON
+    tb:{ws}:config:version           bumped by every save; ingest scripts check it
+    tb:{ws}:config:history           audit list, newest first: who, when, what changed
+    tb:{ws}:rebuild                  set while outcome points are being rebuilt
+    tb:{ws}:optout                   people left out of boards shown to others
     tb:{ws}:digest:<chan>:<date>:claim    who is posting that digest now (SET NX EX)
     tb:{ws}:digest:<chan>:<date>:attempt  a post was (maybe) sent: check history first
     tb:{ws}:digest:<chan>:<date>:posted   ts of the posted digest message
@@ -25,6 +29,8 @@ arithmetic on either board covers everyone active.
 
 from __future__ import annotations
 
+import json
+import time as _time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -37,17 +43,37 @@ from bot.ranking import PersonTotals
 from bot.reports import OutcomeReport, UsageReport
 
 METRICS = ("tokens", "cost", "requests", "points")
+COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG = 1, 0, -1, -2
 READ_CHUNK = 5000  # ZRANGE page: ~1 ms of Redis time each, far below the 10 ms budget
 NAME_TTL = 24 * 3600
 DIGEST_KEEP = 40 * 86400  # how long "this digest was posted" is remembered
+CONFIG_HISTORY = 200  # audit entries kept
+SAVE_CONFIG_LUA = """
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[2]) >= 0 and tonumber(ARGV[2]) ~= current then return -1 end
+redis.call('SET', KEYS[1], ARGV[1])
+local version = redis.call('INCR', KEYS[2])
+local entry = cjson.decode(ARGV[3])
+entry['version'] = version
+redis.call('LPUSH', KEYS[3], cjson.encode(entry))
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
+return version
+"""
 RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
-# KEYS: 1 seen, 2 day hash, 3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points, 19 gen
-# ARGV: 1 user, 2 seen ttl, 3 day-hash ttl, 4-6 ttl d/w/m, then per-type fields.
+# KEYS: 1 seen, 2 day hash, 3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points,
+#       19 gen, 20 rebuild lock, 21 config version
+# ARGV: 1 user, 2 seen ttl, 3 day-hash ttl, 4-6 ttl d/w/m, 12 config version the caller
+#       scored with, then per-type fields (7-11).
+# Returns 1 counted, 0 duplicate, -1 scores are being rebuilt (retry later), -2 the
+# caller's configuration is out of date (reload it and retry). Nothing is written
+# unless it returns 1.
 _COMMON = """
+if redis.call('EXISTS', KEYS[20]) == 1 then return -1 end
+if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[12] then return -2 end
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
 local user = ARGV[1]
 local function touch(first, last, amount, only_if_new)
@@ -100,6 +126,10 @@ return 1
 """
 
 
+def time_now() -> float:
+    return round(_time.time(), 3)
+
+
 class Store:
     """Redis access for one workspace."""
 
@@ -112,6 +142,7 @@ class Store:
         self._usage = client.register_script(USAGE_LUA)
         self._outcome = client.register_script(OUTCOME_LUA)
         self._release = client.register_script(RELEASE_LUA)
+        self._save_config = client.register_script(SAVE_CONFIG_LUA)
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -150,12 +181,14 @@ class Store:
         keys = [self.key("seen", report.id), self.day_key(day, user)]
         for metric in METRICS:
             keys += [self.zkey(metric, b) for b in buckets]
-        keys.append(self.key("gen"))
+        keys += [self.key("gen"), self.key("rebuild"), self.key("config", "version")]
         return keys, day
 
     def record(self, reports: Sequence[tuple[UsageReport | OutcomeReport, str]],
-               config: BoardConfig) -> list[bool]:
-        """Count each (report, resolved user) once; True where counted, False if seen before.
+               config: BoardConfig, version: int = 0) -> list[int]:
+        """Count each (report, resolved user) once. Per report: COUNTED, DUPLICATE,
+        REBUILDING (scores are being rebuilt: retry later) or STALE_CONFIG (`version` is
+        not the stored configuration version: reload it and retry that report).
 
         One Lua script per event (atomic: all its counters or none), pipelined without
         MULTI so a large batch never holds Redis for long. A connection error raises
@@ -170,14 +203,14 @@ class Store:
             common = [user, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m]
             if isinstance(report, UsageReport):
                 args = common + [report.tokens, repr(float(report.cost_usd)), report.requests,
-                                 report.input_tokens or 0, report.output_tokens or 0]
+                                 report.input_tokens or 0, report.output_tokens or 0, version]
                 self._usage(keys=keys, args=args, client=pipe)
             else:
                 rule = config.outcomes[report.kind]
                 args = common + [report.kind, report.count, repr(float(rule.weight)),
-                                 rule.cap or 0, rule.transform]
+                                 rule.cap or 0, rule.transform, version]
                 self._outcome(keys=keys, args=args, client=pipe)
-        return [bool(x) for x in pipe.execute()]
+        return [int(x) for x in pipe.execute()]
 
     # -- reads ------------------------------------------------------------------------
     def generation(self) -> int:
@@ -243,11 +276,64 @@ class Store:
 
     # -- configuration --------------------------------------------------------------------
     def load_config(self) -> BoardConfig:
-        raw = self.r.get(self.key("config"))
-        return BoardConfig.model_validate_json(raw) if raw else BoardConfig()
+        return self.load_config_versioned()[0]
 
-    def save_config(self, config: BoardConfig) -> None:
-        self.r.set(self.key("config"), config.model_dump_json())
+    def load_config_versioned(self) -> tuple[BoardConfig, int]:
+        raw, version = self.r.mget(self.key("config"), self.key("config", "version"))
+        config = BoardConfig.model_validate_json(raw) if raw else BoardConfig()
+        return config, int(version or 0)
+
+    def save_config(self, config: BoardConfig, by: str = "", changes: Sequence[str] = (),
+                    expected_version: int | None = None, scoring: bool = False) -> int | None:
+        """Store a new version with its audit entry; None if `expected_version` is stale."""
+        entry = json.dumps({"by": by, "at": time_now(), "changes": list(changes),
+                            "scoring": scoring})
+        version = self._save_config(
+            keys=[self.key("config"), self.key("config", "version"),
+                  self.key("config", "history")],
+            args=[config.model_dump_json(), -1 if expected_version is None else expected_version,
+                  entry, CONFIG_HISTORY])
+        return None if int(version) < 0 else int(version)
+
+    def config_history(self, limit: int = 20) -> list[dict]:
+        """Newest first: {version, by, at (epoch s), changes, scoring}."""
+        return [json.loads(x) for x in self.r.lrange(self.key("config", "history"), 0, limit - 1)]
+
+    # -- privacy --------------------------------------------------------------------------
+    def opted_out(self) -> frozenset[str]:
+        return frozenset(m.decode() for m in self.r.smembers(self.key("optout")))
+
+    def set_opt_out(self, user: str, out: bool) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        (pipe.sadd if out else pipe.srem)(self.key("optout"), user)
+        pipe.incr(self.key("gen"))
+        pipe.execute()
+
+    def forget_user(self, user: str) -> int:
+        """Delete everything stored about `user`; returns how many keys or entries went.
+
+        SCANs the workspace in small steps (never a blocking KEYS) and removes the person
+        from every sorted set, their day hashes and their cached profile.
+        """
+        removed = 0
+        pipe = self.r.pipeline(transaction=False)
+        for key in self.r.scan_iter(match=self.key("z", "*"), count=1000):
+            pipe.zrem(key, user)
+            if len(pipe) >= 1000:
+                removed += sum(pipe.execute())
+        removed += sum(pipe.execute())
+        doomed = list(self.r.scan_iter(match=self.key("day", "*", user), count=1000))
+        doomed.append(self.key("user", user))
+        for key in self.r.scan_iter(match=self.key("email", "*"), count=1000):
+            if self.r.get(key) == user.encode():
+                doomed.append(key)
+        for start in range(0, len(doomed), 500):
+            removed += self.r.unlink(*doomed[start:start + 500])
+        pipe = self.r.pipeline(transaction=True)
+        pipe.srem(self.key("optout"), user)
+        pipe.incr(self.key("gen"))
+        pipe.execute()
+        return removed
 
     # -- daily digest: exactly once per (workspace, channel, date) -------------------------
     def _digest_key(self, channel: str, day: date, what: str) -> str:

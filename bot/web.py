@@ -18,7 +18,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
 from bot.app import Deps
-from bot.ingest import BadBatch, ingest_events, parse_batch
+from bot.ingest import BadBatch, ScoresRebuilding, ingest_events, parse_batch
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
@@ -76,8 +76,11 @@ class WebApp:
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             events = parse_batch(body)
-            result = ingest_events(self.deps.store, self.deps.directory,
-                                   self.deps.store.load_config(), events)
+            result = ingest_events(self.deps.store, self.deps.directory, events)
+        except ScoresRebuilding:
+            message = ("scores are being rebuilt after a configuration change; retry the whole "
+                       "batch shortly (no event is counted twice)")
+            return 503, {"error": message}, [("Retry-After", "30")]
         except BadBatch as exc:
             return (413 if exc.too_large else 400), {"error": str(exc)}, []
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

@@ -41,7 +41,7 @@ def register(app: App, deps: Deps) -> None:
         if report is None:
             ack()
             return
-        result = ingest_events(deps.store, deps.directory, deps.store.load_config(), [report])
+        result = ingest_events(deps.store, deps.directory, [report])
         for rejected in result.rejected:
             log.warning("metadata report %s rejected: %s", report.get("id"), rejected["error"])
         ack()
