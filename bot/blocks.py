@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -19,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.config import RAW_METRIC_LABELS
+from bot.config import RAW_METRIC_LABELS, USER_ID
 from bot.leaderboard import PeriodBoard
 from bot.periods import PERIODS
 from bot.ranking import Row, agreement_sentence
@@ -39,6 +41,9 @@ HELP_TEXT = (
     "`/leaderboard` — this week (the default)\n"
     "`/leaderboard today|yesterday|week|month|all` — another period\n"
     "`/leaderboard me` — only your own numbers\n"
+    "`/leaderboard optout` / `optin` — leave or rejoin the boards others see\n"
+    "`/leaderboard forget-me` — delete everything tokenboard stored about you\n"
+    "`/leaderboard config` — admins: metrics, weights, digest and privacy\n"
     "`/leaderboard help` — this text"
 )
 
@@ -85,24 +90,45 @@ def fmt_move(move: int) -> str:
     return "="
 
 
-def _row_line(row: Row, rank: int, value: str, name: str, flag: bool) -> str:
+def person_label(user: str, names: Mapping[str, str], display: str = "names",
+                 viewer: str | None = None) -> str:
+    """How a person appears in mrkdwn under the workspace's privacy setting.
+
+    names: their escaped display name; mentions: `<@U…>` (Slack renders the name and
+    notifies only in messages, never in ephemeral replies); anonymous: "someone",
+    except the viewer's own row.
+    """
+    name = escape(short_name(names.get(user, user)))
+    if display == "anonymous":
+        return f"*you* ({name})" if user == viewer else "someone"
+    if display == "mentions" and USER_ID.match(user):
+        return f"<@{user}>"
+    return name
+
+
+def _row_line(row: Row, rank: int, value: str, label: str, flag: bool) -> str:
     marker = " ⚑" if flag else ""
-    return f"`{rank:>2}.` {escape(short_name(name))} · {value} · {fmt_move(row.move)}{marker}"
+    return f"`{rank:>2}.` {label} · {value} · {fmt_move(row.move)}{marker}"
 
 
 def board_columns(pb: PeriodBoard, names: Mapping[str, str], show_flags: bool,
-                  size: int | None = None) -> tuple[str, str]:
-    """The two mrkdwn columns: raw board and outcome board, top `size` each."""
-    size = size or pb.config.board_size
+                  viewer: str | None = None, display: str | None = None) -> tuple[str, str]:
+    """The two mrkdwn columns: raw board and outcome board, top N each."""
+    size = pb.config.board_size
     metric = pb.config.raw_metric
+    display = display or pb.config.display
+
+    def label(row: Row) -> str:
+        return person_label(row.user, names, display, viewer)
+
     raw_lines = [f"*By usage ({RAW_METRIC_LABELS[metric]})*"]
     for row in pb.board.raw[:size]:
-        raw_lines.append(_row_line(row, row.raw_rank, fmt_raw(row.raw, metric),
-                                   names.get(row.user, row.user), show_flags and row.flagged))
+        raw_lines.append(_row_line(row, row.raw_rank, fmt_raw(row.raw, metric), label(row),
+                                   show_flags and row.flagged))
     out_lines = ["*By outcomes (points)*"]
     for row in pb.board.outcome[:size]:
         out_lines.append(_row_line(row, row.outcome_rank, f"{fmt_number(row.points)} pts",
-                                   names.get(row.user, row.user), show_flags and row.flagged))
+                                   label(row), show_flags and row.flagged))
     return "\n".join(raw_lines), "\n".join(out_lines)
 
 
@@ -128,7 +154,7 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=f"No usage or outcomes have been reported {pb.label} yet.")))
         return [b.to_dict() for b in blocks]
-    left, right = board_columns(pb, names, show_flags)
+    left, right = board_columns(pb, names, show_flags, viewer=viewer)
     blocks.append(SectionBlock(fields=[MarkdownTextObject(text=left),
                                        MarkdownTextObject(text=right)]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
@@ -180,4 +206,6 @@ def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | N
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Admin*")))
         for note in admin_notes or []:
             blocks.append(SectionBlock(text=MarkdownTextObject(text=note[:3000])))
+        blocks.append(ActionsBlock(block_id="admin_actions", elements=[ButtonElement(
+            text="Configure tokenboard", action_id="open_config", value="open")]))
     return View(type="home", blocks=blocks[:100]).to_dict()

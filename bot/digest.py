@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks import board_columns, escape, fmt_move, short_name
+from bot.blocks import board_columns, fmt_move, person_label
 from bot.chart import chart_people
 from bot.leaderboard import PeriodBoard
 from bot.ranking import Row, agreement_strength
@@ -68,8 +68,8 @@ def rho_sentence(data: DigestData) -> str:
     return text
 
 
-def _who(row: Row, names: Mapping[str, str]) -> str:
-    return escape(short_name(names.get(row.user, row.user)))
+def _who(row: Row, names: Mapping[str, str], display: str) -> str:
+    return person_label(row.user, names, display)
 
 
 def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict], str]:
@@ -80,6 +80,7 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
         text = f"No AI usage or outcomes were reported on {data.day:%a %d %b}."
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
         return [b.to_dict() for b in blocks], text
+    display = data.day_board.config.display
     left, right = board_columns(data.day_board, names, show_flags=False)
     blocks.append(SectionBlock(fields=[MarkdownTextObject(text=left),
                                        MarkdownTextObject(text=right)]))
@@ -88,11 +89,11 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     lines = []
     if up:
         lines.append("*Climb when ranked by outcomes:* " + ", ".join(
-            f"{_who(r, names)} #{r.raw_rank} → #{r.outcome_rank} ({fmt_move(r.move)})"
+            f"{_who(r, names, display)} #{r.raw_rank} → #{r.outcome_rank} ({fmt_move(r.move)})"
             for r in up))
     if down:
         lines.append("*Fall when ranked by outcomes:* " + ", ".join(
-            f"{_who(r, names)} #{r.raw_rank} → #{r.outcome_rank} ({fmt_move(r.move)})"
+            f"{_who(r, names, display)} #{r.raw_rank} → #{r.outcome_rank} ({fmt_move(r.move)})"
             for r in down))
     if lines:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
@@ -100,7 +101,7 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     extra = []
     if board.efficiency_leaders:
         extra.append("*Most efficient* (outcome points per 1M tokens): " + ", ".join(
-            f"{_who(r, names)} {r.efficiency:.1f}" for r in board.efficiency_leaders[:3]))
+            f"{_who(r, names, display)} {r.efficiency:.1f}" for r in board.efficiency_leaders[:3]))
     flagged = sum(1 for r in board.raw if r.flagged)
     people = "person" if flagged == 1 else "people"
     extra.append(f"*High usage, no outcomes:* {flagged} {people} "

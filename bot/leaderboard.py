@@ -38,23 +38,31 @@ class Leaderboards:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def period_board(self, period: str, config: BoardConfig | None = None) -> PeriodBoard:
+    def period_board(self, period: str, config: BoardConfig | None = None,
+                     viewer: str | None = None) -> PeriodBoard:
+        """The board as `viewer` may see it: opted-out people are left out, except the
+        viewer themself (everyone sees their own numbers)."""
         now = self.now()
         config = config or self.store.load_config()
         bucket = bucket_for_period(period, self.store.tz, now)
-        board = self.board_for_bucket(bucket, config)
+        board = self.board_for_bucket(bucket, config, self.hidden_from(viewer))
         return PeriodBoard(period=period, bucket=bucket,
                            title=period_title(period, self.store.tz, now),
                            label=period_label(period), config=config, board=board)
 
-    def board_for_bucket(self, bucket: Bucket, config: BoardConfig) -> Board:
+    def hidden_from(self, viewer: str | None) -> frozenset[str]:
+        return self.store.opted_out() - {viewer}
+
+    def board_for_bucket(self, bucket: Bucket, config: BoardConfig,
+                         hidden: frozenset[str] = frozenset()) -> Board:
         key = (bucket, config.raw_metric, config.board_size, config.efficiency_min_tokens,
-               self.store.generation(), config.model_dump_json())
+               self.store.generation(), config.model_dump_json(), hidden)
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        people = self.store.period_totals(bucket, config.raw_metric)
+        people = [p for p in self.store.period_totals(bucket, config.raw_metric)
+                  if p.user not in hidden]
         board = rank_board(people, top_n=config.board_size,
                            efficiency_min_tokens=config.efficiency_min_tokens)
         with self._lock:

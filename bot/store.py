@@ -15,6 +15,7 @@ one Redis Cluster slot):
     tb:{ws}:config                   the workspace's BoardConfig as JSON
     tb:{ws}:config:version           bumped by every save; ingest scripts check it
     tb:{ws}:config:history           audit list, newest first: who, when, what changed
+    tb:{ws}:config:scored            config version the outcome points were rebuilt with
     tb:{ws}:rebuild                  set while outcome points are being rebuilt
     tb:{ws}:optout                   people left out of boards shown to others
     tb:{ws}:digest:<chan>:<date>:claim    who is posting that digest now (SET NX EX)
@@ -31,7 +32,8 @@ from __future__ import annotations
 
 import json
 import time as _time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,6 +50,38 @@ READ_CHUNK = 5000  # ZRANGE page: ~1 ms of Redis time each, far below the 10 ms 
 NAME_TTL = 24 * 3600
 DIGEST_KEEP = 40 * 86400  # how long "this digest was posted" is remembered
 CONFIG_HISTORY = 200  # audit entries kept
+REBUILD_CHUNK = 500  # people per rescoring script call: well under 10 ms of Redis time
+REBUILD_LOCK_TTL = 300  # refreshed as the rebuild progresses; frees ingest if we die
+# KEYS: 1 new (temporary) day points set, 2 current day points set, 3.. day hashes
+# ARGV: 1 JSON {kind: [weight, cap, transform]}, 2.. the people, in KEYS order
+# Writes each person's day points into KEYS[1]; returns [new - current, ...].
+RESCORE_LUA = """
+local rules = cjson.decode(ARGV[1])
+local deltas = {}
+for i = 3, #KEYS do
+  local user = ARGV[i - 1]
+  local fields = redis.call('HGETALL', KEYS[i])
+  local points = 0
+  for j = 1, #fields, 2 do
+    local name = fields[j]
+    if string.sub(name, 1, 2) == 'o:' then
+      local rule = rules[string.sub(name, 3)]
+      if rule then
+        local x = tonumber(fields[j + 1])
+        if rule[2] > 0 and x > rule[2] then x = rule[2] end
+        if rule[3] == 'sqrt' then x = math.sqrt(x)
+        elseif rule[3] == 'log' then x = math.log(1 + x) end
+        points = points + rule[1] * x
+      end
+    end
+  end
+  redis.call('ZADD', KEYS[1], string.format('%.17g', points), user)
+  local old = tonumber(redis.call('ZSCORE', KEYS[2], user) or '0')
+  deltas[#deltas + 1] = string.format('%.17g', points - old)
+end
+redis.call('EXPIRE', KEYS[1], 7200)
+return deltas
+"""
 SAVE_CONFIG_LUA = """
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[2]) >= 0 and tonumber(ARGV[2]) ~= current then return -1 end
@@ -143,6 +177,7 @@ class Store:
         self._outcome = client.register_script(OUTCOME_LUA)
         self._release = client.register_script(RELEASE_LUA)
         self._save_config = client.register_script(SAVE_CONFIG_LUA)
+        self._rescore = client.register_script(RESCORE_LUA)
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -295,9 +330,127 @@ class Store:
                   entry, CONFIG_HISTORY])
         return None if int(version) < 0 else int(version)
 
+    def scored_version(self) -> int:
+        """The configuration version outcome points were last rebuilt with."""
+        return int(self.r.get(self.key("config", "scored")) or 0)
+
+    def set_scored_version(self, version: int) -> None:
+        self.r.set(self.key("config", "scored"), version)
+
     def config_history(self, limit: int = 20) -> list[dict]:
         """Newest first: {version, by, at (epoch s), changes, scoring}."""
         return [json.loads(x) for x in self.r.lrange(self.key("config", "history"), 0, limit - 1)]
+
+    # -- rescoring after a weight change ---------------------------------------------------
+    def rebuild_points(self, config: BoardConfig,
+                       progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Recompute outcome points of every retained day, week, month and all-time from
+        the raw per-day counts, with `config`'s rules.
+
+        Ingest waits (answers 503) while this runs, so nothing is scored twice or lost.
+        Day sets are rescored in chunks by a Lua script; week/month/all-time sets become
+        old + Σ(new day − old day), which keeps points from days already past retention.
+        Everything is built in temporary keys and swapped in by one MULTI of O(1)
+        UNLINK/RENAME pairs, so readers see either the old scores or the new ones.
+        """
+        token = uuid.uuid4().hex
+        lock = self.key("rebuild")
+        if not self.r.set(lock, token, nx=True, ex=REBUILD_LOCK_TTL):
+            raise RuntimeError("another rebuild is running")
+        rules = json.dumps({k: [r.weight, r.cap or 0, r.transform]
+                            for k, r in config.outcomes.items()})
+        swaps: list[tuple[str, str]] = []
+        stats = {"days": 0, "person_days": 0, "buckets": 0}
+        try:
+            prefix = self.zkey("tokens", Bucket("d", ""))
+            days = sorted(date.fromisoformat(k.decode()[len(prefix):])
+                          for k in self.r.scan_iter(match=prefix + "*", count=1000))
+            open_deltas: dict[Bucket, dict[str, float]] = {}
+            for i, day in enumerate(days):
+                self.r.expire(lock, REBUILD_LOCK_TTL)
+                day_b, week_b, month_b, all_b = buckets_for_day(day)
+                for bucket in list(open_deltas):
+                    if bucket not in (week_b, month_b, all_b):
+                        swaps.append(self._rebuild_bucket(bucket, open_deltas.pop(bucket)))
+                deltas = self._rescore_day(day, rules)
+                swaps.append((self.zkey("points", day_b) + ":rebuild", self.zkey("points", day_b)))
+                for bucket in (week_b, month_b, all_b):
+                    acc = open_deltas.setdefault(bucket, {})
+                    for user, delta in deltas.items():
+                        acc[user] = acc.get(user, 0.0) + delta
+                stats["days"] += 1
+                stats["person_days"] += len(deltas)
+                if progress:
+                    progress(i + 1, len(days))
+            for bucket in list(open_deltas):
+                swaps.append(self._rebuild_bucket(bucket, open_deltas.pop(bucket)))
+            self._swap(swaps)
+            stats["buckets"] = len(swaps)
+        finally:
+            self._release(keys=[lock], args=[token])
+            leftovers = [tmp for tmp, _ in swaps if self.r.exists(tmp)]
+            if leftovers:
+                self.r.unlink(*leftovers)
+        return stats
+
+    def _rescore_day(self, day: date, rules: str) -> dict[str, float]:
+        bucket = Bucket("d", day.isoformat())
+        members = self._members(self.zkey("tokens", bucket))
+        tmp, current = self.zkey("points", bucket) + ":rebuild", self.zkey("points", bucket)
+        self.r.unlink(tmp)
+        deltas: dict[str, float] = {}
+        for start in range(0, len(members), REBUILD_CHUNK):
+            chunk = members[start:start + REBUILD_CHUNK]
+            keys = [tmp, current] + [self.day_key(day, u) for u in chunk]
+            result = self._rescore(keys=keys, args=[rules, *chunk])
+            deltas.update(zip(chunk, map(float, result), strict=True))
+        return deltas
+
+    def _members(self, key: str) -> list[str]:
+        size = int(self.r.zcard(key))
+        pipe = self.r.pipeline(transaction=False)
+        for start in range(0, size, READ_CHUNK):
+            pipe.zrange(key, start, start + READ_CHUNK - 1)
+        return [m.decode() for page in pipe.execute() for m in page]
+
+    def _rebuild_bucket(self, bucket: Bucket, deltas: dict[str, float]) -> tuple[str, str]:
+        """Write old + deltas for a week/month/all-time bucket into its temporary key."""
+        dest = self.zkey("points", bucket)
+        tmp = dest + ":rebuild"
+        size = int(self.r.zcard(dest))
+        pipe = self.r.pipeline(transaction=False)
+        for start in range(0, size, READ_CHUNK):
+            pipe.zrange(dest, start, start + READ_CHUNK - 1, withscores=True)
+        scores = {m.decode(): v for page in pipe.execute() for m, v in page}
+        for user, delta in deltas.items():
+            scores[user] = scores.get(user, 0.0) + delta
+        self.r.unlink(tmp)
+        items = list(scores.items())
+        pipe = self.r.pipeline(transaction=False)
+        for start in range(0, len(items), 1000):
+            pipe.zadd(tmp, dict(items[start:start + 1000]))
+        pipe.expire(tmp, 7200)
+        pipe.execute()
+        return tmp, dest
+
+    def _swap(self, swaps: list[tuple[str, str]]) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for tmp, dest in swaps:
+            pipe.exists(tmp)
+            pipe.pttl(dest)
+        answers = pipe.execute()
+        ready = [(pair, ttl) for pair, exists, ttl in zip(swaps, answers[::2], answers[1::2],
+                                                          strict=True) if exists]
+        pipe = self.r.pipeline(transaction=True)
+        for (tmp, dest), ttl in ready:
+            pipe.unlink(dest)  # freed in the background, not on Redis's main thread
+            pipe.rename(tmp, dest)
+            if ttl > 0:
+                pipe.pexpire(dest, ttl)
+            else:
+                pipe.persist(dest)
+        pipe.incr(self.key("gen"))
+        pipe.execute()
 
     # -- privacy --------------------------------------------------------------------------
     def opted_out(self) -> frozenset[str]:
@@ -357,8 +510,14 @@ class Store:
                          get=True)
         return old is not None
 
+    def last_digest_at(self) -> float | None:
+        """When any digest was last posted (epoch seconds), None if never."""
+        value = self.r.get(self.key("digest", "last_at"))
+        return float(value) if value else None
+
     def mark_digest_posted(self, channel: str, day: date, ts: str) -> None:
         pipe = self.r.pipeline(transaction=True)
+        pipe.set(self.key("digest", "last_at"), time_now())
         pipe.set(self._digest_key(channel, day, "posted"), ts, ex=DIGEST_KEEP)
         pipe.delete(self._digest_key(channel, day, "claim"))
         pipe.execute()

@@ -7,8 +7,9 @@ import logging
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.admin import recent_changes
 from bot.app import Deps
-from bot.blocks import home_view
+from bot.blocks import escape, home_view
 from jobs.digest import current_schedule
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ HOME_PERIODS = ("today", "week", "month")
 
 
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
-    boards = [deps.leaderboards.period_board(p) for p in HOME_PERIODS]
+    boards = [deps.leaderboards.period_board(p, viewer=user_id) for p in HOME_PERIODS]
     is_admin = deps.is_admin(user_id)
     admin_notes = []
     if is_admin:
@@ -27,6 +28,12 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
             state = "on" if schedule.enabled else "off"
             admin_notes.append(f"Daily digest ({state}): {schedule.time} {schedule.timezone} "
                                f"to <#{schedule.channel}>.")
+        history = deps.store.config_history(5)
+        names = deps.directory.names(sorted({e["by"] for e in history if e.get("by")}))
+        changes = recent_changes(deps.store, names, schedule.tz)
+        if changes:
+            admin_notes.append("*Recent configuration changes*\n" + "\n".join(
+                f"• {escape(line)}" for line in changes))
         error = deps.store.digest_error()
         if error:
             admin_notes.append(f":warning: {error}")

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import redis
 from slack_sdk.errors import SlackApiError
 
+from bot.admin import scoring_changes_since
 from bot.app import Deps
 from bot.chart import alt_text, chart_people, slope_chart
 from bot.config import BoardConfig
@@ -106,15 +107,17 @@ class DigestRunner:
               with_chart: bool = True) -> Built:
         config = config or self.deps.store.load_config()
         lb = self.deps.leaderboards
-        board = lb.board_for_bucket(day_bucket(day), config)
+        hidden = lb.hidden_from(None)  # opted-out people are never in a channel post
+        board = lb.board_for_bucket(day_bucket(day), config, hidden)
         title = f"{day:%a %d %b %Y}"
         day_board = PeriodBoard(period="day", bucket=day_bucket(day), title=title,
                                 label=f"on {day:%a %d %b}", config=config, board=board)
-        previous = lb.board_for_bucket(day_bucket(day - timedelta(days=1)), config)
-        week = lb.board_for_bucket(week_bucket(day), config)
+        previous = lb.board_for_bucket(day_bucket(day - timedelta(days=1)), config, hidden)
+        week = lb.board_for_bucket(week_bucket(day), config, hidden)
         data = DigestData(day=day, day_board=day_board,
                           previous_rho=previous.agreement.spearman,
-                          week_rho=week.agreement.spearman)
+                          week_rho=week.agreement.spearman,
+                          changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
         names = self.deps.directory.names([r.user for r in shown])
         blocks, text = digest_blocks(data, names)
@@ -123,6 +126,14 @@ class DigestRunner:
             png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
             alt = alt_text(shown, names)
         return Built(data=data, blocks=blocks, text=text, png=png, alt=alt)
+
+    def _changes(self, day: date) -> list[str]:
+        """Scoring changes since the last digest (or since the reported day began)."""
+        since = self.deps.store.last_digest_at()
+        if since is None:
+            start = datetime.combine(day, datetime.min.time(), self.deps.store.tz)
+            since = start.timestamp()
+        return scoring_changes_since(self.deps.store, since)
 
     # -- delivery ---------------------------------------------------------------------
     def run(self, day: date, force: bool = False) -> Outcome:

@@ -1,0 +1,108 @@
+"""Changing the configuration: validate, record who changed what, rescore if needed.
+
+Used by the Slack modal and by `tokenboard config import`, so both apply the same rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from bot.config import BoardConfig, check_config, describe_changes, scoring_changed
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class ConfigInvalid(ValueError):
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems
+
+
+@dataclass
+class SaveResult:
+    version: int | None  # None: nothing changed
+    changes: list[str] = field(default_factory=list)
+    scoring: bool = False
+
+
+def validate_config(data: object) -> BoardConfig:
+    """A BoardConfig from plain data, or ConfigInvalid listing every problem."""
+    try:
+        config = BoardConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = {}
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            problems[where] = msg.removeprefix("Value error, ")
+        raise ConfigInvalid(problems) from None
+    problems = check_config(config)
+    if problems:
+        raise ConfigInvalid(problems)
+    return config
+
+
+def save_configuration(store: Store, new: BoardConfig, by: str) -> SaveResult:
+    """Validate and store `new` as the next version, with an audit entry by `by`."""
+    new = validate_config(new.model_dump())
+    old = store.load_config()
+    changes = describe_changes(old, new)
+    if not changes:
+        return SaveResult(version=None)
+    scoring = scoring_changed(old, new)
+    version = store.save_config(new, by=by, changes=changes, scoring=scoring)
+    log.info("configuration v%s by %s: %s", version, by, "; ".join(changes))
+    return SaveResult(version=version, changes=changes, scoring=scoring)
+
+
+def last_scoring_version(store: Store) -> int:
+    for entry in store.config_history(limit=200):
+        if entry.get("scoring"):
+            return int(entry["version"])
+    return 0
+
+
+def rebuild_scores(store: Store, progress: Callable[[int, int], None] | None = None
+                   ) -> dict[str, int] | None:
+    """Rebuild outcome points if a scoring change has not been applied yet.
+
+    Loops until the points match the newest configuration, so a change saved while a
+    rebuild was running is applied too. Returns the last rebuild's stats, or None.
+    """
+    stats = None
+    while store.scored_version() < last_scoring_version(store):
+        config, version = store.load_config_versioned()
+        try:
+            stats = store.rebuild_points(config, progress)
+        except RuntimeError:
+            log.info("a rebuild is already running on another process; it will apply this")
+            return stats
+        store.set_scored_version(version)
+        log.info("outcome points rebuilt for configuration v%s: %s", version, stats)
+    return stats
+
+
+def recent_changes(store: Store, names: dict[str, str], tz: ZoneInfo,
+                   limit: int = 5) -> list[str]:
+    """'Ana: pr_merged weight 5 → 8 (24 Nov 14:02)' lines, newest first."""
+    lines = []
+    for entry in store.config_history(limit):
+        when = datetime.fromtimestamp(entry["at"], tz).strftime("%d %b %H:%M")
+        who = names.get(entry.get("by", ""), entry.get("by") or "someone")
+        lines.append(f"{who}: {'; '.join(entry['changes'])} ({when})")
+    return lines
+
+
+def scoring_changes_since(store: Store, since: float) -> list[str]:
+    """Scoring changes saved after epoch `since`, oldest first, for the digest."""
+    entries = [e for e in store.config_history(limit=200) if e["at"] > since and e["scoring"]]
+    return [c for e in reversed(entries) for c in e["changes"]
+            if not c.startswith(("raw metric", "board size", "display", "flags", "digest",
+                                 "timezone", "admins", "efficiency"))]

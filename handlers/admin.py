@@ -1,0 +1,123 @@
+"""Admin configuration in Slack: open the modal, page through outcome kinds, save.
+
+Authorization is checked when the modal opens and again on every submission, from
+ADMIN_USER_IDS, Slack's is_admin/is_owner and the configured admins list; nothing in
+private_metadata is trusted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.admin import ConfigInvalid, rebuild_scores, save_configuration
+from bot.app import Deps
+from bot.config_modal import (
+    MAIN_CALLBACK,
+    MORE_KINDS_ACTION,
+    PAGE_CALLBACK,
+    config_view,
+    kinds_page_view,
+    parse_main,
+    parse_page,
+)
+
+log = logging.getLogger(__name__)
+NOT_ADMIN = ("Only tokenboard admins can change its configuration: workspace admins and "
+             "owners, and the people an admin has added. Nothing was changed.")
+
+
+def open_config(deps: Deps, client: WebClient, trigger_id: str, user: str) -> bool:
+    """Open the modal for an admin; False (and nothing opened) for anyone else."""
+    if not deps.is_admin(user):
+        return False
+    client.views_open(trigger_id=trigger_id, view=config_view(deps.store.load_config()))
+    return True
+
+
+def channel_problem(client: WebClient, channel: str) -> str | None:
+    """Why the digest could not post in `channel`, or None if it can."""
+    try:
+        info = client.conversations_info(channel=channel)["channel"]
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error == "channel_not_found":
+            return ("tokenboard cannot see this channel. Invite it first: type "
+                    "/invite @tokenboard in the channel.")
+        return f"Could not check this channel ({error})."
+    if info.get("is_archived"):
+        return "This channel is archived; choose another."
+    if not info.get("is_member"):
+        return ("tokenboard is not in this channel. Type /invite @tokenboard in the channel, "
+                "then save again.")
+    return None
+
+
+def _first_block(view: dict) -> str:
+    return next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
+
+
+def register(app: App, deps: Deps) -> None:
+    def submit_main(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        user = body["user"]["id"]
+        if not deps.is_admin(user):
+            ack(response_action="errors", errors={_first_block(view): NOT_ADMIN})
+            return
+        new, errors = parse_main(view["state"]["values"], deps.store.load_config())
+        if new.digest_channel and "digest_channel" not in errors:
+            problem = channel_problem(client, new.digest_channel)
+            if problem:
+                errors["digest_channel"] = problem
+        if not errors:
+            try:
+                save_configuration(deps.store, new, by=user)
+            except ConfigInvalid as exc:
+                errors = {k if k in view["state"]["values"] else _first_block(view): v
+                          for k, v in exc.problems.items()}
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+
+    def submit_page(ack: Ack, body: dict, view: dict) -> None:
+        user = body["user"]["id"]
+        if not deps.is_admin(user):
+            ack(response_action="errors", errors={_first_block(view): NOT_ADMIN})
+            return
+        new, errors = parse_page(view["state"]["values"], deps.store.load_config())
+        if not errors:
+            save_configuration(deps.store, new, by=user)
+            ack()
+            return
+        ack(response_action="errors", errors=errors)
+
+    def after_save(body: dict, client: WebClient) -> None:
+        """Rescore if weights changed, then refresh the admin's App Home."""
+        from handlers.home import publish_home
+
+        try:
+            rebuild_scores(deps.store)
+        finally:
+            publish_home(deps, client, body["user"]["id"])
+
+    app.view(MAIN_CALLBACK)(ack=submit_main, lazy=[after_save])
+    app.view(PAGE_CALLBACK)(ack=submit_page, lazy=[after_save])
+
+    @app.action("open_config")
+    def open_from_home(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        if not open_config(deps, client, body["trigger_id"], body["user"]["id"]):
+            log.warning("%s is not an admin; configuration not opened", body["user"]["id"])
+
+    @app.action(MORE_KINDS_ACTION)
+    def more_kinds(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        if not deps.is_admin(body["user"]["id"]):
+            return
+        page = int(action.get("value") or 1)
+        client.views_push(trigger_id=body["trigger_id"],
+                          view=kinds_page_view(deps.store.load_config(), page))
+
