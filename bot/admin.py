@@ -42,6 +42,14 @@ def validate_config(data: object) -> BoardConfig:
             where = ".".join(str(p) for p in err["loc"]) or "config"
             msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
             problems[where] = msg.removeprefix("Value error, ")
+        if isinstance(data, dict):  # also report the rules the field types cannot express
+            try:
+                partial = BoardConfig.model_construct(
+                    **{k: v for k, v in data.items() if k in BoardConfig.model_fields})
+                for where, problem in check_config(partial).items():
+                    problems.setdefault(where, problem)
+            except Exception:  # noqa: BLE001 - malformed beyond checking; types already said so
+                pass
         raise ConfigInvalid(problems) from None
     problems = check_config(config)
     if problems:

@@ -74,9 +74,13 @@ def connect_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None
     embedded = None
     url = settings.redis_url
     if not url:
-        embedded = EmbeddedRedis(settings.data_dir / "redis").start()
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
         url = embedded.url
-        log.info("started embedded Redis (data in %s)", embedded.data_dir)
+        if embedded.already_running():  # another tokenboard process owns it: share it
+            embedded = None
+        else:
+            embedded.start()
+            log.info("started embedded Redis (data in %s)", embedded.data_dir)
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
     return client, embedded
 

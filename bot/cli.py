@@ -1,4 +1,4 @@
-"""The `tokenboard` command: serve, demo, leaderboard, digest."""
+"""The `tokenboard` command: serve, demo, leaderboard, digest, config."""
 
 from __future__ import annotations
 
@@ -35,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="post even if this day's digest was already posted")
     digest.add_argument("--out", type=Path, default=Path("."),
                         help="where --dry-run writes the chart (default: current directory)")
+    config = sub.add_parser("config", help="export or import the metrics configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    export = config_sub.add_parser("export", help="print the configuration (YAML or JSON)")
+    export.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    load = config_sub.add_parser("import", help="validate a YAML/JSON file and save it")
+    load.add_argument("file", type=Path)
+    load.add_argument("--dry-run", action="store_true", help="validate only; save nothing")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -47,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             run_demo(out_dir=args.out, people=args.people)
             return 0
         settings = load_settings()
+        if args.command == "config":
+            return run_config(settings, args)
         if args.command == "digest":
             return run_digest(settings, args.date, args.dry_run, args.force, args.out)
         if args.command == "serve":
@@ -105,6 +114,67 @@ def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path
         print(messages.get(outcome.status, outcome.status),
               file=sys.stderr if outcome.status == "failed" else sys.stdout)
         return 1 if outcome.status == "failed" else 0
+    finally:
+        deps.close()
+
+
+def run_config(settings, args: argparse.Namespace) -> int:
+    import yaml
+
+    from bot.admin import ConfigInvalid, rebuild_scores, save_configuration, validate_config
+    from bot.app import build_deps
+
+    if args.config_command == "import":
+        try:
+            text = args.file.read_text()
+        except OSError as exc:
+            print(f"tokenboard: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+        try:
+            data = (json.loads(text) if args.file.suffix.lower() == ".json"
+                    else yaml.safe_load(text))
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            print(f"tokenboard: {args.file} is not valid {args.file.suffix[1:] or 'YAML'}: "
+                  f"{exc}", file=sys.stderr)
+            return 2
+        try:
+            config = validate_config(data)
+        except ConfigInvalid as exc:
+            print(f"tokenboard: {args.file} has {len(exc.problems)} problem(s):",
+                  file=sys.stderr)
+            for where, problem in exc.problems.items():
+                print(f"  {where}: {problem}", file=sys.stderr)
+            return 1
+        if args.dry_run:
+            print(f"{args.file} is valid.")
+            return 0
+    deps = build_deps(settings)
+    try:
+        if args.config_command == "export":
+            data = deps.store.load_config().model_dump(mode="json")
+            if args.format == "json":
+                print(json.dumps(data, indent=2))
+            else:
+                print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+            return 0
+        result = save_configuration(deps.store, config, by="cli:import")
+        if result.version is None:
+            print("No changes: the configuration already matches the file.")
+            return 0
+        print(f"Saved configuration version {result.version}:")
+        for change in result.changes:
+            print(f"  {change}")
+        if result.scoring:
+            def progress(done: int, total: int) -> None:
+                print(f"\rRescoring past days: {done}/{total}", end="", file=sys.stderr,
+                      flush=True)
+
+            stats = rebuild_scores(deps.store, progress)
+            print("", file=sys.stderr)
+            if stats:
+                print(f"Rebuilt outcome points for {stats['days']} days "
+                      f"({stats['person_days']:,} person-days).")
+        return 0
     finally:
         deps.close()
 

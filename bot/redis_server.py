@@ -62,6 +62,18 @@ class EmbeddedRedis:
             return f"redis://127.0.0.1:{self.port}/0"
         return f"unix://{self.socket_path}?db=0"
 
+    def already_running(self) -> bool:
+        """True if a server (e.g. `tokenboard serve`) already answers on our socket/port."""
+        if self.port is None and not self.socket_path.exists():
+            return False
+        try:
+            client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+            client.ping()
+            client.close()
+            return True
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
+
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
