@@ -90,3 +90,13 @@ def test_demo(tmp_path: Path) -> None:
     top_raw = [persona[r.user] for r in board.raw[:10]]
     assert "token_burner" not in top_outcome and "outcome_spammer" not in top_outcome
     assert top_raw.count("token_burner") >= 5
+
+
+def test_env_example_lists_every_variable_the_code_reads() -> None:
+    import re
+
+    source = (ROOT / "bot" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:\.get)?\(\s*"([A-Z_]+)"', source))
+    read |= set(re.findall(r'_int\(env, "([A-Z_]+)"', source))
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read and read == listed
