@@ -11,20 +11,16 @@ reader can see at a glance whether "uses the most AI" means "delivers the most".
 
 Performance: the ranking, correlation, efficiency and flag maths are vectorised
 with numpy/scipy; the only per-person Python work is reading the inputs and
-building one ``Row`` each (100k people take ~0.25 s). Two small tricks keep that
-last part cheap and are explained where they live: rows are written straight into
-their slots (``_build_rows``) and the cyclic GC is paused while they are allocated
-(``_gc_paused``).
+building one ``Row`` (a NamedTuple) each.
 """
 
 from __future__ import annotations
 
-import gc
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -57,9 +53,11 @@ class PersonTotals:
     """Tokens for the period; used for efficiency and the "high usage, no outcomes" flag."""
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One person's line on both boards. The same object appears in every list of a Board."""
+class Row(NamedTuple):
+    """One person's line on both boards. The same object appears in every list of a Board.
+
+    A NamedTuple rather than a dataclass: immutable, and cheap enough to build 100k of.
+    """
 
     user: str
     raw: float
@@ -109,62 +107,6 @@ class Board:
     """The nearest-rank tokens percentile used for the flag (0.0 when nobody is active)."""
     org_efficiency: float | None
     """Total points / total tokens * 1e6 over everyone; None if nobody used any tokens."""
-
-
-# Slot descriptors of Row, in field order. Needs Row to keep slots=True (without it
-# this lookup raises KeyError at import, so the coupling cannot rot silently).
-_ROW_FIELDS = tuple(f.name for f in fields(Row))
-_ROW_SETTERS = tuple(Row.__dict__[name].__set__ for name in _ROW_FIELDS)
-
-
-def _build_rows(*columns: list) -> list[Row]:
-    """Build one Row per person from column lists given in Row field order.
-
-    Equivalent to ``list(map(Row, *columns))`` but ~1.5-2x faster, which matters
-    because building 100k rows was the single largest cost of rank_board: a frozen
-    dataclass __init__ routes every field through a looked-up ``object.__setattr__``.
-    Here we write the slots directly through their descriptors. This is safe only
-    because Row has no __post_init__ and no field defaults or validation; the tests
-    check the result compares equal to rows built with Row(...).
-    """
-    if len(columns) != len(_ROW_FIELDS):
-        raise TypeError(f"expected {len(_ROW_FIELDS)} columns, got {len(columns)}")
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = _ROW_SETTERS
-    new = object.__new__
-    rows: list[Row] = []
-    append = rows.append
-    for c0, c1, c2, c3, c4, c5, c6, c7, c8 in zip(*columns, strict=True):
-        row = new(Row)
-        s0(row, c0)
-        s1(row, c1)
-        s2(row, c2)
-        s3(row, c3)
-        s4(row, c4)
-        s5(row, c5)
-        s6(row, c6)
-        s7(row, c7)
-        s8(row, c8)
-        append(row)
-    return rows
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while we allocate ~n Row objects.
-
-    The rows cannot form reference cycles, but every 700 allocations the collector
-    still walks the young generation (and, with a big heap, sometimes everything),
-    which cost ~10-25% of rank_board at 100k people. The previous state is restored
-    even on error (and left alone if the caller had already disabled the GC); nothing
-    is freed late, since reference counting still runs as normal.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _order_and_ranks(values: np.ndarray, by_user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -330,13 +272,11 @@ def rank_board(
     move_l = move.tolist()
     eff_l = [None if math.isnan(e) else e for e in eff.tolist()]
     flagged_l = flagged.tolist()
-    with _gc_paused():
-        rows = _build_rows(
-            users, raw_l, points_l, tokens_l, raw_rank_l, outcome_rank_l, move_l, eff_l, flagged_l
-        )
-        raw_rows = list(map(rows.__getitem__, raw_order.tolist()))
-        outcome_rows = list(map(rows.__getitem__, outcome_order.tolist()))
-        by_user_id = dict(zip(users, rows, strict=True))
+    rows = list(map(Row._make, zip(users, raw_l, points_l, tokens_l, raw_rank_l,
+                                   outcome_rank_l, move_l, eff_l, flagged_l, strict=True)))
+    raw_rows = list(map(rows.__getitem__, raw_order.tolist()))
+    outcome_rows = list(map(rows.__getitem__, outcome_order.tolist()))
+    by_user_id = dict(zip(users, rows, strict=True))
 
     eligible_by_user = by_user[eligible[by_user]]
     leader_order = eligible_by_user[np.argsort(-eff[eligible_by_user], kind="stable")]

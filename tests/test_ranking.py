@@ -8,7 +8,6 @@ greater" for competition ranks) -- never copied from the code under test.
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 
@@ -415,18 +414,3 @@ def test_agreement_sentence_negative_moderate():
         "Raw usage and outcomes disagreed moderately today: ρ = -0.46 (Kendall τ = -0.33) "
         "over 12 people; 3 of the raw top 5 are not in the outcome top 5."
     )
-
-
-# --- side effects --------------------------------------------------------------------
-
-
-def test_gc_state_is_restored():
-    assert gc.isenabled()
-    rank_board(TIES)
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        rank_board(TIES)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
