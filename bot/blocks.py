@@ -58,6 +58,19 @@ def short_name(name: str) -> str:
     return name if len(name) <= NAME_MAX else name[: NAME_MAX - 1] + "…"
 
 
+def escape_short(name: str, budget: int = NAME_MAX) -> str:
+    """Escape, then keep at most `budget` characters of *escaped* text (never half an
+    entity), so names of `&` and `<` cannot blow a field past Slack's length limits."""
+    out, used = [], 0
+    for char in " ".join(name.split()):
+        piece = escape(char)
+        if used + len(piece) > budget - 1:
+            return "".join(out) + "…"
+        out.append(piece)
+        used += len(piece)
+    return "".join(out)
+
+
 def fmt_number(value: float) -> str:
     """1234567 → '1.2M', 34000 → '34k', 12.345 → '12.3'."""
     v = abs(value)
@@ -98,7 +111,7 @@ def person_label(user: str, names: Mapping[str, str], display: str = "names",
     notifies only in messages, never in ephemeral replies); anonymous: "someone",
     except the viewer's own row.
     """
-    name = escape(short_name(names.get(user, user)))
+    name = escape_short(names.get(user, user))
     if display == "anonymous":
         return f"*you* ({name})" if user == viewer else "someone"
     if display == "mentions" and USER_ID.match(user):

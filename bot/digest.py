@@ -62,9 +62,10 @@ def rho_sentence(data: DigestData) -> str:
                  f"(change {a.spearman - data.previous_rho:+.2f}).")
     if data.week_rho is not None:
         text += f" Week to date: ρ = {data.week_rho:.2f}."
-    if a.top_n:
-        text += (f" {a.missing_from_outcome_top} of the top {a.top_n} by usage are not in the "
-                 f"top {a.top_n} by outcomes.")
+    if 0 < a.top_n < a.people:
+        verb = "is" if a.missing_from_outcome_top == 1 else "are"
+        text += (f" {a.missing_from_outcome_top} of the top {a.top_n} by usage {verb} not in "
+                 f"the top {a.top_n} by outcomes.")
     return text
 
 

@@ -522,8 +522,18 @@ class Store:
         pipe.delete(self._digest_key(channel, day, "claim"))
         pipe.execute()
 
-    def set_digest_error(self, message: str) -> None:
-        self.r.set(self.key("digest", "error"), message)
+    def set_digest_error(self, message: str, channel: str = "", day: date | None = None
+                         ) -> None:
+        """Show `message` to admins; with channel and day, also stop automatic retries of
+        that digest (a manual `tokenboard digest` still tries)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(self.key("digest", "error"), message)
+        if channel and day:
+            pipe.set(self._digest_key(channel, day, "failed"), message, ex=DIGEST_KEEP)
+        pipe.execute()
+
+    def digest_failed(self, channel: str, day: date) -> bool:
+        return bool(self.r.exists(self._digest_key(channel, day, "failed")))
 
     def clear_digest_error(self) -> None:
         self.r.delete(self.key("digest", "error"))

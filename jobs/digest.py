@@ -30,6 +30,7 @@ from bot.config import BoardConfig
 from bot.digest import DigestData, digest_blocks
 from bot.leaderboard import PeriodBoard
 from bot.periods import day_bucket, week_bucket
+from bot.ranking import Board, PersonTotals, rank_board
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 120  # seconds: longer than building + posting takes, short enough to recover
@@ -113,10 +114,9 @@ class DigestRunner:
         day_board = PeriodBoard(period="day", bucket=day_bucket(day), title=title,
                                 label=f"on {day:%a %d %b}", config=config, board=board)
         previous = lb.board_for_bucket(day_bucket(day - timedelta(days=1)), config, hidden)
-        week = lb.board_for_bucket(week_bucket(day), config, hidden)
         data = DigestData(day=day, day_board=day_board,
                           previous_rho=previous.agreement.spearman,
-                          week_rho=week.agreement.spearman,
+                          week_rho=self._week_to_date(day, config, hidden).agreement.spearman,
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
         names = self.deps.directory.names([r.user for r in shown])
@@ -126,6 +126,24 @@ class DigestRunner:
             png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
             alt = alt_text(shown, names)
         return Built(data=data, blocks=blocks, text=text, png=png, alt=alt)
+
+    def _week_to_date(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> Board:
+        """The ISO week of `day` from Monday through `day`: the week bucket minus the
+        later days of that week already recorded (usually just this morning's)."""
+        store = self.deps.store
+        totals = {p.user: p for p in store.period_totals(week_bucket(day), config.raw_metric)}
+        for offset in range(1, 7 - day.weekday()):
+            for p in store.period_totals(day_bucket(day + timedelta(days=offset)),
+                                         config.raw_metric):
+                t = totals.get(p.user)
+                if t is not None:
+                    totals[p.user] = PersonTotals(user=p.user, raw=t.raw - p.raw,
+                                                  points=t.points - p.points,
+                                                  tokens=t.tokens - p.tokens)
+        people = [p for p in totals.values() if p.user not in hidden
+                  and (p.raw > 1e-9 or p.points > 1e-9 or p.tokens > 1e-9)]
+        return rank_board(people, top_n=config.board_size,
+                          efficiency_min_tokens=config.efficiency_min_tokens)
 
     def _changes(self, day: date) -> list[str]:
         """Scoring changes since the last digest (or since the reported day began)."""
@@ -184,7 +202,8 @@ class DigestRunner:
             message = f"Digest for {day} to <#{channel}> failed: {error} ({hint})."
             log.error("digest %s to %s failed: %s (%s); not retrying", day, channel, error,
                       hint)
-            store.set_digest_error(message)
+            fatal = error in FATAL_ERRORS  # retrying cannot help: stop automatic retries
+            store.set_digest_error(message, channel if fatal else "", day if fatal else None)
             return Outcome("failed", day, channel, error=error)
         except BaseException:
             store.release_digest(channel, day, self.owner)

@@ -39,6 +39,7 @@ class DigestScheduler:
         self.runner = runner or DigestRunner(deps)
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.schedule: Schedule | None = None
+        self._warned: set[tuple[str, object]] = set()  # (channel, day) skipped and logged
 
     def start(self) -> DigestScheduler:
         self.schedule = current_schedule(self.deps)
@@ -66,34 +67,52 @@ class DigestScheduler:
             return None
 
     def catch_up(self, now: datetime | None = None) -> Outcome | None:
-        """After downtime: post today's digest if its time passed within the grace window."""
+        """Post a digest whose time passed within the grace window and that is not out yet.
+
+        Runs at start-up and with every sync, so a digest missed while every process was
+        down, or a cron fire the scheduler skipped, is posted once. Looks at yesterday's
+        due time too, for late-evening digests caught up after midnight. A digest that
+        failed for a reason retrying cannot fix (not_in_channel, ...) is left alone.
+        """
         try:
             now = now or datetime.now(UTC)
             schedule = current_schedule(self.deps)
             if not schedule.enabled or not schedule.channel:
                 return None
-            due = due_time(schedule, now)
-            if now < due:
-                return None
-            day = previous_day(schedule, now)
-            if now - due > timedelta(hours=schedule.grace_hours):
-                if not self.deps.store.digest_posted(schedule.channel, day):
-                    log.warning("digest for %s was due at %s and missed by more than the "
-                                "%sh grace window; skipped", day, due.isoformat(),
-                                schedule.grace_hours)
-                return None
-            return self.runner.run(day)
+            store = self.deps.store
+            for due in (due_time(schedule, now - timedelta(days=1)), due_time(schedule, now)):
+                day = due.date() - timedelta(days=1)
+                if now < due or store.digest_posted(schedule.channel, day):
+                    continue
+                if now - due > timedelta(hours=schedule.grace_hours):
+                    today = due.date() == now.astimezone(schedule.tz).date()
+                    if today and (schedule.channel, day) not in self._warned:
+                        self._warned.add((schedule.channel, day))
+                        log.warning("digest for %s was due at %s and missed by more than "
+                                    "the %sh grace window; skipped", day, due.isoformat(),
+                                    schedule.grace_hours)
+                    continue
+                if store.digest_failed(schedule.channel, day):
+                    continue
+                return self.runner.run(day)
+            return None
         except Exception:
             log.exception("digest catch-up failed")
             return None
 
     def sync(self) -> bool:
-        """Re-read the schedule; reschedule the cron job if it changed. True if changed."""
+        """Re-read the schedule; reschedule the cron job if it changed (True if so); then
+        catch up on a digest that is due and not posted."""
         try:
             schedule = current_schedule(self.deps)
         except Exception:
             log.exception("could not read the digest schedule")
             return False
+        changed = self._apply(schedule)
+        self.catch_up()
+        return changed
+
+    def _apply(self, schedule: Schedule) -> bool:
         if schedule == self.schedule:
             return False
         old, self.schedule = self.schedule, schedule

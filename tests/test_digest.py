@@ -1,0 +1,543 @@
+"""The daily digest: content, exactly-once delivery, Slack failures and the CLI.
+
+Real Redis and the Slack stub only. Every expected ranking, move, ρ and efficiency below
+is worked out by hand from the small fixture org, not read back from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import redis
+
+from bot.app import Deps, build_deps
+from bot.config import BoardConfig
+from bot.reports import OutcomeReport, UsageReport
+from bot.settings import Settings
+from handlers.home import publish_home
+from jobs.digest import DigestRunner
+from tests.slack_stub import SlackStub
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNEL = "C0DIGEST"
+BERLIN = ZoneInfo("Europe/Berlin")
+DAY = date(2026, 11, 24)  # a Tuesday; the day before is in the same ISO week (2026-W48)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# -- shared helpers (test_scheduler.py imports these) ------------------------------------
+
+
+def digest_settings(settings: Settings, **changes: object) -> Settings:
+    return replace(settings, **{"digest_channel": CHANNEL, "timezone": "Europe/Berlin",
+                                **changes})
+
+
+def make_deps(settings: Settings, redis_client: redis.Redis, **changes: object) -> Deps:
+    return build_deps(digest_settings(settings, **changes), redis_client)
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    """An aware instant at hour:minute wall-clock time in Berlin on `day`."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=BERLIN)
+
+
+def seed(deps: Deps, at: datetime, people: dict[str, tuple[int, dict[str, int]]],
+         prefix: str = "") -> None:
+    """people: user -> (tokens, {outcome kind: count}), all reported at `at`."""
+    reports: list[tuple[UsageReport | OutcomeReport, str]] = []
+    for user, (tokens, outcomes) in people.items():
+        if tokens:
+            reports.append((UsageReport(id=f"{prefix}u-{user}-{at.isoformat()}", type="usage",
+                                        user=user, ts=at, tool="t", tokens=tokens), user))
+        for kind, count in outcomes.items():
+            reports.append((OutcomeReport(id=f"{prefix}o-{user}-{kind}-{at.isoformat()}",
+                                          type="outcome", user=user, ts=at, kind=kind,
+                                          count=count), user))
+    counted = deps.store.record(reports, BoardConfig())
+    assert all(c == 1 for c in counted), counted  # 1 (or True): counted
+
+
+def _decoded(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def posts(stub: SlackStub) -> list[dict]:
+    """The args of every chat.postMessage call, blocks and metadata decoded."""
+    out = []
+    for call in stub.calls("chat.postMessage"):
+        args = dict(call.args)
+        for key in ("blocks", "metadata"):
+            if key in args:
+                args[key] = _decoded(args[key])
+        out.append(args)
+    return out
+
+
+def posted_dates(stub: SlackStub) -> list[str]:
+    return [p["metadata"]["event_payload"]["date"] for p in posts(stub)]
+
+
+def header(post: dict) -> str:
+    return post["blocks"][0]["text"]["text"]
+
+
+def board_fields(post: dict) -> tuple[list[str], list[str]]:
+    [section] = [b for b in post["blocks"] if b["type"] == "section" and b.get("fields")]
+    left, right = (f["text"].splitlines() for f in section["fields"])
+    return left, right
+
+
+LINE = re.compile(r"^`\s*(\d+)\.` (.+?) · (.+?) · (\S+)$")
+
+
+def parse_board(lines: list[str]) -> list[tuple[int, str, str, str]]:
+    """Board lines after the column title -> (rank, name, value, move)."""
+    parsed = []
+    for line in lines[1:]:
+        m = LINE.match(line)
+        assert m, line
+        parsed.append((int(m.group(1)), m.group(2), m.group(3), m.group(4)))
+    return parsed
+
+
+def section_texts(post: dict) -> list[str]:
+    return [b["text"]["text"] for b in post["blocks"]
+            if b["type"] == "section" and b.get("text")]
+
+
+def wait_until(fn, timeout: float = 10.0, step: float = 0.05):
+    """Poll fn until it returns something truthy (a wait, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+# -- the fixture org -----------------------------------------------------------------------
+
+EVIL = "<!channel>"
+EVIL_ESC = "&lt;!channel&gt;"
+MENTION = "<@U0ANA> Ben"
+MENTION_ESC = "&lt;@U0ANA&gt; Ben"
+NAMES = {"U0ANA": "Ana", "U0BEN": MENTION, "U0CAI": "Cai", "U0DEV": "Dev", "U0EVE": EVIL,
+         "U0FOX": "Fox", "U0GIL": "Gil", "U0HAL": "Hal", "U0IVY": "Ivy"}
+
+# The reported day. Outcome points with the default rules (weight * sqrt(count)):
+#   review 2*1 = 2, pr_merged 5*1 = 5, 5*sqrt(4) = 10, 5*sqrt(9) = 15, deploy 3*1 = 3.
+DAY_ORG = {
+    "U0ANA": (900_000, {}),                 # 0 pts
+    "U0BEN": (700_000, {"review": 1}),      # 2 pts
+    "U0CAI": (500_000, {"pr_merged": 1}),   # 5 pts
+    "U0DEV": (300_000, {"pr_merged": 4}),   # 10 pts
+    "U0EVE": (150_000, {"pr_merged": 9}),   # 15 pts
+    "U0FOX": (50_000, {"deploy": 1}),       # 3 pts, below the 100k efficiency minimum
+}
+DAY_POINTS = {"U0ANA": 0, "U0BEN": 2, "U0CAI": 5, "U0DEV": 10, "U0EVE": 15, "U0FOX": 3}
+# The day before: three other people, commits scored log(1 + n): ln 2, ln 3, ln 4.
+PREV_ORG = {
+    "U0GIL": (30_000, {"commit": 1}),
+    "U0HAL": (20_000, {"commit": 2}),
+    "U0IVY": (10_000, {"commit": 3}),
+}
+
+
+def spearman_from_ranks(pairs: list[tuple[int, int]]) -> float:
+    """ρ = 1 - 6 Σd² / (n(n² - 1)), valid without ties."""
+    n = len(pairs)
+    return 1 - 6 * sum((a - b) ** 2 for a, b in pairs) / (n * (n * n - 1))
+
+
+def add_names(stub: SlackStub) -> None:
+    for uid, name in NAMES.items():
+        stub.add_user(uid, display_name=name)
+
+
+def seed_org(deps: Deps) -> None:
+    seed(deps, local(DAY, 12), DAY_ORG)
+    seed(deps, local(DAY - timedelta(days=1), 12), PREV_ORG)
+
+
+# -- content -------------------------------------------------------------------------------
+
+
+def test_digest_content_from_a_hand_ranked_org(settings, redis_client, stub) -> None:
+    deps = make_deps(settings, redis_client)
+    add_names(stub)
+    seed_org(deps)
+    deps.store.save_config(BoardConfig(board_size=5))
+
+    outcome = DigestRunner(deps).run(DAY)
+    assert outcome.status == "posted", outcome
+    [post] = posts(stub)
+    assert post["channel"] == CHANNEL
+    assert "Tue 24 Nov 2026" in header(post)
+    assert post["metadata"]["event_payload"]["date"] == "2026-11-24"
+
+    # Raw ranks: Ana 1, Ben 2, Cai 3, Dev 4, Eve 5, Fox 6.
+    # Outcome ranks: Eve 1 (15), Dev 2 (10), Cai 3 (5), Fox 4 (3), Ben 5 (2), Ana 6 (0).
+    # Moves (raw - outcome): Ana -5, Ben -3, Cai 0, Dev +2, Eve +4, Fox +2.
+    left, right = board_fields(post)
+    assert "usage" in left[0].lower() and "outcome" in right[0].lower()
+    assert parse_board(left) == [
+        (1, "Ana", "900k tokens", "↓5"),
+        (2, MENTION_ESC, "700k tokens", "↓3"),
+        (3, "Cai", "500k tokens", "="),
+        (4, "Dev", "300k tokens", "↑2"),
+        (5, EVIL_ESC, "150k tokens", "↑4"),
+    ]
+    assert parse_board(right) == [
+        (1, EVIL_ESC, "15 pts", "↑4"),
+        (2, "Dev", "10 pts", "↑2"),
+        (3, "Cai", "5 pts", "="),
+        (4, "Fox", "3 pts", "↑2"),
+        (5, MENTION_ESC, "2 pts", "↓3"),
+    ]
+
+    texts = section_texts(post)
+    # Biggest moves, both directions, biggest first.
+    [moves] = [t for t in texts if "Climb" in t]
+    climb_line, fall_line = moves.splitlines()
+    assert "Climb" in climb_line and "Fall" in fall_line
+    entry = re.compile(r"(.+?) #(\d+) → #(\d+) \([^)]*\)(?:, |$)")
+    climbs = [(n, int(a), int(b)) for n, a, b in entry.findall(climb_line.split(":* ", 1)[1])]
+    falls = [(n, int(a), int(b)) for n, a, b in entry.findall(fall_line.split(":* ", 1)[1])]
+    assert climbs[0] == (EVIL_ESC, 5, 1)
+    assert sorted(climbs[1:]) == [("Dev", 4, 2), ("Fox", 6, 4)]
+    assert falls == [("Ana", 1, 6), (MENTION_ESC, 2, 5)]
+
+    # ρ: the day, the day before (perfectly reversed: -1) and the week (9 people).
+    rho_day = spearman_from_ranks([(1, 6), (2, 5), (3, 3), (4, 2), (5, 1), (6, 4)])
+    assert round(rho_day, 2) == -0.66
+    # Week: tokens Ana..Ivy ranks 1..9; points Eve 15, Dev 10, Cai 5, Fox 3, Ben 2,
+    # Ivy ln4, Hal ln3, Gil ln2, Ana 0.
+    rho_week = spearman_from_ranks([(1, 9), (2, 5), (3, 3), (4, 2), (5, 1), (6, 4),
+                                    (7, 8), (8, 7), (9, 6)])
+    assert round(rho_week, 2) == 0.10
+    rho_prev = spearman_from_ranks([(1, 3), (2, 2), (3, 1)])
+    assert rho_prev == -1.0
+    [rho] = [t for t in texts if "ρ" in t]
+    assert "disagreed" in rho and f"ρ = {rho_day:.2f}" in rho and "6 people" in rho
+    assert f"ρ = {rho_prev:.2f}" in rho and f"{rho_day - rho_prev:+.2f}" in rho
+    assert "Week to date: ρ = 0.10" in rho
+    assert "Tue 24 Nov" in rho
+
+    # Efficiency leaders: only people with >= 100k tokens (Fox's 50k is too little),
+    # shrunk toward the org rate: (points + 100k * org) / (tokens + 100k) per 1M tokens.
+    org = sum(DAY_POINTS.values()) / sum(t for t, _ in DAY_ORG.values())
+
+    def eff(user: str) -> float:
+        return (DAY_POINTS[user] + 100_000 * org) / (DAY_ORG[user][0] + 100_000) * 1e6
+
+    [extra] = [t for t in texts if "efficient" in t]
+    eff_line, flag_line = extra.splitlines()
+    assert eff_line.endswith(f"{EVIL_ESC} {eff('U0EVE'):.1f}, Dev {eff('U0DEV'):.1f}, "
+                             f"Cai {eff('U0CAI'):.1f}")
+    assert "Fox" not in eff_line
+    # Flag: tokens at/above the nearest-rank 90th percentile of 6 (the 6th value, 900k)
+    # and no points: only Ana. Counted, not named.
+    assert re.search(r"\b1 person\b", flag_line)
+    assert "Ana" not in flag_line and "U0ANA" not in flag_line
+    assert "⚑" not in json.dumps(post["blocks"], ensure_ascii=False)
+
+    # Mentions and broadcasts: none anywhere, even with hostile display names.
+    everything = json.dumps(post["blocks"], ensure_ascii=False) + post["text"]
+    assert "<@" not in everything and "<!" not in everything
+    assert EVIL_ESC in everything and MENTION_ESC in everything
+
+    # Slack's limits.
+    assert len(post["blocks"]) <= 50
+    for block in post["blocks"]:
+        if block["type"] == "section":
+            assert len(block.get("text", {}).get("text", "")) <= 3000
+            assert all(len(f["text"]) <= 2000 for f in block.get("fields", []))
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+
+    # The chart: a real PNG of sensible size, in the digest's thread, with alt text.
+    [png] = stub.uploads().values()
+    assert png.startswith(PNG_SIGNATURE) and png[12:16] == b"IHDR"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert 400 <= width <= 2000 and 200 <= height <= 2000
+    [complete] = stub.calls("files.completeUploadExternal")
+    assert complete.args["channel_id"] == CHANNEL
+    assert complete.args["thread_ts"] == outcome.ts
+    [url_call] = stub.calls("files.getUploadURLExternal")
+    assert url_call.args.get("alt_txt")
+
+
+def test_a_day_without_reports_posts_a_short_no_activity_line(settings, redis_client,
+                                                              stub) -> None:
+    deps = make_deps(settings, redis_client)
+    seed(deps, local(DAY - timedelta(days=1), 12), PREV_ORG)  # activity on another day only
+    assert DigestRunner(deps).run(DAY).status == "posted"
+    [post] = posts(stub)
+    assert "Tue 24 Nov 2026" in header(post)
+    assert not any(b.get("fields") for b in post["blocks"])
+    [line] = section_texts(post)
+    assert "no " in line.lower() and "reported" in line.lower() and len(line) < 200
+    assert "Gil" not in json.dumps(post["blocks"]) and "ρ" not in line
+    assert stub.uploads() == {} and stub.calls("files.getUploadURLExternal") == []
+
+
+def test_blocks_stay_within_limits_with_long_escaped_names(settings, redis_client,
+                                                           stub) -> None:
+    deps = make_deps(settings, redis_client)
+    people = {}
+    for i in range(30):
+        uid = f"U0LONG{i:02d}"
+        stub.add_user(uid, display_name="&<" * 20 + str(i))
+        people[uid] = (1_000_000 + 1000 * i, {"pr_merged": 1 + i % 9})
+    seed(deps, local(DAY, 12), people)
+    deps.store.save_config(BoardConfig(board_size=25))
+    outcome = DigestRunner(deps).run(DAY)
+    assert outcome.status == "posted", outcome
+
+
+# -- exactly once ----------------------------------------------------------------------------
+
+SMALL_ORG = {"U0ANA": (900_000, {}), "U0DEV": (300_000, {"pr_merged": 4})}
+
+
+def test_claim_of_a_dead_process_expires_then_the_digest_is_posted_once(
+        settings, redis_client, stub) -> None:
+    deps = make_deps(settings, redis_client)
+    add_names(stub)
+    seed(deps, local(DAY, 12), SMALL_ORG)
+    # A process claimed the day, marked its attempt, and was killed before posting.
+    assert deps.store.claim_digest(CHANNEL, DAY, "dead", ttl=1)
+    deps.store.mark_digest_attempt(CHANNEL, DAY)
+    runner = DigestRunner(deps, owner="alive")
+    first = runner.run(DAY)
+    assert first.status == "claimed_elsewhere"
+    assert posts(stub) == []
+
+    def run_until_claim_expired():
+        outcome = runner.run(DAY)
+        return outcome if outcome.status != "claimed_elsewhere" else None
+
+    outcome = wait_until(run_until_claim_expired)
+    assert outcome and outcome.status == "posted"
+    assert posted_dates(stub) == ["2026-11-24"]
+    # The dead process had marked an attempt, so the history was checked first.
+    assert len(stub.calls("conversations.history")) == 1
+    assert runner.run(DAY).status == "already_posted"
+    assert DigestRunner(deps, owner="third").run(DAY).status == "already_posted"
+    assert len(posts(stub)) == 1
+    assert deps.store.digest_posted(CHANNEL, DAY) == outcome.ts
+
+
+def test_a_post_whose_ts_was_never_recorded_is_found_in_history(settings, redis_client,
+                                                                 stub) -> None:
+    deps = make_deps(settings, redis_client)
+    seed(deps, local(DAY, 12), SMALL_ORG)
+    client = deps.client
+    assert client is not None
+
+    def digest_message(day: date) -> str:
+        return client.chat_postMessage(
+            channel=CHANNEL, text=f"Daily AI leaderboard {day}",
+            metadata={"event_type": "tokenboard_digest",
+                      "event_payload": {"date": day.isoformat(), "workspace": "default"}},
+        )["ts"]
+
+    # The process posted the digest, then died before recording the ts; its claim
+    # expired. Other messages follow it in the channel.
+    dead_ts = digest_message(DAY)
+    deps.store.mark_digest_attempt(CHANNEL, DAY)
+    digest_message(DAY - timedelta(days=1))
+    client.chat_postMessage(channel=CHANNEL, text="unrelated chatter")
+    before = len(posts(stub))
+
+    outcome = DigestRunner(deps).run(DAY)
+    assert outcome.status == "already_posted" and outcome.ts == dead_ts
+    assert len(posts(stub)) == before
+    assert deps.store.digest_posted(CHANNEL, DAY) == dead_ts
+    assert DigestRunner(deps).run(DAY).status == "already_posted"
+    assert len(posts(stub)) == before
+
+
+def test_an_attempt_marker_without_a_matching_message_posts(settings, redis_client,
+                                                            stub) -> None:
+    deps = make_deps(settings, redis_client)
+    client = deps.client
+    assert client is not None
+    # History holds the digest of another day only.
+    client.chat_postMessage(channel=CHANNEL, text="yesterday's digest",
+                            metadata={"event_type": "tokenboard_digest",
+                                      "event_payload": {"date": "2026-11-23",
+                                                        "workspace": "default"}})
+    deps.store.mark_digest_attempt(CHANNEL, DAY)
+    assert DigestRunner(deps).run(DAY).status == "posted"
+    assert posted_dates(stub) == ["2026-11-23", "2026-11-24"]
+
+
+def test_restart_after_posting_does_not_post_again_and_force_does(settings, redis_client,
+                                                                  redis_url, stub) -> None:
+    deps = make_deps(settings, redis_client)
+    seed(deps, local(DAY, 12), SMALL_ORG)
+    first = DigestRunner(deps).run(DAY)
+    assert first.status == "posted"
+
+    restarted_client = redis.Redis.from_url(redis_url)
+    try:
+        restarted = make_deps(settings, restarted_client)
+        again = DigestRunner(restarted).run(DAY)
+        assert again.status == "already_posted" and again.ts == first.ts
+        assert posted_dates(stub) == ["2026-11-24"]
+        forced = DigestRunner(restarted).run(DAY, force=True)
+        assert forced.status == "posted" and forced.ts != first.ts
+        assert posted_dates(stub) == ["2026-11-24", "2026-11-24"]
+    finally:
+        restarted_client.close()
+
+
+# -- Slack failures ----------------------------------------------------------------------------
+
+
+def channel_messages(deps: Deps) -> list[dict]:
+    assert deps.client is not None
+    return deps.client.conversations_history(channel=CHANNEL)["messages"]
+
+
+def test_rate_limited_post_is_retried_after_retry_after_and_posted_once(
+        settings, redis_client, stub) -> None:
+    deps = make_deps(settings, redis_client)
+    stub.fail_next("chat.postMessage", error="ratelimited", status=429,
+                   headers={"Retry-After": "1"})
+    outcome = DigestRunner(deps).run(DAY)
+    assert outcome.status == "posted"
+    assert len(stub.calls("chat.postMessage")) == 2  # the 429, then the successful retry
+    assert len(channel_messages(deps)) == 1
+    assert deps.store.digest_posted(CHANNEL, DAY) == outcome.ts
+
+
+def home_text(stub: SlackStub, user: str) -> str:
+    call = [c for c in stub.calls("views.publish") if c.args["user_id"] == user][-1]
+    return json.dumps(_decoded(call.args["view"]), ensure_ascii=False)
+
+
+def test_not_in_channel_is_not_retried_and_shown_to_admins_until_a_post_succeeds(
+        settings, redis_client, stub, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    deps = make_deps(settings, redis_client, admin_user_ids=("U0ADMIN",))
+    stub.add_user("U0ADMIN", display_name="Admin")
+    stub.add_user("U0VIEWER", display_name="Viewer")
+    stub.fail_next("chat.postMessage", error="not_in_channel")
+
+    outcome = DigestRunner(deps).run(DAY)
+    assert outcome.status == "failed" and outcome.error == "not_in_channel"
+    assert len(stub.calls("chat.postMessage")) == 1
+    assert deps.store.digest_posted(CHANNEL, DAY) is None
+    assert any(r.levelno >= logging.ERROR and "not_in_channel" in r.getMessage()
+               for r in caplog.records)
+
+    assert deps.client is not None
+    publish_home(deps, deps.client, "U0ADMIN")
+    publish_home(deps, deps.client, "U0VIEWER")
+    assert "not_in_channel" in home_text(stub, "U0ADMIN")
+    assert "not_in_channel" not in home_text(stub, "U0VIEWER")
+
+    # The bot is invited; the next run posts and the error disappears from App Home.
+    assert DigestRunner(deps).run(DAY).status == "posted"
+    assert len(stub.calls("chat.postMessage")) == 2
+    assert len(channel_messages(deps)) == 1
+    publish_home(deps, deps.client, "U0ADMIN")
+    assert "not_in_channel" not in home_text(stub, "U0ADMIN")
+
+
+def test_missing_files_write_posts_the_digest_without_the_chart(
+        settings, redis_client, stub, caplog, monkeypatch) -> None:
+    monkeypatch.setattr(DigestRunner, "_upload_warned", False)  # "once per process"
+    caplog.set_level(logging.INFO)
+    deps = make_deps(settings, redis_client)
+    seed(deps, local(DAY, 12), SMALL_ORG)
+    seed(deps, local(DAY - timedelta(days=1), 12), SMALL_ORG, prefix="prev-")
+    stub.fail_next("files.getUploadURLExternal", error="missing_scope", times=2)
+
+    outcome = DigestRunner(deps).run(DAY)
+    assert outcome.status == "posted"
+    assert posted_dates(stub) == ["2026-11-24"]
+    assert len(stub.calls("files.getUploadURLExternal")) == 1
+    assert stub.uploads() == {} and stub.calls("files.completeUploadExternal") == []
+    warnings = [r for r in caplog.records
+                if r.levelno == logging.WARNING and "missing_scope" in r.getMessage()]
+    assert len(warnings) == 1
+    assert deps.store.digest_error() is None  # the digest itself went out
+
+    # The next digest with the same problem: posted, and the warning is not repeated.
+    assert DigestRunner(deps).run(DAY - timedelta(days=1)).status == "posted"
+    assert len(stub.calls("files.getUploadURLExternal")) == 2
+    assert len([r for r in caplog.records
+                if r.levelno == logging.WARNING and "missing_scope" in r.getMessage()]) == 1
+
+
+# -- the `tokenboard digest` command ----------------------------------------------------------
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """Start `python -m bot digest ...` (several may run at once to save time)."""
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd),
+            "MPLCONFIGDIR": str(cwd / "mpl")}
+    return subprocess.Popen([sys.executable, "-m", "bot", "digest", *args],
+                            env={**base, **env}, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, stdout, stderr
+
+
+def test_digest_command(settings, redis_client, redis_url, stub, tmp_path) -> None:
+    deps = make_deps(settings, redis_client)
+    add_names(stub)
+    day = date(2026, 11, 23)
+    seed(deps, local(day, 12), DAY_ORG)
+    env = {"REDIS_URL": redis_url, "SLACK_API_URL": stub.url, "SLACK_BOT_TOKEN": "xoxb-test",
+           "DIGEST_CHANNEL": CHANNEL, "TOKENBOARD_TIMEZONE": "Europe/Berlin"}
+    out = tmp_path / "out"
+
+    # A dry run and a real run side by side: only the real one posts.
+    dry = cli(["--dry-run", "--date", "2026-11-23", "--out", str(out)], env, tmp_path)
+    real = cli(["--date", "2026-11-23"], env, tmp_path)
+    code, stdout, stderr = finish(dry)
+    assert code == 0, stderr
+    printed = json.loads(stdout)
+    assert "Mon 23 Nov 2026" in header(printed)
+    left, right = board_fields(printed)
+    assert [name for _, name, _, _ in parse_board(left)] == [
+        "Ana", MENTION_ESC, "Cai", "Dev", EVIL_ESC, "Fox"]
+    assert [name for _, name, _, _ in parse_board(right)] == [
+        EVIL_ESC, "Dev", "Cai", "Fox", MENTION_ESC, "Ana"]
+    [png] = list(out.glob("*.png"))
+    assert png.read_bytes().startswith(PNG_SIGNATURE)
+    code, stdout, stderr = finish(real)
+    assert code == 0, stderr
+    assert posted_dates(stub) == ["2026-11-23"]
+    assert len(stub.uploads()) == 1  # the real run's chart; the dry run uploaded nothing
+    first_ts = deps.store.digest_posted(CHANNEL, day)
+    assert first_ts
+
+    # Run again (says so, posts nothing) and with --force (posts again), side by side:
+    # the day is already marked posted, so the plain run cannot race the forced one.
+    again = cli(["--date", "2026-11-23"], env, tmp_path)
+    forced = cli(["--date", "2026-11-23", "--force"], env, tmp_path)
+    code, stdout, stderr = finish(again)
+    assert code == 0, stderr
+    assert "already posted" in stdout
+    code, stdout, stderr = finish(forced)
+    assert code == 0, stderr
+    assert posted_dates(stub) == ["2026-11-23", "2026-11-23"]
+    assert deps.store.digest_posted(CHANNEL, day) != first_ts
