@@ -50,37 +50,35 @@ READ_CHUNK = 5000  # ZRANGE page: ~1 ms of Redis time each, far below the 10 ms 
 NAME_TTL = 24 * 3600
 DIGEST_KEEP = 40 * 86400  # how long "this digest was posted" is remembered
 CONFIG_HISTORY = 200  # audit entries kept
-REBUILD_CHUNK = 500  # people per rescoring script call: well under 10 ms of Redis time
+REBUILD_CHUNK = 250  # people per rescoring script call: a few ms of Redis time
 REBUILD_LOCK_TTL = 300  # refreshed as the rebuild progresses; frees ingest if we die
-# KEYS: 1 new (temporary) day points set, 2 current day points set, 3.. day hashes
+# KEYS: 1 new (temporary) day points set, 2.. day hashes
 # ARGV: 1 JSON {kind: [weight, cap, transform]}, 2.. the people, in KEYS order
-# Writes each person's day points into KEYS[1]; returns [new - current, ...].
+# Writes each person's day points into KEYS[1] and returns them, in order.
 RESCORE_LUA = """
 local rules = cjson.decode(ARGV[1])
-local deltas = {}
-for i = 3, #KEYS do
-  local user = ARGV[i - 1]
+local out, zargs = {}, {}
+for i = 2, #KEYS do
   local fields = redis.call('HGETALL', KEYS[i])
   local points = 0
   for j = 1, #fields, 2 do
-    local name = fields[j]
-    if string.sub(name, 1, 2) == 'o:' then
-      local rule = rules[string.sub(name, 3)]
-      if rule then
-        local x = tonumber(fields[j + 1])
-        if rule[2] > 0 and x > rule[2] then x = rule[2] end
-        if rule[3] == 'sqrt' then x = math.sqrt(x)
-        elseif rule[3] == 'log' then x = math.log(1 + x) end
-        points = points + rule[1] * x
-      end
+    local rule = rules[string.sub(fields[j], 3)]
+    if rule and string.sub(fields[j], 1, 2) == 'o:' then
+      local x = tonumber(fields[j + 1])
+      if rule[2] > 0 and x > rule[2] then x = rule[2] end
+      if rule[3] == 'sqrt' then x = math.sqrt(x)
+      elseif rule[3] == 'log' then x = math.log(1 + x) end
+      points = points + rule[1] * x
     end
   end
-  redis.call('ZADD', KEYS[1], string.format('%.17g', points), user)
-  local old = tonumber(redis.call('ZSCORE', KEYS[2], user) or '0')
-  deltas[#deltas + 1] = string.format('%.17g', points - old)
+  local text = string.format('%.17g', points)
+  out[#out + 1] = text
+  zargs[#zargs + 1] = text
+  zargs[#zargs + 1] = ARGV[i]
 end
+if #zargs > 0 then redis.call('ZADD', KEYS[1], unpack(zargs)) end
 redis.call('EXPIRE', KEYS[1], 7200)
-return deltas
+return out
 """
 SAVE_CONFIG_LUA = """
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -394,34 +392,36 @@ class Store:
         return stats
 
     def _rescore_day(self, day: date, rules: str) -> dict[str, float]:
+        """New minus current points of everyone active on `day` (new ones into a temp set)."""
         bucket = Bucket("d", day.isoformat())
-        members = self._members(self.zkey("tokens", bucket))
-        tmp, current = self.zkey("points", bucket) + ":rebuild", self.zkey("points", bucket)
+        current = self._scores(self.zkey("points", bucket))
+        tmp = self.zkey("points", bucket) + ":rebuild"
         self.r.unlink(tmp)
+        members = list(current)
         deltas: dict[str, float] = {}
+        pipe = self.r.pipeline(transaction=False)
         for start in range(0, len(members), REBUILD_CHUNK):
             chunk = members[start:start + REBUILD_CHUNK]
-            keys = [tmp, current] + [self.day_key(day, u) for u in chunk]
-            result = self._rescore(keys=keys, args=[rules, *chunk])
-            deltas.update(zip(chunk, map(float, result), strict=True))
+            keys = [tmp] + [self.day_key(day, u) for u in chunk]
+            self._rescore(keys=keys, args=[rules, *chunk], client=pipe)
+        for start, result in zip(range(0, len(members), REBUILD_CHUNK), pipe.execute(),
+                                 strict=True):
+            for user, new in zip(members[start:start + REBUILD_CHUNK], result, strict=True):
+                deltas[user] = float(new) - current[user]
         return deltas
 
-    def _members(self, key: str) -> list[str]:
+    def _scores(self, key: str) -> dict[str, float]:
         size = int(self.r.zcard(key))
         pipe = self.r.pipeline(transaction=False)
         for start in range(0, size, READ_CHUNK):
-            pipe.zrange(key, start, start + READ_CHUNK - 1)
-        return [m.decode() for page in pipe.execute() for m in page]
+            pipe.zrange(key, start, start + READ_CHUNK - 1, withscores=True)
+        return {m.decode(): v for page in pipe.execute() for m, v in page}
 
     def _rebuild_bucket(self, bucket: Bucket, deltas: dict[str, float]) -> tuple[str, str]:
         """Write old + deltas for a week/month/all-time bucket into its temporary key."""
         dest = self.zkey("points", bucket)
         tmp = dest + ":rebuild"
-        size = int(self.r.zcard(dest))
-        pipe = self.r.pipeline(transaction=False)
-        for start in range(0, size, READ_CHUNK):
-            pipe.zrange(dest, start, start + READ_CHUNK - 1, withscores=True)
-        scores = {m.decode(): v for page in pipe.execute() for m, v in page}
+        scores = self._scores(dest)
         for user, delta in deltas.items():
             scores[user] = scores.get(user, 0.0) + delta
         self.r.unlink(tmp)
