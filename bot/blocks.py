@@ -58,13 +58,15 @@ def short_name(name: str) -> str:
     return name if len(name) <= NAME_MAX else name[: NAME_MAX - 1] + "…"
 
 
-def escape_short(name: str, budget: int = NAME_MAX) -> str:
-    """Escape, then keep at most `budget` characters of *escaped* text (never half an
-    entity), so names of `&` and `<` cannot blow a field past Slack's length limits."""
+def escape_short(name: str, visible: int = NAME_MAX, budget: int = 40) -> str:
+    """Escape and shorten: at most `visible` characters shown and `budget` characters of
+    escaped text (never half an entity), so names full of `&` and `<` cannot push a
+    25-row board past Slack's 2,000-character field limit."""
     out, used = [], 0
-    for char in " ".join(name.split()):
+    text = " ".join(name.split())
+    for count, char in enumerate(text):
         piece = escape(char)
-        if used + len(piece) > budget - 1:
+        if count >= visible - 1 and len(text) > visible or used + len(piece) > budget - 1:
             return "".join(out) + "…"
         out.append(piece)
         used += len(piece)

@@ -89,8 +89,10 @@ def _more_button(start: int, total: int, page: int) -> ActionsBlock:
         text=f"Outcome kinds {start + 1}–{end} of {total} →")])
 
 
-def config_view(config: BoardConfig, bot_hint: str = "") -> dict:
-    """The main modal, filled with `config`."""
+def config_view(config: BoardConfig, default_time: str = "09:00",
+                default_timezone: str = "UTC") -> dict:
+    """The main modal, filled with `config`; the digest time and zone show the schedule
+    in effect (the environment's defaults unless an admin saved their own)."""
     kinds = list(config.outcomes)
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
         text="What counts, how much, when the digest posts and who sees what. Every save is "
@@ -119,17 +121,19 @@ def config_view(config: BoardConfig, bot_hint: str = "") -> dict:
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Daily digest*"))]
     blocks.append(InputBlock(
         block_id="digest_channel", label="Channel", optional=True,
-        hint=bot_hint or "tokenboard must be a member: /invite @tokenboard in the channel",
+        hint="tokenboard must be a member: /invite @tokenboard in the channel",
         element=ConversationSelectElement(
             action_id="value", initial_conversation=config.digest_channel or None,
             filter=ConversationFilter(include=["public", "private"],
                                       exclude_bot_users=True))))
     blocks.append(InputBlock(
         block_id="digest_time", label="Time",
-        element=TimePickerElement(action_id="value", initial_time=config.digest_time or "09:00")))
+        element=TimePickerElement(action_id="value",
+                                  initial_time=config.digest_time or default_time)))
     blocks.append(InputBlock(
         block_id="timezone", label="Digest time zone (IANA name)",
-        element=PlainTextInputElement(action_id="value", initial_value=config.timezone or "UTC",
+        element=PlainTextInputElement(action_id="value",
+                                      initial_value=config.timezone or default_timezone,
                                       max_length=64, placeholder="Europe/Berlin")))
     blocks.append(InputBlock(
         block_id="board_size", label="People on each board (5–25)",
@@ -223,8 +227,13 @@ def parse_kinds(values: dict, config: BoardConfig, errors: dict[str, str]) -> di
     return outcomes
 
 
-def parse_main(values: dict, config: BoardConfig) -> tuple[BoardConfig, dict[str, str]]:
-    """The configuration the main modal asks for, and {block_id: error} for bad fields."""
+def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
+               default_timezone: str = "UTC") -> tuple[BoardConfig, dict[str, str]]:
+    """The configuration the main modal asks for, and {block_id: error} for bad fields.
+
+    A digest time or zone left at the environment's default stays unset, so it keeps
+    following DIGEST_TIME / TOKENBOARD_TIMEZONE.
+    """
     errors: dict[str, str] = {}
     outcomes = parse_kinds(values, config, errors)
     new_kind = _value(values, "new_kind")
@@ -251,7 +260,7 @@ def parse_main(values: dict, config: BoardConfig) -> tuple[BoardConfig, dict[str
             errors["board_size"] = "Board size must be a whole number from 5 to 25."
         else:
             board_size = int(size_text)
-    timezone = _value(values, "timezone") or "UTC"
+    timezone = _value(values, "timezone") or default_timezone
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -261,14 +270,19 @@ def parse_main(values: dict, config: BoardConfig) -> tuple[BoardConfig, dict[str
         "outcomes": outcomes,
         "board_size": board_size,
         "digest_channel": _value(values, "digest_channel") or "",
-        "digest_time": _value(values, "digest_time") or config.digest_time,
-        "timezone": timezone,
+        "digest_time": _unless_default(_value(values, "digest_time") or default_time,
+                                       config.digest_time, default_time),
+        "timezone": _unless_default(timezone, config.timezone, default_timezone),
         "digest_enabled": "on" in (_value(values, "digest_enabled") or []),
         "display": _value(values, "display") or config.display,
         "flags": _value(values, "flags") or config.flags,
         "admins": _value(values, "admins") or [],
     })
     return updated, errors
+
+
+def _unless_default(submitted: str, stored: str, default: str) -> str:
+    return "" if not stored and submitted == default else submitted
 
 
 def parse_page(values: dict, config: BoardConfig) -> tuple[BoardConfig, dict[str, str]]:

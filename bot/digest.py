@@ -1,7 +1,8 @@
 """The daily digest's content, as pure functions of plain data.
 
-Names are plain text, never `<@U…>` mentions, so a daily post pings nobody; every name
-is escaped. Flagged people are counted, not named.
+Names are plain, escaped text by default, so a daily post pings nobody; only when an
+admin chooses "names as @mentions" does the digest mention people, and "anonymous"
+names nobody. Flagged people are counted, never named.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks import board_columns, fmt_move, person_label
+from bot.blocks import board_columns, escape, fmt_move, person_label
 from bot.chart import chart_people
 from bot.leaderboard import PeriodBoard
 from bot.ranking import Row, agreement_strength
@@ -73,6 +74,14 @@ def _who(row: Row, names: Mapping[str, str], display: str) -> str:
     return person_label(row.user, names, display)
 
 
+def _changes_blocks(data: DigestData) -> list[Block]:
+    if not data.changes:
+        return []
+    return [SectionBlock(text=MarkdownTextObject(
+        text="*Scoring changed since the last digest:*\n"
+             + "\n".join(f"• {escape(c)}" for c in data.changes[:10])))]
+
+
 def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict], str]:
     """Block Kit for the digest and its plain-text fallback."""
     title = f"Daily AI leaderboard · {data.day:%a %d %b %Y}"
@@ -80,6 +89,7 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     if not data.active:
         text = f"No AI usage or outcomes were reported on {data.day:%a %d %b}."
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        blocks += _changes_blocks(data)  # announced even on a quiet day
         return [b.to_dict() for b in blocks], text
     display = data.day_board.config.display
     left, right = board_columns(data.day_board, names, show_flags=False)
@@ -108,10 +118,7 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     extra.append(f"*High usage, no outcomes:* {flagged} {people} "
                  "(not named here; admins can review them in `/leaderboard`).")
     blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(extra))))
-    if data.changes:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text="*Scoring changed since the last digest:*\n"
-                 + "\n".join(f"• {c}" for c in data.changes[:10]))))
+    blocks += _changes_blocks(data)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text="↑/↓: places gained or lost when ranked by outcomes instead of usage. "
              "Type `/leaderboard help` to see why there are two boards.")]))

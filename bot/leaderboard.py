@@ -61,8 +61,7 @@ class Leaderboards:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        people = [p for p in self.store.period_totals(bucket, config.raw_metric)
-                  if p.user not in hidden]
+        people = self.store.period_totals(bucket, config.raw_metric).without(hidden)
         board = rank_board(people, top_n=config.board_size,
                            efficiency_min_tokens=config.efficiency_min_tokens)
         with self._lock:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,9 +30,11 @@ __all__ = [
     "Board",
     "PersonTotals",
     "Row",
+    "Totals",
     "agreement_sentence",
     "agreement_strength",
     "rank_board",
+    "spearman",
 ]
 
 TOKENS_PER_EFFICIENCY_UNIT = 1_000_000.0
@@ -51,6 +53,72 @@ class PersonTotals:
     """Outcome points for the period (already weighted/capped by the store)."""
     tokens: float
     """Tokens for the period; used for efficiency and the "high usage, no outcomes" flag."""
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Per-person totals as columns: what the store reads and what ranking computes on.
+
+    Iterating yields PersonTotals, for code that wants one person at a time.
+    """
+
+    users: list[str]
+    raw: np.ndarray
+    points: np.ndarray
+    tokens: np.ndarray
+
+    @classmethod
+    def of(cls, people: Iterable[PersonTotals]) -> Totals:
+        everyone = list(people)
+        return cls(users=[p.user for p in everyone],
+                   raw=np.array([p.raw for p in everyone], dtype=np.float64),
+                   points=np.array([p.points for p in everyone], dtype=np.float64),
+                   tokens=np.array([p.tokens for p in everyone], dtype=np.float64))
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def __iter__(self) -> Iterator[PersonTotals]:
+        for user, raw, points, tokens in zip(self.users, self.raw.tolist(),
+                                             self.points.tolist(), self.tokens.tolist(),
+                                             strict=True):
+            yield PersonTotals(user=user, raw=raw, points=points, tokens=tokens)
+
+    def where(self, keep: np.ndarray) -> Totals:
+        return Totals(users=[u for u, k in zip(self.users, keep.tolist(), strict=True) if k],
+                      raw=self.raw[keep], points=self.points[keep], tokens=self.tokens[keep])
+
+    def without(self, hidden: Collection[str]) -> Totals:
+        """Everyone except the `hidden` user ids (e.g. people who opted out)."""
+        if not hidden:
+            return self
+        return self.where(np.array([u not in hidden for u in self.users], dtype=bool))
+
+    def minus(self, other: Totals) -> Totals:
+        """These totals less `other`'s, person by person (people only in `other` ignored)."""
+        index = {u: i for i, u in enumerate(self.users)}
+        pick = [(index[u], j) for j, u in enumerate(other.users) if u in index]
+        if not pick:
+            return self
+        mine, theirs = (np.array(x, dtype=np.int64) for x in zip(*pick, strict=True))
+        raw, points, tokens = self.raw.copy(), self.points.copy(), self.tokens.copy()
+        raw[mine] -= other.raw[theirs]
+        points[mine] -= other.points[theirs]
+        tokens[mine] -= other.tokens[theirs]
+        for column in (raw, points, tokens):  # float residue of a - a is not activity
+            column[np.abs(column) < 1e-9] = 0.0
+        return Totals(users=self.users, raw=raw, points=points, tokens=tokens)
+
+
+def spearman(totals: Totals) -> float | None:
+    """Spearman ρ between the two boards over the active people (None when undefined);
+    for context figures that need no rows (the day before, the week to date)."""
+    active = (np.abs(totals.raw) > 1e-9) | (np.abs(totals.points) > 1e-9) | (
+        np.abs(totals.tokens) > 1e-9)
+    raw, points = totals.raw[active], totals.points[active]
+    if raw.size < 2 or np.ptp(raw) == 0 or np.ptp(points) == 0:
+        return None
+    return _finite_or_none(stats.spearmanr(raw, points).statistic)
 
 
 class Row(NamedTuple):
@@ -169,7 +237,7 @@ def _correlations(raw: np.ndarray, points: np.ndarray) -> tuple[float | None, fl
 
 
 def rank_board(
-    people: Iterable[PersonTotals],
+    people: Iterable[PersonTotals] | Totals,
     *,
     top_n: int = 10,
     efficiency_min_tokens: float = 100_000,
@@ -209,17 +277,14 @@ def rank_board(
     if not 0 <= flag_percentile <= 100:
         raise ValueError(f"flag_percentile must be within [0, 100], got {flag_percentile}")
 
-    everyone = list(people)
-    users_all = [p.user for p in everyone]
+    totals = people if isinstance(people, Totals) else Totals.of(people)
+    users_all = totals.users
     if len(set(users_all)) != len(users_all):
         dupes = sorted(u for u, c in Counter(users_all).items() if c > 1)
         shown = ", ".join(dupes[:5]) + (", ..." if len(dupes) > 5 else "")
         raise ValueError(f"duplicate user ids in ranking input: {shown}")
 
-    # One pass per field over the objects, then everything else is column-wise numpy.
-    raw = np.array([p.raw for p in everyone], dtype=np.float64)
-    points = np.array([p.points for p in everyone], dtype=np.float64)
-    tokens = np.array([p.tokens for p in everyone], dtype=np.float64)
+    raw, points, tokens = totals.raw, totals.points, totals.tokens
     for name, arr in (("raw", raw), ("points", points), ("tokens", tokens)):
         if not np.isfinite(arr).all():
             raise ValueError(f"non-finite {name} value in ranking input")

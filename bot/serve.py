@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 
 from bot.app import build_bolt_app, build_deps
 from bot.settings import Settings, SettingsError
@@ -28,8 +29,12 @@ def serve(settings: Settings) -> int:
         socket_handler = SocketModeHandler(app, settings.slack_app_token)
         socket_handler.connect()
         log.info("connected to Slack over Socket Mode")
+    from bot.admin import rebuild_scores
     from jobs.scheduler import DigestScheduler
 
+    # A rescore interrupted by a crash (or saved while none could run) is finished here.
+    threading.Thread(target=rebuild_scores, args=(deps.store,), daemon=True,
+                     name="rescore").start()
     scheduler = DigestScheduler(deps).start()
     server = Server(WebApp(deps, None if socket_handler else app), host="0.0.0.0",
                     port=settings.port)

@@ -37,11 +37,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import redis
 
 from bot.config import BoardConfig
 from bot.periods import Bucket, buckets_for_day, local_date
-from bot.ranking import PersonTotals
+from bot.ranking import Totals
 from bot.reports import OutcomeReport, UsageReport
 
 METRICS = ("tokens", "cost", "requests", "points")
@@ -249,31 +250,50 @@ class Store:
     def generation(self) -> int:
         return int(self.r.get(self.key("gen")) or 0)
 
-    def period_totals(self, bucket: Bucket, raw_metric: str = "tokens") -> list[PersonTotals]:
+    def period_totals(self, bucket: Bucket, raw_metric: str = "tokens") -> Totals:
         """Everyone active in `bucket`, read in pages so no command blocks Redis for long."""
-        metrics = ["points", "tokens"] + ([raw_metric] if raw_metric != "tokens" else [])
-        keys = {m: self.zkey(m, bucket) for m in metrics}
-        size = int(self.r.zcard(keys["tokens"]))
+        metrics = ["tokens", "points"] + ([raw_metric] if raw_metric != "tokens" else [])
+        keys = [self.zkey(m, bucket) for m in metrics]
         pipe = self.r.pipeline(transaction=False)
-        for metric in metrics:
+        for key in keys:
+            pipe.zcard(key)
+        sizes = pipe.execute()
+        pipe = self.r.pipeline(transaction=False)
+        for key, size in zip(keys, sizes, strict=True):
             for start in range(0, size, READ_CHUNK):
-                pipe.zrange(keys[metric], start, start + READ_CHUNK - 1, withscores=True)
-        pages = pipe.execute()
-        per_metric: dict[str, dict[str, float]] = {}
-        pages_per_metric = len(pages) // len(metrics) if metrics else 0
-        for i, metric in enumerate(metrics):
-            merged: dict[str, float] = {}
-            for page in pages[i * pages_per_metric:(i + 1) * pages_per_metric]:
-                merged.update((m.decode(), s) for m, s in page)
-            per_metric[metric] = merged
-        tokens, points = per_metric["tokens"], per_metric["points"]
-        raw = per_metric.get(raw_metric, tokens)
-        users = tokens.keys() | points.keys()
-        return [
-            PersonTotals(user=u, raw=raw.get(u, 0.0), points=points.get(u, 0.0),
-                         tokens=tokens.get(u, 0.0))
-            for u in users
-        ]
+                # raw command: redis-py's withscores reply conversion costs more than Redis
+                pipe.execute_command("ZRANGE", key, start, start + READ_CHUNK - 1, "WITHSCORES")
+        pages = iter(pipe.execute())
+        columns = []
+        for size in sizes:
+            members: list[bytes] = []
+            scores: list[float] = []
+            for _ in range(0, size, READ_CHUNK):
+                page = next(pages)
+                if page and isinstance(page[0], list):  # RESP3: [member, score] pairs
+                    for member, score in page:
+                        members.append(member)
+                        scores.append(score)
+                else:  # RESP2: member, score, member, score...
+                    members += page[0::2]
+                    scores += [float(x) for x in page[1::2]]
+            columns.append((members, np.array(scores, dtype=np.float64)))
+        (members, tokens), rest = columns[0], columns[1:]
+        index = {m: i for i, m in enumerate(members)}
+        extra = [m for col, _ in rest for m in col if m not in index]
+        for m in extra:  # both boards hold the same people; tolerate a racing write
+            index.setdefault(m, len(index))
+        n = len(index)
+        aligned = []
+        for col_members, col_scores in [(members, tokens)] + rest:
+            column = np.zeros(n, dtype=np.float64)
+            if col_members:
+                column[[index[m] for m in col_members]] = col_scores
+            aligned.append(column)
+        users = [m.decode() for m in index]
+        tokens_col, points_col = aligned[0], aligned[1]
+        raw_col = aligned[2] if len(aligned) > 2 else tokens_col
+        return Totals(users=users, raw=raw_col, points=points_col, tokens=tokens_col)
 
     def day_counts(self, day: date, user: str) -> dict[str, float]:
         raw = self.r.hgetall(self.day_key(day, user))

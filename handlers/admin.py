@@ -34,7 +34,8 @@ def open_config(deps: Deps, client: WebClient, trigger_id: str, user: str) -> bo
     """Open the modal for an admin; False (and nothing opened) for anyone else."""
     if not deps.is_admin(user):
         return False
-    client.views_open(trigger_id=trigger_id, view=config_view(deps.store.load_config()))
+    client.views_open(trigger_id=trigger_id, view=config_view(
+        deps.store.load_config(), deps.settings.digest_time, deps.settings.timezone))
     return True
 
 
@@ -66,7 +67,8 @@ def register(app: App, deps: Deps) -> None:
         if not deps.is_admin(user):
             ack(response_action="errors", errors={_first_block(view): NOT_ADMIN})
             return
-        new, errors = parse_main(view["state"]["values"], deps.store.load_config())
+        new, errors = parse_main(view["state"]["values"], deps.store.load_config(),
+                                 deps.settings.digest_time, deps.settings.timezone)
         if new.digest_channel and "digest_channel" not in errors:
             problem = channel_problem(client, new.digest_channel)
             if problem:

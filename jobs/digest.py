@@ -30,7 +30,7 @@ from bot.config import BoardConfig
 from bot.digest import DigestData, digest_blocks
 from bot.leaderboard import PeriodBoard
 from bot.periods import day_bucket, week_bucket
-from bot.ranking import Board, PersonTotals, rank_board
+from bot.ranking import Totals, spearman
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 120  # seconds: longer than building + posting takes, short enough to recover
@@ -107,43 +107,39 @@ class DigestRunner:
     def build(self, day: date, config: BoardConfig | None = None,
               with_chart: bool = True) -> Built:
         config = config or self.deps.store.load_config()
-        lb = self.deps.leaderboards
+        lb, store = self.deps.leaderboards, self.deps.store
         hidden = lb.hidden_from(None)  # opted-out people are never in a channel post
         board = lb.board_for_bucket(day_bucket(day), config, hidden)
         title = f"{day:%a %d %b %Y}"
         day_board = PeriodBoard(period="day", bucket=day_bucket(day), title=title,
                                 label=f"on {day:%a %d %b}", config=config, board=board)
-        previous = lb.board_for_bucket(day_bucket(day - timedelta(days=1)), config, hidden)
+        previous = store.period_totals(day_bucket(day - timedelta(days=1)), config.raw_metric)
         data = DigestData(day=day, day_board=day_board,
-                          previous_rho=previous.agreement.spearman,
-                          week_rho=self._week_to_date(day, config, hidden).agreement.spearman,
+                          previous_rho=spearman(previous.without(hidden)),
+                          week_rho=spearman(self._week_to_date(day, config, hidden)),
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
         names = self.deps.directory.names([r.user for r in shown])
         blocks, text = digest_blocks(data, names)
         png, alt = None, ""
         if with_chart and shown:
+            if config.display == "anonymous":  # the chart names nobody either
+                names = {r.user: "someone" for r in shown}
             png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
             alt = alt_text(shown, names)
         return Built(data=data, blocks=blocks, text=text, png=png, alt=alt)
 
-    def _week_to_date(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> Board:
+    def _week_to_date(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> Totals:
         """The ISO week of `day` from Monday through `day`: the week bucket minus the
         later days of that week already recorded (usually just this morning's)."""
         store = self.deps.store
-        totals = {p.user: p for p in store.period_totals(week_bucket(day), config.raw_metric)}
+        totals = store.period_totals(week_bucket(day), config.raw_metric)
         for offset in range(1, 7 - day.weekday()):
-            for p in store.period_totals(day_bucket(day + timedelta(days=offset)),
-                                         config.raw_metric):
-                t = totals.get(p.user)
-                if t is not None:
-                    totals[p.user] = PersonTotals(user=p.user, raw=t.raw - p.raw,
-                                                  points=t.points - p.points,
-                                                  tokens=t.tokens - p.tokens)
-        people = [p for p in totals.values() if p.user not in hidden
-                  and (p.raw > 1e-9 or p.points > 1e-9 or p.tokens > 1e-9)]
-        return rank_board(people, top_n=config.board_size,
-                          efficiency_min_tokens=config.efficiency_min_tokens)
+            later = store.period_totals(day_bucket(day + timedelta(days=offset)),
+                                        config.raw_metric)
+            if len(later):
+                totals = totals.minus(later)
+        return totals.without(hidden)
 
     def _changes(self, day: date) -> list[str]:
         """Scoring changes since the last digest (or since the reported day began)."""
