@@ -81,7 +81,8 @@ def connect_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None
         else:
             embedded.start()
             log.info("started embedded Redis (data in %s)", embedded.data_dir)
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    # RESP2: its flat replies to large ZRANGE pages parse ~30% faster than RESP3's pairs
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, protocol=2)
     return client, embedded
 
 
