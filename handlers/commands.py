@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.app import Deps
-from bot.blocks import help_blocks, leaderboard_blocks, me_blocks
+from bot.blocks import escape, help_blocks, leaderboard_blocks, me_blocks
 from bot.periods import PERIODS
 from handlers.admin import NOT_ADMIN, open_config
 
@@ -49,8 +49,8 @@ def register(app: App, deps: Deps) -> None:
         if action == "help":
             ack(blocks=help_blocks(), text="How /leaderboard works", response_type="ephemeral")
         elif action == "unknown":
-            ack(blocks=help_blocks(not_understood=arg), text=f"Did not understand {arg!r}",
-                response_type="ephemeral")
+            ack(blocks=help_blocks(not_understood=arg),
+                text=f"Did not understand {escape(arg or '')!r}", response_type="ephemeral")
         elif action == "forget":
             ack(blocks=forget_blocks(), text="Delete your tokenboard data?",
                 response_type="ephemeral")
@@ -58,6 +58,13 @@ def register(app: App, deps: Deps) -> None:
             ack()
 
     def answer(command: dict, respond: Respond, client: WebClient) -> None:
+        try:
+            _answer(command, respond, client)
+        except (redis.ConnectionError, redis.TimeoutError):
+            log.warning("/leaderboard: Redis unavailable")
+            respond(text=UNAVAILABLE, response_type="ephemeral")
+
+    def _answer(command: dict, respond: Respond, client: WebClient) -> None:
         action, period = parse(command.get("text", ""))
         viewer = command["user_id"]
         if action == "config":
@@ -70,21 +77,16 @@ def register(app: App, deps: Deps) -> None:
             return
         if action not in ("board", "me") or period is None:
             return
-        try:
-            pb = deps.leaderboards.period_board(period, viewer=viewer)
-            if action == "me":
-                blocks = me_blocks(pb, viewer)
-            else:
-                shown = pb.board.raw[: pb.config.board_size] + pb.board.outcome[
-                    : pb.config.board_size]
-                names = deps.directory.names([r.user for r in shown])
-                show_flags = pb.config.flags == "everyone" or (
-                    pb.config.flags == "admins" and deps.is_admin(viewer))
-                blocks = leaderboard_blocks(pb, viewer, names, show_flags=show_flags)
-        except (redis.ConnectionError, redis.TimeoutError):
-            log.warning("/leaderboard: Redis unavailable")
-            respond(text=UNAVAILABLE, response_type="ephemeral")
-            return
+        pb = deps.leaderboards.period_board(period, viewer=viewer)
+        if action == "me":
+            blocks = me_blocks(pb, viewer)
+        else:
+            shown = pb.board.raw[: pb.config.board_size] + pb.board.outcome[
+                : pb.config.board_size]
+            names = deps.directory.names([r.user for r in shown])
+            show_flags = pb.config.flags == "everyone" or (
+                pb.config.flags == "admins" and deps.is_admin(viewer))
+            blocks = leaderboard_blocks(pb, viewer, names, show_flags=show_flags)
         respond(blocks=blocks, text=f"Leaderboard · {pb.title}", response_type="ephemeral",
                 replace_original=False)
 
