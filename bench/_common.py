@@ -12,6 +12,7 @@ import contextlib
 import http.client
 import json
 import math
+import os
 import platform
 import subprocess
 import tempfile
@@ -71,7 +72,22 @@ def machine() -> str:
         pass
     cores = subprocess.run(["nproc"], capture_output=True, text=True,
                            check=False).stdout.strip() or "?"
-    return f"{cores} cores, {model}, Python {platform.python_version()}"
+    load = os.getloadavg()[0]
+    return f"{cores} cores, {model}, Python {platform.python_version()}, load {load:.2f}"
+
+
+def code_version() -> str:
+    """The commit measured, and whether bot/ or handlers/ had uncommitted changes."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True,
+                                  check=False, cwd=Path(__file__).resolve().parent.parent
+                                  ).stdout.strip()
+        except OSError:
+            return ""
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    dirty = git("status", "--porcelain", "--", "bot", "handlers")
+    return f"commit {commit}{' + uncommitted changes in bot/handlers' if dirty else ''}"
 
 
 # -- Redis ------------------------------------------------------------------------------
@@ -91,8 +107,9 @@ def private_redis() -> Iterator[tuple[EmbeddedRedis, redis.Redis]]:
 
 
 def redis_version(client: redis.Redis) -> str:
-    info = client.info("server")
-    return f"Redis {info['redis_version']} ({info.get('mem_allocator', '?')})"
+    version = client.info("server")["redis_version"]
+    allocator = client.info("memory").get("mem_allocator", "?")
+    return f"Redis {version} (allocator {allocator})"
 
 
 def command_stats(client: redis.Redis) -> dict[str, int]:
@@ -132,6 +149,7 @@ class RunningApp:
     deps: Deps
     server: Server
     url: str
+    wsgi: WebApp
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -157,8 +175,9 @@ def start_app(redis_url: str, stub: SlackStub, data_dir: Path,
     )
     deps = build_deps(settings, redis_client or redis.Redis.from_url(
         redis_url, socket_timeout=10, socket_connect_timeout=2))
-    server = Server(WebApp(deps, build_bolt_app(deps)), threads=threads).start()
-    return RunningApp(deps=deps, server=server, url=server.url)
+    wsgi = WebApp(deps, build_bolt_app(deps))
+    server = Server(wsgi, threads=threads).start()
+    return RunningApp(deps=deps, server=server, url=server.url, wsgi=wsgi)
 
 
 @contextlib.contextmanager

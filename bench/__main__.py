@@ -1,0 +1,95 @@
+"""Run every benchmark in sequence and print their figures: `python -m bench [--quick] [name...]`.
+
+Each benchmark starts its own redis-server (and Slack stub) and stops it when done. The
+figures are printed, never asserted; a benchmark that crashes is reported and the run
+goes on (exit status 1 at the end). Names pick a subset, e.g. `python -m bench ingest`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench._common import code_version, machine, percentile
+
+# Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
+BENCHMARKS = ["slash_latency", "ingest", "memory", "leaderboard", "digest", "rebuild"]
+
+
+def load(name: str) -> Callable[[Sequence[str]], Any]:
+    return importlib.import_module(f"bench.{name}").main
+
+
+def summary(results: dict[str, Any]) -> list[str]:
+    lines = []
+    if r := results.get("ingest"):
+        lines.append(f"ingest        app {r['app_events_per_s']:,.0f} events/s vs plain redis-py "
+                     f"{r['plain_events_per_s']:,.0f} = {r['ratio']:.2f}x (target >= 0.5x)")
+    if r := results.get("slash_latency"):
+        base = r["minimal Bolt ack()"]["p50"]
+        worst = max(v["p50"] for k, v in r.items() if k.startswith("ours"))
+        lines.append(f"slash_latency ours p50 {worst * 1000:.2f} ms vs minimal Bolt "
+                     f"{base * 1000:.2f} ms = {worst / base:.2f}x (target <= 2x)")
+    if r := results.get("memory"):
+        lines.append(f"memory        {r['bytes_per_person_day']:,.0f} bytes per person-day, "
+                     f"{r['seen_share']:.0%} dedupe keys")
+    if r := results.get("leaderboard"):
+        cold = [x for k, v in r.items() if k.endswith("/cold") for x in v["e2e"]]
+        warm = [x for k, v in r.items() if k.endswith("/warm") for x in v["e2e"]]
+        acks = [x for v in r.values() for x in v["ack"]]
+        slowest = max((v["slowest"] or (0, "")) for v in r.values())
+        lines.append(f"leaderboard   ack p99 {percentile(acks, 99) * 1000:.1f} ms; e2e p50 cold "
+                     f"{percentile(cold, 50) * 1000:.0f} ms, warm "
+                     f"{percentile(warm, 50) * 1000:.1f} ms; slowest Redis command "
+                     f"{slowest[0]} us (target <= 10,000 us)")
+    for name in ("digest", "rebuild"):
+        if isinstance(r := results.get(name), dict):
+            figures = ", ".join(f"{k} {v:,.3g}" for k, v in r.items()
+                                if isinstance(v, int | float))
+            lines.append(f"{name:13s} {figures}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, passed on")
+    parser.add_argument("names", nargs="*", metavar="name",
+                        help=f"run only these ({', '.join(BENCHMARKS)})")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; "
+                     f"choose from {', '.join(BENCHMARKS)}")
+    passed = ["--quick"] if args.quick else []
+    chosen = args.names or BENCHMARKS
+    print(f"tokenboard benchmarks{' (quick)' if args.quick else ''} on {machine()}; "
+          f"{code_version()}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    results: dict[str, Any] = {}
+    failed = []
+    start = time.perf_counter()
+    for name in chosen:
+        t0 = time.perf_counter()
+        try:
+            results[name] = load(name)(passed)
+        except Exception:
+            failed.append(name)
+            print(f"!! {name} failed:")
+            traceback.print_exc()
+        print(f"   ({name}: {time.perf_counter() - t0:.0f} s)\n", flush=True)
+        gc.collect()
+    print(f"== summary ({time.perf_counter() - start:.0f} s in all)")
+    for line in summary(results):
+        print("   " + line)
+    if failed:
+        print(f"   FAILED: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
