@@ -113,7 +113,7 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     if board.efficiency_leaders:
         extra.append("*Most efficient* (outcome points per 1M tokens): " + ", ".join(
             f"{_who(r, names, display)} {r.efficiency:.1f}" for r in board.efficiency_leaders[:3]))
-    flagged = sum(1 for r in board.raw if r.flagged)
+    flagged = board.flagged_count
     people = "person" if flagged == 1 else "people"
     extra.append(f"*High usage, no outcomes:* {flagged} {people} "
                  "(not named here; admins can review them in `/leaderboard`).")

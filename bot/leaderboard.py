@@ -31,7 +31,7 @@ class PeriodBoard:
 
 class Leaderboards:
     def __init__(self, store: Store, now: Callable[[], datetime] | None = None,
-                 cache_size: int = 16) -> None:
+                 cache_size: int = 8) -> None:
         self.store = store
         self.now = now or (lambda: datetime.now(UTC))
         self._cache: dict[tuple, Board] = {}
@@ -55,8 +55,8 @@ class Leaderboards:
 
     def board_for_bucket(self, bucket: Bucket, config: BoardConfig,
                          hidden: frozenset[str] = frozenset()) -> Board:
-        key = (bucket, config.raw_metric, config.board_size, config.efficiency_min_tokens,
-               self.store.generation(), config.model_dump_json(), hidden)
+        generation = self.store.generation()
+        key = (generation, bucket, config.model_dump_json(), hidden)
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
@@ -65,6 +65,10 @@ class Leaderboards:
         board = rank_board(people, top_n=config.board_size,
                            efficiency_min_tokens=config.efficiency_min_tokens)
         with self._lock:
+            # Boards of an older generation can never be served again: drop them, so a
+            # 100k-person org keeps a few boards in memory, not a pile of stale ones.
+            for old in [k for k in self._cache if k[0] != generation]:
+                del self._cache[old]
             if len(self._cache) >= self._cache_size:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = board

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -96,15 +96,18 @@ class Totals:
 
     def minus(self, other: Totals) -> Totals:
         """These totals less `other`'s, person by person (people only in `other` ignored)."""
-        index = {u: i for i, u in enumerate(self.users)}
-        pick = [(index[u], j) for j, u in enumerate(other.users) if u in index]
-        if not pick:
+        if not len(other) or not len(self):
             return self
-        mine, theirs = (np.array(x, dtype=np.int64) for x in zip(*pick, strict=True))
+        mine = np.array(self.users)
+        order = np.argsort(mine)
+        theirs = np.array(other.users)
+        pos = order[np.minimum(np.searchsorted(mine, theirs, sorter=order), len(mine) - 1)]
+        found = mine[pos] == theirs
+        pos, found_idx = pos[found], np.nonzero(found)[0]
         raw, points, tokens = self.raw.copy(), self.points.copy(), self.tokens.copy()
-        raw[mine] -= other.raw[theirs]
-        points[mine] -= other.points[theirs]
-        tokens[mine] -= other.tokens[theirs]
+        raw[pos] -= other.raw[found_idx]
+        points[pos] -= other.points[found_idx]
+        tokens[pos] -= other.tokens[found_idx]
         for column in (raw, points, tokens):  # float residue of a - a is not activity
             column[np.abs(column) < 1e-9] = 0.0
         return Totals(users=self.users, raw=raw, points=points, tokens=tokens)
@@ -159,15 +162,89 @@ class Agreement:
     """How many of the raw top N are not in the outcome top N."""
 
 
+class _RowMaker:
+    """Builds person i's Row on first use and keeps it, so each person is one object."""
+
+    def __init__(self, users: list[str], *columns: np.ndarray) -> None:
+        self.users = users
+        self.columns = columns
+        self.made: dict[int, Row] = {}
+
+    def __call__(self, i: int) -> Row:
+        row = self.made.get(i)
+        if row is None:
+            raw, points, tokens, raw_rank, outcome_rank, move, eff, flagged = (
+                c[i].item() for c in self.columns)
+            row = Row(self.users[i], raw, points, tokens, raw_rank, outcome_rank, move,
+                      None if math.isnan(eff) else eff, flagged)
+            self.made[i] = row
+        return row
+
+
+class RowList(Sequence[Row]):
+    """Everyone on one board, in board order; Rows are built only for what is read."""
+
+    def __init__(self, order: np.ndarray, make: _RowMaker) -> None:
+        self._order = order
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._make(j) for j in self._order[i].tolist()]
+        return self._make(int(self._order[i]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"RowList({len(self)} rows)"
+
+
+class RowsByUser(Mapping[str, Row]):
+    """user id → Row, built lazily like RowList."""
+
+    def __init__(self, users: list[str], make: _RowMaker) -> None:
+        self._users = users
+        self._make = make
+        self._index: dict[str, int] | None = None
+
+    def _positions(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {u: i for i, u in enumerate(self._users)}
+        return self._index
+
+    def __getitem__(self, user: str) -> Row:
+        return self._make(self._positions()[user])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._users)
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"RowsByUser({len(self)} people)"
+
+
 @dataclass(frozen=True, slots=True)
 class Board:
     """Everything a renderer needs for one period; contains no formatting."""
 
-    raw: list[Row]
+    raw: Sequence[Row]
     """Everyone, sorted by (raw desc, user id asc)."""
-    outcome: list[Row]
+    outcome: Sequence[Row]
     """Everyone, sorted by (points desc, user id asc)."""
-    by_user: dict[str, Row]
+    by_user: Mapping[str, Row]
     agreement: Agreement
     efficiency_leaders: list[Row]
     """People with an efficiency, sorted by efficiency desc then user id, at most top_n."""
@@ -175,6 +252,8 @@ class Board:
     """The nearest-rank tokens percentile used for the flag (0.0 when nobody is active)."""
     org_efficiency: float | None
     """Total points / total tokens * 1e6 over everyone; None if nobody used any tokens."""
+    flagged_count: int = 0
+    """How many people carry the "high usage, no outcomes" flag."""
 
 
 def _order_and_ranks(values: np.ndarray, by_user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -329,23 +408,15 @@ def rank_board(
     flag_threshold = _nearest_rank_percentile(tokens, flag_percentile)
     flagged = (tokens > 0) & (tokens >= flag_threshold) & (points == 0)
 
-    raw_l = raw.tolist()
-    points_l = points.tolist()
-    tokens_l = tokens.tolist()
-    raw_rank_l = raw_rank.tolist()
-    outcome_rank_l = outcome_rank.tolist()
-    move_l = move.tolist()
-    eff_l = [None if math.isnan(e) else e for e in eff.tolist()]
-    flagged_l = flagged.tolist()
-    rows = list(map(Row._make, zip(users, raw_l, points_l, tokens_l, raw_rank_l,
-                                   outcome_rank_l, move_l, eff_l, flagged_l, strict=True)))
-    raw_rows = list(map(rows.__getitem__, raw_order.tolist()))
-    outcome_rows = list(map(rows.__getitem__, outcome_order.tolist()))
-    by_user_id = dict(zip(users, rows, strict=True))
+    # Rows are made on first use: a board of 100k people usually shows a few dozen.
+    make = _RowMaker(users, raw, points, tokens, raw_rank, outcome_rank, move, eff, flagged)
+    raw_rows = RowList(raw_order, make)
+    outcome_rows = RowList(outcome_order, make)
+    by_user_id = RowsByUser(users, make)
 
     eligible_by_user = by_user[eligible[by_user]]
     leader_order = eligible_by_user[np.argsort(-eff[eligible_by_user], kind="stable")]
-    efficiency_leaders = [rows[i] for i in leader_order[:top_n].tolist()]
+    efficiency_leaders = [make(i) for i in leader_order[:top_n].tolist()]
 
     n_top = min(top_n, n)
     raw_top = set(raw_order[:n_top].tolist())
@@ -367,6 +438,7 @@ def rank_board(
         efficiency_leaders=efficiency_leaders,
         flag_threshold=flag_threshold,
         org_efficiency=org_efficiency,
+        flagged_count=int(flagged.sum()),
     )
 
 

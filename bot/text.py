@@ -38,7 +38,7 @@ def side_by_side(pb: PeriodBoard, names: Mapping[str, str], size: int | None = N
         )
     lines += ["", "↑/↓: places gained or lost when ranked by outcomes instead of usage; "
               "⚑ high usage, no outcomes.", agreement_sentence(pb.board.agreement, pb.label)]
-    flagged = sum(1 for r in pb.board.raw if r.flagged)
+    flagged = pb.board.flagged_count
     lines.append(f"{flagged} of {len(pb.board.raw)} active people flagged "
                  "\"high usage, no outcomes\".")
     if pb.board.efficiency_leaders:
