@@ -135,6 +135,7 @@ class Server:
 
     def stop(self) -> None:
         self._stopping = True
+        self.server.task_dispatcher.shutdown(timeout=2)  # its worker threads, too
         self.server.close()
         if self.thread:
             self.thread.join(timeout=5)
