@@ -22,6 +22,7 @@ one Redis Cluster slot):
     tb:{ws}:digest:<chan>:<date>:attempt  a post was (maybe) sent: check history first
     tb:{ws}:digest:<chan>:<date>:posted   ts of the posted digest message
     tb:{ws}:digest:error             the last digest failure, shown to admins on App Home
+    tb:{ws}:digest:rho:<date>        the ρ a digest published for that day (reused next day)
 
 Both boards of a bucket hold the same members: a usage event adds its person to the
 points set with 0 and an outcome event adds them to the raw sets with 0, so rank
@@ -30,6 +31,7 @@ arithmetic on either board covers everyone active.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time as _time
 import uuid
@@ -553,6 +555,23 @@ class Store:
         pipe.set(self._digest_key(channel, day, "posted"), ts, ex=DIGEST_KEEP)
         pipe.delete(self._digest_key(channel, day, "claim"))
         pipe.execute()
+
+    def record_published_rho(self, day: date, context: object, rho: float | None) -> None:
+        """Keep the ρ a digest published for `day`, tagged with what it was computed under
+        (configuration and hidden people), so the next day's digest can reuse it."""
+        tag = hashlib.sha1(repr(context).encode()).hexdigest()
+        self.r.set(self.key("digest", "rho", day.isoformat()), json.dumps([tag, rho]),
+                   ex=DIGEST_KEEP)
+
+    def published_rho(self, day: date, context: object) -> tuple[float | None] | None:
+        """(ρ,) as published for `day` under the same context, or None if not known."""
+        raw = self.r.get(self.key("digest", "rho", day.isoformat()))
+        if not raw:
+            return None
+        tag, rho = json.loads(raw)
+        if tag != hashlib.sha1(repr(context).encode()).hexdigest():
+            return None
+        return (rho,)
 
     def set_digest_error(self, message: str, channel: str = "", day: date | None = None
                          ) -> None:

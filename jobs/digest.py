@@ -107,15 +107,14 @@ class DigestRunner:
     def build(self, day: date, config: BoardConfig | None = None,
               with_chart: bool = True) -> Built:
         config = config or self.deps.store.load_config()
-        lb, store = self.deps.leaderboards, self.deps.store
+        lb = self.deps.leaderboards
         hidden = lb.hidden_from(None)  # opted-out people are never in a channel post
         board = lb.board_for_bucket(day_bucket(day), config, hidden)
         title = f"{day:%a %d %b %Y}"
         day_board = PeriodBoard(period="day", bucket=day_bucket(day), title=title,
                                 label=f"on {day:%a %d %b}", config=config, board=board)
-        previous = store.period_totals(day_bucket(day - timedelta(days=1)), config.raw_metric)
         data = DigestData(day=day, day_board=day_board,
-                          previous_rho=spearman(previous.without(hidden)),
+                          previous_rho=self._rho_of(day - timedelta(days=1), config, hidden),
                           week_rho=spearman(self._week_to_date(day, config, hidden)),
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
@@ -128,6 +127,15 @@ class DigestRunner:
             png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
             alt = alt_text(shown, names)
         return Built(data=data, blocks=blocks, text=text, png=png, alt=alt)
+
+    def _rho_of(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> float | None:
+        """ρ of a past day, as its own digest published it when there was one (saves
+        reading 2 × N scores again), else computed now."""
+        store = self.deps.store
+        known = store.published_rho(day, rho_context(config, hidden))
+        if known is not None:
+            return known[0]
+        return spearman(store.period_totals(day_bucket(day), config.raw_metric).without(hidden))
 
     def _week_to_date(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> Totals:
         """The ISO week of `day` from Monday through `day`: the week bucket minus the
@@ -205,6 +213,8 @@ class DigestRunner:
             store.release_digest(channel, day, self.owner)
             raise
         store.mark_digest_posted(channel, day, ts)
+        store.record_published_rho(day, rho_context(config, self.deps.leaderboards.hidden_from(
+            None)), built.data.day_board.board.agreement.spearman)
         store.clear_digest_error()
         log.info("digest %s posted to %s (ts %s)", day, channel, ts)
         if built.png:
@@ -253,6 +263,11 @@ class DigestRunner:
                 DigestRunner._upload_warned = True
                 log.warning("digest chart not uploaded (%s); add the files:write scope to "
                             "attach it", error or exc)
+
+
+def rho_context(config: BoardConfig, hidden: frozenset[str]) -> tuple:
+    """What a published ρ depends on besides the data: scoring and who is left out."""
+    return (config.model_dump_json(), tuple(sorted(hidden)))
 
 
 def previous_day(schedule: Schedule, now: datetime | None = None) -> date:

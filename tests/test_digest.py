@@ -541,3 +541,26 @@ def test_digest_command(settings, redis_client, redis_url, stub, tmp_path) -> No
     assert code == 0, stderr
     assert posted_dates(stub) == ["2026-11-23", "2026-11-23"]
     assert deps.store.digest_posted(CHANNEL, day) != first_ts
+
+
+def test_the_next_digest_reuses_the_published_rho_of_the_day_before(
+        settings, redis_client, stub) -> None:
+    deps = make_deps(settings, redis_client)
+    before = DAY - timedelta(days=1)
+    # The day before: tokens 9000 > 5000 > 1000 but points 0 < 5 < 10 (5·√1, 5·√4):
+    # perfectly reversed, ρ = -1.
+    seed(deps, local(before, 10), {"U0A": (9000, {}), "U0B": (5000, {"pr_merged": 1}),
+                                   "U0C": (1000, {"pr_merged": 4})})
+    assert DigestRunner(deps).run(before).status == "posted"
+    # A late report for that day (U0D: 20000 tokens, 1 deploy = 3 points) would change ρ
+    # if it were recomputed (to -0.8, below).
+    seed(deps, local(before, 23), {"U0D": (20000, {"deploy": 1})})
+    seed(deps, local(DAY, 10), {"U0A": (10, {}), "U0B": (20, {"review": 1})})
+    data = DigestRunner(deps).build(DAY, with_chart=False).data
+    assert data.previous_rho == -1.0  # what the channel was told, not a recomputation
+    # Under other scoring rules the published figure no longer applies: recomputed.
+    deps.store.save_config(BoardConfig(board_size=7))
+    recomputed = DigestRunner(deps).build(DAY, with_chart=False).data.previous_rho
+    # raw ranks D1 A2 B3 C4 vs points C1 B2 D3 A4: d = 2,2,1,3 → Σd² = 18 →
+    # ρ = 1 − 6·18/(4·15) = −0.8
+    assert recomputed is not None and abs(recomputed - (-0.8)) < 1e-9
