@@ -103,9 +103,10 @@ class Server:
     """waitress on a background thread; `port=0` picks a free port (tests, benchmarks)."""
 
     def __init__(self, wsgi_app: Callable, host: str = "127.0.0.1", port: int = 0,
-                 threads: int = 8) -> None:
+                 threads: int = 8, loop_timeout: float = 1.0) -> None:
+        # loop_timeout: how often waitress's loop wakes; small values make stop() quick.
         self.server = create_server(wsgi_app, host=host, port=port, threads=threads,
-                                    ident="tokenboard")
+                                    ident="tokenboard", asyncore_loop_timeout=loop_timeout)
         self.thread: threading.Thread | None = None
         self._stopping = False
 

@@ -12,7 +12,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -107,7 +107,8 @@ class App:
         self.deps = deps
         self.stub = stub
         self.bolt = build_bolt_app(deps)
-        self.server = Server(WebApp(deps, self.bolt)).start()
+        # waitress wakes every 50 ms (not every second), so teardown does not wait
+        self.server = Server(WebApp(deps, self.bolt), loop_timeout=0.05).start()
         self.url = self.server.url
 
     def ingest(self, events: object, token: str | None = INGEST_TOKEN,
@@ -140,10 +141,3 @@ def app(deps: Deps, stub: SlackStub) -> Iterator[App]:
     yield running
     running.stop()
 
-
-@pytest.fixture
-def settings_factory(settings: Settings):
-    def make(**changes: object) -> Settings:
-        return replace(settings, **changes)
-
-    return make

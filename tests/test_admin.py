@@ -22,14 +22,13 @@ import pytest
 import redis
 
 from bot.admin import save_configuration
-from bot.app import Deps, build_bolt_app, build_deps
+from bot.app import Deps, build_deps
 from bot.config import DEFAULT_OUTCOMES, BoardConfig, OutcomeRule
 from bot.config_modal import config_view, kinds_page_view
 from bot.periods import ALL, day_bucket, month_bucket, week_bucket
 from bot.reports import OutcomeReport, UsageReport
 from bot.settings import Settings
 from bot.store import STALE_CONFIG
-from bot.web import Server, WebApp
 from handlers.admin import NOT_ADMIN
 from jobs.digest import DigestRunner, current_schedule
 from jobs.scheduler import DigestScheduler
@@ -48,27 +47,6 @@ _INITIAL = object()
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-class QuickApp(App):
-    """conftest's App, but waitress polls its sockets every 50 ms instead of every second,
-    so stopping it at teardown does not wait a second per test."""
-
-    def __init__(self, deps: Deps, stub: SlackStub) -> None:
-        self.deps = deps
-        self.stub = stub
-        self.bolt = build_bolt_app(deps)
-        self.server = Server(WebApp(deps, self.bolt))
-        self.server.server.adj.asyncore_loop_timeout = 0.05
-        self.server.start()
-        self.url = self.server.url
-
-
-@pytest.fixture
-def app(deps: Deps, stub: SlackStub) -> Iterator[App]:
-    running = QuickApp(deps, stub)
-    yield running
-    running.stop()
-
-
 @pytest.fixture
 def admin_settings(settings: Settings) -> Settings:
     return replace(settings, admin_user_ids=(ADMIN,))
@@ -81,7 +59,7 @@ def admin_deps(admin_settings: Settings, redis_client: redis.Redis) -> Deps:
 
 @pytest.fixture
 def admin_app(admin_deps: Deps, stub: SlackStub) -> Iterator[App]:
-    running = QuickApp(admin_deps, stub)
+    running = App(admin_deps, stub)
     yield running
     running.stop()
 
@@ -307,7 +285,7 @@ def test_weight_only_save_keeps_the_schedule_from_the_environment(
         settings: Settings, redis_client: redis.Redis, stub: SlackStub) -> None:
     env_settings = replace(settings, admin_user_ids=(ADMIN,), digest_time="07:00",
                            timezone="Europe/Berlin", digest_channel=CHANNEL)
-    running = QuickApp(build_deps(env_settings, redis_client), stub)
+    running = App(build_deps(env_settings, redis_client), stub)
     try:
         # the view exactly as handlers.admin.open_config builds it
         view = config_view(running.deps.store.load_config(), "07:00", "Europe/Berlin")
