@@ -39,13 +39,18 @@ class Deps:
     client: WebClient | None
     embedded: EmbeddedRedis | None = None
 
-    def is_admin(self, user_id: str) -> bool:
-        """ADMIN_USER_IDS, the configured admins list, or a Slack workspace admin/owner."""
+    def is_admin(self, user_id: str, fresh: bool = False) -> bool:
+        """ADMIN_USER_IDS, the configured admins list, or a Slack workspace admin/owner.
+
+        `fresh` asks Slack for the role instead of trusting the day-long profile cache:
+        used when opening and saving the configuration, so a demoted admin loses access
+        at once.
+        """
         if user_id in self.settings.admin_user_ids:
             return True
         if user_id in self.store.load_config().admins:
             return True
-        profile = self.directory.profiles([user_id]).get(user_id, {})
+        profile = self.directory.profiles([user_id], fresh=fresh).get(user_id, {})
         return profile.get("is_admin") == "1" or profile.get("is_owner") == "1"
 
     def close(self) -> None:

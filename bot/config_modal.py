@@ -90,7 +90,7 @@ def _more_button(start: int, total: int, page: int) -> ActionsBlock:
 
 
 def config_view(config: BoardConfig, default_time: str = "09:00",
-                default_timezone: str = "UTC") -> dict:
+                default_timezone: str = "UTC", version: int = -1) -> dict:
     """The main modal, filled with `config`; the digest time and zone show the schedule
     in effect (the environment's defaults unless an admin saved their own)."""
     kinds = list(config.outcomes)
@@ -161,10 +161,10 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
                                        initial_users=config.admins or None)))
     return View(type="modal", callback_id=MAIN_CALLBACK, title="Configure tokenboard",
                 submit="Save", close="Cancel", blocks=blocks,
-                private_metadata=json.dumps({"page": 0})).to_dict()
+                private_metadata=json.dumps({"page": 0, "version": version})).to_dict()
 
 
-def kinds_page_view(config: BoardConfig, page: int) -> dict:
+def kinds_page_view(config: BoardConfig, page: int, version: int = -1) -> dict:
     """A pushed page editing outcome kinds beyond the main modal's."""
     kinds = list(config.outcomes)
     start = MAIN_KINDS + (page - 1) * PAGE_KINDS
@@ -177,7 +177,7 @@ def kinds_page_view(config: BoardConfig, page: int) -> dict:
         blocks.append(_more_button(start + PAGE_KINDS, len(kinds), page + 1))
     return View(type="modal", callback_id=PAGE_CALLBACK, title="More outcome kinds",
                 submit="Save", close="Back", blocks=blocks,
-                private_metadata=json.dumps({"page": page})).to_dict()
+                private_metadata=json.dumps({"page": page, "version": version})).to_dict()
 
 
 def _value(values: dict, block_id: str) -> Any:

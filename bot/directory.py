@@ -26,9 +26,11 @@ class Directory:
         self.store = store
         self.client = client
 
-    def profiles(self, user_ids: list[str]) -> dict[str, dict[str, str]]:
-        """Profile dicts (name, real_name, is_admin, is_owner) for each id, cache first."""
-        found = self.store.cached_users(user_ids)
+    def profiles(self, user_ids: list[str], fresh: bool = False) -> dict[str, dict[str, str]]:
+        """Profile dicts (name, real_name, is_admin, is_owner) for each id, cache first;
+        `fresh` asks Slack again (for authorization decisions), falling back to the cache."""
+        cached = self.store.cached_users(user_ids)
+        found = {} if fresh and self.client is not None else dict(cached)
         for uid in user_ids:
             if uid in found or self.client is None:
                 continue
@@ -36,9 +38,13 @@ class Directory:
                 user = self.client.users_info(user=uid)["user"]
             except SlackApiError as exc:
                 log.warning("users.info %s failed: %s", uid, exc.response.get("error"))
+                if uid in cached:
+                    found[uid] = cached[uid]
                 continue
             except Exception as exc:  # network trouble: show the id, try again next time
                 log.warning("users.info %s failed: %s", uid, exc)
+                if uid in cached:
+                    found[uid] = cached[uid]
                 continue
             profile = user.get("profile") or {}
             entry = {

@@ -7,6 +7,7 @@ private_metadata is trusted.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from slack_bolt import Ack, App
@@ -32,10 +33,11 @@ NOT_ADMIN = ("Only tokenboard admins can change its configuration: workspace adm
 
 def open_config(deps: Deps, client: WebClient, trigger_id: str, user: str) -> bool:
     """Open the modal for an admin; False (and nothing opened) for anyone else."""
-    if not deps.is_admin(user):
+    if not deps.is_admin(user, fresh=True):
         return False
+    config, version = deps.store.load_config_versioned()
     client.views_open(trigger_id=trigger_id, view=config_view(
-        deps.store.load_config(), deps.settings.digest_time, deps.settings.timezone))
+        config, deps.settings.digest_time, deps.settings.timezone, version=version))
     return True
 
 
@@ -57,6 +59,29 @@ def channel_problem(client: WebClient, channel: str) -> str | None:
     return None
 
 
+def changed_by_others(deps: Deps, view: dict, user: str) -> str | None:
+    """Refuse to overwrite changes another admin saved after this form was opened.
+
+    The form carries every field, so saving it would silently undo their change. The
+    version in private_metadata only says when the form was opened; it grants nothing.
+    """
+    try:
+        opened = int(json.loads(view.get("private_metadata") or "{}").get("version", -1))
+    except (ValueError, TypeError, AttributeError):
+        opened = -1
+    if opened < 0:
+        return None
+    others = [e for e in deps.store.config_history(limit=50)
+              if e["version"] > opened and e.get("by") != user]
+    if not others:
+        return None
+    names = deps.directory.names([others[0]["by"]])
+    who = names.get(others[0]["by"], others[0]["by"])
+    return (f"{who} changed the configuration after you opened this form "
+            f"({'; '.join(others[0]['changes'])[:200]}). Close it and open it again, so "
+            "their change is not undone.")
+
+
 def _first_block(view: dict) -> str:
     return next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
 
@@ -64,8 +89,12 @@ def _first_block(view: dict) -> str:
 def register(app: App, deps: Deps) -> None:
     def submit_main(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         user = body["user"]["id"]
-        if not deps.is_admin(user):
+        if not deps.is_admin(user, fresh=True):
             ack(response_action="errors", errors={_first_block(view): NOT_ADMIN})
+            return
+        conflict = changed_by_others(deps, view, user)
+        if conflict:
+            ack(response_action="errors", errors={_first_block(view): conflict})
             return
         new, errors = parse_main(view["state"]["values"], deps.store.load_config(),
                                  deps.settings.digest_time, deps.settings.timezone)
@@ -86,8 +115,12 @@ def register(app: App, deps: Deps) -> None:
 
     def submit_page(ack: Ack, body: dict, view: dict) -> None:
         user = body["user"]["id"]
-        if not deps.is_admin(user):
+        if not deps.is_admin(user, fresh=True):
             ack(response_action="errors", errors={_first_block(view): NOT_ADMIN})
+            return
+        conflict = changed_by_others(deps, view, user)
+        if conflict:
+            ack(response_action="errors", errors={_first_block(view): conflict})
             return
         new, errors = parse_page(view["state"]["values"], deps.store.load_config())
         if not errors:
@@ -120,6 +153,7 @@ def register(app: App, deps: Deps) -> None:
         if not deps.is_admin(body["user"]["id"]):
             return
         page = int(action.get("value") or 1)
+        config, version = deps.store.load_config_versioned()
         client.views_push(trigger_id=body["trigger_id"],
-                          view=kinds_page_view(deps.store.load_config(), page))
+                          view=kinds_page_view(config, page, version=version))
 

@@ -1015,3 +1015,40 @@ def test_cli_import_reports_every_error(tmp_path: Path, deps: Deps, redis_url: s
                      "timezone"]
     assert "Traceback" not in done.stderr
     assert config_version(deps) == 0
+
+
+def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> None:
+    app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
+    app.stub.add_user("U0BEN", display_name="Ben", is_admin=True)
+    config, version = app.deps.store.load_config_versioned()
+    stale_form = config_view(config, version=version)  # Ana opens the form at version 0
+    # Ben saves first: review weight 2 → 4.
+    assert submit(app, config_view(config, version=version), "U0BEN",
+                  {"weight:review": "4"}).body == b""
+    # Ana's form still shows review weight 2; saving it would put 2 back.
+    answer = submit(app, stale_form, "U0ANA", {"weight:pr_merged": "8"}).json()
+    assert answer["response_action"] == "errors"
+    [message] = answer["errors"].values()
+    assert "Ben changed the configuration" in message and "review weight 2 → 4" in message
+    saved = app.deps.store.load_config()
+    assert saved.outcomes["review"].weight == 4 and saved.outcomes["pr_merged"].weight == 5
+    # Reopened at the new version, her change goes through and keeps Ben's.
+    fresh_config, fresh_version = app.deps.store.load_config_versioned()
+    assert submit(app, config_view(fresh_config, version=fresh_version), "U0ANA",
+                  {"weight:pr_merged": "8"}).body == b""
+    saved = app.deps.store.load_config()
+    assert saved.outcomes["review"].weight == 4 and saved.outcomes["pr_merged"].weight == 8
+    # Her own later saves never count as a conflict with her own form.
+    assert submit(app, config_view(fresh_config, version=fresh_version), "U0ANA",
+                  {"weight:pr_merged": "9"}).body == b""
+
+
+def test_a_demoted_workspace_admin_is_refused_although_the_profile_is_cached(
+        app: App) -> None:
+    app.stub.add_user("U0EX", display_name="Ex", is_admin=True)
+    assert app.deps.is_admin("U0EX")  # cached for a day as an admin
+    app.stub.add_user("U0EX", display_name="Ex", is_admin=False)  # demoted in Slack
+    answer = submit(app, config_view(app.deps.store.load_config()), "U0EX",
+                    {"weight:pr_merged": "8"}).json()
+    assert list(answer["errors"].values()) == [NOT_ADMIN]
+    assert app.deps.store.config_history() == []
