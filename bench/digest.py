@@ -30,6 +30,17 @@ from bot.settings import Settings
 from jobs.digest import DigestRunner, rho_context
 
 
+def cold_builds(client, deps, runner: DigestRunner, day, reps: int) -> list[float]:
+    """Seconds per build, each with the board cache invalidated (`INCR gen`)."""
+    times = []
+    for _ in range(reps):
+        client.incr(deps.store.key("gen"))
+        started = time.perf_counter()
+        runner.build(day)
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(__doc__.splitlines()[0], argv)
     people = 10_000 if args.quick else 100_000
@@ -61,12 +72,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
         # the same builds without tracemalloc's overhead, for the time figure
-        clean = []
-        for _ in range(reps):
-            client.incr(deps.store.key("gen"))
-            started = time.perf_counter()
-            built = runner.build(day)
-            clean.append(time.perf_counter() - started)
+        clean = cold_builds(client, deps, runner, day, reps)
         rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
         # where the time goes
         client.incr(deps.store.key("gen"))
@@ -91,21 +97,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         config = deps.store.load_config()
         deps.store.record_published_rho(day - timedelta(days=1), rho_context(config, frozenset()),
                                         0.0)
-        steady = []
-        for _ in range(reps):
-            client.incr(deps.store.key("gen"))
-            started = time.perf_counter()
-            runner.build(day)
-            steady.append(time.perf_counter() - started)
+        steady = cold_builds(client, deps, runner, day, reps)
         print(f"   steady state, the day before's rho published by its own digest: median "
               f"{statistics.median(steady) * 1000:.0f} ms, max {max(steady) * 1000:.0f} ms")
         populate(client, deps.store, people, days)  # now today is a full day as well
-        worst = []
-        for _ in range(reps):
-            client.incr(deps.store.key("gen"))
-            started = time.perf_counter()
-            runner.build(day)
-            worst.append(time.perf_counter() - started)
+        worst = cold_builds(client, deps, runner, day, reps)
         print(f"   worst case, the posting day already as busy as a full day (its reports "
               f"are subtracted from the week): median {statistics.median(worst) * 1000:.0f} ms")
         return {"median_s": statistics.median(clean), "max_s": max(clean),

@@ -87,14 +87,18 @@ def _first_block(view: dict) -> str:
 
 
 def register(app: App, deps: Deps) -> None:
+    def refusal(user: str, view: dict) -> dict[str, str] | None:
+        """Errors refusing a submission outright: not an admin (asked afresh), or the form
+        predates another admin's save."""
+        problem = NOT_ADMIN if not deps.is_admin(user, fresh=True) else changed_by_others(
+            deps, view, user)
+        return {_first_block(view): problem} if problem else None
+
     def submit_main(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         user = body["user"]["id"]
-        if not deps.is_admin(user, fresh=True):
-            ack(response_action="errors", errors={_first_block(view): NOT_ADMIN})
-            return
-        conflict = changed_by_others(deps, view, user)
-        if conflict:
-            ack(response_action="errors", errors={_first_block(view): conflict})
+        refused = refusal(user, view)
+        if refused:
+            ack(response_action="errors", errors=refused)
             return
         new, errors = parse_main(view["state"]["values"], deps.store.load_config(),
                                  deps.settings.digest_time, deps.settings.timezone)
@@ -115,12 +119,9 @@ def register(app: App, deps: Deps) -> None:
 
     def submit_page(ack: Ack, body: dict, view: dict) -> None:
         user = body["user"]["id"]
-        if not deps.is_admin(user, fresh=True):
-            ack(response_action="errors", errors={_first_block(view): NOT_ADMIN})
-            return
-        conflict = changed_by_others(deps, view, user)
-        if conflict:
-            ack(response_action="errors", errors={_first_block(view): conflict})
+        refused = refusal(user, view)
+        if refused:
+            ack(response_action="errors", errors=refused)
             return
         new, errors = parse_page(view["state"]["values"], deps.store.load_config())
         if not errors:
