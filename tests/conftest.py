@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,19 @@ from tests.slack_stub import SlackStub
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
 INGEST_TOKEN = "ingest-secret-1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Several tests report "now" and read back "today": never run across UTC midnight.
+
+    The suite takes well under two minutes, so starting it after 23:57 UTC waits until
+    the new day begins instead.
+    """
+    now = datetime.now(UTC)
+    if now.hour == 23 and now.minute >= 57:
+        wait = (60 - now.minute) * 60 - now.second + 2
+        print(f"waiting {wait} s for UTC midnight to pass before running the suite")
+        time.sleep(wait)
 
 
 @pytest.fixture(scope="session")
