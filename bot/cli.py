@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every run of the 30-second schedule sync at INFO: keep it quiet.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         if args.command == "demo":
             from bot.demo import run_demo
