@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -130,6 +131,7 @@ class SlackStub:
     def __init__(self, token: str = "xoxb-test"):
         self.token = token
         self.member_channels: set[str] = set()
+        self._hooks: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._state = _State()
         self._server: ThreadingHTTPServer | None = None
@@ -268,6 +270,7 @@ class SlackStub:
             s.pending_files.clear()
             s.history.clear()
             s.faults.clear()
+            self._hooks.clear()
 
     # -- internals ---------------------------------------------------------
 
@@ -296,6 +299,15 @@ class SlackStub:
     def _record(self, call: Call) -> None:
         with self._lock:
             self._state.calls.append(call)
+            hook = self._hooks.pop(call.method, None)
+        if hook is not None:
+            hook()
+
+    def on_next_call(self, method: str, hook: Callable[[], None]) -> None:
+        """Run `hook` (once) when `method` is next called, before it is answered: lets a
+        test make something happen in the middle of the app's own work."""
+        with self._lock:
+            self._hooks[method] = hook
 
     def _check_auth(self, args: dict, headers: dict[str, str]) -> None:
         auth = headers.get("authorization", "")

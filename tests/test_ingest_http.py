@@ -185,3 +185,22 @@ def test_redis_down_is_503_then_retry_counts_once(settings, stub, tmp_path) -> N
     finally:
         running.stop()
         server.stop()
+
+
+def test_events_scored_with_a_configuration_saved_mid_batch_use_the_new_weights(
+        app: App) -> None:
+    # The batch is validated with the configuration of the moment (pr_merged weight 5);
+    # while its email is being looked up, an admin saves weight 8. The ingest script sees
+    # the stale version, counts nothing, and the events are scored again with weight 8.
+    app.stub.add_user("U0CARA", real_name="Cara", email="cara@example.com")
+    config = app.deps.store.load_config()
+    faster = config.model_copy(update={"outcomes": {
+        **config.outcomes,
+        "pr_merged": config.outcomes["pr_merged"].model_copy(update={"weight": 8.0})}})
+    app.stub.on_next_call("users.lookupByEmail",
+                          lambda: app.deps.store.save_config(faster, by="U0ADMIN"))
+    usage_by_email = {**usage("s1"), "email": "cara@example.com"}
+    usage_by_email.pop("user")
+    answer = app.ingest([usage_by_email, outcome("s2", "U0CARA")])
+    assert answer.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert totals(app) == {"U0CARA": (1000.0, 8.0)}  # 8·√1, not 5
