@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,7 +150,6 @@ class RunningApp:
     server: Server
     url: str
     wsgi: WebApp
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def port(self) -> int:

@@ -53,11 +53,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def short_name(name: str) -> str:
-    name = " ".join(name.split())
-    return name if len(name) <= NAME_MAX else name[: NAME_MAX - 1] + "…"
-
-
 def escape_short(name: str, visible: int = NAME_MAX, budget: int = 40) -> str:
     """Escape and shorten: at most `visible` characters shown and `budget` characters of
     escaped text (never half an entity), so names full of `&` and `<` cannot push a
