@@ -11,10 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.scoring import Transform
-
 KIND_KEY = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 RawMetric = Literal["tokens", "cost", "requests"]
+# Points per person, kind and local day: weight × transform(min(count, cap)), where
+# transform is x, √x or ln(1 + x). Applied by the store's Lua scripts (ingest and rescore).
+Transform = Literal["linear", "sqrt", "log"]
 RAW_METRIC_LABELS = {"tokens": "tokens", "cost": "cost (USD)", "requests": "requests"}
 
 
