@@ -97,11 +97,10 @@ def rebuild_scores(store: Store, progress: Callable[[int, int], None] | None = N
     return stats
 
 
-def recent_changes(store: Store, names: dict[str, str], tz: ZoneInfo,
-                   limit: int = 5) -> list[str]:
-    """'Ana: pr_merged weight 5 → 8 (24 Nov 14:02)' lines, newest first."""
+def recent_changes(history: list[dict], names: dict[str, str], tz: ZoneInfo) -> list[str]:
+    """'Ana: pr_merged weight 5 → 8 (24 Nov 14:02)' lines for audit entries (newest first)."""
     lines = []
-    for entry in store.config_history(limit):
+    for entry in history:
         when = datetime.fromtimestamp(entry["at"], tz).strftime("%d %b %H:%M")
         who = names.get(entry.get("by", ""), entry.get("by") or "someone")
         lines.append(f"{who}: {'; '.join(entry['changes'])} ({when})")

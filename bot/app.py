@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.config import BoardConfig
 from bot.directory import Directory
 from bot.leaderboard import Leaderboards
 from bot.redis_server import EmbeddedRedis
@@ -39,7 +40,8 @@ class Deps:
     client: WebClient | None
     embedded: EmbeddedRedis | None = None
 
-    def is_admin(self, user_id: str, fresh: bool = False) -> bool:
+    def is_admin(self, user_id: str, fresh: bool = False,
+                 config: BoardConfig | None = None) -> bool:
         """ADMIN_USER_IDS, the configured admins list, or a Slack workspace admin/owner.
 
         `fresh` asks Slack for the role instead of trusting the day-long profile cache:
@@ -48,7 +50,7 @@ class Deps:
         """
         if user_id in self.settings.admin_user_ids:
             return True
-        if user_id in self.store.load_config().admins:
+        if user_id in (config or self.store.load_config()).admins:
             return True
         profile = self.directory.profiles([user_id], fresh=fresh).get(user_id, {})
         return profile.get("is_admin") == "1" or profile.get("is_owner") == "1"

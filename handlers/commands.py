@@ -85,7 +85,7 @@ def register(app: App, deps: Deps) -> None:
                 : pb.config.board_size]
             names = deps.directory.names([r.user for r in shown])
             show_flags = pb.config.flags == "everyone" or (
-                pb.config.flags == "admins" and deps.is_admin(viewer))
+                pb.config.flags == "admins" and deps.is_admin(viewer, config=pb.config))
             blocks = leaderboard_blocks(pb, viewer, names, show_flags=show_flags)
         respond(blocks=blocks, text=f"Leaderboard · {pb.title}", response_type="ephemeral",
                 replace_original=False)

@@ -17,11 +17,12 @@ HOME_PERIODS = ("today", "week", "month")
 
 
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
-    boards = [deps.leaderboards.period_board(p, viewer=user_id) for p in HOME_PERIODS]
-    is_admin = deps.is_admin(user_id)
+    config = deps.store.load_config()  # once for the whole view
+    boards = [deps.leaderboards.period_board(p, config, viewer=user_id) for p in HOME_PERIODS]
+    is_admin = deps.is_admin(user_id, config=config)
     admin_notes = []
     if is_admin:
-        schedule = current_schedule(deps)
+        schedule = current_schedule(deps, config)
         if not schedule.channel:
             admin_notes.append("Daily digest: no channel set (DIGEST_CHANNEL).")
         else:
@@ -30,7 +31,7 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
                                f"to <#{schedule.channel}>.")
         history = deps.store.config_history(5)
         names = deps.directory.names(sorted({e["by"] for e in history if e.get("by")}))
-        changes = recent_changes(deps.store, names, schedule.tz)
+        changes = recent_changes(history, names, schedule.tz)
         if changes:
             admin_notes.append("*Recent configuration changes*\n" + "\n".join(
                 f"• {escape(line)}" for line in changes))
