@@ -499,21 +499,27 @@ class Store:
     def forget_user(self, user: str) -> int:
         """Delete everything stored about `user`; returns how many keys or entries went.
 
-        SCANs the workspace in small steps (never a blocking KEYS) and removes the person
-        from every sorted set, their day hashes and their cached profile.
+        SCANs the sorted sets in small steps (never a blocking KEYS) and removes the person
+        from each; the day sets name the days whose hashes to delete, so the far more
+        numerous day hashes need no scan of their own.
         """
         removed = 0
+        days_prefix = self.zkey("tokens", Bucket("d", ""))
+        doomed = [self.key("user", user)]
         pipe = self.r.pipeline(transaction=False)
-        for key in self.r.scan_iter(match=self.key("z", "*"), count=1000):
+        for raw_key in self.r.scan_iter(match=self.key("z", "*"), count=1000):
+            key = raw_key.decode()
             pipe.zrem(key, user)
+            if key.startswith(days_prefix):  # each day on record names a day hash
+                doomed.append(self.day_key(date.fromisoformat(key[len(days_prefix):]), user))
             if len(pipe) >= 1000:
                 removed += sum(pipe.execute())
         removed += sum(pipe.execute())
-        doomed = list(self.r.scan_iter(match=self.key("day", "*", user), count=1000))
-        doomed.append(self.key("user", user))
-        for key in self.r.scan_iter(match=self.key("email", "*"), count=1000):
-            if self.r.get(key) == user.encode():
-                doomed.append(key)
+        emails = list(self.r.scan_iter(match=self.key("email", "*"), count=1000))
+        for start in range(0, len(emails), 500):
+            batch = emails[start:start + 500]
+            doomed += [k for k, v in zip(batch, self.r.mget(batch), strict=True)
+                       if v == user.encode()]
         for start in range(0, len(doomed), 500):
             removed += self.r.unlink(*doomed[start:start + 500])
         pipe = self.r.pipeline(transaction=True)
