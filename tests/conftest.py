@@ -156,3 +156,22 @@ def app(deps: Deps, stub: SlackStub) -> Iterator[App]:
     yield running
     running.stop()
 
+
+@dataclass
+class Outage:
+    """The real app on a private redis-server that a test may stop and start again."""
+
+    app: App
+    redis: EmbeddedRedis
+
+
+@pytest.fixture
+def outage(settings: Settings, stub: SlackStub, tmp_path: Path) -> Iterator[Outage]:
+    server = EmbeddedRedis(tmp_path / "outage-redis", port=free_port(), appendonly=True).start()
+    client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=1)
+    running = App(build_deps(settings, client), stub)
+    try:
+        yield Outage(running, server)
+    finally:
+        running.stop()
+        server.stop()

@@ -6,11 +6,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 
-import redis
-
-from bot.app import build_deps
 from bot.periods import day_bucket, local_date
-from bot.redis_server import EmbeddedRedis, free_port
 from tests.conftest import App, http
 
 NOW = datetime.now(UTC) - timedelta(minutes=1)
@@ -164,27 +160,21 @@ def test_healthz(app: App) -> None:
     assert http("GET", app.url + "/ingest").status == 405
 
 
-def test_redis_down_is_503_then_retry_counts_once(settings, stub, tmp_path) -> None:
-    server = EmbeddedRedis(tmp_path / "r", port=free_port(), appendonly=True).start()
-    client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=1)
-    deps = build_deps(settings, client)
-    running = App(deps, stub)
-    try:
-        batch = [usage("r1", tokens=7), outcome("r2")]
-        server.stop()
-        answer = running.ingest(batch)
-        assert answer.status == 503
-        assert answer.headers.get("Retry-After") == "5"
-        assert "retry" in answer.json()["error"]
-        assert http("GET", running.url + "/healthz").status == 503
-        server.start()
-        assert totals(running) == {}
-        assert running.ingest(batch).json() == {"accepted": 2, "duplicates": 0, "rejected": []}
-        assert running.ingest(batch).json() == {"accepted": 0, "duplicates": 2, "rejected": []}
-        assert totals(running) == {"U0ANA": (7.0, 5.0)}
-    finally:
-        running.stop()
-        server.stop()
+def test_redis_down_is_503_then_retry_counts_once(outage) -> None:
+    running = outage.app
+    batch = [usage("r1", tokens=7), outcome("r2")]
+    outage.redis.stop()
+    answer = running.ingest(batch)
+    assert answer.status == 503
+    assert answer.headers.get("Retry-After") == "5"
+    assert "retry" in answer.json()["error"]
+    assert http("GET", running.url + "/healthz").status == 503
+    outage.redis.start()
+    assert totals(running) == {}
+    assert running.ingest(batch).json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert running.ingest(batch).json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+    assert totals(running) == {"U0ANA": (7.0, 5.0)}
+
 
 
 def test_events_scored_with_a_configuration_saved_mid_batch_use_the_new_weights(

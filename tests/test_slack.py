@@ -7,10 +7,6 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 
-import redis
-
-from bot.app import build_deps
-from bot.redis_server import EmbeddedRedis, free_port
 from tests.conftest import App
 from tests.slack_signing import event_body, slash_command_body, url_verification_body
 
@@ -157,42 +153,28 @@ def test_metadata_events_are_counted_once_across_retries(app: App) -> None:
     assert person.tokens == 4321 and person.points == 3 * 2  # deploy: 3 * sqrt(4)
 
 
-def test_metadata_event_while_redis_is_down_is_not_acked(settings, stub, tmp_path) -> None:
-    server = EmbeddedRedis(tmp_path / "r", port=free_port()).start()
-    deps = build_deps(settings, redis.Redis.from_url(server.url, socket_timeout=2,
-                                                     socket_connect_timeout=1))
-    running = App(deps, stub)
-    try:
-        payload = {"id": "meta-x", "user": "U0ANA", "ts": TS, "tool": "t", "tokens": 5}
-        body = event_body(metadata_event(payload), event_id="Ev9")
-        server.stop()
-        assert running.slack(body, content_type="application/json").status == 500
-        server.start()
-        retry = running.slack(body, content_type="application/json",
-                              extra_headers={"X-Slack-Retry-Num": "1"})
-        assert retry.status == 200
-        running.slack(body, content_type="application/json",
-                      extra_headers={"X-Slack-Retry-Num": "2"})
-        [person] = deps.store.period_totals(deps.leaderboards.period_board("today").bucket)
-        assert person.tokens == 5
-    finally:
-        running.stop()
-        server.stop()
+def test_metadata_event_while_redis_is_down_is_not_acked(outage) -> None:
+    running = outage.app
+    payload = {"id": "meta-x", "user": "U0ANA", "ts": TS, "tool": "t", "tokens": 5}
+    body = event_body(metadata_event(payload), event_id="Ev9")
+    outage.redis.stop()
+    assert running.slack(body, content_type="application/json").status == 500
+    outage.redis.start()
+    retry = running.slack(body, content_type="application/json",
+                          extra_headers={"X-Slack-Retry-Num": "1"})
+    assert retry.status == 200
+    running.slack(body, content_type="application/json",
+                  extra_headers={"X-Slack-Retry-Num": "2"})
+    deps = running.deps
+    [person] = deps.store.period_totals(deps.leaderboards.period_board("today").bucket)
+    assert person.tokens == 5
 
 
-def test_leaderboard_while_redis_is_down_says_so(settings, stub, tmp_path) -> None:
-    server = EmbeddedRedis(tmp_path / "r", port=free_port()).start()
-    deps = build_deps(settings, redis.Redis.from_url(server.url, socket_timeout=2,
-                                                     socket_connect_timeout=1))
-    running = App(deps, stub)
-    try:
-        server.stop()
-        running.command("week", name="down")
-        reply = wait_for(lambda: stub.responses("down"))[0]
-        assert "cannot reach its database" in reply["text"]
-    finally:
-        running.stop()
-        server.stop()
+def test_leaderboard_while_redis_is_down_says_so(outage) -> None:
+    outage.redis.stop()
+    outage.app.command("week", name="down")
+    reply = wait_for(lambda: outage.app.stub.responses("down"))[0]
+    assert "cannot reach its database" in reply["text"]
 
 
 def test_app_home_shows_the_viewers_numbers(app: App) -> None:
