@@ -129,8 +129,9 @@ def test_invalid_message_blocks(client, blocks):
 
 
 def test_boundary_blocks_are_accepted(client):
-    client.chat_postMessage(channel="C1", text="t", blocks=[section("x" * 3000)] * 50)
-    client.chat_postMessage(channel="C1", text="t", blocks=[section(fields=["f" * 2000] * 10)])
+    assert client.chat_postMessage(channel="C1", text="t", blocks=[section("x" * 3000)] * 50)["ok"]
+    assert client.chat_postMessage(channel="C1", text="t",
+                                   blocks=[section(fields=["f" * 2000] * 10)])["ok"]
 
 
 def test_form_encoded_blocks_are_parsed(client, stub):
