@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 
 import redis
 
-from bot.app import Deps, build_bolt_app, build_deps
+from bot.app import build_bolt_app, build_deps
+from bot.deps import Deps
 from bot.redis_server import EmbeddedRedis, free_port
 from bot.settings import Settings
 from bot.web import Server, WebApp

@@ -8,7 +8,6 @@ Slack stub).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import redis
 from slack_bolt import App
@@ -19,45 +18,15 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.config import BoardConfig
+from bot.deps import Deps
 from bot.directory import Directory
 from bot.leaderboard import Leaderboards
 from bot.redis_server import EmbeddedRedis
+from bot.senders import Senders
 from bot.settings import Settings
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Deps:
-    """What handlers and jobs need, built once per process."""
-
-    settings: Settings
-    store: Store
-    directory: Directory
-    leaderboards: Leaderboards
-    client: WebClient | None
-    embedded: EmbeddedRedis | None = None
-
-    def is_admin(self, user_id: str, fresh: bool = False,
-                 config: BoardConfig | None = None) -> bool:
-        """ADMIN_USER_IDS, the configured admins list, or a Slack workspace admin/owner.
-
-        `fresh` asks Slack for the role instead of trusting the day-long profile cache:
-        used when opening and saving the configuration, so a demoted admin loses access
-        at once.
-        """
-        if user_id in self.settings.admin_user_ids:
-            return True
-        if user_id in (config or self.store.load_config()).admins:
-            return True
-        profile = self.directory.profiles([user_id], fresh=fresh).get(user_id, {})
-        return profile.get("is_admin") == "1" or profile.get("is_owner") == "1"
-
-    def close(self) -> None:
-        if self.embedded:
-            self.embedded.stop()
 
 
 def build_client(settings: Settings) -> WebClient | None:
@@ -100,8 +69,10 @@ def build_deps(settings: Settings, redis_client: redis.Redis | None = None) -> D
     store = Store(redis_client, workspace=settings.workspace, tz=settings.tz,
                   retention_days=settings.retention_days)
     client = build_client(settings)
+    senders = Senders(redis_client, store.keys, settings.ingest_tokens)
     return Deps(settings=settings, store=store, directory=Directory(store, client),
-                leaderboards=Leaderboards(store), client=client, embedded=embedded)
+                leaderboards=Leaderboards(store), client=client, senders=senders,
+                embedded=embedded)
 
 
 def build_bolt_app(deps: Deps) -> App:

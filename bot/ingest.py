@@ -66,7 +66,7 @@ class ScoresRebuilding(Exception):
 
 
 def ingest_events(store: Store, directory: Directory, events: list[Any],
-                  now: datetime | None = None) -> IngestResult:
+                  now: datetime | None = None, sender: str = "default") -> IngestResult:
     """Validate and count `events`. Redis errors propagate (the caller answers 503), and so
     does ScoresRebuilding once every event that could be counted has been."""
     now = now or datetime.now(UTC)

@@ -1,28 +1,5 @@
-"""Every Redis key and script tokenboard uses. Nothing else builds key strings.
-
-Layout (all keys of a workspace share the hash tag `{ws}` so multi-key scripts stay in
-one Redis Cluster slot):
-
-    tb:{ws}:seen:<event id>          dedupe marker, SET NX EX retention
-    tb:{ws}:day:<date>:<user>        hash of that person's raw per-day counts:
-                                     tokens, cost, requests, input_tokens, output_tokens,
-                                     o:<kind> (outcome counts; kept so scores can be rebuilt)
-    tb:{ws}:z:<metric>:<scope>:<name>  sorted set per period bucket; metric is tokens,
-                                     cost, requests or points; scope d/w/m/a
-    tb:{ws}:gen                      bumped by every counted event (read-cache validator)
-    tb:{ws}:user:<id>                cached users.info answer (hash, 1 day)
-    tb:{ws}:email:<email>            cached users.lookupByEmail answer (1 day)
-    tb:{ws}:config                   the workspace's BoardConfig as JSON
-    tb:{ws}:config:version           bumped by every save; ingest scripts check it
-    tb:{ws}:config:history           audit list, newest first: who, when, what changed
-    tb:{ws}:config:scored            config version the outcome points were rebuilt with
-    tb:{ws}:rebuild                  set while outcome points are being rebuilt
-    tb:{ws}:optout                   people left out of boards shown to others
-    tb:{ws}:digest:<chan>:<date>:claim    who is posting that digest now (SET NX EX)
-    tb:{ws}:digest:<chan>:<date>:attempt  a post was (maybe) sent: check history first
-    tb:{ws}:digest:<chan>:<date>:posted   ts of the posted digest message
-    tb:{ws}:digest:error             the last digest failure, shown to admins on App Home
-    tb:{ws}:digest:rho:<date>        the ρ a digest published for that day (reused next day)
+"""Counting and reading in Redis: the ingest scripts, the period boards, configuration,
+rescoring, privacy and digest bookkeeping. Key names come from `bot.keys`.
 
 Both boards of a bucket hold the same members: a usage event adds its person to the
 points set with 0 and an outcome event adds them to the raw sets with 0, so rank
@@ -43,6 +20,7 @@ import numpy as np
 import redis
 
 from bot.config import BoardConfig
+from bot.keys import Keys
 from bot.periods import Bucket, buckets_for_day, local_date
 from bot.ranking import Totals
 from bot.reports import OutcomeReport, UsageReport
@@ -197,6 +175,7 @@ class Store:
                  tz: ZoneInfo | None = None, retention_days: int = 400) -> None:
         self.r = client
         self.ws = workspace
+        self.keys = Keys(workspace)
         self.tz = tz or ZoneInfo("UTC")
         self.retention_days = retention_days
         self._usage = client.register_script(USAGE_LUA)
@@ -207,13 +186,13 @@ class Store:
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
-        return ":".join((f"tb:{{{self.ws}}}",) + parts)
+        return self.keys.key(*parts)
 
     def zkey(self, metric: str, bucket: Bucket) -> str:
-        return self.key("z", metric, bucket.scope, bucket.name)
+        return self.keys.zkey(metric, bucket.scope, bucket.name)
 
     def day_key(self, day: date, user: str) -> str:
-        return self.key("day", day.isoformat(), user)
+        return self.keys.day(day, user)
 
     # -- health -----------------------------------------------------------------------
     def ping(self) -> bool:

@@ -5,7 +5,6 @@ A plain WSGI callable served by waitress; the Slack path is Bolt's own WSGI adap
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import threading
@@ -17,7 +16,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
-from bot.app import Deps
+from bot.deps import Deps
 from bot.ingest import BadBatch, ScoresRebuilding, ingest_events, parse_batch
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,6 @@ class WebApp:
     def __init__(self, deps: Deps, bolt_app: App | None) -> None:
         self.deps = deps
         self.slack = SlackRequestHandler(bolt_app) if bolt_app is not None else None
-        self.tokens = [t.encode() for t in deps.settings.ingest_tokens]
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -50,21 +48,15 @@ class WebApp:
                               {"ok": ok, "redis": "up" if ok else "down"})
         return self._json(start_response, 404, {"error": f"no route for {method} {path}"})
 
-    def authorized(self, header: str) -> bool:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        given = token.strip().encode()
-        match = False
-        for expected in self.tokens:  # compare with every token: no early exit
-            match |= hmac.compare_digest(given, expected)
-        return match
-
     def ingest(self, environ: dict) -> tuple[int, dict, list[tuple[str, str]]]:
-        if not self.tokens:
-            return 401, {"error": "ingest is disabled: set INGEST_TOKENS"}, []
-        if not self.authorized(environ.get("HTTP_AUTHORIZATION", "")):
-            return 401, {"error": "missing or wrong bearer token"}, [
+        try:
+            sender = self.deps.senders.authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            log.warning("ingest: Redis unavailable: %s", exc)
+            return 503, {"error": "storage unavailable; retry"}, [("Retry-After", "5")]
+        if sender is None:
+            return 401, {"error": "missing, wrong or revoked bearer token (INGEST_TOKENS or "
+                                  "`tokenboard tokens create`)"}, [
                 ("WWW-Authenticate", 'Bearer realm="tokenboard"')]
         limit = self.deps.settings.max_body_bytes
         try:
@@ -76,7 +68,7 @@ class WebApp:
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             events = parse_batch(body)
-            result = ingest_events(self.deps.store, self.deps.directory, events)
+            result = ingest_events(self.deps.store, self.deps.directory, events, sender=sender)
         except ScoresRebuilding:
             message = ("scores are being rebuilt after a configuration change; retry the whole "
                        "batch shortly (no event is counted twice)")

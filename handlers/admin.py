@@ -15,7 +15,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.admin import ConfigInvalid, rebuild_scores, save_configuration
-from bot.app import Deps
 from bot.config_modal import (
     MAIN_CALLBACK,
     MORE_KINDS_ACTION,
@@ -25,6 +24,7 @@ from bot.config_modal import (
     parse_main,
     parse_page,
 )
+from bot.deps import Deps
 
 log = logging.getLogger(__name__)
 NOT_ADMIN = ("Only tokenboard admins can change its configuration: workspace admins and "

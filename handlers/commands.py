@@ -10,8 +10,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from bot.app import Deps
 from bot.blocks import escape, help_blocks, leaderboard_blocks, me_blocks
+from bot.deps import Deps
 from bot.periods import PERIODS
 from handlers.admin import NOT_ADMIN, open_config
 

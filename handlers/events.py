@@ -11,7 +11,7 @@ import logging
 
 from slack_bolt import Ack, App
 
-from bot.app import Deps
+from bot.deps import Deps
 from bot.ingest import ingest_events
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def register(app: App, deps: Deps) -> None:
         if report is None:
             ack()
             return
-        result = ingest_events(deps.store, deps.directory, [report])
+        result = ingest_events(deps.store, deps.directory, [report], sender="slack")
         for rejected in result.rejected:
             log.warning("metadata report %s rejected: %s", report.get("id"), rejected["error"])
         ack()

@@ -8,8 +8,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.admin import recent_changes
-from bot.app import Deps
 from bot.blocks import escape, home_view
+from bot.deps import Deps
 from jobs.digest import current_schedule
 
 log = logging.getLogger(__name__)

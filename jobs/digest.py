@@ -24,9 +24,9 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from bot.admin import scoring_changes_since
-from bot.app import Deps
 from bot.chart import alt_text, chart_people, slope_chart
 from bot.config import BoardConfig
+from bot.deps import Deps
 from bot.digest import DigestData, digest_blocks
 from bot.leaderboard import PeriodBoard
 from bot.periods import day_bucket, week_bucket

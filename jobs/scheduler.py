@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.app import Deps
+from bot.deps import Deps
 from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,10 @@ import pytest
 import redis
 
 from bot.admin import save_configuration
-from bot.app import Deps, build_deps
+from bot.app import build_deps
 from bot.config import DEFAULT_OUTCOMES, BoardConfig, OutcomeRule
 from bot.config_modal import config_view, kinds_page_view
+from bot.deps import Deps
 from bot.periods import ALL, day_bucket, month_bucket, week_bucket
 from bot.reports import OutcomeReport, UsageReport
 from bot.settings import Settings

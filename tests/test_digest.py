@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from bot.app import Deps, build_deps
+from bot.app import build_deps
 from bot.config import BoardConfig
+from bot.deps import Deps
 from bot.reports import OutcomeReport, UsageReport
 from bot.settings import Settings
 from handlers.home import publish_home

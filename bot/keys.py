@@ -1,0 +1,69 @@
+"""Every Redis key name tokenboard uses, built in one place.
+
+All keys of a workspace share the hash tag `{ws}`, so the multi-key scripts of one
+workspace stay in one Redis Cluster slot. Layout:
+
+    tb:{ws}:seen:<sender>:<event id>  dedupe marker per sender; value = payload fingerprint
+    tb:{ws}:day:<date>:<user>         hash of a person's raw per-day counts: tokens, cost,
+                                      requests, input_tokens, output_tokens,
+                                      cache_read_tokens, cache_creation_tokens, sessions,
+                                      a:<activity> (a tool's own claims, never points),
+                                      o:<kind> (outcome counts; kept so scores can be rebuilt)
+    tb:{ws}:z:<metric>:<scope>:<name> sorted set per period bucket; metric is tokens, cost,
+                                      requests or points; scope d/w/m/a
+    tb:{ws}:gen                       bumped by every counted event (read-cache validator)
+    tb:{ws}:user:<id>                 cached users.info answer (hash, 1 day)
+    tb:{ws}:email:<email>             cached users.lookupByEmail answer (1 day)
+    tb:{ws}:config, config:version, config:history, config:scored
+                                      the BoardConfig, its version, audit list, and the
+                                      version outcome points were rebuilt with
+    tb:{ws}:rebuild                   set while outcome points are being rebuilt
+    tb:{ws}:optout                    people left out of boards shown to others
+    tb:{ws}:digest:...                digest claims, attempts, posted ts, errors, ρ
+    tb:{ws}:tokens                    hash sha256(token) → sender name (tokens made by the CLI)
+    tb:{ws}:token:<name>              hash: hash, created, source
+    tb:{ws}:tokens:used               hash name → last used (epoch s)
+    tb:{ws}:tokens:revoked            set of revoked sender names (also INGEST_TOKENS ones)
+    tb:{ws}:ident                     hash identity ("source:value") → Slack user id
+    tb:{ws}:iday:<date>:<identity>    raw per-day counts of an identity that maps to nobody
+    tb:{ws}:idays:<identity>          set of the days that identity has counts on
+    tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it
+    tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
+    tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+class Keys:
+    """Key names of one workspace."""
+
+    def __init__(self, workspace: str) -> None:
+        self.ws = workspace
+        self.prefix = f"tb:{{{workspace}}}"
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix,) + parts)
+
+    def zkey(self, metric: str, scope: str, name: str) -> str:
+        return self.key("z", metric, scope, name)
+
+    def day(self, day: date, user: str) -> str:
+        return self.key("day", day.isoformat(), user)
+
+    def seen(self, sender: str, event_id: str) -> str:
+        return self.key("seen", sender, event_id)
+
+    def identity_day(self, day: date, identity: str) -> str:
+        return self.key("iday", day.isoformat(), identity)
+
+    def identity_days(self, identity: str) -> str:
+        return self.key("idays", identity)
+
+    def unmapped(self, metric: str) -> str:
+        return self.key("unmapped", metric)
+
+    def series(self, digest: str) -> str:
+        return self.key("series", digest)
