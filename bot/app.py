@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.deps import Deps
 from bot.directory import Directory
+from bot.identities import Identities
 from bot.leaderboard import Leaderboards
 from bot.redis_server import EmbeddedRedis
 from bot.senders import Senders
@@ -70,9 +71,10 @@ def build_deps(settings: Settings, redis_client: redis.Redis | None = None) -> D
                   retention_days=settings.retention_days)
     client = build_client(settings)
     senders = Senders(redis_client, store.keys, settings.ingest_tokens)
-    return Deps(settings=settings, store=store, directory=Directory(store, client),
+    directory = Directory(store, client)
+    return Deps(settings=settings, store=store, directory=directory,
                 leaderboards=Leaderboards(store), client=client, senders=senders,
-                embedded=embedded)
+                identities=Identities(store, directory), embedded=embedded)
 
 
 def build_bolt_app(deps: Deps) -> App:

@@ -63,14 +63,14 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
             totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
             done = 0
             for batch in events_in_batches(events, 500):
-                result = ingest_events(deps.store, deps.directory, batch, now=now, sender="demo")
+                result = ingest_events(deps.store, deps.identities, batch, now=now, sender="demo")
                 totals["accepted"] += result.accepted
                 totals["duplicates"] += result.duplicates
                 totals["rejected"] += len(result.rejected)
                 done += len(batch)
                 _progress(stream, done, len(events))
             # Send the first batch again: a retried batch must not count twice.
-            retry = ingest_events(deps.store, deps.directory, events[:500], now=now, sender="demo")
+            retry = ingest_events(deps.store, deps.identities, events[:500], now=now, sender="demo")
             say(f"Counted {totals['accepted']:,} reports ({totals['rejected']} rejected); "
                 f"re-sending the first batch counted {retry.accepted} again "
                 f"({retry.duplicates} recognised as duplicates).")

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.config import BoardConfig
 from bot.directory import Directory
+from bot.identities import Identities
 from bot.leaderboard import Leaderboards
 from bot.redis_server import EmbeddedRedis
 from bot.senders import Senders
@@ -29,6 +30,7 @@ class Deps:
     leaderboards: Leaderboards
     client: WebClient | None
     senders: Senders
+    identities: Identities
     embedded: EmbeddedRedis | None = None
 
     def is_admin(self, user_id: str, fresh: bool = False,

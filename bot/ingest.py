@@ -11,9 +11,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.directory import Directory, LookupUnavailable
+from bot.directory import LookupUnavailable
+from bot.identities import Identities
 from bot.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
-from bot.store import COUNTED, DUPLICATE, REBUILDING, Store
+from bot.store import (
+    CONFLICT,
+    COUNTED,
+    DUPLICATE,
+    REBUILDING,
+    STALE_CONFIG,
+    Store,
+    is_identity,
+)
+from bot.usage import Usage
 
 
 class BadBatch(ValueError):
@@ -29,6 +39,7 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)  # identities kept for nobody yet
 
     def reject(self, index: int, raw: Any, error: str) -> None:
         entry: dict[str, Any] = {"index": index, "error": error}
@@ -37,8 +48,11 @@ class IngestResult:
         self.rejected.append(entry)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": self.rejected}
+        out: dict[str, Any] = {"accepted": self.accepted, "duplicates": self.duplicates,
+                               "rejected": self.rejected}
+        if self.unmapped:
+            out["unmapped"] = self.unmapped
+        return out
 
 
 def parse_batch(body: bytes) -> list[Any]:
@@ -65,59 +79,82 @@ class ScoresRebuilding(Exception):
     """Scores are being rebuilt after a configuration change; retry in a little while."""
 
 
-def ingest_events(store: Store, directory: Directory, events: list[Any],
+def ingest_events(store: Store, identities: Identities, events: list[Any],
                   now: datetime | None = None, sender: str = "default") -> IngestResult:
-    """Validate and count `events`. Redis errors propagate (the caller answers 503), and so
-    does ScoresRebuilding once every event that could be counted has been."""
+    """Validate and count `events` from `sender` (ids are scoped to it). An email that
+    maps to nobody is kept under the identity `email:ADDRESS` (listed in `unmapped`).
+    Redis errors propagate (the caller answers 503), and so does ScoresRebuilding once
+    every event that could be counted has been."""
     now = now or datetime.now(UTC)
     result = IngestResult()
-    config, version = store.load_config_versioned()
+    config, _version = store.load_config_versioned()
     valid: list[tuple[int, UsageReport | OutcomeReport, str]] = []
     for index, raw in enumerate(events):
         try:
             report = validate_report(raw, now=now, retention_days=store.retention_days,
                                      known_kinds=frozenset(config.outcomes))
-            user = report.user or _resolve(directory, report.email or "")
+            who = report.user or _resolve(identities, report.email or "")
         except ReportError as exc:
             result.reject(index, raw, str(exc))
             continue
-        valid.append((index, report, user))
-    rebuilding = False
-    for _attempt in range(3):
-        if not valid:
-            break
-        statuses = store.record([(r, u) for _, r, u in valid], config, version)
-        stale = []
-        for item, status in zip(valid, statuses, strict=True):
-            if status == COUNTED:
-                result.accepted += 1
-            elif status == DUPLICATE:
-                result.duplicates += 1
-            elif status == REBUILDING:
-                rebuilding = True
-            else:
-                stale.append(item)
-        if not stale:
-            break
-        # An admin changed the scoring while we were counting: use the new rules.
-        config, version = store.load_config_versioned()
-        valid = []
-        for index, report, user in stale:
-            if isinstance(report, OutcomeReport) and report.kind not in config.outcomes:
-                result.reject(index, events[index], f"outcome kind {report.kind!r} was just "
-                              "removed by an admin")
-            else:
-                valid.append((index, report, user))
-    if rebuilding:
+        valid.append((index, report, who))
+    statuses = count(store, [(i, r, w) for i, r, w in valid], sender)
+    for index, report, who in valid:
+        status = statuses[index]
+        if status == COUNTED:
+            result.accepted += 1
+            if is_identity(who) and who not in result.unmapped:
+                result.unmapped.append(who)
+        elif status == DUPLICATE:
+            result.duplicates += 1
+        elif status == CONFLICT:
+            result.reject(index, events[index], f"conflict: id {report.id!r} was already "
+                          "used by this sender for a different report; use a new id")
+        elif status == REMOVED_KIND:
+            result.reject(index, events[index], f"outcome kind {getattr(report, 'kind', '')!r} "
+                          "was just removed by an admin")
+    if REBUILDING in statuses.values():
         raise ScoresRebuilding("scores are being rebuilt after a configuration change")
     return result
 
 
-def _resolve(directory: Directory, email: str) -> str:
+REMOVED_KIND = -10
+
+
+def count(store: Store, items: list[tuple[int, Usage | UsageReport | OutcomeReport, str]],
+          sender: str) -> dict[int, int]:
+    """Record (index, report, who) items; each index's final store status (COUNTED,
+    DUPLICATE, CONFLICT, REBUILDING, or REMOVED_KIND for an outcome kind an admin removed
+    while we counted). Reports scored with a configuration that changed meanwhile are
+    re-scored with the new one."""
+    statuses: dict[int, int] = {}
+    config, version = store.load_config_versioned()
+    pending = items
+    for _attempt in range(3):
+        if not pending:
+            break
+        answers = store.record([(r, w) for _, r, w in pending], config, version, sender)
+        stale = []
+        for item, status in zip(pending, answers, strict=True):
+            if status == STALE_CONFIG:
+                stale.append(item)
+            else:
+                statuses[item[0]] = status
+        # An admin changed the scoring while we were counting: use the new rules.
+        config, version = store.load_config_versioned() if stale else (config, version)
+        pending = []
+        for index, report, who in stale:
+            if isinstance(report, OutcomeReport) and report.kind not in config.outcomes:
+                statuses[index] = REMOVED_KIND
+            else:
+                pending.append((index, report, who))
+    for index, _report, _who in pending:
+        statuses[index] = REBUILDING  # still stale after three tries: ask for a retry
+    return statuses
+
+
+def _resolve(identities: Identities, email: str) -> str:
     try:
-        user = directory.user_for_email(email)
+        return identities.resolve([f"email:{email}"])
     except LookupUnavailable as exc:
         raise ReportError(f"could not resolve email {email!r} right now ({exc}); retry") from None
-    if not user:
-        raise ReportError(f"no Slack user has the email {email!r}")
-    return user

@@ -24,9 +24,11 @@ from bot.keys import Keys
 from bot.periods import Bucket, buckets_for_day, local_date
 from bot.ranking import Totals
 from bot.reports import OutcomeReport, UsageReport
+from bot.usage import Usage, report_fingerprint, usage_from_report
 
 METRICS = ("tokens", "cost", "requests", "points")
-COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG = 1, 0, -1, -2
+COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT = 1, 0, -1, -2, -3
+SERIES_TTL = 35 * 86400  # a cumulative series silent this long starts afresh
 READ_CHUNK = 1000  # ZRANGE page: well under 1 ms of Redis time, far below the 10 ms budget
 NAME_TTL = 24 * 3600
 DIGEST_KEEP = 40 * 86400  # how long "this digest was posted" is remembered
@@ -77,18 +79,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: 1 seen, 2 day hash, 3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points,
-#       19 gen, 20 rebuild lock, 21 config version
-# ARGV: 1 user, 2 seen ttl, 3 day-hash ttl, 4-6 ttl d/w/m, 12 config version the caller
-#       scored with, then per-type fields (7-11).
+# KEYS: 1 seen, 2 day hash (a person's, or an unmapped identity's), 3-6 tokens d/w/m/a,
+#       7-10 cost, 11-14 requests, 15-18 points, 19 gen, 20 rebuild lock, 21 config
+#       version, 22 series state, 23 unmapped totals, 24 the identity's days, 25 unmapped
+#       last-seen
+# ARGV: 1 member (Slack user, or identity when unmapped), 2 seen ttl, 3 day-hash ttl,
+#       4-6 ttl d/w/m, 7 config version the caller scored with, 8 content fingerprint,
+#       9 '1' mapped / '0' unmapped, 10 the day (ISO), 11 now (epoch s), then per type.
 # Returns 1 counted, 0 duplicate, -1 scores are being rebuilt (retry later), -2 the
-# caller's configuration is out of date (reload it and retry). Nothing is written
-# unless it returns 1.
+# caller's configuration is out of date (reload it and retry), -3 the id was already
+# used for different content (a conflict). Nothing is written unless it returns 1
+# (a cumulative series that did not grow only moves its state forward).
 _COMMON = """
 if redis.call('EXISTS', KEYS[20]) == 1 then return -1 end
-if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[12] then return -2 end
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
+if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
 local user = ARGV[1]
+local mapped = ARGV[9] == '1'
+local function claim()
+  if redis.call('SET', KEYS[1], ARGV[8], 'NX', 'EX', ARGV[2]) then return 1 end
+  if redis.call('GET', KEYS[1]) == ARGV[8] then return 0 end
+  return -3
+end
 local function touch(first, last, amount, only_if_new)
   for i = first, last do
     if only_if_new then
@@ -100,40 +111,135 @@ local function touch(first, last, amount, only_if_new)
     if ttl and (i - 3) % 4 < 3 then redis.call('EXPIRE', KEYS[i], ttl) end
   end
 end
+local function keep_unmapped(amount)
+  redis.call('ZINCRBY', KEYS[23], amount, user)
+  redis.call('SADD', KEYS[24], ARGV[10])
+  redis.call('EXPIRE', KEYS[24], ARGV[2])
+  redis.call('HSET', KEYS[25], user, ARGV[11])
+end
 """
 
 USAGE_LUA = _COMMON + """
--- ARGV: 7 tokens, 8 cost, 9 requests, 10 input, 11 output
-redis.call('HINCRBY', KEYS[2], 'tokens', ARGV[7])
-redis.call('HINCRBYFLOAT', KEYS[2], 'cost', ARGV[8])
-redis.call('HINCRBY', KEYS[2], 'requests', ARGV[9])
-redis.call('HINCRBY', KEYS[2], 'input_tokens', ARGV[10])
-redis.call('HINCRBY', KEYS[2], 'output_tokens', ARGV[11])
+-- ARGV: 12 value, 13 series start ('' = not a cumulative series), 14 series point time,
+--       15 series state ttl, 16.. field, amount-per-unit pairs
+local v = tonumber(ARGV[12])
+if ARGV[13] ~= '' then
+  -- A cumulative series: its state replaces the dedupe marker. A new start time is a
+  -- reset; a point not newer than the last one is a replay and adds nothing.
+  local st = redis.call('HMGET', KEYS[22], 's', 't', 'v')
+  local start, t = ARGV[13], ARGV[14]
+  local delta
+  if not st[1] or start > st[1] then delta = v
+  elseif start < st[1] or t <= st[2] then return 0
+  elseif v < tonumber(st[3]) then delta = v
+  else delta = v - tonumber(st[3]) end
+  redis.call('HSET', KEYS[22], 's', start, 't', t, 'v', ARGV[12])
+  redis.call('EXPIRE', KEYS[22], ARGV[15])
+  if delta <= 0 then return 0 end
+  v = delta
+else
+  local c = claim()
+  if c ~= 1 then return c end
+end
+local board = {tokens = 0, cost = 0, requests = 0}
+for i = 16, #ARGV, 2 do
+  local field, amount = ARGV[i], tonumber(ARGV[i + 1]) * v
+  if field == 'cost' then
+    redis.call('HINCRBYFLOAT', KEYS[2], field, string.format('%.17g', amount))
+  else
+    amount = math.floor(amount + 0.5)
+    redis.call('HINCRBY', KEYS[2], field, string.format('%d', amount))
+  end
+  if board[field] then board[field] = board[field] + amount end
+end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-touch(3, 6, ARGV[7], false)
-touch(7, 10, ARGV[8], false)
-touch(11, 14, ARGV[9], false)
+if not mapped then
+  keep_unmapped(board.tokens)
+  return 1
+end
+touch(3, 6, string.format('%.17g', board.tokens), false)
+touch(7, 10, string.format('%.17g', board.cost), false)
+touch(11, 14, string.format('%.17g', board.requests), false)
 touch(15, 18, 0, true)
 redis.call('INCR', KEYS[19])
 return 1
 """
 
 OUTCOME_LUA = _COMMON + """
--- ARGV: 7 kind, 8 count, 9 weight, 10 cap (0 = none), 11 transform
-local field = 'o:' .. ARGV[7]
-local new = redis.call('HINCRBY', KEYS[2], field, ARGV[8])
-local old = new - tonumber(ARGV[8])
+-- ARGV: 12 kind, 13 count, 14 weight, 15 cap (0 = none), 16 transform
+local c = claim()
+if c ~= 1 then return c end
+local field = 'o:' .. ARGV[12]
+local new = redis.call('HINCRBY', KEYS[2], field, ARGV[13])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-local cap = tonumber(ARGV[10])
+if not mapped then
+  keep_unmapped(ARGV[13])
+  return 1
+end
+local old = new - tonumber(ARGV[13])
+local cap = tonumber(ARGV[15])
 local function f(x)
   if cap > 0 and x > cap then x = cap end
-  if ARGV[11] == 'sqrt' then return math.sqrt(x) end
-  if ARGV[11] == 'log' then return math.log(1 + x) end
+  if ARGV[16] == 'sqrt' then return math.sqrt(x) end
+  if ARGV[16] == 'log' then return math.log(1 + x) end
   return x
 end
-local delta = tonumber(ARGV[9]) * (f(new) - f(old))
+local delta = tonumber(ARGV[14]) * (f(new) - f(old))
 touch(3, 14, 0, true)
 touch(15, 18, string.format('%.17g', delta), false)
+redis.call('INCR', KEYS[19])
+return 1
+"""
+
+# Credits an unmapped identity's day to the person it was just linked to.
+# KEYS: 1 the identity's day hash, 2 the person's day hash, 3-18 boards as above, 19 gen,
+#       20 rebuild lock, 21 config version
+# ARGV: 1 user, 2 (unused), 3 day-hash ttl, 4-6 ttl d/w/m, 7 config version,
+#       8 JSON {kind: [weight, cap, transform]}
+# Returns 1 credited, 0 nothing to credit, -1 rebuilding, -2 stale configuration.
+CREDIT_LUA = """
+if redis.call('EXISTS', KEYS[20]) == 1 then return -1 end
+if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return 0 end
+local user = ARGV[1]
+local rules = cjson.decode(ARGV[8])
+local board = {tokens = 0, cost = 0, requests = 0}
+local points = 0
+local function f(x, rule)
+  if rule[2] > 0 and x > rule[2] then x = rule[2] end
+  if rule[3] == 'sqrt' then return math.sqrt(x) end
+  if rule[3] == 'log' then return math.log(1 + x) end
+  return x
+end
+for j = 1, #fields, 2 do
+  local name, x = fields[j], fields[j + 1]
+  if string.sub(name, 1, 2) == 'o:' then
+    local n = tonumber(x)
+    local new = redis.call('HINCRBY', KEYS[2], name, x)
+    local rule = rules[string.sub(name, 3)]
+    if rule then points = points + rule[1] * (f(new, rule) - f(new - n, rule)) end
+  elseif name == 'cost' then
+    redis.call('HINCRBYFLOAT', KEYS[2], name, x)
+    board.cost = tonumber(x)
+  else
+    redis.call('HINCRBY', KEYS[2], name, x)
+    if board[name] then board[name] = tonumber(x) end
+  end
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+local function touch(first, last, amount)
+  for i = first, last do
+    redis.call('ZINCRBY', KEYS[i], amount, user)
+    local ttl = ARGV[4 + ((i - 3) % 4)]
+    if ttl and (i - 3) % 4 < 3 then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+touch(3, 6, string.format('%.17g', board.tokens))
+touch(7, 10, string.format('%.17g', board.cost))
+touch(11, 14, string.format('%.17g', board.requests))
+touch(15, 18, string.format('%.17g', points))
+redis.call('DEL', KEYS[1])
 redis.call('INCR', KEYS[19])
 return 1
 """
@@ -164,6 +270,11 @@ def _align(columns: list[tuple[list[bytes], np.ndarray]]) -> tuple[list[str], li
     return [m.decode() for m in everyone], aligned
 
 
+def is_identity(who: str) -> bool:
+    """True for `source:value` identities (Slack user ids never hold a colon)."""
+    return ":" in who
+
+
 def time_now() -> float:
     return round(_time.time(), 3)
 
@@ -183,6 +294,7 @@ class Store:
         self._release = client.register_script(RELEASE_LUA)
         self._save_config = client.register_script(SAVE_CONFIG_LUA)
         self._rescore = client.register_script(RESCORE_LUA)
+        self._credit = client.register_script(CREDIT_LUA)
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -215,20 +327,34 @@ class Store:
 
         return (until(day), until(day), until(week_end), until(next_month - timedelta(days=1)))
 
-    def _event_keys(self, report: UsageReport | OutcomeReport, user: str) -> tuple[list, date]:
+    def _event_keys(self, report: Usage | OutcomeReport, who: str, sender: str
+                    ) -> tuple[list, date]:
         day = local_date(report.ts, self.tz)
-        buckets = buckets_for_day(day)
-        keys = [self.key("seen", report.id), self.day_key(day, user)]
-        for metric in METRICS:
-            keys += [self.zkey(metric, b) for b in buckets]
-        keys += [self.key("gen"), self.key("rebuild"), self.key("config", "version")]
+        k = self.keys
+        if is_identity(who):
+            metric = "outcomes" if isinstance(report, OutcomeReport) else "tokens"
+            keys = [k.seen(sender, report.id), k.identity_day(day, who)] + [""] * 16
+            tail = [k.unmapped(metric), k.identity_days(who), k.unmapped("last")]
+        else:
+            buckets = buckets_for_day(day)
+            keys = [k.seen(sender, report.id), k.day(day, who)]
+            for metric in METRICS:
+                keys += [self.zkey(metric, b) for b in buckets]
+            tail = [k.key("unmapped", "none")] * 3
+        series = k.series(report.series) if isinstance(report, Usage) and report.series else \
+            k.key("series", "none")
+        keys += [k.key("gen"), k.key("rebuild"), k.key("config", "version"), series] + tail
         return keys, day
 
-    def record(self, reports: Sequence[tuple[UsageReport | OutcomeReport, str]],
-               config: BoardConfig, version: int = 0) -> list[int]:
-        """Count each (report, resolved user) once. Per report: COUNTED, DUPLICATE,
-        REBUILDING (scores are being rebuilt: retry later) or STALE_CONFIG (`version` is
-        not the stored configuration version: reload it and retry that report).
+    def record(self, reports: Sequence[tuple[Usage | UsageReport | OutcomeReport, str]],
+               config: BoardConfig, version: int = 0, sender: str = "default") -> list[int]:
+        """Count each (report, who) once. `who` is a Slack user id, or an identity
+        (`source:value`) that maps to nobody yet: then the counts are kept under the
+        identity until an admin links it (see bot.identities). Event ids are scoped to
+        `sender`. Per report: COUNTED, DUPLICATE, REBUILDING (scores are being rebuilt:
+        retry later), STALE_CONFIG (`version` is not the stored configuration version:
+        reload it and retry that report) or CONFLICT (the id was used before for other
+        content).
 
         One Lua script per event (atomic: all its counters or none), pipelined without
         MULTI so a large batch never holds Redis for long. A connection error raises
@@ -236,21 +362,45 @@ class Store:
         whole batch counts each event once.
         """
         seen_ttl = self.retention_days * 86400 + 86400
+        now = str(time_now())
         pipe = self.r.pipeline(transaction=False)
-        for report, user in reports:
-            keys, day = self._event_keys(report, user)
-            day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
-            common = [user, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m]
+        for report, who in reports:
             if isinstance(report, UsageReport):
-                args = common + [report.tokens, repr(float(report.cost_usd)), report.requests,
-                                 report.input_tokens or 0, report.output_tokens or 0, version]
+                report = usage_from_report(report)
+            keys, day = self._event_keys(report, who, sender)
+            day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
+            mapped = "0" if is_identity(who) else "1"
+            common = [who, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m, version,
+                      (report.fingerprint if isinstance(report, Usage)
+                       else report_fingerprint(report)) or "-", mapped, day.isoformat(), now]
+            if isinstance(report, Usage):
+                start = f"{report.start_ns:020d}" if report.series else ""
+                args = common + [repr(float(report.value)), start, f"{report.time_ns:020d}",
+                                 SERIES_TTL]
+                for name, amount in report.fields:
+                    args += [name, repr(float(amount))]
                 self._usage(keys=keys, args=args, client=pipe)
             else:
                 rule = config.outcomes[report.kind]
                 args = common + [report.kind, report.count, repr(float(rule.weight)),
-                                 rule.cap or 0, rule.transform, version]
+                                 rule.cap or 0, rule.transform]
                 self._outcome(keys=keys, args=args, client=pipe)
         return [int(x) for x in pipe.execute()]
+
+    def credit_day(self, identity: str, user: str, day: date, config: BoardConfig,
+                   version: int) -> int:
+        """Move an unmapped identity's counts of `day` to `user` (points scored with
+        `config`). 1 credited, 0 nothing there, REBUILDING or STALE_CONFIG."""
+        buckets = buckets_for_day(day)
+        keys = [self.keys.identity_day(day, identity), self.day_key(day, user)]
+        for metric in METRICS:
+            keys += [self.zkey(metric, b) for b in buckets]
+        keys += [self.key("gen"), self.key("rebuild"), self.key("config", "version")]
+        day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
+        rules = json.dumps({k: [r.weight, r.cap or 0, r.transform]
+                            for k, r in config.outcomes.items()})
+        return int(self._credit(keys=keys, args=[user, 0, day_ttl, ttl_d, ttl_w, ttl_m,
+                                                 version, rules]))
 
     # -- reads ------------------------------------------------------------------------
     def generation(self) -> int:

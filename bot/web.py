@@ -68,7 +68,8 @@ class WebApp:
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             events = parse_batch(body)
-            result = ingest_events(self.deps.store, self.deps.directory, events, sender=sender)
+            result = ingest_events(self.deps.store, self.deps.identities, events,
+                                   sender=sender)
         except ScoresRebuilding:
             message = ("scores are being rebuilt after a configuration change; retry the whole "
                        "batch shortly (no event is counted twice)")

@@ -41,7 +41,7 @@ def register(app: App, deps: Deps) -> None:
         if report is None:
             ack()
             return
-        result = ingest_events(deps.store, deps.directory, [report], sender="slack")
+        result = ingest_events(deps.store, deps.identities, [report], sender="slack")
         for rejected in result.rejected:
             log.warning("metadata report %s rejected: %s", report.get("id"), rejected["error"])
         ack()

@@ -61,7 +61,7 @@ def test_reports_land_on_the_local_day_on_a_dst_day(redis_client, deps) -> None:
         _usage("e", 1774735200, 10000),               # epoch of 2026-03-28T22:00Z = 23:00 CET 28th
     ]
     with freeze_time("2026-03-30T08:00:00Z"):
-        result = ingest_events(store, deps.directory, events,
+        result = ingest_events(store, deps.identities, events,
                                now=datetime.now(UTC))
         assert result.accepted == 5, result
         boards = Leaderboards(store)

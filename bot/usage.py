@@ -1,0 +1,57 @@
+"""`Usage`: what one usage report adds to a person's (or an identity's) day, whatever
+wire format it came in (our JSON, an OTLP data point or log event, a vendor report).
+
+`fields` names raw day-hash counters with an amount per unit of `value`; the store adds
+`amount × value` to each (for a cumulative OTLP series, `value` becomes the increase
+since the series' previous point). The fields `tokens`, `cost` and `requests` also feed
+the raw boards; everything else (token types, sessions, `a:` activity) is kept per day
+for display and for admins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.reports import OutcomeReport, UsageReport
+
+BOARD_FIELDS = ("tokens", "cost", "requests")
+
+
+@dataclass(frozen=True)
+class Usage:
+    id: str                                  # dedupe id within its sender ("" for a series)
+    ts: datetime                             # when it happened: its local day is the day
+    fields: tuple[tuple[str, float], ...]    # day-hash field → amount per unit of value
+    value: float = 1.0
+    series: str = ""                         # cumulative series digest; "" = one-off/delta
+    start_ns: int = 0                        # cumulative series: its start time
+    time_ns: int = 0                         # cumulative series: this point's time
+    fingerprint: str = field(default="", compare=False)
+
+    def amount(self, name: str) -> float:
+        return sum(a for f, a in self.fields if f == name) * self.value
+
+
+def fingerprint(*parts: object) -> str:
+    """A short digest of a report's content: a reused id with another content conflicts."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+
+
+def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
+    """The fingerprint of a wire report's content, its id left out."""
+    content = report.model_dump(mode="json", exclude={"id"})
+    return fingerprint(sorted(content.items()))
+
+
+def usage_from_report(report: UsageReport) -> Usage:
+    fields: list[tuple[str, float]] = [("tokens", report.tokens),
+                                       ("cost", float(report.cost_usd)),
+                                       ("requests", report.requests)]
+    if report.input_tokens:
+        fields.append(("input_tokens", report.input_tokens))
+    if report.output_tokens:
+        fields.append(("output_tokens", report.output_tokens))
+    return Usage(id=report.id, ts=report.ts, fields=tuple(fields),
+                 fingerprint=report_fingerprint(report))
