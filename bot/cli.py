@@ -1,4 +1,4 @@
-"""The `tokenboard` command: serve, demo, leaderboard, digest, config."""
+"""The `tokenboard` command: serve, demo, leaderboard, digest, config, tokens, identities."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     load = config_sub.add_parser("import", help="validate a YAML/JSON file and save it")
     load.add_argument("file", type=Path)
     load.add_argument("--dry-run", action="store_true", help="validate only; save nothing")
+    from bot.cli_access import add_parsers
+
+    add_parsers(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -58,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "config":
             return run_config(settings, args)
+        if args.command in ("tokens", "identities"):
+            from bot.cli_access import run_identities, run_tokens
+
+            return (run_tokens if args.command == "tokens" else run_identities)(settings, args)
         if args.command == "digest":
             return run_digest(settings, args.date, args.dry_run, args.force, args.out)
         if args.command == "serve":

@@ -1,0 +1,142 @@
+"""The identity map and named senders: kept-for-nobody reports credited on link, ids
+scoped per sender, conflicts, and the `tokens` / `identities` commands."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.identities import IdentityError, normalize
+from bot.periods import buckets_for_day, local_date
+from tests.conftest import INGEST_TOKEN, App
+from tests.test_cli import run
+
+NOW = datetime.now(UTC) - timedelta(minutes=1)
+TODAY = local_date(NOW, NOW.tzinfo)  # the suite runs in UTC
+
+
+def iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def usage(id: str, who: dict, tokens: int, ts: datetime = NOW, **extra: object) -> dict:
+    return {"id": id, "type": "usage", **who, "ts": iso(ts), "tool": "t", "tokens": tokens,
+            "cost_usd": 0.5, **extra}
+
+
+def outcome(id: str, who: dict, kind: str, count: int, ts: datetime = NOW) -> dict:
+    return {"id": id, "type": "outcome", **who, "ts": iso(ts), "kind": kind, "count": count}
+
+
+def scores(app: App, metric: str, scope_index: int, day: date) -> dict[str, float]:
+    store = app.deps.store
+    key = store.zkey(metric, buckets_for_day(day)[scope_index])
+    return {m.decode(): s for m, s in store.r.zrange(key, 0, -1, withscores=True)}
+
+
+def test_unmapped_email_is_kept_then_credited_to_every_period(app: App) -> None:
+    ghost = {"email": "ghost@old-domain.com"}
+    yesterday_ts = NOW - timedelta(days=1)
+    yesterday = local_date(yesterday_ts, UTC)
+    answer = app.ingest([usage("g1", ghost, 1000), usage("g2", ghost, 300, yesterday_ts),
+                         outcome("g3", ghost, "pr_merged", 3),
+                         usage("a1", {"user": "U0ANA"}, 50),
+                         outcome("a2", {"user": "U0ANA"}, "pr_merged", 9)]).json()
+    assert answer["accepted"] == 5 and answer["unmapped"] == ["email:ghost@old-domain.com"]
+    # kept for nobody: not on any board yet
+    assert "email:ghost@old-domain.com" not in scores(app, "tokens", 3, TODAY)
+    rows, total = app.deps.identities.unmapped()
+    assert total == 1 and rows[0].identity == "email:ghost@old-domain.com"
+    assert (rows[0].tokens, rows[0].outcomes) == (1300, 3)
+
+    result = app.deps.identities.link("U0ANA", "email:Ghost@Old-Domain.com")
+    assert result.days_credited == 2 and result.identity == "email:ghost@old-domain.com"
+    # pr_merged: weight 5, cap 10, sqrt. Ana had 9 today; 3 more make 12, capped at 10.
+    points_today = 5 * math.sqrt(10)
+    assert scores(app, "tokens", 0, TODAY) == {"U0ANA": 1050}
+    assert scores(app, "tokens", 0, yesterday) == {"U0ANA": 300}
+    assert scores(app, "points", 0, TODAY)["U0ANA"] == pytest.approx(points_today)
+    assert scores(app, "tokens", 3, TODAY) == {"U0ANA": 1350}
+    assert scores(app, "cost", 3, TODAY)["U0ANA"] == pytest.approx(1.5)
+    assert scores(app, "points", 3, TODAY)["U0ANA"] == pytest.approx(points_today)
+    if buckets_for_day(yesterday)[1] == buckets_for_day(TODAY)[1]:  # same ISO week
+        assert scores(app, "tokens", 1, TODAY) == {"U0ANA": 1350}
+    assert app.deps.store.day_counts(TODAY, "U0ANA")["o:pr_merged"] == 12
+    assert app.deps.identities.unmapped() == ([], 0)
+    # later reports from the email go straight to Ana
+    app.ingest([usage("g4", ghost, 7)])
+    assert scores(app, "tokens", 0, TODAY) == {"U0ANA": 1057}
+    assert app.deps.identities.export() == [("U0ANA", "email:ghost@old-domain.com")]
+
+
+def test_explicit_link_wins_over_slack_email_lookup(app: App) -> None:
+    app.stub.add_user("U0CARA", real_name="Cara", email="cara@example.com")
+    app.deps.identities.link("U0BEA", "email:cara@example.com")
+    app.ingest([usage("c1", {"email": "cara@example.com"}, 40)])
+    assert scores(app, "tokens", 0, TODAY) == {"U0BEA": 40}
+    assert app.stub.calls("users.lookupByEmail") == []
+
+
+def test_ids_are_scoped_per_sender_and_reuse_with_other_content_conflicts(app: App) -> None:
+    first = app.ingest([usage("reuse-1", {"user": "U0ONE"}, 10)]).json()
+    assert first["accepted"] == 1
+    # the same id from another sender is another report
+    other = app.ingest([usage("reuse-1", {"user": "U0ONE"}, 10)], token="ingest-secret-2")
+    assert other.json()["accepted"] == 1
+    # the same id and content again from the first sender: a retry, counted once
+    again = app.ingest([usage("reuse-1", {"user": "U0ONE"}, 10)]).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    # the same id with other content: a conflict, never a silent duplicate
+    clash = app.ingest([usage("reuse-1", {"user": "U0TWO"}, 99999)]).json()
+    assert (clash["accepted"], clash["duplicates"]) == (0, 0)
+    assert clash["rejected"][0]["index"] == 0 and "conflict" in clash["rejected"][0]["error"]
+    assert scores(app, "tokens", 0, TODAY) == {"U0ONE": 20}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("email:Ana@Example.COM", "email:ana@example.com"),
+    ("OTEL:user_01ABC", "otel:user_01ABC"),
+    ("github:octocat", "github:octocat"),
+])
+def test_identity_normalization(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize("text", ["octocat", "email:not-an-email", ":x", "github:"])
+def test_bad_identities_are_refused(text: str) -> None:
+    with pytest.raises(IdentityError):
+        normalize(text)
+
+
+def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str) -> None:
+    env = {"REDIS_URL": redis_url, "INGEST_TOKENS": f"ci:{INGEST_TOKEN}"}
+    made = run(["tokens", "create", "claude-laptops"], env, tmp_path)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[-1]
+    assert token.startswith("tb_") and len(token) > 30
+    stored = app.deps.store.r.hgetall(app.deps.store.keys.key("tokens"))
+    assert stored == {hashlib.sha256(token.encode()).hexdigest().encode(): b"claude-laptops"}
+    answer = app.ingest([usage("t1", {"user": "U0ANA"}, 5)], token=token)
+    assert answer.status == 200 and answer.json()["accepted"] == 1
+    listed = run(["tokens", "list"], env, tmp_path)
+    assert "claude-laptops" in listed.stdout and "ci" in listed.stdout
+    assert token not in listed.stdout and INGEST_TOKEN not in listed.stdout
+    assert run(["tokens", "revoke", "claude-laptops"], env, tmp_path).returncode == 0
+    assert app.ingest([usage("t2", {"user": "U0ANA"}, 5)], token=token).status == 401
+    assert run(["tokens", "revoke", "nobody"], env, tmp_path).returncode == 1
+
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text("slack_user,identity\nU0ANA,otel:user_01abc\nU0BOB,github:bob\n")
+    done = run(["identities", "import", str(csv_file)], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    exported = run(["identities", "export"], env, tmp_path).stdout
+    assert exported == "slack_user,identity\nU0ANA,otel:user_01abc\nU0BOB,github:bob\n"
+    csv_file.write_text("slack_user,identity\nnobody,otel:x\nU0C,bad\n")
+    bad = run(["identities", "import", str(csv_file)], env, tmp_path)
+    assert bad.returncode == 1 and "line 2" in bad.stderr and "line 3" in bad.stderr
+    assert run(["identities", "unlink", "github:bob"], env, tmp_path).returncode == 0
+    assert app.deps.identities.export() == [("U0ANA", "otel:user_01abc")]
