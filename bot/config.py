@@ -17,6 +17,11 @@ RawMetric = Literal["tokens", "cost", "requests"]
 # transform is x, √x or ln(1 + x). Applied by the store's Lua scripts (ingest and rescore).
 Transform = Literal["linear", "sqrt", "log"]
 RAW_METRIC_LABELS = {"tokens": "tokens", "cost": "cost (USD)", "requests": "requests"}
+# Token types the tools report (OpenTelemetry); which of them add up to "tokens" is a setting.
+TokenType = Literal["input", "output", "cache_read", "cache_creation", "thought", "tool",
+                    "cache"]
+TOKEN_TYPES: tuple[str, ...] = ("input", "output", "cache_read", "cache_creation", "thought",
+                                "tool", "cache")
 
 
 class OutcomeRule(BaseModel):
@@ -56,6 +61,12 @@ class BoardConfig(BaseModel):
     digest_time: str = ""
     timezone: str = ""
     admins: list[str] = Field(default_factory=list)
+    # Which reported token types make the raw "tokens" figure (default: all of them, as
+    # the tools' own dashboards add them up).
+    token_types: list[TokenType] = Field(default_factory=lambda: list(TOKEN_TYPES))
+    # Claude Code sends the same tokens as metrics and as api_request log events: count
+    # one of the two, never both.
+    claude_code_usage: Literal["metrics", "events"] = "metrics"
 
     @field_validator("outcomes")
     @classmethod
@@ -94,6 +105,8 @@ def check_config(config: BoardConfig) -> dict[str, str]:
         problems["admins"] = f"not Slack user ids: {', '.join(bad_admins)}"
     if not config.outcomes:
         problems["outcomes"] = "keep at least one outcome kind"
+    if not config.token_types:
+        problems["token_types"] = "keep at least one token type in the tokens figure"
     return problems
 
 
@@ -131,7 +144,8 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
                 changes.append(f"{key} {name} {_fmt(getattr(a, name))} → "
                                f"{_fmt(getattr(b, name))}")
     for name in ("raw_metric", "board_size", "efficiency_min_tokens", "display", "flags",
-                 "digest_enabled", "digest_channel", "digest_time", "timezone", "admins"):
+                 "digest_enabled", "digest_channel", "digest_time", "timezone", "admins",
+                 "token_types", "claude_code_usage"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")

@@ -34,6 +34,7 @@ class Settings:
     workspace: str = "default"
     retention_days: int = 400
     max_body_bytes: int = 2_000_000
+    otlp_max_bytes: int = 16 * 1024 * 1024
     admin_user_ids: tuple[str, ...] = ()
     digest_channel: str = ""
     digest_time: str = "09:00"
@@ -94,11 +95,20 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         timezone=timezone,
         workspace=env.get("TOKENBOARD_WORKSPACE", "").strip() or "default",
         retention_days=_int(env, "TOKENBOARD_RETENTION_DAYS", 400),
+        otlp_max_bytes=_otlp_max(env),
         admin_user_ids=_split(env.get("ADMIN_USER_IDS", "")),
         digest_channel=env.get("DIGEST_CHANNEL", "").strip(),
         digest_time=digest_time,
         digest_grace_hours=float(_int(env, "DIGEST_GRACE_HOURS", 6)),
     )
+
+
+def _otlp_max(env: dict[str, str]) -> int:
+    value = _int(env, "OTLP_MAX_BYTES", 16 * 1024 * 1024)
+    if not 1024 <= value <= 64 * 1024 * 1024:
+        raise SettingsError("OTLP_MAX_BYTES must be between 1024 and 67108864 (64 MiB, the "
+                            f"OTLP spec's recommendation), got {value}")
+    return value
 
 
 def _check_hhmm(name: str, value: str) -> None:

@@ -22,7 +22,8 @@ from bot.ingest import BadBatch, ScoresRebuilding, ingest_events, parse_batch
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-           405: "Method Not Allowed", 413: "Payload Too Large", 503: "Service Unavailable"}
+           405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
+           429: "Too Many Requests", 503: "Service Unavailable"}
 
 
 class WebApp:
@@ -42,6 +43,13 @@ class WebApp:
                 return self._json(start_response, 405, {"error": "use POST"})
             status, body, headers = self.ingest(environ)
             return self._json(start_response, status, body, headers)
+        if path in ("/v1/metrics", "/v1/logs"):
+            if method != "POST":
+                return self._json(start_response, 405, {"error": "use POST"})
+            from bot.otlp_http import handle
+
+            status, data, headers = handle(self.deps, environ, path[4:])
+            return self._raw(start_response, status, data, headers)
         if path == "/healthz":
             ok = self.deps.store.ping()
             return self._json(start_response, 200 if ok else 503,
@@ -81,6 +89,13 @@ class WebApp:
             message = "storage unavailable; retry the whole batch (no event is counted twice)"
             return 503, {"error": message}, [("Retry-After", "5")]
         return 200, result.as_dict(), []
+
+    @staticmethod
+    def _raw(start_response: StartResponse, status: int, data: bytes,
+             headers: list[tuple[str, str]]) -> list[bytes]:
+        start_response(f"{status} {REASONS.get(status, '')}",
+                       headers + [("Content-Length", str(len(data)))])
+        return [data]
 
     @staticmethod
     def _json(start_response: StartResponse, status: int, body: dict,

@@ -1,0 +1,81 @@
+"""OTLP/HTTP: `POST /v1/metrics` and `POST /v1/logs`, answered as the OTLP spec says.
+
+200 with an Export…ServiceResponse (partial_success says which points were refused and
+why, and which identities map to nobody), 400 with a google.rpc.Status for a body that
+cannot be decoded, 401 without a valid bearer token, 413 past the size cap (applied after
+decompression too), 415 for another content type, 429/503 with Retry-After when a sender
+must slow down, Redis is unreachable or scores are being rebuilt (exporters retry
+exactly those). Every answer is in the request's encoding (protobuf or JSON).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+
+from bot.deps import Deps
+from bot.directory import LookupUnavailable
+from bot.ingest import ScoresRebuilding
+from bot.sources import otlp
+from bot.telemetry import receive
+
+log = logging.getLogger(__name__)
+UNAVAILABLE, UNAUTHENTICATED, RESOURCE_EXHAUSTED = 14, 16, 8  # google.rpc.Code
+Answer = tuple[int, bytes, list[tuple[str, str]]]
+
+
+def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
+    """Answer one export; `signal` is "metrics" or "logs"."""
+    as_json = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == otlp.JSON
+    kind = otlp.JSON if as_json else otlp.PROTOBUF
+
+    def fail(status: int, code: int, message: str, extra: list[tuple[str, str]] | None = None
+             ) -> Answer:
+        return status, otlp.status_body(code, message, as_json), [("Content-Type", kind)] + (
+            extra or [])
+
+    try:
+        sender = deps.senders.authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        log.warning("otlp: Redis unavailable: %s", exc)
+        return fail(503, UNAVAILABLE, "storage unavailable; retry", [("Retry-After", "5")])
+    if sender is None:
+        return fail(401, UNAUTHENTICATED, "missing, wrong or revoked bearer token (send "
+                    "Authorization: Bearer <token>, e.g. via OTEL_EXPORTER_OTLP_HEADERS)",
+                    [("WWW-Authenticate", 'Bearer realm="tokenboard"')])
+    limit = deps.settings.otlp_max_bytes
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return fail(400, 3, "bad Content-Length")
+    if length > limit:
+        return fail(413, RESOURCE_EXHAUSTED, f"body is {length} bytes; the limit is {limit}")
+    body = environ["wsgi.input"].read(length) if length else b""
+    try:
+        raw, as_json = otlp.read_body(body, environ.get("CONTENT_TYPE", ""),
+                                      environ.get("HTTP_CONTENT_ENCODING", ""), limit)
+        decoded = (otlp.decode_metrics if signal == "metrics" else otlp.decode_logs)(
+            raw, as_json)
+    except otlp.OtlpError as exc:
+        return fail(exc.status, exc.rpc_code, exc.message)
+    try:
+        receipt = receive(deps.store, deps.identities, decoded, signal, sender)
+    except ScoresRebuilding:
+        return fail(503, UNAVAILABLE, "scores are being rebuilt after a configuration "
+                    "change; retry shortly (nothing is counted twice)", [("Retry-After", "30")])
+    except LookupUnavailable as exc:
+        return fail(503, UNAVAILABLE, f"cannot resolve emails right now ({exc}); retry",
+                    [("Retry-After", "10")])
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        log.warning("otlp: Redis unavailable: %s", exc)
+        return fail(503, UNAVAILABLE, "storage unavailable; retry (nothing is counted twice)",
+                    [("Retry-After", "5")])
+    message = receipt.message()
+    if receipt.rejected or receipt.unmapped:
+        log.info("otlp %s from %s: %d counted, %d rejected: %s", signal, sender,
+                 receipt.counted, receipt.rejected, message)
+    answer = (otlp.metrics_response if signal == "metrics" else otlp.logs_response)(
+        receipt.rejected, message, as_json)
+    return 200, answer, [("Content-Type", kind)]
