@@ -199,18 +199,24 @@ def _parse(raw: bytes, is_json: bool, request: pb_message.Message, fix_ids: Any)
     request.DiscardUnknownFields()  # so protobuf and JSON of one record digest alike
 
 
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
-_ID_KEYS = ("traceId", "trace_id", "spanId", "span_id")
+_ID_HEX_DIGITS = {"traceId": 32, "trace_id": 32, "spanId": 16, "span_id": 16}
+_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def _hex_ids(obj: Any) -> None:
-    """OTLP/JSON spells trace and span ids in hex; json_format reads bytes as base64."""
+    """OTLP/JSON spells trace and span ids in hex, where json_format expects base64 for
+    bytes fields: rewrite them. Anything but hex of the right length (or "") is refused,
+    as the OpenTelemetry Collector does."""
     if not isinstance(obj, dict):
         return
-    for key in _ID_KEYS:
+    for key, digits in _ID_HEX_DIGITS.items():
         value = obj.get(key)
-        if isinstance(value, str) and _HEX.fullmatch(value):
-            obj[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii")
+        if not isinstance(value, str):
+            continue  # absent, or malformed: json_format says so
+        if value and (len(value) != digits or not _HEX.fullmatch(value)):
+            raise OtlpError(400, f"body is not OTLP/JSON: {key} must be {digits} hex digits, "
+                                 f"got {value[:40]!r}")
+        obj[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii")
 
 
 def _items(obj: Any, *keys: str) -> Iterable[Any]:
