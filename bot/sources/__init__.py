@@ -1,0 +1,1 @@
+"""Report sources other than tokenboard's own `POST /ingest` format (e.g. OTLP)."""
