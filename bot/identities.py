@@ -21,7 +21,7 @@ from datetime import date
 from bot.directory import Directory
 from bot.store import COUNTED, REBUILDING, STALE_CONFIG, Store
 
-IDENTITY = re.compile(r"^([a-z][a-z0-9-]{1,30}):(\S.{0,253})$")
+IDENTITY = re.compile(r"^([a-z][a-z0-9-]{1,30}):([^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,253})$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.config import BoardConfig
-from bot.identities import EMAIL, Identities
+from bot.identities import EMAIL, Identities, IdentityError, normalize
 from bot.ingest import REMOVED_KIND, ScoresRebuilding, count
 from bot.reports import MAX_FUTURE
 from bot.sources.otlp import Decoded, Point
@@ -59,7 +59,7 @@ class Receipt:
 
 
 def candidates(attributes: dict[str, str]) -> list[str]:
-    """The point's identities, the deciding one first."""
+    """The point's identities, the deciding one first (malformed values are skipped)."""
     out: list[str] = []
     email = attributes.get("user.email", "").strip()
     if email and EMAIL.match(email):
@@ -71,7 +71,13 @@ def candidates(attributes: dict[str, str]) -> list[str]:
         value = attributes.get(key, "").strip()
         if value:
             out.append(f"otel:{value}")
-    return out
+    valid = []
+    for identity in out:
+        try:
+            valid.append(normalize(identity))
+        except IdentityError:
+            continue
+    return valid
 
 
 def usage_fields(point: Point, config: BoardConfig) -> tuple[tuple[str, float], ...]:

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.admin import recent_changes
-from bot.blocks import escape, home_view
+from bot.blocks import escape, fmt_number, home_view
 from bot.deps import Deps
 from jobs.digest import current_schedule
 
@@ -35,11 +35,39 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         if changes:
             admin_notes.append("*Recent configuration changes*\n" + "\n".join(
                 f"• {escape(line)}" for line in changes))
+        unmapped = unmapped_note(deps)
+        if unmapped:
+            admin_notes.append(unmapped)
         error = deps.store.digest_error()
         if error:
             admin_notes.append(f":warning: {error}")
     client.views_publish(user_id=user_id,
                          view=home_view(user_id, boards, admin_notes, is_admin=is_admin))
+
+
+def unmapped_note(deps: Deps, shown: int = 5) -> str | None:
+    """Identities that report but map to nobody, for admins: their reports are kept and
+    credited once linked."""
+    rows, total = deps.identities.unmapped(limit=shown)
+    if not rows:
+        return None
+    tokens = sum(r.tokens for r in rows)
+    outcomes = sum(r.outcomes for r in rows)
+    amounts = ", ".join(part for part in (f"{fmt_number(tokens)} tokens" if tokens else "",
+                                          f"{fmt_number(outcomes)} outcomes" if outcomes else "")
+                        if part)
+    lines = [f"*{total} {'identity reports' if total == 1 else 'identities report'} but "
+             f"{'maps' if total == 1 else 'map'} to nobody* (kept: {amounts}"
+             f"{' among the ones shown' if total > len(rows) else ''})"]
+    for row in rows:
+        detail = ", ".join(part for part in (
+            f"{fmt_number(row.tokens)} tokens" if row.tokens else "",
+            f"{fmt_number(row.outcomes)} outcomes" if row.outcomes else "") if part)
+        shown_id = escape(row.identity.replace("`", "'"))
+        lines.append(f"• `{shown_id}`: {detail}")
+    lines.append("Link one to credit everything it sent, past days included: "
+                 "`tokenboard identities link U012AB3CD SOURCE:VALUE`")
+    return "\n".join(lines)
 
 
 def register(app: App, deps: Deps) -> None:

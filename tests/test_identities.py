@@ -140,3 +140,19 @@ def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str) -
     assert bad.returncode == 1 and "line 2" in bad.stderr and "line 3" in bad.stderr
     assert run(["identities", "unlink", "github:bob"], env, tmp_path).returncode == 0
     assert app.deps.identities.export() == [("U0ANA", "otel:user_01abc")]
+
+
+def test_app_home_lists_unmapped_identities_for_admins_only(app: App) -> None:
+    from tests.test_admin import open_home
+
+    app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)
+    app.stub.add_user("U0BOB", display_name="Bob")
+    app.ingest([usage("u1", {"email": "ghost@corp.com"}, 4_200_000),
+                usage("u2", {"email": "other@corp.com"}, 1500),
+                outcome("u3", {"email": "other@corp.com"}, "review", 2)])
+    home = open_home(app, "U0ADM", "EvAdm")
+    assert "2 identities report but map to nobody" in home
+    assert "email:ghost@corp.com`: 4.2M tokens" in home
+    assert "email:other@corp.com`: 1.5k tokens, 2 outcomes" in home
+    assert "tokenboard identities link" in home
+    assert "map to nobody" not in open_home(app, "U0BOB", "EvBob")
