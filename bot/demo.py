@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.app import build_deps
 from bot.blocks import leaderboard_blocks
 from bot.demo_org import events_in_batches, generate_org
+from bot.demo_otlp import send_through_otlp, split_for_otlp
 from bot.ingest import ingest_events
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
@@ -22,6 +23,7 @@ from bot.text import side_by_side
 
 DEMO_PEOPLE = 60
 DEMO_DAYS = 30
+OTLP_EVERY = 6  # every 6th person reports usage over OpenTelemetry
 
 
 def _progress(stream, done: int, total: int) -> None:
@@ -33,6 +35,22 @@ def _progress(stream, done: int, total: int) -> None:
     elif done == total or (done * 4 // total) != ((done - 500) * 4 // total):
         stream.write(f"Ingesting: {done:,}/{total:,} reports\n")
     stream.flush()
+
+
+def _otlp_leg(deps, events: list[dict], emails: dict[str, str], say) -> dict[str, int]:
+    """The usage of every OTLP_EVERY-th person, through the OpenTelemetry SDK's exporter."""
+    if not events:
+        return {}
+    try:
+        sent = send_through_otlp(deps, events, emails)
+    except ImportError:
+        say("Skipped the OpenTelemetry leg: install opentelemetry-sdk and "
+            "opentelemetry-exporter-otlp-proto-http (make install does).")
+        return {}
+    say(f"{len(sent)} people reported their usage as Claude Code does: "
+        f"{sum(sent.values()):,} tokens in {len(events):,} sessions through the OpenTelemetry "
+        "SDK's OTLP/HTTP exporter to POST /v1/metrics (protobuf, delta temporality).")
+    return sent
 
 
 def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
@@ -60,6 +78,8 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                                                     "is_admin": "0", "is_owner": "0"})
                 deps.store.cache_email(person.email, person.user)
             say(f"Synthetic org: {len(org)} people over {days} days, {len(events):,} reports.")
+            emails = {p.user: p.email for p in org}
+            events, otlp_events = split_for_otlp(events, emails, OTLP_EVERY)
             totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
             done = 0
             for batch in events_in_batches(events, 500):
@@ -69,6 +89,7 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                 totals["rejected"] += len(result.rejected)
                 done += len(batch)
                 _progress(stream, done, len(events))
+            otlp_sent = _otlp_leg(deps, otlp_events, emails, say)
             # Send the first batch again: a retried batch must not count twice.
             retry = ingest_events(deps.store, deps.identities, events[:500], now=now, sender="demo")
             say(f"Counted {totals['accepted']:,} reports ({totals['rejected']} rejected); "
@@ -76,6 +97,7 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                 f"({retry.duplicates} recognised as duplicates).")
 
             pb = deps.leaderboards.period_board("all")
+            all_tokens = {r.user: r.raw for r in pb.board.raw}
             names = {p.user: p.name for p in org}
             say("")
             say(side_by_side(pb, names))
@@ -110,4 +132,5 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
             return {"board": pb, "paths": [board_path, digest_path, chart_path],
                     "accepted": totals["accepted"], "rejected": totals["rejected"],
                     "retry_accepted": retry.accepted,
-                    "events": len(events), "org": org}
+                    "events": len(events), "org": org, "otlp_sent": otlp_sent,
+                    "all_tokens": all_tokens}

@@ -79,6 +79,11 @@ def test_demo(tmp_path: Path) -> None:
     output = "".join(lines)
     assert summary["accepted"] == summary["events"] and summary["rejected"] == 0
     assert summary["retry_accepted"] == 0
+    # part of the org reported its usage through the OpenTelemetry SDK (and only that
+    # way): the all-time board holds exactly what it sent
+    assert len(summary["otlp_sent"]) >= 8 and "OpenTelemetry SDK" in "".join(lines)
+    held = summary["all_tokens"]
+    assert {u: held[u] for u in summary["otlp_sent"]} == summary["otlp_sent"]
     assert "Ingesting:" in output and "BY OUTCOMES" in output
     reply = json.loads((tmp_path / "leaderboard.json").read_text())
     text = json.dumps(reply["blocks"], ensure_ascii=False)
