@@ -1,8 +1,9 @@
 """The admin configuration modal: Block Kit out, validated BoardConfig back in. Pure.
 
-Stable block ids: `raw_metric`, `weight:<kind>`, `cap:<kind>`, `transform:<kind>`,
-`new_kind`, `remove_kinds`, `digest_channel`, `digest_time`, `timezone`, `board_size`,
-`digest_enabled`, `display`, `flags`, `admins`. Every input's action id is `value`.
+Stable block ids: `raw_metric`, `token_types`, `claude_code_usage`, `weight:<kind>`,
+`cap:<kind>`, `transform:<kind>`, `new_kind`, `remove_kinds`, `digest_channel`,
+`digest_time`, `timezone`, `board_size`, `digest_enabled`, `display`, `flags`, `admins`.
+Every input's action id is `value`.
 
 Slack allows 100 blocks per view, so the first MAIN_KINDS outcome kinds are edited in the
 main modal and the rest on pages pushed on top of it (`config_kinds`), PAGE_KINDS each.
@@ -50,6 +51,11 @@ TRANSFORM_LABELS = {"linear": "Linear (no diminishing)", "sqrt": "Square root",
 DISPLAY_LABELS = {"names": "Names", "mentions": "Names as @mentions",
                   "anonymous": "Anonymous (#1, #2; only your own row named)"}
 FLAG_LABELS = {"admins": "Admins only", "everyone": "Everyone", "off": "Nobody (off)"}
+TOKEN_TYPE_LABELS = {"input": "Input", "output": "Output", "cache_read": "Cache read",
+                     "cache_creation": "Cache creation", "thought": "Thinking (Gemini)",
+                     "tool": "Tool (Gemini)", "cache": "Cached (Gemini)"}
+CLAUDE_CODE_USAGE_LABELS = {"metrics": "Metrics (claude_code.token.usage; the default)",
+                            "events": "Events (claude_code.api_request, one per model call)"}
 
 
 def _options(labels: dict[str, str]) -> list[Option]:
@@ -102,6 +108,18 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
         block_id="raw_metric", label="Raw board ranks by",
         element=StaticSelectElement(action_id="value", options=raw_options, initial_option=next(
             o for o in raw_options if o.value == config.raw_metric))))
+    type_options = _options(TOKEN_TYPE_LABELS)
+    blocks.append(InputBlock(
+        block_id="token_types", label="Token types that add up to \"tokens\"",
+        hint="As the tools report them over OpenTelemetry; every type is kept per day either "
+             "way.",
+        element=CheckboxesElement(action_id="value", options=type_options, initial_options=[
+            o for o in type_options if o.value in config.token_types] or None)))
+    usage_options = _options(CLAUDE_CODE_USAGE_LABELS)
+    blocks.append(InputBlock(
+        block_id="claude_code_usage", label="Claude Code tokens and cost come from",
+        element=RadioButtonsElement(action_id="value", options=usage_options, initial_option=next(
+            o for o in usage_options if o.value == config.claude_code_usage))))
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(
         text="*Outcome kinds.* Points per person per day = weight × transform(min(count, "
              "cap)). Favour outcomes that are hard to fake; cap the trivial ones."))]
@@ -253,6 +271,11 @@ def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
         outcomes.pop(key, None)
     if not outcomes:
         errors["remove_kinds"] = "Keep at least one outcome kind."
+    token_types = config.token_types
+    if "token_types" in values:
+        token_types = _value(values, "token_types") or []
+        if not token_types:
+            errors["token_types"] = "Keep at least one token type."
     size_text = _value(values, "board_size")
     board_size = config.board_size
     if size_text:
@@ -277,6 +300,8 @@ def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
         "display": _value(values, "display") or config.display,
         "flags": _value(values, "flags") or config.flags,
         "admins": _value(values, "admins") or [],
+        "token_types": token_types or config.token_types,
+        "claude_code_usage": _value(values, "claude_code_usage") or config.claude_code_usage,
     })
     return updated, errors
 

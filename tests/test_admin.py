@@ -349,6 +349,7 @@ def test_workspace_admin_submission_saves_every_section(app: App, channels: set[
     ("board_size", "30", "board_size"),
     ("board_size", "4", "board_size"),
     ("timezone", "Mars/Olympus", "timezone"),
+    ("token_types", [], "token_types"),
 ])
 def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, value: str,
                                                 expected_block: str) -> None:
@@ -363,6 +364,20 @@ def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, v
     # Nothing was saved, not even the valid board size change next to the bad field.
     assert admin_app.deps.store.load_config_versioned() == (BoardConfig(), 0)
     assert admin_app.deps.store.config_history() == []
+
+
+def test_usage_settings_in_the_modal(admin_app: App) -> None:
+    view = config_view(admin_app.deps.store.load_config())
+    answer = submit(admin_app, view, ADMIN, {"token_types": ["input", "output"],
+                                             "claude_code_usage": "events"})
+    assert answer.status == 200 and not answer.body
+    config = admin_app.deps.store.load_config()
+    assert (config.token_types, config.claude_code_usage) == (["input", "output"], "events")
+    changes = admin_app.deps.store.config_history()[0]["changes"]
+    assert "claude code usage metrics → events" in changes
+    reopened = config_view(config)
+    boxes = next(b for b in reopened["blocks"] if b.get("block_id") == "token_types")
+    assert [o["value"] for o in boxes["element"]["initial_options"]] == ["input", "output"]
 
 
 def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(

@@ -373,3 +373,21 @@ def test_example_payloads_from_opentelemetry_proto(app: App) -> None:
         zipped = post(app, path, gzip.compress(body), {**JSON, "Content-Encoding": "gzip"})
         assert zipped.status == 200
     assert board(app) == {}
+
+
+@pytest.mark.parametrize("delta", [True, False], ids=["delta", "cumulative"])
+def test_exactly_once_across_a_restart_of_tokenboard(app: App, settings, redis_client,
+                                                     delta: bool) -> None:
+    from bot.app import build_deps
+
+    app.stub.add_user("U0IVY", real_name="Ivy", email="ivy@example.com")
+    bodies = encoded([3, 4], delta, claude_resource(**{"user.email": "ivy@example.com"}))
+    assert post(app, "/v1/metrics", bodies[0], PROTO).status == 200
+    app.stop()  # tokenboard restarts: a new process, the same Redis
+    restarted = App(build_deps(settings, redis_client), app.stub)
+    try:
+        for body in bodies:  # the exporter retries the first export, then sends the next
+            assert post(restarted, "/v1/metrics", body, PROTO).status == 200
+        assert board(restarted) == {"U0IVY": 7}
+    finally:
+        restarted.stop()
