@@ -67,6 +67,16 @@ class BoardConfig(BaseModel):
     # Claude Code sends the same tokens as metrics and as api_request log events: count
     # one of the two, never both.
     claude_code_usage: Literal["metrics", "events"] = "metrics"
+    # Pull requests that should not pay like real work (webhook sources): smaller than
+    # `pr_small_lines` changed lines, or merged by their author without an approving review
+    # from someone else, count at a fraction of a merged pull request (both: the product).
+    pr_small_lines: int = Field(default=10, ge=0, le=100_000)
+    pr_small_fraction: float = Field(default=0.2, ge=0, le=1)
+    pr_self_merge_fraction: float = Field(default=0.5, ge=0, le=1)
+
+    def modifier_fractions(self) -> dict[str, float]:
+        """What a modified outcome count is scaled by, per modifier."""
+        return {"small": self.pr_small_fraction, "self": self.pr_self_merge_fraction}
 
     @field_validator("outcomes")
     @classmethod
@@ -112,8 +122,9 @@ def check_config(config: BoardConfig) -> dict[str, str]:
 
 def scoring_changed(old: BoardConfig, new: BoardConfig) -> bool:
     """True when stored outcome points must be recomputed (weights, caps, transforms)."""
-    def rules(c: BoardConfig) -> dict[str, tuple]:
-        return {k: (r.weight, r.cap, r.transform) for k, r in c.outcomes.items()}
+    def rules(c: BoardConfig) -> tuple:
+        return ({k: (r.weight, r.cap, r.transform) for k, r in c.outcomes.items()},
+                c.modifier_fractions())
 
     return rules(old) != rules(new)
 
@@ -145,7 +156,8 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
                                f"{_fmt(getattr(b, name))}")
     for name in ("raw_metric", "board_size", "efficiency_min_tokens", "display", "flags",
                  "digest_enabled", "digest_channel", "digest_time", "timezone", "admins",
-                 "token_types", "claude_code_usage"):
+                 "token_types", "claude_code_usage", "pr_small_lines", "pr_small_fraction",
+                 "pr_self_merge_fraction"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")

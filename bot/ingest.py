@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.counts import Usage
 from bot.directory import LookupUnavailable
 from bot.identities import Identities
 from bot.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
@@ -23,7 +24,6 @@ from bot.store import (
     Store,
     is_identity,
 )
-from bot.usage import Usage
 
 
 class BadBatch(ValueError):
@@ -144,7 +144,7 @@ def count(store: Store, items: list[tuple[int, Usage | UsageReport | OutcomeRepo
         config, version = store.load_config_versioned() if stale else (config, version)
         pending = []
         for index, report, who in stale:
-            if isinstance(report, OutcomeReport) and report.kind not in config.outcomes:
+            if not isinstance(report, Usage | UsageReport) and report.kind not in config.outcomes:
                 statuses[index] = REMOVED_KIND
             else:
                 pending.append((index, report, who))

@@ -20,11 +20,11 @@ import numpy as np
 import redis
 
 from bot.config import BoardConfig
+from bot.counts import Outcome, Usage, report_fingerprint, usage_from_report
 from bot.keys import Keys
 from bot.periods import Bucket, buckets_for_day, local_date
 from bot.ranking import Totals
 from bot.reports import OutcomeReport, UsageReport
-from bot.usage import Usage, report_fingerprint, usage_from_report
 
 METRICS = ("tokens", "cost", "requests", "points")
 COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT = 1, 0, -1, -2, -3
@@ -36,24 +36,53 @@ CONFIG_HISTORY = 200  # audit entries kept
 REBUILD_CHUNK = 100  # people per rescoring script call: about 1 ms of Redis time
 REBUILD_LOCK_TTL = 300  # refreshed as the rebuild progresses; frees ingest if we die
 # KEYS: 1 new (temporary) day points set, 2.. day hashes
-# ARGV: 1 JSON {kind: [weight, cap, transform]}, 2.. the people, in KEYS order
+# ARGV: 1 JSON [RULES, MODS] (see _POINTS_FN), 2.. the people, in KEYS order
 # Writes each person's day points into KEYS[1] and returns them, in order.
-RESCORE_LUA = """
-local rules = cjson.decode(ARGV[1])
-local out, zargs = {}, {}
-for i = 2, #KEYS do
-  local fields = redis.call('HGETALL', KEYS[i])
-  local points = 0
+# Outcome points of one person-day, from the raw counts of its day hash. A kind's counts
+# sit in `o:<kind>` (plain) and `o:<kind>~<mods>` (mods: '+'-joined among small, self,
+# revert). Each modified count is scaled by the product of its fractions; reverted counts
+# are taken back: points = weight × (F(kept) − F(reverted)) with F(x) = transform(min(x, cap))
+# and x never below 0. RULES: {kind: [weight, cap (0 = none), transform]}; MODS: {mod: fraction}.
+_POINTS_FN = """
+local function transform(x, rule)
+  if x < 0 then x = 0 end
+  if rule[2] > 0 and x > rule[2] then x = rule[2] end
+  if rule[3] == 'sqrt' then return math.sqrt(x) end
+  if rule[3] == 'log' then return math.log(1 + x) end
+  return x
+end
+local function day_points(fields, rules, mods, only_kind)
+  local kept, reverted = {}, {}
   for j = 1, #fields, 2 do
-    local rule = rules[string.sub(fields[j], 3)]
-    if rule and string.sub(fields[j], 1, 2) == 'o:' then
-      local x = tonumber(fields[j + 1])
-      if rule[2] > 0 and x > rule[2] then x = rule[2] end
-      if rule[3] == 'sqrt' then x = math.sqrt(x)
-      elseif rule[3] == 'log' then x = math.log(1 + x) end
-      points = points + rule[1] * x
+    local name = fields[j]
+    if string.sub(name, 1, 2) == 'o:' then
+      local kind, suffix = string.match(string.sub(name, 3), '^([^~]+)~?(.*)$')
+      if rules[kind] and (not only_kind or kind == only_kind) then
+        local x, back = tonumber(fields[j + 1]), false
+        for mod in string.gmatch(suffix, '[^+]+') do
+          if mod == 'revert' then back = true else x = x * (mods[mod] or 1) end
+        end
+        if back then reverted[kind] = (reverted[kind] or 0) + x
+        else kept[kind] = (kept[kind] or 0) + x end
+      end
     end
   end
+  local points = 0
+  for kind, rule in pairs(rules) do
+    if kept[kind] or reverted[kind] then
+      points = points + rule[1] * (transform(kept[kind] or 0, rule)
+                                   - transform(reverted[kind] or 0, rule))
+    end
+  end
+  return points
+end
+"""
+
+RESCORE_LUA = _POINTS_FN + """
+local config = cjson.decode(ARGV[1])
+local out, zargs = {}, {}
+for i = 2, #KEYS do
+  local points = day_points(redis.call('HGETALL', KEYS[i]), config[1], config[2], nil)
   local text = string.format('%.17g', points)
   out[#out + 1] = text
   zargs[#zargs + 1] = text
@@ -165,28 +194,24 @@ redis.call('INCR', KEYS[19])
 return 1
 """
 
-OUTCOME_LUA = _COMMON + """
--- ARGV: 12 kind, 13 count, 14 weight, 15 cap (0 = none), 16 transform
+OUTCOME_LUA = _COMMON + _POINTS_FN + """
+-- ARGV: 12 day-hash field (o:<kind> or o:<kind>~<mods>), 13 count (may be negative: a
+--       revert), 14 kind, 15 JSON [RULES, MODS] for that kind
 local c = claim()
 if c ~= 1 then return c end
-local field = 'o:' .. ARGV[12]
-local new = redis.call('HINCRBY', KEYS[2], field, ARGV[13])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
 if not mapped then
+  redis.call('HINCRBY', KEYS[2], ARGV[12], ARGV[13])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
   keep_unmapped(ARGV[13])
   return 1
 end
-local old = new - tonumber(ARGV[13])
-local cap = tonumber(ARGV[15])
-local function f(x)
-  if cap > 0 and x > cap then x = cap end
-  if ARGV[16] == 'sqrt' then return math.sqrt(x) end
-  if ARGV[16] == 'log' then return math.log(1 + x) end
-  return x
-end
-local delta = tonumber(ARGV[14]) * (f(new) - f(old))
+local config = cjson.decode(ARGV[15])
+local before = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], ARGV[14])
+redis.call('HINCRBY', KEYS[2], ARGV[12], ARGV[13])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+local after = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], ARGV[14])
 touch(3, 14, 0, true)
-touch(15, 18, string.format('%.17g', delta), false)
+touch(15, 18, string.format('%.17g', after - before), false)
 redis.call('INCR', KEYS[19])
 return 1
 """
@@ -195,31 +220,20 @@ return 1
 # KEYS: 1 the identity's day hash, 2 the person's day hash, 3-18 boards as above, 19 gen,
 #       20 rebuild lock, 21 config version
 # ARGV: 1 user, 2 (unused), 3 day-hash ttl, 4-6 ttl d/w/m, 7 config version,
-#       8 JSON {kind: [weight, cap, transform]}
+#       8 JSON [RULES, MODS] (see _POINTS_FN)
 # Returns 1 credited, 0 nothing to credit, -1 rebuilding, -2 stale configuration.
-CREDIT_LUA = """
+CREDIT_LUA = _POINTS_FN + """
 if redis.call('EXISTS', KEYS[20]) == 1 then return -1 end
 if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return 0 end
 local user = ARGV[1]
-local rules = cjson.decode(ARGV[8])
+local config = cjson.decode(ARGV[8])
 local board = {tokens = 0, cost = 0, requests = 0}
-local points = 0
-local function f(x, rule)
-  if rule[2] > 0 and x > rule[2] then x = rule[2] end
-  if rule[3] == 'sqrt' then return math.sqrt(x) end
-  if rule[3] == 'log' then return math.log(1 + x) end
-  return x
-end
+local before = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], nil)
 for j = 1, #fields, 2 do
   local name, x = fields[j], fields[j + 1]
-  if string.sub(name, 1, 2) == 'o:' then
-    local n = tonumber(x)
-    local new = redis.call('HINCRBY', KEYS[2], name, x)
-    local rule = rules[string.sub(name, 3)]
-    if rule then points = points + rule[1] * (f(new, rule) - f(new - n, rule)) end
-  elseif name == 'cost' then
+  if name == 'cost' then
     redis.call('HINCRBYFLOAT', KEYS[2], name, x)
     board.cost = tonumber(x)
   else
@@ -228,6 +242,7 @@ for j = 1, #fields, 2 do
   end
 end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+local points = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], nil) - before
 local function touch(first, last, amount)
   for i = first, last do
     redis.call('ZINCRBY', KEYS[i], amount, user)
@@ -268,6 +283,13 @@ def _align(columns: list[tuple[list[bytes], np.ndarray]]) -> tuple[list[str], li
             column[[index[m] for m in members]] = scores
         aligned.append(column)
     return [m.decode() for m in everyone], aligned
+
+
+def scoring_rules(config: BoardConfig, kind: str | None = None) -> str:
+    """[RULES, MODS] as the Lua scoring function takes them (all kinds, or one)."""
+    rules = {k: [r.weight, r.cap or 0, r.transform] for k, r in config.outcomes.items()
+             if kind is None or k == kind}
+    return json.dumps([rules, config.modifier_fractions()])
 
 
 def is_identity(who: str) -> bool:
@@ -327,12 +349,12 @@ class Store:
 
         return (until(day), until(day), until(week_end), until(next_month - timedelta(days=1)))
 
-    def _event_keys(self, report: Usage | OutcomeReport, who: str, sender: str
+    def _event_keys(self, report: Usage | Outcome | OutcomeReport, who: str, sender: str
                     ) -> tuple[list, date]:
         day = local_date(report.ts, self.tz)
         k = self.keys
         if is_identity(who):
-            metric = "outcomes" if isinstance(report, OutcomeReport) else "tokens"
+            metric = "tokens" if isinstance(report, Usage) else "outcomes"
             keys = [k.seen(sender, report.id), k.identity_day(day, who)] + [""] * 16
             tail = [k.unmapped(metric), k.identity_days(who), k.unmapped("last")]
         else:
@@ -346,7 +368,8 @@ class Store:
         keys += [k.key("gen"), k.key("rebuild"), k.key("config", "version"), series] + tail
         return keys, day
 
-    def record(self, reports: Sequence[tuple[Usage | UsageReport | OutcomeReport, str]],
+    def record(self, reports: Sequence[tuple[Usage | Outcome | UsageReport | OutcomeReport,
+                                             str]],
                config: BoardConfig, version: int = 0, sender: str = "default") -> list[int]:
         """Count each (report, who) once. `who` is a Slack user id, or an identity
         (`source:value`) that maps to nobody yet: then the counts are kept under the
@@ -371,7 +394,7 @@ class Store:
             day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
             mapped = "0" if is_identity(who) else "1"
             common = [who, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m, version,
-                      (report.fingerprint if isinstance(report, Usage)
+                      (report.fingerprint if isinstance(report, Usage | Outcome)
                        else report_fingerprint(report)) or "-", mapped, day.isoformat(), now]
             if isinstance(report, Usage):
                 start = f"{report.start_ns:020d}" if report.series else ""
@@ -381,9 +404,12 @@ class Store:
                     args += [name, repr(float(amount))]
                 self._usage(keys=keys, args=args, client=pipe)
             else:
-                rule = config.outcomes[report.kind]
-                args = common + [report.kind, report.count, repr(float(rule.weight)),
-                                 rule.cap or 0, rule.transform]
+                field = f"o:{report.kind}"
+                modifiers = getattr(report, "modifiers", ())
+                if modifiers:
+                    field += "~" + "+".join(sorted(modifiers))
+                args = common + [field, int(report.count), report.kind,
+                                 scoring_rules(config, report.kind)]
                 self._outcome(keys=keys, args=args, client=pipe)
         return [int(x) for x in pipe.execute()]
 
@@ -397,8 +423,7 @@ class Store:
             keys += [self.zkey(metric, b) for b in buckets]
         keys += [self.key("gen"), self.key("rebuild"), self.key("config", "version")]
         day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
-        rules = json.dumps({k: [r.weight, r.cap or 0, r.transform]
-                            for k, r in config.outcomes.items()})
+        rules = scoring_rules(config)
         return int(self._credit(keys=keys, args=[user, 0, day_ttl, ttl_d, ttl_w, ttl_m,
                                                  version, rules]))
 
@@ -518,8 +543,7 @@ class Store:
         lock = self.key("rebuild")
         if not self.r.set(lock, token, nx=True, ex=REBUILD_LOCK_TTL):
             raise RuntimeError("another rebuild is running")
-        rules = json.dumps({k: [r.weight, r.cap or 0, r.transform]
-                            for k, r in config.outcomes.items()})
+        rules = scoring_rules(config)
         swaps: list[tuple[str, str]] = []
         stats = {"days": 0, "person_days": 0, "buckets": 0}
         try:

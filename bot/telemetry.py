@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.config import BoardConfig
+from bot.counts import Usage
 from bot.identities import EMAIL, Identities, IdentityError, normalize
 from bot.ingest import REMOVED_KIND, ScoresRebuilding, count
 from bot.reports import MAX_FUTURE
 from bot.sources.otlp import Decoded, Point
 from bot.store import CONFLICT, COUNTED, REBUILDING, Store, is_identity
-from bot.usage import Usage
 
 MAX_NAMED = 5  # unmapped identities named in one answer
 

@@ -1,5 +1,6 @@
-"""`Usage`: what one usage report adds to a person's (or an identity's) day, whatever
-wire format it came in (our JSON, an OTLP data point or log event, a vendor report).
+"""What one report adds to a person's (or an identity's) day, whatever wire format it
+came in (our JSON, an OTLP data point or log event, a webhook, a vendor report):
+`Usage` for usage, `Outcome` for outcomes.
 
 `fields` names raw day-hash counters with an amount per unit of `value`; the store adds
 `amount × value` to each (for a cumulative OTLP series, `value` becomes the increase
@@ -55,3 +56,18 @@ def usage_from_report(report: UsageReport) -> Usage:
         fields.append(("output_tokens", report.output_tokens))
     return Usage(id=report.id, ts=report.ts, fields=tuple(fields),
                  fingerprint=report_fingerprint(report))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An outcome from a source that knows more than a count: `modifiers` (`small`,
+    `self`) scale it by the configured fractions, `revert` takes it back; `count` may be
+    negative only to undo an earlier report (never from a sender's wire format)."""
+
+    id: str
+    ts: datetime
+    kind: str
+    count: int = 1
+    modifiers: tuple[str, ...] = ()
+    ref: str | None = None
+    fingerprint: str = field(default="", compare=False)
