@@ -84,7 +84,7 @@ def build_bolt_app(deps: Deps) -> App:
     listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
     event whose processing fails (Redis down) is not acked and Slack retries it.
     """
-    from handlers import admin, commands, events, home
+    from handlers import admin, claims, commands, events, home
 
     app = App(
         client=deps.client,
@@ -93,6 +93,6 @@ def build_bolt_app(deps: Deps) -> App:
         token_verification_enabled=False,
         request_verification_enabled=bool(deps.settings.slack_signing_secret),
     )
-    for module in (commands, events, home, admin):
+    for module in (commands, events, home, admin, claims):
         module.register(app, deps)
     return app

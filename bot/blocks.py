@@ -42,6 +42,8 @@ HELP_TEXT = (
     "`/leaderboard today|yesterday|week|month|all` — another period\n"
     "`/leaderboard me` — only your own numbers\n"
     "`/leaderboard optout` / `optin` — leave or rejoin the boards others see\n"
+    "`/leaderboard link github LOGIN` — say which GitHub (GitLab, PagerDuty…) account is "
+    "yours; an admin confirms it\n"
     "`/leaderboard forget-me` — delete everything tokenboard stored about you\n"
     "`/leaderboard config` — admins: metrics, weights, digest and privacy\n"
     "`/leaderboard help` — this text"
@@ -202,7 +204,7 @@ def help_blocks(not_understood: str | None = None) -> list[dict]:
 
 
 def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | None = None,
-              is_admin: bool = False) -> dict:
+              is_admin: bool = False, admin_blocks: list[dict] | None = None) -> dict:
     """The App Home tab: the viewer's ranks on both boards for several periods."""
     blocks: list[Block] = [HeaderBlock(text="Your AI usage and outcomes")]
     for pb in boards:
@@ -216,6 +218,7 @@ def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | N
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Admin*")))
         for note in admin_notes or []:
             blocks.append(SectionBlock(text=MarkdownTextObject(text=note[:3000])))
+        blocks += [Block.parse(b) for b in admin_blocks or []]
         blocks.append(ActionsBlock(block_id="admin_actions", elements=[ButtonElement(
             text="Configure tokenboard", action_id="open_config", value="open")]))
     return View(type="home", blocks=blocks[:100]).to_dict()

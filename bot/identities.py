@@ -60,6 +60,18 @@ class Unmapped:
 
 
 @dataclass(frozen=True)
+class Claim:
+    identity: str
+    user: str          # who says the identity is theirs
+    at: float          # when (epoch s)
+    linked_to: str | None  # whom the identity is linked to now, if anyone
+
+
+CLAIM_SOURCES = ("github", "gitlab", "pagerduty", "otel", "email")
+MAX_CLAIMS_PER_USER = 10
+
+
+@dataclass(frozen=True)
 class LinkResult:
     identity: str
     user: str
@@ -157,6 +169,46 @@ class Identities:
                 pipe.zrem(keys.unmapped(metric), identity)
         pipe.execute()
         return credited
+
+    # -- self-service claims, approved by an admin --------------------------------------
+    def claim(self, user: str, source: str, value: str, now: float) -> Claim:
+        """Record that `user` says `source:value` is theirs, for an admin to approve or
+        reject. Nothing is linked (or credited) until an admin approves."""
+        source = source.lower()
+        if source not in CLAIM_SOURCES:
+            raise IdentityError(f"{source!r} is not a source you can claim; use one of "
+                                f"{', '.join(CLAIM_SOURCES)}")
+        identity = normalize(f"{source}:{value}")
+        linked = self.linked([identity]).get(identity)
+        if linked == user:
+            raise IdentityError(f"{identity} is already linked to you")
+        key = self.store.keys.key("claims")
+        mine = [f for f in self.r.hkeys(key) if f.decode().endswith(f"|{user}")]
+        if len(mine) >= MAX_CLAIMS_PER_USER:
+            raise IdentityError(f"you already have {len(mine)} claims waiting for an admin")
+        self.r.hset(key, f"{identity}|{user}", now)
+        return Claim(identity, user, now, linked)
+
+    def claims(self) -> list[Claim]:
+        """Pending claims, oldest first."""
+        raw = self.r.hgetall(self.store.keys.key("claims"))
+        pending = []
+        for field, at in raw.items():
+            identity, _, user = field.decode().rpartition("|")
+            pending.append((float(at), identity, user))
+        links = self.linked([identity for _, identity, _ in pending])
+        return [Claim(identity, user, at, links.get(identity))
+                for at, identity, user in sorted(pending)]
+
+    def decide(self, identity: str, user: str, approve: bool) -> LinkResult | None:
+        """Approve (link and credit) or reject a pending claim; None if there is no such
+        claim (already decided)."""
+        removed = self.r.hdel(self.store.keys.key("claims"), f"{identity}|{user}")
+        if not removed:
+            return None
+        if not approve:
+            return LinkResult(identity, user, 0, None)
+        return self.link(user, identity)
 
     def unlink(self, identity: str) -> str | None:
         """Forget the link (future reports from it are kept unmapped again; what it

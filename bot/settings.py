@@ -35,6 +35,9 @@ class Settings:
     retention_days: int = 400
     max_body_bytes: int = 2_000_000
     otlp_max_bytes: int = 16 * 1024 * 1024
+    github_webhook_secret: str = ""
+    gitlab_webhook_token: str = ""
+    pagerduty_webhook_secret: str = ""
     admin_user_ids: tuple[str, ...] = ()
     digest_channel: str = ""
     digest_time: str = "09:00"
@@ -96,6 +99,9 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         workspace=env.get("TOKENBOARD_WORKSPACE", "").strip() or "default",
         retention_days=_int(env, "TOKENBOARD_RETENTION_DAYS", 400),
         otlp_max_bytes=_otlp_max(env),
+        github_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET", "").strip(),
+        gitlab_webhook_token=env.get("GITLAB_WEBHOOK_TOKEN", "").strip(),
+        pagerduty_webhook_secret=env.get("PAGERDUTY_WEBHOOK_SECRET", "").strip(),
         admin_user_ids=_split(env.get("ADMIN_USER_IDS", "")),
         digest_channel=env.get("DIGEST_CHANNEL", "").strip(),
         digest_time=digest_time,

@@ -50,6 +50,16 @@ class WebApp:
 
             status, data, headers = handle(self.deps, environ, path[4:])
             return self._raw(start_response, status, data, headers)
+        if path.startswith("/webhooks/"):
+            from bot.webhook_http import route
+
+            handler = route(path)
+            if handler is None:
+                return self._json(start_response, 404, {"error": f"no webhook source at {path}"})
+            if method != "POST":
+                return self._json(start_response, 405, {"error": "use POST"})
+            status, body, headers = handler(self.deps, environ)
+            return self._json(start_response, status, body, headers)
         if path == "/healthz":
             ok = self.deps.store.ping()
             return self._json(start_response, 200 if ok else 503,

@@ -1,4 +1,4 @@
-"""`/leaderboard [period|me|help|config|optout|optin|forget-me]`: ack at once, then
+"""`/leaderboard [period|me|help|config|optout|optin|forget-me|link]`: ack at once, then
 answer privately via response_url."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from bot.blocks import escape, help_blocks, leaderboard_blocks, me_blocks
 from bot.deps import Deps
 from bot.periods import PERIODS
 from handlers.admin import NOT_ADMIN, open_config
+from handlers.claims import request_link
 
 log = logging.getLogger(__name__)
 DEFAULT_PERIOD = "week"
@@ -32,6 +33,8 @@ def parse(text: str) -> tuple[str, str | None]:
         return "board", DEFAULT_PERIOD
     if words[0] in ("help", "-h", "--help", "?"):
         return "help", None
+    if words[0] == "link":
+        return "link", " ".join(text.split()[1:])
     if len(words) == 1 and words[0] in VERBS:
         return VERBS[words[0]], None
     if len(words) == 1 and words[0] in PERIODS:
@@ -70,6 +73,10 @@ def register(app: App, deps: Deps) -> None:
         if action == "config":
             if not open_config(deps, client, command["trigger_id"], viewer):
                 respond(text=NOT_ADMIN, response_type="ephemeral")
+            return
+        if action == "link":
+            respond(text=request_link(deps, viewer, (period or "").split()),
+                    response_type="ephemeral")
             return
         if action in ("optout", "optin"):
             deps.store.set_opt_out(viewer, action == "optout")

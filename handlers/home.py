@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.admin import recent_changes
 from bot.blocks import escape, fmt_number, home_view
 from bot.deps import Deps
+from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,9 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     boards = [deps.leaderboards.period_board(p, config, viewer=user_id) for p in HOME_PERIODS]
     is_admin = deps.is_admin(user_id, config=config)
     admin_notes = []
+    admin_blocks: list[dict] = []
     if is_admin:
+        admin_blocks = claim_blocks(deps)
         schedule = current_schedule(deps, config)
         if not schedule.channel:
             admin_notes.append("Daily digest: no channel set (DIGEST_CHANNEL).")
@@ -42,7 +45,8 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         if error:
             admin_notes.append(f":warning: {error}")
     client.views_publish(user_id=user_id,
-                         view=home_view(user_id, boards, admin_notes, is_admin=is_admin))
+                         view=home_view(user_id, boards, admin_notes, is_admin=is_admin,
+                                        admin_blocks=admin_blocks))
 
 
 def unmapped_note(deps: Deps, shown: int = 5) -> str | None:

@@ -1,0 +1,117 @@
+"""Webhook outcomes in: normalized facts (from `bot.sources.github`, `gitlab`,
+`pagerduty`) → outcomes scored so that trivial work does not pay → who → counted once.
+
+- A merged pull request smaller than `pr_small_lines` changed lines is `small`; one
+  merged by its own author without an approving review from someone else is `self`. Both
+  scale its count by the configured fractions (both: the product). The day hash keeps the
+  modified counts apart, so a change of fractions rescored later re-ranks the past too.
+- A merged revert counts nothing itself and takes the reverted pull request's count (with
+  the modifiers it was credited with) back from its author, on the day of the revert.
+- Every outcome's id is its object (pull request, review, deployment status, issue,
+  incident), scoped to the source: an org hook and a repo hook delivering the same merge,
+  or a redelivery, count once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.config import BoardConfig
+from bot.counts import Outcome
+from bot.identities import Identities
+from bot.ingest import REMOVED_KIND, ScoresRebuilding, count
+from bot.pull_requests import PullRequests
+from bot.sources.webhook import Fact
+from bot.store import COUNTED, REBUILDING, Store, is_identity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Receipt:
+    counted: int = 0
+    duplicates: int = 0
+    ignored: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        out: dict = {"counted": self.counted, "duplicates": self.duplicates}
+        if self.ignored:
+            out["ignored"] = self.ignored
+        if self.unmapped:
+            out["unmapped"] = self.unmapped
+        return out
+
+
+def merge_modifiers(fact: Fact, config: BoardConfig, prs: PullRequests) -> tuple[str, ...]:
+    modifiers = []
+    if fact.changed_lines is not None and fact.changed_lines < config.pr_small_lines:
+        modifiers.append("small")
+    author = fact.author or fact.actor
+    if fact.merged_by == author and not prs.approved_by_other(fact.object_id, author):
+        modifiers.append("self")
+    return tuple(modifiers)
+
+
+def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests
+                 ) -> tuple[list[tuple[Outcome, str]], list[str]]:
+    """(outcome, identity) pairs to count, and why any fact was left out."""
+    out: list[tuple[Outcome, str]] = []
+    ignored: list[str] = []
+    for fact in facts:
+        if fact.kind == "approval":
+            prs.add_approval(fact.object_id, fact.actor)
+            continue
+        if fact.kind not in config.outcomes:
+            ignored.append(f"{fact.kind}: not a configured outcome kind")
+            continue
+        if fact.kind == "pr_merged" and fact.reverts:
+            repo, number = fact.reverts
+            original = prs.merged(repo, number)
+            if original is None:
+                ignored.append(f"revert of {repo}#{number}: that merge was never counted")
+                continue
+            author, modifiers = original
+            out.append((Outcome(id=f"{fact.object_id}:revert", ts=fact.ts, kind=fact.kind,
+                                modifiers=tuple(sorted({*modifiers, "revert"})), ref=fact.ref,
+                                fingerprint=f"revert:{repo}#{number}"), author))
+            continue
+        modifiers: tuple[str, ...] = ()
+        who = fact.actor
+        if fact.kind == "pr_merged":
+            modifiers = merge_modifiers(fact, config, prs)
+            who = fact.author or fact.actor
+            if fact.repo and fact.number is not None:
+                prs.remember_merge(fact.repo, fact.number, who, modifiers)
+        out.append((Outcome(id=fact.object_id, ts=fact.ts, kind=fact.kind,
+                            modifiers=modifiers, ref=fact.ref, fingerprint=fact.object_id),
+                    who))
+    return out, ignored
+
+
+def receive(store: Store, identities: Identities, prs: PullRequests, facts: list[Fact],
+            source: str) -> Receipt:
+    """Count a delivery's facts. Redis errors and LookupUnavailable propagate (503), and
+    so does ScoresRebuilding (the sender retries; counted outcomes are duplicates then)."""
+    receipt = Receipt()
+    config = store.load_config()
+    pairs, receipt.ignored = outcomes_for(facts, config, prs)
+    candidates = [[who] for _, who in pairs]
+    resolved = identities.resolve_many(candidates)
+    items = [(i, outcome, who) for i, ((outcome, _), who) in
+             enumerate(zip(pairs, resolved, strict=True))]
+    statuses = count(store, items, source)
+    for index, _outcome, who in items:
+        status = statuses[index]
+        if status == COUNTED:
+            receipt.counted += 1
+            if is_identity(who) and who not in receipt.unmapped:
+                receipt.unmapped.append(who)
+        elif status == REMOVED_KIND:
+            receipt.ignored.append("an outcome kind was just removed by an admin")
+        elif status != REBUILDING:
+            receipt.duplicates += 1  # DUPLICATE, or CONFLICT: the object was counted before
+    if REBUILDING in statuses.values():
+        raise ScoresRebuilding("scores are being rebuilt after a configuration change")
+    return receipt
