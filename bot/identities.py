@@ -26,6 +26,9 @@ USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
+CASE_INSENSITIVE = ("email", "github", "gitlab")  # logins there ignore case
+
+
 class IdentityError(ValueError):
     """An identity or link that cannot be used, with a message for the operator."""
 
@@ -39,7 +42,7 @@ def normalize(identity: str) -> str:
     IdentityError saying what is wrong."""
     source, sep, value = identity.strip().partition(":")
     source = source.lower()
-    if source == "email":
+    if source in CASE_INSENSITIVE:
         value = value.lower()
     match = IDENTITY.match(f"{source}:{value}") if sep else None
     if not match:

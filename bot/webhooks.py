@@ -79,14 +79,17 @@ def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests
             continue
         modifiers: tuple[str, ...] = ()
         who = fact.actor
+        object_id = fact.object_id
+        if fact.kind == "review" and fact.repo and fact.number is not None:
+            # one review per reviewer and pull request: replies in a thread do not add up
+            object_id = f"review:{fact.repo}#{fact.number}:{fact.actor}"
         if fact.kind == "pr_merged":
             modifiers = merge_modifiers(fact, config, prs)
             who = fact.author or fact.actor
             if fact.repo and fact.number is not None:
                 prs.remember_merge(fact.repo, fact.number, who, modifiers)
-        out.append((Outcome(id=fact.object_id, ts=fact.ts, kind=fact.kind,
-                            modifiers=modifiers, ref=fact.ref, fingerprint=fact.object_id),
-                    who))
+        out.append((Outcome(id=object_id, ts=fact.ts, kind=fact.kind, modifiers=modifiers,
+                            ref=fact.ref, fingerprint=object_id), who))
     return out, ignored
 
 

@@ -33,20 +33,21 @@ def test_claim_is_approved_with_one_click_and_credits_the_past(app: App) -> None
     assert app.deps.store.record([(kept, "github:octocat")], BoardConfig()) == [1]
 
     reply = claim(app, "U0OCTO", "github Octocat", "c1")
-    assert "Asked an admin" in reply and "github:Octocat" in reply
+    assert "Asked an admin" in reply and "github:octocat" in reply  # logins ignore case
     assert points(app) == {}  # nothing linked before an admin says so
     home = open_home(app, "U0ADM", "EvAdm1")
-    assert "says `github:Octocat` is them" in home and "claim_approve" in home
+    assert "says `github:octocat` is them" in home and "claim_approve" in home
     assert "claim_approve" not in open_home(app, "U0OCTO", "EvOcto")
 
-    value = json.dumps({"identity": "github:Octocat", "user": "U0OCTO"})
+    value = json.dumps({"identity": "github:octocat", "user": "U0OCTO"})
     # somebody who is not an admin cannot approve
     app.slack(block_actions("U0OCTO", "claim_approve", value, "b1"))
     assert app.deps.identities.claims() and app.deps.identities.export() == []
     app.slack(block_actions("U0ADM", "claim_approve", value, "b1"))
     wait_for(lambda: app.stub.calls("chat.postMessage"))
-    assert app.deps.identities.export() == [("U0OCTO", "github:Octocat")]
+    assert app.deps.identities.export() == [("U0OCTO", "github:octocat")]
     assert app.deps.identities.claims() == []
+    assert points(app) == {"U0OCTO": 5.0}  # the kept merge: weight 5 × √1
     dm = app.stub.calls("chat.postMessage")[-1].args
     assert dm["channel"] == "U0OCTO" and "confirmed" in dm["text"]
 
