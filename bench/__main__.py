@@ -19,7 +19,7 @@ from typing import Any
 from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
-BENCHMARKS = ["slash_latency", "ingest", "memory", "leaderboard", "digest", "rebuild"]
+BENCHMARKS = ["slash_latency", "ingest", "otlp", "memory", "leaderboard", "digest", "rebuild"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -31,6 +31,13 @@ def summary(results: dict[str, Any]) -> list[str]:
     if r := results.get("ingest"):
         lines.append(f"ingest        app {r['app_events_per_s']:,.0f} events/s vs plain redis-py "
                      f"{r['plain_events_per_s']:,.0f} = {r['ratio']:.2f}x (target >= 0.5x)")
+    if r := results.get("otlp"):
+        b = r["best"]
+        per = ", ".join(f"{n} proc {c['exports_per_s']:,.0f}" for n, c in r["configs"].items())
+        lines.append(f"otlp          {b['exports_per_s']:,.0f} exports/s at best ({per}; "
+                     f"target >= 1,700); /healthz {b['healthz_per_s']:,.0f} req/s; per export "
+                     f"{b['server_ms_per_export']:.2f} ms server CPU + "
+                     f"{b['redis_us_per_export']:.0f} us Redis; load generator {r['loadgen']}")
     if r := results.get("slash_latency"):
         base = r["minimal Bolt ack()"]["p50"]
         worst = max(v["p50"] for k, v in r.items() if k.startswith("ours"))
