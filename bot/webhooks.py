@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from bot.config import BoardConfig
 from bot.counts import Outcome
 from bot.identities import Identities
 from bot.ingest import REMOVED_KIND, ScoresRebuilding, count
 from bot.pull_requests import PullRequests
+from bot.reports import MAX_FUTURE
 from bot.sources.webhook import Fact
 from bot.store import COUNTED, REBUILDING, Store, is_identity
 
@@ -54,7 +56,8 @@ def merge_modifiers(fact: Fact, config: BoardConfig, prs: PullRequests) -> tuple
     return tuple(modifiers)
 
 
-def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests
+def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
+                 now: datetime, retention_days: int
                  ) -> tuple[list[tuple[Outcome, str]], list[str]]:
     """(outcome, identity) pairs to count, and why any fact was left out."""
     out: list[tuple[Outcome, str]] = []
@@ -62,6 +65,13 @@ def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests
     for fact in facts:
         if fact.kind == "approval":
             prs.add_approval(fact.object_id, fact.actor)
+            continue
+        if fact.ts < now - timedelta(days=retention_days):
+            ignored.append(f"{fact.kind} of {fact.ts:%Y-%m-%d}: older than the "
+                           f"{retention_days}-day retention window")
+            continue
+        if fact.ts > now + MAX_FUTURE:
+            ignored.append(f"{fact.kind} at {fact.ts.isoformat()}: in the future")
             continue
         if fact.kind not in config.outcomes:
             ignored.append(f"{fact.kind}: not a configured outcome kind")
@@ -94,12 +104,13 @@ def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests
 
 
 def receive(store: Store, identities: Identities, prs: PullRequests, facts: list[Fact],
-            source: str) -> Receipt:
+            source: str, now: datetime | None = None) -> Receipt:
     """Count a delivery's facts. Redis errors and LookupUnavailable propagate (503), and
     so does ScoresRebuilding (the sender retries; counted outcomes are duplicates then)."""
     receipt = Receipt()
     config = store.load_config()
-    pairs, receipt.ignored = outcomes_for(facts, config, prs)
+    pairs, receipt.ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),
+                                          store.retention_days)
     candidates = [[who] for _, who in pairs]
     resolved = identities.resolve_many(candidates)
     items = [(i, outcome, who) for i, ((outcome, _), who) in
