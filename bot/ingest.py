@@ -6,14 +6,16 @@ three count the same way.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from typing import Any
 
-from bot.directory import Directory, LookupUnavailable
+from bot.directory import Directory
 from bot.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
 from bot.store import COUNTED, DUPLICATE, REBUILDING, Store
+from bot.strict_json import MAX_DEPTH, StrictJSONError, loads
 
 
 class BadBatch(ValueError):
@@ -41,11 +43,28 @@ class IngestResult:
                 "rejected": self.rejected}
 
 
+def content_type_problem(header: str) -> str | None:
+    """Why an /ingest Content-Type is refused (HTTP 415), or None for
+    `application/json` with no charset or charset utf-8."""
+    message = Message()
+    message["Content-Type"] = header or "text/plain"
+    if not header or message.get_content_type() != "application/json":
+        return f"Content-Type must be application/json, got {header[:100]!r}"
+    charset = message.get_param("charset")
+    if charset is not None and str(charset).lower() not in ("utf-8", "utf8"):
+        return f"charset must be utf-8, got {str(charset)[:40]!r}"
+    return None
+
+
 def parse_batch(body: bytes) -> list[Any]:
-    """The `events` list of an /ingest body, or BadBatch saying what is wrong."""
+    """The `events` list of an /ingest body, or BadBatch saying what is wrong.
+
+    The body is read as strict JSON (`bot.strict_json`): UTF-8 only, no NaN/Infinity, no
+    duplicate keys, at most MAX_DEPTH levels. Numbers out of range stay in their event,
+    as a marker its validation rejects, so they cost only that event."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = loads(body, max_depth=MAX_DEPTH)
+    except StrictJSONError as exc:
         raise BadBatch(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or "events" not in data:
         raise BadBatch('body must be a JSON object like {"events": [...]}')
@@ -67,19 +86,29 @@ class ScoresRebuilding(Exception):
 
 def ingest_events(store: Store, directory: Directory, events: list[Any],
                   now: datetime | None = None, sender: str = "default") -> IngestResult:
-    """Validate and count `events`. Redis errors propagate (the caller answers 503), and so
-    does ScoresRebuilding once every event that could be counted has been."""
+    """Validate and count `events`. Redis errors and LookupUnavailable (Slack cannot map
+    emails right now) propagate before anything is counted (the caller answers 503), and
+    so does ScoresRebuilding once every event that could be counted has been."""
     now = now or datetime.now(UTC)
     result = IngestResult()
     config, version = store.load_config_versioned()
-    valid: list[tuple[int, UsageReport | OutcomeReport, str]] = []
+    checked: list[tuple[int, UsageReport | OutcomeReport]] = []
     for index, raw in enumerate(events):
         try:
-            report = validate_report(raw, now=now, retention_days=store.retention_days,
-                                     known_kinds=frozenset(config.outcomes))
-            user = report.user or _resolve(directory, report.email or "")
+            checked.append((index, validate_report(
+                raw, now=now, retention_days=store.retention_days,
+                known_kinds=frozenset(config.outcomes))))
         except ReportError as exc:
             result.reject(index, raw, str(exc))
+    # Every email of the batch at once (concurrent lookups); LookupUnavailable propagates
+    # before anything is counted, so the sender's retry of the whole batch loses nothing.
+    users = directory.users_for_emails(r.email for _, r in checked if r.email)
+    valid: list[tuple[int, UsageReport | OutcomeReport, str]] = []
+    for index, report in checked:
+        try:
+            user = report.user or _resolve(users, report.email or "")
+        except ReportError as exc:
+            result.reject(index, events[index], str(exc))
             continue
         valid.append((index, report, user))
     rebuilding = False
@@ -113,11 +142,8 @@ def ingest_events(store: Store, directory: Directory, events: list[Any],
     return result
 
 
-def _resolve(directory: Directory, email: str) -> str:
-    try:
-        user = directory.user_for_email(email)
-    except LookupUnavailable as exc:
-        raise ReportError(f"could not resolve email {email!r} right now ({exc}); retry") from None
+def _resolve(users: Mapping[str, str | None], email: str) -> str:
+    user = users.get(email)
     if not user:
         raise ReportError(f"no Slack user has the email {email!r}")
     return user
