@@ -1,8 +1,17 @@
 """Block Kit for every surface, as pure functions of plain data.
 
 Built with `slack_sdk.models.blocks`, whose `to_dict()` checks Slack's limits. Every
-string that came from a user (names, labels) goes through `escape` so that a display
-name like `<!channel>` renders as text and pings nobody.
+string that came from a user (names, labels) goes through `escape`, so that it shows as
+the text it is:
+
+- `bot.plaintext.plain_text` first removes control, bidi and format characters;
+- `&`, `<` and `>` become `&amp;`, `&lt;`, `&gt;` (Slack's own escaping), so a display
+  name like `<!channel>` or `<@U…>` renders as text and pings nobody;
+- mrkdwn has no escape for `*`, `_`, `~` and `` ` ``, so each is put in the fallback text
+  of a date token Slack cannot format (`<!date^0^{_}|*>`); Slack shows fallback text as
+  is, without formatting, so a name's unpaired `*` cannot pair with another name's;
+- every mrkdwn object is `verbatim`, so Slack does not parse plain text: `@here`,
+  `@channel`, `#channel` or a URL in a name stay words, not mentions or links.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from slack_sdk.models.views import View
 from bot.config import RAW_METRIC_LABELS, USER_ID
 from bot.leaderboard import PeriodBoard
 from bot.periods import PERIODS
+from bot.plaintext import plain_text
 from bot.ranking import Row, agreement_sentence
 
 NAME_MAX = 28
@@ -50,19 +60,36 @@ HELP_TEXT = (
 )
 
 
+FORMAT_CHARS = frozenset("*_~`")
+LITERAL = "<!date^0^{_}|%s>"  # fallback text of a date Slack cannot format: shown as is
+ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _piece(char: str) -> str:
+    if char in FORMAT_CHARS:
+        return LITERAL % char
+    return ENTITIES.get(char, char)
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """A verbatim mrkdwn text object: formatting and `<…>` commands are processed, plain
+    text (`@here`, `#general`, URLs) is not turned into mentions or links."""
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
 def escape(text: str) -> str:
-    """Escape mrkdwn control characters (&, <, >) in user-supplied text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """User-supplied text as literal mrkdwn (see the module docstring)."""
+    return "".join(_piece(char) for char in plain_text(text))
 
 
 def escape_short(name: str, visible: int = NAME_MAX, budget: int = 40) -> str:
     """Escape and shorten: at most `visible` characters shown and `budget` characters of
-    escaped text (never half an entity), so names full of `&` and `<` cannot push a
-    25-row board past Slack's 2,000-character field limit."""
+    escaped text (never half an entity or literal), so names full of `&`, `<` and `*`
+    cannot push a 25-row board past Slack's 2,000-character field limit."""
     out, used = [], 0
-    text = " ".join(name.split())
+    text = plain_text(name)
     for count, char in enumerate(text):
-        piece = escape(char)
+        piece = _piece(char)
         if count >= visible - 1 and len(text) > visible or used + len(piece) > budget - 1:
             return "".join(out) + "…"
         out.append(piece)
@@ -163,31 +190,31 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
     """The private /leaderboard answer: both boards, moves, agreement, the viewer's line."""
     blocks: list[Block] = [HeaderBlock(text=f"Leaderboard · {pb.title}"[:150])]
     if not pb.board.raw:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
+        blocks.append(SectionBlock(text=mrkdwn(
             text=f"No usage or outcomes have been reported {pb.label} yet.")))
         return [b.to_dict() for b in blocks]
     left, right = board_columns(pb, names, show_flags, viewer=viewer)
-    blocks.append(SectionBlock(fields=[MarkdownTextObject(text=left),
-                                       MarkdownTextObject(text=right)]))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+    blocks.append(SectionBlock(fields=[mrkdwn(text=left),
+                                       mrkdwn(text=right)]))
+    blocks.append(ContextBlock(elements=[mrkdwn(
         text=agreement_sentence(pb.board.agreement, pb.label))]))
     row = pb.board.by_user.get(viewer)
     size = pb.config.board_size
     if row is None or row.raw_rank > size or row.outcome_rank > size:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=own_line(pb, viewer))))
+        blocks.append(SectionBlock(text=mrkdwn(text=own_line(pb, viewer))))
     legend = "↑/↓: places gained or lost when ranked by outcomes instead of usage."
     if show_flags:
         legend += " ⚑ high usage, no outcomes (for review, not blame)."
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=legend)]))
+    blocks.append(ContextBlock(elements=[mrkdwn(text=legend)]))
     return [b.to_dict() for b in blocks]
 
 
 def me_blocks(pb: PeriodBoard, viewer: str) -> list[dict]:
     row = pb.board.by_user.get(viewer)
     blocks: list[Block] = [HeaderBlock(text=f"Your numbers · {pb.title}"[:150]),
-                           SectionBlock(text=MarkdownTextObject(text=own_line(pb, viewer)))]
+                           SectionBlock(text=mrkdwn(text=own_line(pb, viewer)))]
     if row is not None and row.flagged:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        blocks.append(ContextBlock(elements=[mrkdwn(
             text="⚑ Your usage is in the top 10% with no outcomes reported: if your work "
                  "produces outcomes tokenboard does not see yet, ask an admin to add them.")]))
     return [b.to_dict() for b in blocks]
@@ -196,10 +223,10 @@ def me_blocks(pb: PeriodBoard, viewer: str) -> list[dict]:
 def help_blocks(not_understood: str | None = None) -> list[dict]:
     blocks: list[Block] = []
     if not_understood:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
+        blocks.append(SectionBlock(text=mrkdwn(
             text=f"Sorry, I did not understand `{escape(not_understood[:200])}`. "
                  f"Periods are {', '.join(PERIODS)}.")))
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=HELP_TEXT)))
+    blocks.append(SectionBlock(text=mrkdwn(text=HELP_TEXT)))
     return [b.to_dict() for b in blocks]
 
 
@@ -208,16 +235,16 @@ def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | N
     """The App Home tab: the viewer's ranks on both boards for several periods."""
     blocks: list[Block] = [HeaderBlock(text="Your AI usage and outcomes")]
     for pb in boards:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
+        blocks.append(SectionBlock(text=mrkdwn(
             text=f"*{escape(pb.title)}*\n{own_line(pb, viewer)}")))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+    blocks.append(ContextBlock(elements=[mrkdwn(
         text="Two boards, on purpose: usage alone rewards burning tokens. "
              "Type `/leaderboard help` to learn more.")]))
     if is_admin:
         blocks.append(DividerBlock())
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="*Admin*")))
+        blocks.append(SectionBlock(text=mrkdwn(text="*Admin*")))
         for note in admin_notes or []:
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=note[:3000])))
+            blocks.append(SectionBlock(text=mrkdwn(text=note[:3000])))
         blocks += [Block.parse(b) for b in admin_blocks or []]
         blocks.append(ActionsBlock(block_id="admin_actions", elements=[ButtonElement(
             text="Configure tokenboard", action_id="open_config", value="open")]))

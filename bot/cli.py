@@ -101,6 +101,9 @@ def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path
             built = runner.build(day)
             print(json.dumps({"text": built.text, "blocks": built.blocks}, indent=2,
                              ensure_ascii=False))
+            if built.chart_error:
+                print(f"chart not drawn ({built.chart_error}); the digest would be posted "
+                      "without it", file=sys.stderr)
             if built.png:
                 out.mkdir(parents=True, exist_ok=True)
                 path = out / f"digest-{day.isoformat()}.png"

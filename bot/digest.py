@@ -15,11 +15,10 @@ from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
     HeaderBlock,
-    MarkdownTextObject,
     SectionBlock,
 )
 
-from bot.blocks import board_columns, escape, fmt_move, person_label
+from bot.blocks import board_columns, escape, fmt_move, mrkdwn, person_label
 from bot.chart import chart_people
 from bot.leaderboard import PeriodBoard
 from bot.ranking import Row, agreement_strength
@@ -77,7 +76,7 @@ def _who(row: Row, names: Mapping[str, str], display: str) -> str:
 def _changes_blocks(data: DigestData) -> list[Block]:
     if not data.changes:
         return []
-    return [SectionBlock(text=MarkdownTextObject(
+    return [SectionBlock(text=mrkdwn(
         text="*Scoring changed since the last digest:*\n"
              + "\n".join(f"• {escape(c)}" for c in data.changes[:10])))]
 
@@ -88,14 +87,14 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     blocks: list[Block] = [HeaderBlock(text=title)]
     if not data.active:
         text = f"No AI usage or outcomes were reported on {data.day:%a %d %b}."
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        blocks.append(SectionBlock(text=mrkdwn(text=text)))
         blocks += _changes_blocks(data)  # announced even on a quiet day
         return [b.to_dict() for b in blocks], text
     display = data.day_board.config.display
     left, right = board_columns(data.day_board, names, show_flags=False)
-    blocks.append(SectionBlock(fields=[MarkdownTextObject(text=left),
-                                       MarkdownTextObject(text=right)]))
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=rho_sentence(data))))
+    blocks.append(SectionBlock(fields=[mrkdwn(text=left),
+                                       mrkdwn(text=right)]))
+    blocks.append(SectionBlock(text=mrkdwn(text=rho_sentence(data))))
     up, down = biggest_moves(data)
     lines = []
     if up:
@@ -107,7 +106,7 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
             f"{_who(r, names, display)} #{r.raw_rank} → #{r.outcome_rank} ({fmt_move(r.move)})"
             for r in down))
     if lines:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
+        blocks.append(SectionBlock(text=mrkdwn(text="\n".join(lines))))
     board = data.day_board.board
     extra = []
     if board.efficiency_leaders:
@@ -117,9 +116,9 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     people = "person" if flagged == 1 else "people"
     extra.append(f"*High usage, no outcomes:* {flagged} {people} "
                  "(not named here; admins can review them in `/leaderboard`).")
-    blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(extra))))
+    blocks.append(SectionBlock(text=mrkdwn(text="\n".join(extra))))
     blocks += _changes_blocks(data)
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+    blocks.append(ContextBlock(elements=[mrkdwn(
         text="↑/↓: places gained or lost when ranked by outcomes instead of usage. "
              "Type `/leaderboard help` to see why there are two boards.")]))
     return [b.to_dict() for b in blocks], f"{title}: {rho_sentence(data)}"

@@ -101,35 +101,26 @@ class Identities:
     def resolve(self, candidates: list[str]) -> str:
         """Who a report is, from its identities in order of preference (the first one
         decides): a Slack user id, or the first identity itself when it maps to nobody.
-
-        An `email:` identity that is not linked is asked of Slack (cached); Slack being
-        unavailable raises the directory's LookupUnavailable (the caller answers 503).
-        """
+        An `email:` identity that is not linked is asked of Slack (cached)."""
         if not candidates:
             raise IdentityError("no identity given")
-        first = candidates[0]
-        links = self.linked([first])
-        if first in links:
-            return links[first]
-        if first.startswith("email:"):
-            user = self.directory.user_for_email(first[len("email:"):])
-            if user:
-                return user
-        return first
+        return self.resolve_many([candidates])[0]
 
     def resolve_many(self, candidates: list[list[str]]) -> list[str]:
-        """`resolve` for many reports, with one HMGET for the links."""
+        """`resolve` for many reports: one HMGET for the links, and the unlinked emails
+        looked up together (cached; the new ones concurrently). LookupUnavailable when
+        Slack cannot answer right now: nothing is resolved, the caller answers 503."""
         firsts = [c[0] for c in candidates]
         links = self.linked(firsts)
+        emails = {f[len("email:"):] for f in firsts
+                  if f not in links and f.startswith("email:")}
+        users = self.directory.users_for_emails(sorted(emails)) if emails else {}
         out = []
-        emails: dict[str, str] = {}
         for first in firsts:
             if first in links:
                 out.append(links[first])
             elif first.startswith("email:"):
-                if first not in emails:
-                    emails[first] = self.directory.user_for_email(first[6:]) or first
-                out.append(emails[first])
+                out.append(users.get(first[len("email:"):]) or first)
             else:
                 out.append(first)
         return out

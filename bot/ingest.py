@@ -6,13 +6,12 @@ three count the same way.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from typing import Any
 
 from bot.counts import Usage
-from bot.directory import LookupUnavailable
 from bot.identities import Identities
 from bot.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
 from bot.store import (
@@ -24,6 +23,7 @@ from bot.store import (
     Store,
     is_identity,
 )
+from bot.strict_json import MAX_DEPTH, StrictJSONError, loads
 
 
 class BadBatch(ValueError):
@@ -55,11 +55,28 @@ class IngestResult:
         return out
 
 
+def content_type_problem(header: str) -> str | None:
+    """Why an /ingest Content-Type is refused (HTTP 415), or None for
+    `application/json` with no charset or charset utf-8."""
+    message = Message()
+    message["Content-Type"] = header or "text/plain"
+    if not header or message.get_content_type() != "application/json":
+        return f"Content-Type must be application/json, got {header[:100]!r}"
+    charset = message.get_param("charset")
+    if charset is not None and str(charset).lower() not in ("utf-8", "utf8"):
+        return f"charset must be utf-8, got {str(charset)[:40]!r}"
+    return None
+
+
 def parse_batch(body: bytes) -> list[Any]:
-    """The `events` list of an /ingest body, or BadBatch saying what is wrong."""
+    """The `events` list of an /ingest body, or BadBatch saying what is wrong.
+
+    The body is read as strict JSON (`bot.strict_json`): UTF-8 only, no NaN/Infinity, no
+    duplicate keys, at most MAX_DEPTH levels. Numbers out of range stay in their event,
+    as a marker its validation rejects, so they cost only that event."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = loads(body, max_depth=MAX_DEPTH)
+    except StrictJSONError as exc:
         raise BadBatch(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or "events" not in data:
         raise BadBatch('body must be a JSON object like {"events": [...]}')
@@ -83,21 +100,26 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
                   now: datetime | None = None, sender: str = "default") -> IngestResult:
     """Validate and count `events` from `sender` (ids are scoped to it). An email that
     maps to nobody is kept under the identity `email:ADDRESS` (listed in `unmapped`).
-    Redis errors propagate (the caller answers 503), and so does ScoresRebuilding once
-    every event that could be counted has been."""
+    Redis errors and LookupUnavailable (Slack cannot map emails right now) propagate
+    before anything is counted (the caller answers 503), and so does ScoresRebuilding
+    once every event that could be counted has been."""
     now = now or datetime.now(UTC)
     result = IngestResult()
     config, _version = store.load_config_versioned()
-    valid: list[tuple[int, UsageReport | OutcomeReport, str]] = []
+    checked: list[tuple[int, UsageReport | OutcomeReport]] = []
     for index, raw in enumerate(events):
         try:
-            report = validate_report(raw, now=now, retention_days=store.retention_days,
-                                     known_kinds=frozenset(config.outcomes))
-            who = report.user or _resolve(identities, report.email or "")
+            checked.append((index, validate_report(
+                raw, now=now, retention_days=store.retention_days,
+                known_kinds=frozenset(config.outcomes))))
         except ReportError as exc:
             result.reject(index, raw, str(exc))
-            continue
-        valid.append((index, report, who))
+    # Every email of the batch at once (concurrent lookups); LookupUnavailable propagates
+    # before anything is counted, so the sender's retry of the whole batch loses nothing.
+    emails = [(i, r) for i, r in checked if not r.user]
+    resolved = dict(zip((i for i, _ in emails), identities.resolve_many(
+        [[f"email:{r.email}"] for _, r in emails]), strict=True))
+    valid = [(index, report, report.user or resolved[index]) for index, report in checked]
     statuses = count(store, [(i, r, w) for i, r, w in valid], sender)
     for index, report, who in valid:
         status = statuses[index]
@@ -151,10 +173,3 @@ def count(store: Store, items: list[tuple[int, Usage | UsageReport | OutcomeRepo
     for index, _report, _who in pending:
         statuses[index] = REBUILDING  # still stale after three tries: ask for a retry
     return statuses
-
-
-def _resolve(identities: Identities, email: str) -> str:
-    try:
-        return identities.resolve([f"email:{email}"])
-    except LookupUnavailable as exc:
-        raise ReportError(f"could not resolve email {email!r} right now ({exc}); retry") from None

@@ -1,7 +1,9 @@
 """The wire format of usage and outcome reports, validated strictly.
 
 Unknown fields are errors rather than silently ignored: a sender who misspells
-`tokens` should hear about it instead of having its usage dropped.
+`tokens` should hear about it instead of having its usage dropped. Types are strict
+(pydantic strict mode): `"tokens": "100"` or `"tokens": true` is an error, not 100 or 1;
+the one coercion kept is an integer where a float is expected (`"cost_usd": 1`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from bot.strict_json import OutOfRange
 
 MAX_EVENTS = 1000
 MAX_TOKENS_PER_REPORT = 100_000_000  # more than any single tool run; beyond this is a bug
@@ -47,15 +51,18 @@ def parse_ts(value: Any) -> datetime:
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise ValueError(f"ts {value!r} is not ISO 8601 or epoch seconds") from None
+            raise ValueError(f"ts {value[:100]!r} is not ISO 8601 or epoch seconds") from None
         if parsed.tzinfo is None:
-            raise ValueError(f"ts {value!r} has no UTC offset (add Z or +HH:MM)")
-        return parsed.astimezone(UTC)
+            raise ValueError(f"ts {value[:100]!r} has no UTC offset (add Z or +HH:MM)")
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is after year 9999 in UTC
+            raise ValueError(f"ts {value[:100]!r} is outside the years 1–9999 in UTC") from None
     raise ValueError("ts must be ISO 8601 with an offset or epoch seconds")
 
 
 class _Report(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
     id: str = Field(min_length=1, max_length=200)
     user: str | None = None
@@ -121,9 +128,12 @@ def validate_report(
 ) -> UsageReport | OutcomeReport:
     """Validate one wire event; raise ReportError with every problem in one line."""
     if not isinstance(raw, dict):
-        raise ReportError(f"event must be a JSON object, got {type(raw).__name__}")
+        raise ReportError(f"event must be a JSON object, got {_json_type(raw)}")
+    unusable = _unusable_value(raw)
+    if unusable:
+        raise ReportError(unusable)
     if raw.get("type") not in ("usage", "outcome"):
-        raise ReportError(f"type must be 'usage' or 'outcome', got {raw.get('type')!r}")
+        raise ReportError(f"type must be 'usage' or 'outcome', got {repr(raw.get('type'))[:100]}")
     try:
         report = _adapter.validate_python(raw)
     except ValidationError as exc:
@@ -139,6 +149,39 @@ def validate_report(
             f"unknown outcome kind {report.kind!r}; known kinds: {', '.join(sorted(known_kinds))}"
         )
     return report
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null", OutOfRange: "an out-of-range number"
+            }.get(type(value), type(value).__name__)
+
+
+def _unusable_value(raw: dict[str, Any]) -> str | None:
+    """A field whose value no model may see: a number out of range (kept by the strict
+    JSON reader as a marker) or text that is not valid Unicode (a lone surrogate from a
+    `\\ud800` escape, which Redis could not store)."""
+    for key, value in raw.items():
+        field = _printable(key)
+        if isinstance(value, OutOfRange):
+            return f"{field}: number {value!r} is out of range"
+        if isinstance(value, str) and not _is_unicode(value):
+            return f"{field}: text is not valid Unicode (unpaired surrogate escape)"
+        if not _is_unicode(key):
+            return f"{field}: field name is not valid Unicode (unpaired surrogate escape)"
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(key: str) -> str:
+    return key[:100].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def describe(exc: ValidationError) -> str:

@@ -1,4 +1,7 @@
-"""Plain-text rendering of the two boards for the terminal (`tokenboard leaderboard`, demo)."""
+"""Plain-text rendering of the two boards for the terminal (`tokenboard leaderboard`, demo).
+
+Names go through `bot.plaintext.plain_text`, so a display name cannot send escape
+sequences or bidi overrides to the terminal."""
 
 from __future__ import annotations
 
@@ -6,14 +9,14 @@ from collections.abc import Mapping
 
 from bot.blocks import fmt_move, fmt_number, fmt_raw
 from bot.leaderboard import PeriodBoard
+from bot.plaintext import plain_text
 from bot.ranking import agreement_sentence
 
 COL = 44
 
 
 def _cell(rank: int, name: str, value: str, move: str, flag: bool) -> str:
-    name = " ".join(name.split())
-    name = name if len(name) <= 20 else name[:19] + "…"
+    name = plain_text(name, limit=20)
     text = f"{rank:>3}. {name:<20} {value:>11} {move:>4}{' ⚑' if flag else ''}"
     return text[:COL].ljust(COL)
 
@@ -42,7 +45,7 @@ def side_by_side(pb: PeriodBoard, names: Mapping[str, str], size: int | None = N
     lines.append(f"{flagged} of {len(pb.board.raw)} active people flagged "
                  "\"high usage, no outcomes\".")
     if pb.board.efficiency_leaders:
-        best = ", ".join(f"{names.get(r.user, r.user)} ({r.efficiency:.1f})"
+        best = ", ".join(f"{plain_text(names.get(r.user, r.user), 40)} ({r.efficiency:.1f})"
                          for r in pb.board.efficiency_leaders[:5])
         lines.append(f"Most efficient (outcome points per 1M tokens): {best}.")
     return "\n".join(lines)
@@ -51,7 +54,7 @@ def side_by_side(pb: PeriodBoard, names: Mapping[str, str], size: int | None = N
 def board_json(pb: PeriodBoard, names: Mapping[str, str]) -> dict:
     """The `--json` form: one list per ranking plus the agreement figures."""
     def row(r, score: float, rank: int) -> dict:
-        return {"user": r.user, "name": names.get(r.user, r.user), "score": score,
+        return {"user": r.user, "name": plain_text(names.get(r.user, r.user)), "score": score,
                 "rank": rank, "move": r.move, "flagged": r.flagged,
                 "efficiency": r.efficiency}
 

@@ -17,7 +17,14 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
 from bot.deps import Deps
-from bot.ingest import BadBatch, ScoresRebuilding, ingest_events, parse_batch
+from bot.directory import LookupUnavailable
+from bot.ingest import (
+    BadBatch,
+    ScoresRebuilding,
+    content_type_problem,
+    ingest_events,
+    parse_batch,
+)
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
@@ -83,6 +90,9 @@ class WebApp:
             return 400, {"error": "bad Content-Length"}, []
         if length > limit:
             return 413, {"error": f"body is {length} bytes; the limit is {limit}"}, []
+        unsupported = content_type_problem(environ.get("CONTENT_TYPE", ""))
+        if unsupported:
+            return 415, {"error": unsupported}, []
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             events = parse_batch(body)
@@ -92,6 +102,11 @@ class WebApp:
             message = ("scores are being rebuilt after a configuration change; retry the whole "
                        "batch shortly (no event is counted twice)")
             return 503, {"error": message}, [("Retry-After", "30")]
+        except LookupUnavailable as exc:
+            log.warning("ingest: email lookup unavailable: %s", exc)
+            message = (f"cannot map emails to Slack users right now ({exc}); retry the whole "
+                       "batch (nothing in it was counted)")
+            return 503, {"error": message}, [("Retry-After", str(exc.retry_after))]
         except BadBatch as exc:
             return (413 if exc.too_large else 400), {"error": str(exc)}, []
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

@@ -25,6 +25,7 @@ from bot.config_modal import (
     parse_page,
 )
 from bot.deps import Deps
+from bot.plaintext import plain_text
 
 log = logging.getLogger(__name__)
 NOT_ADMIN = ("Only tokenboard admins can change its configuration: workspace admins and "
@@ -76,7 +77,7 @@ def changed_by_others(deps: Deps, view: dict, user: str) -> str | None:
     if not others:
         return None
     names = deps.directory.names([others[0]["by"]])
-    who = names.get(others[0]["by"], others[0]["by"])
+    who = plain_text(names.get(others[0]["by"], others[0]["by"]), limit=80)
     return (f"{who} changed the configuration after you opened this form "
             f"({'; '.join(others[0]['changes'])[:200]}). Close it and open it again, so "
             "their change is not undone.")

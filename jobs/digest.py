@@ -24,6 +24,7 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from bot.admin import scoring_changes_since
+from bot.blocks import escape
 from bot.chart import alt_text, chart_people, slope_chart
 from bot.config import BoardConfig
 from bot.deps import Deps
@@ -85,6 +86,7 @@ class Built:
     text: str
     png: bytes | None
     alt: str
+    chart_error: str | None = None  # why the chart could not be drawn (posted without it)
 
 
 @dataclass(frozen=True)
@@ -120,13 +122,19 @@ class DigestRunner:
         shown = chart_people(board.raw, board.outcome, config.board_size)
         names = self.deps.directory.names([r.user for r in shown])
         blocks, text = digest_blocks(data, names)
-        png, alt = None, ""
+        png, alt, chart_error = None, "", None
         if with_chart and shown:
             if config.display == "anonymous":  # the chart names nobody either
                 names = {r.user: "someone" for r in shown}
-            png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
-            alt = alt_text(shown, names)
-        return Built(data=data, blocks=blocks, text=text, png=png, alt=alt)
+            try:
+                png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
+                alt = alt_text(shown, names)
+            except Exception as exc:  # the digest goes out without its chart, never not at all
+                log.exception("digest %s: the chart could not be drawn; posting without it", day)
+                png, alt = None, ""
+                chart_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        return Built(data=data, blocks=blocks, text=text, png=png, alt=alt,
+                     chart_error=chart_error)
 
     def _rho_of(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> float | None:
         """ρ of a past day, as its own digest published it when there was one (saves
@@ -216,6 +224,9 @@ class DigestRunner:
         store.record_published_rho(day, rho_context(config, self.deps.leaderboards.hidden_from(
             None)), built.data.day_board.board.agreement.spearman)
         store.clear_digest_error()
+        if built.chart_error:  # shown to admins on App Home until the next digest
+            store.set_digest_error(f"Digest for {day} was posted without its chart, which "
+                                   f"could not be drawn ({escape(built.chart_error)}).")
         log.info("digest %s posted to %s (ts %s)", day, channel, ts)
         if built.png:
             self._upload_chart(channel, ts, day, built)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +67,9 @@ class _State:
     pending_files: dict[str, dict] = field(default_factory=dict)
     faults: dict[str, list[_Fault]] = field(default_factory=dict)
     history: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds per call
+    in_flight: dict[str, int] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)  # most calls of a method at once
     seq: int = 0
 
 
@@ -244,7 +248,18 @@ class SlackStub:
                 _Fault(error, status, dict(headers or {}), times)
             )
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Answer every call of ``method`` after ``seconds`` (faults included), so a
+        test can see how many calls a client makes at once (``peak``)."""
+        with self._lock:
+            self._state.delays[method] = seconds
+
     # -- inspection --------------------------------------------------------
+
+    def peak(self, method: str) -> int:
+        """The most calls of ``method`` that were being answered at the same time."""
+        with self._lock:
+            return self._state.peak.get(method, 0)
 
     def calls(self, method: str | None = None) -> list[Call]:
         with self._lock:
@@ -270,6 +285,9 @@ class SlackStub:
             s.pending_files.clear()
             s.history.clear()
             s.faults.clear()
+            s.delays.clear()
+            s.in_flight.clear()
+            s.peak.clear()
             self._hooks.clear()
 
     # -- internals ---------------------------------------------------------
@@ -295,6 +313,17 @@ class SlackStub:
         with self._lock:
             self._state.seq += 1
             return f"{prefix}0TEST{self._state.seq:05d}"
+
+    def _enter(self, method: str) -> float:
+        with self._lock:
+            s = self._state
+            s.in_flight[method] = s.in_flight.get(method, 0) + 1
+            s.peak[method] = max(s.peak.get(method, 0), s.in_flight[method])
+            return s.delays.get(method, 0.0)
+
+    def _leave(self, method: str) -> None:
+        with self._lock:
+            self._state.in_flight[method] -= 1
 
     def _record(self, call: Call) -> None:
         with self._lock:
@@ -535,16 +564,22 @@ class _Handler(BaseHTTPRequestHandler):
             except (json.JSONDecodeError, UnicodeDecodeError):
                 args = {"_raw": raw}
             self.stub._record(Call(method, args, headers))
-            if self._fault(method):
-                return
+            delay = self.stub._enter(method)
             try:
-                self.stub._check_auth(args, headers)
-                result = {"ok": True, **self.stub._dispatch(method, args)}
-            except _ApiError as e:
-                result = {"ok": False, "error": e.error}
-                if e.messages:
-                    result["response_metadata"] = {"messages": e.messages}
-            self._send(200, result)
+                if delay:
+                    time.sleep(delay)
+                if self._fault(method):
+                    return
+                try:
+                    self.stub._check_auth(args, headers)
+                    result = {"ok": True, **self.stub._dispatch(method, args)}
+                except _ApiError as e:
+                    result = {"ok": False, "error": e.error}
+                    if e.messages:
+                        result["response_metadata"] = {"messages": e.messages}
+                self._send(200, result)
+            finally:
+                self.stub._leave(method)
         elif path.startswith("/response/") and self.command == "POST":
             if self._fault("response_url"):
                 return

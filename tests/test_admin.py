@@ -34,6 +34,7 @@ from handlers.admin import NOT_ADMIN
 from jobs.digest import DigestRunner, current_schedule
 from jobs.scheduler import DigestScheduler
 from tests.conftest import App, HttpAnswer
+from tests.rendered import shown
 from tests.slack_signing import APP_ID, TEAM_ID, VERIFICATION_TOKEN, event_body, interactive_body
 from tests.slack_stub import SlackStub
 from tests.test_cli import run as run_cli
@@ -921,15 +922,16 @@ def test_digest_mentions_a_weight_change_since_the_previous_digest(
                                                                  cap=10)}}), by=ADMIN)
     runner = DigestRunner(deps)
     built = runner.build(yesterday, with_chart=False)
-    text = json.dumps(built.blocks, ensure_ascii=False)
+    text = shown(json.dumps(built.blocks, ensure_ascii=False))
     assert "Scoring changed since the last digest" in text
     assert "pr_merged weight 5 → 8" in text
     assert "display" not in text.lower().split("scoring changed")[1]  # not a scoring change
 
     assert runner.run(yesterday).status == "posted"
-    assert "pr_merged weight 5 → 8" in json.dumps(posts(stub)[0]["blocks"], ensure_ascii=False)
+    assert "pr_merged weight 5 → 8" in shown(json.dumps(posts(stub)[0]["blocks"],
+                                                         ensure_ascii=False))
     # The next digest has already announced nothing new.
-    later = json.dumps(runner.build(today, with_chart=False).blocks, ensure_ascii=False)
+    later = shown(json.dumps(runner.build(today, with_chart=False).blocks, ensure_ascii=False))
     assert "Scoring changed" not in later and "pr_merged weight" not in later
 
 
@@ -944,11 +946,11 @@ def test_weight_change_before_a_quiet_day_is_still_announced(
         by=ADMIN)
     runner = DigestRunner(deps)
     assert runner.run(today - timedelta(days=1)).status == "posted"  # a quiet day
-    announced = [p for p in posts(stub) if "pr_merged weight 5 → 8" in json.dumps(
-        p["blocks"], ensure_ascii=False)]
+    announced = [p for p in posts(stub) if "pr_merged weight 5 → 8" in shown(json.dumps(
+        p["blocks"], ensure_ascii=False))]
     if not announced:  # then at least the next digest must say it
         announced = [b for b in runner.build(today, with_chart=False).blocks
-                     if "pr_merged weight 5 → 8" in json.dumps(b, ensure_ascii=False)]
+                     if "pr_merged weight 5 → 8" in shown(json.dumps(b, ensure_ascii=False))]
     assert announced
 
 
@@ -962,7 +964,7 @@ def open_home(app: App, user: str, event_id: str) -> str:
     assert app.slack(event_body(event, event_id=event_id),
                      content_type="application/json").status == 200
     views = wait_for(lambda: publishes_for(app.stub, user)[before:])
-    return json.dumps(views[-1], ensure_ascii=False)
+    return shown(json.dumps(views[-1], ensure_ascii=False))
 
 
 def test_app_home_shows_admins_the_last_changes_and_the_button(app: App) -> None:
@@ -971,8 +973,8 @@ def test_app_home_shows_admins_the_last_changes_and_the_button(app: App) -> None
     view = config_view(app.deps.store.load_config())
     submit(app, view, "U0ANA", {"weight:pr_merged": "8"})
     # The save itself refreshed Ana's home.
-    assert "Ana: pr_merged weight 5 → 8" in json.dumps(publishes_for(app.stub, "U0ANA")[-1],
-                                                          ensure_ascii=False)
+    assert "Ana: pr_merged weight 5 → 8" in shown(json.dumps(
+        publishes_for(app.stub, "U0ANA")[-1], ensure_ascii=False))
     home = open_home(app, "U0ANA", "EvAna")
     assert "Ana: pr_merged weight 5 → 8" in home
     assert "Configure tokenboard" in home and '"open_config"' in home
