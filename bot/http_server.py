@@ -109,7 +109,6 @@ class Server:
         self.grace = grace
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._done = threading.Event()
 
     @property
     def port(self) -> int:
@@ -122,13 +121,9 @@ class Server:
     def run(self) -> None:
         """Serve until `request_stop()`, then drain and close (see the module docstring)."""
         channels = self.server._map
-        try:
-            while not self._stop.is_set():
-                wasyncore.loop(timeout=self.loop_timeout, map=channels, use_poll=True,
-                               count=1)
-            self._drain(channels)
-        finally:
-            self._done.set()
+        while not self._stop.is_set():
+            wasyncore.loop(timeout=self.loop_timeout, map=channels, use_poll=True, count=1)
+        self._drain(channels)
 
     def request_stop(self) -> None:
         """Ask `run()` to stop; safe from a signal handler or another thread."""
