@@ -15,6 +15,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     tsub = tokens.add_subparsers(dest="tokens_command", required=True)
     create = tsub.add_parser("create", help="make a token for NAME (printed once, last line)")
     create.add_argument("name")
+    create.add_argument("--rate-limit", type=int, default=None, metavar="N",
+                        help="this token's own requests a minute (e.g. one token for a fleet "
+                             "of laptops exporting OpenTelemetry; 0 = no limit; default: "
+                             "INGEST_RATE_LIMIT)")
     tsub.add_parser("list", help="names, where they come from, created, last used")
     revoke = tsub.add_parser("revoke", help="refuse NAME's token from now on")
     revoke.add_argument("name")
@@ -51,7 +55,7 @@ def run_tokens(settings: Settings, args: argparse.Namespace) -> int:
         senders = deps.senders
         if args.tokens_command == "create":
             try:
-                token = senders.create(args.name)
+                token = senders.create(args.name, args.rate_limit)
             except SenderError as exc:
                 print(f"tokenboard: {exc}", file=sys.stderr)
                 return 1
@@ -69,11 +73,15 @@ def run_tokens(settings: Settings, args: argparse.Namespace) -> int:
         if not rows:
             print("No tokens. Set INGEST_TOKENS or run `tokenboard tokens create NAME`.")
             return 0
-        print(f"{'NAME':<24} {'FROM':<13} {'CREATED':<21} {'LAST USED':<21} STATUS")
+        print(f"{'NAME':<24} {'FROM':<13} {'CREATED':<21} {'LAST USED':<21} {'RATE/MIN':<9} "
+              "STATUS")
         for row in rows:
             origin = "INGEST_TOKENS" if row.source == "env" else "cli"
+            rate = ("default" if row.rate_limit is None else
+                    "no limit" if row.rate_limit == 0 else f"{row.rate_limit:,}")
             print(f"{row.name:<24} {origin:<13} {_when(row.created):<21} "
-                  f"{_when(row.last_used):<21} {'revoked' if row.revoked else 'active'}")
+                  f"{_when(row.last_used):<21} {rate:<9} "
+                  f"{'revoked' if row.revoked else 'active'}")
         return 0
     finally:
         deps.close()

@@ -30,6 +30,10 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it
     tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
     tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
+    tb:{ws}:replay:<signature>        an accepted Slack request's signature, kept until it
+                                      can no longer be valid (replays are not run again)
+    tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
+                                      time, ms); expires when the sender is idle
 """
 
 from __future__ import annotations
@@ -67,3 +71,9 @@ class Keys:
 
     def series(self, digest: str) -> str:
         return self.key("series", digest)
+
+    def replay(self, signature: str) -> str:
+        return self.key("replay", signature)
+
+    def rate(self, sender: str) -> str:
+        return self.key("rate", sender)

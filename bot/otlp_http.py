@@ -18,6 +18,7 @@ import redis
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
 from bot.ingest import ScoresRebuilding
+from bot.ratelimit import RateLimiter, retry_after
 from bot.sources import otlp
 from bot.telemetry import receive
 
@@ -26,8 +27,10 @@ UNAVAILABLE, UNAUTHENTICATED, RESOURCE_EXHAUSTED = 14, 16, 8  # google.rpc.Code
 Answer = tuple[int, bytes, list[tuple[str, str]]]
 
 
-def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
-    """Answer one export; `signal` is "metrics" or "logs"."""
+def handle(deps: Deps, environ: dict[str, Any], signal: str,
+           limiter: RateLimiter | None = None) -> Answer:
+    """Answer one export; `signal` is "metrics" or "logs". `limiter` applies the
+    per-sender request rate (INGEST_RATE_LIMIT), shared with /ingest."""
     as_json = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == otlp.JSON
     kind = otlp.JSON if as_json else otlp.PROTOBUF
 
@@ -37,7 +40,7 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
             extra or [])
 
     try:
-        sender = deps.senders.authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+        sender, rate = deps.senders.identify(environ.get("HTTP_AUTHORIZATION", ""))
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         log.warning("otlp: Redis unavailable: %s", exc)
         return fail(503, UNAVAILABLE, "storage unavailable; retry", [("Retry-After", "5")])
@@ -45,6 +48,18 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
         return fail(401, UNAUTHENTICATED, "missing, wrong or revoked bearer token (send "
                     "Authorization: Bearer <token>, e.g. via OTEL_EXPORTER_OTLP_HEADERS)",
                     [("WWW-Authenticate", 'Bearer realm="tokenboard"')])
+    if limiter is not None:
+        try:
+            wait = limiter.check(sender, rate)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            log.warning("otlp: Redis unavailable: %s", exc)
+            return fail(503, UNAVAILABLE, "storage unavailable; retry", [("Retry-After", "5")])
+        if wait is not None:
+            seconds = retry_after(wait)
+            limit = limiter.per_minute if rate is None else rate
+            return fail(429, RESOURCE_EXHAUSTED, f"sender {sender!r} is over "
+                        f"{limit} requests a minute; retry in {seconds} s",
+                        [("Retry-After", str(seconds))])
     limit = deps.settings.otlp_max_bytes
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)

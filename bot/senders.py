@@ -55,6 +55,7 @@ class SenderInfo:
     created: float | None
     last_used: float | None
     revoked: bool
+    rate_limit: int | None = None  # its own requests a minute; None: the default
 
 
 class Senders:
@@ -69,7 +70,12 @@ class Senders:
         self._used: dict[str, float] = {}
 
     def authenticate(self, header: str) -> str | None:
-        """The sender name for an `Authorization: Bearer <token>` header, or None.
+        """The sender name for an `Authorization: Bearer <token>` header, or None."""
+        return self.identify(header)[0]
+
+    def identify(self, header: str) -> tuple[str | None, int | None]:
+        """(sender name or None, its own requests-a-minute limit or None for the default)
+        for an `Authorization: Bearer <token>` header.
 
         Environment tokens are compared in constant time against every entry; tokens made
         by the CLI are found by their SHA-256. Revocation is checked in Redis; a Redis
@@ -79,7 +85,7 @@ class Senders:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return None
+            return None, None
         given = _digest(token).encode()
         env_name = None
         for name, expected in self.env.items():  # no early exit
@@ -88,12 +94,14 @@ class Senders:
         pipe = self.r.pipeline(transaction=False)
         pipe.hget(self.keys.key("tokens"), given)
         pipe.smembers(self.keys.key("tokens", "revoked"))
-        found, revoked = pipe.execute()
+        pipe.hgetall(self.keys.key("tokens", "rate"))
+        found, revoked, rates = pipe.execute()
         name = env_name or (found.decode() if found else None)
         if name is None or name.encode() in revoked:
-            return None
+            return None, None
         self._touch(name)
-        return name
+        rate = rates.get(name.encode())
+        return name, int(rate) if rate is not None else None
 
     def _touch(self, name: str) -> None:
         now = time.time()
@@ -102,8 +110,10 @@ class Senders:
         self._used[name] = now
         self.r.hset(self.keys.key("tokens", "used"), name, round(now, 3))
 
-    def create(self, name: str) -> str:
-        """A new token for `name` (returned once; only its SHA-256 is stored)."""
+    def create(self, name: str, rate_limit: int | None = None) -> str:
+        """A new token for `name` (returned once; only its SHA-256 is stored).
+        `rate_limit`: its own requests a minute (e.g. one token shared by a whole fleet
+        of laptops exporting OpenTelemetry); None keeps INGEST_RATE_LIMIT."""
         if not NAME.match(name):
             raise SenderError(f"sender name {name!r} must be 1-40 characters of letters, "
                               "digits, '_', '.' and '-'")
@@ -124,6 +134,10 @@ class Senders:
         pipe.hset(meta_key, mapping={"hash": digest, "created": round(time.time(), 3),
                                      "source": "cli"})
         pipe.srem(self.keys.key("tokens", "revoked"), name)
+        if rate_limit is None:
+            pipe.hdel(self.keys.key("tokens", "rate"), name)
+        else:
+            pipe.hset(self.keys.key("tokens", "rate"), name, rate_limit)
         pipe.execute()
         return token
 
@@ -144,6 +158,8 @@ class Senders:
         revoked = {m.decode() for m in self.r.smembers(self.keys.key("tokens", "revoked"))}
         used = {k.decode(): float(v) for k, v in
                 self.r.hgetall(self.keys.key("tokens", "used")).items()}
+        rates = {k.decode(): int(v) for k, v in
+                 self.r.hgetall(self.keys.key("tokens", "rate")).items()}
         out = [SenderInfo(name, "env", None, used.get(name), name in revoked)
                for name in self.env]
         cli_names = sorted({m.decode() for m in self.r.hvals(self.keys.key("tokens"))}
@@ -151,5 +167,6 @@ class Senders:
         for name in cli_names:
             meta = self.r.hgetall(self.keys.key("token", name))
             created = float(meta[b"created"]) if b"created" in meta else None
-            out.append(SenderInfo(name, "cli", created, used.get(name), name in revoked))
+            out.append(SenderInfo(name, "cli", created, used.get(name), name in revoked,
+                                  rates.get(name)))
         return out

@@ -12,6 +12,7 @@ from bot.settings import Settings, SettingsError
 from bot.web import Server, WebApp
 
 log = logging.getLogger(__name__)
+SHUTDOWN_GRACE = 10.0  # seconds requests in flight may take to finish after SIGTERM
 
 
 def serve(settings: Settings) -> int:
@@ -37,12 +38,24 @@ def serve(settings: Settings) -> int:
                      name="rescore").start()
     scheduler = DigestScheduler(deps).start()
     server = Server(WebApp(deps, None if socket_handler else app), host="0.0.0.0",
-                    port=settings.port)
-    signal.signal(signal.SIGTERM, lambda *_: server.server.close())
+                    port=settings.port, connection_limit=settings.http_connection_limit,
+                    idle_timeout=settings.http_idle_timeout,
+                    max_body=max(settings.max_body_bytes, settings.slack_max_body_bytes,
+                                 settings.otlp_max_bytes),
+                    grace=SHUTDOWN_GRACE)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("%s: finishing requests in flight (at most %.0f s), then stopping",
+                 signal.Signals(signum).name, SHUTDOWN_GRACE)
+        server.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     log.info("listening on port %s: POST /slack/events, POST /ingest, GET /healthz",
              server.port)
     try:
         server.run()
+        log.info("stopped")
     finally:
         scheduler.stop()
         if socket_handler:

@@ -42,6 +42,11 @@ class Settings:
     digest_channel: str = ""
     digest_time: str = "09:00"
     digest_grace_hours: float = 6.0
+    slack_max_body_bytes: int = 1_048_576
+    ingest_rate_limit: int = 600
+    redis_timeout_ms: int = 1000
+    http_connection_limit: int = 4000
+    http_idle_timeout: int = 10
 
     @property
     def tz(self) -> ZoneInfo:
@@ -58,14 +63,17 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _int(env: dict[str, str], name: str, default: int, minimum: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
@@ -106,6 +114,11 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         digest_channel=env.get("DIGEST_CHANNEL", "").strip(),
         digest_time=digest_time,
         digest_grace_hours=float(_int(env, "DIGEST_GRACE_HOURS", 6)),
+        slack_max_body_bytes=_int(env, "SLACK_MAX_BODY_BYTES", 1_048_576, minimum=1),
+        ingest_rate_limit=_int(env, "INGEST_RATE_LIMIT", 600, minimum=0),
+        redis_timeout_ms=_int(env, "REDIS_TIMEOUT_MS", 1000, minimum=1),
+        http_connection_limit=_int(env, "HTTP_CONNECTION_LIMIT", 4000, minimum=10),
+        http_idle_timeout=_int(env, "HTTP_IDLE_TIMEOUT", 10, minimum=1),
     )
 
 

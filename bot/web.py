@@ -1,4 +1,5 @@
-"""The HTTP surface: /slack/events (Bolt), /ingest (reports), /healthz.
+"""The HTTP surface: /slack/events (Bolt), /ingest (reports), /v1/metrics and /v1/logs
+(OpenTelemetry), /webhooks/<source> (GitHub, GitLab, PagerDuty), /healthz.
 
 A plain WSGI callable served by waitress; the Slack path is Bolt's own WSGI adapter.
 """
@@ -7,17 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-from waitress.server import create_server
 
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
+from bot.http_server import Server
 from bot.ingest import (
     BadBatch,
     ScoresRebuilding,
@@ -25,18 +24,27 @@ from bot.ingest import (
     ingest_events,
     parse_batch,
 )
+from bot.ratelimit import RateLimiter, retry_after
+from bot.slack_guard import ReplayGuard, SlackGuard
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
            429: "Too Many Requests", 503: "Service Unavailable"}
+__all__ = ["Server", "WebApp"]
 
 
 class WebApp:
     def __init__(self, deps: Deps, bolt_app: App | None) -> None:
         self.deps = deps
-        self.slack = SlackRequestHandler(bolt_app) if bolt_app is not None else None
+        settings, store = deps.settings, deps.store
+        self.slack = None
+        if bolt_app is not None:
+            self.slack = SlackGuard(bolt_app, settings.slack_signing_secret,
+                                    settings.slack_max_body_bytes,
+                                    ReplayGuard(store.r, store.keys))
+        self.limiter = RateLimiter(store.r, store.keys, settings.ingest_rate_limit)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -55,7 +63,7 @@ class WebApp:
                 return self._json(start_response, 405, {"error": "use POST"})
             from bot.otlp_http import handle
 
-            status, data, headers = handle(self.deps, environ, path[4:])
+            status, data, headers = handle(self.deps, environ, path[4:], self.limiter)
             return self._raw(start_response, status, data, headers)
         if path.startswith("/webhooks/"):
             from bot.webhook_http import route
@@ -75,7 +83,7 @@ class WebApp:
 
     def ingest(self, environ: dict) -> tuple[int, dict, list[tuple[str, str]]]:
         try:
-            sender = self.deps.senders.authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+            sender, rate = self.deps.senders.identify(environ.get("HTTP_AUTHORIZATION", ""))
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             log.warning("ingest: Redis unavailable: %s", exc)
             return 503, {"error": "storage unavailable; retry"}, [("Retry-After", "5")]
@@ -83,6 +91,9 @@ class WebApp:
             return 401, {"error": "missing, wrong or revoked bearer token (INGEST_TOKENS or "
                                   "`tokenboard tokens create`)"}, [
                 ("WWW-Authenticate", 'Bearer realm="tokenboard"')]
+        limited = self.rate_limited(sender, rate)
+        if limited is not None:
+            return limited
         limit = self.deps.settings.max_body_bytes
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -115,6 +126,22 @@ class WebApp:
             return 503, {"error": message}, [("Retry-After", "5")]
         return 200, result.as_dict(), []
 
+    def rate_limited(self, sender: str, per_minute: int | None = None
+                     ) -> tuple[int, dict, list[tuple[str, str]]] | None:
+        """The 429 (or 503) answer when `sender` is over its rate (its token's own, else
+        INGEST_RATE_LIMIT), else None."""
+        try:
+            wait = self.limiter.check(sender, per_minute)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            log.warning("ingest: Redis unavailable: %s", exc)
+            return 503, {"error": "storage unavailable; retry"}, [("Retry-After", "5")]
+        if wait is None:
+            return None
+        seconds = retry_after(wait)
+        limit = self.limiter.per_minute if per_minute is None else per_minute
+        return 429, {"error": f"sender {sender!r} is over {limit} requests "
+                              f"a minute; retry in {seconds} s"}, [("Retry-After", str(seconds))]
+
     @staticmethod
     def _raw(start_response: StartResponse, status: int, data: bytes,
              headers: list[tuple[str, str]]) -> list[bytes]:
@@ -130,46 +157,3 @@ class WebApp:
                        [("Content-Type", "application/json"),
                         ("Content-Length", str(len(data)))] + (headers or []))
         return [data]
-
-
-class Server:
-    """waitress on a background thread; `port=0` picks a free port (tests, benchmarks)."""
-
-    def __init__(self, wsgi_app: Callable, host: str = "127.0.0.1", port: int = 0,
-                 threads: int = 8, loop_timeout: float = 1.0) -> None:
-        # loop_timeout: how often waitress's loop wakes; small values make stop() quick.
-        self.server = create_server(wsgi_app, host=host, port=port, threads=threads,
-                                    ident="tokenboard", asyncore_loop_timeout=loop_timeout)
-        self.thread: threading.Thread | None = None
-        self._stopping = False
-
-    @property
-    def port(self) -> int:
-        return self.server.effective_port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def run(self) -> None:
-        self.server.run()
-
-    def _run_until_stopped(self) -> None:
-        try:
-            self.server.run()
-        except (OSError, ValueError):  # the loop notices the closed socket mid-select
-            if not self._stopping:
-                raise
-
-    def start(self) -> Server:
-        self.thread = threading.Thread(target=self._run_until_stopped, daemon=True,
-                                       name="waitress")
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping = True
-        self.server.task_dispatcher.shutdown(timeout=2)  # its worker threads, too
-        self.server.close()
-        if self.thread:
-            self.thread.join(timeout=5)

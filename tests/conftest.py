@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from bot.app import build_bolt_app, build_deps
+from bot.app import redis_client as app_redis_client
 from bot.deps import Deps
 from bot.redis_server import EmbeddedRedis, free_port
 from bot.settings import Settings
@@ -169,7 +170,8 @@ class Outage:
 @pytest.fixture
 def outage(settings: Settings, stub: SlackStub, tmp_path: Path) -> Iterator[Outage]:
     server = EmbeddedRedis(tmp_path / "outage-redis", port=free_port(), appendonly=True).start()
-    client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=1)
+    # the production client (bot.app.connect_redis): its timeouts are what a test measures
+    client = app_redis_client(server.url, settings.redis_timeout_ms / 1000)
     running = App(build_deps(settings, client), stub)
     try:
         yield Outage(running, server)

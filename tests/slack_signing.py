@@ -7,7 +7,9 @@ and ``X-Slack-Signature`` (v0 HMAC-SHA256 of ``v0:<ts>:<raw body>``).
 
 from __future__ import annotations
 
+import itertools
 import json
+import secrets
 import time
 from urllib.parse import urlencode
 
@@ -20,6 +22,15 @@ TEAM_ID = "T0TEST"
 APP_ID = "A0TEST"
 BOT_USER_ID = "UBOT"
 VERIFICATION_TOKEN = "verification-token"  # deprecated field Slack still sends
+
+
+_TRIGGERS = itertools.count(1)
+
+
+def new_trigger_id() -> str:
+    """A fresh trigger id, as Slack issues one per slash command and interaction (so two
+    requests a test sends are never byte-identical, which the app treats as a replay)."""
+    return f"{next(_TRIGGERS)}.{int(time.time())}.{secrets.token_hex(16)}"
 
 
 def _compact(obj: object) -> str:
@@ -41,7 +52,7 @@ def slash_command_body(
     team_id: str = TEAM_ID,
     channel_id: str = "C0TEST",
     response_url: str = "https://hooks.slack.com/commands/T0TEST/1/abc",
-    trigger_id: str = "123.456.abc",
+    trigger_id: str | None = None,
     user_name: str = "tester",
     channel_name: str = "general",
     team_domain: str = "test",
@@ -60,7 +71,7 @@ def slash_command_body(
         "api_app_id": APP_ID,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id,
+        "trigger_id": trigger_id or new_trigger_id(),
     })
 
 

@@ -35,7 +35,14 @@ from jobs.digest import DigestRunner, current_schedule
 from jobs.scheduler import DigestScheduler
 from tests.conftest import App, HttpAnswer
 from tests.rendered import shown
-from tests.slack_signing import APP_ID, TEAM_ID, VERIFICATION_TOKEN, event_body, interactive_body
+from tests.slack_signing import (
+    APP_ID,
+    TEAM_ID,
+    VERIFICATION_TOKEN,
+    event_body,
+    interactive_body,
+    new_trigger_id,
+)
 from tests.slack_stub import SlackStub
 from tests.test_cli import run as run_cli
 from tests.test_digest import CHANNEL, posted_dates, posts
@@ -137,7 +144,7 @@ def view_submission(view: dict, user: str, overrides: dict[str, object] | None =
         "user": _user(user),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
-        "trigger_id": "1234.5678.submit",
+        "trigger_id": new_trigger_id(),
         "view": {
             "id": "V123", "team_id": TEAM_ID, "type": "modal",
             "blocks": view["blocks"], "private_metadata": metadata,
@@ -179,7 +186,7 @@ def block_actions(user: str, action_id: str, value: str, block_id: str, *,
         "user": _user(user),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
-        "trigger_id": "1234.5678.click",
+        "trigger_id": new_trigger_id(),
         "team": {"id": TEAM_ID, "domain": "test"},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -762,10 +769,12 @@ def test_opt_out_hides_a_person_from_others_and_from_the_digest(app: App) -> Non
 
 
 def snapshot(r: redis.Redis) -> dict[str, object]:
-    """Every key and its content."""
+    """Every key and its content, but for request bookkeeping (replay marks, rate limits)."""
     out: dict[str, object] = {}
     for raw in r.scan_iter(count=1000):
         key = raw.decode()
+        if ":replay:" in key or ":rate:" in key:
+            continue
         kind = r.type(raw).decode()
         if kind == "zset":
             out[key] = {m.decode(): s for m, s in r.zrange(raw, 0, -1, withscores=True)}

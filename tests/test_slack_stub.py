@@ -1,6 +1,7 @@
 """The Slack edge stub and request signing, exercised with the real slack_sdk client."""
 
 import json
+import re
 import time
 import urllib.request
 from urllib.parse import parse_qs
@@ -304,7 +305,10 @@ def test_signature_fails_when_tampered_or_stale():
 def test_request_bodies_look_like_slacks():
     form = parse_qs(slash_command_body(text="me", user_id="U1", response_url="http://r/1"))
     assert form["command"] == ["/leaderboard"] and form["text"] == ["me"]
-    assert form["response_url"] == ["http://r/1"] and form["trigger_id"] == ["123.456.abc"]
+    assert form["response_url"] == ["http://r/1"]
+    again = parse_qs(slash_command_body(text="me", user_id="U1", response_url="http://r/1"))
+    assert re.fullmatch(r"\d+\.\d+\.[0-9a-f]+", form["trigger_id"][0])
+    assert again["trigger_id"] != form["trigger_id"]  # one per command, as Slack issues them
     for key in ("token", "team_id", "team_domain", "channel_id", "channel_name", "user_name",
                 "api_app_id", "is_enterprise_install"):
         assert key in form, key
