@@ -169,7 +169,7 @@ def start_app(redis_url: str, stub: SlackStub, data_dir: Path,
         slack_api_url=stub.url,
         redis_url=redis_url,
         data_dir=data_dir,
-        ingest_tokens=(INGEST_TOKEN,),
+        ingest_tokens=(INGEST_TOKEN,), ingest_rate_limit=0,  # benchmarks measure, not throttle
         timezone="UTC",
         workspace=WORKSPACE,
     )

@@ -290,7 +290,8 @@ def serve(argv: Sequence[str]) -> None:
 
     settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                         slack_api_url=a.stub, redis_url=a.redis, data_dir=Path(a.data_dir),
-                        ingest_tokens=(INGEST_TOKEN,), timezone="UTC", workspace=WORKSPACE)
+                        ingest_tokens=(INGEST_TOKEN,), ingest_rate_limit=0, timezone="UTC",
+                        workspace=WORKSPACE)
     deps = build_deps(settings)  # the production wiring (connect_redis: RESP2, hiredis)
     app = WebApp(deps, build_bolt_app(deps))
     sock = reuseport_socket(a.port)

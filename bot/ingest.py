@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
-from bot.counts import Usage
+from bot.config import BoardConfig
+from bot.counts import Outcome, Usage
 from bot.identities import Identities
 from bot.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
 from bot.store import (
@@ -105,7 +106,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     once every event that could be counted has been."""
     now = now or datetime.now(UTC)
     result = IngestResult()
-    config, _version = store.load_config_versioned()
+    config, version = store.load_config_versioned()
     checked: list[tuple[int, UsageReport | OutcomeReport]] = []
     for index, raw in enumerate(events):
         try:
@@ -120,7 +121,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     resolved = dict(zip((i for i, _ in emails), identities.resolve_many(
         [[f"email:{r.email}"] for _, r in emails]), strict=True))
     valid = [(index, report, report.user or resolved[index]) for index, report in checked]
-    statuses = count(store, [(i, r, w) for i, r, w in valid], sender)
+    statuses = count(store, [(i, r, w) for i, r, w in valid], sender, (config, version))
     for index, report, who in valid:
         status = statuses[index]
         if status == COUNTED:
@@ -143,14 +144,16 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
 REMOVED_KIND = -10
 
 
-def count(store: Store, items: list[tuple[int, Usage | UsageReport | OutcomeReport, str]],
-          sender: str) -> dict[int, int]:
+def count(store: Store, items: list[tuple[int, Usage | Outcome | UsageReport | OutcomeReport,
+                                          str]],
+          sender: str, config: tuple[BoardConfig, int] | None = None) -> dict[int, int]:
     """Record (index, report, who) items; each index's final store status (COUNTED,
     DUPLICATE, CONFLICT, REBUILDING, or REMOVED_KIND for an outcome kind an admin removed
     while we counted). Reports scored with a configuration that changed meanwhile are
-    re-scored with the new one."""
+    re-scored with the new one. `config`: the (configuration, version) the caller just
+    loaded, if it did."""
     statuses: dict[int, int] = {}
-    config, version = store.load_config_versioned()
+    config, version = config or store.load_config_versioned()
     pending = items
     for _attempt in range(3):
         if not pending:

@@ -28,6 +28,7 @@ from bot.reports import OutcomeReport, UsageReport
 
 METRICS = ("tokens", "cost", "requests", "points")
 COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT = 1, 0, -1, -2, -3
+USAGE, OUTCOME = "usage", "outcome"
 SERIES_TTL = 35 * 86400  # a cumulative series silent this long starts afresh
 READ_CHUNK = 1000  # ZRANGE page: well under 1 ms of Redis time, far below the 10 ms budget
 NAME_TTL = 24 * 3600
@@ -149,49 +150,66 @@ end
 """
 
 USAGE_LUA = _COMMON + """
--- ARGV: 12 value, 13 series start ('' = not a cumulative series), 14 series point time,
---       15 series state ttl, 16.. field, amount-per-unit pairs
-local v = tonumber(ARGV[12])
-if ARGV[13] ~= '' then
-  -- A cumulative series: its state replaces the dedupe marker. A new start time is a
-  -- reset; a point not newer than the last one is a replay and adds nothing.
-  local st = redis.call('HMGET', KEYS[22], 's', 't', 'v')
-  local start, t = ARGV[13], ARGV[14]
-  local delta
-  if not st[1] or start > st[1] then delta = v
-  elseif start < st[1] or t <= st[2] then return 0
-  elseif v < tonumber(st[3]) then delta = v
-  else delta = v - tonumber(st[3]) end
-  redis.call('HSET', KEYS[22], 's', start, 't', t, 'v', ARGV[12])
-  redis.call('EXPIRE', KEYS[22], ARGV[15])
-  if delta <= 0 then return 0 end
-  v = delta
-else
-  local c = claim()
-  if c ~= 1 then return c end
-end
+-- Several usage reports of one person (or identity) and local day, in one call: each has
+-- its own marker key (KEYS[25 + p]: a dedupe marker, or a cumulative series' state) and
+-- status; the day's counters and boards are written once for all that counted.
+-- ARGV: 12 series state ttl, 13 number of parts, then per part: kind ('d' one-off or
+--       delta, 'c' cumulative), fingerprint, value, series start, point time (both zero-
+--       padded to 20 digits), number of fields, then field, amount-per-unit pairs.
+-- Returns one status per part (see above).
 local board = {tokens = 0, cost = 0, requests = 0}
-for i = 16, #ARGV, 2 do
-  local field, amount = ARGV[i], tonumber(ARGV[i + 1]) * v
-  if field == 'cost' then
-    redis.call('HINCRBYFLOAT', KEYS[2], field, string.format('%.17g', amount))
-  else
-    amount = math.floor(amount + 0.5)
-    redis.call('HINCRBY', KEYS[2], field, string.format('%d', amount))
+local statuses = {}
+local pos, counted = 14, false
+for p = 1, tonumber(ARGV[13]) do
+  local key, kind, fp = KEYS[25 + p], ARGV[pos], ARGV[pos + 1]
+  local v, start, t, nf = tonumber(ARGV[pos + 2]), ARGV[pos + 3], ARGV[pos + 4],
+                          tonumber(ARGV[pos + 5])
+  local status = 1
+  if kind == 'c' then
+    -- A cumulative series: its state replaces the dedupe marker. A new start time is a
+    -- reset; a point not newer than the last one is a replay and adds nothing.
+    local st = redis.call('HMGET', key, 's', 't', 'v')
+    if not st[1] or start > st[1] then
+      redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 2])
+    elseif start < st[1] or t <= st[2] then status = 0
+    else
+      if v >= tonumber(st[3]) then v = v - tonumber(st[3]) end
+      redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 2])
+    end
+    if status == 1 then redis.call('EXPIRE', key, ARGV[12]) end
+    if v <= 0 then status = 0 end
+  elseif not redis.call('SET', key, fp, 'NX', 'EX', ARGV[2]) then
+    if redis.call('GET', key) == fp then status = 0 else status = -3 end
   end
-  if board[field] then board[field] = board[field] + amount end
+  if status == 1 then
+    counted = true
+    for f = 1, nf do
+      local field = ARGV[pos + 4 + 2 * f]
+      local amount = tonumber(ARGV[pos + 5 + 2 * f]) * v
+      if field == 'cost' then
+        redis.call('HINCRBYFLOAT', KEYS[2], field, string.format('%.17g', amount))
+      else
+        amount = math.floor(amount + 0.5)
+        redis.call('HINCRBY', KEYS[2], field, string.format('%d', amount))
+      end
+      if board[field] then board[field] = board[field] + amount end
+    end
+  end
+  statuses[p] = status
+  pos = pos + 6 + 2 * nf
 end
+if not counted then return statuses end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 if not mapped then
   keep_unmapped(board.tokens)
-  return 1
+  return statuses
 end
 touch(3, 6, string.format('%.17g', board.tokens), false)
 touch(7, 10, string.format('%.17g', board.cost), false)
 touch(11, 14, string.format('%.17g', board.requests), false)
 touch(15, 18, 0, true)
 redis.call('INCR', KEYS[19])
-return 1
+return statuses
 """
 
 OUTCOME_LUA = _COMMON + _POINTS_FN + """
@@ -311,8 +329,8 @@ class Store:
         self.keys = Keys(workspace)
         self.tz = tz or ZoneInfo("UTC")
         self.retention_days = retention_days
-        self._usage = client.register_script(USAGE_LUA)
-        self._outcome = client.register_script(OUTCOME_LUA)
+        self._scripts = {USAGE: client.register_script(USAGE_LUA),
+                         OUTCOME: client.register_script(OUTCOME_LUA)}
         self._release = client.register_script(RELEASE_LUA)
         self._save_config = client.register_script(SAVE_CONFIG_LUA)
         self._rescore = client.register_script(RESCORE_LUA)
@@ -351,6 +369,7 @@ class Store:
 
     def _event_keys(self, report: Usage | Outcome | OutcomeReport, who: str, sender: str
                     ) -> tuple[list, date]:
+        """KEYS 1-25 of the counting scripts (see _COMMON) for `report` credited to `who`."""
         day = local_date(report.ts, self.tz)
         k = self.keys
         if is_identity(who):
@@ -358,15 +377,16 @@ class Store:
             keys = [k.seen(sender, report.id), k.identity_day(day, who)] + [""] * 16
             tail = [k.unmapped(metric), k.identity_days(who), k.unmapped("last")]
         else:
-            buckets = buckets_for_day(day)
             keys = [k.seen(sender, report.id), k.day(day, who)]
-            for metric in METRICS:
-                keys += [self.zkey(metric, b) for b in buckets]
+            keys += self._bucket_keys(day)
             tail = [k.key("unmapped", "none")] * 3
-        series = k.series(report.series) if isinstance(report, Usage) and report.series else \
-            k.key("series", "none")
-        keys += [k.key("gen"), k.key("rebuild"), k.key("config", "version"), series] + tail
+        keys += [k.key("gen"), k.key("rebuild"), k.key("config", "version"),
+                 k.key("series", "none")] + tail
         return keys, day
+
+    def _bucket_keys(self, day: date) -> list[str]:
+        buckets = buckets_for_day(day)
+        return [self.zkey(metric, b) for metric in METRICS for b in buckets]
 
     def record(self, reports: Sequence[tuple[Usage | Outcome | UsageReport | OutcomeReport,
                                              str]],
@@ -379,39 +399,79 @@ class Store:
         reload it and retry that report) or CONFLICT (the id was used before for other
         content).
 
-        One Lua script per event (atomic: all its counters or none), pipelined without
-        MULTI so a large batch never holds Redis for long. A connection error raises
-        redis.ConnectionError; events that did run are remembered, so a retry of the
-        whole batch counts each event once.
+        Usage reports of one person and day go through one Lua script call together and
+        each outcome through its own (atomic: all of its counters or none), pipelined
+        without MULTI so a large batch never holds Redis for long. A connection error
+        raises redis.ConnectionError; reports that did run are remembered, so a retry of
+        the whole batch counts each report once.
         """
         seen_ttl = self.retention_days * 86400 + 86400
         now = str(time_now())
-        pipe = self.r.pipeline(transaction=False)
-        for report, who in reports:
+        calls: list[tuple[str, list, list, list[int]]] = []  # script, keys, args, indices
+        groups: dict[tuple[str, date], int] = {}
+        for index, (report, who) in enumerate(reports):
             if isinstance(report, UsageReport):
                 report = usage_from_report(report)
-            keys, day = self._event_keys(report, who, sender)
-            day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
-            mapped = "0" if is_identity(who) else "1"
-            common = [who, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m, version,
-                      (report.fingerprint if isinstance(report, Usage | Outcome)
-                       else report_fingerprint(report)) or "-", mapped, day.isoformat(), now]
+            day = local_date(report.ts, self.tz)
             if isinstance(report, Usage):
-                start = f"{report.start_ns:020d}" if report.series else ""
-                args = common + [repr(float(report.value)), start, f"{report.time_ns:020d}",
-                                 SERIES_TTL]
+                at = groups.get((who, day))
+                if at is None:
+                    keys, _ = self._event_keys(report, who, sender)
+                    keys[0] = self.keys.key("seen", "none")  # each part has its own
+                    day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
+                    args = [who, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m, version, "-",
+                            "0" if is_identity(who) else "1", day.isoformat(), now,
+                            SERIES_TTL, 0]
+                    groups[(who, day)] = at = len(calls)
+                    calls.append((USAGE, keys, args, []))
+                _, keys, args, indices = calls[at]
+                cumulative = bool(report.series)
+                keys.append(self.keys.series(report.series) if cumulative
+                            else self.keys.seen(sender, report.id))
+                args += ["c" if cumulative else "d", report.fingerprint or "-",
+                         repr(float(report.value)), f"{report.start_ns:020d}",
+                         f"{report.time_ns:020d}", len(report.fields)]
                 for name, amount in report.fields:
                     args += [name, repr(float(amount))]
-                self._usage(keys=keys, args=args, client=pipe)
-            else:
-                field = f"o:{report.kind}"
-                modifiers = getattr(report, "modifiers", ())
-                if modifiers:
-                    field += "~" + "+".join(sorted(modifiers))
-                args = common + [field, int(report.count), report.kind,
-                                 scoring_rules(config, report.kind)]
-                self._outcome(keys=keys, args=args, client=pipe)
-        return [int(x) for x in pipe.execute()]
+                args[12] += 1
+                indices.append(index)
+                continue
+            keys, day = self._event_keys(report, who, sender)
+            day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
+            field = f"o:{report.kind}"
+            modifiers = getattr(report, "modifiers", ())
+            if modifiers:
+                field += "~" + "+".join(sorted(modifiers))
+            fingerprint = (report.fingerprint if isinstance(report, Outcome)
+                           else report_fingerprint(report)) or "-"
+            args = [who, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m, version, fingerprint,
+                    "0" if is_identity(who) else "1", day.isoformat(), now,
+                    field, int(report.count), report.kind, scoring_rules(config, report.kind)]
+            calls.append((OUTCOME, keys, args, [index]))
+        answers = self._run(calls)
+        statuses = [0] * len(reports)
+        for (_, _, _, indices), answer in zip(calls, answers, strict=True):
+            parts = answer if isinstance(answer, list) else [answer] * len(indices)
+            for index, status in zip(indices, parts, strict=True):
+                statuses[index] = int(status)
+        return statuses
+
+    def _run(self, calls: list[tuple[str, list, list, list[int]]]) -> list:
+        """EVALSHA each call in one pipeline (no SCRIPT EXISTS round trip); if Redis has
+        lost the scripts (a restart), load them and run the pipeline again: what already
+        ran is deduplicated by its markers."""
+        for attempt in (1, 2):
+            pipe = self.r.pipeline(transaction=False)
+            for script, keys, args, _ in calls:
+                pipe.evalsha(self._scripts[script].sha, len(keys), *keys, *args)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                for script in self._scripts.values():
+                    script.sha = self.r.script_load(script.script)
+        return []
 
     def credit_day(self, identity: str, user: str, day: date, config: BoardConfig,
                    version: int) -> int:

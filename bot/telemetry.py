@@ -136,7 +136,7 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
     for reason in decoded.reasons:
         receipt.reasons.append(reason)
     receipt.rejected = decoded.rejected
-    config, _version = store.load_config_versioned()
+    config, version = store.load_config_versioned()
     oldest = now - timedelta(days=store.retention_days)
     kept: list[tuple[int, Usage, list[str]]] = []
     for index, point in enumerate(decoded.points):
@@ -162,7 +162,7 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
         kept.append((index, usage, who))
     resolved = identities.resolve_many([w for _, _, w in kept])
     items = [(index, usage, who) for (index, usage, _), who in zip(kept, resolved, strict=True)]
-    statuses = count(store, items, sender)
+    statuses = count(store, items, sender, (config, version))
     for index, _usage, who in items:
         status = statuses[index]
         if status == COUNTED:

@@ -108,14 +108,14 @@ def receive(store: Store, identities: Identities, prs: PullRequests, facts: list
     """Count a delivery's facts. Redis errors and LookupUnavailable propagate (503), and
     so does ScoresRebuilding (the sender retries; counted outcomes are duplicates then)."""
     receipt = Receipt()
-    config = store.load_config()
+    config, version = store.load_config_versioned()
     pairs, receipt.ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),
                                           store.retention_days)
     candidates = [[who] for _, who in pairs]
     resolved = identities.resolve_many(candidates)
     items = [(i, outcome, who) for i, ((outcome, _), who) in
              enumerate(zip(pairs, resolved, strict=True))]
-    statuses = count(store, items, source)
+    statuses = count(store, items, source, (config, version))
     for index, _outcome, who in items:
         status = statuses[index]
         if status == COUNTED:
