@@ -1,7 +1,8 @@
 """The admin configuration modal: Block Kit out, validated BoardConfig back in. Pure.
 
 Stable block ids: `raw_metric`, `token_types`, `claude_code_usage`, `weight:<kind>`,
-`cap:<kind>`, `transform:<kind>`, `new_kind`, `remove_kinds`, `digest_channel`,
+`cap:<kind>`, `transform:<kind>`, `pr_small_lines`, `pr_small_fraction`,
+`pr_self_merge_fraction`, `new_kind`, `remove_kinds`, `digest_channel`,
 `digest_time`, `timezone`, `board_size`, `digest_enabled`, `display`, `flags`, `admins`.
 Every input's action id is `value`.
 
@@ -126,6 +127,23 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
     blocks += _kind_blocks(config, kinds[:MAIN_KINDS])
     if len(kinds) > MAIN_KINDS:
         blocks.append(_more_button(MAIN_KINDS, len(kinds), 1))
+    blocks.append(SectionBlock(text=MarkdownTextObject(
+        text="*Pull requests that should not pay like real work* (from GitHub and GitLab "
+             "webhooks): they count as a fraction of a merged pull request, before the cap "
+             "and the transform; both rules together multiply.")))
+    blocks.append(InputBlock(
+        block_id="pr_small_lines", label="Small pull request: fewer changed lines than",
+        element=PlainTextInputElement(action_id="value", max_length=6,
+                                      initial_value=str(config.pr_small_lines))))
+    blocks.append(InputBlock(
+        block_id="pr_small_fraction", label="A small pull request counts as (0–1)",
+        element=PlainTextInputElement(action_id="value", max_length=6,
+                                      initial_value=_num(config.pr_small_fraction))))
+    blocks.append(InputBlock(
+        block_id="pr_self_merge_fraction",
+        label="Merged by its author without another person's approval counts as (0–1)",
+        element=PlainTextInputElement(action_id="value", max_length=6,
+                                      initial_value=_num(config.pr_self_merge_fraction))))
     blocks.append(InputBlock(
         block_id="new_kind", label="Add an outcome kind", optional=True,
         hint="key: Label, e.g. hotfix: Hotfixes shipped (weight 1, square root; edit after)",
@@ -271,6 +289,22 @@ def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
         outcomes.pop(key, None)
     if not outcomes:
         errors["remove_kinds"] = "Keep at least one outcome kind."
+    pr_rules = {}
+    for block_id, whole in (("pr_small_lines", True), ("pr_small_fraction", False),
+                            ("pr_self_merge_fraction", False)):
+        if block_id not in values:
+            continue
+        text = _value(values, block_id) or ""
+        try:
+            number = float(text)
+            if not math.isfinite(number) or number < 0 or (whole and not text.isdigit()) or (
+                    not whole and number > 1) or number > 100_000:
+                raise ValueError
+        except ValueError:
+            errors[block_id] = ("A whole number of lines (0 turns the rule off)." if whole
+                                else "A fraction from 0 to 1, e.g. 0.2.")
+            continue
+        pr_rules[block_id] = int(number) if whole else number
     token_types = config.token_types
     if "token_types" in values:
         token_types = _value(values, "token_types") or []
@@ -302,6 +336,7 @@ def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
         "admins": _value(values, "admins") or [],
         "token_types": token_types or config.token_types,
         "claude_code_usage": _value(values, "claude_code_usage") or config.claude_code_usage,
+        **pr_rules,
     })
     return updated, errors
 

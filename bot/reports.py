@@ -75,6 +75,17 @@ class _Report(BaseModel):
     def _ts(cls, value: Any) -> datetime:
         return parse_ts(value)
 
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> Any:
+        # Ids are compared exactly: "x" and " x\n" would otherwise be one id after the
+        # whitespace strip every other text field gets.
+        if isinstance(value, str) and value != value.strip():
+            raise ValueError("id must not start or end with whitespace")
+        if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("id must not contain control characters")
+        return value
+
     @field_validator("user")
     @classmethod
     def _user(cls, value: str | None) -> str | None:

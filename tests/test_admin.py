@@ -358,6 +358,9 @@ def test_workspace_admin_submission_saves_every_section(app: App, channels: set[
     ("board_size", "4", "board_size"),
     ("timezone", "Mars/Olympus", "timezone"),
     ("token_types", [], "token_types"),
+    ("pr_small_fraction", "1.5", "pr_small_fraction"),
+    ("pr_small_lines", "2.5", "pr_small_lines"),
+    ("pr_self_merge_fraction", "half", "pr_self_merge_fraction"),
 ])
 def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, value: str,
                                                 expected_block: str) -> None:
@@ -383,6 +386,15 @@ def test_usage_settings_in_the_modal(admin_app: App) -> None:
     assert (config.token_types, config.claude_code_usage) == (["input", "output"], "events")
     changes = admin_app.deps.store.config_history()[0]["changes"]
     assert "claude code usage metrics → events" in changes
+    view = config_view(config)
+    answer = submit(admin_app, view, ADMIN, {"pr_small_lines": "25", "pr_small_fraction": "0.1",
+                                             "pr_self_merge_fraction": "0"})
+    assert answer.status == 200 and not answer.body
+    config = admin_app.deps.store.load_config()
+    assert (config.pr_small_lines, config.pr_small_fraction,
+            config.pr_self_merge_fraction) == (25, 0.1, 0.0)
+    # the fractions are scoring: the change is announced like a weight change
+    assert admin_app.deps.store.config_history()[0]["scoring"] is True
     reopened = config_view(config)
     boxes = next(b for b in reopened["blocks"] if b.get("block_id") == "token_types")
     assert [o["value"] for o in boxes["element"]["initial_options"]] == ["input", "output"]

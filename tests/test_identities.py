@@ -156,3 +156,11 @@ def test_app_home_lists_unmapped_identities_for_admins_only(app: App) -> None:
     assert "email:other@corp.com`: 1.5k tokens, 2 outcomes" in home
     assert "tokenboard identities link" in home
     assert "map to nobody" not in open_home(app, "U0BOB", "EvBob")
+
+
+def test_ids_are_compared_exactly(app: App) -> None:
+    assert app.ingest([usage("norm-x", {"user": "U0ONE"}, 10)]).json()["accepted"] == 1
+    answer = app.ingest([usage("  norm-x\n", {"user": "U0ONE"}, 10)]).json()
+    assert answer["accepted"] == 0 and answer["duplicates"] == 0
+    assert "whitespace" in answer["rejected"][0]["error"]
+    assert scores(app, "tokens", 0, TODAY) == {"U0ONE": 10}
