@@ -16,6 +16,7 @@ from bot.app import build_deps
 from bot.blocks import leaderboard_blocks
 from bot.demo_org import events_in_batches, generate_org
 from bot.demo_otlp import send_through_otlp, split_for_otlp
+from bot.demo_webhooks import recent, send_as_github_webhooks, split_for_webhooks
 from bot.ingest import ingest_events
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
@@ -24,6 +25,7 @@ from bot.text import side_by_side
 DEMO_PEOPLE = 60
 DEMO_DAYS = 30
 OTLP_EVERY = 6  # every 6th person reports usage over OpenTelemetry
+WEBHOOK_EVERY = 6  # and others' recent outcomes arrive as GitHub webhooks
 
 
 def _progress(stream, done: int, total: int) -> None:
@@ -80,6 +82,8 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
             say(f"Synthetic org: {len(org)} people over {days} days, {len(events):,} reports.")
             emails = {p.user: p.email for p in org}
             events, otlp_events = split_for_otlp(events, emails, OTLP_EVERY)
+            events, hook_events = split_for_webhooks(events, list(emails), WEBHOOK_EVERY, 3,
+                                                     recent(now))
             totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
             done = 0
             for batch in events_in_batches(events, 500):
@@ -90,6 +94,11 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                 done += len(batch)
                 _progress(stream, done, len(events))
             otlp_sent = _otlp_leg(deps, otlp_events, emails, say)
+            logins = {p.user: p.email.split("@")[0] for p in org}
+            hooks_counted = send_as_github_webhooks(deps, hook_events, logins)
+            say(f"{sum(hooks_counted.values())} outcomes of the last 7 days arrived as signed "
+                "GitHub webhooks to POST /webhooks/github: "
+                + ", ".join(f"{n} {kind}" for kind, n in hooks_counted.items()) + ".")
             # Send the first batch again: a retried batch must not count twice.
             retry = ingest_events(deps.store, deps.identities, events[:500], now=now, sender="demo")
             say(f"Counted {totals['accepted']:,} reports ({totals['rejected']} rejected); "
@@ -133,4 +142,5 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                     "accepted": totals["accepted"], "rejected": totals["rejected"],
                     "retry_accepted": retry.accepted,
                     "events": len(events), "org": org, "otlp_sent": otlp_sent,
-                    "all_tokens": all_tokens}
+                    "all_tokens": all_tokens, "webhook_events": len(hook_events),
+                    "webhooks_counted": hooks_counted}

@@ -82,6 +82,10 @@ def test_demo(tmp_path: Path) -> None:
     # part of the org reported its usage through the OpenTelemetry SDK (and only that
     # way): the all-time board holds exactly what it sent
     assert len(summary["otlp_sent"]) >= 8 and "OpenTelemetry SDK" in "".join(lines)
+    # and some outcomes arrived as signed GitHub webhooks, each counted once
+    assert summary["webhook_events"] > 0
+    assert sum(summary["webhooks_counted"].values()) == summary["webhook_events"]
+    assert "signed GitHub webhooks" in "".join(lines)
     held = summary["all_tokens"]
     assert {u: held[u] for u in summary["otlp_sent"]} == summary["otlp_sent"]
     assert "Ingesting:" in output and "BY OUTCOMES" in output
