@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -38,6 +39,9 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         if changes:
             admin_notes.append("*Recent configuration changes*\n" + "\n".join(
                 f"• {escape(line)}" for line in changes))
+        senders = senders_note(deps)
+        if senders:
+            admin_notes.append(senders)
         unmapped = unmapped_note(deps)
         if unmapped:
             admin_notes.append(unmapped)
@@ -47,6 +51,31 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     client.views_publish(user_id=user_id,
                          view=home_view(user_id, boards, admin_notes, is_admin=is_admin,
                                         admin_blocks=admin_blocks))
+
+
+def senders_note(deps: Deps, now: float | None = None) -> str | None:
+    """The report senders by name (never their tokens), with when each last reported."""
+    rows = deps.senders.list()
+    if not rows:
+        return None
+    now = now or time.time()
+
+    def when(row) -> str:
+        if row.revoked:
+            return "revoked"
+        if row.last_used is None:
+            return "never reported"
+        minutes = int((now - row.last_used) // 60)
+        if minutes < 2:
+            return "reported just now"
+        if minutes < 120:
+            return f"last report {minutes} min ago"
+        hours = minutes // 60
+        return f"last report {hours} h ago" if hours < 48 else f"last report {hours // 24} days ago"
+
+    shown = "\n".join(f"• `{escape(r.name)}`: {when(r)}" for r in rows[:15])
+    more = f"\n…and {len(rows) - 15} more (`tokenboard tokens list`)" if len(rows) > 15 else ""
+    return f"*Report senders* (tokens, by name)\n{shown}{more}"
 
 
 def unmapped_note(deps: Deps, shown: int = 5) -> str | None:

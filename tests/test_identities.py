@@ -164,3 +164,17 @@ def test_ids_are_compared_exactly(app: App) -> None:
     assert answer["accepted"] == 0 and answer["duplicates"] == 0
     assert "whitespace" in answer["rejected"][0]["error"]
     assert scores(app, "tokens", 0, TODAY) == {"U0ONE": 10}
+
+
+def test_app_home_names_senders_never_tokens(app: App) -> None:
+    from tests.test_admin import open_home
+
+    app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)
+    app.ingest([usage("s1", {"user": "U0ANA"}, 5)])  # the first env token reports
+    made = app.deps.senders.create("claude-laptops")
+    app.deps.senders.revoke("claude-laptops")
+    home = open_home(app, "U0ADM", "EvSenders")
+    env_name = next(s.name for s in app.deps.senders.list() if s.source == "env")
+    assert f"`{env_name}`: reported just now" in home
+    assert "`claude-laptops`: revoked" in home
+    assert INGEST_TOKEN not in home and made not in home
