@@ -30,6 +30,12 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it
     tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
     tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
+    tb:{ws}:heard                     hash source → when it last delivered a report
+    tb:{ws}:claims                    pending identity claims: "identity|user" → when
+    tb:{ws}:approvals:<pr object>     who approved a pull request (self-merge rule)
+    tb:{ws}:merged:<repo>#<number>    author and modifiers a merged pull request was credited
+    tb:{ws}:replay:<signature>        a Slack request already answered (replay guard)
+    tb:{ws}:rate:<sender>             the sender's rate-limit state
     tb:{ws}:replay:<signature>        an accepted Slack request's signature, kept until it
                                       can no longer be valid (replays are not run again)
     tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival

@@ -87,6 +87,8 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str,
         log.warning("otlp: Redis unavailable: %s", exc)
         return fail(503, UNAVAILABLE, "storage unavailable; retry (nothing is counted twice)",
                     [("Retry-After", "5")])
+    if receipt.counted:
+        deps.store.heard("otlp")
     message = receipt.message()
     if receipt.rejected or receipt.unmapped:
         log.info("otlp %s from %s: %d counted, %d rejected: %s", signal, sender,

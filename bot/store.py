@@ -29,6 +29,7 @@ from bot.reports import OutcomeReport, UsageReport
 METRICS = ("tokens", "cost", "requests", "points")
 COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT = 1, 0, -1, -2, -3
 USAGE, OUTCOME = "usage", "outcome"
+HEARD_EVERY = 10.0  # seconds between "this source reported" writes per source and process
 SERIES_TTL = 35 * 86400  # a cumulative series silent this long starts afresh
 READ_CHUNK = 1000  # ZRANGE page: well under 1 ms of Redis time, far below the 10 ms budget
 NAME_TTL = 24 * 3600
@@ -327,6 +328,7 @@ class Store:
         self.r = client
         self.ws = workspace
         self.keys = Keys(workspace)
+        self._heard: dict[str, float] = {}
         self.tz = tz or ZoneInfo("UTC")
         self.retention_days = retention_days
         self._scripts = {USAGE: client.register_script(USAGE_LUA),
@@ -698,6 +700,20 @@ class Store:
                 pipe.persist(dest)
         pipe.incr(self.key("gen"))
         pipe.execute()
+
+    # -- which sources have reported -------------------------------------------------------
+    def heard(self, source: str) -> None:
+        """Remember that `source` (ingest, otlp, github, gitlab, pagerduty, slack) just
+        delivered a report; written at most every HEARD_EVERY seconds per process."""
+        now = _time.time()
+        if now - self._heard.get(source, 0.0) < HEARD_EVERY:
+            return
+        self._heard[source] = now
+        self.r.hset(self.key("heard"), source, round(now, 3))
+
+    def heard_from(self) -> dict[str, float]:
+        """source → when it last delivered a report (epoch s)."""
+        return {k.decode(): float(v) for k, v in self.r.hgetall(self.key("heard")).items()}
 
     # -- privacy --------------------------------------------------------------------------
     def opted_out(self) -> frozenset[str]:

@@ -124,6 +124,7 @@ class WebApp:
             log.warning("ingest: Redis unavailable: %s", exc)
             message = "storage unavailable; retry the whole batch (no event is counted twice)"
             return 503, {"error": message}, [("Retry-After", "5")]
+        self.deps.store.heard("ingest")
         return 200, result.as_dict(), []
 
     def rate_limited(self, sender: str, per_minute: int | None = None

@@ -92,6 +92,7 @@ def handle(deps: Deps, environ: dict[str, Any], source: str) -> Answer:
         log.warning("%s webhook: Redis unavailable: %s", source, exc)
         message = "storage unavailable; retry (nothing is counted twice)"
     else:
+        deps.store.heard(source)
         return 200, receipt.as_dict(), []
     return 503, {"error": message}, [("Retry-After", str(retry))]
 

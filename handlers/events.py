@@ -44,4 +44,6 @@ def register(app: App, deps: Deps) -> None:
         result = ingest_events(deps.store, deps.identities, [report], sender="slack")
         for rejected in result.rejected:
             log.warning("metadata report %s rejected: %s", report.get("id"), rejected["error"])
+        if result.accepted:
+            deps.store.heard("slack")
         ack()

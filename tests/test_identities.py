@@ -178,3 +178,10 @@ def test_app_home_names_senders_never_tokens(app: App) -> None:
     assert f"`{env_name}`: reported just now" in home
     assert "`claude-laptops`: revoked" in home
     assert INGEST_TOKEN not in home and made not in home
+
+
+def test_sources_heard_from(app: App) -> None:
+    assert app.deps.store.heard_from() == {}
+    app.ingest([usage("h1", {"user": "U0ANA"}, 5)])
+    heard = app.deps.store.heard_from()
+    assert list(heard) == ["ingest"] and abs(heard["ingest"] - datetime.now(UTC).timestamp()) < 60
