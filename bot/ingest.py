@@ -121,23 +121,16 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     resolved = dict(zip((i for i, _ in emails), identities.resolve_many(
         [[f"email:{r.email}"] for _, r in emails]), strict=True))
     valid = [(index, report, report.user or resolved[index]) for index, report in checked]
-    statuses = count(store, [(i, r, w) for i, r, w in valid], sender, (config, version))
-    for index, report, who in valid:
-        status = statuses[index]
-        if status == COUNTED:
-            result.accepted += 1
-            if is_identity(who) and who not in result.unmapped:
-                result.unmapped.append(who)
-        elif status == DUPLICATE:
-            result.duplicates += 1
-        elif status == CONFLICT:
-            result.reject(index, events[index], f"conflict: id {report.id!r} was already "
-                          "used by this sender for a different report; use a new id")
-        elif status == REMOVED_KIND:
-            result.reject(index, events[index], f"outcome kind {getattr(report, 'kind', '')!r} "
-                          "was just removed by an admin")
-    if REBUILDING in statuses.values():
-        raise ScoresRebuilding("scores are being rebuilt after a configuration change")
+    counted = tally(store, valid, sender, (config, version))
+    result.accepted, result.duplicates = counted.counted, len(counted.duplicates)
+    result.unmapped = counted.unmapped
+    reports = {index: report for index, report, _ in valid}
+    for index in counted.conflicts:
+        result.reject(index, events[index], f"conflict: id {reports[index].id!r} was already "
+                      "used by this sender for a different report; use a new id")
+    for index in counted.removed:
+        result.reject(index, events[index], f"outcome kind "
+                      f"{getattr(reports[index], 'kind', '')!r} was just removed by an admin")
     return result
 
 
@@ -176,3 +169,38 @@ def count(store: Store, items: list[tuple[int, Usage | Outcome | UsageReport | O
     for index, _report, _who in pending:
         statuses[index] = REBUILDING  # still stale after three tries: ask for a retry
     return statuses
+
+
+@dataclass
+class Tally:
+    """What `tally` did with a batch: how many were counted, the indices of the others
+    by reason, and the identities counted for nobody yet (in order, once each)."""
+
+    counted: int = 0
+    duplicates: list[int] = field(default_factory=list)
+    conflicts: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+
+def tally(store: Store, items: list[tuple[int, Any, str]], sender: str,
+          config: tuple[BoardConfig, int] | None = None) -> Tally:
+    """`count` the items and sort the outcome; ScoresRebuilding if any must be retried
+    (after everything else was counted: the retry finds those as duplicates)."""
+    statuses = count(store, items, sender, config)
+    result = Tally()
+    for index, _report, who in items:
+        status = statuses[index]
+        if status == COUNTED:
+            result.counted += 1
+            if is_identity(who) and who not in result.unmapped:
+                result.unmapped.append(who)
+        elif status == DUPLICATE:
+            result.duplicates.append(index)
+        elif status == CONFLICT:
+            result.conflicts.append(index)
+        elif status == REMOVED_KIND:
+            result.removed.append(index)
+    if REBUILDING in statuses.values():
+        raise ScoresRebuilding("scores are being rebuilt after a configuration change")
+    return result

@@ -17,6 +17,7 @@ import redis
 
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
+from bot.http_body import BodyError, declared_length, read_body
 from bot.ingest import ScoresRebuilding
 from bot.ratelimit import RateLimiter, retry_after
 from bot.sources import otlp
@@ -62,12 +63,9 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str,
                         [("Retry-After", str(seconds))])
     limit = deps.settings.otlp_max_bytes
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return fail(400, 3, "bad Content-Length")
-    if length > limit:
-        return fail(413, RESOURCE_EXHAUSTED, f"body is {length} bytes; the limit is {limit}")
-    body = environ["wsgi.input"].read(length) if length else b""
+        body = read_body(environ, declared_length(environ, limit))
+    except BodyError as exc:
+        return fail(exc.status, RESOURCE_EXHAUSTED if exc.status == 413 else 3, exc.message)
     try:
         raw, as_json = otlp.read_body(body, environ.get("CONTENT_TYPE", ""),
                                       environ.get("HTTP_CONTENT_ENCODING", ""), limit)

@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from bot.config import BoardConfig
 from bot.counts import Usage
 from bot.identities import EMAIL, Identities, IdentityError, normalize
-from bot.ingest import REMOVED_KIND, ScoresRebuilding, count
+from bot.ingest import tally
 from bot.reports import MAX_FUTURE
 from bot.sources.otlp import Decoded, Point
-from bot.store import CONFLICT, COUNTED, REBUILDING, Store, is_identity
+from bot.store import Store
 
 MAX_NAMED = 5  # unmapped identities named in one answer
 
@@ -162,20 +162,10 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
         kept.append((index, usage, who))
     resolved = identities.resolve_many([w for _, _, w in kept])
     items = [(index, usage, who) for (index, usage, _), who in zip(kept, resolved, strict=True)]
-    statuses = count(store, items, sender, (config, version))
-    for index, _usage, who in items:
-        status = statuses[index]
-        if status == COUNTED:
-            receipt.counted += 1
-            if is_identity(who) and who not in receipt.unmapped:
-                receipt.unmapped.append(who)
-        elif status == CONFLICT:
-            receipt.reject("a data point repeats an earlier one's series and time with "
-                           "another value (conflict); it was not counted")
-        elif status == REMOVED_KIND:  # outcomes only; never for usage
-            receipt.reject("removed kind")
-        elif status != REBUILDING:
-            receipt.duplicates += 1
-    if REBUILDING in statuses.values():
-        raise ScoresRebuilding("scores are being rebuilt after a configuration change")
+    counted = tally(store, items, sender, (config, version))
+    receipt.counted, receipt.unmapped = counted.counted, counted.unmapped
+    receipt.duplicates = len(counted.duplicates)
+    for _ in counted.conflicts:
+        receipt.reject("a data point repeats an earlier one's series and time with "
+                       "another value (conflict); it was not counted")
     return receipt

@@ -16,6 +16,7 @@ from slack_bolt import App
 
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
+from bot.http_body import BodyError, declared_length, read_body
 from bot.http_server import Server
 from bot.ingest import (
     BadBatch,
@@ -94,17 +95,14 @@ class WebApp:
         limited = self.rate_limited(sender, rate)
         if limited is not None:
             return limited
-        limit = self.deps.settings.max_body_bytes
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return 400, {"error": "bad Content-Length"}, []
-        if length > limit:
-            return 413, {"error": f"body is {length} bytes; the limit is {limit}"}, []
+            length = declared_length(environ, self.deps.settings.max_body_bytes)
+        except BodyError as exc:
+            return exc.status, {"error": exc.message}, []
         unsupported = content_type_problem(environ.get("CONTENT_TYPE", ""))
         if unsupported:
             return 415, {"error": unsupported}, []
-        body = environ["wsgi.input"].read(length) if length else b""
+        body = read_body(environ, length)
         try:
             events = parse_batch(body)
             result = ingest_events(self.deps.store, self.deps.identities, events,

@@ -17,6 +17,7 @@ import redis
 
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
+from bot.http_body import BodyError, declared_length, read_body
 from bot.ingest import ScoresRebuilding
 from bot.pull_requests import PullRequests
 from bot.sources.github import github_facts, github_verify
@@ -63,14 +64,10 @@ def handle(deps: Deps, environ: dict[str, Any], source: str) -> Answer:
             log.warning("a %s webhook arrived but %s is not set: answering 404", source,
                         variable)
         return 404, {"error": f"{source} webhooks are not configured here (set {variable})"}, []
-    limit = deps.settings.max_body_bytes
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 400, {"error": "bad Content-Length"}, []
-    if length > limit:
-        return 413, {"error": f"body is {length} bytes; the limit is {limit}"}, []
-    body = environ["wsgi.input"].read(length) if length else b""
+        body = read_body(environ, declared_length(environ, deps.settings.max_body_bytes))
+    except BodyError as exc:
+        return exc.status, {"error": exc.message}, []
     try:
         facts = _facts(source, secret, environ, body)
     except WebhookError as exc:

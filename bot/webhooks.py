@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from bot.config import BoardConfig
 from bot.counts import Outcome
 from bot.identities import Identities
-from bot.ingest import REMOVED_KIND, ScoresRebuilding, count
+from bot.ingest import tally
 from bot.pull_requests import PullRequests
 from bot.reports import MAX_FUTURE
 from bot.sources.webhook import Fact
-from bot.store import COUNTED, REBUILDING, Store, is_identity
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +115,10 @@ def receive(store: Store, identities: Identities, prs: PullRequests, facts: list
     resolved = identities.resolve_many(candidates)
     items = [(i, outcome, who) for i, ((outcome, _), who) in
              enumerate(zip(pairs, resolved, strict=True))]
-    statuses = count(store, items, source, (config, version))
-    for index, _outcome, who in items:
-        status = statuses[index]
-        if status == COUNTED:
-            receipt.counted += 1
-            if is_identity(who) and who not in receipt.unmapped:
-                receipt.unmapped.append(who)
-        elif status == REMOVED_KIND:
-            receipt.ignored.append("an outcome kind was just removed by an admin")
-        elif status != REBUILDING:
-            receipt.duplicates += 1  # DUPLICATE, or CONFLICT: the object was counted before
-    if REBUILDING in statuses.values():
-        raise ScoresRebuilding("scores are being rebuilt after a configuration change")
+    counted = tally(store, items, source, (config, version))
+    receipt.counted, receipt.unmapped = counted.counted, counted.unmapped
+    # a conflict here is the same object delivered again with other details: counted before
+    receipt.duplicates = len(counted.duplicates) + len(counted.conflicts)
+    if counted.removed:
+        receipt.ignored.append("an outcome kind was just removed by an admin")
     return receipt
