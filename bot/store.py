@@ -751,6 +751,15 @@ class Store:
                        if v == user.encode()]
         for start in range(0, len(doomed), 500):
             removed += self.r.unlink(*doomed[start:start + 500])
+        # identity links to the person, and their pending claims
+        links = [k for k, v in self.r.hscan_iter(self.key("ident"), count=1000)
+                 if v == user.encode()]
+        claims = [k for k in self.r.hkeys(self.key("claims"))
+                  if k.decode().endswith(f"|{user}")]
+        if links:
+            removed += self.r.hdel(self.key("ident"), *links)
+        if claims:
+            removed += self.r.hdel(self.key("claims"), *claims)
         pipe = self.r.pipeline(transaction=True)
         pipe.srem(self.key("optout"), user)
         pipe.incr(self.key("gen"))

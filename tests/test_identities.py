@@ -185,3 +185,13 @@ def test_sources_heard_from(app: App) -> None:
     app.ingest([usage("h1", {"user": "U0ANA"}, 5)])
     heard = app.deps.store.heard_from()
     assert list(heard) == ["ingest"] and abs(heard["ingest"] - datetime.now(UTC).timestamp()) < 60
+
+
+def test_forget_me_removes_identity_links_and_claims(app: App) -> None:
+    ids = app.deps.identities
+    ids.link("U0GONE", "github:gone")
+    ids.link("U0KEEP", "github:keep")
+    ids.claim("U0GONE", "gitlab", "gone", now=1.0)
+    app.deps.store.forget_user("U0GONE")
+    assert ids.export() == [("U0KEEP", "github:keep")]
+    assert ids.claims() == []
