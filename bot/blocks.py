@@ -258,7 +258,8 @@ def shared_board_blocks(pb: PeriodBoard, names: Mapping[str, str], show_flags: b
     """The board as posted in a channel by "Share in channel", and its fallback text.
 
     Nobody's own line; people shown as the workspace's display setting says (anonymous:
-    "someone" for everyone); flags only when `show_flags` (the setting is "everyone").
+    "someone" for everyone, and the sharer unnamed); flags only when `show_flags` (the
+    setting is "everyone").
     The fallback text names nobody."""
     title = f"Leaderboard · {pb.title}"
     blocks: list[Block] = [HeaderBlock(text=title[:150])]
@@ -266,7 +267,9 @@ def shared_board_blocks(pb: PeriodBoard, names: Mapping[str, str], show_flags: b
     blocks.append(SectionBlock(fields=[mrkdwn(text=left), mrkdwn(text=right)]))
     blocks += agreement_blocks(pb)
     legend = MOVES_LEGEND + (FLAG_LEGEND if show_flags else "")
-    shared_by = f"Shared by <@{sharer}> with `/leaderboard`." if USER_ID.match(sharer) else ""
+    # Anonymous boards name nobody, the person who shared them included.
+    shared_by = (f"Shared by <@{sharer}> with `/leaderboard`." if USER_ID.match(sharer)
+                 and pb.config.display != "anonymous" else "Shared with `/leaderboard`.")
     blocks.append(ContextBlock(elements=[mrkdwn(text=f"{legend} {shared_by}".strip())]))
     words, _ = agreement_summary(pb.board.agreement, period_phrase(pb.period,
                                                                    pb.name or pb.label))

@@ -51,19 +51,28 @@ def _colour(move: int) -> str:
     return UP if move > 0 else DOWN if move < 0 else FLAT
 
 
-def _draw(rows: Sequence[Row], names: Mapping[str, str], title: str) -> bytes:
-    # People tied at zero outcome points share the last outcome rank: drawn as one
-    # "no outcomes" group on the right instead of a column of identical "#k" labels.
+def layout(rows: Sequence[Row]) -> tuple[dict[str, int], dict[str, int], int, int]:
+    """Slots (0 = top) on the left (usage order) and right (outcome order), how many
+    people form the "no outcomes" group (0: no group) and how many slots are drawn.
+
+    People tied at zero outcome points share the last outcome rank: two or more of them
+    are drawn as one group on the right instead of a column of identical "#k" labels."""
     zero = [r for r in rows if r.points <= 0]
-    grouped = len(zero) >= 2
-    scored = [r for r in rows if not (grouped and r.points <= 0)]
+    group = len(zero) if len(zero) >= 2 else 0
+    scored = [r for r in rows if not (group and r.points <= 0)]
     left = {r.user: i for i, r in enumerate(sorted(rows, key=lambda r: (r.raw_rank, r.user)))}
     right = {r.user: i for i, r in enumerate(
         sorted(scored, key=lambda r: (r.outcome_rank, r.user)))}
-    group_y = len(scored)
-    if grouped:
-        right.update({r.user: group_y for r in zero})
-    n = max(len(rows), group_y + 1 if grouped else 0, 1)
+    if group:
+        right.update({r.user: len(scored) for r in zero})
+    slots = max(len(rows), len(scored) + (1 if group else 0), 1)
+    return left, right, group, slots
+
+
+def _draw(rows: Sequence[Row], names: Mapping[str, str], title: str) -> bytes:
+    left, right, group, n = layout(rows)
+    grouped = group > 0
+    group_y = max(right.values()) if grouped else 0
     fig = Figure(figsize=(WIDTH_IN, max(4.5, 0.36 * n + 2.2)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -79,7 +88,7 @@ def _draw(rows: Sequence[Row], names: Mapping[str, str], title: str) -> bytes:
             ax.text(1.04, y1, f"#{row.outcome_rank}  {name}", ha="left", va="center",
                     fontsize=LABEL_PT, parse_math=False, usetex=False)
     if grouped:
-        ax.text(1.04, group_y, f"no outcomes ({len(zero)} people)", ha="left", va="center",
+        ax.text(1.04, group_y, f"no outcomes ({group} people)", ha="left", va="center",
                 fontsize=LABEL_PT, fontstyle="italic", parse_math=False, usetex=False)
     ax.set_xlim(-1.0, 2.0)
     ax.set_ylim(n - 0.4, -0.6)
