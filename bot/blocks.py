@@ -17,6 +17,7 @@ the text it is:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -25,16 +26,18 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    ImageBlock,
     MarkdownTextObject,
     SectionBlock,
 )
+from slack_sdk.models.blocks.basic_components import SlackFile
 from slack_sdk.models.views import View
 
 from bot.config import RAW_METRIC_LABELS, USER_ID
 from bot.leaderboard import PeriodBoard
-from bot.periods import PERIODS
+from bot.periods import PERIODS, period_phrase
 from bot.plaintext import plain_text
-from bot.ranking import Row, agreement_sentence
+from bot.ranking import Row, agreement_summary
 
 NAME_MAX = 28
 HELP_TEXT = (
@@ -49,7 +52,8 @@ HELP_TEXT = (
     "(Spearman) says how well the two rankings agree overall.\n\n"
     "*Usage*\n"
     "`/leaderboard` — this week (the default)\n"
-    "`/leaderboard today|yesterday|week|month|all` — another period\n"
+    "`/leaderboard today|yesterday|week|month|all` — another period (or the buttons under "
+    "the board; *Share in channel* posts it where you typed the command)\n"
     "`/leaderboard me` — only your own numbers\n"
     "`/leaderboard optout` / `optin` — leave or rejoin the boards others see\n"
     "`/leaderboard link github LOGIN` — say which GitHub (GitLab, PagerDuty…) account is "
@@ -185,28 +189,92 @@ def own_line(pb: PeriodBoard, user: str) -> str:
             f"{fmt_move(row.move)}; {eff}.")
 
 
+PERIOD_ACTION = "leaderboard_period"  # action ids: leaderboard_period_<period>
+SHARE_ACTION = "leaderboard_share"
+SWITCH_PERIODS = {"today": "Today", "week": "This week", "month": "This month",
+                  "all": "All time"}
+MOVES_LEGEND = "↑/↓: places gained or lost when ranked by outcomes instead of usage."
+FLAG_LEGEND = " ⚑ high usage, no outcomes (for review, not blame)."
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An uploaded slope chart: its Slack file id and its screen-reader text."""
+
+    file_id: str
+    alt: str
+
+
+def agreement_blocks(pb: PeriodBoard) -> list[Block]:
+    """Words first (a section), statistics second (a context line)."""
+    words, stats_line = agreement_summary(pb.board.agreement,
+                                          period_phrase(pb.period, pb.name or pb.label))
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(text=words))]
+    if stats_line:
+        blocks.append(ContextBlock(elements=[mrkdwn(text=stats_line)]))
+    return blocks
+
+
+def _actions(period: str, sharing: bool) -> ActionsBlock:
+    buttons = [ButtonElement(action_id=f"{PERIOD_ACTION}_{p}", text=label, value=p,
+                             style="primary" if p == period else None)
+               for p, label in SWITCH_PERIODS.items()]
+    if sharing:
+        buttons.append(ButtonElement(action_id=SHARE_ACTION, text="Share in channel",
+                                     value=period))
+    return ActionsBlock(block_id="leaderboard_actions", elements=buttons)
+
+
 def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
-                       show_flags: bool = False) -> list[dict]:
-    """The private /leaderboard answer: both boards, moves, agreement, the viewer's line."""
+                       show_flags: bool = False, chart: Chart | None = None,
+                       sharing: bool = False) -> list[dict]:
+    """The private /leaderboard answer: both boards, moves, agreement in words then ρ/τ,
+    the slope chart when one was uploaded, the viewer's line, and buttons to switch the
+    period (and share the board, when admins allow it)."""
     blocks: list[Block] = [HeaderBlock(text=f"Leaderboard · {pb.title}"[:150])]
     if not pb.board.raw:
         blocks.append(SectionBlock(text=mrkdwn(
             text=f"No usage or outcomes have been reported {pb.label} yet.")))
+        blocks.append(_actions(pb.period, sharing=False))
         return [b.to_dict() for b in blocks]
     left, right = board_columns(pb, names, show_flags, viewer=viewer)
     blocks.append(SectionBlock(fields=[mrkdwn(text=left),
                                        mrkdwn(text=right)]))
-    blocks.append(ContextBlock(elements=[mrkdwn(
-        text=agreement_sentence(pb.board.agreement, pb.label))]))
+    blocks += agreement_blocks(pb)
+    if chart is not None:
+        blocks.append(ImageBlock(slack_file=SlackFile(id=chart.file_id), alt_text=chart.alt,
+                                 title=f"Usage rank → outcome rank, {pb.name or pb.label}"))
     row = pb.board.by_user.get(viewer)
     size = pb.config.board_size
     if row is None or row.raw_rank > size or row.outcome_rank > size:
         blocks.append(SectionBlock(text=mrkdwn(text=own_line(pb, viewer))))
-    legend = "↑/↓: places gained or lost when ranked by outcomes instead of usage."
-    if show_flags:
-        legend += " ⚑ high usage, no outcomes (for review, not blame)."
+    legend = MOVES_LEGEND + (FLAG_LEGEND if show_flags else "")
     blocks.append(ContextBlock(elements=[mrkdwn(text=legend)]))
+    blocks.append(_actions(pb.period, sharing))
     return [b.to_dict() for b in blocks]
+
+
+def shared_board_blocks(pb: PeriodBoard, names: Mapping[str, str], show_flags: bool,
+                        sharer: str) -> tuple[list[dict], str]:
+    """The board as posted in a channel by "Share in channel", and its fallback text.
+
+    Nobody's own line; people shown as the workspace's display setting says (anonymous:
+    "someone" for everyone, and the sharer unnamed); flags only when `show_flags` (the
+    setting is "everyone").
+    The fallback text names nobody."""
+    title = f"Leaderboard · {pb.title}"
+    blocks: list[Block] = [HeaderBlock(text=title[:150])]
+    left, right = board_columns(pb, names, show_flags, viewer=None)
+    blocks.append(SectionBlock(fields=[mrkdwn(text=left), mrkdwn(text=right)]))
+    blocks += agreement_blocks(pb)
+    legend = MOVES_LEGEND + (FLAG_LEGEND if show_flags else "")
+    # Anonymous boards name nobody, the person who shared them included.
+    shared_by = (f"Shared by <@{sharer}> with `/leaderboard`." if USER_ID.match(sharer)
+                 and pb.config.display != "anonymous" else "Shared with `/leaderboard`.")
+    blocks.append(ContextBlock(elements=[mrkdwn(text=f"{legend} {shared_by}".strip())]))
+    words, _ = agreement_summary(pb.board.agreement, period_phrase(pb.period,
+                                                                   pb.name or pb.label))
+    return [b.to_dict() for b in blocks], f"{title}: {words}"
 
 
 def me_blocks(pb: PeriodBoard, viewer: str) -> list[dict]:

@@ -57,6 +57,9 @@ class BoardConfig(BaseModel):
     display: Literal["names", "mentions", "anonymous"] = "names"
     flags: Literal["admins", "everyone", "off"] = "admins"
     digest_enabled: bool = True
+    # "Share in channel" on the /leaderboard reply: posts the board publicly where the
+    # command was typed (with the display setting above). Off: no button, clicks refused.
+    sharing_enabled: bool = True
     digest_channel: str = ""
     digest_time: str = ""
     timezone: str = ""
@@ -155,7 +158,8 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
                 changes.append(f"{key} {name} {_fmt(getattr(a, name))} → "
                                f"{_fmt(getattr(b, name))}")
     for name in ("raw_metric", "board_size", "efficiency_min_tokens", "display", "flags",
-                 "digest_enabled", "digest_channel", "digest_time", "timezone", "admins",
+                 "sharing_enabled", "digest_enabled", "digest_channel", "digest_time",
+                 "timezone", "admins",
                  "token_types", "claude_code_usage", "pr_small_lines", "pr_small_fraction",
                  "pr_self_merge_fraction"):
         a, b = getattr(old, name), getattr(new, name)

@@ -3,7 +3,8 @@
 Stable block ids: `raw_metric`, `token_types`, `claude_code_usage`, `weight:<kind>`,
 `cap:<kind>`, `transform:<kind>`, `pr_small_lines`, `pr_small_fraction`,
 `pr_self_merge_fraction`, `new_kind`, `remove_kinds`, `digest_channel`,
-`digest_time`, `timezone`, `board_size`, `digest_enabled`, `display`, `flags`, `admins`.
+`digest_time`, `timezone`, `board_size`, `digest_enabled`, `display`, `flags`, `sharing`,
+`admins`.
 Every input's action id is `value`.
 
 Slack allows 100 blocks per view, so the first MAIN_KINDS outcome kinds are edited in the
@@ -191,6 +192,13 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
         block_id="flags", label="Who sees the \"high usage, no outcomes\" flag",
         element=RadioButtonsElement(action_id="value", options=flags, initial_option=next(
             o for o in flags if o.value == config.flags))))
+    share = Option(value="on", label="People can share /leaderboard in a channel")
+    blocks.append(InputBlock(
+        block_id="sharing", label="Sharing", optional=True,
+        hint="A \"Share in channel\" button on /leaderboard posts the board where the "
+             "command was typed, shown as set above; flags only if everyone sees them.",
+        element=CheckboxesElement(action_id="value", options=[share],
+                                  initial_options=[share] if config.sharing_enabled else None)))
     blocks.append(InputBlock(
         block_id="admins", label="tokenboard admins (besides workspace admins)", optional=True,
         element=UserMultiSelectElement(action_id="value",
@@ -333,6 +341,9 @@ def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
         "digest_enabled": "on" in (_value(values, "digest_enabled") or []),
         "display": _value(values, "display") or config.display,
         "flags": _value(values, "flags") or config.flags,
+        # a form opened before this setting existed keeps the stored value
+        "sharing_enabled": ("on" in (_value(values, "sharing") or [])) if "sharing" in values
+        else config.sharing_enabled,
         "admins": _value(values, "admins") or [],
         "token_types": token_types or config.token_types,
         "claude_code_usage": _value(values, "claude_code_usage") or config.claude_code_usage,

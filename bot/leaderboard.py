@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.config import BoardConfig
-from bot.periods import Bucket, bucket_for_period, period_label, period_title
+from bot.periods import Bucket, bucket_for_period, period_label, period_name, period_title
 from bot.ranking import Board, rank_board
 from bot.store import Store
 
@@ -27,6 +27,7 @@ class PeriodBoard:
     label: str  # "this week"
     config: BoardConfig
     board: Board
+    name: str = ""  # "week of 23 Nov", "November 2026", "today", "all time"
 
 
 class Leaderboards:
@@ -48,7 +49,8 @@ class Leaderboards:
         board = self.board_for_bucket(bucket, config, self.hidden_from(viewer))
         return PeriodBoard(period=period, bucket=bucket,
                            title=period_title(period, self.store.tz, now),
-                           label=period_label(period), config=config, board=board)
+                           label=period_label(period), config=config, board=board,
+                           name=period_name(period, self.store.tz, now))
 
     def hidden_from(self, viewer: str | None) -> frozenset[str]:
         return self.store.opted_out() - {viewer}

@@ -83,15 +83,46 @@ def period_label(period: str) -> str:
     }[period]
 
 
+def _day_month(day: date) -> str:
+    """'23 Nov' (no leading zero, on every platform)."""
+    return f"{day.day} {day:%b}"
+
+
+def period_name(period: str, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """The period as people say it: 'today', 'yesterday', 'week of 23 Nov',
+    'November 2026', 'all time' (never a bucket name like '2026-W48')."""
+    day = today(tz, now)
+    if period == "week":
+        return f"week of {_day_month(day - timedelta(days=day.weekday()))}"
+    if period == "month":
+        return f"{day:%B %Y}"
+    if period == "all":
+        return "all time"
+    if period in ("today", "yesterday"):
+        return period
+    raise ValueError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+
+
+def period_phrase(period: str, name: str) -> str:
+    """`name` fitted into a sentence: 'today', 'in the week of 23 Nov', 'in November 2026',
+    'over all time'."""
+    if period in ("week", "month"):
+        return f"in the {name}" if period == "week" else f"in {name}"
+    if period == "all":
+        return "over all time"
+    return name
+
+
 def period_title(period: str, tz: ZoneInfo, now: datetime | None = None) -> str:
-    """A heading naming the exact span, e.g. 'This week (2026-W48, to Tue 24 Nov)'."""
+    """A heading naming the exact span, e.g. 'This week (week of 23 Nov, to Tue 24 Nov)'."""
     day = today(tz, now)
     if period == "today":
-        return f"Today, {day:%a %d %b %Y}"
+        return f"Today, {day:%a} {_day_month(day)} {day.year}"
     if period == "yesterday":
-        return f"Yesterday, {day - timedelta(days=1):%a %d %b %Y}"
+        before = day - timedelta(days=1)
+        return f"Yesterday, {before:%a} {_day_month(before)} {before.year}"
     if period == "week":
-        return f"This week ({week_bucket(day).name}, to {day:%a %d %b})"
+        return f"This week ({period_name(period, tz, now)}, to {day:%a} {_day_month(day)})"
     if period == "month":
-        return f"This month ({day:%B %Y}, to {day:%d %b})"
+        return f"This month ({day:%B %Y}, to {_day_month(day)})"
     return "All time"

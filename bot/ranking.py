@@ -33,6 +33,7 @@ __all__ = [
     "Totals",
     "agreement_sentence",
     "agreement_strength",
+    "agreement_summary",
     "rank_board",
     "spearman",
 ]
@@ -494,3 +495,53 @@ def agreement_sentence(a: Agreement, period_label: str) -> str:
             f"outcome top {a.top_n}"
         )
     return sentence + "."
+
+
+MIN_TO_COMPARE = 5
+"""Below this many active people the boards are not compared: a ρ of -1.00 over three
+people says nothing."""
+
+
+def agreement_summary(a: Agreement, when: str) -> tuple[str, str | None]:
+    """Words first, statistics second: a plain sentence, then the ρ/τ line (None when
+    there is nothing meaningful to quote).
+
+    ``when`` is inserted verbatim ("today", "in the week of 23 Nov"). The sentence rests
+    on the top-N overlap when the boards are longer than N ("Usage and outcomes mostly
+    disagree in the week of 23 Nov: 7 of the 10 heaviest users are not in the outcome top
+    10."), and on ρ when everyone is on both top lists.
+    """
+    n = a.people
+    if n < MIN_TO_COMPARE:
+        return f"Too few people to compare the two boards yet ({n} active).", None
+    if a.spearman is None or math.isnan(a.spearman):
+        return (f"The two boards cannot be compared {when}: everyone ties on one of them "
+                f"(usually: no outcomes reported yet; {n} active).", None)
+    top, missing = a.top_n, a.missing_from_outcome_top
+    if 0 < top < n:
+        kept = top - missing
+        if missing == 0:
+            words = (f"agree {when}: the {top} heaviest users are also the outcome "
+                     f"top {top}")
+        elif missing == top:
+            words = (f"disagree {when}: none of the {top} heaviest users is in the "
+                     f"outcome top {top}")
+        elif 2 * missing < top:
+            be = "is" if kept == 1 else "are"
+            words = (f"mostly agree {when}: {kept} of the {top} heaviest users {be} also "
+                     f"in the outcome top {top}")
+        else:
+            be = "is" if missing == 1 else "are"
+            verb = "only half agree" if 2 * missing == top else "mostly disagree"
+            words = (f"{verb} {when}: {missing} of the {top} heaviest users {be} not in "
+                     f"the outcome top {top}")
+    else:
+        rho = a.spearman
+        verb = ("agree" if rho >= 0.6 else "mostly agree" if rho >= 0.2
+                else "barely relate" if rho > -0.2 else "mostly disagree" if rho > -0.6
+                else "disagree")
+        words = f"{verb} {when} across all {n} people"
+    kendall = "n/a" if a.kendall is None or math.isnan(a.kendall) else _fmt(a.kendall)
+    stats_line = (f"Spearman ρ = {_fmt(a.spearman)}, Kendall τ = {kendall} over {n} people "
+                  "(1 = same order, 0 = unrelated, −1 = reversed).")
+    return f"Usage and outcomes {words}.", stats_line

@@ -4,14 +4,27 @@ answer privately via response_url."""
 from __future__ import annotations
 
 import logging
+import re
 
 import redis
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from bot.blocks import escape, help_blocks, leaderboard_blocks, me_blocks
+from bot.blocks import (
+    PERIOD_ACTION,
+    SHARE_ACTION,
+    Chart,
+    escape,
+    help_blocks,
+    leaderboard_blocks,
+    me_blocks,
+    shared_board_blocks,
+)
+from bot.chart import alt_text, chart_people, slope_chart
 from bot.deps import Deps
+from bot.leaderboard import PeriodBoard
 from bot.periods import PERIODS
 from handlers.admin import NOT_ADMIN, open_config
 from handlers.claims import request_link
@@ -84,20 +97,36 @@ def register(app: App, deps: Deps) -> None:
             return
         if action not in ("board", "me") or period is None:
             return
-        pb = deps.leaderboards.period_board(period, viewer=viewer)
         if action == "me":
-            blocks = me_blocks(pb, viewer)
-        else:
-            shown = pb.board.raw[: pb.config.board_size] + pb.board.outcome[
-                : pb.config.board_size]
-            names = deps.directory.names([r.user for r in shown])
-            show_flags = pb.config.flags == "everyone" or (
-                pb.config.flags == "admins" and deps.is_admin(viewer, config=pb.config))
-            blocks = leaderboard_blocks(pb, viewer, names, show_flags=show_flags)
-        respond(blocks=blocks, text=f"Leaderboard · {pb.title}", response_type="ephemeral",
-                replace_original=False)
+            pb = deps.leaderboards.period_board(period, viewer=viewer)
+            respond(blocks=me_blocks(pb, viewer), text=f"Your numbers · {pb.title}",
+                    response_type="ephemeral", replace_original=False)
+            return
+        send_board(deps, client, respond, period, viewer, replace=False)
 
     app.command("/leaderboard")(ack=ack_command, lazy=[answer])
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def switch_period(body: dict, respond: Respond, client: WebClient) -> None:
+        period = (body.get("actions") or [{}])[0].get("value", "")
+        if period not in PERIODS:
+            return
+        try:
+            send_board(deps, client, respond, period, body["user"]["id"], replace=True)
+        except (redis.ConnectionError, redis.TimeoutError):
+            respond(text=UNAVAILABLE, response_type="ephemeral", replace_original=False)
+
+    def share(body: dict, respond: Respond, client: WebClient) -> None:
+        try:
+            respond(text=share_board(deps, client, body), response_type="ephemeral",
+                    replace_original=False)
+        except (redis.ConnectionError, redis.TimeoutError):
+            respond(text=UNAVAILABLE, response_type="ephemeral", replace_original=False)
+
+    app.action(re.compile(f"^{PERIOD_ACTION}_"))(ack=ack_only, lazy=[switch_period])
+    app.action(SHARE_ACTION)(ack=ack_only, lazy=[share])
 
     @app.action(FORGET_CONFIRM)
     def forget(ack: Ack, body: dict, respond: Respond) -> None:
@@ -136,3 +165,90 @@ def forget_blocks() -> list[dict]:
             ButtonElement(action_id=FORGET_CANCEL, text="Cancel", value="cancel"),
         ]).to_dict(),
     ]
+
+
+SHARING_OFF = ("Sharing the leaderboard in channels is turned off in this workspace; an "
+               "admin can turn it on in `/leaderboard config`.")
+CANNOT_POST = ("I could not post in this channel ({error}). Invite me with "
+               "`/invite @tokenboard` and try again, or share it from a channel I am in.")
+
+
+def _names_and_flags(deps: Deps, pb: PeriodBoard, viewer: str | None) -> tuple[dict, bool]:
+    shown = pb.board.raw[: pb.config.board_size] + pb.board.outcome[: pb.config.board_size]
+    names = deps.directory.names([r.user for r in shown])
+    if viewer is None:  # a channel post: flags only when everyone may see them
+        return names, pb.config.flags == "everyone"
+    return names, pb.config.flags == "everyone" or (
+        pb.config.flags == "admins" and deps.is_admin(viewer, config=pb.config))
+
+
+def upload_chart(client: WebClient, pb: PeriodBoard, names: dict, viewer: str) -> Chart | None:
+    """Draw the period's slope chart and upload it (not shared to any channel: the reply's
+    image block shows it); None when there is nothing to draw or it cannot be uploaded
+    (e.g. the app lacks `files:write`), and the board is sent without it."""
+    rows = chart_people(pb.board.raw, pb.board.outcome, pb.config.board_size)
+    if not rows:
+        return None
+    if pb.config.display == "anonymous":  # the chart names nobody but the viewer
+        names = {r.user: "you" if r.user == viewer else "someone" for r in rows}
+    try:
+        png = slope_chart(rows, names, f"Usage rank → outcome rank, {pb.name or pb.label}")
+        alt = alt_text(rows, names)
+        answer = client.files_upload_v2(content=png, filename=f"tokenboard-{pb.period}.png",
+                                        title=f"tokenboard · {pb.title}", alt_txt=alt)
+        file = answer.get("file") or (answer.get("files") or [{}])[0]
+        return Chart(file_id=file["id"], alt=alt) if file.get("id") else None
+    except Exception as exc:  # the board goes out without its chart, never not at all
+        error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+        log.warning("/leaderboard chart not attached (%s); add the files:write scope", error)
+        return None
+
+
+def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, viewer: str,
+               replace: bool) -> None:
+    """The private board for `period`, with its chart, through the response_url: a new
+    message for the command, the same message replaced for a period button."""
+    pb = deps.leaderboards.period_board(period, viewer=viewer)
+    names, show_flags = _names_and_flags(deps, pb, viewer)
+    chart = upload_chart(client, pb, names, viewer) if pb.board.raw else None
+    sharing = pb.config.sharing_enabled
+
+    def send(with_chart: Chart | None) -> bool:
+        blocks = leaderboard_blocks(pb, viewer, names, show_flags=show_flags,
+                                    chart=with_chart, sharing=sharing)
+        answer = respond(blocks=blocks, text=f"Leaderboard · {pb.title}",
+                         response_type="ephemeral", replace_original=replace)
+        return answer is None or getattr(answer, "status_code", 200) < 300
+
+    if not send(chart) and chart is not None:
+        # Slack refused the message (e.g. the uploaded file is not ready or not visible):
+        # the board matters more than its picture.
+        log.warning("/leaderboard reply with the chart was refused; sending it without")
+        send(None)
+
+
+def share_board(deps: Deps, client: WebClient, body: dict) -> str:
+    """Post the clicked period's board in the channel the command came from; the private
+    answer to the person who clicked."""
+    viewer = body["user"]["id"]
+    period = (body.get("actions") or [{}])[0].get("value", "")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id")
+    config = deps.store.load_config()
+    if not config.sharing_enabled:  # no button is shown; an old or forged click lands here
+        return SHARING_OFF
+    if period not in PERIODS or not channel:
+        return "There is no board to share here."
+    pb = deps.leaderboards.period_board(period, config=config, viewer=None)
+    if not pb.board.raw:
+        return f"There is nothing to share: no usage or outcomes {pb.label}."
+    names, show_flags = _names_and_flags(deps, pb, None)
+    blocks, text = shared_board_blocks(pb, names, show_flags, sharer=viewer)
+    try:
+        client.chat_postMessage(channel=channel, blocks=blocks, text=text,
+                                unfurl_links=False, unfurl_media=False)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "error")
+        log.info("share in %s refused: %s", channel, error)
+        return CANNOT_POST.format(error=error)
+    return f"Shared the board for {pb.name or pb.label} in <#{channel}>."

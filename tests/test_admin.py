@@ -763,7 +763,7 @@ def test_opt_out_hides_a_person_from_others_and_from_the_digest(app: App) -> Non
     seen_by_sam = response_text(reply(app, "today", "U0SAM", "sam1"))
     assert "Sam" in seen_by_sam and "Tia" in seen_by_sam
     assert "Olga" not in seen_by_sam and "U0OLGA" not in seen_by_sam
-    assert "over 2 people" in seen_by_sam  # Sam and Tia only
+    assert "(2 active)" in seen_by_sam  # Sam and Tia only
     # Olga still sees her own numbers: #1 of 3 by usage, 5·√1 = 5 points (Tia 10 is #1).
     mine = response_text(reply(app, "me today", "U0OLGA", "olga-me"))
     assert "#1 of 3 by usage (9.0k tokens), #2 by outcomes (5 pts)" in mine
@@ -776,7 +776,7 @@ def test_opt_out_hides_a_person_from_others_and_from_the_digest(app: App) -> Non
 
     reply(app, "optin", "U0OLGA", "in")
     back = response_text(reply(app, "today", "U0SAM", "sam2"))
-    assert "Olga" in back and "over 3 people" in back
+    assert "Olga" in back and "(3 active)" in back
     assert "Olga" in json.dumps(DigestRunner(app.deps).build(today, with_chart=False).blocks)
 
 

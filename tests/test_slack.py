@@ -73,7 +73,8 @@ def test_help_and_unknown_arguments_answer_in_the_ack(app: App) -> None:
 
 def test_leaderboard_shows_both_boards_moves_and_agreement(app: App) -> None:
     # tokens and PRs per person; outcome points = 5 * sqrt(prs)
-    people = {"U0A": (9000, 0), "U0B": (7000, 1), "U0C": (5000, 4), "U0D": (3000, 9)}
+    people = {"U0A": (9000, 0), "U0B": (7000, 1), "U0C": (5000, 4), "U0D": (3000, 9),
+              "U0E": (1000, 16)}  # 16 PRs: capped at 10 a day
     for uid, (_, _) in people.items():
         app.stub.add_user(uid, display_name=f"name-{uid[-1]}")
     seed(app, people)
@@ -81,15 +82,29 @@ def test_leaderboard_shows_both_boards_moves_and_agreement(app: App) -> None:
     response = wait_for(lambda: app.stub.responses("t1"))[0]
     assert response["response_type"] == "ephemeral"
     left, right = board_lines(response)
-    # By usage: A, B, C, D. By outcomes: D (15), C (10), B (5), A (0).
-    assert [re.search(r"name-(\w)", line).group(1) for line in left] == ["A", "B", "C", "D"]
-    assert [re.search(r"name-(\w)", line).group(1) for line in right] == ["D", "C", "B", "A"]
-    # A: usage #1, outcomes #4 -> ↓3; D: usage #4, outcomes #1 -> ↑3; B #2 -> #3 ↓1.
-    assert left[0].endswith("↓3") and left[3].endswith("↑3") and left[1].endswith("↓1")
-    assert "15 pts" in right[0] and "9.0k tokens" in left[0]
-    # Four people in perfectly reversed order: rho = -1, tau = -1.
-    assert "disagreed very strongly today: ρ = -1.00 (Kendall τ = -1.00) over 4 people" \
-        in response_text(response)
+    # By usage: A..E. By outcomes: E (5·√10 ≈ 15.8), D (15), C (10), B (5), A (0).
+    assert [re.search(r"name-(\w)", line).group(1) for line in left] == list("ABCDE")
+    assert [re.search(r"name-(\w)", line).group(1) for line in right] == list("EDCBA")
+    # A: usage #1, outcomes #5 -> ↓4; E: usage #5, outcomes #1 -> ↑4; B #2 -> #4 ↓2.
+    assert left[0].endswith("↓4") and left[4].endswith("↑4") and left[1].endswith("↓2")
+    assert "15.8 pts" in right[0] and "9.0k tokens" in left[0]
+    # Words first, then the statistics: five people in perfectly reversed order.
+    words = [b["text"]["text"] for b in response["blocks"]
+             if b["type"] == "section" and "text" in b]
+    assert words[0] == "Usage and outcomes disagree today across all 5 people."
+    stats = [e["text"] for b in response["blocks"] if b["type"] == "context"
+             for e in b["elements"]]
+    assert stats[0].startswith("Spearman ρ = -1.00, Kendall τ = -1.00 over 5 people")
+    text = response_text(response)
+    assert text.index("Usage and outcomes disagree") < text.index("Spearman ρ")
+
+
+def test_too_few_people_are_not_compared(app: App) -> None:
+    seed(app, {"U0A": (9000, 0), "U0B": (7000, 1), "U0C": (5000, 4)})
+    app.command("today", name="few")
+    text = response_text(wait_for(lambda: app.stub.responses("few"))[0])
+    assert "Too few people to compare the two boards yet (3 active)." in text
+    assert "ρ" not in text
 
 
 def test_callers_own_line_when_outside_the_top_ten(app: App) -> None:
@@ -116,7 +131,12 @@ def test_names_are_cached_and_escaped(app: App) -> None:
     app.stub.add_user("U0EVIL", display_name="<!channel> & <@U0BOSS>")
     seed(app, {"U0EVIL": (100, 0)})
     app.command("today", name="n1")
-    text = response_text(wait_for(lambda: app.stub.responses("n1"))[0])
+    response = wait_for(lambda: app.stub.responses("n1"))[0]
+    # The chart's alt text is a plain string Slack never parses (no mentions there): it
+    # carries the name as typed; every mrkdwn field has it escaped.
+    [image] = [b for b in response["blocks"] if b["type"] == "image"]
+    assert "<!channel> & <@U0BOSS>" in image.pop("alt_text")
+    text = response_text(response)
     assert "&lt;!channel&gt; &amp; &lt;@U0BOSS&gt;" in text
     assert "<!" not in text and "<@" not in text
     app.command("today", name="n2")
