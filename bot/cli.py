@@ -195,14 +195,13 @@ def print_leaderboard(settings, period: str, as_json: bool) -> int:
     import redis
 
     from bot.app import build_deps
-    from bot.text import board_json, side_by_side
+    from bot.text import board_json, people_named, side_by_side
 
     deps = build_deps(settings)
     try:
         pb = deps.leaderboards.period_board(period)
-        shown = pb.board.raw if as_json else (pb.board.raw[: pb.config.board_size]
-                                              + pb.board.outcome[: pb.config.board_size])
-        names = deps.directory.names([r.user for r in shown])
+        shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
+        names = deps.directory.names(shown)
         if as_json:
             print(json.dumps(board_json(pb, names), indent=2, ensure_ascii=False))
         else:

@@ -28,7 +28,7 @@ from bot.blocks import escape
 from bot.chart import alt_text, chart_people, slope_chart
 from bot.config import BoardConfig
 from bot.deps import Deps
-from bot.digest import DigestData, digest_blocks
+from bot.digest import DigestData, digest_blocks, people_named
 from bot.leaderboard import PeriodBoard
 from bot.periods import day_bucket, week_bucket
 from bot.ranking import Totals, spearman
@@ -120,7 +120,7 @@ class DigestRunner:
                           week_rho=spearman(self._week_to_date(day, config, hidden)),
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
-        names = self.deps.directory.names([r.user for r in shown])
+        names = self.deps.directory.names(people_named(data))
         blocks, text = digest_blocks(data, names)
         png, alt, chart_error = None, "", None
         if with_chart and shown:

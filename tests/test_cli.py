@@ -109,3 +109,27 @@ def test_env_example_lists_every_variable_the_code_reads() -> None:
     read |= set(re.findall(r'_int\(env, "([A-Z_]+)"', source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read and read == listed
+
+
+def test_leaderboard_names_the_efficiency_leaders_too(tmp_path: Path, redis_client,
+                                                      redis_url: str) -> None:
+    """Xan is on neither top-5 list but leads on efficiency: shown by name, not by id."""
+    store = Store(redis_client)
+    ts = datetime.now(UTC) - timedelta(minutes=1)
+    people = {f"U0BIG{i}": (10_000_000 - 1_000_000 * i, "pr_merged", 9) for i in range(5)}
+    people["U0XAN"] = (200_000, "review", 1)
+    reports = []
+    for user, (tokens, kind, count) in people.items():
+        reports.append((UsageReport(id=f"u{user}", type="usage", user=user, ts=ts, tool="t",
+                                    tokens=tokens), user))
+        reports.append((OutcomeReport(id=f"o{user}", type="outcome", user=user, ts=ts,
+                                      kind=kind, count=count), user))
+        store.cache_user(user, {"name": f"Name of {user[2:].lower()}", "real_name": "",
+                                "is_admin": "0", "is_owner": "0"})
+    store.record(reports, BoardConfig())
+    store.save_config(BoardConfig(board_size=5))
+    done = run(["leaderboard", "--period", "all"], {"REDIS_URL": redis_url}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("Most efficient")]
+    assert line.split("tokens): ", 1)[1].startswith("Name of xan ")
+    assert "U0" not in done.stdout
