@@ -39,9 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     export = config_sub.add_parser("export", help="print the configuration (YAML or JSON)")
     export.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    load = config_sub.add_parser("import", help="validate a YAML/JSON file and save it")
+    load = config_sub.add_parser(
+        "import", help="validate a YAML/JSON file and save what it changes",
+        description="Only what the file lists changes (fields, and the outcome kinds it "
+                    "names); --replace takes the file as the whole configuration, removing "
+                    "kinds it does not list.")
     load.add_argument("file", type=Path)
-    load.add_argument("--dry-run", action="store_true", help="validate only; save nothing")
+    load.add_argument("--dry-run", action="store_true",
+                      help="print the changes it would make; save nothing")
+    load.add_argument("--replace", action="store_true",
+                      help="the file is the whole configuration: unlisted kinds are removed "
+                           "and unlisted settings go back to their defaults (no prompt)")
     from bot.cli_access import add_parsers
 
     add_parsers(sub)
@@ -133,9 +141,9 @@ def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path
 def run_config(settings, args: argparse.Namespace) -> int:
     import yaml
 
-    from bot.admin import ConfigInvalid, rebuild_scores, save_configuration, validate_config
     from bot.app import build_deps
 
+    data: object = None
     if args.config_command == "import":
         try:
             text = args.file.read_text()
@@ -149,17 +157,6 @@ def run_config(settings, args: argparse.Namespace) -> int:
             print(f"tokenboard: {args.file} is not valid {args.file.suffix[1:] or 'YAML'}: "
                   f"{exc}", file=sys.stderr)
             return 2
-        try:
-            config = validate_config(data)
-        except ConfigInvalid as exc:
-            print(f"tokenboard: {args.file} has {len(exc.problems)} problem(s):",
-                  file=sys.stderr)
-            for where, problem in exc.problems.items():
-                print(f"  {where}: {problem}", file=sys.stderr)
-            return 1
-        if args.dry_run:
-            print(f"{args.file} is valid.")
-            return 0
     deps = build_deps(settings)
     try:
         if args.config_command == "export":
@@ -169,26 +166,59 @@ def run_config(settings, args: argparse.Namespace) -> int:
             else:
                 print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
             return 0
-        result = save_configuration(deps.store, config, by="cli:import")
-        if result.version is None:
-            print("No changes: the configuration already matches the file.")
-            return 0
-        print(f"Saved configuration version {result.version}:")
-        for change in result.changes:
-            print(f"  {change}")
-        if result.scoring:
-            def progress(done: int, total: int) -> None:
-                print(f"\rRescoring past days: {done}/{total}", end="", file=sys.stderr,
-                      flush=True)
-
-            stats = rebuild_scores(deps.store, progress)
-            print("", file=sys.stderr)
-            if stats:
-                print(f"Rebuilt outcome points for {stats['days']} days "
-                      f"({stats['person_days']:,} person-days).")
-        return 0
+        return _import_config(deps, args, {} if data is None else data)
     finally:
         deps.close()
+
+
+def _import_config(deps, args: argparse.Namespace, data: object) -> int:
+    """Merge the file onto the current configuration (or, with --replace, take it whole),
+    validate it with the modal's rules, then show or save the changes."""
+    from bot.admin import (
+        ConfigInvalid,
+        merge_config,
+        rebuild_scores,
+        save_configuration,
+        validate_config,
+    )
+    from bot.config import describe_changes
+
+    current = deps.store.load_config()
+    try:
+        config = validate_config(data if args.replace else merge_config(current, data))
+    except ConfigInvalid as exc:
+        print(f"tokenboard: {args.file} has {len(exc.problems)} problem(s):",
+              file=sys.stderr)
+        for where, problem in exc.problems.items():
+            print(f"  {where}: {problem}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        changes = describe_changes(current, config)
+        if not changes:
+            print("No changes: the configuration already matches the file.")
+        else:
+            print(f"Would change ({len(changes)}), nothing saved (--dry-run):")
+            for change in changes:
+                print(f"  {change}")
+        return 0
+    result = save_configuration(deps.store, config, by="cli:import")
+    if result.version is None:
+        print("No changes: the configuration already matches the file.")
+        return 0
+    print(f"Saved configuration version {result.version}:")
+    for change in result.changes:
+        print(f"  {change}")
+    if result.scoring:
+        def progress(done: int, total: int) -> None:
+            print(f"\rRescoring past days: {done}/{total}", end="", file=sys.stderr,
+                  flush=True)
+
+        stats = rebuild_scores(deps.store, progress)
+        print("", file=sys.stderr)
+        if stats:
+            print(f"Rebuilt outcome points for {stats['days']} days "
+                  f"({stats['person_days']:,} person-days).")
+    return 0
 
 
 def print_leaderboard(settings, period: str, as_json: bool) -> int:
