@@ -113,7 +113,10 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
             personas = {p.user: p.persona for p in org}
             viewer = next((r.user for r in pb.board.raw if r.raw_rank > pb.config.board_size),
                           org[0].user)
-            blocks = leaderboard_blocks(pb, viewer, names, show_flags=True)
+            # exactly what this person would see: flags only if the configuration shows
+            # them to this person (by default admins only, and nobody in the demo is one)
+            blocks = leaderboard_blocks(pb, viewer, names,
+                                        show_flags=deps.sees_flags(viewer, pb.config))
             board_path = out_dir / "leaderboard.json"
             board_path.write_text(json.dumps({"response_type": "ephemeral", "blocks": blocks},
                                              indent=2, ensure_ascii=False))
@@ -143,4 +146,4 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                     "retry_accepted": retry.accepted,
                     "events": len(events), "org": org, "otlp_sent": otlp_sent,
                     "all_tokens": all_tokens, "webhook_events": len(hook_events),
-                    "webhooks_counted": hooks_counted}
+                    "webhooks_counted": hooks_counted, "viewer": viewer}

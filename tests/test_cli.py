@@ -92,6 +92,11 @@ def test_demo(tmp_path: Path) -> None:
     reply = json.loads((tmp_path / "leaderboard.json").read_text())
     text = json.dumps(reply["blocks"], ensure_ascii=False)
     assert reply["response_type"] == "ephemeral" and "<!channel>" not in text
+    # The reply is what the viewer, not an admin, sees: with the default configuration
+    # flags are for admins only, so none is shown although the top lists hold flagged people.
+    top = summary["board"].board.raw[:10] + summary["board"].board.outcome[:10]
+    assert any(r.flagged for r in top)
+    assert "⚑" not in text and "high usage, no outcomes" not in text
     # The demo's token burners must not make the outcome top 10.
     persona = {p.user: p.persona for p in summary["org"]}
     board = summary["board"].board
