@@ -181,15 +181,26 @@ def _import_config(deps, args: argparse.Namespace, data: object) -> int:
         save_configuration,
         validate_config,
     )
+    from bot.channels import ChannelUnresolved, resolve_channel
     from bot.config import describe_changes
 
     current = deps.store.load_config()
+    wanted = data if args.replace else merge_config(current, data)
+    problems: dict[str, str] = {}
+    channel = wanted.get("digest_channel") if isinstance(wanted, dict) else None
+    if isinstance(channel, str) and channel.strip():
+        try:  # a name (#general) becomes its id, as DIGEST_CHANNEL does
+            wanted = {**wanted, "digest_channel": resolve_channel(channel, deps.client,
+                                                                  deps.store)}
+        except ChannelUnresolved as exc:
+            problems["digest_channel"] = str(exc)
     try:
-        config = validate_config(data if args.replace else merge_config(current, data))
+        config = validate_config(wanted)
     except ConfigInvalid as exc:
-        print(f"tokenboard: {args.file} has {len(exc.problems)} problem(s):",
-              file=sys.stderr)
-        for where, problem in exc.problems.items():
+        problems = {**exc.problems, **problems}
+    if problems:
+        print(f"tokenboard: {args.file} has {len(problems)} problem(s):", file=sys.stderr)
+        for where, problem in problems.items():
             print(f"  {where}: {problem}", file=sys.stderr)
         return 1
     if args.dry_run:

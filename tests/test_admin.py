@@ -1118,6 +1118,51 @@ def test_cli_import_replace_removes_what_the_file_does_not_list(
     assert len(deps.store.load_config().outcomes) == 7
 
 
+def test_cli_import_turns_a_channel_name_into_its_id(tmp_path: Path, deps: Deps,
+                                                     redis_url: str, stub: SlackStub) -> None:
+    for i in range(3):  # the answer is paged: the channel is on a later page
+        stub.add_channel(f"C0OTHER{i}", f"other-{i}")
+    stub.add_channel("C0GENERAL", "general")
+    path = tmp_path / "channel.yaml"
+    path.write_text("digest_channel: '#general'\n")
+    slack = {"REDIS_URL": redis_url, "SLACK_BOT_TOKEN": "xoxb-test",
+             "SLACK_API_URL": stub.url}
+
+    # where Slack cannot be asked, the message says why and what to give instead
+    offline = run_cli(["config", "import", str(path)], {"REDIS_URL": redis_url}, tmp_path)
+    assert offline.returncode == 1
+    assert "digest_channel: #general is a channel name" in offline.stderr
+    assert "SLACK_BOT_TOKEN" in offline.stderr and "conversations.list" in offline.stderr
+    assert config_version(deps) == 0
+
+    dry = run_cli(["config", "import", str(path), "--dry-run"], slack, tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert _changes_printed(dry.stdout) == ["digest channel none → C0GENERAL"]
+    done = run_cli(["config", "import", str(path)], slack, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert deps.store.load_config().digest_channel == "C0GENERAL"
+
+    path.write_text("digest_channel: '#nowhere'\n")
+    missing = run_cli(["config", "import", str(path)], slack, tmp_path)
+    assert missing.returncode == 1 and "no channel named #nowhere" in missing.stderr
+
+
+def test_a_digest_channel_name_in_the_environment_posts_to_its_id(
+        settings: Settings, redis_client: redis.Redis, stub: SlackStub) -> None:
+    stub.add_channel("C0GENERAL", "general")
+    deps = build_deps(replace(settings, digest_channel="#general"), redis_client)
+    assert current_schedule(deps).channel == "C0GENERAL"
+    assert DigestRunner(deps).run(datetime.now(UTC).date() - timedelta(days=1)).status == "posted"
+    assert [p["channel"] for p in posts(stub)] == ["C0GENERAL"]
+
+    stub.clear()  # a name nobody has: not posted, and admins are told which name
+    deps = build_deps(replace(settings, digest_channel="#gone"), redis_client)
+    outcome = DigestRunner(deps).run(datetime.now(UTC).date() - timedelta(days=1))
+    assert outcome.status == "failed" and "no channel named #gone" in (outcome.error or "")
+    assert posts(stub) == []
+    assert "no channel named #gone" in (deps.store.digest_error() or "")
+
+
 def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BEN", display_name="Ben", is_admin=True)

@@ -111,7 +111,7 @@ def test_env_example_lists_every_variable_the_code_reads() -> None:
 
     source = (ROOT / "bot" / "settings.py").read_text()
     read = set(re.findall(r'env(?:\.get)?\(\s*"([A-Z_]+)"', source))
-    read |= set(re.findall(r'_int\(env, "([A-Z_]+)"', source))
+    read |= set(re.findall(r'_(?:int|hours)\(env, "([A-Z_]+)"', source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read and read == listed
 
@@ -138,3 +138,26 @@ def test_leaderboard_names_the_efficiency_leaders_too(tmp_path: Path, redis_clie
     [line] = [x for x in done.stdout.splitlines() if x.startswith("Most efficient")]
     assert line.split("tokens): ", 1)[1].startswith("Name of xan ")
     assert "U0" not in done.stdout
+
+
+def test_digest_settings_take_decimal_hours_and_channel_names() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    assert load_settings({"DIGEST_GRACE_HOURS": "1.5"}).digest_grace_hours == 1.5
+    assert load_settings({"DIGEST_GRACE_HOURS": "0"}).digest_grace_hours == 0.0
+    assert load_settings({}).digest_grace_hours == 6.0
+    for bad in ("soon", "-1", "nan", "inf"):
+        try:
+            load_settings({"DIGEST_GRACE_HOURS": bad})
+        except SettingsError as exc:
+            assert "DIGEST_GRACE_HOURS" in str(exc)
+        else:
+            raise AssertionError(f"DIGEST_GRACE_HOURS={bad} accepted")
+    assert load_settings({"DIGEST_CHANNEL": "#general"}).digest_channel == "#general"
+    assert load_settings({"DIGEST_CHANNEL": "C0123ABCD"}).digest_channel == "C0123ABCD"
+    try:
+        load_settings({"DIGEST_CHANNEL": "<#C0123|general>"})
+    except SettingsError as exc:
+        assert "DIGEST_CHANNEL" in str(exc) and "channel id" in str(exc)
+    else:
+        raise AssertionError("a malformed DIGEST_CHANNEL was accepted")
