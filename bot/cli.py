@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", type=Path, default=Path("demo-output"),
                       help="where to write the Block Kit JSON (default: demo-output)")
     demo.add_argument("--people", type=int, default=60, help="people in the org (default 60)")
+    demo.add_argument("--temporary", action="store_true",
+                      help="keep nothing: use a temporary Redis instead of keeping the demo's "
+                           "data under the data dir as the workspace 'demo'")
     board = sub.add_parser("leaderboard", help="print both rankings for a period")
+    board.add_argument("--workspace", default=None,
+                       help="read another workspace, e.g. 'demo' after `tokenboard demo` "
+                            "(default: TOKENBOARD_WORKSPACE)")
     board.add_argument("--period", choices=PERIODS, default="week")
     board.add_argument("--json", action="store_true", help="print JSON instead of a table")
     digest = sub.add_parser("digest", help="build and post the daily digest (once per day)")
@@ -35,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="post even if this day's digest was already posted")
     digest.add_argument("--out", type=Path, default=Path("."),
                         help="where --dry-run writes the chart (default: current directory)")
+    digest.add_argument("--workspace", default=None,
+                        help="another workspace, e.g. 'demo' after `tokenboard demo` "
+                             "(default: TOKENBOARD_WORKSPACE)")
     config = sub.add_parser("config", help="export or import the metrics configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     export = config_sub.add_parser("export", help="print the configuration (YAML or JSON)")
@@ -64,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.people < 50:
                 parser.error("--people must be at least 50")
-            run_demo(out_dir=args.out, people=args.people)
+            keep = None if args.temporary else load_settings().data_dir
+            run_demo(out_dir=args.out, people=args.people, keep_dir=keep)
             return 0
         settings = load_settings()
+        if getattr(args, "workspace", None):
+            settings = replace(settings, workspace=args.workspace)
         if args.command == "config":
             return run_config(settings, args)
         if args.command in ("tokens", "identities"):

@@ -161,3 +161,54 @@ def test_digest_settings_take_decimal_hours_and_channel_names() -> None:
         assert "DIGEST_CHANNEL" in str(exc) and "channel id" in str(exc)
     else:
         raise AssertionError("a malformed DIGEST_CHANNEL was accepted")
+
+
+def test_the_demo_keeps_its_data_for_the_leaderboard_and_digest_commands(
+        tmp_path: Path) -> None:
+    """`tokenboard demo` keeps its org in the data dir's embedded Redis, as the workspace
+    "demo"; `leaderboard` and `digest --dry-run` read it with --workspace demo."""
+    data = tmp_path / "data"
+    lines: list[str] = []
+
+    class Out:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    summary = run_demo(out_dir=tmp_path / "out", people=50, stream=Out(), keep_dir=data)
+    output = "".join(lines)
+    assert "tokenboard leaderboard --workspace demo" in output
+    assert "tokenboard digest --dry-run --workspace demo" in output
+    # the Redis the demo started is stopped; the commands start it again from the data dir
+    env = {"TOKENBOARD_DATA_DIR": str(data)}
+    done = run(["leaderboard", "--workspace", "demo", "--period", "all", "--json"], env,
+               tmp_path)
+    assert done.returncode == 0, done.stderr
+    board = json.loads(done.stdout)
+    assert {r["user"]: r["score"] for r in board["raw"]} == summary["all_tokens"]
+    assert len(board["raw"]) == len(summary["org"]) == 50
+    # names come from the kept profile cache, not user ids
+    names = {p.user: p.name for p in summary["org"]}
+    assert {r["user"]: r["name"] for r in board["raw"]} == names
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    digest = run(["digest", "--workspace", "demo", "--dry-run", "--out", str(tmp_path)],
+                 env, tmp_path)
+    assert digest.returncode == 0, digest.stderr
+    posted = json.loads(digest.stdout[: digest.stdout.rindex("}") + 1])
+    assert f"{yesterday:%a %d %b %Y}" in posted["blocks"][0]["text"]["text"]
+    assert any(b.get("fields") for b in posted["blocks"])  # both boards, not "no activity"
+
+    # the default workspace of the same data dir is empty: the demo kept to its own
+    other = run(["leaderboard", "--period", "all", "--json"], env, tmp_path)
+    assert json.loads(other.stdout)["raw"] == []
+
+    # a second demo starts afresh instead of adding to the first
+    again = run_demo(out_dir=tmp_path / "out", people=50, stream=Out(), keep_dir=data)
+    assert again["accepted"] == again["events"]
+    done = run(["leaderboard", "--workspace", "demo", "--period", "all", "--json"], env,
+               tmp_path)
+    assert {r["user"]: r["score"] for r in json.loads(done.stdout)["raw"]} == \
+        again["all_tokens"]
