@@ -57,6 +57,30 @@ def validate_config(data: object) -> BoardConfig:
     return config
 
 
+def merge_config(current: BoardConfig, data: object) -> object:
+    """`data` (a partial configuration, as read from a file) laid over `current`.
+
+    Only what `data` lists changes: a field it names takes its value, an outcome kind it
+    names takes the fields given for it (a new kind needs a whole rule), and every kind it
+    does not name is kept. Anything that is not a mapping is returned as it is, for
+    `validate_config` to refuse.
+    """
+    if not isinstance(data, dict):
+        return data
+    merged = current.model_dump(mode="json")
+    for key, value in data.items():
+        if key == "outcomes" and isinstance(value, dict):
+            kinds = dict(merged["outcomes"])
+            for kind, rule in value.items():
+                old = kinds.get(kind)
+                kinds[kind] = ({**old, **rule} if isinstance(old, dict) and isinstance(rule, dict)
+                               else rule)
+            merged["outcomes"] = kinds
+        else:
+            merged[key] = value
+    return merged
+
+
 def save_configuration(store: Store, new: BoardConfig, by: str) -> SaveResult:
     """Validate and store `new` as the next version, with an audit entry by `by`."""
     new = validate_config(new.model_dump())

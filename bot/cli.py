@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", type=Path, default=Path("demo-output"),
                       help="where to write the Block Kit JSON (default: demo-output)")
     demo.add_argument("--people", type=int, default=60, help="people in the org (default 60)")
+    demo.add_argument("--temporary", action="store_true",
+                      help="keep nothing: use a temporary Redis instead of keeping the demo's "
+                           "data under the data dir as the workspace 'demo'")
     board = sub.add_parser("leaderboard", help="print both rankings for a period")
+    board.add_argument("--workspace", default=None,
+                       help="read another workspace, e.g. 'demo' after `tokenboard demo` "
+                            "(default: TOKENBOARD_WORKSPACE)")
     board.add_argument("--period", choices=PERIODS, default="week")
     board.add_argument("--json", action="store_true", help="print JSON instead of a table")
     digest = sub.add_parser("digest", help="build and post the daily digest (once per day)")
@@ -35,13 +42,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="post even if this day's digest was already posted")
     digest.add_argument("--out", type=Path, default=Path("."),
                         help="where --dry-run writes the chart (default: current directory)")
+    digest.add_argument("--workspace", default=None,
+                        help="another workspace, e.g. 'demo' after `tokenboard demo` "
+                             "(default: TOKENBOARD_WORKSPACE)")
     config = sub.add_parser("config", help="export or import the metrics configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     export = config_sub.add_parser("export", help="print the configuration (YAML or JSON)")
     export.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    load = config_sub.add_parser("import", help="validate a YAML/JSON file and save it")
+    load = config_sub.add_parser(
+        "import", help="validate a YAML/JSON file and save what it changes",
+        description="Only what the file lists changes (fields, and the outcome kinds it "
+                    "names); --replace takes the file as the whole configuration, removing "
+                    "kinds it does not list.")
     load.add_argument("file", type=Path)
-    load.add_argument("--dry-run", action="store_true", help="validate only; save nothing")
+    load.add_argument("--dry-run", action="store_true",
+                      help="print the changes it would make; save nothing")
+    load.add_argument("--replace", action="store_true",
+                      help="the file is the whole configuration: unlisted kinds are removed "
+                           "and unlisted settings go back to their defaults (no prompt)")
     from bot.cli_access import add_parsers
 
     add_parsers(sub)
@@ -56,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.people < 50:
                 parser.error("--people must be at least 50")
-            run_demo(out_dir=args.out, people=args.people)
+            keep = None if args.temporary else load_settings().data_dir
+            run_demo(out_dir=args.out, people=args.people, keep_dir=keep)
             return 0
         settings = load_settings()
+        if getattr(args, "workspace", None):
+            settings = replace(settings, workspace=args.workspace)
         if args.command == "config":
             return run_config(settings, args)
         if args.command in ("tokens", "identities"):
@@ -133,9 +154,9 @@ def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path
 def run_config(settings, args: argparse.Namespace) -> int:
     import yaml
 
-    from bot.admin import ConfigInvalid, rebuild_scores, save_configuration, validate_config
     from bot.app import build_deps
 
+    data: object = None
     if args.config_command == "import":
         try:
             text = args.file.read_text()
@@ -149,17 +170,6 @@ def run_config(settings, args: argparse.Namespace) -> int:
             print(f"tokenboard: {args.file} is not valid {args.file.suffix[1:] or 'YAML'}: "
                   f"{exc}", file=sys.stderr)
             return 2
-        try:
-            config = validate_config(data)
-        except ConfigInvalid as exc:
-            print(f"tokenboard: {args.file} has {len(exc.problems)} problem(s):",
-                  file=sys.stderr)
-            for where, problem in exc.problems.items():
-                print(f"  {where}: {problem}", file=sys.stderr)
-            return 1
-        if args.dry_run:
-            print(f"{args.file} is valid.")
-            return 0
     deps = build_deps(settings)
     try:
         if args.config_command == "export":
@@ -169,40 +179,83 @@ def run_config(settings, args: argparse.Namespace) -> int:
             else:
                 print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
             return 0
-        result = save_configuration(deps.store, config, by="cli:import")
-        if result.version is None:
-            print("No changes: the configuration already matches the file.")
-            return 0
-        print(f"Saved configuration version {result.version}:")
-        for change in result.changes:
-            print(f"  {change}")
-        if result.scoring:
-            def progress(done: int, total: int) -> None:
-                print(f"\rRescoring past days: {done}/{total}", end="", file=sys.stderr,
-                      flush=True)
-
-            stats = rebuild_scores(deps.store, progress)
-            print("", file=sys.stderr)
-            if stats:
-                print(f"Rebuilt outcome points for {stats['days']} days "
-                      f"({stats['person_days']:,} person-days).")
-        return 0
+        return _import_config(deps, args, {} if data is None else data)
     finally:
         deps.close()
+
+
+def _import_config(deps, args: argparse.Namespace, data: object) -> int:
+    """Merge the file onto the current configuration (or, with --replace, take it whole),
+    validate it with the modal's rules, then show or save the changes."""
+    from bot.admin import (
+        ConfigInvalid,
+        merge_config,
+        rebuild_scores,
+        save_configuration,
+        validate_config,
+    )
+    from bot.channels import ChannelUnresolved, resolve_channel
+    from bot.config import describe_changes
+
+    current = deps.store.load_config()
+    wanted = data if args.replace else merge_config(current, data)
+    problems: dict[str, str] = {}
+    channel = wanted.get("digest_channel") if isinstance(wanted, dict) else None
+    if isinstance(channel, str) and channel.strip():
+        try:  # a name (#general) becomes its id, as DIGEST_CHANNEL does
+            wanted = {**wanted, "digest_channel": resolve_channel(channel, deps.client,
+                                                                  deps.store)}
+        except ChannelUnresolved as exc:
+            problems["digest_channel"] = str(exc)
+    try:
+        config = validate_config(wanted)
+    except ConfigInvalid as exc:
+        problems = {**exc.problems, **problems}
+    if problems:
+        print(f"tokenboard: {args.file} has {len(problems)} problem(s):", file=sys.stderr)
+        for where, problem in problems.items():
+            print(f"  {where}: {problem}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        changes = describe_changes(current, config)
+        if not changes:
+            print("No changes: the configuration already matches the file.")
+        else:
+            print(f"Would change ({len(changes)}), nothing saved (--dry-run):")
+            for change in changes:
+                print(f"  {change}")
+        return 0
+    result = save_configuration(deps.store, config, by="cli:import")
+    if result.version is None:
+        print("No changes: the configuration already matches the file.")
+        return 0
+    print(f"Saved configuration version {result.version}:")
+    for change in result.changes:
+        print(f"  {change}")
+    if result.scoring:
+        def progress(done: int, total: int) -> None:
+            print(f"\rRescoring past days: {done}/{total}", end="", file=sys.stderr,
+                  flush=True)
+
+        stats = rebuild_scores(deps.store, progress)
+        print("", file=sys.stderr)
+        if stats:
+            print(f"Rebuilt outcome points for {stats['days']} days "
+                  f"({stats['person_days']:,} person-days).")
+    return 0
 
 
 def print_leaderboard(settings, period: str, as_json: bool) -> int:
     import redis
 
     from bot.app import build_deps
-    from bot.text import board_json, side_by_side
+    from bot.text import board_json, people_named, side_by_side
 
     deps = build_deps(settings)
     try:
         pb = deps.leaderboards.period_board(period)
-        shown = pb.board.raw if as_json else (pb.board.raw[: pb.config.board_size]
-                                              + pb.board.outcome[: pb.config.board_size])
-        names = deps.directory.names([r.user for r in shown])
+        shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
+        names = deps.directory.names(shown)
         if as_json:
             print(json.dumps(board_json(pb, names), indent=2, ensure_ascii=False))
         else:

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.channels import channel_problem, is_channel_id
+
 KIND_KEY = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 RawMetric = Literal["tokens", "cost", "requests"]
 # Points per person, kind and local day: weight × transform(min(count, cap)), where
@@ -94,7 +96,6 @@ class BoardConfig(BaseModel):
 
 
 TIME_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -111,8 +112,11 @@ def check_config(config: BoardConfig) -> dict[str, str]:
         except (ZoneInfoNotFoundError, ValueError):
             problems["timezone"] = (f"{config.timezone!r} is not an IANA time zone "
                                     "(e.g. Europe/Berlin)")
-    if config.digest_channel and not CHANNEL_ID.match(config.digest_channel):
-        problems["digest_channel"] = f"{config.digest_channel!r} is not a channel id"
+    if config.digest_channel and not is_channel_id(config.digest_channel):
+        # names are turned into ids before this (bot.channels.resolve_channel)
+        problems["digest_channel"] = (
+            channel_problem(config.digest_channel)
+            or f"{config.digest_channel!r} is a channel name: give its id (C… or G…)")
     bad_admins = [a for a in config.admins if not USER_ID.match(a)]
     if bad_admins:
         problems["admins"] = f"not Slack user ids: {', '.join(bad_admins)}"

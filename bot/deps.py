@@ -48,6 +48,13 @@ class Deps:
         profile = self.directory.profiles([user_id], fresh=fresh).get(user_id, {})
         return profile.get("is_admin") == "1" or profile.get("is_owner") == "1"
 
+    def sees_flags(self, viewer: str, config: BoardConfig | None = None) -> bool:
+        """Whether `viewer` is shown the "high usage, no outcomes" flags on the boards:
+        everyone, admins only (the default) or nobody, as configured."""
+        config = config or self.store.load_config()
+        return config.flags == "everyone" or (
+            config.flags == "admins" and self.is_admin(viewer, config=config))
+
     def close(self) -> None:
         if self.embedded:
             self.embedded.stop()

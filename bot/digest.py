@@ -24,6 +24,7 @@ from bot.leaderboard import PeriodBoard
 from bot.ranking import Row, agreement_strength
 
 MOVES_SHOWN = 3
+EFFICIENCY_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class DigestData:
     @property
     def active(self) -> bool:
         return bool(self.day_board.board.raw)
+
+
+def people_named(data: DigestData) -> list[str]:
+    """Everyone the digest (and its chart) can show, each once: both top lists, which hold
+    the biggest moves, and the efficiency leaders, who may be on neither."""
+    board = data.day_board.board
+    rows = (chart_people(board.raw, board.outcome, data.day_board.config.board_size)
+            + board.efficiency_leaders[:EFFICIENCY_SHOWN])
+    return list(dict.fromkeys(r.user for r in rows))
 
 
 def biggest_moves(data: DigestData) -> tuple[list[Row], list[Row]]:
@@ -110,8 +120,9 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     board = data.day_board.board
     extra = []
     if board.efficiency_leaders:
+        leaders = board.efficiency_leaders[:EFFICIENCY_SHOWN]
         extra.append("*Most efficient* (outcome points per 1M tokens): " + ", ".join(
-            f"{_who(r, names, display)} {r.efficiency:.1f}" for r in board.efficiency_leaders[:3]))
+            f"{_who(r, names, display)} {r.efficiency:.1f}" for r in leaders))
     flagged = board.flagged_count
     people = "person" if flagged == 1 else "people"
     extra.append(f"*High usage, no outcomes:* {flagged} {people} "

@@ -14,6 +14,8 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:gen                       bumped by every counted event (read-cache validator)
     tb:{ws}:user:<id>                 cached users.info answer (hash, 1 day)
     tb:{ws}:email:<email>             cached users.lookupByEmail answer (1 day)
+    tb:{ws}:channel:<name>            cached channel id of a channel name (conversations.list,
+                                      1 day)
     tb:{ws}:config, config:version, config:history, config:scored
                                       the BoardConfig, its version, audit list, and the
                                       version outcome points were rebuilt with

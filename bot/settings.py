@@ -6,6 +6,7 @@ Everything tunable at deploy time lives here so that the rest of the code takes 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,32 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int | None = Non
     return value
 
 
+def _hours(env: dict[str, str], name: str, default: float) -> float:
+    """A number of hours, decimals allowed (1.5), at least 0."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of hours (e.g. 6 or 1.5), got {raw!r}"
+                            ) from None
+    if not math.isfinite(value) or value < 0:
+        raise SettingsError(f"{name} must be a number of hours, at least 0, got {raw!r}")
+    return value
+
+
+def _channel(env: dict[str, str]) -> str:
+    """DIGEST_CHANNEL: a channel id, or a name the digest looks up (bot.channels)."""
+    from bot.channels import channel_problem
+
+    value = env.get("DIGEST_CHANNEL", "").strip()
+    problem = channel_problem(value) if value else None
+    if problem:
+        raise SettingsError(f"DIGEST_CHANNEL: {problem}")
+    return value
+
+
 def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
     """Build Settings from `env` (default: os.environ after loading `.env`)."""
     if env is None:
@@ -111,9 +138,9 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         gitlab_webhook_token=env.get("GITLAB_WEBHOOK_TOKEN", "").strip(),
         pagerduty_webhook_secret=env.get("PAGERDUTY_WEBHOOK_SECRET", "").strip(),
         admin_user_ids=_split(env.get("ADMIN_USER_IDS", "")),
-        digest_channel=env.get("DIGEST_CHANNEL", "").strip(),
+        digest_channel=_channel(env),
         digest_time=digest_time,
-        digest_grace_hours=float(_int(env, "DIGEST_GRACE_HOURS", 6)),
+        digest_grace_hours=_hours(env, "DIGEST_GRACE_HOURS", 6.0),
         slack_max_body_bytes=_int(env, "SLACK_MAX_BODY_BYTES", 1_048_576, minimum=1),
         ingest_rate_limit=_int(env, "INGEST_RATE_LIMIT", 600, minimum=0),
         redis_timeout_ms=_int(env, "REDIS_TIMEOUT_MS", 1000, minimum=1),

@@ -13,6 +13,16 @@ from bot.plaintext import plain_text
 from bot.ranking import agreement_sentence
 
 COL = 44
+EFFICIENCY_SHOWN = 5
+
+
+def people_named(pb: PeriodBoard, size: int | None = None) -> list[str]:
+    """Everyone `side_by_side` shows, each once: both top lists and the efficiency
+    leaders, who may be on neither."""
+    size = size or pb.config.board_size
+    rows = (pb.board.raw[:size] + pb.board.outcome[:size]
+            + pb.board.efficiency_leaders[:EFFICIENCY_SHOWN])
+    return list(dict.fromkeys(r.user for r in rows))
 
 
 def _cell(rank: int, name: str, value: str, move: str, flag: bool) -> str:
@@ -46,7 +56,7 @@ def side_by_side(pb: PeriodBoard, names: Mapping[str, str], size: int | None = N
                  "\"high usage, no outcomes\".")
     if pb.board.efficiency_leaders:
         best = ", ".join(f"{plain_text(names.get(r.user, r.user), 40)} ({r.efficiency:.1f})"
-                         for r in pb.board.efficiency_leaders[:5])
+                         for r in pb.board.efficiency_leaders[:EFFICIENCY_SHOWN])
         lines.append(f"Most efficient (outcome points per 1M tokens): {best}.")
     return "\n".join(lines)
 

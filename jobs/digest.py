@@ -25,10 +25,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.admin import scoring_changes_since
 from bot.blocks import escape
+from bot.channels import ChannelUnresolved, is_channel_id, resolve_channel
 from bot.chart import alt_text, chart_people, slope_chart
 from bot.config import BoardConfig
 from bot.deps import Deps
-from bot.digest import DigestData, digest_blocks
+from bot.digest import DigestData, digest_blocks, people_named
 from bot.leaderboard import PeriodBoard
 from bot.periods import day_bucket, week_bucket
 from bot.ranking import Totals, spearman
@@ -57,6 +58,7 @@ class Schedule:
     timezone: str
     enabled: bool
     grace_hours: float
+    channel_error: str | None = None  # a channel name that could not be turned into an id
 
     @property
     def tz(self) -> ZoneInfo:
@@ -72,11 +74,18 @@ def current_schedule(deps: Deps, config: BoardConfig | None = None) -> Schedule:
     """The one place the digest schedule is read from; admins' changes apply at once."""
     config = config or deps.store.load_config()
     s = deps.settings
-    return Schedule(channel=config.digest_channel or s.digest_channel,
+    channel, channel_error = config.digest_channel or s.digest_channel, None
+    if channel and not is_channel_id(channel):  # DIGEST_CHANNEL=#general: its id
+        try:
+            channel = resolve_channel(channel, deps.client, deps.store)
+        except ChannelUnresolved as exc:
+            channel_error = f"the digest channel {channel} in the environment: {exc}"
+    return Schedule(channel=channel,
                     time=config.digest_time or s.digest_time,
                     timezone=config.timezone or s.timezone,
                     enabled=config.digest_enabled,
-                    grace_hours=s.digest_grace_hours)
+                    grace_hours=s.digest_grace_hours,
+                    channel_error=channel_error)
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ class DigestRunner:
                           week_rho=spearman(self._week_to_date(day, config, hidden)),
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
-        names = self.deps.directory.names([r.user for r in shown])
+        names = self.deps.directory.names(people_named(data))
         blocks, text = digest_blocks(data, names)
         png, alt, chart_error = None, "", None
         if with_chart and shown:
@@ -189,6 +198,11 @@ class DigestRunner:
             return Outcome("no_channel", day)
         if self.deps.client is None:
             return Outcome("failed", day, channel, error="SLACK_BOT_TOKEN is not set")
+        if schedule.channel_error:
+            log.error("digest %s: %s", day, schedule.channel_error)
+            store.set_digest_error(f"Digest for {day} not posted: "
+                                   f"{escape(schedule.channel_error)}")
+            return Outcome("failed", day, channel, error=schedule.channel_error)
         posted = store.digest_posted(channel, day)
         if posted and not force:
             return Outcome("already_posted", day, channel, ts=posted)

@@ -67,6 +67,7 @@ class _State:
     pending_files: dict[str, dict] = field(default_factory=dict)
     faults: dict[str, list[_Fault]] = field(default_factory=dict)
     history: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages
+    channels: dict[str, dict] = field(default_factory=dict)  # id -> conversations.list entry
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds per call
     in_flight: dict[str, int] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=dict)  # most calls of a method at once
@@ -228,6 +229,14 @@ class SlackStub:
             self._state.users[id] = user
         return user
 
+    def add_channel(self, id: str, name: str, is_private: bool = False) -> dict:
+        """A channel conversations.list answers with (in pages of `limit`)."""
+        channel = {"id": id, "name": name, "is_channel": not is_private,
+                   "is_group": is_private, "is_private": is_private, "is_archived": False}
+        with self._lock:
+            self._state.channels[id] = channel
+        return channel
+
     def fail_next(
         self,
         method: str,
@@ -284,6 +293,7 @@ class SlackStub:
             s.uploads.clear()
             s.pending_files.clear()
             s.history.clear()
+            s.channels.clear()
             s.faults.clear()
             s.delays.clear()
             s.in_flight.clear()
@@ -450,6 +460,15 @@ class SlackStub:
                 found.append(m if with_metadata else {k: v for k, v in m.items()
                                                       if k != "metadata"})
             return {"messages": found, "has_more": False}
+        if method == "conversations.list":
+            start = int(args.get("cursor") or 0)
+            limit = int(args.get("limit") or 100)
+            with self._lock:
+                listed = list(self._state.channels.values())
+            page = listed[start:start + limit]
+            more = start + limit < len(listed)
+            return {"channels": page,
+                    "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
         if method == "views.publish":
             _require(args, "user_id", "view")
             return {"view": self._view(args, ("home",))}

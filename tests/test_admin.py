@@ -1056,6 +1056,113 @@ def test_cli_import_reports_every_error(tmp_path: Path, deps: Deps, redis_url: s
     assert config_version(deps) == 0
 
 
+def _custom_config() -> BoardConfig:
+    """The defaults plus a kind an admin added: hotfix, weight 4."""
+    return BoardConfig(outcomes={**DEFAULT_OUTCOMES, "hotfix": OutcomeRule(
+        label="Hotfixes", weight=4, cap=5, transform="sqrt")})
+
+
+def _changes_printed(stdout: str) -> list[str]:
+    return [line.strip() for line in stdout.splitlines() if line.startswith("  ")]
+
+
+def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
+        tmp_path: Path, deps: Deps, redis_url: str) -> None:
+    deps.store.save_config(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
+    path = tmp_path / "partial.yaml"
+    path.write_text("board_size: 15\noutcomes:\n  pr_merged: {weight: 8}\n")
+    env = {"REDIS_URL": redis_url}
+
+    dry = run_cli(["config", "import", str(path), "--dry-run"], env, tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert _changes_printed(dry.stdout) == ["pr_merged weight 5 → 8", "board size 10 → 15"]
+    assert "nothing saved" in dry.stdout
+    assert config_version(deps) == 1 and deps.store.load_config() == _custom_config()
+
+    done = run_cli(["config", "import", str(path)], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _changes_printed(done.stdout) == ["pr_merged weight 5 → 8", "board size 10 → 15"]
+    saved = deps.store.load_config()
+    assert sorted(saved.outcomes) == ["commit", "deploy", "hotfix", "incident_resolved",
+                                      "pr_merged", "review", "ticket_resolved"]
+    assert saved.outcomes["pr_merged"] == OutcomeRule(label="PRs merged", weight=8, cap=10,
+                                                      transform="sqrt")
+    assert saved.outcomes["hotfix"].weight == 4 and saved.board_size == 15
+
+
+def test_cli_import_replace_removes_what_the_file_does_not_list(
+        tmp_path: Path, deps: Deps, redis_url: str) -> None:
+    deps.store.save_config(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
+    path = tmp_path / "whole.json"
+    path.write_text(json.dumps({"board_size": 12, "outcomes": {"pr_merged": {
+        "label": "PRs merged", "weight": 5, "cap": 10, "transform": "sqrt"}}}))
+    env = {"REDIS_URL": redis_url}
+    removed = [f"removed outcome kind {k}" for k in
+               ("commit", "deploy", "hotfix", "incident_resolved", "review", "ticket_resolved")]
+
+    dry = run_cli(["config", "import", str(path), "--replace", "--dry-run"], env, tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert _changes_printed(dry.stdout) == removed + ["board size 10 → 12"]
+    assert config_version(deps) == 1
+
+    # --replace never asks: run_cli gives the command no stdin, as in a script
+    done = run_cli(["config", "import", str(path), "--replace"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _changes_printed(done.stdout) == removed + ["board size 10 → 12"]
+    assert list(deps.store.load_config().outcomes) == ["pr_merged"]
+
+    # without --replace, the same file removes nothing
+    deps.store.save_config(_custom_config(), by="U0ANA", changes=["back"])
+    kept = run_cli(["config", "import", str(path)], env, tmp_path)
+    assert _changes_printed(kept.stdout) == ["board size 10 → 12"]
+    assert len(deps.store.load_config().outcomes) == 7
+
+
+def test_cli_import_turns_a_channel_name_into_its_id(tmp_path: Path, deps: Deps,
+                                                     redis_url: str, stub: SlackStub) -> None:
+    for i in range(3):  # the answer is paged: the channel is on a later page
+        stub.add_channel(f"C0OTHER{i}", f"other-{i}")
+    stub.add_channel("C0GENERAL", "general")
+    path = tmp_path / "channel.yaml"
+    path.write_text("digest_channel: '#general'\n")
+    slack = {"REDIS_URL": redis_url, "SLACK_BOT_TOKEN": "xoxb-test",
+             "SLACK_API_URL": stub.url}
+
+    # where Slack cannot be asked, the message says why and what to give instead
+    offline = run_cli(["config", "import", str(path)], {"REDIS_URL": redis_url}, tmp_path)
+    assert offline.returncode == 1
+    assert "digest_channel: #general is a channel name" in offline.stderr
+    assert "SLACK_BOT_TOKEN" in offline.stderr and "conversations.list" in offline.stderr
+    assert config_version(deps) == 0
+
+    dry = run_cli(["config", "import", str(path), "--dry-run"], slack, tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert _changes_printed(dry.stdout) == ["digest channel none → C0GENERAL"]
+    done = run_cli(["config", "import", str(path)], slack, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert deps.store.load_config().digest_channel == "C0GENERAL"
+
+    path.write_text("digest_channel: '#nowhere'\n")
+    missing = run_cli(["config", "import", str(path)], slack, tmp_path)
+    assert missing.returncode == 1 and "no channel named #nowhere" in missing.stderr
+
+
+def test_a_digest_channel_name_in_the_environment_posts_to_its_id(
+        settings: Settings, redis_client: redis.Redis, stub: SlackStub) -> None:
+    stub.add_channel("C0GENERAL", "general")
+    deps = build_deps(replace(settings, digest_channel="#general"), redis_client)
+    assert current_schedule(deps).channel == "C0GENERAL"
+    assert DigestRunner(deps).run(datetime.now(UTC).date() - timedelta(days=1)).status == "posted"
+    assert [p["channel"] for p in posts(stub)] == ["C0GENERAL"]
+
+    stub.clear()  # a name nobody has: not posted, and admins are told which name
+    deps = build_deps(replace(settings, digest_channel="#gone"), redis_client)
+    outcome = DigestRunner(deps).run(datetime.now(UTC).date() - timedelta(days=1))
+    assert outcome.status == "failed" and "no channel named #gone" in (outcome.error or "")
+    assert posts(stub) == []
+    assert "no channel named #gone" in (deps.store.digest_error() or "")
+
+
 def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BEN", display_name="Ben", is_admin=True)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
     return subprocess.run([sys.executable, "-m", "bot", *args], env={**base, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 
 def test_missing_required_variable_is_one_line(tmp_path: Path) -> None:
@@ -92,6 +92,11 @@ def test_demo(tmp_path: Path) -> None:
     reply = json.loads((tmp_path / "leaderboard.json").read_text())
     text = json.dumps(reply["blocks"], ensure_ascii=False)
     assert reply["response_type"] == "ephemeral" and "<!channel>" not in text
+    # The reply is what the viewer, not an admin, sees: with the default configuration
+    # flags are for admins only, so none is shown although the top lists hold flagged people.
+    top = summary["board"].board.raw[:10] + summary["board"].board.outcome[:10]
+    assert any(r.flagged for r in top)
+    assert "⚑" not in text and "high usage, no outcomes" not in text
     # The demo's token burners must not make the outcome top 10.
     persona = {p.user: p.persona for p in summary["org"]}
     board = summary["board"].board
@@ -106,6 +111,104 @@ def test_env_example_lists_every_variable_the_code_reads() -> None:
 
     source = (ROOT / "bot" / "settings.py").read_text()
     read = set(re.findall(r'env(?:\.get)?\(\s*"([A-Z_]+)"', source))
-    read |= set(re.findall(r'_int\(env, "([A-Z_]+)"', source))
+    read |= set(re.findall(r'_(?:int|hours)\(env, "([A-Z_]+)"', source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read and read == listed
+
+
+def test_leaderboard_names_the_efficiency_leaders_too(tmp_path: Path, redis_client,
+                                                      redis_url: str) -> None:
+    """Xan is on neither top-5 list but leads on efficiency: shown by name, not by id."""
+    store = Store(redis_client)
+    ts = datetime.now(UTC) - timedelta(minutes=1)
+    people = {f"U0BIG{i}": (10_000_000 - 1_000_000 * i, "pr_merged", 9) for i in range(5)}
+    people["U0XAN"] = (200_000, "review", 1)
+    reports = []
+    for user, (tokens, kind, count) in people.items():
+        reports.append((UsageReport(id=f"u{user}", type="usage", user=user, ts=ts, tool="t",
+                                    tokens=tokens), user))
+        reports.append((OutcomeReport(id=f"o{user}", type="outcome", user=user, ts=ts,
+                                      kind=kind, count=count), user))
+        store.cache_user(user, {"name": f"Name of {user[2:].lower()}", "real_name": "",
+                                "is_admin": "0", "is_owner": "0"})
+    store.record(reports, BoardConfig())
+    store.save_config(BoardConfig(board_size=5))
+    done = run(["leaderboard", "--period", "all"], {"REDIS_URL": redis_url}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("Most efficient")]
+    assert line.split("tokens): ", 1)[1].startswith("Name of xan ")
+    assert "U0" not in done.stdout
+
+
+def test_digest_settings_take_decimal_hours_and_channel_names() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    assert load_settings({"DIGEST_GRACE_HOURS": "1.5"}).digest_grace_hours == 1.5
+    assert load_settings({"DIGEST_GRACE_HOURS": "0"}).digest_grace_hours == 0.0
+    assert load_settings({}).digest_grace_hours == 6.0
+    for bad in ("soon", "-1", "nan", "inf"):
+        try:
+            load_settings({"DIGEST_GRACE_HOURS": bad})
+        except SettingsError as exc:
+            assert "DIGEST_GRACE_HOURS" in str(exc)
+        else:
+            raise AssertionError(f"DIGEST_GRACE_HOURS={bad} accepted")
+    assert load_settings({"DIGEST_CHANNEL": "#general"}).digest_channel == "#general"
+    assert load_settings({"DIGEST_CHANNEL": "C0123ABCD"}).digest_channel == "C0123ABCD"
+    try:
+        load_settings({"DIGEST_CHANNEL": "<#C0123|general>"})
+    except SettingsError as exc:
+        assert "DIGEST_CHANNEL" in str(exc) and "channel id" in str(exc)
+    else:
+        raise AssertionError("a malformed DIGEST_CHANNEL was accepted")
+
+
+def test_the_demo_keeps_its_data_for_the_leaderboard_and_digest_commands(
+        tmp_path: Path) -> None:
+    """`tokenboard demo` keeps its org in the data dir's embedded Redis, as the workspace
+    "demo"; `leaderboard` and `digest --dry-run` read it with --workspace demo."""
+    data = tmp_path / "data"
+    lines: list[str] = []
+
+    class Out:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    summary = run_demo(out_dir=tmp_path / "out", people=50, stream=Out(), keep_dir=data)
+    output = "".join(lines)
+    assert "tokenboard leaderboard --workspace demo" in output
+    assert "tokenboard digest --dry-run --workspace demo" in output
+    # the Redis the demo started is stopped; the commands start it again from the data dir
+    env = {"TOKENBOARD_DATA_DIR": str(data)}
+    done = run(["leaderboard", "--workspace", "demo", "--period", "all", "--json"], env,
+               tmp_path)
+    assert done.returncode == 0, done.stderr
+    board = json.loads(done.stdout)
+    assert {r["user"]: r["score"] for r in board["raw"]} == summary["all_tokens"]
+    assert len(board["raw"]) == len(summary["org"]) == 50
+    # names come from the kept profile cache, not user ids
+    names = {p.user: p.name for p in summary["org"]}
+    assert {r["user"]: r["name"] for r in board["raw"]} == names
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    digest = run(["digest", "--workspace", "demo", "--dry-run", "--out", str(tmp_path)],
+                 env, tmp_path)
+    assert digest.returncode == 0, digest.stderr
+    posted = json.loads(digest.stdout[: digest.stdout.rindex("}") + 1])
+    assert f"{yesterday:%a %d %b %Y}" in posted["blocks"][0]["text"]["text"]
+    assert any(b.get("fields") for b in posted["blocks"])  # both boards, not "no activity"
+
+    # the default workspace of the same data dir is empty: the demo kept to its own
+    other = run(["leaderboard", "--period", "all", "--json"], env, tmp_path)
+    assert json.loads(other.stdout)["raw"] == []
+
+    # a second demo starts afresh instead of adding to the first
+    again = run_demo(out_dir=tmp_path / "out", people=50, stream=Out(), keep_dir=data)
+    assert again["accepted"] == again["events"]
+    done = run(["leaderboard", "--workspace", "demo", "--period", "all", "--json"], env,
+               tmp_path)
+    assert {r["user"]: r["score"] for r in json.loads(done.stdout)["raw"]} == \
+        again["all_tokens"]

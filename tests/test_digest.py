@@ -565,3 +565,27 @@ def test_the_next_digest_reuses_the_published_rho_of_the_day_before(
     # raw ranks D1 A2 B3 C4 vs points C1 B2 D3 A4: d = 2,2,1,3 → Σd² = 18 →
     # ρ = 1 − 6·18/(4·15) = −0.8
     assert recomputed is not None and abs(recomputed - (-0.8)) < 1e-9
+
+
+def test_every_person_the_digest_shows_is_named(settings, redis_client, stub) -> None:
+    """An efficiency leader outside both top lists is named like everyone else."""
+    deps = make_deps(settings, redis_client)
+    # Five heavy users hold both top-5 lists (15 points each for 6-10M tokens); Xan, with
+    # 2 points for 200k tokens, is 6th on both boards but by far the most efficient.
+    big = {f"U0BIG{i}": (10_000_000 - 1_000_000 * i, {"pr_merged": 9}) for i in range(5)}
+    people = {**big, "U0XAN": (200_000, {"review": 1})}
+    for uid in people:
+        stub.add_user(uid, display_name=f"Name of {uid[2:].lower()}")
+    seed(deps, local(DAY, 12), people)
+    deps.store.save_config(BoardConfig(board_size=5))
+    assert DigestRunner(deps).run(DAY).status == "posted"
+    [post] = posts(stub)
+    [extra] = [t for t in section_texts(post) if "efficient" in t]
+    eff_line = extra.splitlines()[0]
+    # org rate: 77 points over 40.2M tokens; Xan (2 + 0.1M·org) / 0.3M, a big one at most
+    # (15 + 0.1M·org) / 6.1M: Xan leads.
+    org = (5 * 15 + 2) / (sum(t for t, _ in big.values()) + 200_000)
+    xan = (2 + 100_000 * org) / (200_000 + 100_000) * 1e6
+    assert eff_line.split("tokens): ", 1)[1].startswith(f"Name of xan {xan:.1f}")
+    everything = json.dumps(post["blocks"], ensure_ascii=False)
+    assert not re.search(r"\bU0[A-Z0-9]+", everything)
