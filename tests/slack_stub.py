@@ -135,6 +135,7 @@ class SlackStub:
     def __init__(self, token: str = "xoxb-test"):
         self.token = token
         self.member_channels: set[str] = set()
+        self.refused_tokens: dict[str, str] = {}  # token -> error every call answers
         self._hooks: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._state = _State()
@@ -248,6 +249,12 @@ class SlackStub:
                 _Fault(error, status, dict(headers or {}), times)
             )
 
+    def refuse_token(self, token: str, error: str = "invalid_auth") -> None:
+        """Answer every call made with `token` with ``{"ok": false, "error": error}``
+        (e.g. ``token_revoked``); any other token but ``self.token`` gets invalid_auth."""
+        with self._lock:
+            self.refused_tokens[token] = error
+
     def slow(self, method: str, seconds: float) -> None:
         """Answer every call of ``method`` after ``seconds`` (faults included), so a
         test can see how many calls a client makes at once (``peak``)."""
@@ -289,6 +296,7 @@ class SlackStub:
             s.in_flight.clear()
             s.peak.clear()
             self._hooks.clear()
+            self.refused_tokens.clear()
 
     # -- internals ---------------------------------------------------------
 
@@ -343,6 +351,8 @@ class SlackStub:
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.get("token")
         if not token:
             raise _ApiError("not_authed")
+        if token in self.refused_tokens:
+            raise _ApiError(self.refused_tokens[token])
         if token != self.token:
             raise _ApiError("invalid_auth")
 
