@@ -120,6 +120,7 @@ def rank_chart(history: Sequence[DayRanks], raw_metric: str = "tokens") -> bytes
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 2.4), dpi=100)
@@ -134,8 +135,8 @@ def rank_chart(history: Sequence[DayRanks], raw_metric: str = "tokens") -> bytes
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("rank", usetex=False)
     ax.tick_params(labelsize=7)
-    fig.autofmt_xdate()
-    ax.legend(fontsize=7, loc="best")
+    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     out = io.BytesIO()
