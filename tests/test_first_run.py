@@ -260,3 +260,12 @@ def test_someone_without_ranks_gets_a_line_not_a_chart(app: App) -> None:
     home = open_home(app, "U0NEW", "EvNew")
     assert "Not on the boards in the last 30 days" in home
     assert not app.stub.calls("files.getUploadURLExternal")
+
+
+def test_forget_me_forgets_the_chart(app: App) -> None:
+    seed_history(app.deps)
+    open_home(app, "U0VIEWER", "EvForget")
+    key = app.deps.store.keys.rank_chart("U0VIEWER")
+    assert app.deps.store.r.exists(key)
+    app.deps.store.forget_user("U0VIEWER")
+    assert not app.deps.store.r.exists(key)
