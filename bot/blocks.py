@@ -299,12 +299,19 @@ def help_blocks(not_understood: str | None = None) -> list[dict]:
 
 
 def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | None = None,
-              is_admin: bool = False, admin_blocks: list[dict] | None = None) -> dict:
-    """The App Home tab: the viewer's ranks on both boards for several periods."""
-    blocks: list[Block] = [HeaderBlock(text="Your AI usage and outcomes")]
+              is_admin: bool = False, admin_blocks: list[dict] | None = None,
+              history: list[dict] | None = None, setup: list[dict] | None = None) -> dict:
+    """The App Home tab: the viewer's ranks on both boards for several periods, then
+    `history` (their ranks over 30 days); for admins `setup` (what to connect) first."""
+    blocks: list[Block] = []
+    if is_admin and setup:
+        blocks += [Block.parse(b) for b in setup]
+        blocks.append(DividerBlock())
+    blocks.append(HeaderBlock(text="Your AI usage and outcomes"))
     for pb in boards:
         blocks.append(SectionBlock(text=mrkdwn(
             text=f"*{escape(pb.title)}*\n{own_line(pb, viewer)}")))
+    blocks += [Block.parse(b) for b in history or []]
     blocks.append(ContextBlock(elements=[mrkdwn(
         text="Two boards, on purpose: usage alone rewards burning tokens. "
              "Type `/leaderboard help` to learn more.")]))

@@ -33,6 +33,9 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
     tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
     tb:{ws}:heard                     hash source → when it last delivered a report
+    tb:{ws}:chancheck:<channel>       App Home's "is the bot in the digest channel" (1 min)
+    tb:{ws}:rankchart:<user>          hash sig, file: the person's uploaded App Home chart
+    tb:{ws}:rankchart:off             set while chart uploads are refused (files:write)
     tb:{ws}:claims                    pending identity claims: "identity|user" → when
     tb:{ws}:approvals:<pr object>     who approved a pull request (self-merge rule)
     tb:{ws}:merged:<repo>#<number>    author and modifiers a merged pull request was credited
@@ -85,3 +88,12 @@ class Keys:
 
     def rate(self, sender: str) -> str:
         return self.key("rate", sender)
+
+    def channel_check(self, channel: str) -> str:
+        return self.key("chancheck", channel)
+
+    def rank_chart(self, user: str) -> str:
+        return self.key("rankchart", user)
+
+    def rank_chart_off(self) -> str:
+        return self.key("rankchart", "off")

@@ -7,8 +7,9 @@ import logging
 import signal
 import threading
 
-from bot.app import build_bolt_app, build_deps
+from bot.app import build_bolt_app, build_client, build_deps
 from bot.settings import Settings, SettingsError
+from bot.startup import check_bot_token, forget_slack_secrets
 from bot.web import Server, WebApp
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,10 @@ def serve(settings: Settings) -> int:
         settings.require("SLACK_SIGNING_SECRET")
     if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    forget_slack_secrets()  # Settings holds them; Bolt must not read them again (startup.py)
+    client = build_client(settings)
+    assert client is not None  # SLACK_BOT_TOKEN is set
+    check_bot_token(client)  # a refused token stops here, before Redis or the port
     deps = build_deps(settings)
     app = build_bolt_app(deps)
     socket_handler = None
@@ -44,17 +49,27 @@ def serve(settings: Settings) -> int:
                                  settings.otlp_max_bytes),
                     grace=SHUTDOWN_GRACE)
 
+    stop_logs: list[threading.Thread] = []
+
     def stop(signum: int, _frame: object) -> None:
-        log.info("%s: finishing requests in flight (at most %.0f s), then stopping",
-                 signal.Signals(signum).name, SHUTDOWN_GRACE)
         server.request_stop()
+        # Not logged here: the signal may arrive while the main thread is writing a log
+        # line to stderr, and writing again from the handler raises "reentrant call".
+        said = threading.Thread(target=log.info, name="stop-log", daemon=True, args=(
+            "%s: finishing requests in flight (at most %.0f s), then stopping",
+            signal.Signals(signum).name, SHUTDOWN_GRACE))
+        said.start()
+        stop_logs.append(said)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("listening on port %s: POST /slack/events, POST /ingest, GET /healthz",
-             server.port)
+    slack = "" if socket_handler else "POST /slack/events, "
+    log.info("listening on port %s: %sPOST /ingest, POST /v1/metrics, POST /v1/logs, "
+             "POST /webhooks/{github,gitlab,pagerduty}, GET /healthz", server.port, slack)
     try:
         server.run()
+        for said in stop_logs:
+            said.join(timeout=1)
         log.info("stopped")
     finally:
         scheduler.stop()

@@ -48,6 +48,7 @@ class Settings:
     redis_timeout_ms: int = 1000
     http_connection_limit: int = 4000
     http_idle_timeout: int = 10
+    public_url: str = ""  # https://tokenboard.example.com: what senders are told to use
 
     @property
     def tz(self) -> ZoneInfo:
@@ -146,7 +147,22 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         redis_timeout_ms=_int(env, "REDIS_TIMEOUT_MS", 1000, minimum=1),
         http_connection_limit=_int(env, "HTTP_CONNECTION_LIMIT", 4000, minimum=10),
         http_idle_timeout=_int(env, "HTTP_IDLE_TIMEOUT", 10, minimum=1),
+        public_url=_public_url(env.get("PUBLIC_URL", "")),
     )
+
+
+def _public_url(raw: str) -> str:
+    """PUBLIC_URL without a trailing slash; http(s) with a host, nothing after the path."""
+    from urllib.parse import urlsplit
+
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError("PUBLIC_URL must be the public base URL, like "
+                            f"https://tokenboard.example.com, got {raw.strip()!r}")
+    return value
 
 
 def _otlp_max(env: dict[str, str]) -> int:

@@ -734,7 +734,7 @@ class Store:
         """
         removed = 0
         days_prefix = self.zkey("tokens", Bucket("d", ""))
-        doomed = [self.key("user", user)]
+        doomed = [self.key("user", user), self.keys.rank_chart(user)]
         pipe = self.r.pipeline(transaction=False)
         for raw_key in self.r.scan_iter(match=self.key("z", "*"), count=1000):
             key = raw_key.decode()

@@ -7,10 +7,12 @@ import time
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.admin import recent_changes
 from bot.blocks import escape, fmt_number, home_view
 from bot.deps import Deps
+from bot.first_run import forget_chart, has_chart, history_blocks, setup_blocks
 from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
 
@@ -24,9 +26,12 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     is_admin = deps.is_admin(user_id, config=config)
     admin_notes = []
     admin_blocks: list[dict] = []
+    setup: list[dict] = []
     if is_admin:
-        admin_blocks = claim_blocks(deps)
         schedule = current_schedule(deps, config)
+        checklist, first_run = setup_blocks(deps, schedule.channel)
+        setup = checklist if first_run else []
+        admin_blocks = ([] if first_run else checklist) + claim_blocks(deps)
         if not schedule.channel:
             admin_notes.append("Daily digest: no channel set (DIGEST_CHANNEL).")
         else:
@@ -48,9 +53,27 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         error = deps.store.digest_error()
         if error:
             admin_notes.append(f":warning: {error}")
-    client.views_publish(user_id=user_id,
-                         view=home_view(user_id, boards, admin_notes, is_admin=is_admin,
-                                        admin_blocks=admin_blocks))
+    history = history_blocks(deps, client, user_id, config)
+
+    def publish() -> None:
+        client.views_publish(user_id=user_id,
+                             view=home_view(user_id, boards, admin_notes, is_admin=is_admin,
+                                            admin_blocks=admin_blocks, history=history,
+                                            setup=setup))
+
+    try:
+        publish()
+    except SlackApiError as exc:
+        # Slack would not show the uploaded chart (not processed yet, or gone): the ranks
+        # as text this time, a fresh upload next time.
+        if not has_chart(history) or exc.response.get("error") not in (
+                "invalid_arguments", "invalid_blocks"):
+            raise
+        log.warning("App Home chart refused by views.publish (%s); showing text",
+                    exc.response.get("response_metadata") or exc.response.get("error"))
+        forget_chart(deps, user_id)
+        history = history_blocks(deps, client, user_id, config, chart=False)
+        publish()
 
 
 def senders_note(deps: Deps, now: float | None = None) -> str | None:

@@ -65,6 +65,8 @@ class _State:
     responses: list[tuple[str, Any]] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     pending_files: dict[str, dict] = field(default_factory=dict)
+    completed: set[str] = field(default_factory=set)  # uploaded, completed, not deleted
+    not_ready: set[str] = field(default_factory=set)  # completed but still "processing"
     faults: dict[str, list[_Fault]] = field(default_factory=dict)
     history: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages
     channels: dict[str, dict] = field(default_factory=dict)  # id -> conversations.list entry
@@ -136,6 +138,7 @@ class SlackStub:
     def __init__(self, token: str = "xoxb-test"):
         self.token = token
         self.member_channels: set[str] = set()
+        self.refused_tokens: dict[str, str] = {}  # token -> error every call answers
         self._hooks: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._state = _State()
@@ -257,6 +260,23 @@ class SlackStub:
                 _Fault(error, status, dict(headers or {}), times)
             )
 
+    def refuse_token(self, token: str, error: str = "invalid_auth") -> None:
+        """Answer every call made with `token` with ``{"ok": false, "error": error}``
+        (e.g. ``token_revoked``); any other token but ``self.token`` gets invalid_auth."""
+        with self._lock:
+            self.refused_tokens[token] = error
+
+    def files(self) -> set[str]:
+        """Ids of the files uploaded, completed and not deleted."""
+        with self._lock:
+            return set(self._state.completed)
+
+    def still_processing(self, file_id: str, processing: bool = True) -> None:
+        """Make image blocks showing `file_id` invalid (as Slack answers while it is
+        still processing a fresh upload) until called again with False."""
+        with self._lock:
+            (self._state.not_ready.add if processing else self._state.not_ready.discard)(file_id)
+
     def slow(self, method: str, seconds: float) -> None:
         """Answer every call of ``method`` after ``seconds`` (faults included), so a
         test can see how many calls a client makes at once (``peak``)."""
@@ -292,6 +312,8 @@ class SlackStub:
             s.responses.clear()
             s.uploads.clear()
             s.pending_files.clear()
+            s.completed.clear()
+            s.not_ready.clear()
             s.history.clear()
             s.channels.clear()
             s.faults.clear()
@@ -299,6 +321,7 @@ class SlackStub:
             s.in_flight.clear()
             s.peak.clear()
             self._hooks.clear()
+            self.refused_tokens.clear()
 
     # -- internals ---------------------------------------------------------
 
@@ -353,6 +376,8 @@ class SlackStub:
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.get("token")
         if not token:
             raise _ApiError("not_authed")
+        if token in self.refused_tokens:
+            raise _ApiError(self.refused_tokens[token])
         if token != self.token:
             raise _ApiError("invalid_auth")
 
@@ -393,6 +418,16 @@ class SlackStub:
         problem = _check_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS, "/view/blocks")
         if problem:
             raise _ApiError("invalid_arguments", problem)
+        for i, block in enumerate(view.get("blocks", [])):  # image blocks of uploaded files
+            slack_file = block.get("slack_file") if block.get("type") == "image" else None
+            if slack_file is None:
+                continue
+            with self._lock:
+                ready = (slack_file.get("id") in self._state.completed
+                         and slack_file["id"] not in self._state.not_ready)
+            if not ready:
+                raise _ApiError("invalid_arguments", "[ERROR] invalid slack file "
+                                f"[json-pointer:/view/blocks/{i}/slack_file]")
         if view["type"] == "modal":
             title = _text_of(view.get("title"))
             if not title:
@@ -517,7 +552,16 @@ class SlackStub:
                         "channels": [c for c in [args.get("channel_id")] if c],
                         "permalink": f"https://test.slack.com/files/{BOT_USER_ID}/{f['id']}",
                     })
+                    self._state.completed.add(f["id"])
             return {"files": files}
+        if method == "files.delete":
+            _require(args, "file")
+            with self._lock:
+                if args["file"] not in self._state.completed:
+                    raise _ApiError("file_not_found")
+                self._state.completed.discard(args["file"])
+                self._state.uploads.pop(args["file"], None)
+            return {}
         raise _ApiError("unknown_method")
 
 
