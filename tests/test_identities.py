@@ -112,9 +112,13 @@ def test_bad_identities_are_refused(text: str) -> None:
         normalize(text)
 
 
-def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str) -> None:
+def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str,
+                                     monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
     env = {"REDIS_URL": redis_url, "INGEST_TOKENS": f"ci:{INGEST_TOKEN}"}
-    made = run(["tokens", "create", "claude-laptops"], env, tmp_path)
+    made = run(["tokens", "create", "claude-laptops"], env, tmp_path)  # the real command
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip().splitlines()[-1]
     assert token.startswith("tb_") and len(token) > 30
@@ -122,23 +126,34 @@ def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str) -
     assert stored == {hashlib.sha256(token.encode()).hexdigest().encode(): b"claude-laptops"}
     answer = app.ingest([usage("t1", {"user": "U0ANA"}, 5)], token=token)
     assert answer.status == 200 and answer.json()["accepted"] == 1
-    listed = run(["tokens", "list"], env, tmp_path)
-    assert "claude-laptops" in listed.stdout and "ci" in listed.stdout
-    assert token not in listed.stdout and INGEST_TOKEN not in listed.stdout
-    assert run(["tokens", "revoke", "claude-laptops"], env, tmp_path).returncode == 0
+
+    # the other commands in process (same entry point, without a new interpreter each)
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, listed, _ = cli("tokens", "list")
+    assert code == 0 and "claude-laptops" in listed and "ci" in listed
+    assert token not in listed and INGEST_TOKEN not in listed
+    assert cli("tokens", "revoke", "claude-laptops")[0] == 0
     assert app.ingest([usage("t2", {"user": "U0ANA"}, 5)], token=token).status == 401
-    assert run(["tokens", "revoke", "nobody"], env, tmp_path).returncode == 1
+    assert cli("tokens", "revoke", "nobody")[0] == 1
 
     csv_file = tmp_path / "links.csv"
     csv_file.write_text("slack_user,identity\nU0ANA,otel:user_01abc\nU0BOB,github:bob\n")
-    done = run(["identities", "import", str(csv_file)], env, tmp_path)
-    assert done.returncode == 0, done.stderr
-    exported = run(["identities", "export"], env, tmp_path).stdout
+    code, _, err = cli("identities", "import", str(csv_file))
+    assert code == 0, err
+    exported = cli("identities", "export")[1]
     assert exported == "slack_user,identity\nU0ANA,otel:user_01abc\nU0BOB,github:bob\n"
     csv_file.write_text("slack_user,identity\nnobody,otel:x\nU0C,bad\n")
-    bad = run(["identities", "import", str(csv_file)], env, tmp_path)
-    assert bad.returncode == 1 and "line 2" in bad.stderr and "line 3" in bad.stderr
-    assert run(["identities", "unlink", "github:bob"], env, tmp_path).returncode == 0
+    code, _, err = cli("identities", "import", str(csv_file))
+    assert code == 1 and "line 2" in err and "line 3" in err
+    assert cli("identities", "unlink", "github:bob")[0] == 0
     assert app.deps.identities.export() == [("U0ANA", "otel:user_01abc")]
 
 
