@@ -153,7 +153,8 @@ def response_text(body: dict) -> str:
         for f in block.get("fields", []) or []:
             parts.append(f.get("text", ""))
         for e in block.get("elements", []) or []:
-            parts.append(e.get("text", ""))
+            text = e.get("text", "")
+            parts.append(text.get("text", "") if isinstance(text, dict) else text)
     return "\n".join(parts)
 
 

@@ -6,7 +6,8 @@ composition root (which imports the handlers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 
@@ -32,6 +33,8 @@ class Deps:
     senders: Senders
     identities: Identities
     embedded: EmbeddedRedis | None = None
+    # charts this process uploaded for /leaderboard replies: what was drawn → its file
+    charts: OrderedDict = field(default_factory=OrderedDict)
 
     def is_admin(self, user_id: str, fresh: bool = False,
                  config: BoardConfig | None = None) -> bool:

@@ -182,15 +182,38 @@ def _names_and_flags(deps: Deps, pb: PeriodBoard, viewer: str | None) -> tuple[d
         pb.config.flags == "admins" and deps.is_admin(viewer, config=pb.config))
 
 
-def upload_chart(client: WebClient, pb: PeriodBoard, names: dict, viewer: str) -> Chart | None:
+CHARTS_KEPT = 64  # uploaded charts remembered per process (Deps.charts)
+
+
+def upload_chart(deps: Deps, client: WebClient, pb: PeriodBoard, names: dict, viewer: str
+                 ) -> Chart | None:
     """Draw the period's slope chart and upload it (not shared to any channel: the reply's
     image block shows it); None when there is nothing to draw or it cannot be uploaded
-    (e.g. the app lacks `files:write`), and the board is sent without it."""
+    (e.g. the app lacks `files:write`), and the board is sent without it. A chart with
+    exactly the same people, ranks and labels as one already uploaded by this process is
+    reused, so repeated and warm replies cost no drawing and no upload."""
     rows = chart_people(pb.board.raw, pb.board.outcome, pb.config.board_size)
     if not rows:
         return None
     if pb.config.display == "anonymous":  # the chart names nobody but the viewer
         names = {r.user: "you" if r.user == viewer else "someone" for r in rows}
+    drawn = (pb.period, pb.bucket.name, pb.name or pb.label,
+             tuple((r.user, r.raw_rank, r.outcome_rank, r.points <= 0) for r in rows),
+             tuple(sorted((u, names.get(u, u)) for u in {r.user for r in rows})))
+    charts = deps.charts
+    if drawn in charts:
+        charts.move_to_end(drawn)
+        return charts[drawn]
+    chart = _draw_and_upload(client, pb, rows, names)
+    if chart is not None:
+        charts[drawn] = chart
+        while len(charts) > CHARTS_KEPT:
+            charts.popitem(last=False)
+    return chart
+
+
+def _draw_and_upload(client: WebClient, pb: PeriodBoard, rows: list, names: dict
+                     ) -> Chart | None:
     try:
         png = slope_chart(rows, names, f"Usage rank → outcome rank, {pb.name or pb.label}")
         alt = alt_text(rows, names)
@@ -210,7 +233,7 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
     message for the command, the same message replaced for a period button."""
     pb = deps.leaderboards.period_board(period, viewer=viewer)
     names, show_flags = _names_and_flags(deps, pb, viewer)
-    chart = upload_chart(client, pb, names, viewer) if pb.board.raw else None
+    chart = upload_chart(deps, client, pb, names, viewer) if pb.board.raw else None
     sharing = pb.config.sharing_enabled
 
     def send(with_chart: Chart | None) -> bool:
@@ -224,6 +247,8 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
         # Slack refused the message (e.g. the uploaded file is not ready or not visible):
         # the board matters more than its picture.
         log.warning("/leaderboard reply with the chart was refused; sending it without")
+        for drawn in [k for k, v in deps.charts.items() if v == chart]:
+            del deps.charts[drawn]  # upload afresh next time
         send(None)
 
 

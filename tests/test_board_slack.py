@@ -18,7 +18,7 @@ from bot.ranking import Agreement, PersonTotals, agreement_summary, rank_board
 from handlers.commands import SHARING_OFF
 from tests.conftest import App
 from tests.test_admin import block_actions, submit
-from tests.test_slack import board_lines, response_text, seed, wait_for
+from tests.test_slack import TS, board_lines, response_text, seed, wait_for
 
 NAMES = {"U0ANA": "Ana Lima", "U0BEN": "Ben Okafor", "U0CY": "Cy Park", "U0DEE": "Dee Ruiz",
          "U0EVA": "Eva Stone", "U0FOX": "Fox Mori"}
@@ -162,6 +162,21 @@ def test_reply_shows_the_uploaded_chart(app: App) -> None:
     assert image["alt_text"].startswith("Slope chart of 6 people")
     [upload_call] = app.stub.calls("files.completeUploadExternal")
     assert not upload_call.args.get("channel_id")  # not posted anywhere by itself
+
+
+def test_an_unchanged_chart_is_not_drawn_or_uploaded_again(app: App) -> None:
+    seeded(app)
+    first = first_reply(app, "today", "U0ANA", "c1")
+    second = first_reply(app, "today", "U0ANA", "c2")
+    images = [[b for b in r["blocks"] if b["type"] == "image"] for r in (first, second)]
+    assert images[0] and images[0] == images[1]  # the same uploaded file
+    assert len(app.stub.calls("files.completeUploadExternal")) == 1
+    # a new report that changes the ranks draws and uploads a new chart
+    app.ingest([{"id": "late-1", "type": "outcome", "user": "U0LATE", "ts": TS,
+                 "kind": "pr_merged", "count": 10}])
+    third = first_reply(app, "today", "U0ANA", "c3")
+    assert len(app.stub.calls("files.completeUploadExternal")) == 2
+    assert [b for b in third["blocks"] if b["type"] == "image"] != images[0]
 
 
 def test_board_is_sent_without_the_chart_when_the_upload_is_refused(app: App) -> None:
