@@ -278,5 +278,16 @@ def forget_chart(deps: Deps, user: str) -> None:
     deps.store.r.delete(deps.store.keys.rank_chart(user))
 
 
+def delete_chart_file(deps: Deps, client: WebClient, user: str) -> None:
+    """Forget-me: delete the person's uploaded App Home chart from Slack too."""
+    file_id = deps.store.r.hget(deps.store.keys.rank_chart(user), "file")
+    if not file_id:
+        return
+    try:
+        client.files_delete(file=file_id.decode())
+    except Exception as exc:  # the rest of forget-me goes on
+        log.warning("rank chart %s of %s not deleted (%s)", file_id.decode(), user, exc)
+
+
 def has_chart(blocks: Sequence[dict]) -> bool:
     return any(b.get("block_id") == "rank_chart" for b in blocks)

@@ -24,6 +24,7 @@ from bot.blocks import (
 )
 from bot.chart import alt_text, chart_people, slope_chart
 from bot.deps import Deps
+from bot.first_run import delete_chart_file
 from bot.leaderboard import PeriodBoard
 from bot.periods import PERIODS
 from handlers.admin import NOT_ADMIN, open_config
@@ -129,9 +130,10 @@ def register(app: App, deps: Deps) -> None:
     app.action(SHARE_ACTION)(ack=ack_only, lazy=[share])
 
     @app.action(FORGET_CONFIRM)
-    def forget(ack: Ack, body: dict, respond: Respond) -> None:
+    def forget(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
         ack()
         user = body["user"]["id"]  # only ever the person who clicked
+        delete_chart_file(deps, client, user)  # their App Home chart, on Slack
         removed = deps.store.forget_user(user)
         log.info("forgot %s (%d entries)", user, removed)
         respond(replace_original=True, response_type="ephemeral",
@@ -178,8 +180,7 @@ def _names_and_flags(deps: Deps, pb: PeriodBoard, viewer: str | None) -> tuple[d
     names = deps.directory.names([r.user for r in shown])
     if viewer is None:  # a channel post: flags only when everyone may see them
         return names, pb.config.flags == "everyone"
-    return names, pb.config.flags == "everyone" or (
-        pb.config.flags == "admins" and deps.is_admin(viewer, config=pb.config))
+    return names, deps.sees_flags(viewer, pb.config)
 
 
 CHARTS_KEPT = 64  # uploaded charts remembered per process (Deps.charts)

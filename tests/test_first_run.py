@@ -23,7 +23,7 @@ from bot.reports import OutcomeReport, UsageReport
 from bot.settings import Settings, SettingsError, load_settings
 from tests.conftest import App
 from tests.slack_stub import SlackStub
-from tests.test_admin import open_home, publishes_for
+from tests.test_admin import block_actions, open_home, publishes_for
 from tests.test_slack import wait_for
 
 ADMIN = "U0ADMIN"
@@ -267,5 +267,11 @@ def test_forget_me_forgets_the_chart(app: App) -> None:
     open_home(app, "U0VIEWER", "EvForget")
     key = app.deps.store.keys.rank_chart("U0VIEWER")
     assert app.deps.store.r.exists(key)
-    app.deps.store.forget_user("U0VIEWER")
+    file_id = app.deps.store.r.hget(key, "file").decode()
+    # the real forget-me flow: the confirm button also deletes the file on Slack
+    click = block_actions("U0VIEWER", "forget_me_confirm", "confirm", "forget_me",
+                          response_url=app.stub.response_url("forget"))
+    assert app.slack(click).status == 200
+    wait_for(lambda: app.stub.responses("forget"))
     assert not app.deps.store.r.exists(key)
+    assert [c.args["file"] for c in app.stub.calls("files.delete")] == [file_id]
