@@ -177,7 +177,9 @@ class PlainWriter:
             # the scripts' guards: no rebuild running, configuration version unchanged
             pipe.exists(f"{PREFIX}rebuild")
             pipe.get(f"{PREFIX}config:version")
-            pipe.set(f"{PREFIX}seen:{SENDER_NAME}:{ev['id']}", "1", nx=True, ex=self.seen_ttl)
+            seen = f"{PREFIX}seen:{SENDER_NAME}:{day.isoformat()}"
+            pipe.hsetnx(seen, ev["id"], "1")
+            pipe.expire(seen, self.seen_ttl)
             if ev["type"] == "usage":
                 tokens = ev["tokens"]
                 pipe.hincrby(day_key, "tokens", tokens)
@@ -256,14 +258,15 @@ def snapshot(client: redis.Redis) -> dict[str, Any]:
         kind = client.type(key).decode()
         if kind == "zset":
             out[k] = {m.decode(): s for m, s in client.zrange(key, 0, -1, withscores=True)}
+        elif kind == "hash" and ":seen:" in k:  # event ids → fingerprints (the app's) or "1"
+            out[k] = sorted(f.decode() for f in client.hkeys(key))
         elif kind == "hash":
             out[k] = {f.decode(): float(v) for f, v in client.hgetall(key).items()}
         elif kind == "string":
             out[k] = client.get(key).decode()
-    # Dedupe markers: the app stores a content fingerprint where the plain loop stores "1";
-    # the generation counter moves once per script call (the app groups a person-day's usage).
+    # The generation counter moves once per script call (the app groups a person-day's usage).
     out.pop(f"{PREFIX}gen", None)
-    return {k: ("present" if ":seen:" in k else v) for k, v in out.items()}
+    return out
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

@@ -3,7 +3,8 @@
 All keys of a workspace share the hash tag `{ws}`, so the multi-key scripts of one
 workspace stay in one Redis Cluster slot. Layout:
 
-    tb:{ws}:seen:<sender>:<event id>  dedupe marker per sender; value = payload fingerprint
+    tb:{ws}:seen:<sender>:<date>      the sender's event ids of that local day (the report's
+                                      own day): hash id → content fingerprint, one expiry
     tb:{ws}:day:<date>:<user>         hash of a person's raw per-day counts: tokens, cost,
                                       requests, input_tokens, output_tokens,
                                       cache_read_tokens, cache_creation_tokens, sessions,
@@ -68,8 +69,9 @@ class Keys:
     def day(self, day: date, user: str) -> str:
         return self.key("day", day.isoformat(), user)
 
-    def seen(self, sender: str, event_id: str) -> str:
-        return self.key("seen", sender, event_id)
+    def seen(self, sender: str, day: date) -> str:
+        """The sender's event ids for one local day: a hash id → content fingerprint."""
+        return self.key("seen", sender, day.isoformat())
 
     def identity_day(self, day: date, identity: str) -> str:
         return self.key("iday", day.isoformat(), identity)

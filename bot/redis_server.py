@@ -85,6 +85,8 @@ class EmbeddedRedis:
             "--appendonly", "yes" if self.appendonly else "no",
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
+            # a busy sender's day of event ids is one large hash: free it off the main thread
+            "--lazyfree-lazy-expire", "yes",
         ]
         if self.port is None:
             args += ["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]

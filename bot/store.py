@@ -110,11 +110,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: 1 seen, 2 day hash (a person's, or an unmapped identity's), 3-6 tokens d/w/m/a,
-#       7-10 cost, 11-14 requests, 15-18 points, 19 gen, 20 rebuild lock, 21 config
-#       version, 22 series state, 23 unmapped totals, 24 the identity's days, 25 unmapped
-#       last-seen
-# ARGV: 1 member (Slack user, or identity when unmapped), 2 seen ttl, 3 day-hash ttl,
+# KEYS: 1 the sender's day hash of event ids, 2 day hash (a person's, or an unmapped
+#       identity's), 3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points, 19 gen,
+#       20 rebuild lock, 21 config version, 22 series state, 23 unmapped totals,
+#       24 the identity's days, 25 unmapped last-seen
+# ARGV: 1 member (Slack user, or identity when unmapped), 2 event-id hash ttl, 3 day ttl,
 #       4-6 ttl d/w/m, 7 config version the caller scored with, 8 content fingerprint,
 #       9 '1' mapped / '0' unmapped, 10 the day (ISO), 11 now (epoch s), then per type.
 # Returns 1 counted, 0 duplicate, -1 scores are being rebuilt (retry later), -2 the
@@ -126,9 +126,14 @@ if redis.call('EXISTS', KEYS[20]) == 1 then return -1 end
 if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
 local user = ARGV[1]
 local mapped = ARGV[9] == '1'
-local function claim()
-  if redis.call('SET', KEYS[1], ARGV[8], 'NX', 'EX', ARGV[2]) then return 1 end
-  if redis.call('GET', KEYS[1]) == ARGV[8] then return 0 end
+-- Event ids are grouped per sender and local day in one hash (KEYS[1]: id → content
+-- fingerprint) with one expiry: a retry finds its id there; other content is a conflict.
+local function claim(id)
+  if redis.call('HSETNX', KEYS[1], id, ARGV[8]) == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    return 1
+  end
+  if redis.call('HGET', KEYS[1], id) == ARGV[8] then return 0 end
   return -3
 end
 local function touch(first, last, amount, only_if_new)
@@ -152,11 +157,13 @@ end
 
 USAGE_LUA = _COMMON + """
 -- Several usage reports of one person (or identity) and local day, in one call: each has
--- its own marker key (KEYS[25 + p]: a dedupe marker, or a cumulative series' state) and
--- status; the day's counters and boards are written once for all that counted.
+-- its own marker (KEYS[25 + p]: the sender's day hash of event ids, or a cumulative
+-- series' state) and status; the day's counters and boards are written once for all that
+-- counted.
 -- ARGV: 12 series state ttl, 13 number of parts, then per part: kind ('d' one-off or
---       delta, 'c' cumulative), fingerprint, value, series start, point time (both zero-
---       padded to 20 digits), number of fields, then field, amount-per-unit pairs.
+--       delta, 'c' cumulative), fingerprint, value, series start ('d': the event id),
+--       point time (both zero-padded to 20 digits), number of fields, then field,
+--       amount-per-unit pairs.
 -- Returns one status per part (see above).
 local board = {tokens = 0, cost = 0, requests = 0}
 local statuses = {}
@@ -179,9 +186,10 @@ for p = 1, tonumber(ARGV[13]) do
     end
     if status == 1 then redis.call('EXPIRE', key, ARGV[12]) end
     if v <= 0 then status = 0 end
-  elseif not redis.call('SET', key, fp, 'NX', 'EX', ARGV[2]) then
-    if redis.call('GET', key) == fp then status = 0 else status = -3 end
-  end
+  elseif redis.call('HSETNX', key, start, fp) == 1 then
+    redis.call('EXPIRE', key, ARGV[2])
+  elseif redis.call('HGET', key, start) == fp then status = 0
+  else status = -3 end
   if status == 1 then
     counted = true
     for f = 1, nf do
@@ -215,8 +223,8 @@ return statuses
 
 OUTCOME_LUA = _COMMON + _POINTS_FN + """
 -- ARGV: 12 day-hash field (o:<kind> or o:<kind>~<mods>), 13 count (may be negative: a
---       revert), 14 kind, 15 JSON [RULES, MODS] for that kind
-local c = claim()
+--       revert), 14 kind, 15 JSON [RULES, MODS] for that kind, 16 the event id
+local c = claim(ARGV[16])
 if c ~= 1 then return c end
 if not mapped then
   redis.call('HINCRBY', KEYS[2], ARGV[12], ARGV[13])
@@ -376,10 +384,10 @@ class Store:
         k = self.keys
         if is_identity(who):
             metric = "tokens" if isinstance(report, Usage) else "outcomes"
-            keys = [k.seen(sender, report.id), k.identity_day(day, who)] + [""] * 16
+            keys = [k.seen(sender, day), k.identity_day(day, who)] + [""] * 16
             tail = [k.unmapped(metric), k.identity_days(who), k.unmapped("last")]
         else:
-            keys = [k.seen(sender, report.id), k.day(day, who)]
+            keys = [k.seen(sender, day), k.day(day, who)]
             keys += self._bucket_keys(day)
             tail = [k.key("unmapped", "none")] * 3
         keys += [k.key("gen"), k.key("rebuild"), k.key("config", "version"),
@@ -407,7 +415,6 @@ class Store:
         raises redis.ConnectionError; reports that did run are remembered, so a retry of
         the whole batch counts each report once.
         """
-        seen_ttl = self.retention_days * 86400 + 86400
         now = str(time_now())
         calls: list[tuple[str, list, list, list[int]]] = []  # script, keys, args, indices
         groups: dict[tuple[str, date], int] = {}
@@ -419,19 +426,18 @@ class Store:
                 at = groups.get((who, day))
                 if at is None:
                     keys, _ = self._event_keys(report, who, sender)
-                    keys[0] = self.keys.key("seen", "none")  # each part has its own
                     day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
-                    args = [who, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m, version, "-",
+                    args = [who, day_ttl + 86400, day_ttl, ttl_d, ttl_w, ttl_m, version, "-",
                             "0" if is_identity(who) else "1", day.isoformat(), now,
                             SERIES_TTL, 0]
                     groups[(who, day)] = at = len(calls)
                     calls.append((USAGE, keys, args, []))
                 _, keys, args, indices = calls[at]
                 cumulative = bool(report.series)
-                keys.append(self.keys.series(report.series) if cumulative
-                            else self.keys.seen(sender, report.id))
+                keys.append(self.keys.series(report.series) if cumulative else keys[0])
                 args += ["c" if cumulative else "d", report.fingerprint or "-",
-                         repr(float(report.value)), f"{report.start_ns:020d}",
+                         repr(float(report.value)),
+                         f"{report.start_ns:020d}" if cumulative else report.id,
                          f"{report.time_ns:020d}", len(report.fields)]
                 for name, amount in report.fields:
                     args += [name, repr(float(amount))]
@@ -446,9 +452,10 @@ class Store:
                 field += "~" + "+".join(sorted(modifiers))
             fingerprint = (report.fingerprint if isinstance(report, Outcome)
                            else report_fingerprint(report)) or "-"
-            args = [who, seen_ttl, day_ttl, ttl_d, ttl_w, ttl_m, version, fingerprint,
+            args = [who, day_ttl + 86400, day_ttl, ttl_d, ttl_w, ttl_m, version, fingerprint,
                     "0" if is_identity(who) else "1", day.isoformat(), now,
-                    field, int(report.count), report.kind, scoring_rules(config, report.kind)]
+                    field, int(report.count), report.kind, scoring_rules(config, report.kind),
+                    report.id]
             calls.append((OUTCOME, keys, args, [index]))
         answers = self._run(calls)
         statuses = [0] * len(reports)

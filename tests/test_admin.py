@@ -664,7 +664,7 @@ def test_ingest_waits_while_scores_are_rebuilt_and_uses_new_weights(admin_app: A
     stale = OutcomeReport(id="x4", type="outcome", user="U0D", ts=ts, kind="pr_merged")
     assert store.record([(stale, "U0D")], old_config, old_version) == [STALE_CONFIG]
     assert "U0D" not in outcome_points(deps, "today")
-    assert not r.exists(store.key("seen", "x4"))
+    assert not r.hexists(store.keys.seen("default", ts.date()), "x4")
 
 
 # -- schedule changes across processes ----------------------------------------------------------

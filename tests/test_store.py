@@ -77,7 +77,10 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
             assert 30 * 86400 <= ttl <= 62 * 86400
     assert store.day_counts(day, "U0A") == {"tokens": 500, "cost": 0.25, "requests": 3,
                                             "input_tokens": 400, "output_tokens": 100}
-    assert 30 * 86400 < redis_client.ttl(store.keys.seen("default", "u1")) <= 31 * 86400 + 1
+    # event ids live in the sender's hash for the report's day: retention after that day ends
+    seen = store.keys.seen("default", day)
+    assert redis_client.hexists(seen, "u1")
+    assert 30 * 86400 < redis_client.ttl(seen) <= 32 * 86400 + 1
     assert int(redis_client.get(store.key("gen"))) == 1
 
 
