@@ -9,6 +9,7 @@ stopped and started again mid-test).
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -46,10 +47,14 @@ class EmbeddedRedis:
     it listens on 127.0.0.1 (the tests and benchmarks).
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None, appendonly: bool = True) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, appendonly: bool = True,
+                 fsync_always: bool = False) -> None:
+        """`fsync_always`: every acknowledged write survives a SIGKILL (AOF with
+        `appendfsync always`, no RDB snapshots); slower, for fault tests."""
         self.data_dir = Path(data_dir).resolve()
         self.port = port
-        self.appendonly = appendonly
+        self.appendonly = appendonly or fsync_always
+        self.fsync_always = fsync_always
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -81,8 +86,9 @@ class EmbeddedRedis:
             "--dir", str(self.data_dir),
             "--port", str(self.port or 0),
             "--bind", "127.0.0.1",
-            "--save", "60 1",
+            "--save", "" if self.fsync_always else "60 1",
             "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "always" if self.fsync_always else "everysec",
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
             # a busy sender's day of event ids is one large hash: free it off the main thread
@@ -100,14 +106,18 @@ class EmbeddedRedis:
                 return self
             except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = (self.data_dir / "redis.log")
-                    tail = log.read_text()[-500:] if log.exists() else ""
-                    raise RuntimeError(f"redis-server did not start: {tail}") from None
+                    raise RuntimeError(f"redis-server did not start: {self.log()}") from None
                 time.sleep(0.02)
 
-    def stop(self) -> None:
+    def log(self) -> str:
+        """The end of the server's log file."""
+        path = self.data_dir / "redis.log"
+        return path.read_text()[-1500:] if path.exists() else ""
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop the server with `sig` (SIGKILL: a crash) and wait for it."""
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

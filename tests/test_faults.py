@@ -51,7 +51,7 @@ from opentelemetry.sdk.resources import Resource
 from bot.directory import Directory
 from bot.identities import Identities
 from bot.periods import buckets_for_day, local_date
-from bot.redis_server import free_port, redis_server_binary
+from bot.redis_server import EmbeddedRedis, free_port
 from bot.store import Store
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_stub import SlackStub
@@ -70,55 +70,6 @@ CLAUDE = "com.anthropic.claude_code"
 
 
 # -- processes --------------------------------------------------------------------------
-class DurableRedis:
-    """redis-server on a fixed port whose acknowledged writes survive SIGKILL: AOF with
-    `appendfsync always` (fsync before the reply goes out), no RDB snapshots."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 15.0) -> DurableRedis:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always",
-             "--save", "", "--daemonize", "no", "--logfile", str(self.data_dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url, socket_timeout=1)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    client.ping()  # answers LOADING (an error) until the AOF is read
-                    return self
-                except (redis.ConnectionError, redis.TimeoutError):
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"redis-server did not start: {self.log()}") from None
-                    time.sleep(0.02)
-        finally:
-            client.close()
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def log(self) -> str:
-        path = self.data_dir / "redis.log"
-        return path.read_text()[-1500:] if path.exists() else ""
-
-
 class ServeProcess:
     """`tokenboard serve` as a subprocess on a fixed port; its output goes to `log_path`."""
 
@@ -177,7 +128,7 @@ class ServeProcess:
 
 @dataclass
 class Rig:
-    redis: DurableRedis
+    redis: EmbeddedRedis
     serve: ServeProcess
     stub: SlackStub
 
@@ -185,7 +136,8 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path, stub: SlackStub) -> Iterator[Rig]:
     """A durable redis-server and `tokenboard serve` on it; both stopped whatever happens."""
-    store = DurableRedis(tmp_path / "redis")
+    # acknowledged writes survive SIGKILL: AOF with fsync before each reply, no snapshots
+    store = EmbeddedRedis(tmp_path / "redis", port=free_port(), fsync_always=True)
     serve: ServeProcess | None = None
     try:
         store.start()
