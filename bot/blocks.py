@@ -86,6 +86,14 @@ def escape(text: str) -> str:
     return "".join(_piece(char) for char in plain_text(text))
 
 
+def code_span(text: str) -> str:
+    """Operator- or sender-supplied text (an identity, a sender name, a value to paste) as a
+    mrkdwn code span: plain text, `&`, `<`, `>` as entities, no backticks; formatting
+    characters stay as they are (a code span shows them literally)."""
+    shown = plain_text(text).replace("`", "'")
+    return "`" + shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "`"
+
+
 def escape_short(name: str, visible: int = NAME_MAX, budget: int = 40) -> str:
     """Escape and shorten: at most `visible` characters shown and `budget` characters of
     escaped text (never half an entity or literal), so names full of `&`, `<` and `*`

@@ -37,7 +37,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.blocks.basic_components import SlackFile
 
-from bot.blocks import mrkdwn
+from bot.blocks import code_span, mrkdwn
 from bot.config import BoardConfig
 from bot.deps import Deps
 from bot.periods import ALL, today
@@ -50,12 +50,6 @@ CHART_TTL = 3 * 86400  # seconds a person's uploaded chart is remembered
 UPLOAD_OFF_TTL = 600  # seconds uploads are not tried again after Slack refused one
 HEARD = "heard"  # status words, also what the tests look for
 NOT_HEARD = "not heard from yet"
-
-
-def code(text: str) -> str:
-    """Operator-supplied text in a mrkdwn code span: entities only (no backticks)."""
-    return "`" + text.replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(
-        ">", "&gt;") + "`"
 
 
 def ago(seconds: float) -> str:
@@ -98,22 +92,22 @@ def _heard_line(heard: dict[str, float], key: str, now: float) -> str:
 def _how(deps: Deps, source: Source, base: str) -> str:
     """What to paste where, for one source."""
     if source.key == "ingest":
-        return (f"URL: {code(base + '/ingest')}\nMake a token: "
-                f"{code('tokenboard tokens create NAME')}, send it as "
-                f"{code('Authorization: Bearer TOKEN')}")
+        return (f"URL: {code_span(base + '/ingest')}\nMake a token: "
+                f"{code_span('tokenboard tokens create NAME')}, send it as "
+                f"{code_span('Authorization: Bearer TOKEN')}")
     if source.key == "otlp":
-        return (f"{code('OTEL_EXPORTER_OTLP_ENDPOINT=' + base)}\n"
-                f"{code('OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf')}\n"
-                f"{code('OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer TOKEN')} "
-                f"(a token from {code('tokenboard tokens create NAME')})")
+        return (f"{code_span('OTEL_EXPORTER_OTLP_ENDPOINT=' + base)}\n"
+                f"{code_span('OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf')}\n"
+                f"{code_span('OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer TOKEN')} "
+                f"(a token from {code_span('tokenboard tokens create NAME')})")
     if source.key == "slack":
         return ("Post messages whose metadata event type is `ai_usage_reported` or "
                 "`outcome_reported` in a channel tokenboard is in; nothing to configure.")
-    secret = (f":white_check_mark: {code(source.secret_env)} is set: paste the same value "
+    secret = (f":white_check_mark: {code_span(source.secret_env)} is set: paste the same value "
               "as the webhook's secret" if _secret_set(deps, source) else
-              f":warning: {code(source.secret_env)} is not set: set it in tokenboard's "
+              f":warning: {code_span(source.secret_env)} is not set: set it in tokenboard's "
               "environment (the endpoint answers 404 until then)")
-    return f"Payload URL: {code(base + '/webhooks/' + source.key)}\n{secret}"
+    return f"Payload URL: {code_span(base + '/webhooks/' + source.key)}\n{secret}"
 
 
 def channel_status(deps: Deps, channel: str) -> str:
@@ -168,7 +162,7 @@ def setup_blocks(deps: Deps, channel: str, now: float | None = None
         lines = []
         for source in SOURCES:
             if source.secret_env and not _secret_set(deps, source) and source.key not in heard:
-                state = f"off ({code(source.secret_env)} not set)"
+                state = f"off ({code_span(source.secret_env)} not set)"
             else:
                 state = _heard_line(heard, source.key, now)
             lines.append(f"• {source.title}: {state}")

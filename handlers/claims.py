@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks import escape
+from bot.blocks import code_span, escape
 from bot.deps import Deps
 from bot.identities import CLAIM_SOURCES, IdentityError
 
@@ -39,13 +39,9 @@ def request_link(deps: Deps, user: str, words: list[str]) -> str:
         return f"Not recorded: {escape(str(exc))}. {USAGE}"
     note = (f" It is linked to <@{claim.linked_to}> now; the admin will see that."
             if claim.linked_to else "")
-    return (f"Asked an admin to confirm that `{escape(claim.identity)}` is you.{note} You "
+    return (f"Asked an admin to confirm that {code_span(claim.identity)} is you.{note} You "
             "will get a message when they decide; once confirmed, everything it reported "
             "so far counts for you too.")
-
-
-def _shown(identity: str) -> str:
-    return escape(identity.replace("`", "'"))
 
 
 def claim_blocks(deps: Deps) -> list[dict]:
@@ -59,7 +55,7 @@ def claim_blocks(deps: Deps) -> list[dict]:
         now = (f" (linked to <@{claim.linked_to}> now)" if claim.linked_to else "")
         value = json.dumps({"identity": claim.identity, "user": claim.user})
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f"<@{claim.user}> says `{_shown(claim.identity)}` is them{now}.")))
+            text=f"<@{claim.user}> says {code_span(claim.identity)} is them{now}.")))
         blocks.append(ActionsBlock(elements=[
             ButtonElement(action_id=APPROVE, text="Approve", style="primary", value=value),
             ButtonElement(action_id=REJECT, text="Reject", style="danger", value=value),
@@ -84,10 +80,10 @@ def register(app: App, deps: Deps) -> None:
         if result is not None:
             log.info("claim %s for %s %s by %s", identity, user,
                      "approved" if approve else "rejected", admin)
-            text = (f"An admin confirmed that `{_shown(identity)}` is you: what it reports "
+            text = (f"An admin confirmed that {code_span(identity)} is you: what it reports "
                     f"counts for you now ({result.days_credited} earlier day(s) credited)."
                     if approve else
-                    f"An admin did not confirm that `{_shown(identity)}` is you; nothing "
+                    f"An admin did not confirm that {code_span(identity)} is you; nothing "
                     "was linked. Ask them if you think this is a mistake.")
             try:
                 client.chat_postMessage(channel=user, text=text)

@@ -10,9 +10,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.admin import recent_changes
-from bot.blocks import escape, fmt_number, home_view
+from bot.blocks import code_span, escape, fmt_number, home_view
 from bot.deps import Deps
-from bot.first_run import forget_chart, has_chart, history_blocks, setup_blocks
+from bot.first_run import ago, forget_chart, has_chart, history_blocks, setup_blocks
+from bot.senders import SenderInfo
 from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
 
@@ -83,20 +84,15 @@ def senders_note(deps: Deps, now: float | None = None) -> str | None:
         return None
     now = now or time.time()
 
-    def when(row) -> str:
+    def when(row: SenderInfo) -> str:
         if row.revoked:
             return "revoked"
         if row.last_used is None:
             return "never reported"
-        minutes = int((now - row.last_used) // 60)
-        if minutes < 2:
-            return "reported just now"
-        if minutes < 120:
-            return f"last report {minutes} min ago"
-        hours = minutes // 60
-        return f"last report {hours} h ago" if hours < 48 else f"last report {hours // 24} days ago"
+        since = ago(now - row.last_used)
+        return "reported just now" if since == "just now" else f"last report {since}"
 
-    shown = "\n".join(f"• `{escape(r.name)}`: {when(r)}" for r in rows[:15])
+    shown = "\n".join(f"• {code_span(r.name)}: {when(r)}" for r in rows[:15])
     more = f"\n…and {len(rows) - 15} more (`tokenboard tokens list`)" if len(rows) > 15 else ""
     return f"*Report senders* (tokens, by name)\n{shown}{more}"
 
@@ -119,8 +115,7 @@ def unmapped_note(deps: Deps, shown: int = 5) -> str | None:
         detail = ", ".join(part for part in (
             f"{fmt_number(row.tokens)} tokens" if row.tokens else "",
             f"{fmt_number(row.outcomes)} outcomes" if row.outcomes else "") if part)
-        shown_id = escape(row.identity.replace("`", "'"))
-        lines.append(f"• `{shown_id}`: {detail}")
+        lines.append(f"• {code_span(row.identity)}: {detail}")
     lines.append("Link one to credit everything it sent, past days included: "
                  "`tokenboard identities link U012AB3CD SOURCE:VALUE`")
     return "\n".join(lines)

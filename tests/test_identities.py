@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import BoardConfig
 from bot.identities import IdentityError, normalize
 from bot.periods import buckets_for_day, local_date
 from tests.conftest import INGEST_TOKEN, App
@@ -210,3 +211,15 @@ def test_forget_me_removes_identity_links_and_claims(app: App) -> None:
     app.deps.store.forget_user("U0GONE")
     assert ids.export() == [("U0KEEP", "github:keep")]
     assert ids.claims() == []
+
+
+def test_identities_show_literally_in_code_spans(app: App) -> None:
+    from bot.counts import Usage
+    from tests.test_admin import open_home
+
+    app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)
+    kept = Usage(id="u1", ts=NOW, fields=(("tokens", 1.0),), value=2000, fingerprint="x")
+    assert app.deps.store.record([(kept, "otel:user_01*abc")], BoardConfig()) == [1]
+    home = open_home(app, "U0ADM", "EvCode")
+    # inside a code span Slack shows characters as they are: no formatting escapes there
+    assert "`otel:user_01*abc`: 2.0k tokens" in home
