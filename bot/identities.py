@@ -98,19 +98,12 @@ class Identities:
         values = self.r.hmget(self.map_key, wanted)
         return {i: v.decode() for i, v in zip(wanted, values, strict=True) if v}
 
-    def resolve(self, candidates: list[str]) -> str:
-        """Who a report is, from its identities in order of preference (the first one
-        decides): a Slack user id, or the first identity itself when it maps to nobody.
-        An `email:` identity that is not linked is asked of Slack (cached)."""
-        if not candidates:
-            raise IdentityError("no identity given")
-        return self.resolve_many([candidates])[0]
-
-    def resolve_many(self, candidates: list[list[str]]) -> list[str]:
-        """`resolve` for many reports: one HMGET for the links, and the unlinked emails
-        looked up together (cached; the new ones concurrently). LookupUnavailable when
-        Slack cannot answer right now: nothing is resolved, the caller answers 503."""
-        firsts = [c[0] for c in candidates]
+    def resolve_many(self, firsts: list[str]) -> list[str]:
+        """Who each identity is: the Slack user it is linked to, else (for `email:`) the
+        user Slack has with that email, else the identity itself (it maps to nobody yet).
+        One HMGET for the links; the unlinked emails are looked up together (cached; the
+        new ones concurrently). LookupUnavailable when Slack cannot answer right now:
+        nothing is resolved, the caller answers 503."""
         links = self.linked(firsts)
         emails = {f[len("email:"):] for f in firsts
                   if f not in links and f.startswith("email:")}

@@ -119,7 +119,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     # before anything is counted, so the sender's retry of the whole batch loses nothing.
     emails = [(i, r) for i, r in checked if not r.user]
     resolved = dict(zip((i for i, _ in emails), identities.resolve_many(
-        [[f"email:{r.email}"] for _, r in emails]), strict=True))
+        [f"email:{r.email}" for _, r in emails]), strict=True))
     valid = [(index, report, report.user or resolved[index]) for index, report in checked]
     counted = tally(store, valid, sender, (config, version))
     result.accepted, result.duplicates = counted.counted, len(counted.duplicates)

@@ -58,26 +58,20 @@ class Receipt:
         return "; ".join(parts)
 
 
-def candidates(attributes: dict[str, str]) -> list[str]:
-    """The point's identities, the deciding one first (malformed values are skipped)."""
-    out: list[str] = []
-    email = attributes.get("user.email", "").strip()
-    if email and EMAIL.match(email):
-        out.append(f"email:{email.lower()}")
+def identity_of(attributes: dict[str, str]) -> str | None:
+    """Who the point is, as an identity: `user.email`, else `enduser.id` (an email, or
+    `otel:ID`), else `user.account_uuid` / `user.account_id` (`otel:ID`); malformed values
+    are passed over. None when it names nobody."""
     end_user = attributes.get("enduser.id", "").strip()
-    if end_user:
-        out.append(f"email:{end_user.lower()}" if EMAIL.match(end_user) else f"otel:{end_user}")
-    for key in ("user.account_uuid", "user.account_id"):
-        value = attributes.get(key, "").strip()
-        if value:
-            out.append(f"otel:{value}")
-    valid = []
-    for identity in out:
+    for candidate in (f"email:{attributes.get('user.email', '').strip()}",
+                      f"email:{end_user}" if EMAIL.match(end_user) else f"otel:{end_user}",
+                      f"otel:{attributes.get('user.account_uuid', '').strip()}",
+                      f"otel:{attributes.get('user.account_id', '').strip()}"):
         try:
-            valid.append(normalize(identity))
+            return normalize(candidate)
         except IdentityError:
             continue
-    return valid
+    return None
 
 
 def usage_fields(point: Point, config: BoardConfig) -> tuple[tuple[str, float], ...]:
@@ -138,12 +132,12 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
     receipt.rejected = decoded.rejected
     config, version = store.load_config_versioned()
     oldest = now - timedelta(days=store.retention_days)
-    kept: list[tuple[int, Usage, list[str]]] = []
+    kept: list[tuple[int, Usage, str]] = []
     for index, point in enumerate(decoded.points):
         if not counted_here(point, config, signal):
             continue
-        who = candidates(point.attributes)
-        if not who:
+        who = identity_of(point.attributes)
+        if who is None:
             receipt.reject(f"{point.tool}: a data point has no user.email, enduser.id or "
                            "user.account_uuid attribute (user.id is an installation id, "
                            "not a person)")

@@ -25,8 +25,10 @@ from bot.ingest import (
     ingest_events,
     parse_batch,
 )
+from bot.otlp_http import handle as handle_otlp
 from bot.ratelimit import RateLimiter, retry_after
 from bot.slack_guard import ReplayGuard, SlackGuard
+from bot.webhook_http import route as webhook_route
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
@@ -62,14 +64,10 @@ class WebApp:
         if path in ("/v1/metrics", "/v1/logs"):
             if method != "POST":
                 return self._json(start_response, 405, {"error": "use POST"})
-            from bot.otlp_http import handle
-
-            status, data, headers = handle(self.deps, environ, path[4:], self.limiter)
+            status, data, headers = handle_otlp(self.deps, environ, path[4:], self.limiter)
             return self._raw(start_response, status, data, headers)
         if path.startswith("/webhooks/"):
-            from bot.webhook_http import route
-
-            handler = route(path)
+            handler = webhook_route(path)
             if handler is None:
                 return self._json(start_response, 404, {"error": f"no webhook source at {path}"})
             if method != "POST":

@@ -111,8 +111,7 @@ def receive(store: Store, identities: Identities, prs: PullRequests, facts: list
     config, version = store.load_config_versioned()
     pairs, receipt.ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),
                                           store.retention_days)
-    candidates = [[who] for _, who in pairs]
-    resolved = identities.resolve_many(candidates)
+    resolved = identities.resolve_many([who for _, who in pairs])
     items = [(i, outcome, who) for i, ((outcome, _), who) in
              enumerate(zip(pairs, resolved, strict=True))]
     counted = tally(store, items, source, (config, version))
