@@ -22,7 +22,7 @@ from bot.app import build_deps
 from bot.blocks import leaderboard_blocks
 from bot.demo_org import events_in_batches, generate_org
 from bot.demo_otlp import send_through_otlp, split_for_otlp
-from bot.demo_webhooks import recent, send_as_github_webhooks, split_for_webhooks
+from bot.demo_webhooks import send_as_github_webhooks, split_for_webhooks
 from bot.ingest import ingest_events
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
@@ -125,7 +125,7 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
         emails = {p.user: p.email for p in org}
         events, otlp_events = split_for_otlp(events, emails, OTLP_EVERY)
         events, hook_events = split_for_webhooks(events, list(emails), WEBHOOK_EVERY, 3,
-                                                 recent(now))
+                                                 now - timedelta(days=7))
         totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
         done = 0
         for batch in events_in_batches(events, 500):

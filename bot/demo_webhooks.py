@@ -11,7 +11,7 @@ import secrets
 import urllib.request
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.deps import Deps
@@ -88,7 +88,3 @@ def send_as_github_webhooks(deps: Deps, events: list[dict[str, Any]], logins: di
     finally:
         server.stop()
     return counted
-
-
-def recent(now: datetime, days: int = 7) -> datetime:
-    return now - timedelta(days=days)

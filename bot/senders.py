@@ -164,9 +164,10 @@ class Senders:
                for name in self.env]
         cli_names = sorted({m.decode() for m in self.r.hvals(self.keys.key("tokens"))}
                            | (revoked - set(self.env)))
+        pipe = self.r.pipeline(transaction=False)
         for name in cli_names:
-            meta = self.r.hgetall(self.keys.key("token", name))
-            created = float(meta[b"created"]) if b"created" in meta else None
-            out.append(SenderInfo(name, "cli", created, used.get(name), name in revoked,
-                                  rates.get(name)))
+            pipe.hget(self.keys.key("token", name), "created")
+        for name, created in zip(cli_names, pipe.execute(), strict=True):
+            out.append(SenderInfo(name, "cli", float(created) if created else None,
+                                  used.get(name), name in revoked, rates.get(name)))
         return out
