@@ -1,4 +1,5 @@
-"""The `tokenboard` command: serve, demo, leaderboard, digest, config, tokens, identities."""
+"""The `tokenboard` command: serve, demo, leaderboard, digest, config, tokens, identities,
+pull, import."""
 
 from __future__ import annotations
 
@@ -61,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
                       help="the file is the whole configuration: unlisted kinds are removed "
                            "and unlisted settings go back to their defaults (no prompt)")
     from bot.cli_access import add_parsers
+    from bot.cli_pull import add_parsers as add_pull_parsers
 
     add_parsers(sub)
+    add_pull_parsers(sub, _day)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -86,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_access import run_identities, run_tokens
 
             return (run_tokens if args.command == "tokens" else run_identities)(settings, args)
+        if args.command in ("pull", "import"):
+            from bot.cli_pull import run as run_pull
+
+            return run_pull(settings, args)
         if args.command == "digest":
             return run_digest(settings, args.date, args.dry_run, args.force, args.out)
         if args.command == "serve":

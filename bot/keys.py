@@ -33,6 +33,14 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it
     tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
     tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
+    tb:{ws}:row:<source|identity>:<date>  what a vendor's daily row last said for that
+                                      identity and day (field → amount): a corrected row
+                                      replaces it and the day changes by the difference
+    tb:{ws}:pull:<source>             hash: the last pull's result (JSON) and an unfinished
+                                      pull's window and next day (resume)
+    tb:{ws}:pull:<source>:claim       held while one process pulls that source
+    tb:{ws}:pull:<source>:done:<date> a scheduled daily pull of that date is done
+    tb:{ws}:toolsrc                   hash tool → the source first heard counting it
     tb:{ws}:heard                     hash source → when it last delivered a report
     tb:{ws}:chancheck:<channel>       App Home's "is the bot in the digest channel" (1 min)
     tb:{ws}:rankchart:<user>          hash sig, file: the person's uploaded App Home chart
@@ -84,6 +92,17 @@ class Keys:
 
     def series(self, digest: str) -> str:
         return self.key("series", digest)
+
+    def vendor_row(self, row: str, day: date) -> str:
+        """What a vendor's daily row (`source|identity`) last said for that day."""
+        return self.key("row", row, day.isoformat())
+
+    def pull(self, source: str, *what: str) -> str:
+        """A connector's pull state (`what` empty), claim, or a scheduled day's marker."""
+        return self.key("pull", source, *what)
+
+    def tool_sources(self) -> str:
+        return self.key("toolsrc")
 
     def replay(self, signature: str) -> str:
         return self.key("replay", signature)

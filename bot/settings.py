@@ -49,6 +49,16 @@ class Settings:
     http_connection_limit: int = 4000
     http_idle_timeout: int = 10
     public_url: str = ""  # https://tokenboard.example.com: what senders are told to use
+    # vendors' admin reports (bot.connectors): a connector whose key is unset is off
+    anthropic_admin_key: str = ""
+    anthropic_api_url: str = "https://api.anthropic.com"
+    github_token: str = ""
+    copilot_org: str = ""
+    github_api_url: str = "https://api.github.com"
+    cursor_admin_key: str = ""
+    cursor_api_url: str = "https://api.cursor.com"
+    openai_admin_key: str = ""
+    openai_api_url: str = "https://api.openai.com"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -148,7 +158,31 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         http_connection_limit=_int(env, "HTTP_CONNECTION_LIMIT", 4000, minimum=10),
         http_idle_timeout=_int(env, "HTTP_IDLE_TIMEOUT", 10, minimum=1),
         public_url=_public_url(env.get("PUBLIC_URL", "")),
+        anthropic_admin_key=env.get("ANTHROPIC_ADMIN_KEY", "").strip(),
+        anthropic_api_url=_base_url(env, "ANTHROPIC_API_URL", "https://api.anthropic.com"),
+        github_token=env.get("GITHUB_TOKEN", "").strip(),
+        copilot_org=env.get("COPILOT_ORG", "").strip(),
+        github_api_url=_base_url(env, "GITHUB_API_URL", "https://api.github.com"),
+        cursor_admin_key=env.get("CURSOR_ADMIN_KEY", "").strip(),
+        cursor_api_url=_base_url(env, "CURSOR_API_URL", "https://api.cursor.com"),
+        openai_admin_key=env.get("OPENAI_ADMIN_KEY", "").strip(),
+        openai_api_url=_base_url(env, "OPENAI_API_URL", "https://api.openai.com"),
     )
+
+
+def _base_url(env: dict[str, str], name: str, default: str) -> str:
+    """A vendor API's scheme://host[:port], nothing after it (the client adds the paths)."""
+    from urllib.parse import urlsplit
+
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    parts = urlsplit(raw)
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise SettingsError(f"{name} must be scheme://host:port only, like "
+                            f"http://127.0.0.1:8081, got {raw!r}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _public_url(raw: str) -> str:
