@@ -152,7 +152,7 @@ def owner_problem(store: Store, source: str) -> str:
     """Why `source` must not count its tool now ('' when it may)."""
     tool = TOOLS[source]
     config = store.load_config()
-    if counts(store, config, tool, source):
+    if counts(store, config, tool, source, fresh=True):
         return ""
     holder = config.tool_sources.get(tool) or store.r.hget(store.keys.tool_sources(), tool)
     holder = holder.decode() if isinstance(holder, bytes) else holder

@@ -7,6 +7,7 @@ that tool keeps it (recorded once in Redis, shown to admins on App Home)."""
 from __future__ import annotations
 
 import time
+from weakref import WeakKeyDictionary
 
 from bot.config import BoardConfig
 from bot.store import Store
@@ -16,31 +17,32 @@ LABELS = {"otlp": "OpenTelemetry", "ingest": "/ingest", "claude-code": "the Clau
           "Analytics API", "copilot": "GitHub's Copilot metrics", "cursor": "Cursor's Admin "
           "API", "openai": "OpenAI's Usage API"}
 
-_first: dict[tuple[str, str], tuple[float, str | None]] = {}  # (workspace, tool) → cached
+# per store: tool → (when read, the source first heard from)
+_first: WeakKeyDictionary[Store, dict[str, tuple[float, str | None]]] = WeakKeyDictionary()
 
 
-def first_heard(store: Store, tool: str) -> str | None:
-    """The source first heard from for `tool` (cached for a few seconds per process)."""
-    key = (store.ws, tool)
-    at, source = _first.get(key, (0.0, None))
-    if source is None or time.monotonic() - at > CACHE_SECONDS:
+def first_heard(store: Store, tool: str, fresh: bool = False) -> str | None:
+    """The source first heard from for `tool` (cached a few seconds unless `fresh`)."""
+    cache = _first.setdefault(store, {})
+    at, source = cache.get(tool, (0.0, None))
+    if fresh or source is None or time.monotonic() - at > CACHE_SECONDS:
         raw = store.r.hget(store.keys.tool_sources(), tool)
         source = raw.decode() if raw else None
-        _first[key] = (time.monotonic(), source)
+        cache[tool] = (time.monotonic(), source)
     return source
 
 
-def counts(store: Store, config: BoardConfig, tool: str, source: str) -> bool:
+def counts(store: Store, config: BoardConfig, tool: str, source: str,
+           fresh: bool = False) -> bool:
     """Whether `source`'s usage of `tool` counts. The first source to ask for a tool
     nobody holds yet takes it."""
     chosen = config.tool_sources.get(tool)
     if chosen:
         return chosen == source
-    holder = first_heard(store, tool)
+    holder = first_heard(store, tool, fresh)
     if holder is None:
         store.r.hsetnx(store.keys.tool_sources(), tool, source)
-        _first.pop((store.ws, tool), None)
-        holder = first_heard(store, tool)
+        holder = first_heard(store, tool, fresh=True)
     return holder == source
 
 
