@@ -16,6 +16,7 @@ from bot.first_run import ago, forget_chart, has_chart, history_blocks, setup_bl
 from bot.senders import SenderInfo
 from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
+from jobs.pulls import status_lines
 
 log = logging.getLogger(__name__)
 HOME_PERIODS = ("today", "week", "month")
@@ -51,6 +52,9 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         unmapped = unmapped_note(deps)
         if unmapped:
             admin_notes.append(unmapped)
+        pulls = status_lines(deps)
+        if pulls:
+            admin_notes.append("\n".join(pulls))
         error = deps.store.digest_error()
         if error:
             admin_notes.append(f":warning: {error}")

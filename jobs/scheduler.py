@@ -1,5 +1,6 @@
 """APScheduler wiring for the daily digest: a cron job at the configured local time,
-catch-up after downtime, and re-scheduling when an admin changes the schedule.
+catch-up after downtime, and re-scheduling when an admin changes the schedule; and the
+daily pull of the vendors' admin reports (jobs/pulls.py).
 
 Every running process schedules the digest; the claim in Redis (jobs/digest.py) makes
 exactly one of them post it.
@@ -15,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.deps import Deps
 from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
+from jobs.pulls import TICK_MINUTES, DailyPulls
 
 log = logging.getLogger(__name__)
 SYNC_SECONDS = 30  # how soon a schedule change made on another process takes effect
@@ -47,6 +49,9 @@ class DigestScheduler:
                                misfire_grace_time=300, coalesce=True, max_instances=1)
         self.scheduler.add_job(self.sync, "interval", seconds=SYNC_SECONDS, id="sync",
                                coalesce=True, max_instances=1)
+        # vendors' admin reports: once a day per source, claimed in Redis (jobs/pulls.py)
+        self.scheduler.add_job(DailyPulls(self.deps).tick, "interval", minutes=TICK_MINUTES,
+                               id="pulls", coalesce=True, max_instances=1)
         self.scheduler.start()
         log.info("digest scheduled daily at %s %s to %s", self.schedule.time,
                  self.schedule.timezone, self.schedule.channel or "(no channel set)")

@@ -374,3 +374,31 @@ def test_pull_and_import_commands(tmp_path, redis_url: str, stub, people,
     assert "nothing was counted" in imported.stdout
     bad = run(["pull", "claude-code", "--since", "2026-02-30"], env, tmp_path)
     assert bad.returncode == 2 and "2026-02-30" in bad.stderr
+
+
+# -- the daily schedule and App Home ---------------------------------------------------------
+
+def test_the_daily_pull_runs_once_across_processes_and_resumes(
+        deps: Deps, people, claude: ClaudeStub) -> None:
+    from bot.app import build_deps
+    from jobs.pulls import DailyPulls, status_lines
+
+    settings = replace(deps.settings, anthropic_admin_key=KEY, anthropic_api_url=claude.url)
+    first, second = (build_deps(settings, deps.store.r) for _ in range(2))
+    now = datetime.combine(TODAY, datetime.min.time(), UTC).replace(hour=3)
+    since = TODAY - timedelta(days=3)
+    claude.data = {since: [claude_record(since, (1, 1, 1, 1), 100, email="ana@example.com")],
+                   TODAY - timedelta(days=1): [claude_record(
+                       TODAY - timedelta(days=1), (2, 2, 2, 2), 1, email="ana@example.com")]}
+    claude.fail(f"starting_at={TODAY - timedelta(days=2)}", 500, times=100)
+    assert DailyPulls(first, sleep=lambda s: None).tick(now)["claude-code"].error
+    claude.faults.clear()
+    assert "stopped, resumes next time" in "\n".join(status_lines(first))
+    results = [DailyPulls(d, sleep=lambda s: None).tick(now) for d in (second, first)]
+    assert results[0]["claude-code"].ok and results[1] == {}  # once, across processes
+    assert results[0]["claude-code"].resumed_from == (TODAY - timedelta(days=2)).isoformat()
+    assert board(deps, "tokens", ALL, "U0ANA") == 4 + 8
+    assert DailyPulls(first).tick(now) == {}  # done for today
+    lines = "\n".join(status_lines(first))
+    assert "claude-code: last pull just now" in lines and "claude_code counts from the " \
+        "Claude Code Analytics API" in lines
