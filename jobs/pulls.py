@@ -65,6 +65,9 @@ class DailyPulls:
             if store.r.exists(done):  # finished elsewhere between our two reads
                 return None
             since, until = runner.default_window(today)
+            stopped = runner.unfinished(store, source)
+            if stopped and stopped < since:  # an earlier day's pull stopped before these
+                since = stopped
             connector = vendors.build(self.deps.settings, source, sleep=self.sleep)
             result = runner.run_pull(store, self.deps.identities, connector, since, until,
                                      today=today)

@@ -402,3 +402,23 @@ def test_the_daily_pull_runs_once_across_processes_and_resumes(
     lines = "\n".join(status_lines(first))
     assert "claude-code: last pull just now" in lines and "claude_code counts from the " \
         "Claude Code Analytics API" in lines
+
+
+def test_a_pull_that_stopped_yesterday_is_finished_by_todays(deps: Deps, people,
+                                                             claude: ClaudeStub) -> None:
+    from jobs.pulls import DailyPulls
+
+    settings = replace(deps.settings, anthropic_admin_key=KEY, anthropic_api_url=claude.url)
+    job = DailyPulls(__import__("bot.app", fromlist=["build_deps"]).build_deps(
+        settings, deps.store.r), sleep=lambda s: None)
+    yesterday = datetime.combine(TODAY - timedelta(days=1), datetime.min.time(), UTC
+                                 ).replace(hour=5)
+    first_day = TODAY - timedelta(days=4)  # the first day of yesterday's window
+    claude.data = {first_day: [claude_record(first_day, (5, 0, 0, 0), 1,
+                                             email="ana@example.com")]}
+    claude.fail(f"starting_at={first_day}", 500, times=100)
+    assert job.tick(yesterday)["claude-code"].error
+    claude.faults.clear()
+    result = job.tick(yesterday + timedelta(days=1))["claude-code"]
+    assert result.ok and result.since == first_day.isoformat()
+    assert deps.store.day_counts(first_day, "U0ANA")["tokens"] == 5

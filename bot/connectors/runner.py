@@ -148,6 +148,12 @@ def record_rows(store: Store, identities: Identities, source: str, rows: list[Da
     result.people, result.days = len(result._people), len(result._days)
 
 
+def unfinished(store: Store, source: str) -> date | None:
+    """The first day an unfinished pull of `source` did not get to, if one stopped."""
+    saved = store.r.hget(store.keys.pull(source), "resume")
+    return date.fromisoformat(json.loads(saved)["next"]) if saved else None
+
+
 def owner_problem(store: Store, source: str) -> str:
     """Why `source` must not count its tool now ('' when it may)."""
     tool = TOOLS[source]
@@ -176,11 +182,19 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
             saved = store.r.hget(state, "resume")
             if saved and not result.skipped:
                 resume = json.loads(saved)
-                if (resume["since"], resume["until"]) == (result.since, result.until):
+                if ((resume["since"], resume["until"]) == (result.since, result.until)
+                        and resume["next"] > result.since):
                     start = date.fromisoformat(resume["next"])
                     result.resumed_from = resume["next"]
         total = (until - since).days + 1
+
+        def save(next_day: date) -> None:  # where this pull picks up if it stops
+            store.r.hset(state, "resume", json.dumps({
+                "since": result.since, "until": result.until, "next": next_day.isoformat()}))
+
         if not result.skipped:
+            if not dry_run:
+                save(start)
             if progress:
                 progress((start - since).days, total)
             for chunk in connector.chunks(start, until):
@@ -188,9 +202,7 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
                 record_rows(store, identities, source, chunk.parsed.rows, result, dry_run,
                             today)
                 if not dry_run:
-                    store.r.hset(state, "resume", json.dumps({
-                        "since": result.since, "until": result.until,
-                        "next": (chunk.days[-1] + timedelta(days=1)).isoformat()}))
+                    save(chunk.days[-1] + timedelta(days=1))
                 if progress:
                     progress((chunk.days[-1] - since).days + 1, total)
             if not dry_run:
