@@ -36,6 +36,9 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:row:<source|identity>:<date>  what a vendor's daily row last said for that
                                       identity and day (field → amount): a corrected row
                                       replaces it and the day changes by the difference
+    tb:{ws}:rows:<source>:<date>      set of the identities that source's pull reported
+                                      on that day (a row missing from a later full answer
+                                      for the day is withdrawn: set to zero)
     tb:{ws}:pull:<source>             hash: the last pull's result (JSON) and an unfinished
                                       pull's window and next day (resume)
     tb:{ws}:pull:<source>:claim       held while one process pulls that source
@@ -96,6 +99,10 @@ class Keys:
     def vendor_row(self, row: str, day: date) -> str:
         """What a vendor's daily row (`source|identity`) last said for that day."""
         return self.key("row", row, day.isoformat())
+
+    def vendor_rows_of_day(self, source: str, day: date) -> str:
+        """The identities a source's pull reported on `day`."""
+        return self.key("rows", source, day.isoformat())
 
     def pull(self, source: str, *what: str) -> str:
         """A connector's pull state (`what` empty), claim, or a scheduled day's marker."""

@@ -132,6 +132,21 @@ def test_claude_code_pull_pages_waits_on_429_and_replaces_a_corrected_day(
     assert board(deps, "tokens", ALL, "U0ANA") == first_all - old_tokens + new_tokens
     assert board(deps, "cost", day_bucket(D1), "U0ANA") == pytest.approx(new_cost)
 
+    # Anthropic drops Ana's D2 row: her D2 goes back to zero, others stay.
+    claude.data[D2] = [r for r in claude.data[D2] if "email_address" not in r["actor"]]
+    dropped = pull(deps, "claude-code", D2, D2, anthropic_admin_key=KEY,
+                   anthropic_api_url=claude.url)
+    assert dropped.withdrawn == 1 and dropped.unchanged == 1
+    assert store.day_counts(D2, "U0ANA")["tokens"] == 0
+    assert board(deps, "tokens", ALL, "U0ANA") == new_tokens
+    # a day answered empty (still being processed) wipes nothing
+    saved, claude.data[D1] = claude.data[D1], []
+    empty = pull(deps, "claude-code", D1, D1, anthropic_admin_key=KEY,
+                 anthropic_api_url=claude.url)
+    assert empty.ok and empty.withdrawn == 0
+    assert store.day_counts(D1, "U0ANA")["tokens"] == new_tokens
+    claude.data[D1] = saved
+
 
 def test_unmapped_rows_are_credited_on_link_and_a_later_correction_replaces(
         deps: Deps, people, claude: ClaudeStub) -> None:

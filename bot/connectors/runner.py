@@ -55,6 +55,7 @@ class PullResult:
     people: int = 0
     days: int = 0
     unmapped: list[str] = field(default_factory=list)
+    withdrawn: int = 0     # rows the vendor no longer reports: set to zero
     rejected: int = 0
     rejects: list[str] = field(default_factory=list)
     error: str = ""
@@ -87,6 +88,9 @@ class PullResult:
         lines = [f"{self.source}{window}: {self.rows:,} rows, {self.people:,} people, "
                  f"{self.days:,} days; {what} {self.changed:,} (new or changed), "
                  f"{self.unchanged:,} unchanged"]
+        if self.withdrawn:
+            lines.append(f"withdrawn: {self.withdrawn:,} rows reported before and no longer "
+                         "(set to zero)")
         if self.resumed_from:
             lines.append(f"resumed from {self.resumed_from}, where an earlier pull stopped")
         if self.unmapped:
@@ -148,6 +152,37 @@ def record_rows(store: Store, identities: Identities, source: str, rows: list[Da
     result.people, result.days = len(result._people), len(result._days)
 
 
+def withdraw(store: Store, identities: Identities, source: str, rows: list[DailyRow],
+             result: PullResult) -> None:
+    """A pull's answer for a day is the whole day: an identity the source reported on that
+    day before and no longer is set to zero. A day answered with no rows at all is left
+    alone (a vendor still processing it, or a glitch, must not wipe it)."""
+    present: dict[date, set[str]] = {}
+    for row in rows:
+        present.setdefault(row.day, set()).add(row.identity)
+    days = sorted(present)
+    if not days:
+        return
+    pipe = store.r.pipeline(transaction=False)
+    for day in days:
+        pipe.smembers(store.keys.vendor_rows_of_day(source, day))
+    gone = [DailyRow(who.decode(), day, ())
+            for day, before in zip(days, pipe.execute(), strict=True)
+            for who in before if who.decode() not in present[day]]
+    if gone:
+        scratch = PullResult(source)
+        record_rows(store, identities, source, gone, scratch)
+        result.withdrawn += scratch.changed
+    ttl = (store.retention_days + 2) * 86400
+    pipe = store.r.pipeline(transaction=True)
+    for day in days:
+        key = store.keys.vendor_rows_of_day(source, day)
+        pipe.delete(key)
+        pipe.sadd(key, *present[day])
+        pipe.expire(key, ttl)
+    pipe.execute()
+
+
 def unfinished(store: Store, source: str) -> date | None:
     """The first day an unfinished pull of `source` did not get to, if one stopped."""
     saved = store.r.hget(store.keys.pull(source), "resume")
@@ -202,6 +237,7 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
                 record_rows(store, identities, source, chunk.parsed.rows, result, dry_run,
                             today)
                 if not dry_run:
+                    withdraw(store, identities, source, chunk.parsed.rows, result)
                     save(chunk.days[-1] + timedelta(days=1))
                 if progress:
                     progress((chunk.days[-1] - since).days + 1, total)
