@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from typing import Any
 
 from bot.connectors.http import PullFailed, VendorHTTP
 from bot.settings import Settings, SettingsError
@@ -54,28 +55,31 @@ class Connector:
     def close(self) -> None:
         self.http.close()
 
+    def _paged(self, days: list[date], path: str, params: dict[str, object],
+               parse: Callable[[Any], tuple[Parsed, str | None]]) -> Chunk:
+        """Every page of a cursor-paged GET (`page` = the previous answer's `next_page`)."""
+        chunk, cursor_ = Chunk(days), None
+        while True:
+            answer = self.http.json("GET", path, params={**params, **(
+                {"page": cursor_} if cursor_ else {})})
+            try:
+                parsed, cursor_ = parse(answer)
+            except ValueError as exc:
+                raise PullFailed(f"{self.source}: {exc}") from None
+            chunk.parsed.extend(parsed)
+            if not cursor_:
+                chunk.parsed.rows = merge(chunk.parsed.rows)
+                return chunk
+
 
 class ClaudeCode(Connector):
     source = claude_code.SOURCE
 
     def chunks(self, since: date, until: date) -> Iterator[Chunk]:
         for day in days_between(since, until):  # the API answers one day per request
-            chunk, cursor_ = Chunk([day]), None
-            while True:
-                params = {"starting_at": day.isoformat(), "limit": CLAUDE_PAGE}
-                if cursor_:
-                    params["page"] = cursor_
-                answer = self.http.json("GET", "/v1/organizations/usage_report/claude_code",
-                                        params=params)
-                try:
-                    parsed, cursor_ = claude_code.parse_page(answer, f"{day}")
-                except ValueError as exc:
-                    raise PullFailed(f"claude-code: {exc}") from None
-                chunk.parsed.extend(parsed)
-                if not cursor_:
-                    break
-            chunk.parsed.rows = merge(chunk.parsed.rows)
-            yield chunk
+            yield self._paged([day], "/v1/organizations/usage_report/claude_code",
+                              {"starting_at": day.isoformat(), "limit": CLAUDE_PAGE},
+                              lambda answer, day=day: claude_code.parse_page(answer, f"{day}"))
 
 
 class Copilot(Connector):
@@ -159,20 +163,10 @@ class OpenAI(Connector):
             params = {"start_time": _epoch(start), "end_time": _epoch(end + timedelta(days=1)),
                       "bucket_width": "1d", "group_by": "user_id,model",
                       "limit": OPENAI_BUCKETS}
-            chunk, cursor_ = Chunk(list(days_between(start, end))), None
-            while True:
-                answer = self.http.json("GET", "/v1/organization/usage/completions",
-                                        params={**params, **({"page": cursor_} if cursor_
-                                                             else {})})
-                try:
-                    parsed, cursor_ = openai_usage.parse_page(answer, emails, f"{start}")
-                except ValueError as exc:
-                    raise PullFailed(f"openai: {exc}") from None
-                chunk.parsed.extend(parsed)
-                if not cursor_:
-                    break
-            chunk.parsed.rows = merge(chunk.parsed.rows)
-            yield chunk
+            yield self._paged(list(days_between(start, end)),
+                              "/v1/organization/usage/completions", params,
+                              lambda answer, at=start: openai_usage.parse_page(answer, emails,
+                                                                               f"{at}"))
             start = end + timedelta(days=1)
 
 
