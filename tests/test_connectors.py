@@ -456,3 +456,25 @@ def test_retry_after_as_an_http_date() -> None:
     now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     assert retry_after("Wed, 25 Nov 2026 09:00:30 GMT", now) == 30
     assert retry_after("12", now) == 12 and retry_after("soon", now) is None
+
+
+def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
+        deps: Deps, people) -> None:
+    from bot.sources.otlp import Decoded, Point
+    from bot.telemetry import receive
+
+    def export(value: float, point_id: str) -> Decoded:
+        now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+        return Decoded(points=[Point(
+            "claude_code", "tokens", "input", value, False, now_ns - 10**9, now_ns,
+            {"user.email": "ana@example.com"}, None, point_id, None)])
+
+    # OpenTelemetry is heard from first: it holds Claude Code
+    assert receive(deps.store, deps.identities, export(100, "s1"), "metrics", "otel").counted
+    assert deps.store.r.hget(deps.store.keys.tool_sources(), "claude_code") == b"otlp"
+    config = deps.store.load_config().model_copy(update={"tool_sources":
+                                                         {"claude_code": "claude-code"}})
+    deps.store.save_config(config)
+    # now the Analytics API counts it, and OpenTelemetry's points are left out
+    assert receive(deps.store, deps.identities, export(50, "s2"), "metrics", "otel").counted == 0
+    assert board(deps, "tokens", ALL, "U0ANA") == 100
