@@ -478,3 +478,37 @@ def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
     # now the Analytics API counts it, and OpenTelemetry's points are left out
     assert receive(deps.store, deps.identities, export(50, "s2"), "metrics", "otel").counted == 0
     assert board(deps, "tokens", ALL, "U0ANA") == 100
+
+
+def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) -> None:
+    import json
+
+    pages = [{"data": [claude_record(D1, (1, 2, 3, 4), 50, email="ana@example.com")],
+              "has_more": True, "next_page": "x"},
+             {"data": [claude_record(D1, (10, 0, 0, 0), 50, email="ana@example.com")],
+              "has_more": False, "next_page": None}]
+    as_lines = "\n".join(json.dumps(p) for p in pages)
+    for text in (json.dumps(pages), as_lines):  # a list of pages, or one page per line
+        result = run_import(deps.store, deps.identities, "claude-code", text)
+        assert result.ok and result.rows == 1
+    assert deps.store.day_counts(D1, "U0ANA")["tokens"] == 20
+    assert deps.store.day_counts(D1, "U0ANA")["cost"] == pytest.approx(1.0)
+
+    cursor_report = [{"data": [{"date": ms(D2), "email": "ana@example.com",
+                                "chatRequests": 4}]},
+                     {"usageEvents": [{"timestamp": str(ms(D2) + 5), "userEmail":
+                                       "ana@example.com", "tokenUsage": {"inputTokens": 7,
+                                                                         "totalCents": 3}}],
+                      "pagination": {"hasNextPage": False}}]
+    assert run_import(deps.store, deps.identities, "cursor", json.dumps(cursor_report)).ok
+    assert (deps.store.day_counts(D2, "U0ANA")["tokens"],
+            deps.store.day_counts(D2, "U0ANA")["requests"]) == (7, 4)
+
+    openai_report = {"users": {"data": [{"id": "u1", "email": "ana@example.com"}]},
+                     "usage": [{"data": [{"start_time": ms(D3) // 1000, "results": [
+                         {"user_id": "u1", "input_tokens": 30, "output_tokens": 3,
+                          "input_cached_tokens": 20, "num_model_requests": 1}]}]}]}
+    assert run_import(deps.store, deps.identities, "openai", json.dumps(openai_report)).ok
+    assert deps.store.day_counts(D3, "U0ANA")["tokens"] == 33
+    broken = run_import(deps.store, deps.identities, "openai", "{not json")
+    assert not broken.ok and "cannot be read as a openai report" in broken.error

@@ -265,7 +265,7 @@ def run_import(store: Store, identities: Identities, source: str, text: str,
     try:
         parsed = PARSERS[source](text)
     except (ValueError, KeyError, TypeError) as exc:
-        result.error = f"the file is not a {source} report: {exc}"
+        result.error = f"the file cannot be read as a {source} report: {exc}"
         return result
     result.reject(parsed.rejects)
     if not dry_run:
