@@ -512,3 +512,21 @@ def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) ->
     assert deps.store.day_counts(D3, "U0ANA")["tokens"] == 33
     broken = run_import(deps.store, deps.identities, "openai", "{not json")
     assert not broken.ok and "cannot be read as a openai report" in broken.error
+
+
+def test_app_home_shows_admins_each_connectors_last_pull(app, claude: ClaudeStub) -> None:
+    from tests.test_admin import open_home
+
+    app.stub.add_user("U0ADM", display_name="Ada", is_admin=True)
+    app.stub.add_user("U0ANA", display_name="Ana", email="ana@example.com")
+    app.deps.settings = replace(app.deps.settings, anthropic_admin_key=KEY,
+                                anthropic_api_url=claude.url, github_token="ghp",
+                                copilot_org="acme")
+    claude.data = {D1: [claude_record(D1, (1, 1, 1, 1), 1, email="ana@example.com")]}
+    claude.fail("usage_report", 500, times=100)
+    pull(app.deps, "claude-code", D1, D1)
+    home = open_home(app, "U0ADM", "EvHome1")
+    assert "claude-code: last pull just now" in home and "HTTP 500" in home
+    assert "resumes next time" in home
+    assert "copilot: not pulled yet" in home and "tokenboard pull copilot" in home
+    assert "claude-code: last pull" not in open_home(app, "U0ANA", "EvHome2")
