@@ -186,7 +186,7 @@ def board_columns(pb: PeriodBoard, names: Mapping[str, str], show_flags: bool,
 def own_line(pb: PeriodBoard, user: str) -> str:
     """The viewer's numbers in one line, or a note that they have none this period."""
     row = pb.board.by_user.get(user)
-    people = len(pb.board.raw)
+    people = pb.board.people
     if row is None:
         return f"You have no reported usage or outcomes {pb.label}."
     metric = pb.config.raw_metric
@@ -216,7 +216,9 @@ class Chart:
 def agreement_blocks(pb: PeriodBoard) -> list[Block]:
     """Words first (a section), statistics second (a context line)."""
     words, stats_line = agreement_summary(pb.board.agreement,
-                                          period_phrase(pb.period, pb.name or pb.label))
+                                          period_phrase(pb.period, pb.name or pb.label),
+                                          age=pb.board.figures_age,
+                                          pending=pb.board.figures_missing)
     blocks: list[Block] = [SectionBlock(text=mrkdwn(text=words))]
     if stats_line:
         blocks.append(ContextBlock(elements=[mrkdwn(text=stats_line)]))
@@ -240,7 +242,7 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
     the slope chart when one was uploaded, the viewer's line, and buttons to switch the
     period (and share the board, when admins allow it)."""
     blocks: list[Block] = [HeaderBlock(text=f"Leaderboard · {pb.title}"[:150])]
-    if not pb.board.raw:
+    if not pb.board.people:
         blocks.append(SectionBlock(text=mrkdwn(
             text=f"No usage or outcomes have been reported {pb.label} yet.")))
         blocks.append(_actions(pb.period, sharing=False))
@@ -281,7 +283,8 @@ def shared_board_blocks(pb: PeriodBoard, names: Mapping[str, str], show_flags: b
                  and pb.config.display != "anonymous" else "Shared with `/leaderboard`.")
     blocks.append(ContextBlock(elements=[mrkdwn(text=f"{legend} {shared_by}".strip())]))
     words, _ = agreement_summary(pb.board.agreement, period_phrase(pb.period,
-                                                                   pb.name or pb.label))
+                                                                   pb.name or pb.label),
+                                 pending=pb.board.figures_missing)
     return [b.to_dict() for b in blocks], f"{title}: {words}"
 
 

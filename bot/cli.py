@@ -253,7 +253,7 @@ def print_leaderboard(settings, period: str, as_json: bool) -> int:
 
     deps = build_deps(settings)
     try:
-        pb = deps.leaderboards.period_board(period)
+        pb = deps.leaderboards.full_board(period)
         shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
         names = deps.directory.names(shown)
         if as_json:

@@ -21,6 +21,11 @@ workspace stay in one Redis Cluster slot. Layout:
                                       the BoardConfig, its version, audit list, and the
                                       version outcome points were rebuilt with
     tb:{ws}:rebuild                   set while outcome points are being rebuilt
+    tb:{ws}:pop:<scope>:<name>        the period's whole-population figures (ρ, τ, flag
+                                      threshold, efficiency): JSON, see bot.population
+    tb:{ws}:pop:wanted                sorted set period bucket → when a board of it was
+                                      last read (the background refresh keeps those fresh)
+    tb:{ws}:pop:claim:<scope>:<name>  one process refreshes a period's figures at a time
     tb:{ws}:optout                    people left out of boards shown to others
     tb:{ws}:digest:...                digest claims, attempts, posted ts, errors, ρ
     tb:{ws}:tokens                    hash sha256(token) → sender name (tokens made by the CLI)
@@ -96,6 +101,15 @@ class Keys:
 
     def rank_chart(self, user: str) -> str:
         return self.key("rankchart", user)
+
+    def population(self, scope: str, name: str) -> str:
+        return self.key("pop", scope, name)
+
+    def population_wanted(self) -> str:
+        return self.key("pop", "wanted")
+
+    def population_claim(self, scope: str, name: str) -> str:
+        return self.key("pop", "claim", scope, name)
 
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")

@@ -23,7 +23,8 @@ HOME_PERIODS = ("today", "week", "month")
 
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     config = deps.store.load_config()  # once for the whole view
-    boards = [deps.leaderboards.period_board(p, config, viewer=user_id) for p in HOME_PERIODS]
+    boards = [deps.leaderboards.period_board(p, config, viewer=user_id, top_n=0)
+              for p in HOME_PERIODS]
     is_admin = deps.is_admin(user_id, config=config)
     admin_notes = []
     admin_blocks: list[dict] = []
