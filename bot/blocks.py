@@ -16,6 +16,7 @@ the text it is:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -207,10 +208,12 @@ FLAG_LEGEND = " ⚑ high usage, no outcomes (for review, not blame)."
 
 @dataclass(frozen=True)
 class Chart:
-    """An uploaded slope chart: its Slack file id and its screen-reader text."""
+    """An uploaded slope chart: its Slack file id and its screen-reader text; `drawn_at`
+    (epoch s) when it was drawn in the background rather than for this reply."""
 
     file_id: str
     alt: str
+    drawn_at: float | None = None
 
 
 def agreement_blocks(pb: PeriodBoard) -> list[Block]:
@@ -252,8 +255,11 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
                                        mrkdwn(text=right)]))
     blocks += agreement_blocks(pb)
     if chart is not None:
+        title = f"Usage rank → outcome rank, {pb.name or pb.label}"
+        if chart.drawn_at is not None:
+            title += f" (drawn {time.strftime('%H:%M', time.gmtime(chart.drawn_at))} UTC)"
         blocks.append(ImageBlock(slack_file=SlackFile(id=chart.file_id), alt_text=chart.alt,
-                                 title=f"Usage rank → outcome rank, {pb.name or pb.label}"))
+                                 title=title))
     row = pb.board.by_user.get(viewer)
     size = pb.config.board_size
     if row is None or row.raw_rank > size or row.outcome_rank > size:

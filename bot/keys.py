@@ -26,6 +26,8 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:pop:wanted                sorted set period bucket → when a board of it was
                                       last read (the background refresh keeps those fresh)
     tb:{ws}:pop:claim:<scope>:<name>  one process refreshes a period's figures at a time
+    tb:{ws}:boardchart:<scope>:<name> the period's slope chart drawn in the background
+                                      (JSON: Slack file id, alt text, when, what was drawn)
     tb:{ws}:optout                    people left out of boards shown to others
     tb:{ws}:digest:...                digest claims, attempts, posted ts, errors, ρ
     tb:{ws}:tokens                    hash sha256(token) → sender name (tokens made by the CLI)
@@ -110,6 +112,9 @@ class Keys:
 
     def population_claim(self, scope: str, name: str) -> str:
         return self.key("pop", "claim", scope, name)
+
+    def board_chart(self, scope: str, name: str) -> str:
+        return self.key("boardchart", scope, name)
 
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")

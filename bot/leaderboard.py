@@ -33,6 +33,12 @@ WANTED_FOR = 15 * 60  # a period read this long ago is no longer refreshed
 POPULATION_TTL = 2 * 86400
 
 
+def ranked_on_request(people: int) -> bool:
+    """Whether an org this size is small enough for a request to rank everyone (and draw
+    the chart) itself when the stored figures are out of date."""
+    return people <= INLINE_PEOPLE
+
+
 @dataclass(frozen=True)
 class PeriodBoard:
     period: str
@@ -61,7 +67,7 @@ class Leaderboards:
         now = self.now()
         config = config or self.store.load_config()
         bucket = bucket_for_period(period, self.store.tz, now)
-        board = self.top_board(bucket, config, viewer, top_n)
+        board = self.top_board(bucket, config, viewer, top_n, period=period)
         return self._period(period, bucket, config, board, now)
 
     def full_board(self, period: str, config: BoardConfig | None = None,
@@ -81,13 +87,16 @@ class Leaderboards:
                            name=period_name(period, self.store.tz, now))
 
     def top_board(self, bucket: Bucket, config: BoardConfig, viewer: str | None,
-                  top_n: int | None = None) -> Board:
+                  top_n: int | None = None, period: str = "") -> Board:
+        """The top of both boards of `bucket` and the viewer's line (see period_board);
+        remembers that `period` (its bucket) is being read, for the background refresh."""
         key = self.store.keys.population(bucket.scope, bucket.name)
         now = self.now().timestamp()
         read = read_top(self.store, bucket, config, viewer, key, top_n, now=now)
-        self.store.r.zadd(self.store.keys.population_wanted(), {bucket.suffix: now}, gt=True)
+        self.store.r.zadd(self.store.keys.population_wanted(),
+                          {f"{period}|{bucket.suffix}": now}, gt=True)
         board = read.board
-        if board.people and board.people <= INLINE_PEOPLE and (
+        if board.people and ranked_on_request(board.people) and (
                 board.figures_missing or board.figures_age is not None):
             self.refresh_population(bucket, config)
             board = read_top(self.store, bucket, config, viewer, key, top_n, now=now).board
@@ -105,10 +114,10 @@ class Leaderboards:
         return population
 
     def refresh_wanted(self, config: BoardConfig | None = None,
-                       owner: str = "") -> list[Bucket]:
+                       owner: str = "") -> list[tuple[str, Bucket]]:
         """Refresh the figures of every period read in the last WANTED_FOR seconds whose
         data or configuration changed since; one process at a time per period (a claim
-        that expires). Returns the buckets refreshed."""
+        that expires). Returns the (period, bucket) pairs refreshed."""
         config = config or self.store.load_config()
         keys = self.store.keys
         now = self.now().timestamp()
@@ -117,7 +126,8 @@ class Leaderboards:
         generation = self.store.generation()
         done = []
         for raw in self.store.r.zrange(wanted_key, 0, -1):
-            scope, _, name = raw.decode().partition(":")
+            period, _, suffix = raw.decode().rpartition("|")
+            scope, _, name = suffix.partition(":")
             bucket = Bucket(scope, name)
             stored = self.store.r.get(keys.population(scope, name))
             current = Population.from_json(stored) if stored else None
@@ -129,7 +139,7 @@ class Leaderboards:
                 continue
             try:
                 self.refresh_population(bucket, config)
-                done.append(bucket)
+                done.append((period, bucket))
             except Exception:  # one period's failure must not stop the others
                 log.exception("refreshing the figures of %s failed", bucket.suffix)
         return done

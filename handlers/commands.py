@@ -22,7 +22,7 @@ from bot.blocks import (
     me_blocks,
     shared_board_blocks,
 )
-from bot.chart import alt_text, chart_people, slope_chart
+from bot.board_chart import chart_for_reply, forget_chart
 from bot.deps import Deps
 from bot.first_run import delete_chart_file
 from bot.leaderboard import PeriodBoard
@@ -183,58 +183,13 @@ def _names_and_flags(deps: Deps, pb: PeriodBoard, viewer: str | None) -> tuple[d
     return names, deps.sees_flags(viewer, pb.config)
 
 
-CHARTS_KEPT = 64  # uploaded charts remembered per process (Deps.charts)
-
-
-def upload_chart(deps: Deps, client: WebClient, pb: PeriodBoard, names: dict, viewer: str
-                 ) -> Chart | None:
-    """Draw the period's slope chart and upload it (not shared to any channel: the reply's
-    image block shows it); None when there is nothing to draw or it cannot be uploaded
-    (e.g. the app lacks `files:write`), and the board is sent without it. A chart with
-    exactly the same people, ranks and labels as one already uploaded by this process is
-    reused, so repeated and warm replies cost no drawing and no upload."""
-    rows = chart_people(pb.board.raw, pb.board.outcome, pb.config.board_size)
-    if not rows:
-        return None
-    if pb.config.display == "anonymous":  # the chart names nobody but the viewer
-        names = {r.user: "you" if r.user == viewer else "someone" for r in rows}
-    drawn = (pb.period, pb.bucket.name, pb.name or pb.label,
-             tuple((r.user, r.raw_rank, r.outcome_rank, r.points <= 0) for r in rows),
-             tuple(sorted((u, names.get(u, u)) for u in {r.user for r in rows})))
-    charts = deps.charts
-    if drawn in charts:
-        charts.move_to_end(drawn)
-        return charts[drawn]
-    chart = _draw_and_upload(client, pb, rows, names)
-    if chart is not None:
-        charts[drawn] = chart
-        while len(charts) > CHARTS_KEPT:
-            charts.popitem(last=False)
-    return chart
-
-
-def _draw_and_upload(client: WebClient, pb: PeriodBoard, rows: list, names: dict
-                     ) -> Chart | None:
-    try:
-        png = slope_chart(rows, names, f"Usage rank → outcome rank, {pb.name or pb.label}")
-        alt = alt_text(rows, names)
-        answer = client.files_upload_v2(content=png, filename=f"tokenboard-{pb.period}.png",
-                                        title=f"tokenboard · {pb.title}", alt_txt=alt)
-        file = answer.get("file") or (answer.get("files") or [{}])[0]
-        return Chart(file_id=file["id"], alt=alt) if file.get("id") else None
-    except Exception as exc:  # the board goes out without its chart, never not at all
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-        log.warning("/leaderboard chart not attached (%s); add the files:write scope", error)
-        return None
-
-
 def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, viewer: str,
                replace: bool) -> None:
     """The private board for `period`, with its chart, through the response_url: a new
     message for the command, the same message replaced for a period button."""
     pb = deps.leaderboards.period_board(period, viewer=viewer)
     names, show_flags = _names_and_flags(deps, pb, viewer)
-    chart = upload_chart(deps, client, pb, names, viewer) if pb.board.raw else None
+    chart = chart_for_reply(deps, client, pb, names, viewer)
     sharing = pb.config.sharing_enabled
 
     def send(with_chart: Chart | None) -> bool:
@@ -248,8 +203,7 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
         # Slack refused the message (e.g. the uploaded file is not ready or not visible):
         # the board matters more than its picture.
         log.warning("/leaderboard reply with the chart was refused; sending it without")
-        for drawn in [k for k, v in deps.charts.items() if v == chart]:
-            del deps.charts[drawn]  # upload afresh next time
+        forget_chart(deps, chart)
         send(None)
 
 

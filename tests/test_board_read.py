@@ -3,6 +3,7 @@ checked against ranking everyone with bot.ranking.rank_board, on a real Redis.""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from bot.leaderboard import Leaderboards
 from bot.periods import Bucket
 from bot.ranking import PersonTotals, rank_board
 from bot.store import Store
+from tests.conftest import App
 
 BUCKET = Bucket("w", "2026-W48")
 
@@ -148,7 +150,7 @@ def test_large_org_figures_come_from_the_background_and_say_how_old(
     text = str(leaderboard_blocks(pb, "U00001", {}))
     assert "being computed" in text and "heaviest users" in text
 
-    assert lb.refresh_wanted(config) == [BUCKET]  # the week was read: it is refreshed
+    assert lb.refresh_wanted(config) == [("", BUCKET)]  # the week was read: refreshed
     assert lb.refresh_wanted(config) == []  # nothing changed since
     fresh = lb.top_board(BUCKET, config, "U00001")
     assert fresh.agreement.spearman == pytest.approx(
@@ -175,6 +177,32 @@ def test_refresh_is_claimed_by_one_process_at_a_time(redis_client: redis.Redis) 
     one, two = Leaderboards(store), Leaderboards(Store(redis_client))
     one.top_board(BUCKET, config, None)  # read: wanted (and computed inline: small org)
     fill(store, {"U09999": (5.0, 1.0, 5.0)})  # changed since
-    assert one.refresh_wanted(config, owner="a") == [BUCKET]
+    assert one.refresh_wanted(config, owner="a") == [("", BUCKET)]
     fill(store, {"U09998": (6.0, 1.0, 6.0)})
     assert two.refresh_wanted(config, owner="b") == []  # claimed for REFRESH_EVERY - 5 s
+
+
+# -- in Slack, for an org too large to rank or draw on request ------------------------------
+
+def test_a_large_org_gets_its_board_at_once_and_the_chart_from_the_background(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.population import refresh_figures
+    from tests.test_board_slack import NAMES, first_reply, seeded
+
+    monkeypatch.setattr(leaderboard_module, "INLINE_PEOPLE", 2)
+    seeded(app)
+    reply = first_reply(app, "today", "U0ANA", "c1")
+    text = json.dumps(reply)
+    assert "Fox Mori" in text and "being computed" in text
+    assert not [b for b in reply["blocks"] if b["type"] == "image"]
+    assert not app.stub.calls("files.completeUploadExternal")  # nothing drawn on request
+
+    assert refresh_figures(app.deps) >= 1  # the worker's round: figures, then the chart
+    [(file_id, png)] = app.stub.uploads().items()
+    assert png.startswith(b"\x89PNG")
+    reply = first_reply(app, "today", "U0BEN", "c2")
+    [image] = [b for b in reply["blocks"] if b["type"] == "image"]
+    assert image["slack_file"] == {"id": file_id} and "drawn " in image["title"]["text"]
+    assert "Spearman" in json.dumps(reply) and "being computed" not in json.dumps(reply)
+    assert len(NAMES) == 6 and refresh_figures(app.deps) == 0  # nothing changed: no work
+    assert len(app.stub.calls("files.completeUploadExternal")) == 1
