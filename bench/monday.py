@@ -203,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         today = datetime.now(UTC).date()
         days = [today - timedelta(days=d) for d in range(n_days - 1, -1, -1)]
         store = Store(client)
+        for i in range(people):
+            stub.add_user(f"U{i:07d}", real_name=f"Person U{i:07d}", tz="UTC")
         took = populate(client, store, people, days)
         print(f"   populated in {took:.1f} s; {redis_version(client)}; used memory "
               f"{client.info('memory')['used_memory'] / 2**20:,.0f} MiB")
