@@ -173,7 +173,7 @@ def test_terminal_leaderboard_and_dry_run_digest_show_plain_names(
     assert bad_chars(dry.stdout.replace("\n", " ")) == []
 
 
-def test_unknown_user_ids_are_asked_about_once_and_known_ones_concurrently(
+def test_unknown_user_ids_are_asked_about_once_in_ten_minutes(
         deps, stub: SlackStub) -> None:
     for i in range(12):
         stub.add_user(f"U0KNOWN{i:02d}", display_name=f"Known {i}")
