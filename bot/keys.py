@@ -59,6 +59,8 @@ from __future__ import annotations
 
 from datetime import date
 
+INSTALL_PREFIX = "tb:{install}"  # one hash tag: installations are few and read together
+
 
 class Keys:
     """Key names of one workspace."""
@@ -118,3 +120,38 @@ class Keys:
 
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")
+
+
+class InstallKeys:
+    """Key names of Slack installations (not per workspace: they say which exist).
+
+        tb:{install}:<app>:bot:<enterprise>:<team>          latest bot (JSON)
+        tb:{install}:<app>:installer:<enterprise>:<team>[:<user>]
+                                                            latest installation (JSON)
+        tb:{install}:<app>:installed                        hash enterprise:team → JSON
+        tb:{install}:<app>:state:<state>                    an OAuth state, until used
+        tb:{install}:<app>:leaving                          hash workspace → when its data
+                                                            is deleted (after uninstall)
+
+    `<app>` is the Slack app's client id, so two apps can share one Redis; "none" stands
+    for a missing enterprise or team.
+    """
+
+    def __init__(self, client_id: str = "") -> None:
+        self.prefix = f"{INSTALL_PREFIX}:{client_id or 'app'}"
+
+    def bot(self, enterprise: str, team: str) -> str:
+        return f"{self.prefix}:bot:{enterprise}:{team}"
+
+    def installation(self, enterprise: str, team: str, user: str | None = None) -> str:
+        key = f"{self.prefix}:installer:{enterprise}:{team}"
+        return f"{key}:{user}" if user else key
+
+    def installed(self) -> str:
+        return f"{self.prefix}:installed"
+
+    def oauth_state(self, state: str) -> str:
+        return f"{self.prefix}:state:{state}"
+
+    def leaving(self) -> str:
+        return f"{self.prefix}:leaving"

@@ -7,7 +7,7 @@ import logging
 import re
 
 import redis
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
@@ -27,6 +27,7 @@ from bot.deps import Deps
 from bot.first_run import delete_chart_file
 from bot.leaderboard import PeriodBoard
 from bot.periods import PERIODS
+from bot.workspaces import Workspaces
 from handlers.admin import NOT_ADMIN, open_config
 from handlers.claims import request_link
 
@@ -60,7 +61,7 @@ def parse(text: str) -> tuple[str, str | None]:
     return "unknown", text.strip()
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, workspaces: Workspaces) -> None:
     def ack_command(ack: Ack, command: dict) -> None:
         action, arg = parse(command.get("text", ""))
         if action == "help":
@@ -74,14 +75,15 @@ def register(app: App, deps: Deps) -> None:
         else:
             ack()
 
-    def answer(command: dict, respond: Respond, client: WebClient) -> None:
+    def answer(command: dict, respond: Respond, client: WebClient,
+               context: BoltContext) -> None:
         try:
-            _answer(command, respond, client)
+            _answer(workspaces.for_context(context), command, respond, client)
         except (redis.ConnectionError, redis.TimeoutError):
             log.warning("/leaderboard: Redis unavailable")
             respond(text=UNAVAILABLE, response_type="ephemeral")
 
-    def _answer(command: dict, respond: Respond, client: WebClient) -> None:
+    def _answer(deps: Deps, command: dict, respond: Respond, client: WebClient) -> None:
         action, period = parse(command.get("text", ""))
         viewer = command["user_id"]
         if action == "config":
@@ -110,7 +112,9 @@ def register(app: App, deps: Deps) -> None:
     def ack_only(ack: Ack) -> None:
         ack()
 
-    def switch_period(body: dict, respond: Respond, client: WebClient) -> None:
+    def switch_period(body: dict, respond: Respond, client: WebClient,
+                      context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
         period = (body.get("actions") or [{}])[0].get("value", "")
         if period not in PERIODS:
             return
@@ -119,7 +123,8 @@ def register(app: App, deps: Deps) -> None:
         except (redis.ConnectionError, redis.TimeoutError):
             respond(text=UNAVAILABLE, response_type="ephemeral", replace_original=False)
 
-    def share(body: dict, respond: Respond, client: WebClient) -> None:
+    def share(body: dict, respond: Respond, client: WebClient, context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
         try:
             respond(text=share_board(deps, client, body), response_type="ephemeral",
                     replace_original=False)
@@ -130,8 +135,10 @@ def register(app: App, deps: Deps) -> None:
     app.action(SHARE_ACTION)(ack=ack_only, lazy=[share])
 
     @app.action(FORGET_CONFIRM)
-    def forget(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+    def forget(ack: Ack, body: dict, respond: Respond, client: WebClient,
+               context: BoltContext) -> None:
         ack()
+        deps = workspaces.for_context(context)
         user = body["user"]["id"]  # only ever the person who clicked
         delete_chart_file(deps, client, user)  # their App Home chart, on Slack
         removed = deps.store.forget_user(user)
