@@ -24,6 +24,7 @@ import redis
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.deps import Deps
 from bot.installations import RedisInstallationStore
@@ -33,6 +34,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 DELETE_BATCH = 500
+ROTATE_BEFORE = 120  # minutes: a rotating bot token is refreshed this long before it expires
 
 
 class Workspaces:
@@ -90,11 +92,24 @@ class Workspaces:
                 yield self._deps_for(name, self._client(team))
 
     def _client(self, team: dict) -> WebClient | None:
-        bot = self.installations.find_bot(  # type: ignore[union-attr]
-            enterprise_id=team.get("enterprise_id"), team_id=team.get("team_id"),
-            is_enterprise_install=team.get("is_enterprise_install"))
+        """A client on the team's bot token, refreshed first when token rotation is on
+        and it expires within ROTATE_BEFORE minutes (Bolt does the same per request)."""
+        store = self.installations
+        assert store is not None
+        bot = store.find_bot(enterprise_id=team.get("enterprise_id"),
+                             team_id=team.get("team_id"),
+                             is_enterprise_install=team.get("is_enterprise_install"))
         if bot is None:
             return None
+        if bot.bot_refresh_token:
+            rotator = TokenRotator(client_id=self.settings.slack_client_id,
+                                   client_secret=self.settings.slack_client_secret,
+                                   client=WebClient(base_url=self.settings.slack_api_url))
+            fresh = rotator.perform_bot_token_rotation(bot=bot,
+                                                       minutes_before_expiration=ROTATE_BEFORE)
+            if fresh is not None:
+                store.save_bot(fresh)
+                bot = fresh
         return WebClient(token=bot.bot_token, base_url=self.settings.slack_api_url)
 
     def _deps_for(self, workspace: str, client: WebClient | None) -> Deps:

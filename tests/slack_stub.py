@@ -275,13 +275,15 @@ class SlackStub:
 
     def authorize(self, code: str, team_id: str, team_name: str = "",
                   enterprise_id: str | None = None, user_id: str = "U0INSTALLER",
-                  is_enterprise_install: bool = False) -> None:
+                  is_enterprise_install: bool = False, rotating: bool = False) -> None:
         """What a person who clicked "Allow" in `team_id` brings back: `code`, which
-        oauth.v2.access exchanges (once) for a bot token of that team."""
+        oauth.v2.access exchanges (once) for a bot token of that team (`rotating`: with a
+        refresh token, as when the app has token rotation on)."""
         with self._lock:
             self._codes[code] = {"team_id": team_id, "team_name": team_name or team_id,
                                  "enterprise_id": enterprise_id, "user_id": user_id,
-                                 "is_enterprise_install": is_enterprise_install}
+                                 "is_enterprise_install": is_enterprise_install,
+                                 "rotating": rotating}
 
     def team_calls(self, team_id: str, method: str | None = None) -> list[Call]:
         """Calls made with a bot token of `team_id` (issued by oauth.v2.access)."""
@@ -297,11 +299,19 @@ class SlackStub:
             raise _ApiError("invalid_client_id" if client_id != self.client_id
                             else "bad_client_secret")
         with self._lock:
-            grant = self._codes.pop(args.get("code", ""), None)
+            if args.get("grant_type") == "refresh_token":
+                grant = self._codes.pop("refresh:" + args.get("refresh_token", ""), None)
+            else:
+                grant = self._codes.pop(args.get("code", ""), None)
             if grant is None:
-                raise _ApiError("invalid_code")
+                raise _ApiError("invalid_refresh_token" if args.get("grant_type")
+                                else "invalid_code")
             token = f"xoxb-{grant['team_id']}-{len(self.team_tokens) + 1}"
             self.team_tokens[token] = grant["team_id"]
+            refresh = ""
+            if grant.get("rotating"):  # token rotation on: a refresh token, 12 h tokens
+                refresh = f"xoxe-{grant['team_id']}-{len(self.team_tokens)}"
+                self._codes["refresh:" + refresh] = grant
         enterprise = ({"id": grant["enterprise_id"], "name": "Org"}
                       if grant["enterprise_id"] else None)
         return {"access_token": token, "token_type": "bot", "scope": args.get("scope", ""),
@@ -310,7 +320,8 @@ class SlackStub:
                     "id": grant["team_id"], "name": grant["team_name"]},
                 "enterprise": enterprise,
                 "is_enterprise_install": grant["is_enterprise_install"],
-                "authed_user": {"id": grant["user_id"]}}
+                "authed_user": {"id": grant["user_id"]},
+                **({"refresh_token": refresh, "expires_in": 43200} if refresh else {})}
 
     def refuse_token(self, token: str, error: str = "invalid_auth") -> None:
         """Answer every call made with `token` with ``{"ok": false, "error": error}``

@@ -200,3 +200,30 @@ def test_uninstall_deletes_the_data_after_the_grace_period_unless_installed_agai
     assert "T0BBB" in workspaces.pending_deletions()
     install(app, stub, "T0BBB", "code-b2")
     assert "T0BBB" not in workspaces.pending_deletions()
+
+
+def test_a_rotating_bot_token_is_refreshed_before_it_expires(
+        multi: tuple[Workspaces, App], stub: SlackStub, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    from bot import workspaces as workspaces_module
+
+    workspaces, app = multi
+    stub.authorize("code-r", "T0ROT", rotating=True)
+    page = app.oauth_flow.handle_installation(BoltRequest(body="", query={}, headers={}))
+    state = re.search(r"state=([0-9a-f]+)", page.body).group(1)
+    cookie = page.headers["set-cookie"][0].split(";")[0]
+    assert app.oauth_flow.handle_callback(BoltRequest(
+        body="", query=f"code=code-r&state={state}", headers={"cookie": cookie})).status == 200
+    first = workspaces.installations.find_bot(enterprise_id=None, team_id="T0ROT")
+    assert first.bot_refresh_token and first.bot_token_expires_at > time.time() + 3600
+    assert workspaces.get("T0ROT").client.token == first.bot_token  # 12 h left: kept
+    # within ROTATE_BEFORE of expiry (as seen from the background): refreshed and saved
+    monkeypatch.setattr(workspaces_module, "ROTATE_BEFORE", 13 * 60)
+    rotated = workspaces.get("T0ROT").client.token
+    assert rotated != first.bot_token
+    monkeypatch.setattr(workspaces_module, "ROTATE_BEFORE", 120)
+    second = workspaces.installations.find_bot(enterprise_id=None, team_id="T0ROT")
+    assert second.bot_token == rotated == workspaces.get("T0ROT").client.token
+    assert stub.team_tokens[second.bot_token] == "T0ROT"
+    assert [c.args.get("grant_type") for c in stub.calls("oauth.v2.access")] == [
+        None, "refresh_token"]
