@@ -227,3 +227,26 @@ def test_a_rotating_bot_token_is_refreshed_before_it_expires(
     assert stub.team_tokens[second.bot_token] == "T0ROT"
     assert [c.args.get("grant_type") for c in stub.calls("oauth.v2.access")] == [
         None, "refresh_token"]
+
+
+def test_workspaces_cli_lists_installs_and_keeps_data(
+        multi: tuple[Workspaces, App], stub: SlackStub, redis_url: str, tmp_path: Path
+        ) -> None:
+    from tests.test_cli import run
+
+    workspaces, app = multi
+    install(app, stub, "T0AAA", "code-a")
+    install(app, stub, "T0BBB", "code-b")
+    uninstall(app, "T0BBB")
+    env = {"REDIS_URL": redis_url, "SLACK_CLIENT_ID": CLIENT_ID,
+           "SLACK_CLIENT_SECRET": CLIENT_SECRET}
+    listed = run(["workspaces", "list"], env, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "1 installed" in listed.stdout and "T0AAA  installed" in listed.stdout
+    assert "T0BBB  uninstalled: data deleted after" in listed.stdout
+    kept = run(["workspaces", "keep", "T0BBB"], env, tmp_path)
+    assert kept.returncode == 0 and "T0BBB" not in workspaces.pending_deletions()
+    again = run(["workspaces", "keep", "T0BBB"], env, tmp_path)
+    assert again.returncode == 1 and "no deletion is pending" in again.stderr + again.stdout
+    single = run(["workspaces", "list"], {"REDIS_URL": redis_url}, tmp_path)
+    assert single.returncode == 2 and "SLACK_CLIENT_ID" in single.stderr
