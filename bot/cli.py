@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
                            "and unlisted settings go back to their defaults (no prompt)")
     from bot.cli_access import add_parsers
     from bot.cli_pull import add_parsers as add_pull_parsers
+    from bot.cli_workspaces import add_parser as add_workspaces_parser
 
     add_parsers(sub)
+    add_workspaces_parser(sub)
     add_pull_parsers(sub, _day)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_pull import run as run_pull
 
             return run_pull(settings, args)
+        if args.command == "workspaces":
+            from bot.cli_workspaces import run as run_workspaces
+
+            return run_workspaces(settings, args)
         if args.command == "digest":
             return run_digest(settings, args.date, args.dry_run, args.force, args.out)
         if args.command == "serve":
@@ -260,7 +266,7 @@ def print_leaderboard(settings, period: str, as_json: bool) -> int:
 
     deps = build_deps(settings)
     try:
-        pb = deps.leaderboards.period_board(period)
+        pb = deps.leaderboards.full_board(period)
         shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
         names = deps.directory.names(shown)
         if as_json:

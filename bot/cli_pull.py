@@ -30,6 +30,9 @@ def add_parsers(sub: argparse._SubParsersAction, day: type) -> None:
     imp.add_argument("source", choices=SOURCES)
     imp.add_argument("file", type=Path)
     imp.add_argument("--dry-run", action="store_true", help="read and check; count nothing")
+    for command in (pull, imp):
+        command.add_argument("--workspace", default=None,
+                             help="the workspace to count into (default: TOKENBOARD_WORKSPACE)")
 
 
 def progress_bar(unit: str):

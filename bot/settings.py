@@ -59,6 +59,16 @@ class Settings:
     cursor_api_url: str = "https://api.cursor.com"
     openai_admin_key: str = ""
     openai_api_url: str = "https://api.openai.com"
+    slack_client_id: str = ""  # with the secret and no bot token: "Add to Slack" installs
+    slack_client_secret: str = ""
+    slack_redirect_uri: str = ""
+    uninstall_grace_days: int = 7  # an uninstalled workspace's data is deleted after this
+
+    @property
+    def oauth(self) -> bool:
+        """Installable in many workspaces ("Add to Slack") rather than one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret
+                    and not self.slack_bot_token)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -167,6 +177,10 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         cursor_api_url=_base_url(env, "CURSOR_API_URL", "https://api.cursor.com"),
         openai_admin_key=env.get("OPENAI_ADMIN_KEY", "").strip(),
         openai_api_url=_base_url(env, "OPENAI_API_URL", "https://api.openai.com"),
+        slack_client_id=env.get("SLACK_CLIENT_ID", "").strip(),
+        slack_client_secret=env.get("SLACK_CLIENT_SECRET", "").strip(),
+        slack_redirect_uri=env.get("SLACK_REDIRECT_URI", "").strip(),
+        uninstall_grace_days=_int(env, "UNINSTALL_GRACE_DAYS", 7, minimum=0),
     )
 
 

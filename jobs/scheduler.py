@@ -1,5 +1,6 @@
 """APScheduler wiring for the daily digest: a cron job at the configured local time,
-catch-up after downtime, and re-scheduling when an admin changes the schedule; and the
+catch-up after downtime, and re-scheduling when an admin changes the schedule; the
+refresh of the boards' whole-population figures every REFRESH_EVERY seconds; and the
 daily pull of the vendors' admin reports (jobs/pulls.py).
 
 Every running process schedules the digest; the claim in Redis (jobs/digest.py) makes
@@ -16,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.deps import Deps
 from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
+from jobs.population import REFRESH_EVERY, refresh_figures
 from jobs.pulls import TICK_MINUTES, DailyPulls
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,9 @@ class DigestScheduler:
         # vendors' admin reports: once a day per source, claimed in Redis (jobs/pulls.py)
         self.scheduler.add_job(DailyPulls(self.deps).tick, "interval", minutes=TICK_MINUTES,
                                id="pulls", coalesce=True, max_instances=1)
+        self.scheduler.add_job(refresh_figures, "interval", args=[self.deps],
+                               seconds=REFRESH_EVERY, id="figures", coalesce=True,
+                               max_instances=1)
         self.scheduler.start()
         log.info("digest scheduled daily at %s %s to %s", self.schedule.time,
                  self.schedule.timezone, self.schedule.channel or "(no channel set)")
