@@ -90,6 +90,15 @@ def build_deps(settings: Settings, redis_client: redis.Redis | None = None) -> D
                 identities=Identities(store, directory), embedded=embedded)
 
 
+def second_deps(deps: Deps) -> Deps:
+    """Deps of their own (their own Redis connections) on the same Redis as `deps`: for
+    the background jobs in the gunicorn master, whose web workers fork from `deps`."""
+    pool = deps.store.r.connection_pool
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, **pool.connection_kwargs))
+    return build_deps(deps.settings, client)
+
+
 def build_bolt_app(deps: Deps) -> App:
     """The Bolt app with every listener registered.
 

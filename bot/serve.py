@@ -1,19 +1,38 @@
-"""`tokenboard serve`: the long-running process: Slack (HTTP or Socket Mode), /ingest,
-/healthz, and the digest scheduler."""
+"""`tokenboard serve`: the web process: Slack (HTTP or Socket Mode), /ingest, OTLP,
+webhooks and /healthz, served by gunicorn with WEB_CONCURRENCY worker processes.
+
+The app is built once in the gunicorn master (the embedded Redis, when used, is started
+there once) and the workers fork from it. The master also runs the background jobs while
+no `tokenboard worker` runs (bot/worker.py; SERVE_JOBS=off never does). SIGTERM: gunicorn
+stops accepting, finishes requests in flight (at most SHUTDOWN_GRACE seconds) and stops
+its workers; then the jobs stop, the embedded Redis with them, and serve exits 0.
+"""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
+import os
+from typing import Any
 
-from bot.app import build_bolt_app, build_client, build_deps
+from bot.app import build_bolt_app, build_client, build_deps, second_deps
+from bot.http_server import Limits, WebServer
 from bot.settings import Settings, SettingsError
 from bot.startup import check_bot_token, forget_slack_secrets
-from bot.web import Server, WebApp
+from bot.web import build_web_app
+from bot.worker import EmbeddedJobs
 
 log = logging.getLogger(__name__)
-SHUTDOWN_GRACE = 10.0  # seconds requests in flight may take to finish after SIGTERM
+SHUTDOWN_GRACE = 10  # seconds requests in flight may take to finish after SIGTERM
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(workers=settings.web_concurrency or os.cpu_count() or 1,
+                  threads=settings.web_threads,
+                  connection_limit=settings.http_connection_limit,
+                  idle_timeout=settings.http_idle_timeout,
+                  max_body=max(settings.max_body_bytes, settings.slack_max_body_bytes,
+                               settings.otlp_max_bytes),
+                  grace=SHUTDOWN_GRACE)
 
 
 def serve(settings: Settings) -> int:
@@ -35,45 +54,28 @@ def serve(settings: Settings) -> int:
         socket_handler = SocketModeHandler(app, settings.slack_app_token)
         socket_handler.connect()
         log.info("connected to Slack over Socket Mode")
-    from bot.admin import rebuild_scores
-    from jobs.scheduler import DigestScheduler
-
-    # A rescore interrupted by a crash (or saved while none could run) is finished here.
-    threading.Thread(target=rebuild_scores, args=(deps.store,), daemon=True,
-                     name="rescore").start()
-    scheduler = DigestScheduler(deps).start()
-    server = Server(WebApp(deps, None if socket_handler else app), host="0.0.0.0",
-                    port=settings.port, connection_limit=settings.http_connection_limit,
-                    idle_timeout=settings.http_idle_timeout,
-                    max_body=max(settings.max_body_bytes, settings.slack_max_body_bytes,
-                                 settings.otlp_max_bytes),
-                    grace=SHUTDOWN_GRACE)
-
-    stop_logs: list[threading.Thread] = []
-
-    def stop(signum: int, _frame: object) -> None:
-        server.request_stop()
-        # Not logged here: the signal may arrive while the main thread is writing a log
-        # line to stderr, and writing again from the handler raises "reentrant call".
-        said = threading.Thread(target=log.info, name="stop-log", daemon=True, args=(
-            "%s: finishing requests in flight (at most %.0f s), then stopping",
-            signal.Signals(signum).name, SHUTDOWN_GRACE))
-        said.start()
-        stop_logs.append(said)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    wsgi = build_web_app(deps, None if socket_handler else app)
+    shape = limits(settings)
     slack = "" if socket_handler else "POST /slack/events, "
-    log.info("listening on port %s: %sPOST /ingest, POST /v1/metrics, POST /v1/logs, "
-             "POST /webhooks/{github,gitlab,pagerduty}, GET /healthz", server.port, slack)
+
+    def when_ready(_arbiter: Any) -> None:
+        log.info("listening on port %s (%d web processes × %d threads): %sPOST /ingest, "
+                 "POST /v1/metrics, POST /v1/logs, POST /webhooks/{github,gitlab,pagerduty}, "
+                 "GET /healthz", settings.port, shape.workers, shape.threads, slack)
+
+    jobs = None if settings.serve_jobs == "off" else EmbeddedJobs(second_deps(deps)).start()
+    server = WebServer(lambda: wsgi, f"0.0.0.0:{settings.port}", shape,
+                       hooks={"when_ready": when_ready})
+    code = 0
     try:
         server.run()
-        for said in stop_logs:
-            said.join(timeout=1)
-        log.info("stopped")
+    except SystemExit as exc:  # gunicorn's master ends with sys.exit
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        scheduler.stop()
+        if jobs:
+            jobs.stop()
         if socket_handler:
             socket_handler.close()
         deps.close()
-    return 0
+    log.info("stopped")
+    return code

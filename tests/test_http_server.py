@@ -49,7 +49,7 @@ def test_healthz_answers_while_a_thousand_connections_idle(app: App) -> None:
 
 
 def test_idle_connections_are_closed_after_the_idle_timeout(app: App) -> None:
-    server = Server(app.server.server.application, loop_timeout=0.05, idle_timeout=1).start()
+    server = Server(app.server.wsgi_app, idle_timeout=1).start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: tokenboard\r\n")
