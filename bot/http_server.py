@@ -266,12 +266,14 @@ class Server:
     def __init__(self, wsgi_app: WSGIApp, host: str = "127.0.0.1", port: int = 0,
                  threads: int = 8, connection_limit: int = DEFAULT_CONNECTION_LIMIT,
                  idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-                 max_body: int = DEFAULT_MAX_BODY, grace: float = 10.0) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, grace: float = 10.0,
+                 reuse_port: bool = False) -> None:
         self.wsgi_app = wsgi_app
         limits = Limits(threads=threads, connection_limit=connection_limit,
                         idle_timeout=idle_timeout, max_body=max_body, grace=grace)
         cfg = Config()
-        for name, value in {**limits.options(), "bind": [f"{host}:{port}"]}.items():
+        options = {**limits.options(), "bind": [f"{host}:{port}"], "reuse_port": reuse_port}
+        for name, value in options.items():
             if name != "logger_class":
                 cfg.set(name, value)
         self.listeners = create_sockets(cfg, glogging.Logger(cfg))
