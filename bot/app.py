@@ -8,6 +8,7 @@ Slack stub).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 
 import redis
 from redis.backoff import NoBackoff
@@ -99,8 +100,9 @@ def second_deps(deps: Deps) -> Deps:
     return build_deps(deps.settings, client)
 
 
-def build_bolt_app(deps: Deps) -> App:
-    """The Bolt app with every listener registered.
+def build_bolt_app(deps: Deps, listener_executor: Executor | None = None) -> App:
+    """The Bolt app with every listener registered; lazy listeners run on
+    `listener_executor` (default: Bolt's own thread pool).
 
     process_before_response=True: listeners ack first and do slow work in lazy
     listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
@@ -114,6 +116,7 @@ def build_bolt_app(deps: Deps) -> App:
         process_before_response=True,
         token_verification_enabled=False,
         request_verification_enabled=bool(deps.settings.slack_signing_secret),
+        listener_executor=listener_executor,
     )
     quiet_bolt_body_logs()
     for module in (commands, events, home, admin, claims):

@@ -18,6 +18,7 @@ benchmarks run the same worker class in process on a thread (`Server`).
 - On SIGTERM (gunicorn's graceful stop) each worker stops accepting and closes its
   listening socket at once, drops connections whose request has not fully arrived (their
   clients retry), lets requests in flight finish for up to `grace` seconds, then exits.
+  A worker whose master was killed (SIGKILL) does the same within a second.
 """
 
 from __future__ import annotations
@@ -171,6 +172,14 @@ class BufferingWorker(ThreadWorker):
         now = time.monotonic()
         for conn in [c for c in self.arriving if c.timeout <= now]:
             self._drop(conn)
+
+    def is_parent_alive(self) -> bool:
+        """A worker whose master died (SIGKILL) lets go of the port at once, so a new
+        `tokenboard serve` can bind it, then finishes what is in flight and exits."""
+        if super().is_parent_alive():
+            return True
+        self.stop_taking()
+        return False
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGTERM: stop taking requests now; the loop then drains what is in flight."""

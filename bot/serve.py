@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.app import build_bolt_app, build_client, build_deps, second_deps
@@ -46,7 +47,8 @@ def serve(settings: Settings) -> int:
     assert client is not None  # SLACK_BOT_TOKEN is set
     check_bot_token(client)  # a refused token stops here, before Redis or the port
     deps = build_deps(settings)
-    app = build_bolt_app(deps)
+    lazy = ThreadPoolExecutor(max_workers=5, thread_name_prefix="lazy")  # Bolt's default size
+    app = build_bolt_app(deps, lazy)
     socket_handler = None
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -63,19 +65,31 @@ def serve(settings: Settings) -> int:
                  "POST /v1/metrics, POST /v1/logs, POST /webhooks/{github,gitlab,pagerduty}, "
                  "GET /healthz", settings.port, shape.workers, shape.threads, slack)
 
+    def worker_exit(_arbiter: Any, _worker: Any) -> None:
+        """A web worker whose requests are answered: let the lazy listeners of its Slack
+        requests finish (the boards they post), then exit without tearing the
+        interpreter down (seconds of finalization the master would wait for)."""
+        lazy.shutdown(wait=True)
+        logging.shutdown()
+        os._exit(0)
+
     jobs = None if settings.serve_jobs == "off" else EmbeddedJobs(second_deps(deps)).start()
     server = WebServer(lambda: wsgi, f"0.0.0.0:{settings.port}", shape,
-                       hooks={"when_ready": when_ready})
+                       hooks={"when_ready": when_ready, "worker_exit": worker_exit})
+    master = os.getpid()
     code = 0
     try:
         server.run()
     except SystemExit as exc:  # gunicorn's master ends with sys.exit
+        if os.getpid() != master:
+            raise  # a worker process ending: the rest belongs to the master
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        if jobs:
-            jobs.stop()
-        if socket_handler:
-            socket_handler.close()
-        deps.close()
+        if os.getpid() == master:
+            if jobs:
+                jobs.stop()
+            if socket_handler:
+                socket_handler.close()
+            deps.close()
     log.info("stopped")
     return code

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import redis
 from flask import Flask, Response, request
@@ -88,7 +89,8 @@ class Routes:
 
     def healthz(self) -> Response:
         ok = self.deps.store.ping()
-        return json_answer(200 if ok else 503, {"ok": ok, "redis": "up" if ok else "down"})
+        return json_answer(200 if ok else 503, {"ok": ok, "redis": "up" if ok else "down",
+                                                "pid": os.getpid()})
 
     def ingest(self, environ: dict) -> tuple[int, dict, list[tuple[str, str]]]:
         try:
