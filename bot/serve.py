@@ -15,6 +15,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
 from bot.app import build_bolt_app, build_client, build_deps, second_deps
 from bot.http_server import Limits, WebServer
 from bot.settings import Settings, SettingsError
@@ -36,6 +39,15 @@ def limits(settings: Settings) -> Limits:
                   grace=SHUTDOWN_GRACE)
 
 
+def socket_mode(app: App, app_token: str) -> SocketModeHandler:
+    """Connect `app` to Slack over Socket Mode (`apps.connections.open` with the app-level
+    token, then a WebSocket); Bolt listeners then run in this process, on its threads."""
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()
+    log.info("connected to Slack over Socket Mode")
+    return handler
+
+
 def serve(settings: Settings) -> int:
     settings.require("SLACK_BOT_TOKEN")
     if not settings.slack_app_token:
@@ -49,13 +61,8 @@ def serve(settings: Settings) -> int:
     deps = build_deps(settings)
     lazy = ThreadPoolExecutor(max_workers=5, thread_name_prefix="lazy")  # Bolt's default size
     app = build_bolt_app(deps, lazy)
-    socket_handler = None
-    if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        socket_handler = SocketModeHandler(app, settings.slack_app_token)
-        socket_handler.connect()
-        log.info("connected to Slack over Socket Mode")
+    socket_handler = socket_mode(app, settings.slack_app_token) \
+        if settings.slack_app_token else None
     wsgi = build_web_app(deps, None if socket_handler else app)
     shape = limits(settings)
     slack = "" if socket_handler else "POST /slack/events, "

@@ -139,6 +139,8 @@ class SlackStub:
         self.token = token
         self.member_channels: set[str] = set()
         self.refused_tokens: dict[str, str] = {}  # token -> error every call answers
+        self.app_token = ""  # the app-level token apps.connections.open accepts
+        self.socket_url = ""  # the WebSocket URL it answers (Socket Mode)
         self._hooks: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._state = _State()
@@ -322,6 +324,7 @@ class SlackStub:
             s.peak.clear()
             self._hooks.clear()
             self.refused_tokens.clear()
+            self.app_token = self.socket_url = ""
 
     # -- internals ---------------------------------------------------------
 
@@ -365,20 +368,29 @@ class SlackStub:
         if hook is not None:
             hook()
 
+    def socket_mode(self, app_token: str, url: str) -> None:
+        """Answer `apps.connections.open` (app-level token only) with `url`."""
+        with self._lock:
+            self.app_token, self.socket_url = app_token, url
+
     def on_next_call(self, method: str, hook: Callable[[], None]) -> None:
         """Run `hook` (once) when `method` is next called, before it is answered: lets a
         test make something happen in the middle of the app's own work."""
         with self._lock:
             self._hooks[method] = hook
 
-    def _check_auth(self, args: dict, headers: dict[str, str]) -> None:
+    def _check_auth(self, method: str, args: dict, headers: dict[str, str]) -> None:
         auth = headers.get("authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.get("token")
         if not token:
             raise _ApiError("not_authed")
         if token in self.refused_tokens:
             raise _ApiError(self.refused_tokens[token])
-        if token != self.token:
+        # apps.connections.open takes the app-level token, every other method the bot's
+        wanted = self.app_token if method == "apps.connections.open" else self.token
+        if token != wanted and token in (self.token, self.app_token) and token:
+            raise _ApiError("not_allowed_token_type")
+        if token != wanted:
             raise _ApiError("invalid_auth")
 
     def _user(self, user_id: str) -> dict:
@@ -441,6 +453,8 @@ class SlackStub:
         return {"id": view_id, "team_id": TEAM_ID, "app_id": APP_ID, "hash": f"h{view_id}", **view}
 
     def _dispatch(self, method: str, args: dict) -> dict:
+        if method == "apps.connections.open":
+            return {"url": self.socket_url}
         if method == "auth.test":
             return {
                 "url": "https://test.slack.com/",
@@ -634,7 +648,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if self._fault(method):
                     return
                 try:
-                    self.stub._check_auth(args, headers)
+                    self.stub._check_auth(method, args, headers)
                     result = {"ok": True, **self.stub._dispatch(method, args)}
                 except _ApiError as e:
                     result = {"ok": False, "error": e.error}
