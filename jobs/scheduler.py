@@ -2,8 +2,8 @@
 catch-up after downtime, and re-scheduling when an admin changes the schedule; plus the
 periodic jobs of jobs/periodic.py, each on its interval.
 
-Every running process schedules the digest; the claim in Redis (jobs/digest.py) makes
-exactly one of them post it.
+Every process running the jobs (bot/worker.py) schedules the digest; the claim in Redis
+(jobs/digest.py) makes exactly one of them post it.
 """
 
 from __future__ import annotations
