@@ -331,7 +331,7 @@ def _config(store: Any) -> tuple[BoardConfig, tuple[int, ...]]:
 
 
 def profile_ingest(app: Any, batches: list[list[dict]], top: int = 14) -> str:
-    """cProfile of the /ingest WSGI path (WebApp.__call__), in process, no sockets."""
+    """cProfile of the /ingest WSGI path (the Flask app), in process, no sockets."""
     bodies = [ingest_body(b) for b in batches]
     statuses: list[str] = []
 

@@ -18,13 +18,13 @@ Load generator: `wrk` (one thread, 32 connections, a Lua script that reads expor
 the file and patches its round) when installed, else a separate Python process with 32
 threads over persistent `http.client` connections. The line "load generator:" says which.
 
-Configurations: the real app (build_deps → Bolt → WebApp) in N server processes, each a
-waitress server (8 threads) on one shared port (SO_REUSEPORT; the kernel spreads the
+Configurations: the real app (build_deps → Bolt → Flask) in N server processes, each a
+gunicorn worker (8 threads, in process) on one shared port (SO_REUSEPORT; the kernel spreads the
 connections), for N in --processes. For each: GET /healthz (same server, same load
 generator: what the HTTP stack alone does), then the exports. CPU seconds of every process
 (server(s), redis-server, load generator) are read from /proc during the export run.
 
-Then 1,000 exports go through WebApp in process, one at a time: Python CPU, Redis command
+Then 1,000 exports go through the Flask app in process, one at a time: Python CPU, Redis command
 time and Redis round trips per export, without HTTP or contention.
 
 Correctness at the end: the exports whose answer the load generator may not have seen
@@ -676,7 +676,7 @@ def settle(client: redis.Redis, gen_key: str, port: int, wl: Workload, k: int,
 
 def in_process(redis_url: str, stub: Any, tmp: Path, wl: Workload, k: int, n: int
                ) -> dict[str, float]:
-    """CPU per export without HTTP or contention: WebApp called directly, sequentially."""
+    """CPU per export without HTTP or contention: the Flask app called directly, sequentially."""
     import io
 
     from bench._common import CountingConnection, counting_client, start_app
