@@ -15,6 +15,8 @@ benchmarks run the same worker class in process on a thread (`Server`).
   close. The soft RLIMIT_NOFILE is raised to the hard limit so the limit can be reached.
 - A body announced above twice the largest route limit is not buffered: the request goes
   to its route at once, which answers 413 from Content-Length without reading it.
+- `Expect: 100-continue` (curl sends it for bodies over 1 kB) is answered by the worker
+  while it waits for the body, and taken out of the request it hands on.
 - On SIGTERM (gunicorn's graceful stop) each worker stops accepting and closes its
   listening socket at once, drops connections whose request has not fully arrived (their
   clients retry), lets requests in flight finish for up to `grace` seconds, then exits.
@@ -50,6 +52,7 @@ FD_MARGIN = 64  # descriptors kept for Redis, Slack, logs and the like
 ACCEPT_BATCH = 256  # connections accepted per wake-up of a worker's loop
 RECV_SIZE = 256 * 1024
 MAX_HEAD = 64 * 1024  # headers longer than this go to gunicorn's parser, which refuses them
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 WSGIApp = Callable[..., Any]
 
 
@@ -77,25 +80,57 @@ def raise_fd_limit(wanted: int) -> int:
     return wanted
 
 
+def _head(data: bytes | bytearray) -> tuple[int, list[tuple[bytes, bytes]]] | None:
+    """Where the headers end, and each header's (lower-case name, value); None until the
+    headers have all arrived."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    fields = []
+    for line in bytes(data[:end]).split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        fields.append((name.strip().lower(), value.strip()))
+    return end, fields
+
+
 def request_arrived(data: bytes | bytearray, cap: int) -> bool:
     """Whether `data` holds a whole HTTP/1 request (headers, and the body Content-Length
     announces), or enough to let gunicorn's parser and the route answer it (headers too
     long, a body announced over `cap`, a Content-Length that is not a number)."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
+    head = _head(data)
+    if head is None:
         return len(data) > MAX_HEAD
+    end, fields = head
     length = 0
-    for line in bytes(data[:end]).split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
+    for name, value in fields:
         if name == b"transfer-encoding":  # chunked: complete once the last chunk came
             return data.endswith(b"0\r\n\r\n") or len(data) > cap
         if name == b"content-length":
-            value = value.strip()
             if not value.isdigit():
                 return True  # the parser answers 400
             length = int(value)
     return length > cap or len(data) - (end + 4) >= length
+
+
+def expects_continue(data: bytes | bytearray) -> bool:
+    """Whether the headers in `data` ask for "100 Continue" before the body is sent (curl
+    does for bodies over 1 kB): an HTTP/1.1 request with `Expect: 100-continue`."""
+    head = _head(data)
+    return head is not None and data.split(b"\r\n", 1)[0].endswith(b"HTTP/1.1") and \
+        (b"expect", b"100-continue") in [(n, v.lower()) for n, v in head[1]]
+
+
+def without_expect(data: bytes) -> bytes:
+    """`data` without its Expect header: the buffering worker answered it already, or
+    chose not to invite the body, so gunicorn must not send "100 Continue" again."""
+    head = _head(data)
+    if head is None or not any(name == b"expect" for name, _ in head[1]):
+        return data
+    end = head[0]
+    lines = data[:end].split(b"\r\n")
+    kept = lines[:1] + [line for line in lines[1:]
+                        if line.partition(b":")[0].strip().lower() != b"expect"]
+    return b"\r\n".join(kept) + data[end:]
 
 
 class BufferingWorker(ThreadWorker):
@@ -130,6 +165,7 @@ class BufferingWorker(ThreadWorker):
     def _await_request(self, conn: TConn) -> None:
         conn.sock.setblocking(False)
         conn.arrived = bytearray()
+        conn.continued = False  # "100 Continue" sent for this request
         conn.timeout = time.monotonic() + self.cfg.keepalive
         self.arriving.add(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, conn))
@@ -147,13 +183,19 @@ class BufferingWorker(ThreadWorker):
         conn.arrived += data
         conn.timeout = time.monotonic() + self.cfg.keepalive
         if not request_arrived(conn.arrived, self.max_buffer):
+            if not conn.continued and expects_continue(conn.arrived):
+                conn.continued = True
+                try:
+                    conn.sock.send(CONTINUE)
+                except OSError:
+                    pass  # gone: the next read says so
             return
         self.poller.unregister(conn.sock)
         self.arriving.discard(conn)
         conn.data_ready = True
         conn.sock.setblocking(True)
         conn.init()  # the parser, then the bytes it will read first
-        conn.parser.unreader.unread(bytes(conn.arrived))
+        conn.parser.unreader.unread(without_expect(bytes(conn.arrived)))
         conn.arrived = bytearray()
         self.enqueue_req(conn)
 
