@@ -62,6 +62,8 @@ def json_answer(status: int, body: dict, headers: list[tuple[str, str]] | None =
 
 
 class Routes:
+    """The views: each answers from the WSGI environ through its wire format's module."""
+
     def __init__(self, deps: Deps, bolt_app: App | None) -> None:
         self.deps = deps
         settings, store = deps.settings, deps.store
