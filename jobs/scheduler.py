@@ -9,6 +9,7 @@ Every process running the jobs (bot/worker.py) schedules the digest; the claim i
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -61,7 +62,9 @@ class DigestScheduler:
         self.scheduler.start()
         log.info("digest scheduled daily at %s %s to %s", self.schedule.time,
                  self.schedule.timezone, self.schedule.channel or "(no channel set)")
-        self.scheduler.add_job(self.catch_up, id="catch_up")  # once, right away
+        # Once, right away, on a thread of its own rather than as a one-shot job: an
+        # APScheduler stopped while it removes a one-shot job raises in its thread.
+        threading.Thread(target=self.catch_up, name="catch-up", daemon=True).start()
         return self
 
     def stop(self) -> None:
