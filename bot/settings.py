@@ -52,6 +52,16 @@ class Settings:
     web_threads: int = 8  # threads per web worker process
     serve_jobs: str = "auto"  # auto: serve runs the jobs while no worker runs; off: never
     public_url: str = ""  # https://tokenboard.example.com: what senders are told to use
+    slack_client_id: str = ""  # with the secret and no bot token: "Add to Slack" installs
+    slack_client_secret: str = ""
+    slack_redirect_uri: str = ""
+    uninstall_grace_days: int = 7  # an uninstalled workspace's data is deleted after this
+
+    @property
+    def oauth(self) -> bool:
+        """Installable in many workspaces ("Add to Slack") rather than one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret
+                    and not self.slack_bot_token)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -154,6 +164,10 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         web_threads=_int(env, "WEB_THREADS", 8, minimum=1),
         serve_jobs=_choice(env, "SERVE_JOBS", ("auto", "off")),
         public_url=_public_url(env.get("PUBLIC_URL", "")),
+        slack_client_id=env.get("SLACK_CLIENT_ID", "").strip(),
+        slack_client_secret=env.get("SLACK_CLIENT_SECRET", "").strip(),
+        slack_redirect_uri=env.get("SLACK_REDIRECT_URI", "").strip(),
+        uninstall_grace_days=_int(env, "UNINSTALL_GRACE_DAYS", 7, minimum=0),
     )
 
 

@@ -1,5 +1,6 @@
 """The HTTP surface, a Flask app: /slack/events (Bolt, through its Flask adapter, behind
-the Slack request guard), /ingest (reports), /v1/metrics and /v1/logs (OpenTelemetry),
+the Slack request guard), /slack/install and /slack/oauth_redirect (Bolt's OAuth flow,
+when installed from "Add to Slack"), /ingest (reports), /v1/metrics and /v1/logs (OpenTelemetry),
 /webhooks/<source> (GitHub, GitLab, PagerDuty), /healthz.
 
 Served by gunicorn (`bot.http_server`). The report routes read the WSGI environ
@@ -15,6 +16,7 @@ import os
 import redis
 from flask import Flask, Response, request
 from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from bot.deps import Deps
@@ -43,6 +45,11 @@ def build_web_app(deps: Deps, bolt_app: App | None) -> Flask:
     if routes.slack is not None:
         web.add_url_rule("/slack/events", "slack", methods=["POST"],
                          view_func=lambda: routes.slack(request))
+    if bolt_app is not None and bolt_app.oauth_flow is not None:  # "Add to Slack"
+        flow, adapter = bolt_app.oauth_flow, SlackRequestHandler(bolt_app)
+        for path in (flow.install_path, flow.redirect_uri_path):
+            web.add_url_rule(path, path, methods=["GET"],
+                             view_func=lambda: adapter.handle(request))
     web.add_url_rule("/ingest", "ingest", methods=["POST"], view_func=routes.ingest_view)
     web.add_url_rule("/v1/<any(metrics, logs):signal>", "otlp", methods=["POST"],
                      view_func=routes.otlp)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.deps import Deps
+from bot.leaderboard import REFRESH_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,14 @@ def rescore(deps: Deps) -> None:
         _rescoring.release()
 
 
+def refresh_figures(deps: Deps) -> None:
+    """The boards' whole-population figures and shared charts (jobs/population.py)."""
+    from jobs.population import refresh_figures as refresh
+
+    refresh(deps)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("rescore", 10, rescore),
+    PeriodicJob("figures", REFRESH_EVERY, refresh_figures, at_start=False),
 ]

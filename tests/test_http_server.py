@@ -11,10 +11,15 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
+from bot.app import build_bolt_app, build_workspaces
+from bot.deps import Deps
 from bot.http_server import Server, expects_continue, request_arrived, without_expect
 from bot.redis_server import free_port
+from bot.settings import Settings
+from bot.web import build_web_app
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_stub import SlackStub
 
@@ -159,3 +164,21 @@ def test_curl_style_expect_continue_gets_its_answer(app: App) -> None:
     assert answer.startswith(b"HTTP/1.1 200 ") and b"100 Continue" not in answer
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"accepted": 0, "duplicates": 0,
                                                            "rejected": []}
+
+
+def test_add_to_slack_pages_are_served(deps: Deps, settings: Settings, redis_client,
+                                       stub: SlackStub) -> None:
+    oauth = replace(settings, slack_bot_token="", slack_client_id="111.222",
+                    slack_client_secret="oauth-secret")
+    bolt = build_bolt_app(build_workspaces(oauth, redis_client))
+    server = Server(build_web_app(deps, bolt)).start()
+    try:
+        page = http("GET", server.url + "/slack/install")
+        assert page.status == 200
+        assert "https://slack.com/oauth/v2/authorize?" in page.body.decode()
+        assert "client_id=111.222" in page.body.decode()
+        # the redirect with a state nobody issued installs nothing
+        done = http("GET", server.url + "/slack/oauth_redirect?code=c&state=forged")
+        assert done.status == 400
+    finally:
+        server.stop()
