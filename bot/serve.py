@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +21,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_bolt_app, build_client, build_deps, second_deps
+from bot.deps import Deps
 from bot.http_server import Limits, WebServer
 from bot.settings import Settings, SettingsError
 from bot.startup import check_bot_token, forget_slack_secrets
@@ -59,10 +62,39 @@ def serve(settings: Settings) -> int:
     assert client is not None  # SLACK_BOT_TOKEN is set
     check_bot_token(client)  # a refused token stops here, before Redis or the port
     deps = build_deps(settings)
+    closers: list[Callable[[], object]] = [deps.close]  # what the master closes, in reverse
+    master = os.getpid()
+    # Until gunicorn's master takes the signals over, SIGTERM still stops cleanly (the
+    # embedded Redis with it).
+    signal.signal(signal.SIGTERM, _exit_zero)
+    code = 0
+    try:
+        _serve(settings, deps, closers)
+    except SystemExit as exc:  # gunicorn's master ends with sys.exit
+        if os.getpid() != master:
+            raise  # a worker process ending: the rest belongs to the master
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        if os.getpid() == master:
+            for close in reversed(closers):
+                close()
+    log.info("stopped")
+    return code
+
+
+def _exit_zero(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _serve(settings: Settings, deps: Deps, closers: list[Callable[[], object]]) -> None:
+    """Build the app, connect Socket Mode, start the jobs, then run gunicorn's master
+    (which ends with SystemExit)."""
     lazy = ThreadPoolExecutor(max_workers=5, thread_name_prefix="lazy")  # Bolt's default size
     app = build_bolt_app(deps, lazy)
     socket_handler = socket_mode(app, settings.slack_app_token) \
         if settings.slack_app_token else None
+    if socket_handler:
+        closers.append(socket_handler.close)
     wsgi = build_web_app(deps, None if socket_handler else app)
     shape = limits(settings)
     slack = "" if socket_handler else "POST /slack/events, "
@@ -80,23 +112,7 @@ def serve(settings: Settings) -> int:
         logging.shutdown()
         os._exit(0)
 
-    jobs = None if settings.serve_jobs == "off" else EmbeddedJobs(second_deps(deps)).start()
-    server = WebServer(lambda: wsgi, f"0.0.0.0:{settings.port}", shape,
-                       hooks={"when_ready": when_ready, "worker_exit": worker_exit})
-    master = os.getpid()
-    code = 0
-    try:
-        server.run()
-    except SystemExit as exc:  # gunicorn's master ends with sys.exit
-        if os.getpid() != master:
-            raise  # a worker process ending: the rest belongs to the master
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        if os.getpid() == master:
-            if jobs:
-                jobs.stop()
-            if socket_handler:
-                socket_handler.close()
-            deps.close()
-    log.info("stopped")
-    return code
+    if settings.serve_jobs != "off":
+        closers.append(EmbeddedJobs(second_deps(deps)).start().stop)
+    WebServer(lambda: wsgi, f"0.0.0.0:{settings.port}", shape,
+              hooks={"when_ready": when_ready, "worker_exit": worker_exit}).run()

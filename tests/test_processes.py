@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -132,3 +133,36 @@ def test_serve_runs_the_jobs_only_while_no_worker_is_live(deps: Deps) -> None:
     finally:
         embedded.stop()
     assert not embedded.jobs.running
+
+
+def test_sigterm_during_start_up_stops_the_embedded_redis_too(tmp_path: Path,
+                                                              stub: SlackStub) -> None:
+    """SIGTERM after the embedded Redis started, before gunicorn took the signals over
+    (here: while Socket Mode connects), still stops cleanly: exit 0, Redis stopped."""
+    reached, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        reached.set()
+        release.wait(20)
+
+    stub.socket_mode("xapp-1-A0TEST-1-start", "ws://127.0.0.1:9/never")
+    stub.on_next_call("apps.connections.open", hold)
+    env = {**base_env(tmp_path, stub), "PORT": str(free_port()),
+           "SLACK_APP_TOKEN": "xapp-1-A0TEST-1-start"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert reached.wait(30), "serve never asked for a Socket Mode connection"
+        servers = [pid for pid, name in children(proc.pid) if name == "redis-server"]
+        assert len(servers) == 1
+        proc.send_signal(signal.SIGTERM)
+        release.set()
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert not Path(f"/proc/{servers[0]}").exists(), "the embedded Redis outlived serve"
