@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.web import build_web_app
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_stub import SlackStub
+from tests.test_processes import let_go
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,10 +116,7 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path: Path, redis_url: str,
         sender.join(10)
         _, stderr = proc.communicate(timeout=20)
     finally:
-        release.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        let_go(proc, release)
     assert answers and answers[0].status == 200, (answers, stderr)
     assert answers[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     assert proc.returncode == 0, stderr

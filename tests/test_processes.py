@@ -50,6 +50,14 @@ def children(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def let_go(proc: subprocess.Popen, release: threading.Event) -> None:
+    """Release the stub call a test held, and make sure `proc` is gone, whatever happened."""
+    release.set()
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
 def test_two_web_workers_answer_on_one_embedded_redis(tmp_path: Path, stub: SlackStub) -> None:
     port = free_port()
     env = {**base_env(tmp_path, stub), "PORT": str(port), "WEB_CONCURRENCY": "2"}
@@ -159,10 +167,7 @@ def test_sigterm_during_start_up_stops_the_embedded_redis_too(tmp_path: Path,
         release.set()
         _, stderr = proc.communicate(timeout=20)
     finally:
-        release.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        let_go(proc, release)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr, stderr
     assert not Path(f"/proc/{servers[0]}").exists(), "the embedded Redis outlived serve"
