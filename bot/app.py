@@ -8,6 +8,7 @@ Slack stub).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from dataclasses import replace
 
 import redis
@@ -105,6 +106,15 @@ def workspace_deps(settings: Settings, redis_client: redis.Redis, workspace: str
                 identities=Identities(store, directory))
 
 
+def second_deps(deps: Deps) -> Deps:
+    """Deps of their own (their own Redis connections) on the same Redis as `deps`: for
+    the background jobs in the gunicorn master, whose web workers fork from `deps`."""
+    pool = deps.store.r.connection_pool
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, **pool.connection_kwargs))
+    return build_deps(deps.settings, client)
+
+
 def build_workspaces(settings: Settings, redis_client: redis.Redis | None = None
                      ) -> Workspaces:
     """One workspace (SLACK_BOT_TOKEN), or every installed one (SLACK_CLIENT_ID and
@@ -125,9 +135,11 @@ def build_workspaces(settings: Settings, redis_client: redis.Redis | None = None
     return workspaces
 
 
-def build_bolt_app(deps: Deps | Workspaces) -> App:
+def build_bolt_app(deps: Deps | Workspaces, listener_executor: Executor | None = None
+                   ) -> App:
     """The Bolt app with every listener registered: for one workspace (a `Deps`), or for
-    every installed one with Bolt's OAuth flow (a multi-workspace `Workspaces`).
+    every installed one with Bolt's OAuth flow (a multi-workspace `Workspaces`); lazy
+    listeners run on `listener_executor` (default: Bolt's own thread pool).
 
     process_before_response=True: listeners ack first and do slow work in lazy
     listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
@@ -139,7 +151,8 @@ def build_bolt_app(deps: Deps | Workspaces) -> App:
     settings = workspaces.settings
     common = {"signing_secret": settings.slack_signing_secret or None,
               "process_before_response": True,
-              "request_verification_enabled": bool(settings.slack_signing_secret)}
+              "request_verification_enabled": bool(settings.slack_signing_secret),
+              "listener_executor": listener_executor}
     if workspaces.multi:
         app = App(client=WebClient(base_url=settings.slack_api_url),
                   oauth_settings=oauth_settings(workspaces), **common)

@@ -1,5 +1,5 @@
-"""The `tokenboard` command: serve, demo, leaderboard, digest, config, tokens, identities,
-pull, import."""
+"""The `tokenboard` command: serve, worker, demo, leaderboard, digest, config, tokens,
+identities, workspaces, pull, import."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="tokenboard",
         description="AI usage leaderboard with the outcome-weighted board beside it.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the Slack app and the /ingest HTTP server on PORT")
+    sub.add_parser("serve", help="run the Slack app and the /ingest HTTP server on PORT "
+                                 "(and the background jobs while no worker runs)")
+    sub.add_parser("worker", help="run the background jobs (digest, rescoring, periodic "
+                                  "jobs) apart from the web processes")
     demo = sub.add_parser("demo", help="offline demo: synthetic org → both rankings")
     demo.add_argument("--out", type=Path, default=Path("demo-output"),
                       help="where to write the Block Kit JSON (default: demo-output)")
@@ -105,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.serve import serve
 
             return serve(settings)
+        if args.command == "worker":
+            from bot.worker import run_worker
+
+            return run_worker(settings)
         return print_leaderboard(settings, args.period, args.json)
     except SettingsError as exc:
         print(f"tokenboard: {exc}", file=sys.stderr)

@@ -64,6 +64,8 @@ workspace stay in one Redis Cluster slot. Layout:
                                       can no longer be valid (replays are not run again)
     tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
                                       time, ms); expires when the sender is idle
+    tb:{ws}:worker                    "host pid" of the live `tokenboard worker` (heartbeat,
+                                      30 s expiry): while it is set, serve runs no jobs
 """
 
 from __future__ import annotations
@@ -146,6 +148,9 @@ class Keys:
 
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")
+
+    def worker_heartbeat(self) -> str:
+        return self.key("worker")
 
 
 class InstallKeys:
