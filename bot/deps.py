@@ -7,8 +7,10 @@ composition root (which imports the handlers).
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import redis
+from redis.cluster import RedisCluster
 from slack_sdk import WebClient
 
 from bot.config import BoardConfig
@@ -19,6 +21,19 @@ from bot.redis_server import EmbeddedRedis
 from bot.senders import Senders
 from bot.settings import Settings
 from bot.store import Store
+
+
+def workspace_deps(settings: Settings, redis_client: redis.Redis | RedisCluster,
+                   client: WebClient | None, embedded: EmbeddedRedis | None = None) -> Deps:
+    """Everything for `settings.workspace`, on `redis_client` (a cluster client is bound
+    to the workspace's slot by the store)."""
+    store = Store(redis_client, workspace=settings.workspace, tz=settings.tz,
+                  retention_days=settings.retention_days)
+    directory = Directory(store, client)
+    return Deps(settings=settings, store=store, directory=directory,
+                leaderboards=Leaderboards(store), client=client,
+                senders=Senders(store.r, store.keys, settings.ingest_tokens),
+                identities=Identities(store, directory), embedded=embedded)
 
 
 @dataclass
@@ -35,6 +50,21 @@ class Deps:
     embedded: EmbeddedRedis | None = None
     # charts this process uploaded for /leaderboard replies: what was drawn → its file
     charts: OrderedDict = field(default_factory=OrderedDict)
+    # the same process's Deps for the other workspaces it has served (for_workspace)
+    others: dict[str, Deps] = field(default_factory=dict)
+
+    def for_workspace(self, workspace: str) -> Deps:
+        """This process's Deps for `workspace`: its own store, caches and senders on the
+        same Redis and Slack client. Tokens from INGEST_TOKENS belong to
+        TOKENBOARD_WORKSPACE only."""
+        if workspace == self.settings.workspace:
+            return self
+        found = self.others.get(workspace)
+        if found is None:
+            found = workspace_deps(replace(self.settings, workspace=workspace, ingest_tokens=()),
+                                   self.store.root, self.client)
+            found = self.others.setdefault(workspace, found)
+        return found
 
     def is_admin(self, user_id: str, fresh: bool = False,
                  config: BoardConfig | None = None) -> bool:

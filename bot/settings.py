@@ -28,6 +28,7 @@ class Settings:
     slack_app_token: str = ""
     slack_api_url: str = DEFAULT_SLACK_API_URL
     redis_url: str = ""
+    redis_cluster: bool | None = None  # None: ask the server (INFO cluster)
     data_dir: Path = Path(".tokenboard")
     ingest_tokens: tuple[str, ...] = ()
     port: int = 3000
@@ -76,6 +77,18 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int | None = Non
     if minimum is not None and value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _flag(env: dict[str, str], name: str) -> bool | None:
+    """true/false (also 1/0, yes/no); None when unset."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
 def _hours(env: dict[str, str], name: str, default: float) -> float:
@@ -128,6 +141,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         slack_app_token=env.get("SLACK_APP_TOKEN", "").strip(),
         slack_api_url=api_url,
         redis_url=env.get("REDIS_URL", "").strip(),
+        redis_cluster=_flag(env, "REDIS_CLUSTER"),
         data_dir=Path(env.get("TOKENBOARD_DATA_DIR", "").strip() or ".tokenboard"),
         ingest_tokens=_split(env.get("INGEST_TOKENS", "")),
         port=_int(env, "PORT", 3000),

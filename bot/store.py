@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import redis
+from redis.cluster import RedisCluster
 
 from bot.config import BoardConfig
 from bot.counts import Outcome, Usage, report_fingerprint, usage_from_report
 from bot.keys import Keys
 from bot.periods import Bucket, buckets_for_day, local_date
 from bot.ranking import Totals
+from bot.redis_cluster import workspace_client
 from bot.reports import OutcomeReport, UsageReport
 
 METRICS = ("tokens", "cost", "requests", "points")
@@ -331,20 +333,23 @@ def time_now() -> float:
 class Store:
     """Redis access for one workspace."""
 
-    def __init__(self, client: redis.Redis, workspace: str = "default",
+    def __init__(self, client: redis.Redis | RedisCluster, workspace: str = "default",
                  tz: ZoneInfo | None = None, retention_days: int = 400) -> None:
-        self.r = client
         self.ws = workspace
         self.keys = Keys(workspace)
+        # Every key below shares the workspace's hash tag: on a Redis Cluster all of them,
+        # scripts and pipelines included, go to the primary that owns its slot.
+        self.root = client
+        self.r = workspace_client(client, self.keys.prefix)
         self._heard: dict[str, float] = {}
         self.tz = tz or ZoneInfo("UTC")
         self.retention_days = retention_days
-        self._scripts = {USAGE: client.register_script(USAGE_LUA),
-                         OUTCOME: client.register_script(OUTCOME_LUA)}
-        self._release = client.register_script(RELEASE_LUA)
-        self._save_config = client.register_script(SAVE_CONFIG_LUA)
-        self._rescore = client.register_script(RESCORE_LUA)
-        self._credit = client.register_script(CREDIT_LUA)
+        self._scripts = {USAGE: self.r.register_script(USAGE_LUA),
+                         OUTCOME: self.r.register_script(OUTCOME_LUA)}
+        self._release = self.r.register_script(RELEASE_LUA)
+        self._save_config = self.r.register_script(SAVE_CONFIG_LUA)
+        self._rescore = self.r.register_script(RESCORE_LUA)
+        self._credit = self.r.register_script(CREDIT_LUA)
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
