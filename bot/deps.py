@@ -17,8 +17,9 @@ from bot.config import BoardConfig
 from bot.directory import Directory
 from bot.identities import Identities
 from bot.leaderboard import Leaderboards
+from bot.ratelimit import RateLimiter
 from bot.redis_server import EmbeddedRedis
-from bot.senders import Senders
+from bot.senders import Senders, token_workspace
 from bot.settings import Settings
 from bot.store import Store
 
@@ -33,7 +34,8 @@ def workspace_deps(settings: Settings, redis_client: redis.Redis | RedisCluster,
     return Deps(settings=settings, store=store, directory=directory,
                 leaderboards=Leaderboards(store), client=client,
                 senders=Senders(store.r, store.keys, settings.ingest_tokens),
-                identities=Identities(store, directory), embedded=embedded)
+                identities=Identities(store, directory), embedded=embedded,
+                limiter=RateLimiter(store.r, store.keys, settings.ingest_rate_limit))
 
 
 @dataclass
@@ -48,14 +50,15 @@ class Deps:
     senders: Senders
     identities: Identities
     embedded: EmbeddedRedis | None = None
+    limiter: RateLimiter | None = None  # requests a minute per sender on the report routes
     # charts this process uploaded for /leaderboard replies: what was drawn → its file
     charts: OrderedDict = field(default_factory=OrderedDict)
     # the same process's Deps for the other workspaces it has served (for_workspace)
     others: dict[str, Deps] = field(default_factory=dict)
 
-    def for_workspace(self, workspace: str) -> Deps:
-        """This process's Deps for `workspace`: its own store, caches and senders on the
-        same Redis and Slack client. Tokens from INGEST_TOKENS belong to
+    def for_workspace(self, workspace: str, remember: bool = True) -> Deps:
+        """This process's Deps for `workspace`: its own store, caches, senders and rate
+        limiter on the same Redis and Slack client. Tokens from INGEST_TOKENS belong to
         TOKENBOARD_WORKSPACE only."""
         if workspace == self.settings.workspace:
             return self
@@ -63,8 +66,24 @@ class Deps:
         if found is None:
             found = workspace_deps(replace(self.settings, workspace=workspace, ingest_tokens=()),
                                    self.store.root, self.client)
-            found = self.others.setdefault(workspace, found)
+            if remember:
+                found = self.others.setdefault(workspace, found)
         return found
+
+    def for_sender(self, header: str) -> tuple[Deps, str | None, int | None]:
+        """The Deps of the workspace an `Authorization: Bearer` token belongs to, the
+        sender's name (None: refused) and its own rate limit (None: the default).
+
+        A token made by `tokenboard tokens create --workspace W` names W and is looked up
+        only among W's tokens, so its reports can only be counted in W; any other token
+        is TOKENBOARD_WORKSPACE's. Redis errors propagate (the caller answers 503).
+        """
+        workspace = token_workspace(header) or self.settings.workspace
+        deps = self.for_workspace(workspace, remember=False)
+        sender, rate = deps.senders.identify(header)
+        if sender is not None and deps is not self:  # kept only once a token proved it
+            deps = self.others.setdefault(workspace, deps)
+        return deps, sender, rate
 
     def is_admin(self, user_id: str, fresh: bool = False,
                  config: BoardConfig | None = None) -> bool:

@@ -79,6 +79,17 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int | None = Non
     return value
 
 
+def check_workspace(value: str, name: str = "--workspace") -> str:
+    """A workspace name as Redis keys take it: a Slack team id like T012AB3CD, or a name
+    such as `demo` (letters, digits, '_' and '-', at most 64)."""
+    from bot.keys import WORKSPACE
+
+    if not WORKSPACE.match(value):
+        raise SettingsError(f"{name} must be a Slack team id like T012AB3CD or a name of "
+                            f"letters, digits, '_' and '-' (at most 64), got {value!r}")
+    return value
+
+
 def _flag(env: dict[str, str], name: str) -> bool | None:
     """true/false (also 1/0, yes/no); None when unset."""
     raw = env.get(name, "").strip().lower()
@@ -146,7 +157,8 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         ingest_tokens=_split(env.get("INGEST_TOKENS", "")),
         port=_int(env, "PORT", 3000),
         timezone=timezone,
-        workspace=env.get("TOKENBOARD_WORKSPACE", "").strip() or "default",
+        workspace=check_workspace(env.get("TOKENBOARD_WORKSPACE", "").strip() or "default",
+                                  "TOKENBOARD_WORKSPACE"),
         retention_days=_int(env, "TOKENBOARD_RETENTION_DAYS", 400),
         otlp_max_bytes=_otlp_max(env),
         github_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET", "").strip(),
