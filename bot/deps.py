@@ -29,7 +29,9 @@ def workspace_deps(settings: Settings, redis_client: redis.Redis | RedisCluster,
     """Everything for `settings.workspace`, on `redis_client` (a cluster client is bound
     to the workspace's slot by the store)."""
     store = Store(redis_client, workspace=settings.workspace, tz=settings.tz,
-                  retention_days=settings.retention_days)
+                  retention_days=settings.retention_days,
+                  wait_replicas=settings.redis_wait_replicas,
+                  wait_ms=max(1, settings.redis_timeout_ms // 2))
     directory = Directory(store, client)
     return Deps(settings=settings, store=store, directory=directory,
                 leaderboards=Leaderboards(store), client=client,

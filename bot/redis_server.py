@@ -205,8 +205,10 @@ class LocalCluster:
         return self
 
     def _healthy(self) -> bool:
-        """Every node says the cluster is ok and every replica is in sync."""
+        """Every live node says the cluster is ok and every live replica is in sync."""
         for node in self.nodes:
+            if node.process is None:
+                continue
             with self.client(node) as c:
                 if "cluster_state:ok" not in c.execute_command("CLUSTER", "INFO"):
                     return False
@@ -239,27 +241,47 @@ class LocalCluster:
             with self.client(node) as c:
                 c.flushall()
 
-    def failover(self, primary: EmbeddedRedis, timeout: float = 30.0) -> EmbeddedRedis:
-        """Promote a replica of `primary` with CLUSTER FAILOVER (the coordinated, manual
-        kind: the replica catches up with the primary before taking over); returns it."""
-        with self.client(primary) as c:
-            my_id = c.execute_command("CLUSTER", "MYID")
+    def replica_of(self, primary: EmbeddedRedis) -> EmbeddedRedis:
+        """A replica that follows `primary`."""
         for node in self.nodes:
             with self.client(node) as c:
                 info = c.info("replication")
-                if info["role"] == "slave" and info.get("master_port") == primary.port:
-                    c.execute_command("CLUSTER", "FAILOVER")
-                    self._wait(lambda c=c: c.info("replication")["role"] == "master",
-                               timeout, "the replica to take over")
-                    self._wait(lambda: all(my_id not in [line.split()[0] for line in
-                                                         self.client(n).execute_command(
-                                                             "CLUSTER", "NODES").splitlines()
-                                                         if "master" in line.split()[2]]
-                                           for n in self.nodes), timeout,
-                               "every node to see the new primary")
-                    self._wait(self._healthy, timeout, "the cluster to settle")
-                    return node
+            if info["role"] == "slave" and info.get("master_port") == primary.port:
+                return node
         raise RuntimeError(f"no replica follows the node on port {primary.port}")
+
+    def failover(self, primary: EmbeddedRedis, timeout: float = 30.0) -> EmbeddedRedis:
+        """Promote a replica of `primary` with CLUSTER FAILOVER (the coordinated, manual
+        kind: the replica catches up with the primary before taking over); returns it."""
+        replica = self.replica_of(primary)
+        with self.client(replica) as c:
+            c.execute_command("CLUSTER", "FAILOVER")
+        self.wait_primary(replica, timeout)
+        return replica
+
+    def wait_primary(self, node: EmbeddedRedis, timeout: float = 30.0) -> None:
+        """Wait until every live node sees `node` as a primary and the cluster is ok."""
+        def promoted() -> bool:
+            with self.client(node) as c:
+                my_id = c.execute_command("CLUSTER", "MYID")
+            for other in self.nodes:
+                if other.process is None:
+                    continue
+                with self.client(other) as c:
+                    lines = c.execute_command("CLUSTER", "NODES").splitlines()
+                if not any(line.startswith(my_id) and "master" in line.split()[2]
+                           for line in lines):
+                    return False
+            return True
+
+        self._wait(promoted, timeout, "the replica to take over")
+        self._wait(self._healthy, timeout, "the cluster to settle")
+
+    def restart(self, node: EmbeddedRedis, timeout: float = 30.0) -> None:
+        """Start a stopped node again: it rejoins with its identity (nodes.conf); a former
+        primary whose slots were taken over comes back as a replica of the new one."""
+        node.start()
+        self._wait(self._healthy, timeout, "the node to rejoin")
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -29,6 +29,7 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     redis_url: str = ""
     redis_cluster: bool | None = None  # None: ask the server (INFO cluster)
+    redis_wait_replicas: int = 0  # replicas that must have a report before it is acknowledged
     data_dir: Path = Path(".tokenboard")
     ingest_tokens: tuple[str, ...] = ()
     port: int = 3000
@@ -153,6 +154,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         slack_api_url=api_url,
         redis_url=env.get("REDIS_URL", "").strip(),
         redis_cluster=_flag(env, "REDIS_CLUSTER"),
+        redis_wait_replicas=_int(env, "REDIS_WAIT_REPLICAS", 0, minimum=0),
         data_dir=Path(env.get("TOKENBOARD_DATA_DIR", "").strip() or ".tokenboard"),
         ingest_tokens=_split(env.get("INGEST_TOKENS", "")),
         port=_int(env, "PORT", 3000),

@@ -334,7 +334,11 @@ class Store:
     """Redis access for one workspace."""
 
     def __init__(self, client: redis.Redis | RedisCluster, workspace: str = "default",
-                 tz: ZoneInfo | None = None, retention_days: int = 400) -> None:
+                 tz: ZoneInfo | None = None, retention_days: int = 400,
+                 wait_replicas: int = 0, wait_ms: int = 500) -> None:
+        """`wait_replicas`: counting returns only once that many replicas have the writes
+        (WAIT, at most `wait_ms`), else raises redis.ConnectionError (REDIS_WAIT_REPLICAS)."""
+        self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
         self.ws = workspace
         self.keys = Keys(workspace)
         # Every key below shares the workspace's hash tag: on a Redis Cluster all of them,
@@ -473,13 +477,22 @@ class Store:
     def _run(self, calls: list[tuple[str, list, list, list[int]]]) -> list:
         """EVALSHA each call in one pipeline (no SCRIPT EXISTS round trip); if Redis has
         lost the scripts (a restart), load them and run the pipeline again: what already
-        ran is deduplicated by its markers."""
+        ran is deduplicated by its markers. With `wait_replicas`, the pipeline ends with
+        WAIT, and too few replicas confirming raises redis.ConnectionError (the caller
+        answers 503; the sender's retry is deduplicated)."""
         for attempt in (1, 2):
             pipe = self.r.pipeline(transaction=False)
             for script, keys, args, _ in calls:
                 pipe.evalsha(self._scripts[script].sha, len(keys), *keys, *args)
+            if self.wait_replicas:
+                pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
             try:
-                return pipe.execute()
+                answers = pipe.execute()
+                if self.wait_replicas and answers.pop() < self.wait_replicas:
+                    raise redis.ConnectionError(
+                        f"fewer than {self.wait_replicas} replica(s) confirmed the writes "
+                        f"within {self.wait_ms} ms (REDIS_WAIT_REPLICAS)")
+                return answers
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise

@@ -9,16 +9,20 @@ against each, then promote a replica while a sender streams reports.
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from redis.cluster import RedisCluster
 
 from bot.admin import rebuild_scores, save_configuration
 from bot.app import build_deps
+from bot.app import redis_client as app_redis_client
 from bot.config import OutcomeRule
 from bot.periods import local_date
 from bot.redis_server import LocalCluster
@@ -111,53 +115,105 @@ def test_every_path_runs_on_the_primary_owning_each_workspace(
     assert len(posts) == len(workspaces)
 
 
+class Stream:
+    """A sender streaming batches to `app` in a thread, retrying each batch on 503 until
+    it is acknowledged."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.acked: list[list[dict]] = []
+        self.refused = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.send)
+
+    def send(self) -> None:
+        batch_no = 0
+        while not self.stop.is_set():
+            batch = [usage(f"b{batch_no}-{i}", f"U0P{i % 7}", batch_no * 100 + i + 1)
+                     for i in range(40)]
+            while True:
+                answer = self.app.ingest(batch)
+                if answer.status == 200:
+                    self.acked.append(batch)
+                    break
+                assert answer.status == 503 and answer.headers.get("Retry-After"), answer.body
+                self.refused += 1
+                time.sleep(0.02)
+            batch_no += 1
+
+    def until(self, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def __enter__(self) -> Stream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+    def expected(self) -> dict[str, float]:
+        """Tokens per person of everything acknowledged."""
+        totals: dict[str, float] = {}
+        for batch in self.acked:
+            for event in batch:
+                totals[event["user"]] = totals.get(event["user"], 0) + event["tokens"]
+        return totals
+
+
 def test_a_replica_promoted_during_ingest_loses_nothing_acknowledged(
         local_cluster: LocalCluster, cluster_client: RedisCluster, settings: Settings,
         stub: SlackStub) -> None:
     workspace = workspaces_on_each_primary(local_cluster)[0]
     primary = local_cluster.primaries()[0][0]
     app = App(build_deps(replace(settings, workspace=workspace), cluster_client), stub)
-    acked: list[list[dict]] = []
-    refused: list[int] = []
-    stop = threading.Event()
-
-    def sender() -> None:
-        batch_no = 0
-        while not stop.is_set():
-            batch = [usage(f"b{batch_no}-{i}", f"U0P{i % 7}", batch_no * 100 + i + 1)
-                     for i in range(40)]
-            while True:  # a sender retries the whole batch until it is acknowledged
-                answer = app.ingest(batch)
-                if answer.status == 200:
-                    acked.append(batch)
-                    break
-                assert answer.status == 503 and answer.headers.get("Retry-After"), answer.body
-                refused.append(batch_no)
-                time.sleep(0.02)
-            batch_no += 1
-
-    def acked_at_least(n: int) -> None:
-        deadline = time.monotonic() + 30
-        while len(acked) < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=sender)
-    thread.start()
     try:
-        acked_at_least(5)
-        promoted = local_cluster.failover(primary)
-        after = len(acked)
-        acked_at_least(after + 5)
+        with Stream(app) as stream:
+            stream.until(lambda: len(stream.acked) >= 5)
+            promoted = local_cluster.failover(primary)
+            after = len(stream.acked)
+            stream.until(lambda: len(stream.acked) >= after + 5)
     finally:
-        stop.set()
-        thread.join(timeout=30)
         app.stop()
-    assert local_cluster.primaries()[0][0].port != primary.port or promoted.port != primary.port
-    expected: dict[str, float] = {}
-    for batch in acked:
-        for event in batch:
-            expected[event["user"]] = expected.get(event["user"], 0) + event["tokens"]
-    assert sum(len(b) for b in acked) > 10 * 40
-    assert board_today(app)[0] == expected
+    assert len(stream.acked) >= after + 5
+    assert board_today(app)[0] == stream.expected()
     # The workspace's keys now live on the promoted replica.
     assert keys_on(local_cluster, promoted.port, workspace)
+
+
+def test_with_redis_wait_replicas_a_primary_killed_during_ingest_loses_nothing_acknowledged(
+        settings: Settings, stub: SlackStub, tmp_path: Path) -> None:
+    """REDIS_WAIT_REPLICAS=1: a report is acknowledged only once the replica has it, so
+    the replica promoted after its primary dies holds everything answered 200."""
+    with LocalCluster(tmp_path / "cluster", masters=3, replicas=1,
+                      node_timeout_ms=1000) as cluster:
+        client = app_redis_client(cluster.url, 1.0, cluster=True)
+        workspace = workspaces_on_each_primary(cluster)[0]
+        primary = cluster.primaries()[0][0]
+        replica = cluster.replica_of(primary)
+        app = App(build_deps(replace(settings, workspace=workspace, redis_wait_replicas=1),
+                             client), stub)
+        try:
+            with Stream(app) as stream:
+                stream.until(lambda: len(stream.acked) >= 5)
+                # The replica stalls: the primary still runs the scripts, but no report is
+                # acknowledged while the replica cannot confirm it.
+                assert replica.process is not None
+                replica.process.send_signal(signal.SIGSTOP)
+                stream.until(lambda: stream.refused >= 2)
+                stalled = stream.refused
+                primary.stop(signal.SIGKILL)
+                replica.process.send_signal(signal.SIGCONT)
+                cluster.wait_primary(replica)
+                # The promoted replica has no replica of its own: nothing is acknowledged
+                # until the old primary is back, as its replica.
+                cluster.restart(primary)
+                after = len(stream.acked)
+                stream.until(lambda: len(stream.acked) >= after + 5)
+        finally:
+            app.stop()
+            client.close()
+        assert stalled >= 2 and len(stream.acked) >= after + 5
+        assert board_today(app)[0] == stream.expected()
