@@ -46,6 +46,16 @@ workspace stay in one Redis Cluster slot. Layout:
                                       can no longer be valid (replays are not run again)
     tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
                                       time, ms); expires when the sender is idle
+
+Outside any workspace:
+
+    tb:{install:<enterprise>:<team>}:bot          the installation's latest bot (JSON)
+    tb:{install:<enterprise>:<team>}:installer    its latest installation (JSON)
+    tb:{install:<enterprise>:<team>}:installer:<user>   that user's installation (JSON)
+    tb:{install:<enterprise>:<team>}:users        users with an installation of their own
+                                      (enterprise or team is "-" when absent: a workspace
+                                      outside Enterprise Grid, or an org-wide install)
+    tb:{oauth}:state:<state>          an OAuth state issued for "Add to Slack" (expires)
 """
 
 from __future__ import annotations
@@ -104,3 +114,13 @@ class Keys:
 
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")
+
+
+def install_key(enterprise_id: str | None, team_id: str | None, *parts: str) -> str:
+    """A key of one Slack installation: a workspace, or an org-wide Enterprise Grid install
+    (no team). All keys of one installation share its hash tag."""
+    return ":".join((f"tb:{{install:{enterprise_id or '-'}:{team_id or '-'}}}",) + parts)
+
+
+def oauth_state_key(state: str) -> str:
+    return f"tb:{{oauth}}:state:{state}"
