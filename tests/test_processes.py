@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,13 +23,12 @@ import pytest
 import redis
 
 from bot.app import build_deps
-from bot.redis_server import free_port
 from bot.settings import Settings
-from tests.conftest import BOT_TOKEN, INGEST_TOKEN, SIGNING_SECRET
+from tests.conftest import INGEST_TOKEN
 from tests.round_robin import RoundRobinProxy
+from tests.serve_processes import Process, start, stop_all, wait_healthy
 from tests.slack_stub import SlackStub
 
-ROOT = Path(__file__).resolve().parents[1]
 CHANNEL = "C0DIGEST"
 SENDERS, BATCHES, EVENTS = 4, 20, 25  # per sender: batches of events
 KILL_AFTER = SENDERS * BATCHES // 3  # acknowledged batches before one process is killed
@@ -43,31 +38,12 @@ PEOPLE = [f"U0P{i:02d}" for i in range(30)]
 PROCESSES = [["serve"], ["serve"], ["serve"]]
 
 
-@dataclass
-class Process:
-    popen: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-
-def start(command: list[str], redis_url: str, stub: SlackStub, data_dir: Path,
-          index: int) -> Process:
-    port = free_port()
+def digest_env() -> dict[str, str]:
+    """Digest settings that make every process catch up on yesterday's digest at start."""
     digest_at = datetime.now(UTC) - timedelta(minutes=1)
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(data_dir),
-           "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": stub.url, "REDIS_URL": redis_url, "PORT": str(port),
-           "INGEST_TOKENS": f"ci:{INGEST_TOKEN}", "INGEST_RATE_LIMIT": "0",
-           "TOKENBOARD_TIMEZONE": "UTC", "TOKENBOARD_DATA_DIR": str(data_dir),
-           "DIGEST_CHANNEL": CHANNEL, "DIGEST_TIME": f"{digest_at:%H:%M}"}
-    log = data_dir / f"process-{index}.log"
-    with log.open("wb") as out:
-        popen = subprocess.Popen([sys.executable, "-m", "bot", *command], env=env, cwd=data_dir,
-                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    return Process(popen, port, log)
+    return {"INGEST_TOKENS": f"ci:{INGEST_TOKEN}", "INGEST_RATE_LIMIT": "0",
+            "TOKENBOARD_TIMEZONE": "UTC", "DIGEST_CHANNEL": CHANNEL,
+            "DIGEST_TIME": f"{digest_at:%H:%M}"}
 
 
 def post(url: str, body: bytes, timeout: float = 10) -> int:
@@ -87,17 +63,6 @@ def post(url: str, body: bytes, timeout: float = 10) -> int:
         conn.close()
 
 
-def healthy(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def processes(request: pytest.FixtureRequest, stub: SlackStub, tmp_path: Path
               ) -> Iterator[tuple[list[Process], redis.Redis]]:
@@ -109,26 +74,13 @@ def processes(request: pytest.FixtureRequest, stub: SlackStub, tmp_path: Path
     else:
         url = request.getfixturevalue("local_cluster").url
         client = request.getfixturevalue("cluster_client")
-    running = [start(command, url, stub, tmp_path, i) for i, command in enumerate(PROCESSES)]
+    running = [start(command, url, stub.url, tmp_path, f"process-{i}", **digest_env())
+               for i, command in enumerate(PROCESSES)]
     try:
-        deadline = time.monotonic() + 45
-        while not all(healthy(p.port) for p in running):
-            dead = [p for p in running if not p.alive()]
-            if dead or time.monotonic() > deadline:
-                pytest.fail("serve did not start:\n" + "\n".join(
-                    p.log.read_text()[-2000:] for p in (dead or running)))
-            time.sleep(0.1)
+        wait_healthy(running)
         yield running, client
     finally:
-        for p in running:
-            if p.alive():
-                p.popen.send_signal(signal.SIGTERM)
-        for p in running:
-            try:
-                p.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
-                p.popen.wait()
+        stop_all(running)
 
 
 def batch(sender: int, number: int) -> list[dict]:
