@@ -60,14 +60,16 @@ class Deps:
 
     def for_workspace(self, workspace: str, remember: bool = True) -> Deps:
         """This process's Deps for `workspace`: its own store, caches, senders and rate
-        limiter on the same Redis and Slack client. Tokens from INGEST_TOKENS belong to
-        TOKENBOARD_WORKSPACE only."""
+        limiter on the same Redis. Tokens from INGEST_TOKENS belong to TOKENBOARD_WORKSPACE
+        only, and so does the bot token: another workspace gets no Slack client, so an
+        email is never looked up in the wrong Slack (such reports are answered 503, as
+        without SLACK_BOT_TOKEN; reports naming Slack user ids are counted)."""
         if workspace == self.settings.workspace:
             return self
         found = self.others.get(workspace)
         if found is None:
-            found = workspace_deps(replace(self.settings, workspace=workspace, ingest_tokens=()),
-                                   self.store.root, self.client)
+            found = workspace_deps(replace(self.settings, workspace=workspace, ingest_tokens=(),
+                                           slack_bot_token=""), self.store.root, None)
             if remember:
                 found = self.others.setdefault(workspace, found)
         return found

@@ -97,6 +97,11 @@ def test_two_workspaces_under_the_same_load_stay_apart(
         assert app.ingest(batch(99, 1), token=tokens[first]).status == 401
         assert app.ingest(batch(0, scales[second]), token=tokens[second]).json()[
             "duplicates"] == len(PEOPLE)
+        # The process's bot token is its own workspace's: an email is never looked up in
+        # the wrong Slack for another workspace's report.
+        by_email = [{**batch(98, 1)[0], "user": None, "email": "ana@example.com"}]
+        assert app.ingest(by_email, token=tokens[second]).status == 503
+        assert stub.calls("users.lookupByEmail") == []
     finally:
         app.stop()
 
