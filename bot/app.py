@@ -8,12 +8,14 @@ Slack stub).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 from slack_bolt import App
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -22,10 +24,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.deps import Deps, workspace_deps
+from bot.installations import BOT_SCOPES, RedisOAuthStateStore
 from bot.redis_cluster import is_cluster
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings, SettingsError
 from bot.slack_guard import quiet_bolt_body_logs
+from bot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -95,29 +99,70 @@ def redis_client(url: str, timeout: float, cluster: bool | None = False
 
 def build_deps(settings: Settings, redis_client: redis.Redis | RedisCluster | None = None
                ) -> Deps:
+    """The one workspace of a SLACK_BOT_TOKEN install (TOKENBOARD_WORKSPACE)."""
     embedded = None
     if redis_client is None:
         redis_client, embedded = connect_redis(settings)
-    return workspace_deps(settings, redis_client, build_client(settings), embedded)
+    return workspace_deps(settings, redis_client, settings.workspace, build_client(settings),
+                          embedded)
 
 
-def build_bolt_app(deps: Deps) -> App:
-    """The Bolt app with every listener registered.
+def build_workspaces(settings: Settings,
+                     redis_client: redis.Redis | RedisCluster | None = None) -> Workspaces:
+    """One workspace (SLACK_BOT_TOKEN), or every installed one (SLACK_CLIENT_ID and
+    SLACK_CLIENT_SECRET: "Add to Slack")."""
+    if not settings.oauth:
+        return Workspaces.of(build_deps(settings, redis_client))
+    embedded = None
+    if redis_client is None:
+        redis_client, embedded = connect_redis(settings)
+
+    def build(workspace: str, client: WebClient | None) -> Deps:
+        if client is not None:
+            client = build_client(replace(settings, slack_bot_token=client.token))
+        return workspace_deps(settings, redis_client, workspace, client)
+
+    workspaces = Workspaces(settings, redis_client, build)
+    workspaces.embedded = embedded
+    return workspaces
+
+
+def build_bolt_app(deps: Deps | Workspaces) -> App:
+    """The Bolt app with every listener registered: for one workspace (a `Deps`), or for
+    every installed one with Bolt's OAuth flow (a multi-workspace `Workspaces`).
 
     process_before_response=True: listeners ack first and do slow work in lazy
     listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
     event whose processing fails (Redis down) is not acked and Slack retries it.
     """
-    from handlers import admin, claims, commands, events, home
+    from handlers import admin, claims, commands, events, home, installs
 
-    app = App(
-        client=deps.client,
-        signing_secret=deps.settings.slack_signing_secret or None,
-        process_before_response=True,
-        token_verification_enabled=False,
-        request_verification_enabled=bool(deps.settings.slack_signing_secret),
-    )
+    workspaces = deps if isinstance(deps, Workspaces) else Workspaces.of(deps)
+    settings = workspaces.settings
+    common = {"signing_secret": settings.slack_signing_secret or None,
+              "process_before_response": True,
+              "request_verification_enabled": bool(settings.slack_signing_secret)}
+    if workspaces.multi:
+        app = App(client=WebClient(base_url=settings.slack_api_url),
+                  oauth_settings=oauth_settings(workspaces), **common)
+    else:
+        app = App(client=workspaces.single.client, token_verification_enabled=False,
+                  **common)
     quiet_bolt_body_logs()
-    for module in (commands, events, home, admin, claims):
-        module.register(app, deps)
+    for module in (commands, events, home, admin, claims, installs):
+        module.register(app, workspaces)
     return app
+
+
+def oauth_settings(workspaces: Workspaces) -> OAuthSettings:
+    """Bolt's OAuth flow on our Redis stores: /slack/install shows "Add to Slack",
+    /slack/oauth_redirect completes the install (the token exchange goes to
+    SLACK_API_URL like every Web API call)."""
+    settings = workspaces.settings
+    assert workspaces.installations is not None
+    return OAuthSettings(
+        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES), redirect_uri=settings.slack_redirect_uri or None,
+        installation_store=workspaces.installations,
+        state_store=RedisOAuthStateStore(workspaces.r, client_id=settings.slack_client_id),
+        install_path="/slack/install", redirect_uri_path="/slack/oauth_redirect")

@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--replace", action="store_true",
                       help="the file is the whole configuration: unlisted kinds are removed "
                            "and unlisted settings go back to their defaults (no prompt)")
+    from bot.cli_workspaces import add_parser as add_workspaces_parser
+
     add_parsers(sub)
+    add_workspaces_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -83,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_access import run_identities, run_tokens
 
             return (run_tokens if args.command == "tokens" else run_identities)(settings, args)
+        if args.command == "workspaces":
+            from bot.cli_workspaces import run as run_workspaces
+
+            return run_workspaces(settings, args)
         if args.command == "digest":
             return run_digest(settings, args.date, args.dry_run, args.force, args.out)
         if args.command == "serve":
@@ -250,7 +257,7 @@ def print_leaderboard(settings, period: str, as_json: bool) -> int:
 
     deps = build_deps(settings)
     try:
-        pb = deps.leaderboards.period_board(period)
+        pb = deps.leaderboards.full_board(period)
         shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
         names = deps.directory.names(shown)
         if as_json:

@@ -7,7 +7,7 @@ composition root (which imports the handlers).
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import redis
 from redis.cluster import RedisCluster
@@ -25,17 +25,21 @@ from bot.store import Store
 
 
 def workspace_deps(settings: Settings, redis_client: redis.Redis | RedisCluster,
-                   client: WebClient | None, embedded: EmbeddedRedis | None = None) -> Deps:
-    """Everything for `settings.workspace`, on `redis_client` (a cluster client is bound
-    to the workspace's slot by the store)."""
-    store = Store(redis_client, workspace=settings.workspace, tz=settings.tz,
+                   workspace: str, client: WebClient | None,
+                   embedded: EmbeddedRedis | None = None) -> Deps:
+    """Everything of one workspace: its store (under its own hash tag; on a Redis Cluster
+    bound to that slot's primary), Slack client, names, boards, ingest tokens, rate
+    limiter and identity map."""
+    store = Store(redis_client, workspace=workspace, tz=settings.tz,
                   retention_days=settings.retention_days,
                   wait_replicas=settings.redis_wait_replicas,
                   wait_ms=max(1, settings.redis_timeout_ms // 2))
+    # INGEST_TOKENS belong to the environment's own workspace, never to installed ones
+    env_tokens = settings.ingest_tokens if workspace == settings.workspace else ()
     directory = Directory(store, client)
     return Deps(settings=settings, store=store, directory=directory,
                 leaderboards=Leaderboards(store), client=client,
-                senders=Senders(store.r, store.keys, settings.ingest_tokens),
+                senders=Senders(store.r, store.keys, env_tokens),
                 identities=Identities(store, directory), embedded=embedded,
                 limiter=RateLimiter(store.r, store.keys, settings.ingest_rate_limit))
 
@@ -64,12 +68,11 @@ class Deps:
         only, and so does the bot token: another workspace gets no Slack client, so an
         email is never looked up in the wrong Slack (such reports are answered 503, as
         without SLACK_BOT_TOKEN; reports naming Slack user ids are counted)."""
-        if workspace == self.settings.workspace:
+        if workspace == self.store.ws:
             return self
         found = self.others.get(workspace)
         if found is None:
-            found = workspace_deps(replace(self.settings, workspace=workspace, ingest_tokens=(),
-                                           slack_bot_token=""), self.store.root, None)
+            found = workspace_deps(self.settings, self.store.root, workspace, None)
             if remember:
                 found = self.others.setdefault(workspace, found)
         return found
@@ -82,7 +85,7 @@ class Deps:
         only among W's tokens, so its reports can only be counted in W; any other token
         is TOKENBOARD_WORKSPACE's. Redis errors propagate (the caller answers 503).
         """
-        workspace = token_workspace(header) or self.settings.workspace
+        workspace = token_workspace(header) or self.store.ws
         deps = self.for_workspace(workspace, remember=False)
         sender, rate = deps.senders.identify(header)
         if sender is not None and deps is not self:  # kept only once a token proved it

@@ -21,6 +21,13 @@ workspace stay in one Redis Cluster slot. Layout:
                                       the BoardConfig, its version, audit list, and the
                                       version outcome points were rebuilt with
     tb:{ws}:rebuild                   set while outcome points are being rebuilt
+    tb:{ws}:pop:<scope>:<name>        the period's whole-population figures (ρ, τ, flag
+                                      threshold, efficiency): JSON, see bot.population
+    tb:{ws}:pop:wanted                sorted set period bucket → when a board of it was
+                                      last read (the background refresh keeps those fresh)
+    tb:{ws}:pop:claim:<scope>:<name>  one process refreshes a period's figures at a time
+    tb:{ws}:boardchart:<scope>:<name> the period's slope chart drawn in the background
+                                      (JSON: Slack file id, alt text, when, what was drawn)
     tb:{ws}:optout                    people left out of boards shown to others
     tb:{ws}:digest:...                digest claims, attempts, posted ts, errors, ρ
     tb:{ws}:tokens                    hash sha256(token) → sender name (tokens made by the CLI)
@@ -46,16 +53,6 @@ workspace stay in one Redis Cluster slot. Layout:
                                       can no longer be valid (replays are not run again)
     tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
                                       time, ms); expires when the sender is idle
-
-Outside any workspace:
-
-    tb:{install:<enterprise>:<team>}:bot          the installation's latest bot (JSON)
-    tb:{install:<enterprise>:<team>}:installer    its latest installation (JSON)
-    tb:{install:<enterprise>:<team>}:installer:<user>   that user's installation (JSON)
-    tb:{install:<enterprise>:<team>}:users        users with an installation of their own
-                                      (enterprise or team is "-" when absent: a workspace
-                                      outside Enterprise Grid, or an org-wide install)
-    tb:{oauth}:state:<state>          an OAuth state issued for "Add to Slack" (expires)
 """
 
 from __future__ import annotations
@@ -66,6 +63,7 @@ from datetime import date
 # A workspace name: a Slack team or enterprise id (T012AB3CD, E012AB3CD), or a name such as
 # `default` or `demo`. No braces (they would break the hash tag), no ':' (the separator).
 WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+INSTALL_PREFIX = "tb:{install}"  # one hash tag: installations are few and read together
 
 
 class Keys:
@@ -112,15 +110,52 @@ class Keys:
     def rank_chart(self, user: str) -> str:
         return self.key("rankchart", user)
 
+    def population(self, scope: str, name: str) -> str:
+        return self.key("pop", scope, name)
+
+    def population_wanted(self) -> str:
+        return self.key("pop", "wanted")
+
+    def population_claim(self, scope: str, name: str) -> str:
+        return self.key("pop", "claim", scope, name)
+
+    def board_chart(self, scope: str, name: str) -> str:
+        return self.key("boardchart", scope, name)
+
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")
 
 
-def install_key(enterprise_id: str | None, team_id: str | None, *parts: str) -> str:
-    """A key of one Slack installation: a workspace, or an org-wide Enterprise Grid install
-    (no team). All keys of one installation share its hash tag."""
-    return ":".join((f"tb:{{install:{enterprise_id or '-'}:{team_id or '-'}}}",) + parts)
+class InstallKeys:
+    """Key names of Slack installations (not per workspace: they say which exist).
 
+        tb:{install}:<app>:bot:<enterprise>:<team>          latest bot (JSON)
+        tb:{install}:<app>:installer:<enterprise>:<team>[:<user>]
+                                                            latest installation (JSON)
+        tb:{install}:<app>:installed                        hash enterprise:team → JSON
+        tb:{install}:<app>:state:<state>                    an OAuth state, until used
+        tb:{install}:<app>:leaving                          hash workspace → when its data
+                                                            is deleted (after uninstall)
 
-def oauth_state_key(state: str) -> str:
-    return f"tb:{{oauth}}:state:{state}"
+    `<app>` is the Slack app's client id, so two apps can share one Redis; "none" stands
+    for a missing enterprise or team.
+    """
+
+    def __init__(self, client_id: str = "") -> None:
+        self.prefix = f"{INSTALL_PREFIX}:{client_id or 'app'}"
+
+    def bot(self, enterprise: str, team: str) -> str:
+        return f"{self.prefix}:bot:{enterprise}:{team}"
+
+    def installation(self, enterprise: str, team: str, user: str | None = None) -> str:
+        key = f"{self.prefix}:installer:{enterprise}:{team}"
+        return f"{key}:{user}" if user else key
+
+    def installed(self) -> str:
+        return f"{self.prefix}:installed"
+
+    def oauth_state(self, state: str) -> str:
+        return f"{self.prefix}:state:{state}"
+
+    def leaving(self) -> str:
+        return f"{self.prefix}:leaving"

@@ -51,6 +51,16 @@ class Settings:
     http_connection_limit: int = 4000
     http_idle_timeout: int = 10
     public_url: str = ""  # https://tokenboard.example.com: what senders are told to use
+    slack_client_id: str = ""  # with the secret and no bot token: "Add to Slack" installs
+    slack_client_secret: str = ""
+    slack_redirect_uri: str = ""
+    uninstall_grace_days: int = 7  # an uninstalled workspace's data is deleted after this
+
+    @property
+    def oauth(self) -> bool:
+        """Installable in many workspaces ("Add to Slack") rather than one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret
+                    and not self.slack_bot_token)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -176,6 +186,10 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         http_connection_limit=_int(env, "HTTP_CONNECTION_LIMIT", 4000, minimum=10),
         http_idle_timeout=_int(env, "HTTP_IDLE_TIMEOUT", 10, minimum=1),
         public_url=_public_url(env.get("PUBLIC_URL", "")),
+        slack_client_id=env.get("SLACK_CLIENT_ID", "").strip(),
+        slack_client_secret=env.get("SLACK_CLIENT_SECRET", "").strip(),
+        slack_redirect_uri=env.get("SLACK_REDIRECT_URI", "").strip(),
+        uninstall_grace_days=_int(env, "UNINSTALL_GRACE_DAYS", 7, minimum=0),
     )
 
 

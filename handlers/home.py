@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -14,6 +14,7 @@ from bot.blocks import code_span, escape, fmt_number, home_view
 from bot.deps import Deps
 from bot.first_run import ago, forget_chart, has_chart, history_blocks, setup_blocks
 from bot.senders import SenderInfo
+from bot.workspaces import Workspaces
 from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
 
@@ -23,7 +24,8 @@ HOME_PERIODS = ("today", "week", "month")
 
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     config = deps.store.load_config()  # once for the whole view
-    boards = [deps.leaderboards.period_board(p, config, viewer=user_id) for p in HOME_PERIODS]
+    boards = [deps.leaderboards.period_board(p, config, viewer=user_id, top_n=0)
+              for p in HOME_PERIODS]
     is_admin = deps.is_admin(user_id, config=config)
     admin_notes = []
     admin_blocks: list[dict] = []
@@ -121,12 +123,12 @@ def unmapped_note(deps: Deps, shown: int = 5) -> str | None:
     return "\n".join(lines)
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, workspaces: Workspaces) -> None:
     def ack_event(ack: Ack) -> None:
         ack()
 
-    def on_home_opened(event: dict, client: WebClient) -> None:
+    def on_home_opened(event: dict, client: WebClient, context: BoltContext) -> None:
         if event.get("tab", "home") == "home":
-            publish_home(deps, client, event["user"])
+            publish_home(workspaces.for_context(context), client, event["user"])
 
     app.event("app_home_opened")(ack=ack_event, lazy=[on_home_opened])

@@ -1,5 +1,6 @@
 """APScheduler wiring for the daily digest: a cron job at the configured local time,
-catch-up after downtime, and re-scheduling when an admin changes the schedule.
+catch-up after downtime, and re-scheduling when an admin changes the schedule; and the
+refresh of the boards' whole-population figures every REFRESH_EVERY seconds.
 
 Every running process schedules the digest; the claim in Redis (jobs/digest.py) makes
 exactly one of them post it.
@@ -15,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.deps import Deps
 from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
+from jobs.population import REFRESH_EVERY, refresh_figures
 
 log = logging.getLogger(__name__)
 SYNC_SECONDS = 30  # how soon a schedule change made on another process takes effect
@@ -47,6 +49,9 @@ class DigestScheduler:
                                misfire_grace_time=300, coalesce=True, max_instances=1)
         self.scheduler.add_job(self.sync, "interval", seconds=SYNC_SECONDS, id="sync",
                                coalesce=True, max_instances=1)
+        self.scheduler.add_job(refresh_figures, "interval", args=[self.deps],
+                               seconds=REFRESH_EVERY, id="figures", coalesce=True,
+                               max_instances=1)
         self.scheduler.start()
         log.info("digest scheduled daily at %s %s to %s", self.schedule.time,
                  self.schedule.timezone, self.schedule.channel or "(no channel set)")
