@@ -19,8 +19,8 @@ from typing import Any
 from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
-BENCHMARKS = ["slash_latency", "ingest", "otlp", "scale_out", "memory", "leaderboard", "digest",
-              "rebuild"]
+BENCHMARKS = ["slash_latency", "ingest", "otlp", "vendor_import", "scale_out", "memory",
+              "leaderboard", "digest", "rebuild"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -43,6 +43,12 @@ def summary(results: dict[str, Any]) -> list[str]:
         lines.append("scale_out     " + "; ".join(
             f"{k} serve {v['events_per_s']:,.0f} events/s, board p99 {v['board_p99_ms']:.0f} ms"
             for k, v in r.items()))
+    if r := results.get("vendor_import"):
+        lines.append(f"vendor_import Copilot NDJSON {r['import_new_rows_per_s']:,.0f} rows/s new, "
+                     f"{r['import_unchanged_rows_per_s']:,.0f} unchanged, "
+                     f"{r['import_tenth_corrected_rows_per_s']:,.0f} a tenth corrected; "
+                     f"POST /ingest {r['ingest_events_per_s']:,.0f} events/s ({r['rows']:,} "
+                     "rows)")
     if r := results.get("slash_latency"):
         base = r["minimal Bolt ack()"]["p50"]
         worst = max(v["p50"] for k, v in r.items() if k.startswith("ours"))

@@ -8,6 +8,7 @@ Slack stub).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from dataclasses import replace
 
 import redis
@@ -107,6 +108,19 @@ def build_deps(settings: Settings, redis_client: redis.Redis | RedisCluster | No
                           embedded)
 
 
+def second_deps(deps: Deps) -> Deps:
+    """Deps of their own (their own Redis connections) on the same Redis as `deps`: for
+    the background jobs in the gunicorn master, whose web workers fork from `deps`."""
+    if isinstance(deps.store.root, RedisCluster):  # a cluster client of its own
+        settings = deps.settings
+        return build_deps(settings, redis_client(settings.redis_url,
+                                                 settings.redis_timeout_ms / 1000, True))
+    pool = deps.store.r.connection_pool
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, **pool.connection_kwargs))
+    return build_deps(deps.settings, client)
+
+
 def build_workspaces(settings: Settings,
                      redis_client: redis.Redis | RedisCluster | None = None) -> Workspaces:
     """One workspace (SLACK_BOT_TOKEN), or every installed one (SLACK_CLIENT_ID and
@@ -127,9 +141,11 @@ def build_workspaces(settings: Settings,
     return workspaces
 
 
-def build_bolt_app(deps: Deps | Workspaces) -> App:
+def build_bolt_app(deps: Deps | Workspaces, listener_executor: Executor | None = None
+                   ) -> App:
     """The Bolt app with every listener registered: for one workspace (a `Deps`), or for
-    every installed one with Bolt's OAuth flow (a multi-workspace `Workspaces`).
+    every installed one with Bolt's OAuth flow (a multi-workspace `Workspaces`); lazy
+    listeners run on `listener_executor` (default: Bolt's own thread pool).
 
     process_before_response=True: listeners ack first and do slow work in lazy
     listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
@@ -141,7 +157,8 @@ def build_bolt_app(deps: Deps | Workspaces) -> App:
     settings = workspaces.settings
     common = {"signing_secret": settings.slack_signing_secret or None,
               "process_before_response": True,
-              "request_verification_enabled": bool(settings.slack_signing_secret)}
+              "request_verification_enabled": bool(settings.slack_signing_secret),
+              "listener_executor": listener_executor}
     if workspaces.multi:
         app = App(client=WebClient(base_url=settings.slack_api_url),
                   oauth_settings=oauth_settings(workspaces), **common)

@@ -40,6 +40,17 @@ workspace stay in one Redis Cluster slot. Layout:
     tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it
     tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
     tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
+    tb:{ws}:row:<source|identity>:<date>  what a vendor's daily row last said for that
+                                      identity and day (field → amount): a corrected row
+                                      replaces it and the day changes by the difference
+    tb:{ws}:rows:<source>:<date>      set of the identities that source's pull reported
+                                      on that day (a row missing from a later full answer
+                                      for the day is withdrawn: set to zero)
+    tb:{ws}:pull:<source>             hash: the last pull's result (JSON) and an unfinished
+                                      pull's window and next day (resume)
+    tb:{ws}:pull:<source>:claim       held while one process pulls that source
+    tb:{ws}:pull:<source>:done:<date> a scheduled daily pull of that date is done
+    tb:{ws}:toolsrc                   hash tool → the source first heard counting it
     tb:{ws}:heard                     hash source → when it last delivered a report
     tb:{ws}:chancheck:<channel>       App Home's "is the bot in the digest channel" (1 min)
     tb:{ws}:rankchart:<user>          hash sig, file: the person's uploaded App Home chart
@@ -53,6 +64,8 @@ workspace stay in one Redis Cluster slot. Layout:
                                       can no longer be valid (replays are not run again)
     tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
                                       time, ms); expires when the sender is idle
+    tb:{ws}:worker                    "host pid" of the live `tokenboard worker` (heartbeat,
+                                      30 s expiry): while it is set, serve runs no jobs
 """
 
 from __future__ import annotations
@@ -98,6 +111,21 @@ class Keys:
     def series(self, digest: str) -> str:
         return self.key("series", digest)
 
+    def vendor_row(self, row: str, day: date) -> str:
+        """What a vendor's daily row (`source|identity`) last said for that day."""
+        return self.key("row", row, day.isoformat())
+
+    def vendor_rows_of_day(self, source: str, day: date) -> str:
+        """The identities a source's pull reported on `day`."""
+        return self.key("rows", source, day.isoformat())
+
+    def pull(self, source: str, *what: str) -> str:
+        """A connector's pull state (`what` empty), claim, or a scheduled day's marker."""
+        return self.key("pull", source, *what)
+
+    def tool_sources(self) -> str:
+        return self.key("toolsrc")
+
     def replay(self, signature: str) -> str:
         return self.key("replay", signature)
 
@@ -124,6 +152,9 @@ class Keys:
 
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")
+
+    def worker_heartbeat(self) -> str:
+        return self.key("worker")
 
 
 class InstallKeys:

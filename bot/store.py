@@ -163,7 +163,8 @@ USAGE_LUA = _COMMON + """
 -- series' state) and status; the day's counters and boards are written once for all that
 -- counted.
 -- ARGV: 12 series state ttl, 13 number of parts, then per part: kind ('d' one-off or
---       delta, 'c' cumulative), fingerprint, value, series start ('d': the event id),
+--       delta, 'c' cumulative, 'r' a vendor's daily row that replaces the previous one;
+--       its marker is the row's state), fingerprint, value, series start ('d': the event id),
 --       point time (both zero-padded to 20 digits), number of fields, then field,
 --       amount-per-unit pairs.
 -- Returns one status per part (see above).
@@ -174,7 +175,7 @@ for p = 1, tonumber(ARGV[13]) do
   local key, kind, fp = KEYS[25 + p], ARGV[pos], ARGV[pos + 1]
   local v, start, t, nf = tonumber(ARGV[pos + 2]), ARGV[pos + 3], ARGV[pos + 4],
                           tonumber(ARGV[pos + 5])
-  local status = 1
+  local status, adds = 1, {}
   if kind == 'c' then
     -- A cumulative series: its state replaces the dedupe marker. A new start time is a
     -- reset; a point not newer than the last one is a replay and adds nothing.
@@ -188,15 +189,44 @@ for p = 1, tonumber(ARGV[13]) do
     end
     if status == 1 then redis.call('EXPIRE', key, ARGV[12]) end
     if v <= 0 then status = 0 end
+  elseif kind == 'r' then
+    -- A vendor's daily row: it replaces what the same source said before for this
+    -- identity and day (KEYS: the row's state, field → amount), so the day changes by
+    -- the difference, per field, up or down; an identical row adds nothing.
+    local prev, state = {}, redis.call('HGETALL', key)
+    for j = 1, #state, 2 do prev[state[j]] = tonumber(state[j + 1]) end
+    local row = {}
+    for f = 1, nf do
+      local field = ARGV[pos + 4 + 2 * f]
+      local amount = tonumber(ARGV[pos + 5 + 2 * f]) * v
+      row[#row + 1] = field
+      row[#row + 1] = string.format('%.17g', amount)
+      local before = prev[field] or 0
+      if amount ~= before then adds[#adds + 1] = {field, amount - before} end
+      prev[field] = nil
+    end
+    for field, amount in pairs(prev) do
+      if amount ~= 0 then adds[#adds + 1] = {field, -amount} end
+    end
+    if #adds == 0 then status = 0
+    else
+      redis.call('DEL', key)
+      if #row > 0 then redis.call('HSET', key, unpack(row)) end
+      redis.call('EXPIRE', key, ARGV[2])
+    end
   elseif redis.call('HSETNX', key, start, fp) == 1 then
     redis.call('EXPIRE', key, ARGV[2])
   elseif redis.call('HGET', key, start) == fp then status = 0
   else status = -3 end
+  if status == 1 and kind ~= 'r' then
+    for f = 1, nf do
+      adds[f] = {ARGV[pos + 4 + 2 * f], tonumber(ARGV[pos + 5 + 2 * f]) * v}
+    end
+  end
   if status == 1 then
     counted = true
-    for f = 1, nf do
-      local field = ARGV[pos + 4 + 2 * f]
-      local amount = tonumber(ARGV[pos + 5 + 2 * f]) * v
+    for _, add in ipairs(adds) do
+      local field, amount = add[1], add[2]
       if field == 'cost' then
         redis.call('HINCRBYFLOAT', KEYS[2], field, string.format('%.17g', amount))
       else
@@ -326,6 +356,12 @@ def is_identity(who: str) -> bool:
     return ":" in who
 
 
+def report_day(report: Usage | Outcome | OutcomeReport, tz: ZoneInfo) -> date:
+    """The day a report counts on: a vendor row's own calendar date, else the local day of
+    its time."""
+    return getattr(report, "day", None) or local_date(report.ts, tz)
+
+
 def time_now() -> float:
     return round(_time.time(), 3)
 
@@ -389,7 +425,7 @@ class Store:
     def _event_keys(self, report: Usage | Outcome | OutcomeReport, who: str, sender: str
                     ) -> tuple[list, date]:
         """KEYS 1-25 of the counting scripts (see _COMMON) for `report` credited to `who`."""
-        day = local_date(report.ts, self.tz)
+        day = report_day(report, self.tz)
         k = self.keys
         if is_identity(who):
             metric = "tokens" if isinstance(report, Usage) else "outcomes"
@@ -430,7 +466,7 @@ class Store:
         for index, (report, who) in enumerate(reports):
             if isinstance(report, UsageReport):
                 report = usage_from_report(report)
-            day = local_date(report.ts, self.tz)
+            day = report_day(report, self.tz)
             if isinstance(report, Usage):
                 at = groups.get((who, day))
                 if at is None:
@@ -443,8 +479,12 @@ class Store:
                     calls.append((USAGE, keys, args, []))
                 _, keys, args, indices = calls[at]
                 cumulative = bool(report.series)
-                keys.append(self.keys.series(report.series) if cumulative else keys[0])
-                args += ["c" if cumulative else "d", report.fingerprint or "-",
+                if report.row:
+                    keys.append(self.keys.vendor_row(report.row, day))
+                else:
+                    keys.append(self.keys.series(report.series) if cumulative else keys[0])
+                args += ["r" if report.row else "c" if cumulative else "d",
+                         report.fingerprint or "-",
                          repr(float(report.value)),
                          f"{report.start_ns:020d}" if cumulative else report.id,
                          f"{report.time_ns:020d}", len(report.fields)]

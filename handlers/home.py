@@ -17,6 +17,7 @@ from bot.senders import SenderInfo
 from bot.workspaces import Workspaces
 from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
+from jobs.pulls import status_lines
 
 log = logging.getLogger(__name__)
 HOME_PERIODS = ("today", "week", "month")
@@ -53,6 +54,9 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         unmapped = unmapped_note(deps)
         if unmapped:
             admin_notes.append(unmapped)
+        pulls = status_lines(deps)
+        if pulls:
+            admin_notes.append("\n".join(pulls))
         error = deps.store.digest_error()
         if error:
             admin_notes.append(f":warning: {error}")

@@ -145,6 +145,8 @@ class SlackStub:
         self.token = token
         self.member_channels: set[str] = set()
         self.refused_tokens: dict[str, str] = {}  # token -> error every call answers
+        self.app_token = ""  # the app-level token apps.connections.open accepts
+        self.socket_url = ""  # the WebSocket URL it answers (Socket Mode)
         self.team_tokens: dict[str, str] = {}  # bot tokens issued by oauth.v2.access → team
         self.client_id, self.client_secret = "", ""  # the app's, for oauth.v2.access
         self._codes: dict[str, dict] = {}
@@ -387,6 +389,7 @@ class SlackStub:
             s.peak.clear()
             self._hooks.clear()
             self.refused_tokens.clear()
+            self.app_token = self.socket_url = ""
 
     # -- internals ---------------------------------------------------------
 
@@ -430,18 +433,31 @@ class SlackStub:
         if hook is not None:
             hook()
 
+    def socket_mode(self, app_token: str, url: str) -> None:
+        """Answer `apps.connections.open` (app-level token only) with `url`."""
+        with self._lock:
+            self.app_token, self.socket_url = app_token, url
+
     def on_next_call(self, method: str, hook: Callable[[], None]) -> None:
         """Run `hook` (once) when `method` is next called, before it is answered: lets a
         test make something happen in the middle of the app's own work."""
         with self._lock:
             self._hooks[method] = hook
 
-    def _check_auth(self, args: dict, headers: dict[str, str]) -> None:
+    def _check_auth(self, method: str, args: dict, headers: dict[str, str]) -> None:
         token = _token_of(args, headers)
         if not token:
             raise _ApiError("not_authed")
         if token in self.refused_tokens:
             raise _ApiError(self.refused_tokens[token])
+        # apps.connections.open takes the app-level token, every other method a bot's
+        if method == "apps.connections.open":
+            if token != self.app_token or not token:
+                raise _ApiError("not_allowed_token_type" if token == self.token
+                                or token in self.team_tokens else "invalid_auth")
+            return
+        if token == self.app_token:
+            raise _ApiError("not_allowed_token_type")
         if token != self.token and token not in self.team_tokens:
             raise _ApiError("invalid_auth")
 
@@ -506,6 +522,8 @@ class SlackStub:
 
     def _dispatch(self, method: str, args: dict, headers: dict[str, str] | None = None
                   ) -> dict:
+        if method == "apps.connections.open":
+            return {"url": self.socket_url}
         if method == "auth.test":
             return {
                 "url": "https://test.slack.com/",
@@ -702,7 +720,7 @@ class _Handler(BaseHTTPRequestHandler):
                     if method == "oauth.v2.access":  # the app's credentials, not a token
                         result = {"ok": True, **self.stub._oauth_access(args, headers)}
                     else:
-                        self.stub._check_auth(args, headers)
+                        self.stub._check_auth(method, args, headers)
                         result = {"ok": True, **self.stub._dispatch(method, args, headers)}
                 except _ApiError as e:
                     result = {"ok": False, "error": e.error}

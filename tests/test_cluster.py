@@ -48,7 +48,7 @@ def merged(id: str, user: str, count: int) -> dict:
 
 def board_today(app: App) -> tuple[dict[str, float], dict[str, float]]:
     """Today's tokens and outcome points per person."""
-    board = app.deps.leaderboards.period_board("today").board
+    board = app.deps.leaderboards.full_board("today").board
     return ({row.user: row.tokens for row in board.raw},
             {row.user: row.points for row in board.raw})
 

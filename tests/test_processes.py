@@ -1,146 +1,173 @@
-"""Several `tokenboard serve` processes on one Redis (and on a Redis Cluster) behind a
-round-robin proxy: reports streamed through the proxy while one process is killed with
-SIGKILL, senders retrying whatever failed, give exact totals, and the digest is posted
-exactly once.
-
-The processes are the real command (`python -m bot serve`) with the Slack Web API at the
-stub. Each runs the digest scheduler built into `serve`; every one of them catches up on
-yesterday's digest at start-up (its time passed a minute ago), so all three race for it.
-"""
+"""The processes of a deployment, run for real: `tokenboard serve` with several gunicorn
+workers on the embedded Redis, `tokenboard worker` and its heartbeat, and serve running
+the background jobs only while no worker does."""
 
 from __future__ import annotations
 
-import http.client
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import redis
 
-from bot.app import build_deps
-from bot.settings import Settings
-from tests.conftest import INGEST_TOKEN
-from tests.round_robin import RoundRobinProxy
-from tests.serve_processes import Process, start, stop_all, wait_healthy
+from bot.deps import Deps
+from bot.redis_server import free_port
+from bot.worker import EmbeddedJobs, Heartbeat, live_worker
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, http
 from tests.slack_stub import SlackStub
+from tests.test_faults import ServeProcess
 
-CHANNEL = "C0DIGEST"
-SENDERS, BATCHES, EVENTS = 4, 20, 25  # per sender: batches of events
-KILL_AFTER = SENDERS * BATCHES // 3  # acknowledged batches before one process is killed
-PEOPLE = [f"U0P{i:02d}" for i in range(30)]
-# The processes to start, each a `tokenboard` command line. A dedicated scheduler process
-# (a `tokenboard worker`) would be one more entry, with the web processes' scheduler off.
-PROCESSES = [["serve"], ["serve"], ["serve"]]
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def digest_env() -> dict[str, str]:
-    """Digest settings that make every process catch up on yesterday's digest at start."""
-    digest_at = datetime.now(UTC) - timedelta(minutes=1)
-    return {"INGEST_TOKENS": f"ci:{INGEST_TOKEN}", "INGEST_RATE_LIMIT": "0",
-            "TOKENBOARD_TIMEZONE": "UTC", "DIGEST_CHANNEL": CHANNEL,
-            "DIGEST_TIME": f"{digest_at:%H:%M}"}
+def base_env(tmp_path: Path, stub: SlackStub) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
+            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": stub.url, "TOKENBOARD_DATA_DIR": str(tmp_path / "data"),
+            "DIGEST_CHANNEL": ""}
 
 
-def post(url: str, body: bytes, timeout: float = 10) -> int:
-    """POST /ingest through `url`; the status, or 0 when the connection failed."""
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+def children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of the processes whose parent is `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        parent = int(stat[stat.rindex(")") + 2:].split()[1])
+        if parent == pid:
+            found.append((int(entry.name), name))
+    return found
+
+
+def let_go(proc: subprocess.Popen, release: threading.Event) -> None:
+    """Release the stub call a test held, and make sure `proc` is gone, whatever happened."""
+    release.set()
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def test_two_web_workers_answer_on_one_embedded_redis(tmp_path: Path, stub: SlackStub) -> None:
+    port = free_port()
+    env = {**base_env(tmp_path, stub), "PORT": str(port), "WEB_CONCURRENCY": "2"}
+    serve = ServeProcess(env, port, tmp_path).start()
+    assert serve.process is not None
+    master = serve.process.pid
     try:
-        conn.request("POST", "/ingest", body, {"Content-Type": "application/json",
-                                               "Authorization": f"Bearer {INGEST_TOKEN}",
-                                               "Connection": "close"})
-        answer = conn.getresponse()
-        answer.read()
-        return answer.status
-    except (OSError, http.client.HTTPException):
-        return 0
+        def pid_of_answer(_: int) -> int:
+            answer = http("GET", serve.url + "/healthz")
+            assert answer.status == 200, answer
+            return int(json.loads(answer.body)["pid"])
+
+        pids: set[int] = set()
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(20):  # the kernel hands each connection to whichever accepts
+                pids |= set(pool.map(pid_of_answer, range(40)))
+                if len(pids) > 1:
+                    break
+        kids = children(master)
+        workers = {pid for pid, name in kids if name != "redis-server"}
+        servers = [pid for pid, name in kids if name == "redis-server"]
+        assert len(pids) == 2 and pids <= workers and master not in pids, (pids, kids)
+        # the embedded Redis is started once, by the master, never by a worker
+        assert len(servers) == 1, kids
+        assert not [c for w in workers for c in children(w)], "a worker started a process"
     finally:
-        conn.close()
+        serve.stop()
+    assert serve.process.returncode == 0, serve.log()
+    assert not Path(f"/proc/{servers[0]}").exists(), "the embedded Redis outlived serve"
+    assert "Traceback" not in serve.log()
 
 
-@pytest.fixture
-def processes(request: pytest.FixtureRequest, stub: SlackStub, tmp_path: Path
-              ) -> Iterator[tuple[list[Process], redis.Redis]]:
-    """The processes of PROCESSES on the Redis `request.param` names (emptied), all
-    healthy, and a client of that Redis."""
-    if request.param == "single":
-        url, client = request.getfixturevalue("redis_url"), request.getfixturevalue(
-            "redis_client")
-    else:
-        url = request.getfixturevalue("local_cluster").url
-        client = request.getfixturevalue("cluster_client")
-    running = [start(command, url, stub.url, tmp_path, f"process-{i}", **digest_env())
-               for i, command in enumerate(PROCESSES)]
+def test_worker_heartbeat_and_clean_stop(tmp_path: Path, stub: SlackStub, redis_url: str,
+                                         redis_client: redis.Redis, deps: Deps) -> None:
+    env = {**base_env(tmp_path, stub), "REDIS_URL": redis_url}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
     try:
-        wait_healthy(running)
-        yield running, client
-    finally:
-        stop_all(running)
-
-
-def batch(sender: int, number: int) -> list[dict]:
-    ts = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    return [{"id": f"s{sender}-b{number}-e{i}", "type": "usage",
-             "user": PEOPLE[(sender * 7 + number + i) % len(PEOPLE)], "ts": ts,
-             "tool": "meshclaw", "tokens": 1 + sender * 1000 + number * 10 + i}
-            for i in range(EVENTS)]
-
-
-@pytest.mark.parametrize("processes", ["single", "cluster"], indirect=True)
-def test_three_processes_keep_exact_totals_through_a_kill_and_post_one_digest(
-        processes: tuple[list[Process], redis.Redis], settings: Settings,
-        stub: SlackStub) -> None:
-    running, client = processes
-    proxy = RoundRobinProxy([p.port for p in running]).start()
-    acked: list[list[dict]] = []
-    retried = [0]
-    lock = threading.Lock()
-
-    def send(sender: int) -> None:
-        for number in range(BATCHES):
-            events = batch(sender, number)
-            body = json.dumps({"events": events}).encode()
-            while (status := post(proxy.url, body)) != 200:  # retry what failed
-                assert status in (0, 502, 503), status
-                with lock:
-                    retried[0] += 1
-                time.sleep(0.05)
-            with lock:
-                acked.append(events)
-
-    threads = [threading.Thread(target=send, args=(s,)) for s in range(SENDERS)]
-    try:
-        for thread in threads:
-            thread.start()
         deadline = time.monotonic() + 30
-        while len(acked) < KILL_AFTER and time.monotonic() < deadline:
-            time.sleep(0.01)
-        victim = running[1]
-        victim.popen.send_signal(signal.SIGKILL)
-        victim.popen.wait(timeout=10)
-        killed_at = len(acked)
-        for thread in threads:
-            thread.join(timeout=60)
+        while live_worker(deps) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        host, pid = (live_worker(deps) or "").split()
+        assert int(pid) == proc.pid
+        ttl = redis_client.ttl(deps.store.keys.worker_heartbeat())
+        assert 0 < ttl <= 30
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
     finally:
-        proxy.close()
-    assert 0 < killed_at < SENDERS * BATCHES  # killed mid-stream
-    assert len(acked) == SENDERS * BATCHES
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "worker " + f"{host} {pid} running the background jobs" in stderr
+    assert live_worker(deps) is None  # cleared on the way out, not left to expire
 
-    deps = build_deps(settings, client)
-    expected: dict[str, float] = {}
-    for events in acked:
-        for event in events:
-            expected[event["user"]] = expected.get(event["user"], 0) + event["tokens"]
-    board = deps.leaderboards.period_board("today").board
-    assert {row.user: row.tokens for row in board.raw} == expected
 
-    # Every process caught up on yesterday's digest at start-up; one posted it.
-    posts = [c for c in stub.calls("chat.postMessage") if c.args.get("channel") == CHANNEL]
-    assert len(posts) == 1, [p.log.read_text()[-1500:] for p in running]
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
-    assert deps.store.digest_posted(CHANNEL, yesterday)
+def test_serve_runs_the_jobs_only_while_no_worker_is_live(deps: Deps) -> None:
+    def until(condition, seconds: float = 10) -> bool:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    other = Heartbeat(deps)
+    other.me = "elsewhere 1"
+    other.beat()
+    embedded = EmbeddedJobs(deps, interval=0.05).start()
+    try:
+        time.sleep(0.3)  # several checks
+        assert not embedded.jobs.running  # a worker is live: serve runs nothing
+        other.clear()
+        assert until(lambda: embedded.jobs.running)  # the worker went away: serve takes over
+        scheduled = {job.id for job in embedded.jobs.scheduler.scheduler.get_jobs()}
+        assert {"digest", "sync", "rescore"} <= scheduled
+        other.beat()
+        assert until(lambda: not embedded.jobs.running)  # a worker is back: serve stops
+    finally:
+        embedded.stop()
+    assert not embedded.jobs.running
+
+
+def test_sigterm_during_start_up_stops_the_embedded_redis_too(tmp_path: Path,
+                                                              stub: SlackStub) -> None:
+    """SIGTERM after the embedded Redis started, before gunicorn took the signals over
+    (here: while Socket Mode connects), still stops cleanly: exit 0, Redis stopped."""
+    reached, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        reached.set()
+        release.wait(20)
+
+    stub.socket_mode("xapp-1-A0TEST-1-start", "ws://127.0.0.1:9/never")
+    stub.on_next_call("apps.connections.open", hold)
+    env = {**base_env(tmp_path, stub), "PORT": str(free_port()),
+           "SLACK_APP_TOKEN": "xapp-1-A0TEST-1-start"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert reached.wait(30), "serve never asked for a Socket Mode connection"
+        servers = [pid for pid, name in children(proc.pid) if name == "redis-server"]
+        assert len(servers) == 1
+        proc.send_signal(signal.SIGTERM)
+        release.set()
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        let_go(proc, release)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert not Path(f"/proc/{servers[0]}").exists(), "the embedded Redis outlived serve"
