@@ -19,8 +19,8 @@ from typing import Any
 from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
-BENCHMARKS = ["slash_latency", "ingest", "otlp", "vendor_import", "memory", "leaderboard",
-              "digest", "rebuild"]
+BENCHMARKS = ["slash_latency", "ingest", "otlp", "vendor_import", "scale_out", "memory",
+              "leaderboard", "digest", "rebuild"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -39,6 +39,10 @@ def summary(results: dict[str, Any]) -> list[str]:
                      f"target >= 1,700); /healthz {b['healthz_per_s']:,.0f} req/s; per export "
                      f"{b['server_ms_per_export']:.2f} ms server CPU + "
                      f"{b['redis_us_per_export']:.0f} us Redis; load generator {r['loadgen']}")
+    if r := results.get("scale_out"):
+        lines.append("scale_out     " + "; ".join(
+            f"{k} serve {v['events_per_s']:,.0f} events/s, board p99 {v['board_p99_ms']:.0f} ms"
+            for k, v in r.items()))
     if r := results.get("vendor_import"):
         lines.append(f"vendor_import Copilot NDJSON {r['import_new_rows_per_s']:,.0f} rows/s new, "
                      f"{r['import_unchanged_rows_per_s']:,.0f} unchanged, "

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 from slack_bolt import App
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -23,16 +24,12 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.deps import Deps
-from bot.directory import Directory
-from bot.identities import Identities
+from bot.deps import Deps, workspace_deps
 from bot.installations import BOT_SCOPES, RedisOAuthStateStore
-from bot.leaderboard import Leaderboards
+from bot.redis_cluster import is_cluster
 from bot.redis_server import EmbeddedRedis
-from bot.senders import Senders
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.slack_guard import quiet_bolt_body_logs
-from bot.store import Store
 from bot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
@@ -54,7 +51,8 @@ def build_client(settings: Settings) -> WebClient | None:
     return client
 
 
-def connect_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
+def connect_redis(settings: Settings) -> tuple[redis.Redis | RedisCluster,
+                                                EmbeddedRedis | None]:
     """REDIS_URL when set; otherwise an embedded redis-server kept under the data dir."""
     embedded = None
     url = settings.redis_url
@@ -66,57 +64,65 @@ def connect_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None
         else:
             embedded.start()
             log.info("started embedded Redis (data in %s)", embedded.data_dir)
-    return redis_client(url, settings.redis_timeout_ms / 1000), embedded
+    cluster = False if embedded else settings.redis_cluster
+    return redis_client(url, settings.redis_timeout_ms / 1000, cluster), embedded
 
 
-def redis_client(url: str, timeout: float) -> redis.Redis:
+def redis_client(url: str, timeout: float, cluster: bool | None = False
+                 ) -> redis.Redis | RedisCluster:
     """A client that gives up on a hung Redis after `timeout` seconds (REDIS_TIMEOUT_MS).
 
     No retry after a timeout (a hung server would be waited for again, past Slack's 3 s);
     one immediate retry after a connection error (a pooled connection that Redis closed).
     RESP2: its flat replies to large ZRANGE pages parse ~30% faster than RESP3's pairs.
+    `cluster`: a Redis Cluster client (True), a single server (False), or ask the server
+    (None: REDIS_CLUSTER unset); each workspace then talks to its slot's primary
+    (bot.redis_cluster).
     """
+    if cluster is None:
+        try:
+            cluster = is_cluster(url, timeout)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            log.warning("cannot reach Redis to tell whether it is a cluster (%s); assuming a "
+                        "single server (set REDIS_CLUSTER=true or false to skip the check)", exc)
+            cluster = False
+    if cluster:
+        try:
+            return RedisCluster.from_url(url, socket_timeout=timeout,
+                                         socket_connect_timeout=timeout, protocol=2)
+        except (redis.RedisError, OSError) as exc:
+            raise SettingsError(f"REDIS_URL: cannot join the Redis Cluster at {url} "
+                                f"({exc})") from None
     return redis.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout, protocol=2,
         retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
 
 
-def build_deps(settings: Settings, redis_client: redis.Redis | None = None) -> Deps:
+def build_deps(settings: Settings, redis_client: redis.Redis | RedisCluster | None = None
+               ) -> Deps:
     """The one workspace of a SLACK_BOT_TOKEN install (TOKENBOARD_WORKSPACE)."""
     embedded = None
     if redis_client is None:
         redis_client, embedded = connect_redis(settings)
-    deps = workspace_deps(settings, redis_client, settings.workspace, build_client(settings))
-    deps.embedded = embedded
-    return deps
-
-
-def workspace_deps(settings: Settings, redis_client: redis.Redis, workspace: str,
-                   client: WebClient | None) -> Deps:
-    """Everything of one workspace: its store (under its own hash tag), Slack client,
-    names, boards, ingest tokens and identity map."""
-    store = Store(redis_client, workspace=workspace, tz=settings.tz,
-                  retention_days=settings.retention_days)
-    # INGEST_TOKENS belong to the environment's own workspace, never to installed ones
-    env_tokens = settings.ingest_tokens if workspace == settings.workspace else ()
-    senders = Senders(redis_client, store.keys, env_tokens)
-    directory = Directory(store, client)
-    return Deps(settings=settings, store=store, directory=directory,
-                leaderboards=Leaderboards(store), client=client, senders=senders,
-                identities=Identities(store, directory))
+    return workspace_deps(settings, redis_client, settings.workspace, build_client(settings),
+                          embedded)
 
 
 def second_deps(deps: Deps) -> Deps:
     """Deps of their own (their own Redis connections) on the same Redis as `deps`: for
     the background jobs in the gunicorn master, whose web workers fork from `deps`."""
+    if isinstance(deps.store.root, RedisCluster):  # a cluster client of its own
+        settings = deps.settings
+        return build_deps(settings, redis_client(settings.redis_url,
+                                                 settings.redis_timeout_ms / 1000, True))
     pool = deps.store.r.connection_pool
     client = redis.Redis(connection_pool=redis.ConnectionPool(
         connection_class=pool.connection_class, **pool.connection_kwargs))
     return build_deps(deps.settings, client)
 
 
-def build_workspaces(settings: Settings, redis_client: redis.Redis | None = None
-                     ) -> Workspaces:
+def build_workspaces(settings: Settings,
+                     redis_client: redis.Redis | RedisCluster | None = None) -> Workspaces:
     """One workspace (SLACK_BOT_TOKEN), or every installed one (SLACK_CLIENT_ID and
     SLACK_CLIENT_SECRET: "Add to Slack")."""
     if not settings.oauth:

@@ -11,8 +11,9 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from bot.cli_access import add_parsers, workspace_option
 from bot.periods import PERIODS
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, check_workspace, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="keep nothing: use a temporary Redis instead of keeping the demo's "
                            "data under the data dir as the workspace 'demo'")
     board = sub.add_parser("leaderboard", help="print both rankings for a period")
-    board.add_argument("--workspace", default=None,
-                       help="read another workspace, e.g. 'demo' after `tokenboard demo` "
-                            "(default: TOKENBOARD_WORKSPACE)")
+    workspace_option(board, "to read ('demo' after `tokenboard demo`)")
     board.add_argument("--period", choices=PERIODS, default="week")
     board.add_argument("--json", action="store_true", help="print JSON instead of a table")
     digest = sub.add_parser("digest", help="build and post the daily digest (once per day)")
@@ -46,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="post even if this day's digest was already posted")
     digest.add_argument("--out", type=Path, default=Path("."),
                         help="where --dry-run writes the chart (default: current directory)")
-    digest.add_argument("--workspace", default=None,
-                        help="another workspace, e.g. 'demo' after `tokenboard demo` "
-                             "(default: TOKENBOARD_WORKSPACE)")
+    workspace_option(digest, "whose digest to build ('demo' after `tokenboard demo`)")
     config = sub.add_parser("config", help="export or import the metrics configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     export = config_sub.add_parser("export", help="print the configuration (YAML or JSON)")
@@ -61,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("file", type=Path)
     load.add_argument("--dry-run", action="store_true",
                       help="print the changes it would make; save nothing")
+    for action in (export, load):
+        workspace_option(action, "whose configuration to use")
     load.add_argument("--replace", action="store_true",
                       help="the file is the whole configuration: unlisted kinds are removed "
                            "and unlisted settings go back to their defaults (no prompt)")
-    from bot.cli_access import add_parsers
     from bot.cli_pull import add_parsers as add_pull_parsers
     from bot.cli_workspaces import add_parser as add_workspaces_parser
 
@@ -87,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = load_settings()
         if getattr(args, "workspace", None):
-            settings = replace(settings, workspace=args.workspace)
+            settings = replace(settings, workspace=check_workspace(args.workspace))
         if args.command == "config":
             return run_config(settings, args)
         if args.command in ("tokens", "identities"):

@@ -10,18 +10,27 @@ from pathlib import Path
 from bot.settings import Settings
 
 
+def workspace_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--workspace", default=None, metavar="TEAM_ID",
+                        help=f"the workspace {what} (a Slack team id like T012AB3CD; "
+                             "default: TOKENBOARD_WORKSPACE)")
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     tokens = sub.add_parser("tokens", help="manage the bearer tokens senders report with")
     tsub = tokens.add_subparsers(dest="tokens_command", required=True)
     create = tsub.add_parser("create", help="make a token for NAME (printed once, last line)")
+    workspace_option(create, "whose counters the token's reports go to, and only to")
     create.add_argument("name")
     create.add_argument("--rate-limit", type=int, default=None, metavar="N",
                         help="this token's own requests a minute (e.g. one token for a fleet "
                              "of laptops exporting OpenTelemetry; 0 = no limit; default: "
                              "INGEST_RATE_LIMIT)")
-    tsub.add_parser("list", help="names, where they come from, created, last used")
+    listing = tsub.add_parser("list", help="names, where they come from, created, last used")
+    workspace_option(listing, "whose tokens to list")
     revoke = tsub.add_parser("revoke", help="refuse NAME's token from now on")
     revoke.add_argument("name")
+    workspace_option(revoke, "the token belongs to")
 
     ident = sub.add_parser("identities",
                            help="link source identities (email:, otel:, github:, ...) to people")
@@ -36,8 +45,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                          "slack_user,identity")
     imp.add_argument("file", type=Path)
     imp.add_argument("--dry-run", action="store_true", help="validate only; link nothing")
-    isub.add_parser("export", help="print every link as CSV (slack_user,identity)")
-    isub.add_parser("unmapped", help="identities that report but map to nobody")
+    export = isub.add_parser("export", help="print every link as CSV (slack_user,identity)")
+    unmapped = isub.add_parser("unmapped", help="identities that report but map to nobody")
+    for action in (link, unlink, imp, unmapped, export):
+        workspace_option(action, "whose identity map to use")
 
 
 def _when(epoch: float | None) -> str:

@@ -19,7 +19,7 @@ from bot.deps import Deps
 from bot.directory import LookupUnavailable
 from bot.http_body import BodyError, declared_length, read_body
 from bot.ingest import ScoresRebuilding
-from bot.ratelimit import RateLimiter, retry_after
+from bot.ratelimit import retry_after
 from bot.sources import otlp
 from bot.telemetry import receive
 
@@ -28,10 +28,10 @@ UNAVAILABLE, UNAUTHENTICATED, RESOURCE_EXHAUSTED = 14, 16, 8  # google.rpc.Code
 Answer = tuple[int, bytes, list[tuple[str, str]]]
 
 
-def handle(deps: Deps, environ: dict[str, Any], signal: str,
-           limiter: RateLimiter | None = None) -> Answer:
-    """Answer one export; `signal` is "metrics" or "logs". `limiter` applies the
-    per-sender request rate (INGEST_RATE_LIMIT), shared with /ingest."""
+def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
+    """Answer one export; `signal` is "metrics" or "logs", counted in the workspace the
+    bearer token belongs to. The per-sender request rate (INGEST_RATE_LIMIT, the
+    workspace's limiter) is shared with /ingest."""
     as_json = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == otlp.JSON
     kind = otlp.JSON if as_json else otlp.PROTOBUF
 
@@ -41,7 +41,7 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str,
             extra or [])
 
     try:
-        sender, rate = deps.senders.identify(environ.get("HTTP_AUTHORIZATION", ""))
+        deps, sender, rate = deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         log.warning("otlp: Redis unavailable: %s", exc)
         return fail(503, UNAVAILABLE, "storage unavailable; retry", [("Retry-After", "5")])
@@ -49,6 +49,7 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str,
         return fail(401, UNAUTHENTICATED, "missing, wrong or revoked bearer token (send "
                     "Authorization: Bearer <token>, e.g. via OTEL_EXPORTER_OTLP_HEADERS)",
                     [("WWW-Authenticate", 'Bearer realm="tokenboard"')])
+    limiter = deps.limiter
     if limiter is not None:
         try:
             wait = limiter.check(sender, rate)

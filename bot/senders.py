@@ -4,8 +4,10 @@ endpoints accept, each known by a name that logs and App Home show instead of th
 Two kinds of tokens:
 - `INGEST_TOKENS` from the environment, as `name:token` pairs (a bare token is named
   `env-` + the first 8 hex digits of its SHA-256, never after the token itself);
-- tokens made by `tokenboard tokens create NAME`: printed once, Redis keeps only their
-  SHA-256.
+- tokens made by `tokenboard tokens create NAME [--workspace W]`: printed once, Redis
+  keeps only their SHA-256, among W's keys. The token names W (`tb.W.<secret>`), so any
+  process finds it among W's tokens only and counts its reports in W (Deps.for_sender).
+  `INGEST_TOKENS` and older tokens belong to TOKENBOARD_WORKSPACE.
 
 Any of them can be revoked by name (`tokenboard tokens revoke NAME`) without a restart.
 """
@@ -21,14 +23,25 @@ from dataclasses import dataclass
 
 import redis
 
-from bot.keys import Keys
+from bot.keys import WORKSPACE, Keys
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+TOKEN_PREFIX = "tb."  # then the workspace, '.', and the secret (URL-safe base64: no '.')
 USED_EVERY = 60.0  # seconds between "last used" writes per sender and process
 
 
 class SenderError(ValueError):
     """A token command that cannot be done, with a message for the operator."""
+
+
+def token_workspace(header: str) -> str | None:
+    """The workspace named by a token of `tokenboard tokens create` (`tb.<workspace>.<secret>`)
+    in an `Authorization: Bearer` header; None for any other token."""
+    token = header.partition(" ")[2].strip()
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    workspace, dot, secret = token[len(TOKEN_PREFIX):].rpartition(".")
+    return workspace if dot and secret and WORKSPACE.match(workspace) else None
 
 
 def _digest(token: str) -> str:
@@ -123,7 +136,7 @@ class Senders:
         if self.r.exists(meta_key) and not self.r.sismember(
                 self.keys.key("tokens", "revoked"), name):
             raise SenderError(f"a token named {name!r} already exists; revoke it first")
-        token = "tb_" + secrets.token_urlsafe(32)
+        token = f"{TOKEN_PREFIX}{self.keys.ws}.{secrets.token_urlsafe(32)}"
         digest = _digest(token)
         old = self.r.hget(meta_key, "hash")
         pipe = self.r.pipeline(transaction=True)

@@ -28,6 +28,8 @@ class Settings:
     slack_app_token: str = ""
     slack_api_url: str = DEFAULT_SLACK_API_URL
     redis_url: str = ""
+    redis_cluster: bool | None = None  # None: ask the server (INFO cluster)
+    redis_wait_replicas: int = 0  # replicas that must have a report before it is acknowledged
     data_dir: Path = Path(".tokenboard")
     ingest_tokens: tuple[str, ...] = ()
     port: int = 3000
@@ -101,6 +103,29 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int | None = Non
     return value
 
 
+def check_workspace(value: str, name: str = "--workspace") -> str:
+    """A workspace name as Redis keys take it: a Slack team id like T012AB3CD, or a name
+    such as `demo` (letters, digits, '_' and '-', at most 64)."""
+    from bot.keys import WORKSPACE
+
+    if not WORKSPACE.match(value):
+        raise SettingsError(f"{name} must be a Slack team id like T012AB3CD or a name of "
+                            f"letters, digits, '_' and '-' (at most 64), got {value!r}")
+    return value
+
+
+def _flag(env: dict[str, str], name: str) -> bool | None:
+    """true/false (also 1/0, yes/no); None when unset."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 def _hours(env: dict[str, str], name: str, default: float) -> float:
     """A number of hours, decimals allowed (1.5), at least 0."""
     raw = env.get(name, "").strip()
@@ -151,11 +176,14 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         slack_app_token=env.get("SLACK_APP_TOKEN", "").strip(),
         slack_api_url=api_url,
         redis_url=env.get("REDIS_URL", "").strip(),
+        redis_cluster=_flag(env, "REDIS_CLUSTER"),
+        redis_wait_replicas=_int(env, "REDIS_WAIT_REPLICAS", 0, minimum=0),
         data_dir=Path(env.get("TOKENBOARD_DATA_DIR", "").strip() or ".tokenboard"),
         ingest_tokens=_split(env.get("INGEST_TOKENS", "")),
         port=_int(env, "PORT", 3000),
         timezone=timezone,
-        workspace=env.get("TOKENBOARD_WORKSPACE", "").strip() or "default",
+        workspace=check_workspace(env.get("TOKENBOARD_WORKSPACE", "").strip() or "default",
+                                  "TOKENBOARD_WORKSPACE"),
         retention_days=_int(env, "TOKENBOARD_RETENTION_DAYS", 400),
         otlp_max_bytes=_otlp_max(env),
         github_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET", "").strip(),

@@ -43,6 +43,7 @@ from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import ClientDisconnected
 
 from bot.keys import Keys
+from bot.redis_cluster import SlotClient
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,10 @@ def quiet_bolt_body_logs() -> None:
 
 
 def with_timeout(client: redis.Redis, seconds: float) -> redis.Redis:
-    """A client for the same server as `client`, waiting at most `seconds`, no retries."""
+    """A client for the same server as `client`, waiting at most `seconds`, no retries
+    (on a Redis Cluster: for the same slot, following it)."""
+    if isinstance(client, SlotClient):
+        return client.with_timeout(seconds)
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "socket_timeout": seconds,
               "socket_connect_timeout": seconds, "retry": Retry(NoBackoff(), 0)}

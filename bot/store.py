@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import redis
+from redis.cluster import RedisCluster
 
 from bot.config import BoardConfig
 from bot.counts import Outcome, Usage, report_fingerprint, usage_from_report
 from bot.keys import Keys
 from bot.periods import Bucket, buckets_for_day, local_date
 from bot.ranking import Totals
+from bot.redis_cluster import workspace_client
 from bot.reports import OutcomeReport, UsageReport
 
 METRICS = ("tokens", "cost", "requests", "points")
@@ -367,20 +369,27 @@ def time_now() -> float:
 class Store:
     """Redis access for one workspace."""
 
-    def __init__(self, client: redis.Redis, workspace: str = "default",
-                 tz: ZoneInfo | None = None, retention_days: int = 400) -> None:
-        self.r = client
+    def __init__(self, client: redis.Redis | RedisCluster, workspace: str = "default",
+                 tz: ZoneInfo | None = None, retention_days: int = 400,
+                 wait_replicas: int = 0, wait_ms: int = 500) -> None:
+        """`wait_replicas`: counting returns only once that many replicas have the writes
+        (WAIT, at most `wait_ms`), else raises redis.ConnectionError (REDIS_WAIT_REPLICAS)."""
+        self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
         self.ws = workspace
         self.keys = Keys(workspace)
+        # Every key below shares the workspace's hash tag: on a Redis Cluster all of them,
+        # scripts and pipelines included, go to the primary that owns its slot.
+        self.root = client
+        self.r = workspace_client(client, self.keys.prefix)
         self._heard: dict[str, float] = {}
         self.tz = tz or ZoneInfo("UTC")
         self.retention_days = retention_days
-        self._scripts = {USAGE: client.register_script(USAGE_LUA),
-                         OUTCOME: client.register_script(OUTCOME_LUA)}
-        self._release = client.register_script(RELEASE_LUA)
-        self._save_config = client.register_script(SAVE_CONFIG_LUA)
-        self._rescore = client.register_script(RESCORE_LUA)
-        self._credit = client.register_script(CREDIT_LUA)
+        self._scripts = {USAGE: self.r.register_script(USAGE_LUA),
+                         OUTCOME: self.r.register_script(OUTCOME_LUA)}
+        self._release = self.r.register_script(RELEASE_LUA)
+        self._save_config = self.r.register_script(SAVE_CONFIG_LUA)
+        self._rescore = self.r.register_script(RESCORE_LUA)
+        self._credit = self.r.register_script(CREDIT_LUA)
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -508,13 +517,22 @@ class Store:
     def _run(self, calls: list[tuple[str, list, list, list[int]]]) -> list:
         """EVALSHA each call in one pipeline (no SCRIPT EXISTS round trip); if Redis has
         lost the scripts (a restart), load them and run the pipeline again: what already
-        ran is deduplicated by its markers."""
+        ran is deduplicated by its markers. With `wait_replicas`, the pipeline ends with
+        WAIT, and too few replicas confirming raises redis.ConnectionError (the caller
+        answers 503; the sender's retry is deduplicated)."""
         for attempt in (1, 2):
             pipe = self.r.pipeline(transaction=False)
             for script, keys, args, _ in calls:
                 pipe.evalsha(self._scripts[script].sha, len(keys), *keys, *args)
+            if self.wait_replicas:
+                pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
             try:
-                return pipe.execute()
+                answers = pipe.execute()
+                if self.wait_replicas and answers.pop() < self.wait_replicas:
+                    raise redis.ConnectionError(
+                        f"fewer than {self.wait_replicas} replica(s) confirmed the writes "
+                        f"within {self.wait_ms} ms (REDIS_WAIT_REPLICAS)")
+                return answers
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise

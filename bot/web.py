@@ -30,7 +30,7 @@ from bot.ingest import (
     parse_batch,
 )
 from bot.otlp_http import handle as handle_otlp
-from bot.ratelimit import RateLimiter, retry_after
+from bot.ratelimit import retry_after
 from bot.slack_guard import ReplayGuard, SlackGuard
 from bot.webhook_http import route as webhook_route
 
@@ -79,13 +79,12 @@ class Routes:
             self.slack = SlackGuard(bolt_app, settings.slack_signing_secret,
                                     settings.slack_max_body_bytes,
                                     ReplayGuard(store.r, store.keys))
-        self.limiter = RateLimiter(store.r, store.keys, settings.ingest_rate_limit)
 
     def ingest_view(self) -> Response:
         return json_answer(*self.ingest(request.environ))
 
     def otlp(self, signal: str) -> Response:
-        status, data, headers = handle_otlp(self.deps, request.environ, signal, self.limiter)
+        status, data, headers = handle_otlp(self.deps, request.environ, signal)
         return Response(data, status, headers=headers)
 
     def webhook(self, source: str) -> Response:
@@ -103,7 +102,8 @@ class Routes:
 
     def ingest(self, environ: dict) -> tuple[int, dict, list[tuple[str, str]]]:
         try:
-            sender, rate = self.deps.senders.identify(environ.get("HTTP_AUTHORIZATION", ""))
+            # the token decides the workspace: its reports are counted there and nowhere else
+            deps, sender, rate = self.deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             log.warning("ingest: Redis unavailable: %s", exc)
             return 503, {"error": "storage unavailable; retry"}, [("Retry-After", "5")]
@@ -111,11 +111,11 @@ class Routes:
             return 401, {"error": "missing, wrong or revoked bearer token (INGEST_TOKENS or "
                                   "`tokenboard tokens create`)"}, [
                 ("WWW-Authenticate", 'Bearer realm="tokenboard"')]
-        limited = self.rate_limited(sender, rate)
+        limited = self.rate_limited(deps, sender, rate)
         if limited is not None:
             return limited
         try:
-            length = declared_length(environ, self.deps.settings.max_body_bytes)
+            length = declared_length(environ, deps.settings.max_body_bytes)
         except BodyError as exc:
             return exc.status, {"error": exc.message}, []
         unsupported = content_type_problem(environ.get("CONTENT_TYPE", ""))
@@ -124,8 +124,7 @@ class Routes:
         body = read_body(environ, length)
         try:
             events = parse_batch(body)
-            result = ingest_events(self.deps.store, self.deps.identities, events,
-                                   sender=sender)
+            result = ingest_events(deps.store, deps.identities, events, sender=sender)
         except ScoresRebuilding:
             message = ("scores are being rebuilt after a configuration change; retry the whole "
                        "batch shortly (no event is counted twice)")
@@ -141,21 +140,25 @@ class Routes:
             log.warning("ingest: Redis unavailable: %s", exc)
             message = "storage unavailable; retry the whole batch (no event is counted twice)"
             return 503, {"error": message}, [("Retry-After", "5")]
-        self.deps.store.heard("ingest")
+        deps.store.heard("ingest")
         return 200, result.as_dict(), []
 
-    def rate_limited(self, sender: str, per_minute: int | None = None
+    @staticmethod
+    def rate_limited(deps: Deps, sender: str, per_minute: int | None = None
                      ) -> tuple[int, dict, list[tuple[str, str]]] | None:
-        """The 429 (or 503) answer when `sender` is over its rate (its token's own, else
-        INGEST_RATE_LIMIT), else None."""
+        """The 429 (or 503) answer when `sender` (of `deps`' workspace) is over its rate
+        (its token's own, else INGEST_RATE_LIMIT), else None."""
+        limiter = deps.limiter
+        if limiter is None:
+            return None
         try:
-            wait = self.limiter.check(sender, per_minute)
+            wait = limiter.check(sender, per_minute)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             log.warning("ingest: Redis unavailable: %s", exc)
             return 503, {"error": "storage unavailable; retry"}, [("Retry-After", "5")]
         if wait is None:
             return None
         seconds = retry_after(wait)
-        limit = self.limiter.per_minute if per_minute is None else per_minute
+        limit = limiter.per_minute if per_minute is None else per_minute
         return 429, {"error": f"sender {sender!r} is over {limit} requests "
                               f"a minute; retry in {seconds} s"}, [("Retry-After", str(seconds))]

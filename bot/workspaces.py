@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import redis
+from redis.cluster import RedisCluster
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Installation
@@ -38,7 +39,7 @@ ROTATE_BEFORE = 120  # minutes: a rotating bot token is refreshed this long befo
 
 
 class Workspaces:
-    def __init__(self, settings: Settings, redis_client: redis.Redis,
+    def __init__(self, settings: Settings, redis_client: redis.Redis | RedisCluster,
                  build: Callable[[str, WebClient | None], Deps],
                  single: Deps | None = None) -> None:
         self.settings = settings
@@ -55,7 +56,7 @@ class Workspaces:
     @classmethod
     def of(cls, deps: Deps) -> Workspaces:
         """One workspace: `deps` answers every team."""
-        return cls(deps.settings, deps.store.r, lambda _ws, _client: deps, single=deps)
+        return cls(deps.settings, deps.store.root, lambda _ws, _client: deps, single=deps)
 
     @property
     def multi(self) -> bool:

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster, key_slot
 
 from bot.app import build_bolt_app, build_deps
 from bot.app import redis_client as app_redis_client
 from bot.deps import Deps
 from bot.http_server import Server
-from bot.redis_server import EmbeddedRedis, free_port
+from bot.keys import Keys
+from bot.redis_server import EmbeddedRedis, LocalCluster, free_port
 from bot.settings import Settings
 from bot.web import build_web_app
 from tests.slack_signing import sign, slash_command_body
@@ -57,6 +59,34 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                            appendonly=False).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A Redis Cluster of three primaries, each with one replica, started once."""
+    with LocalCluster(tmp_path_factory.mktemp("cluster"), masters=3, replicas=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_client(local_cluster: LocalCluster) -> Iterator[RedisCluster]:
+    """The production cluster client (bot.app.redis_client, cluster detected), on an empty
+    cluster."""
+    local_cluster.flush()
+    client = app_redis_client(local_cluster.url, 1.0, cluster=None)
+    assert isinstance(client, RedisCluster)
+    yield client
+    client.close()
+
+
+def workspaces_on_each_primary(cluster: LocalCluster, prefix: str = "T") -> list[str]:
+    """One workspace name per current primary, whose hash-tag slot that primary owns."""
+    found = []
+    for _, ranges in cluster.primaries():
+        names = (f"{prefix}{i:04d}" for i in range(100_000))
+        found.append(next(name for name in names if any(
+            first <= key_slot(Keys(name).prefix.encode()) <= last for first, last in ranges)))
+    return found
 
 
 @pytest.fixture

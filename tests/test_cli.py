@@ -113,7 +113,7 @@ def test_env_example_lists_every_variable_the_code_reads() -> None:
 
     source = (ROOT / "bot" / "settings.py").read_text()
     read = set(re.findall(r'env(?:\.get)?\(\s*"([A-Z_]+)"', source))
-    read |= set(re.findall(r'_(?:int|hours|choice|base_url)\(env, "([A-Z_]+)"', source))
+    read |= set(re.findall(r'_(?:int|hours|flag|choice|base_url)\(env, "([A-Z_]+)"', source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read and read == listed
 

@@ -122,7 +122,7 @@ def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str,
     made = run(["tokens", "create", "claude-laptops"], env, tmp_path)  # the real command
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip().splitlines()[-1]
-    assert token.startswith("tb_") and len(token) > 30
+    assert token.startswith("tb.default.") and len(token) > 40  # names its workspace
     stored = app.deps.store.r.hgetall(app.deps.store.keys.key("tokens"))
     assert stored == {hashlib.sha256(token.encode()).hexdigest().encode(): b"claude-laptops"}
     answer = app.ingest([usage("t1", {"user": "U0ANA"}, 5)], token=token)
