@@ -7,6 +7,7 @@ composition root (which imports the handlers).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -61,6 +62,9 @@ class Deps:
     charts: OrderedDict = field(default_factory=OrderedDict)
     # the same process's Deps for the other workspaces it has served (for_workspace)
     others: dict[str, Deps] = field(default_factory=dict)
+    # installed through "Add to Slack": the Deps of an installed workspace, with a client
+    # on its own bot token (bot.workspaces.Workspaces.get); None for a single workspace
+    installed: Callable[[str], Deps | None] | None = None
 
     def for_workspace(self, workspace: str, remember: bool = True) -> Deps:
         """This process's Deps for `workspace`: its own store, caches, senders and rate
@@ -70,6 +74,10 @@ class Deps:
         without SLACK_BOT_TOKEN; reports naming Slack user ids are counted)."""
         if workspace == self.store.ws:
             return self
+        if self.installed is not None:
+            deps = self.installed(workspace)
+            if deps is not None:
+                return deps
         found = self.others.get(workspace)
         if found is None:
             found = workspace_deps(self.settings, self.store.root, workspace, None)

@@ -20,7 +20,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.app import build_bolt_app, build_client, build_deps, second_deps
+from bot.app import build_bolt_app, build_client, build_deps, build_workspaces, second_deps
 from bot.deps import Deps
 from bot.http_server import Limits, WebServer
 from bot.settings import Settings, SettingsError
@@ -52,15 +52,21 @@ def socket_mode(app: App, app_token: str) -> SocketModeHandler:
 
 
 def serve(settings: Settings) -> int:
-    settings.require("SLACK_BOT_TOKEN")
+    if settings.oauth:  # "Add to Slack": every installed workspace
+        settings.require("SLACK_SIGNING_SECRET")
+        if settings.slack_app_token:
+            raise SettingsError("Socket Mode (SLACK_APP_TOKEN) serves one workspace: leave it "
+                                "empty when installing through SLACK_CLIENT_ID")
+    else:
+        settings.require("SLACK_BOT_TOKEN")
     if not settings.slack_app_token:
         settings.require("SLACK_SIGNING_SECRET")
     if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
     forget_slack_secrets()  # Settings holds them; Bolt must not read them again (startup.py)
     client = build_client(settings)
-    assert client is not None  # SLACK_BOT_TOKEN is set
-    check_bot_token(client)  # a refused token stops here, before Redis or the port
+    if client is not None:
+        check_bot_token(client)  # a refused token stops here, before Redis or the port
     deps = build_deps(settings)
     closers: list[Callable[[], object]] = [deps.close]  # what the master closes, in reverse
     master = os.getpid()
@@ -90,7 +96,11 @@ def _serve(settings: Settings, deps: Deps, closers: list[Callable[[], object]]) 
     """Build the app, connect Socket Mode, start the jobs, then run gunicorn's master
     (which ends with SystemExit)."""
     lazy = ThreadPoolExecutor(max_workers=5, thread_name_prefix="lazy")  # Bolt's default size
-    app = build_bolt_app(deps, lazy)
+    workspaces = None
+    if settings.oauth:
+        workspaces = build_workspaces(settings, deps.store.root)
+        deps.installed = workspaces.get  # reports for an installed workspace use its token
+    app = build_bolt_app(workspaces or deps, lazy)
     socket_handler = socket_mode(app, settings.slack_app_token) \
         if settings.slack_app_token else None
     if socket_handler:
@@ -113,6 +123,9 @@ def _serve(settings: Settings, deps: Deps, closers: list[Callable[[], object]]) 
         os._exit(0)
 
     if settings.serve_jobs != "off":
-        closers.append(EmbeddedJobs(second_deps(deps)).start().stop)
+        jobs_deps = second_deps(deps)
+        jobs_workspaces = (build_workspaces(settings, jobs_deps.store.root)
+                           if settings.oauth else None)
+        closers.append(EmbeddedJobs(jobs_deps, workspaces=jobs_workspaces).start().stop)
     WebServer(lambda: wsgi, f"0.0.0.0:{settings.port}", shape,
               hooks={"when_ready": when_ready, "worker_exit": worker_exit}).run()

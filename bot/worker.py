@@ -22,32 +22,79 @@ import redis
 
 from bot.deps import Deps
 from bot.settings import Settings
+from bot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 HEARTBEAT_TTL = 30
+WORKSPACES_SYNC = 60  # seconds between looks at which workspaces are installed
 
 
 class Jobs:
-    """The digest scheduler with the periodic jobs; `start()` and `stop()` again."""
+    """The digest scheduler with the periodic jobs; `start()` and `stop()` again.
 
-    def __init__(self, deps: Deps) -> None:
+    Installed through "Add to Slack" (`workspaces` given, several workspaces), each
+    installed workspace gets its own scheduler (its digest, figures, rescoring, pulls);
+    every WORKSPACES_SYNC seconds newly installed ones are added, uninstalled ones
+    stopped, and the data of workspaces uninstalled longer than UNINSTALL_GRACE_DAYS
+    deleted."""
+
+    def __init__(self, deps: Deps, workspaces: Workspaces | None = None) -> None:
         self.deps = deps
+        self.workspaces = workspaces if workspaces is not None and workspaces.multi else None
         self.scheduler = None
+        self.schedulers: dict[str, object] = {}
+        self._sync_stop: threading.Event | None = None
 
     @property
     def running(self) -> bool:
-        return self.scheduler is not None
+        return self.scheduler is not None or self._sync_stop is not None
 
     def start(self) -> Jobs:
         from jobs.periodic import PERIODIC_JOBS
         from jobs.scheduler import DigestScheduler
 
+        if self.workspaces is not None:
+            if self._sync_stop is None:
+                self._sync_stop = threading.Event()
+                threading.Thread(target=self._sync_loop, args=(self._sync_stop,),
+                                 daemon=True, name="workspaces").start()
+            return self
         if self.scheduler is None:
             self.scheduler = DigestScheduler(self.deps, periodic=PERIODIC_JOBS).start()
         return self
 
+    def _sync_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.sync_workspaces()
+            except Exception:  # Redis away: the next round tries again
+                log.exception("could not sync the installed workspaces")
+            stop.wait(WORKSPACES_SYNC)
+
+    def sync_workspaces(self) -> list[str]:
+        """Start the jobs of newly installed workspaces, stop those of uninstalled ones,
+        delete data past its grace period. Returns the workspaces whose jobs run."""
+        from jobs.periodic import PERIODIC_JOBS
+        from jobs.scheduler import DigestScheduler
+
+        assert self.workspaces is not None
+        self.workspaces.forget_due()
+        current = {deps.store.ws: deps for deps in self.workspaces.all()}
+        for name in [n for n in self.schedulers if n not in current]:
+            self.schedulers.pop(name).stop()  # type: ignore[attr-defined]
+        for name, deps in current.items():
+            if name not in self.schedulers:
+                self.schedulers[name] = DigestScheduler(deps, periodic=PERIODIC_JOBS).start()
+        return sorted(self.schedulers)
+
     def stop(self) -> None:
+        if self._sync_stop is not None:
+            self._sync_stop.set()
+            self._sync_stop = None
+        for scheduler in self.schedulers.values():
+            scheduler.stop()  # type: ignore[attr-defined]
+        self.schedulers.clear()
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
@@ -79,8 +126,9 @@ class EmbeddedJobs:
     """`tokenboard serve`'s jobs: run while no worker's heartbeat is live, checked every
     `HEARTBEAT_SECONDS`."""
 
-    def __init__(self, deps: Deps, interval: float = HEARTBEAT_SECONDS) -> None:
-        self.jobs = Jobs(deps)
+    def __init__(self, deps: Deps, interval: float = HEARTBEAT_SECONDS,
+                 workspaces: Workspaces | None = None) -> None:
+        self.jobs = Jobs(deps, workspaces)
         self.interval = interval
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="jobs")
@@ -113,7 +161,7 @@ class EmbeddedJobs:
 
 def run_worker(settings: Settings) -> int:
     """`tokenboard worker`: the jobs and the heartbeat until SIGTERM or SIGINT."""
-    from bot.app import build_client, build_deps
+    from bot.app import build_client, build_deps, build_workspaces
     from bot.startup import check_bot_token, forget_slack_secrets
 
     forget_slack_secrets()
@@ -121,6 +169,7 @@ def run_worker(settings: Settings) -> int:
     if client is not None:
         check_bot_token(client)  # a refused token stops here
     deps = build_deps(settings)
+    workspaces = build_workspaces(settings, deps.store.root) if settings.oauth else None
     heartbeat = Heartbeat(deps)
     stopping: list[int] = []
 
@@ -129,7 +178,7 @@ def run_worker(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    jobs = Jobs(deps)
+    jobs = Jobs(deps, workspaces)
     try:
         heartbeat.beat()
         jobs.start()

@@ -250,3 +250,75 @@ def test_workspaces_cli_lists_installs_and_keeps_data(
     assert again.returncode == 1 and "no deletion is pending" in again.stderr + again.stdout
     single = run(["workspaces", "list"], {"REDIS_URL": redis_url}, tmp_path)
     assert single.returncode == 2 and "SLACK_CLIENT_ID" in single.stderr
+
+
+def test_serve_installs_from_add_to_slack_and_counts_each_workspaces_reports(
+        stub: SlackStub, redis_url: str, redis_client: redis.Redis, tmp_path: Path) -> None:
+    """`tokenboard serve` with SLACK_CLIENT_ID/SECRET and no bot token: the install page,
+    the redirect completing the install against the stub, a token made for that
+    workspace counting its reports there (with its own bot token), and the jobs
+    following the installed workspaces."""
+    import http.client
+    import json as json_module
+
+    from tests.serve_processes import start, stop_all, wait_healthy
+
+    stub.app_credentials(CLIENT_ID, CLIENT_SECRET)
+    proc = start(["serve"], redis_url, stub.url, tmp_path, "oauth", SLACK_BOT_TOKEN="",
+                 SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET,
+                 WEB_CONCURRENCY="1", SERVE_JOBS="off")
+    try:
+        wait_healthy([proc])
+
+        def get(path: str, headers: dict[str, str] | None = None
+                ) -> http.client.HTTPResponse:
+            conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=10)
+            conn.request("GET", path, headers=headers or {})
+            return conn.getresponse()
+
+        page = get("/slack/install")
+        body = page.read().decode()
+        assert page.status == 200 and "slack.com/oauth/v2/authorize" in body
+        state = re.search(r"state=([0-9a-f]+)", body).group(1)
+        cookie = page.getheader("Set-Cookie").split(";")[0]
+        stub.authorize("code-s", "T0SRV")
+        done = get(f"/slack/oauth_redirect?code=code-s&state={state}", {"Cookie": cookie})
+        assert done.status == 200, done.read()[:300]
+        from tests.test_cli import run
+
+        made = run(["tokens", "create", "ci", "--workspace", "T0SRV"],
+                   {"REDIS_URL": redis_url}, tmp_path)
+        assert made.returncode == 0, made.stderr
+        token = re.search(r"(tb\.\S+)", made.stdout).group(1)
+        stub.add_user("U0SRV1", email="ana@srv.example")
+        events = [{"id": "s1", "type": "usage", "email": "ana@srv.example",
+                   "ts": datetime.now(UTC).isoformat(), "tool": "x", "tokens": 777}]
+        conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=10)
+        conn.request("POST", "/ingest", body=json_module.dumps({"events": events}),
+                     headers={"Authorization": f"Bearer {token}",
+                              "Content-Type": "application/json"})
+        answer = conn.getresponse()
+        assert answer.status == 200, answer.read()
+        # the email was looked up with T0SRV's own bot token, and counted in T0SRV
+        assert stub.team_calls("T0SRV", "users.lookupByEmail")
+        scores = redis_client.zrange("tb:{T0SRV}:z:tokens:a:all", 0, -1, withscores=True)
+        assert scores == [(b"U0SRV1", 777.0)]
+    finally:
+        stop_all([proc])
+
+
+def test_the_jobs_follow_the_installed_workspaces(
+        multi: tuple[Workspaces, App], stub: SlackStub) -> None:
+    from bot.worker import Jobs
+
+    workspaces, app = multi
+    install(app, stub, "T0AAA", "code-a")
+    jobs = Jobs(workspaces.get("T0AAA"), workspaces)
+    try:
+        assert jobs.sync_workspaces() == ["T0AAA"]
+        install(app, stub, "T0BBB", "code-b")
+        assert jobs.sync_workspaces() == ["T0AAA", "T0BBB"]
+        uninstall(app, "T0AAA")
+        assert jobs.sync_workspaces() == ["T0BBB"]
+    finally:
+        jobs.stop()
