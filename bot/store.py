@@ -424,6 +424,7 @@ class Store:
         ends the double-writes: readers see either the old scores or the new ones. Points
         of days already past retention stay in the week/month/all-time sets.
 
+        `progress(done, total)` is called after each day and each week/month/all-time set.
         Raises RuntimeError if another rebuild is running, RebuildAborted if the
         configuration changed meanwhile (run it again with the new one).
         """
@@ -440,7 +441,9 @@ class Store:
             raise RuntimeError("another rebuild is running")
         scopes = ("w", "m", "a") if metric == "points" else ("w", "m")
         rules = scoring_rules(config)
-        periods: dict[Bucket, None] = {}
+        periods = dict.fromkeys(b for day in days for b in buckets_for_day(day)[1:]
+                                if b.scope in scopes)
+        steps = len(days) + len(periods)
         swaps: list[tuple[str, str]] = []
         stats = {"days": 0, "person_days": 0, "buckets": 0}
         try:
@@ -448,7 +451,6 @@ class Store:
                 self._still_ours(state, token)
                 day_b, *rest = buckets_for_day(day)
                 rest = [b for b in rest if b.scope in scopes]
-                periods.update(dict.fromkeys(rest))
                 live = self.zkey(metric, day_b)
                 self._rescore_day(day, [*state[:2], k.key("config", "version"), k.days(day),
                                         live, live + ":rebuild",
@@ -457,12 +459,14 @@ class Store:
                 swaps.append((live + ":rebuild", live))
                 stats["days"] += 1
                 if progress:
-                    progress(i + 1, len(days))
-            for bucket in periods:
+                    progress(i + 1, steps)
+            for i, bucket in enumerate(periods, start=len(days)):
                 self._still_ours(state, token)
                 live = self.zkey(metric, bucket)
                 self._copy_scores(live, version, state)
                 swaps.append((live + ":rebuild", live))
+                if progress:
+                    progress(i + 1, steps)
             pipe = self.r.pipeline(transaction=False)
             for tmp, _ in swaps[:stats["days"]]:
                 pipe.zcard(tmp)
