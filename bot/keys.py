@@ -1,11 +1,13 @@
 """Every Redis key name tokenboard uses, built in one place.
 
 All keys of a workspace share the hash tag `{ws}`, so the multi-key scripts of one
-workspace stay in one Redis Cluster slot. Layout:
+workspace stay in one Redis Cluster slot. The scripts (bot/store_scripts.py) build the
+names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
+`rebuild:days`, …) from keys they were given, so those stay in the same slot. Layout:
 
     tb:{ws}:ids:<sender>:<date>       the sender's event ids of that local day (the report's
                                       own day): a directory hash (l, s, n) of buckets
-    tb:{ws}:ids:<sender>:<date>:<i>   … each a small hash: 8-byte id digest → 6-byte content
+    tb:{ws}:ids:<sender>:<date>:<i>   … each a small hash: 8-byte id digest → 4-byte content
                                       fingerprint, one expiry (linear hashing, see
                                       bot/store_scripts.py: each bucket stays a listpack)
     tb:{ws}:days:<date>               people's raw counts of that day: a directory hash

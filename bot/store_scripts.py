@@ -8,8 +8,8 @@ Shared pieces, in the order the scripts concatenate them:
   and n (entries); bucket `<dir>:<i>` holds the entries whose 32-bit hash h maps to i:
   `h mod 2^l`, or `h mod 2^(l+1)` when that is below s. When n passes BUCKET_LOAD per
   bucket, bucket s is split into s and s + 2^l (one HGETALL of ≤ ~400 small entries).
-  Used for the event ids of a sender's day (field: 8-byte id digest, value: content
-  fingerprint) and for the people's counts of a day (field: user id).
+  Used for the event ids of a sender's day (field: 8-byte id digest, value: 4-byte
+  content fingerprint) and for the people's counts of a day (field: user id).
 - `_DAY_FN`: a person's day as one packed text value in the day's buckets: `T1234,C0.5,
   R3,pr_merged=2,a:lines=7` (one-letter codes from `bot.counts.DAY_CODES`; outcome
   fields `o:<kind>` without their `o:`; other names as they are, or `:<name>` when they
@@ -25,7 +25,7 @@ from __future__ import annotations
 from bot.counts import DAY_CODES
 
 BUCKET_LOAD = 160  # mean entries per bucket before a split: unsplit ones stay well < 512
-DAY_PIECE = 60  # bytes of packed day text per hash value (listpack keeps values ≤ 64)
+DAY_PIECE = 63  # bytes of packed day text per piece (+ 1 digit: listpack keeps values ≤ 64)
 DONE = 1_000_000_000  # a rebuilt day's progress: every bucket done
 TMP_TTL = 7200  # a rebuild's temporary keys expire if it dies
 
@@ -185,6 +185,9 @@ local function day_find(dir, user)
   return st, b, dir .. ':' .. b
 end
 """
+
+# The buckets and the day codec, for tools that write days as the scripts do (benchmarks).
+DAY_CODEC_LUA = _BUCKETS_FN + _DAY_FN
 
 # Outcome points of one person-day, from its counts (a table name → number). A kind's
 # counts sit in `o:<kind>` (plain) and `o:<kind>~<mods>` (mods: '+'-joined among small,
