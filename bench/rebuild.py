@@ -33,17 +33,8 @@ from typing import Any
 
 import redis
 
-from bench._common import (
-    INGEST_TOKEN,
-    KeepAlive,
-    ingest_body,
-    machine,
-    parse_args,
-    private_redis,
-    redis_version,
-    slack_stub,
-    start_app,
-)
+from bench import _common as common
+from bench._common import machine, parse_args, private_redis, redis_version
 from bot.admin import rebuild_scores, save_configuration
 from bot.config import BoardConfig, OutcomeRule
 from bot.periods import buckets_for_day
@@ -127,10 +118,9 @@ def ingest_during(url: str, people: int, days: list[date], stop: Any, out: Any) 
     posting batches of 200 reports (half usage, half outcomes; people and retained days at
     random, 1 in 4 for the probe people) until `stop` is set. Puts (answers by HTTP status,
     [(time, accepted)] per batch, the probe people's accepted outcomes)."""
-    with slack_stub() as stub, tempfile.TemporaryDirectory() as tmp:
-        app = start_app(url, stub, Path(tmp))
-        conn = KeepAlive(app.port)
-        headers = {"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/json"}
+    with common.slack_stub() as stub, tempfile.TemporaryDirectory() as tmp:
+        app = common.start_app(url, stub, Path(tmp))
+        conn = common.KeepAlive(app.port)
         rng = random.Random(5)
         probes = probe_people(people)
         statuses: Counter[int] = Counter()
@@ -154,7 +144,8 @@ def ingest_during(url: str, people: int, days: list[date], stop: Any, out: Any) 
                         if i in probes:
                             outcomes.append((i, d, kind, count))
                     batch.append(event)
-                status, body = conn.post("/ingest", ingest_body(batch), headers)
+                status, body = conn.post("/ingest", common.ingest_body(batch),
+                                         common.INGEST_HEADERS)
                 statuses[status] += 1
                 if status == 200:
                     timeline.append((time.time(), json.loads(body)["accepted"]))
