@@ -181,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         config = config.model_copy(update={"outcomes": outcomes})
         ctx = multiprocessing.get_context("fork")
         stop, answers = ctx.Event(), ctx.Queue()
-        child = ctx.Process(target=ingest_during, args=(_server.url, people, days, stop, answers))
+        child = ctx.Process(target=ingest_during, args=(_server.url, people, days, stop, answers),
+                            daemon=True)
         child.start()
         time.sleep(3)  # the app is up and reports are streaming in
         client.config_set("slowlog-max-len", 1_000_000)
@@ -195,12 +196,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 print(f"   rescored step {done}/{total} (days, then weeks/months/all-time)",
                       flush=True)
 
-        save_configuration(store, config, by="bench")
-        started, wall_start = time.perf_counter(), time.time()
-        stats = rebuild_scores(store, progress) or {}
-        took, wall_end = time.perf_counter() - started, time.time()
-        time.sleep(1)
-        stop.set()
+        try:
+            save_configuration(store, config, by="bench")
+            started, wall_start = time.perf_counter(), time.time()
+            stats = rebuild_scores(store, progress) or {}
+            took, wall_end = time.perf_counter() - started, time.time()
+            time.sleep(1)
+        finally:
+            stop.set()
         statuses, timeline, probe = answers.get(timeout=120)
         child.join()
         client.config_set("slowlog-log-slower-than", 10_000)

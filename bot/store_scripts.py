@@ -142,6 +142,18 @@ local function day_unpack(first, piece)
   for k = 1, extra do day_decode(piece(k) or '', t) end
   return t, extra + 1
 end
+-- Only the outcome counts (`o:<kind>…`) of a person's day, without decoding the rest:
+-- what rescoring points needs, several times faster than day_unpack.
+local function day_outcomes(first, piece)
+  local t = {{}}
+  local extra = tonumber(string.sub(first, 1, 1))
+  local text = ',' .. string.sub(first, 2)
+  for k = 1, extra do text = text .. ',' .. (piece(k) or '') end
+  for name, x in string.gmatch(text, ',([%w_~+]+)=([^,]*)') do
+    t['o:' .. name] = (t['o:' .. name] or 0) + tonumber(x)
+  end
+  return t
+end
 local function day_read(key, user)
   local first = redis.call('HGET', key, user)
   local rest = {{}}
@@ -500,6 +512,7 @@ if done ~= tonumber(ARGV[3]) then return done end
 local nb = lh_count(lh_state(KEYS[4]))
 local last = math.min(done + tonumber(ARGV[4]), nb)
 local config = cjson.decode(ARGV[5])
+local points = ARGV[6] == 'points'
 for b = done, last - 1 do
   local all = redis.call('HGETALL', KEYS[4] .. ':' .. b)
   local firsts, rest = {{}}, {{}}
@@ -508,11 +521,14 @@ for b = done, last - 1 do
     else firsts[all[j]] = all[j + 1] end
   end
   for who, first in pairs(firsts) do
-    local t = day_unpack(first, function(k) return rest[who .. '|' .. k] end)
+    local piece = function(k) return rest[who .. '|' .. k] end
+    local t = points and day_outcomes(first, piece) or day_unpack(first, piece)
     local new = day_value(t, ARGV[6], config)
     local fix = new - tonumber(redis.call('ZSCORE', KEYS[5], who) or '0')
     redis.call('ZADD', KEYS[6], string.format('%.17g', new), who)
-    for i = 7, #KEYS do redis.call('ZINCRBY', KEYS[i], string.format('%.17g', fix), who) end
+    if fix ~= 0 or not points then  -- (phase 2 puts everyone in the points sets)
+      for i = 7, #KEYS do redis.call('ZINCRBY', KEYS[i], string.format('%.17g', fix), who) end
+    end
   end
 end
 for i = 6, #KEYS do
