@@ -212,6 +212,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         command = slowest["command"]
         command = command.decode() if isinstance(command, bytes) else str(command)
         over = sum(1 for e in log if e["duration"] > 10_000)
+        names = {store._rescore.sha: "rescore", store._rebuild_copy.sha: "copy",
+                 store._scripts["usage"].sha: "usage", store._scripts["outcome"].sha: "outcome"}
+        slow: Counter[str] = Counter()
+        for e in log:
+            if e["duration"] > 10_000:
+                words = e["command"].split(b" ", 2)
+                sha = words[1].decode() if words[0] == b"EVALSHA" and len(words) > 1 else ""
+                slow[names.get(sha, words[0].decode())] += 1
         print(f"   rebuilt {stats['days']} days, {stats['person_days']:,} person-days, "
               f"{stats['buckets']} sorted sets in {took:.1f} s "
               f"({stats['person_days'] / took:,.0f} person-days/s)")
@@ -221,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
               f"status over the whole run: {statuses} (503s: {statuses.get(503, 0)})")
         print(f"   longest single Redis command: {slowest['duration']:,} us "
               f"({command[:60]}); commands over 10 ms: {over} of {len(log):,} "
-              f"(target: none)")
+              f"(target: none); by command: {dict(slow)}")
         # check the probe people against Python arithmetic on the generator's counts plus
         # the outcomes the app accepted for them during the run
         live: Counter[tuple[int, int, str]] = Counter()

@@ -48,7 +48,7 @@ NAME_TTL = 24 * 3600
 DIGEST_KEEP = 40 * 86400  # how long "this digest was posted" is remembered
 CONFIG_HISTORY = 200  # audit entries kept
 REBUILD_BUCKETS = 1  # day buckets (~100-200 people) per rescoring call: ~1-2 ms of Redis
-REBUILD_COPY = 500  # people per copying call of a rebuild
+REBUILD_COPY = 250  # people per copying call of a rebuild: ~1 ms of Redis
 REBUILD_LOCK_TTL = 300  # refreshed as the rebuild progresses; stops the double-writes if we die
 RAW_METRICS = ("cost", "requests")  # kept per day, week and month only as the raw metric
 SAVE_CONFIG_LUA = """
@@ -493,16 +493,10 @@ class Store:
     def _rescore_day(self, day: date, keys: list[str], args: list) -> None:
         """Phase 1 for one day: RESCORE_LUA over all its buckets, pipelined."""
         done = 0
-        while done != DONE:
-            level, split = self.r.hmget(self.keys.days(day), "l", "s")
-            count = 2 ** int(level or 0) + int(split or 0)
-            pipe = self.r.pipeline(transaction=False)
-            for first in range(done, max(count, done + 1), REBUILD_BUCKETS):
-                self._rescore(keys=keys, args=[*args[:2], first, *args[3:]], client=pipe)
-            answers = [int(a) for a in pipe.execute()]
-            if min(answers) < 0:
+        while done != DONE:  # one call per round trip: ingest gets Redis in between
+            done = int(self._rescore(keys=keys, args=[*args[:2], done, *args[3:]]))
+            if done < 0:
                 raise RebuildAborted("the configuration changed during the rebuild")
-            done = answers[-1]
 
     def _copy_scores(self, live: str, version: int, state: list[str]) -> None:
         """Phase 2 for one week/month/all-time set: copy everyone's live score."""
@@ -513,18 +507,15 @@ class Store:
         if int(self._rebuild_copy(keys=keys, args=[version, -1])) < 0:
             raise RebuildAborted("the configuration changed during the rebuild")
         people = sorted((user_hash(u), u) for u in self._scores(live))
-        pipe = self.r.pipeline(transaction=False)
         start = 0
-        while start < len(people):
+        while start < len(people):  # one call per round trip, as above
             end = min(start + REBUILD_COPY, len(people))
             while end < len(people) and people[end][0] == people[end - 1][0]:
                 end += 1  # one user hash never straddles two calls
-            self._rebuild_copy(keys=keys, args=[version, people[end - 1][0],
-                                                *(u for _, u in people[start:end])],
-                               client=pipe)
+            if int(self._rebuild_copy(keys=keys, args=[version, people[end - 1][0],
+                                                       *(u for _, u in people[start:end])])) < 0:
+                raise RebuildAborted("the configuration changed during the rebuild")
             start = end
-        if any(int(a) < 0 for a in pipe.execute()):
-            raise RebuildAborted("the configuration changed during the rebuild")
 
     def _scores(self, key: str) -> dict[str, float]:
         size = int(self.r.zcard(key))
