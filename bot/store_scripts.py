@@ -6,8 +6,9 @@ Shared pieces, in the order the scripts concatenate them:
   piece stays in Redis's compact listpack encoding (≤ 512 entries, 64-byte values) however
   large the logical hash grows. A directory hash `<dir>` holds l (level), s (split pointer)
   and n (entries); bucket `<dir>:<i>` holds the entries whose 32-bit hash h maps to i:
-  `h mod 2^l`, or `h mod 2^(l+1)` when that is below s. When n passes BUCKET_LOAD per
-  bucket, bucket s is split into s and s + 2^l (one HGETALL of ≤ ~400 small entries).
+  `h mod 2^l`, or `h mod 2^(l+1)` when that is below s. When n passes the load per
+  bucket (160 event ids; 64 entries of days, ~50 people, so that rescoring one bucket per
+  call stays short), bucket s is split into s and s + 2^l (one HGETALL of a small hash).
   Used for the event ids of a sender's day (field: 8-byte id digest, value: 4-byte
   content fingerprint) and for the people's counts of a day (field: user id).
 - `_DAY_FN`: a person's day as one packed text value in the day's buckets: `T1234,C0.5,
@@ -24,13 +25,14 @@ from __future__ import annotations
 
 from bot.counts import DAY_CODES
 
-BUCKET_LOAD = 160  # mean entries per bucket before a split: unsplit ones stay well < 512
+IDS_LOAD = 160  # mean event ids per bucket before a split: unsplit ones stay well < 512
+DAYS_LOAD = 64  # mean entries of people's days per bucket: a rescoring call reads one bucket
 DAY_PIECE = 63  # bytes of packed day text per piece (+ 1 digit: listpack keeps values ≤ 64)
 DONE = 1_000_000_000  # a rebuilt day's progress: every bucket done
 TMP_TTL = 7200  # a rebuild's temporary keys expire if it dies
 
 _BUCKETS_FN = f"""
-local BUCKET_LOAD = {BUCKET_LOAD}
+local IDS_LOAD, DAYS_LOAD = {IDS_LOAD}, {DAYS_LOAD}
 local function lh_state(dir)
   local st = redis.call('HMGET', dir, 'l', 's')
   return {{l = tonumber(st[1] or '0'), s = tonumber(st[2] or '0')}}
@@ -43,13 +45,13 @@ local function lh_index(st, h)
   return b
 end
 -- `added` entries went into dir's buckets: split the next bucket if the mean load passed
--- BUCKET_LOAD (unless `frozen`: a rebuild is walking this dir's buckets). hash_of(field)
+-- `load` (unless `frozen`: a rebuild is walking this dir's buckets). hash_of(field)
 -- gives a field's 32-bit hash; ttl is the buckets' expiry.
-local function lh_grow(dir, st, added, ttl, hash_of, frozen)
+local function lh_grow(dir, st, added, ttl, hash_of, frozen, load)
   if added == 0 then return end
   local n = redis.call('HINCRBY', dir, 'n', added)
   redis.call('EXPIRE', dir, ttl)
-  if n <= BUCKET_LOAD * lh_count(st) or (frozen and frozen()) then return end
+  if n <= load * lh_count(st) or (frozen and frozen()) then return end
   local size = 2 ^ st.l
   local from = dir .. ':' .. st.s
   local all = redis.call('HGETALL', from)
@@ -89,7 +91,7 @@ local function claim_id(dir, digest, fp, ttl)
   local key = dir .. ':' .. lh_index(st, digest_hash(digest))
   if redis.call('HSETNX', key, digest, fp) == 1 then
     redis.call('EXPIRE', key, ttl)
-    lh_grow(dir, st, 1, ttl, digest_hash, nil)
+    lh_grow(dir, st, 1, ttl, digest_hash, nil, IDS_LOAD)
     return 1
   end
   if redis.call('HGET', key, digest) == fp then return 0 end
@@ -350,7 +352,7 @@ local function add_to_day(adds)
   for name, x in pairs(adds) do after[name] = (after[name] or 0) + x end
   local added = day_write(key, user, after, pieces)
   redis.call('EXPIRE', key, ARGV[3])
-  lh_grow(KEYS[2], st, added, ARGV[3], user_hash, day_frozen)
+  lh_grow(KEYS[2], st, added, ARGV[3], user_hash, day_frozen, DAYS_LOAD)
   return before, after, b
 end
 """
