@@ -19,7 +19,8 @@ from typing import Any
 from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
-BENCHMARKS = ["slash_latency", "ingest", "otlp", "memory", "leaderboard", "digest", "rebuild"]
+BENCHMARKS = ["slash_latency", "ingest", "otlp", "vendor_import", "memory", "leaderboard",
+              "digest", "rebuild"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -38,6 +39,12 @@ def summary(results: dict[str, Any]) -> list[str]:
                      f"target >= 1,700); /healthz {b['healthz_per_s']:,.0f} req/s; per export "
                      f"{b['server_ms_per_export']:.2f} ms server CPU + "
                      f"{b['redis_us_per_export']:.0f} us Redis; load generator {r['loadgen']}")
+    if r := results.get("vendor_import"):
+        lines.append(f"vendor_import Copilot NDJSON {r['import_new_rows_per_s']:,.0f} rows/s new, "
+                     f"{r['import_unchanged_rows_per_s']:,.0f} unchanged, "
+                     f"{r['import_tenth_corrected_rows_per_s']:,.0f} a tenth corrected; "
+                     f"POST /ingest {r['ingest_events_per_s']:,.0f} events/s ({r['rows']:,} "
+                     "rows)")
     if r := results.get("slash_latency"):
         base = r["minimal Bolt ack()"]["p50"]
         worst = max(v["p50"] for k, v in r.items() if k.startswith("ours"))

@@ -28,9 +28,10 @@ import redis
 
 from bot.app import build_bolt_app, build_deps
 from bot.deps import Deps
+from bot.http_server import Server
 from bot.redis_server import EmbeddedRedis, free_port
 from bot.settings import Settings
-from bot.web import Server, WebApp
+from bot.web import build_web_app
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
 
@@ -150,7 +151,7 @@ class RunningApp:
     deps: Deps
     server: Server
     url: str
-    wsgi: WebApp
+    wsgi: Any  # the Flask app
 
     @property
     def port(self) -> int:
@@ -162,7 +163,8 @@ class RunningApp:
 
 def start_app(redis_url: str, stub: SlackStub, data_dir: Path,
               redis_client: redis.Redis | None = None, threads: int = 8) -> RunningApp:
-    """The real app (build_deps → Bolt → WebApp) behind waitress, as `tokenboard serve`."""
+    """The real app (build_deps → Bolt → Flask) behind one gunicorn worker of
+    `tokenboard serve`, in process."""
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
@@ -175,7 +177,7 @@ def start_app(redis_url: str, stub: SlackStub, data_dir: Path,
     )
     deps = build_deps(settings, redis_client or redis.Redis.from_url(
         redis_url, socket_timeout=10, socket_connect_timeout=2))
-    wsgi = WebApp(deps, build_bolt_app(deps))
+    wsgi = build_web_app(deps, build_bolt_app(deps))
     server = Server(wsgi, threads=threads).start()
     return RunningApp(deps=deps, server=server, url=server.url, wsgi=wsgi)
 

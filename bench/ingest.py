@@ -1,6 +1,7 @@
 """Ingest throughput: events/s through `POST /ingest` vs the same Redis writes from redis-py.
 
-App side: the real WebApp (Bolt + /ingest) under the waitress `Server`, batches of 500
+App side: the real Flask app (Bolt + /ingest) under one in-process gunicorn worker
+(`bot.http_server.Server`), batches of 500
 usage + outcome events for ~2,000 people, two senders each on one keep-alive
 `http.client.HTTPConnection`. Baseline: a plain redis-py loop issuing the writes that
 USAGE_LUA / OUTCOME_LUA perform, one non-transactional pipeline per 500-event batch,
@@ -346,7 +347,7 @@ def _config(store: Any) -> tuple[BoardConfig, tuple[int, ...]]:
 
 
 def profile_ingest(app: Any, batches: list[list[dict]], top: int = 14) -> str:
-    """cProfile of the /ingest WSGI path (WebApp.__call__), in process, no sockets."""
+    """cProfile of the /ingest WSGI path (the Flask app), in process, no sockets."""
     bodies = [ingest_body(b) for b in batches]
     statuses: list[str] = []
 
@@ -358,6 +359,8 @@ def profile_ingest(app: Any, batches: list[list[dict]], top: int = 14) -> str:
     for body in bodies:
         environ = {"PATH_INFO": "/ingest", "REQUEST_METHOD": "POST",
                    "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+                   "wsgi.url_scheme": "http",
+                   "SERVER_NAME": "bench", "SERVER_PORT": "80",
                    "CONTENT_TYPE": "application/json",
                    "HTTP_AUTHORIZATION": INGEST_HEADERS["Authorization"]}
         app.wsgi(environ, start_response)

@@ -18,13 +18,13 @@ Load generator: `wrk` (one thread, 32 connections, a Lua script that reads expor
 the file and patches its round) when installed, else a separate Python process with 32
 threads over persistent `http.client` connections. The line "load generator:" says which.
 
-Configurations: the real app (build_deps → Bolt → WebApp) in N server processes, each a
-waitress server (8 threads) on one shared port (SO_REUSEPORT; the kernel spreads the
+Configurations: the real app (build_deps → Bolt → Flask) in N server processes, each a
+gunicorn worker (8 threads, in process) on one shared port (SO_REUSEPORT; the kernel spreads the
 connections), for N in --processes. For each: GET /healthz (same server, same load
 generator: what the HTTP stack alone does), then the exports. CPU seconds of every process
 (server(s), redis-server, load generator) are read from /proc during the export run.
 
-Then 1,000 exports go through WebApp in process, one at a time: Python CPU, Redis command
+Then 1,000 exports go through the Flask app in process, one at a time: Python CPU, Redis command
 time and Redis round trips per export, without HTTP or contention.
 
 Correctness at the end: the exports whose answer the load generator may not have seen
@@ -271,7 +271,8 @@ def cache_emails(client: redis.Redis, store: Any, people: int, ttl: int) -> None
 # -- server processes -----------------------------------------------------------------------
 
 def serve(argv: Sequence[str]) -> None:
-    """A child: the real app under waitress on a SO_REUSEPORT socket; prints "ready"."""
+    """A child: the real app under one gunicorn worker on a SO_REUSEPORT socket; prints
+    "ready"."""
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--redis", required=True)
@@ -279,27 +280,21 @@ def serve(argv: Sequence[str]) -> None:
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--data-dir", required=True)
     a = p.parse_args(argv)
-    import logging
-
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" lines
-    from waitress.server import create_server
-
     from bot.app import build_bolt_app, build_deps
+    from bot.http_server import Server
     from bot.settings import Settings
-    from bot.web import WebApp
+    from bot.web import build_web_app
 
     settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                         slack_api_url=a.stub, redis_url=a.redis, data_dir=Path(a.data_dir),
                         ingest_tokens=(INGEST_TOKEN,), ingest_rate_limit=0, timezone="UTC",
                         workspace=WORKSPACE)
     deps = build_deps(settings)  # the production wiring (connect_redis: RESP2, hiredis)
-    app = WebApp(deps, build_bolt_app(deps))
-    sock = reuseport_socket(a.port)
-    sock.listen(1024)
-    server = create_server(app, sockets=[sock], threads=a.threads, ident="tokenboard",
-                           backlog=1024)
+    app = build_web_app(deps, build_bolt_app(deps))
+    server = Server(app, port=a.port, threads=a.threads, reuse_port=True).start()
     print("ready", flush=True)
-    server.run()
+    assert server.thread is not None
+    server.thread.join()
 
 
 def reuseport_socket(port: int) -> socket.socket:
@@ -681,7 +676,7 @@ def settle(client: redis.Redis, gen_key: str, port: int, wl: Workload, k: int,
 
 def in_process(redis_url: str, stub: Any, tmp: Path, wl: Workload, k: int, n: int
                ) -> dict[str, float]:
-    """CPU per export without HTTP or contention: WebApp called directly, sequentially."""
+    """CPU per export without HTTP or contention: the Flask app called directly, sequentially."""
     import io
 
     from bench._common import CountingConnection, counting_client, start_app
@@ -697,7 +692,8 @@ def in_process(redis_url: str, stub: Any, tmp: Path, wl: Workload, k: int, n: in
         def call(body: bytes) -> None:
             environ = {"PATH_INFO": "/v1/metrics", "REQUEST_METHOD": "POST",
                        "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": HEADERS["Content-Type"],
-                       "wsgi.input": io.BytesIO(body),
+                       "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+                       "SERVER_NAME": "bench", "SERVER_PORT": "80",
                        "HTTP_AUTHORIZATION": HEADERS["Authorization"]}
             out = app.wsgi(environ, lambda status, headers, exc=None: statuses.append(status))
             if b"".join(out):
@@ -733,7 +729,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--people", type=int, default=0)
     parser.add_argument("--duration", type=float, default=0, help="seconds per export run")
     parser.add_argument("--processes", default="", help="server process counts, e.g. 1,2,3")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads per process")
+    parser.add_argument("--threads", type=int, default=8, help="threads per process")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     return parser.parse_args(argv)
 
@@ -749,7 +745,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         kind = "wrk" if shutil.which("wrk") else "python"
     print(f"== otlp: Claude Code exports (protobuf, delta, {POINTS} points, 1 person each), "
           f"{people:,} people, {CONNECTIONS} connections, {seconds:g} s per run, server "
-          f"processes {counts} × {args.threads} waitress threads ({machine()})")
+          f"processes {counts} × {args.threads} threads ({machine()})")
     print(f"   load generator: {kind}"
           + ("" if kind == "wrk" else " (wrk not found: Python threads in a separate "
              "process; it competes for the same 2 cores, so figures are lower bounds)"))

@@ -1,9 +1,9 @@
 """Slash-command ack latency: our app vs a minimal Bolt app that only calls ack().
 
-Both are served the same way (waitress `Server` + slack_bolt's WSGI SlackRequestHandler,
-same signing secret, same Slack stub) in the same process and the same run; requests
-are signed like Slack's and sent over one keep-alive connection per app, interleaved
-(ours `help`, ours `week`, minimal, minimal with process_before_response=True, for
+Both are served the same way (one in-process gunicorn worker, `Server`, + slack_bolt's WSGI
+SlackRequestHandler, same signing secret, same Slack stub) in the same process and the
+same run; requests are signed like Slack's and sent over one keep-alive connection per
+app, interleaved (ours `help`, ours `week`, minimal, minimal with process_before_response=True, for
 reference) so drift hits all three alike. After a `week`
 request the benchmark waits for the board to reach the response_url before going on,
 so the lazy listener's work never overlaps the next measured ack. The `week` board is
@@ -40,8 +40,8 @@ from bench._common import (
     start_app,
     time_responses,
 )
+from bot.http_server import Server
 from bot.reports import OutcomeReport, UsageReport
-from bot.web import Server
 
 
 def minimal_bolt_app(stub_url: str, process_before_response: bool = False) -> App:

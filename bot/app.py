@@ -8,11 +8,14 @@ Slack stub).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
+from dataclasses import replace
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from slack_bolt import App
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -23,12 +26,14 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.deps import Deps
 from bot.directory import Directory
 from bot.identities import Identities
+from bot.installations import BOT_SCOPES, RedisOAuthStateStore
 from bot.leaderboard import Leaderboards
 from bot.redis_server import EmbeddedRedis
 from bot.senders import Senders
 from bot.settings import Settings
 from bot.slack_guard import quiet_bolt_body_logs
 from bot.store import Store
+from bot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -77,36 +82,98 @@ def redis_client(url: str, timeout: float) -> redis.Redis:
 
 
 def build_deps(settings: Settings, redis_client: redis.Redis | None = None) -> Deps:
+    """The one workspace of a SLACK_BOT_TOKEN install (TOKENBOARD_WORKSPACE)."""
     embedded = None
     if redis_client is None:
         redis_client, embedded = connect_redis(settings)
-    store = Store(redis_client, workspace=settings.workspace, tz=settings.tz,
+    deps = workspace_deps(settings, redis_client, settings.workspace, build_client(settings))
+    deps.embedded = embedded
+    return deps
+
+
+def workspace_deps(settings: Settings, redis_client: redis.Redis, workspace: str,
+                   client: WebClient | None) -> Deps:
+    """Everything of one workspace: its store (under its own hash tag), Slack client,
+    names, boards, ingest tokens and identity map."""
+    store = Store(redis_client, workspace=workspace, tz=settings.tz,
                   retention_days=settings.retention_days)
-    client = build_client(settings)
-    senders = Senders(redis_client, store.keys, settings.ingest_tokens)
+    # INGEST_TOKENS belong to the environment's own workspace, never to installed ones
+    env_tokens = settings.ingest_tokens if workspace == settings.workspace else ()
+    senders = Senders(redis_client, store.keys, env_tokens)
     directory = Directory(store, client)
     return Deps(settings=settings, store=store, directory=directory,
                 leaderboards=Leaderboards(store), client=client, senders=senders,
-                identities=Identities(store, directory), embedded=embedded)
+                identities=Identities(store, directory))
 
 
-def build_bolt_app(deps: Deps) -> App:
-    """The Bolt app with every listener registered.
+def second_deps(deps: Deps) -> Deps:
+    """Deps of their own (their own Redis connections) on the same Redis as `deps`: for
+    the background jobs in the gunicorn master, whose web workers fork from `deps`."""
+    pool = deps.store.r.connection_pool
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, **pool.connection_kwargs))
+    return build_deps(deps.settings, client)
+
+
+def build_workspaces(settings: Settings, redis_client: redis.Redis | None = None
+                     ) -> Workspaces:
+    """One workspace (SLACK_BOT_TOKEN), or every installed one (SLACK_CLIENT_ID and
+    SLACK_CLIENT_SECRET: "Add to Slack")."""
+    if not settings.oauth:
+        return Workspaces.of(build_deps(settings, redis_client))
+    embedded = None
+    if redis_client is None:
+        redis_client, embedded = connect_redis(settings)
+
+    def build(workspace: str, client: WebClient | None) -> Deps:
+        if client is not None:
+            client = build_client(replace(settings, slack_bot_token=client.token))
+        return workspace_deps(settings, redis_client, workspace, client)
+
+    workspaces = Workspaces(settings, redis_client, build)
+    workspaces.embedded = embedded
+    return workspaces
+
+
+def build_bolt_app(deps: Deps | Workspaces, listener_executor: Executor | None = None
+                   ) -> App:
+    """The Bolt app with every listener registered: for one workspace (a `Deps`), or for
+    every installed one with Bolt's OAuth flow (a multi-workspace `Workspaces`); lazy
+    listeners run on `listener_executor` (default: Bolt's own thread pool).
 
     process_before_response=True: listeners ack first and do slow work in lazy
     listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
     event whose processing fails (Redis down) is not acked and Slack retries it.
     """
-    from handlers import admin, claims, commands, events, home
+    from handlers import admin, claims, commands, events, home, installs
 
-    app = App(
-        client=deps.client,
-        signing_secret=deps.settings.slack_signing_secret or None,
-        process_before_response=True,
-        token_verification_enabled=False,
-        request_verification_enabled=bool(deps.settings.slack_signing_secret),
-    )
+    workspaces = deps if isinstance(deps, Workspaces) else Workspaces.of(deps)
+    settings = workspaces.settings
+    common = {"signing_secret": settings.slack_signing_secret or None,
+              "process_before_response": True,
+              "request_verification_enabled": bool(settings.slack_signing_secret),
+              "listener_executor": listener_executor}
+    if workspaces.multi:
+        app = App(client=WebClient(base_url=settings.slack_api_url),
+                  oauth_settings=oauth_settings(workspaces), **common)
+    else:
+        app = App(client=workspaces.single.client, token_verification_enabled=False,
+                  **common)
     quiet_bolt_body_logs()
-    for module in (commands, events, home, admin, claims):
-        module.register(app, deps)
+    for module in (commands, events, home, admin, claims, installs):
+        module.register(app, workspaces)
     return app
+
+
+def oauth_settings(workspaces: Workspaces) -> OAuthSettings:
+    """Bolt's OAuth flow on our Redis stores: /slack/install shows "Add to Slack",
+    /slack/oauth_redirect completes the install (the token exchange goes to
+    SLACK_API_URL like every Web API call)."""
+    settings = workspaces.settings
+    assert workspaces.installations is not None
+    return OAuthSettings(
+        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES), redirect_uri=settings.slack_redirect_uri or None,
+        installation_store=workspaces.installations,
+        state_store=RedisOAuthStateStore(workspaces.r, client_id=settings.slack_client_id),
+        install_path="/slack/install", redirect_uri_path="/slack/oauth_redirect")

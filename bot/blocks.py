@@ -16,6 +16,7 @@ the text it is:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -186,7 +187,7 @@ def board_columns(pb: PeriodBoard, names: Mapping[str, str], show_flags: bool,
 def own_line(pb: PeriodBoard, user: str) -> str:
     """The viewer's numbers in one line, or a note that they have none this period."""
     row = pb.board.by_user.get(user)
-    people = len(pb.board.raw)
+    people = pb.board.people
     if row is None:
         return f"You have no reported usage or outcomes {pb.label}."
     metric = pb.config.raw_metric
@@ -207,16 +208,20 @@ FLAG_LEGEND = " ⚑ high usage, no outcomes (for review, not blame)."
 
 @dataclass(frozen=True)
 class Chart:
-    """An uploaded slope chart: its Slack file id and its screen-reader text."""
+    """An uploaded slope chart: its Slack file id and its screen-reader text; `drawn_at`
+    (epoch s) when it was drawn in the background rather than for this reply."""
 
     file_id: str
     alt: str
+    drawn_at: float | None = None
 
 
 def agreement_blocks(pb: PeriodBoard) -> list[Block]:
     """Words first (a section), statistics second (a context line)."""
     words, stats_line = agreement_summary(pb.board.agreement,
-                                          period_phrase(pb.period, pb.name or pb.label))
+                                          period_phrase(pb.period, pb.name or pb.label),
+                                          age=pb.board.figures_age,
+                                          pending=pb.board.figures_missing)
     blocks: list[Block] = [SectionBlock(text=mrkdwn(text=words))]
     if stats_line:
         blocks.append(ContextBlock(elements=[mrkdwn(text=stats_line)]))
@@ -240,7 +245,7 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
     the slope chart when one was uploaded, the viewer's line, and buttons to switch the
     period (and share the board, when admins allow it)."""
     blocks: list[Block] = [HeaderBlock(text=f"Leaderboard · {pb.title}"[:150])]
-    if not pb.board.raw:
+    if not pb.board.people:
         blocks.append(SectionBlock(text=mrkdwn(
             text=f"No usage or outcomes have been reported {pb.label} yet.")))
         blocks.append(_actions(pb.period, sharing=False))
@@ -250,8 +255,11 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
                                        mrkdwn(text=right)]))
     blocks += agreement_blocks(pb)
     if chart is not None:
+        title = f"Usage rank → outcome rank, {pb.name or pb.label}"
+        if chart.drawn_at is not None:
+            title += f" (drawn {time.strftime('%H:%M', time.gmtime(chart.drawn_at))} UTC)"
         blocks.append(ImageBlock(slack_file=SlackFile(id=chart.file_id), alt_text=chart.alt,
-                                 title=f"Usage rank → outcome rank, {pb.name or pb.label}"))
+                                 title=title))
     row = pb.board.by_user.get(viewer)
     size = pb.config.board_size
     if row is None or row.raw_rank > size or row.outcome_rank > size:
@@ -281,7 +289,8 @@ def shared_board_blocks(pb: PeriodBoard, names: Mapping[str, str], show_flags: b
                  and pb.config.display != "anonymous" else "Shared with `/leaderboard`.")
     blocks.append(ContextBlock(elements=[mrkdwn(text=f"{legend} {shared_by}".strip())]))
     words, _ = agreement_summary(pb.board.agreement, period_phrase(pb.period,
-                                                                   pb.name or pb.label))
+                                                                   pb.name or pb.label),
+                                 pending=pb.board.figures_missing)
     return [b.to_dict() for b in blocks], f"{title}: {words}"
 
 

@@ -1,4 +1,5 @@
-"""The `tokenboard` command: serve, demo, leaderboard, digest, config, tokens, identities."""
+"""The `tokenboard` command: serve, worker, demo, leaderboard, digest, config, tokens,
+identities, workspaces, pull, import."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="tokenboard",
         description="AI usage leaderboard with the outcome-weighted board beside it.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the Slack app and the /ingest HTTP server on PORT")
+    sub.add_parser("serve", help="run the Slack app and the /ingest HTTP server on PORT "
+                                 "(and the background jobs while no worker runs)")
+    sub.add_parser("worker", help="run the background jobs (digest, rescoring, periodic "
+                                  "jobs) apart from the web processes")
     demo = sub.add_parser("demo", help="offline demo: synthetic org → both rankings")
     demo.add_argument("--out", type=Path, default=Path("demo-output"),
                       help="where to write the Block Kit JSON (default: demo-output)")
@@ -61,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="the file is the whole configuration: unlisted kinds are removed "
                            "and unlisted settings go back to their defaults (no prompt)")
     from bot.cli_access import add_parsers
+    from bot.cli_pull import add_parsers as add_pull_parsers
+    from bot.cli_workspaces import add_parser as add_workspaces_parser
 
     add_parsers(sub)
+    add_workspaces_parser(sub)
+    add_pull_parsers(sub, _day)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -86,12 +94,24 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_access import run_identities, run_tokens
 
             return (run_tokens if args.command == "tokens" else run_identities)(settings, args)
+        if args.command in ("pull", "import"):
+            from bot.cli_pull import run as run_pull
+
+            return run_pull(settings, args)
+        if args.command == "workspaces":
+            from bot.cli_workspaces import run as run_workspaces
+
+            return run_workspaces(settings, args)
         if args.command == "digest":
             return run_digest(settings, args.date, args.dry_run, args.force, args.out)
         if args.command == "serve":
             from bot.serve import serve
 
             return serve(settings)
+        if args.command == "worker":
+            from bot.worker import run_worker
+
+            return run_worker(settings)
         return print_leaderboard(settings, args.period, args.json)
     except SettingsError as exc:
         print(f"tokenboard: {exc}", file=sys.stderr)
@@ -252,7 +272,7 @@ def print_leaderboard(settings, period: str, as_json: bool) -> int:
 
     deps = build_deps(settings)
     try:
-        pb = deps.leaderboards.period_board(period)
+        pb = deps.leaderboards.full_board(period)
         shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
         names = deps.directory.names(shown)
         if as_json:

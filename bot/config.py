@@ -22,6 +22,8 @@ RAW_METRIC_LABELS = {"tokens": "tokens", "cost": "cost (USD)", "requests": "requ
 # Token types the tools report (OpenTelemetry); which of them add up to "tokens" is a setting.
 TokenType = Literal["input", "output", "cache_read", "cache_creation", "thought", "tool",
                     "cache"]
+# Where a tool's usage can come from: OpenTelemetry, /ingest, or a vendor's admin report.
+ToolSource = Literal["otlp", "ingest", "claude-code", "copilot", "cursor", "openai"]
 TOKEN_TYPES: tuple[str, ...] = ("input", "output", "cache_read", "cache_creation", "thought",
                                 "tool", "cache")
 
@@ -78,6 +80,11 @@ class BoardConfig(BaseModel):
     pr_small_lines: int = Field(default=10, ge=0, le=100_000)
     pr_small_fraction: float = Field(default=0.2, ge=0, le=1)
     pr_self_merge_fraction: float = Field(default=0.5, ge=0, le=1)
+    # Which source counts a tool that arrives by more than one (Claude Code over
+    # OpenTelemetry and from the Analytics API): tool → source. A tool not named here
+    # counts from the source first heard from for it; every other source's usage of that
+    # tool is left out, so nothing counts twice.
+    tool_sources: dict[str, ToolSource] = Field(default_factory=dict)
 
     def modifier_fractions(self) -> dict[str, float]:
         """What a modified outcome count is scaled by, per modifier."""
@@ -143,6 +150,8 @@ def _fmt(value: object) -> str:
         return str(int(value))
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) or "none"
     return str(value)
 
 
@@ -165,7 +174,7 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
                  "sharing_enabled", "digest_enabled", "digest_channel", "digest_time",
                  "timezone", "admins",
                  "token_types", "claude_code_usage", "pr_small_lines", "pr_small_fraction",
-                 "pr_self_merge_fraction"):
+                 "pr_self_merge_fraction", "tool_sources"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")

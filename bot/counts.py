@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.reports import OutcomeReport, UsageReport
 
@@ -36,6 +36,10 @@ class Usage:
     start_ns: int = 0                        # cumulative series: its start time
     time_ns: int = 0                         # cumulative series: this point's time
     fingerprint: str = field(default="", compare=False)
+    # A vendor's daily row (`source|identity`): it replaces what that source said before
+    # for the identity and `day`, which is its own calendar date, whatever the time zone.
+    row: str = ""
+    day: date | None = None
 
     def amount(self, name: str) -> float:
         return sum(a for f, a in self.fields if f == name) * self.value

@@ -147,7 +147,7 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
             f"re-sending the first batch counted {retry.accepted} again "
             f"({retry.duplicates} recognised as duplicates).")
 
-        pb = deps.leaderboards.period_board("all")
+        pb = deps.leaderboards.full_board("all")
         all_tokens = {r.user: r.raw for r in pb.board.raw}
         names = {p.user: p.name for p in org}
         say("")

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.deps import Deps
+from bot.http_server import Server
 from bot.reports import parse_ts
-from bot.web import Server, WebApp
+from bot.web import build_web_app
 
 SCOPE = "com.anthropic.claude_code"
 
@@ -50,7 +51,7 @@ def send_through_otlp(deps: Deps, events: list[dict[str, Any]], emails: dict[str
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     token = deps.senders.create("demo-claude-code")
-    server = Server(WebApp(deps, None), loop_timeout=0.05).start()
+    server = Server(build_web_app(deps, None)).start()
     exporter = OTLPMetricExporter(endpoint=server.url + "/v1/metrics", timeout=30,
                                   headers={"Authorization": f"Bearer {token}"})
     by_person: dict[str, list[dict[str, Any]]] = {}

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.deps import Deps
+from bot.http_server import Server
 from bot.reports import parse_ts
-from bot.web import Server, WebApp
+from bot.web import build_web_app
 
 KINDS = ("pr_merged", "review", "deploy")
 REPO = "demo-org/api"
@@ -70,7 +71,7 @@ def send_as_github_webhooks(deps: Deps, events: list[dict[str, Any]], logins: di
     deps.settings = replace(deps.settings, github_webhook_secret=secret)
     for user, login in logins.items():
         deps.identities.link(user, f"github:{login}")
-    server = Server(WebApp(deps, None), loop_timeout=0.05).start()
+    server = Server(build_web_app(deps, None)).start()
     counted = dict.fromkeys(KINDS, 0)
     others = sorted(logins.values())
     try:

@@ -1,7 +1,9 @@
 """Who is who: Slack user profiles and email → user lookups, cached in Redis.
 
 users.info answers are cached for a day so a board of 20 names costs no Slack calls on
-a warm cache; a Slack failure degrades to showing the user id, never to an error.
+a warm cache (the names not cached are asked about concurrently, and an id Slack does not
+know is remembered for ten minutes); a Slack failure degrades to showing the user id,
+never to an error.
 
 Email lookups are different: a report cannot be attributed without them, so a Slack
 failure (rate limit, 5xx, network, bad token or scope) raises LookupUnavailable and the
@@ -25,7 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-MISS_TTL = 600  # an unknown email is asked about again after ten minutes
+MISS_TTL = 600  # an unknown email or user id is asked about again after ten minutes
 LOOKUP_WORKERS = 8  # concurrent users.lookupByEmail calls (Slack's Tier 3: 50+/minute)
 LOOKUP_TIMEOUT = 5  # seconds per lookup: the sender's HTTP request is waiting
 DEFAULT_RETRY_AFTER = 10  # seconds, when Slack gives no Retry-After
@@ -61,35 +63,54 @@ class Directory:
 
     def profiles(self, user_ids: list[str], fresh: bool = False) -> dict[str, dict[str, str]]:
         """Profile dicts (name, real_name, is_admin, is_owner) for each id, cache first;
-        `fresh` asks Slack again (for authorization decisions), falling back to the cache."""
+        `fresh` asks Slack again (for authorization decisions), falling back to the cache.
+        The ids not cached are asked about concurrently (LOOKUP_WORKERS at a time); an id
+        Slack does not know is remembered for MISS_TTL seconds, shown as the id."""
         cached = self.store.cached_users(user_ids)
         found = {} if fresh and self.client is not None else dict(cached)
-        for uid in user_ids:
-            if uid in found or self.client is None:
-                continue
-            try:
-                user = self.client.users_info(user=uid)["user"]
-            except SlackApiError as exc:
-                log.warning("users.info %s failed: %s", uid, exc.response.get("error"))
-                if uid in cached:
-                    found[uid] = cached[uid]
-                continue
-            except Exception as exc:  # network trouble: show the id, try again next time
-                log.warning("users.info %s failed: %s", uid, exc)
-                if uid in cached:
-                    found[uid] = cached[uid]
-                continue
-            profile = user.get("profile") or {}
-            entry = {
-                "name": profile.get("display_name") or user.get("real_name")
-                or profile.get("real_name") or user.get("name") or uid,
-                "real_name": user.get("real_name") or profile.get("real_name") or "",
-                "is_admin": "1" if user.get("is_admin") else "0",
-                "is_owner": "1" if user.get("is_owner") else "0",
-            }
-            self.store.cache_user(uid, entry)
-            found[uid] = entry
+        ask = [] if self.client is None else [u for u in dict.fromkeys(user_ids)
+                                              if u not in found]
+        if len(ask) == 1:
+            answers = [self._profile(ask[0])]
+        elif ask:
+            with ThreadPoolExecutor(max_workers=min(LOOKUP_WORKERS, len(ask)),
+                                    thread_name_prefix="users-info") as pool:
+                answers = list(pool.map(self._profile, ask))
+        else:
+            answers = []
+        for uid, entry in zip(ask, answers, strict=True):
+            if entry is not None:
+                found[uid] = entry
+            elif uid in cached:
+                found[uid] = cached[uid]
         return found
+
+    def _profile(self, uid: str) -> dict[str, str] | None:
+        """users.info → the cached profile; None when Slack could not answer."""
+        assert self.client is not None
+        try:
+            user = self.client.users_info(user=uid)["user"]
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("users.info %s failed: %s", uid, error)
+            if error == "user_not_found":
+                entry = {"name": uid, "real_name": "", "is_admin": "0", "is_owner": "0"}
+                self.store.cache_user(uid, entry, ttl=MISS_TTL)
+                return entry
+            return None
+        except Exception as exc:  # network trouble: show the id, try again next time
+            log.warning("users.info %s failed: %s", uid, exc)
+            return None
+        profile = user.get("profile") or {}
+        entry = {
+            "name": profile.get("display_name") or user.get("real_name")
+            or profile.get("real_name") or user.get("name") or uid,
+            "real_name": user.get("real_name") or profile.get("real_name") or "",
+            "is_admin": "1" if user.get("is_admin") else "0",
+            "is_owner": "1" if user.get("is_owner") else "0",
+        }
+        self.store.cache_user(uid, entry)
+        return entry
 
     def names(self, user_ids: list[str]) -> dict[str, str]:
         profiles = self.profiles(user_ids)

@@ -41,6 +41,13 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
     tb:{ws}:rebuild                   a running rebuild: hash token, version, metric
     tb:{ws}:rebuild:days              … day → buckets of the day rescored so far
     tb:{ws}:rebuild:copy              … period set → highest user hash copied so far
+    tb:{ws}:pop:<scope>:<name>        the period's whole-population figures (ρ, τ, flag
+                                      threshold, efficiency): JSON, see bot.population
+    tb:{ws}:pop:wanted                sorted set period bucket → when a board of it was
+                                      last read (the background refresh keeps those fresh)
+    tb:{ws}:pop:claim:<scope>:<name>  one process refreshes a period's figures at a time
+    tb:{ws}:boardchart:<scope>:<name> the period's slope chart drawn in the background
+                                      (JSON: Slack file id, alt text, when, what was drawn)
     tb:{ws}:optout                    people left out of boards shown to others
     tb:{ws}:digest:...                digest claims, attempts, posted ts, errors, ρ
     tb:{ws}:tokens                    hash sha256(token) → sender name (tokens made by the CLI)
@@ -53,6 +60,17 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
     tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it
     tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
     tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
+    tb:{ws}:row:<source|identity>:<date>  what a vendor's daily row last said for that
+                                      identity and day (field → amount): a corrected row
+                                      replaces it and the day changes by the difference
+    tb:{ws}:rows:<source>:<date>      set of the identities that source's pull reported
+                                      on that day (a row missing from a later full answer
+                                      for the day is withdrawn: set to zero)
+    tb:{ws}:pull:<source>             hash: the last pull's result (JSON) and an unfinished
+                                      pull's window and next day (resume)
+    tb:{ws}:pull:<source>:claim       held while one process pulls that source
+    tb:{ws}:pull:<source>:done:<date> a scheduled daily pull of that date is done
+    tb:{ws}:toolsrc                   hash tool → the source first heard counting it
     tb:{ws}:heard                     hash source → when it last delivered a report
     tb:{ws}:chancheck:<channel>       App Home's "is the bot in the digest channel" (1 min)
     tb:{ws}:rankchart:<user>          hash sig, file: the person's uploaded App Home chart
@@ -66,11 +84,15 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
                                       can no longer be valid (replays are not run again)
     tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
                                       time, ms); expires when the sender is idle
+    tb:{ws}:worker                    "host pid" of the live `tokenboard worker` (heartbeat,
+                                      30 s expiry): while it is set, serve runs no jobs
 """
 
 from __future__ import annotations
 
 from datetime import date
+
+INSTALL_PREFIX = "tb:{install}"  # one hash tag: installations are few and read together
 
 
 class Keys:
@@ -114,6 +136,21 @@ class Keys:
     def series(self, digest: str) -> str:
         return self.key("series", digest)
 
+    def vendor_row(self, row: str, day: date) -> str:
+        """What a vendor's daily row (`source|identity`) last said for that day."""
+        return self.key("row", row, day.isoformat())
+
+    def vendor_rows_of_day(self, source: str, day: date) -> str:
+        """The identities a source's pull reported on `day`."""
+        return self.key("rows", source, day.isoformat())
+
+    def pull(self, source: str, *what: str) -> str:
+        """A connector's pull state (`what` empty), claim, or a scheduled day's marker."""
+        return self.key("pull", source, *what)
+
+    def tool_sources(self) -> str:
+        return self.key("toolsrc")
+
     def replay(self, signature: str) -> str:
         return self.key("replay", signature)
 
@@ -126,5 +163,55 @@ class Keys:
     def rank_chart(self, user: str) -> str:
         return self.key("rankchart", user)
 
+    def population(self, scope: str, name: str) -> str:
+        return self.key("pop", scope, name)
+
+    def population_wanted(self) -> str:
+        return self.key("pop", "wanted")
+
+    def population_claim(self, scope: str, name: str) -> str:
+        return self.key("pop", "claim", scope, name)
+
+    def board_chart(self, scope: str, name: str) -> str:
+        return self.key("boardchart", scope, name)
+
     def rank_chart_off(self) -> str:
         return self.key("rankchart", "off")
+
+    def worker_heartbeat(self) -> str:
+        return self.key("worker")
+
+
+class InstallKeys:
+    """Key names of Slack installations (not per workspace: they say which exist).
+
+        tb:{install}:<app>:bot:<enterprise>:<team>          latest bot (JSON)
+        tb:{install}:<app>:installer:<enterprise>:<team>[:<user>]
+                                                            latest installation (JSON)
+        tb:{install}:<app>:installed                        hash enterprise:team → JSON
+        tb:{install}:<app>:state:<state>                    an OAuth state, until used
+        tb:{install}:<app>:leaving                          hash workspace → when its data
+                                                            is deleted (after uninstall)
+
+    `<app>` is the Slack app's client id, so two apps can share one Redis; "none" stands
+    for a missing enterprise or team.
+    """
+
+    def __init__(self, client_id: str = "") -> None:
+        self.prefix = f"{INSTALL_PREFIX}:{client_id or 'app'}"
+
+    def bot(self, enterprise: str, team: str) -> str:
+        return f"{self.prefix}:bot:{enterprise}:{team}"
+
+    def installation(self, enterprise: str, team: str, user: str | None = None) -> str:
+        key = f"{self.prefix}:installer:{enterprise}:{team}"
+        return f"{key}:{user}" if user else key
+
+    def installed(self) -> str:
+        return f"{self.prefix}:installed"
+
+    def oauth_state(self, state: str) -> str:
+        return f"{self.prefix}:state:{state}"
+
+    def leaving(self) -> str:
+        return f"{self.prefix}:leaving"

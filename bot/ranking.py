@@ -255,6 +255,13 @@ class Board:
     """Total points / total tokens * 1e6 over everyone; None if nobody used any tokens."""
     flagged_count: int = 0
     """How many people carry the "high usage, no outcomes" flag."""
+    people: int = 0
+    """How many people are on the board (all of them, not only the rows listed)."""
+    figures_age: float | None = None
+    """Seconds since the whole-population figures (ρ, τ, flag threshold, efficiency) were
+    computed, when the data has changed since; None when they match the rows exactly."""
+    figures_missing: bool = False
+    """The whole-population figures are not computed yet (a large org's first read)."""
 
 
 def _order_and_ranks(values: np.ndarray, by_user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -440,6 +447,7 @@ def rank_board(
         flag_threshold=flag_threshold,
         org_efficiency=org_efficiency,
         flagged_count=int(flagged.sum()),
+        people=n,
     )
 
 
@@ -502,7 +510,12 @@ MIN_TO_COMPARE = 5
 people says nothing."""
 
 
-def agreement_summary(a: Agreement, when: str) -> tuple[str, str | None]:
+PENDING = ("ρ and τ over everyone are being computed for this period; they appear here "
+           "within a minute.")
+
+
+def agreement_summary(a: Agreement, when: str, age: float | None = None,
+                      pending: bool = False) -> tuple[str, str | None]:
     """Words first, statistics second: a plain sentence, then the ρ/τ line (None when
     there is nothing meaningful to quote).
 
@@ -510,10 +523,20 @@ def agreement_summary(a: Agreement, when: str) -> tuple[str, str | None]:
     on the top-N overlap when the boards are longer than N ("Usage and outcomes mostly
     disagree in the week of 23 Nov: 7 of the 10 heaviest users are not in the outcome top
     10."), and on ρ when everyone is on both top lists.
+
+    ``age``: seconds since ρ and τ were computed, when the data changed since (said in
+    the statistics line); ``pending``: they are not computed yet (a large org's first
+    read), so only the top-N overlap can be put in words.
     """
     n = a.people
     if n < MIN_TO_COMPARE:
         return f"Too few people to compare the two boards yet ({n} active).", None
+    if pending:
+        if not 0 < a.top_n < n:
+            return f"Usage and outcomes {when}: {PENDING}", None
+        a = Agreement(people=n, spearman=0.0, kendall=None, top_n=a.top_n,
+                      missing_from_outcome_top=a.missing_from_outcome_top)
+        return agreement_summary(a, when)[0], PENDING
     if a.spearman is None or math.isnan(a.spearman):
         return (f"The two boards cannot be compared {when}: everyone ties on one of them "
                 f"(usually: no outcomes reported yet; {n} active).", None)
@@ -543,5 +566,16 @@ def agreement_summary(a: Agreement, when: str) -> tuple[str, str | None]:
         words = f"{verb} {when} across all {n} people"
     kendall = "n/a" if a.kendall is None or math.isnan(a.kendall) else _fmt(a.kendall)
     stats_line = (f"Spearman ρ = {_fmt(a.spearman)}, Kendall τ = {kendall} over {n} people "
-                  "(1 = same order, 0 = unrelated, −1 = reversed).")
-    return f"Usage and outcomes {words}.", stats_line
+                  "(1 = same order, 0 = unrelated, −1 = reversed)")
+    if age is not None:
+        stats_line += f", computed {_ago(age)} ago from everyone's numbers"
+    return f"Usage and outcomes {words}.", stats_line + "."
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{round(seconds / 3600)} h"

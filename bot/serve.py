@@ -1,19 +1,54 @@
-"""`tokenboard serve`: the long-running process: Slack (HTTP or Socket Mode), /ingest,
-/healthz, and the digest scheduler."""
+"""`tokenboard serve`: the web process: Slack (HTTP or Socket Mode), /ingest, OTLP,
+webhooks and /healthz, served by gunicorn with WEB_CONCURRENCY worker processes.
+
+The app is built once in the gunicorn master (the embedded Redis, when used, is started
+there once) and the workers fork from it. The master also runs the background jobs while
+no `tokenboard worker` runs (bot/worker.py; SERVE_JOBS=off never does). SIGTERM: gunicorn
+stops accepting, finishes requests in flight (at most SHUTDOWN_GRACE seconds) and stops
+its workers; then the jobs stop, the embedded Redis with them, and serve exits 0.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
-import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from bot.app import build_bolt_app, build_client, build_deps
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.app import build_bolt_app, build_client, build_deps, second_deps
+from bot.deps import Deps
+from bot.http_server import Limits, WebServer
 from bot.settings import Settings, SettingsError
 from bot.startup import check_bot_token, forget_slack_secrets
-from bot.web import Server, WebApp
+from bot.web import build_web_app
+from bot.worker import EmbeddedJobs
 
 log = logging.getLogger(__name__)
-SHUTDOWN_GRACE = 10.0  # seconds requests in flight may take to finish after SIGTERM
+SHUTDOWN_GRACE = 10  # seconds requests in flight may take to finish after SIGTERM
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(workers=settings.web_concurrency or os.cpu_count() or 1,
+                  threads=settings.web_threads,
+                  connection_limit=settings.http_connection_limit,
+                  idle_timeout=settings.http_idle_timeout,
+                  max_body=max(settings.max_body_bytes, settings.slack_max_body_bytes,
+                               settings.otlp_max_bytes),
+                  grace=SHUTDOWN_GRACE)
+
+
+def socket_mode(app: App, app_token: str) -> SocketModeHandler:
+    """Connect `app` to Slack over Socket Mode (`apps.connections.open` with the app-level
+    token, then a WebSocket); Bolt listeners then run in this process, on its threads."""
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()
+    log.info("connected to Slack over Socket Mode")
+    return handler
 
 
 def serve(settings: Settings) -> int:
@@ -27,53 +62,57 @@ def serve(settings: Settings) -> int:
     assert client is not None  # SLACK_BOT_TOKEN is set
     check_bot_token(client)  # a refused token stops here, before Redis or the port
     deps = build_deps(settings)
-    app = build_bolt_app(deps)
-    socket_handler = None
-    if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        socket_handler = SocketModeHandler(app, settings.slack_app_token)
-        socket_handler.connect()
-        log.info("connected to Slack over Socket Mode")
-    from bot.admin import rebuild_scores
-    from jobs.scheduler import DigestScheduler
-
-    # A rescore interrupted by a crash (or saved while none could run) is finished here.
-    threading.Thread(target=rebuild_scores, args=(deps.store,), daemon=True,
-                     name="rescore").start()
-    scheduler = DigestScheduler(deps).start()
-    server = Server(WebApp(deps, None if socket_handler else app), host="0.0.0.0",
-                    port=settings.port, connection_limit=settings.http_connection_limit,
-                    idle_timeout=settings.http_idle_timeout,
-                    max_body=max(settings.max_body_bytes, settings.slack_max_body_bytes,
-                                 settings.otlp_max_bytes),
-                    grace=SHUTDOWN_GRACE)
-
-    stop_logs: list[threading.Thread] = []
-
-    def stop(signum: int, _frame: object) -> None:
-        server.request_stop()
-        # Not logged here: the signal may arrive while the main thread is writing a log
-        # line to stderr, and writing again from the handler raises "reentrant call".
-        said = threading.Thread(target=log.info, name="stop-log", daemon=True, args=(
-            "%s: finishing requests in flight (at most %.0f s), then stopping",
-            signal.Signals(signum).name, SHUTDOWN_GRACE))
-        said.start()
-        stop_logs.append(said)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    slack = "" if socket_handler else "POST /slack/events, "
-    log.info("listening on port %s: %sPOST /ingest, POST /v1/metrics, POST /v1/logs, "
-             "POST /webhooks/{github,gitlab,pagerduty}, GET /healthz", server.port, slack)
+    closers: list[Callable[[], object]] = [deps.close]  # what the master closes, in reverse
+    master = os.getpid()
+    # Until gunicorn's master takes the signals over, SIGTERM still stops cleanly (the
+    # embedded Redis with it).
+    signal.signal(signal.SIGTERM, _exit_zero)
+    code = 0
     try:
-        server.run()
-        for said in stop_logs:
-            said.join(timeout=1)
-        log.info("stopped")
+        _serve(settings, deps, closers)
+    except SystemExit as exc:  # gunicorn's master ends with sys.exit
+        if os.getpid() != master:
+            raise  # a worker process ending: the rest belongs to the master
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        scheduler.stop()
-        if socket_handler:
-            socket_handler.close()
-        deps.close()
-    return 0
+        if os.getpid() == master:
+            for close in reversed(closers):
+                close()
+    log.info("stopped")
+    return code
+
+
+def _exit_zero(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _serve(settings: Settings, deps: Deps, closers: list[Callable[[], object]]) -> None:
+    """Build the app, connect Socket Mode, start the jobs, then run gunicorn's master
+    (which ends with SystemExit)."""
+    lazy = ThreadPoolExecutor(max_workers=5, thread_name_prefix="lazy")  # Bolt's default size
+    app = build_bolt_app(deps, lazy)
+    socket_handler = socket_mode(app, settings.slack_app_token) \
+        if settings.slack_app_token else None
+    if socket_handler:
+        closers.append(socket_handler.close)
+    wsgi = build_web_app(deps, None if socket_handler else app)
+    shape = limits(settings)
+    slack = "" if socket_handler else "POST /slack/events, "
+
+    def when_ready(_arbiter: Any) -> None:
+        log.info("listening on port %s (%d web processes × %d threads): %sPOST /ingest, "
+                 "POST /v1/metrics, POST /v1/logs, POST /webhooks/{github,gitlab,pagerduty}, "
+                 "GET /healthz", settings.port, shape.workers, shape.threads, slack)
+
+    def worker_exit(_arbiter: Any, _worker: Any) -> None:
+        """A web worker whose requests are answered: let the lazy listeners of its Slack
+        requests finish (the boards they post), then exit without tearing the
+        interpreter down (seconds of finalization the master would wait for)."""
+        lazy.shutdown(wait=True)
+        logging.shutdown()
+        os._exit(0)
+
+    if settings.serve_jobs != "off":
+        closers.append(EmbeddedJobs(second_deps(deps)).start().stop)
+    WebServer(lambda: wsgi, f"0.0.0.0:{settings.port}", shape,
+              hooks={"when_ready": when_ready, "worker_exit": worker_exit}).run()

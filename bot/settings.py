@@ -48,7 +48,30 @@ class Settings:
     redis_timeout_ms: int = 1000
     http_connection_limit: int = 4000
     http_idle_timeout: int = 10
+    web_concurrency: int = 0  # web worker processes; 0: one per core
+    web_threads: int = 8  # threads per web worker process
+    serve_jobs: str = "auto"  # auto: serve runs the jobs while no worker runs; off: never
     public_url: str = ""  # https://tokenboard.example.com: what senders are told to use
+    # vendors' admin reports (bot.connectors): a connector whose key is unset is off
+    anthropic_admin_key: str = ""
+    anthropic_api_url: str = "https://api.anthropic.com"
+    github_token: str = ""
+    copilot_org: str = ""
+    github_api_url: str = "https://api.github.com"
+    cursor_admin_key: str = ""
+    cursor_api_url: str = "https://api.cursor.com"
+    openai_admin_key: str = ""
+    openai_api_url: str = "https://api.openai.com"
+    slack_client_id: str = ""  # with the secret and no bot token: "Add to Slack" installs
+    slack_client_secret: str = ""
+    slack_redirect_uri: str = ""
+    uninstall_grace_days: int = 7  # an uninstalled workspace's data is deleted after this
+
+    @property
+    def oauth(self) -> bool:
+        """Installable in many workspaces ("Add to Slack") rather than one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret
+                    and not self.slack_bot_token)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -147,8 +170,47 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         redis_timeout_ms=_int(env, "REDIS_TIMEOUT_MS", 1000, minimum=1),
         http_connection_limit=_int(env, "HTTP_CONNECTION_LIMIT", 4000, minimum=10),
         http_idle_timeout=_int(env, "HTTP_IDLE_TIMEOUT", 10, minimum=1),
+        web_concurrency=_int(env, "WEB_CONCURRENCY", 0, minimum=0),
+        web_threads=_int(env, "WEB_THREADS", 8, minimum=1),
+        serve_jobs=_choice(env, "SERVE_JOBS", ("auto", "off")),
         public_url=_public_url(env.get("PUBLIC_URL", "")),
+        anthropic_admin_key=env.get("ANTHROPIC_ADMIN_KEY", "").strip(),
+        anthropic_api_url=_base_url(env, "ANTHROPIC_API_URL", "https://api.anthropic.com"),
+        github_token=env.get("GITHUB_TOKEN", "").strip(),
+        copilot_org=env.get("COPILOT_ORG", "").strip(),
+        github_api_url=_base_url(env, "GITHUB_API_URL", "https://api.github.com"),
+        cursor_admin_key=env.get("CURSOR_ADMIN_KEY", "").strip(),
+        cursor_api_url=_base_url(env, "CURSOR_API_URL", "https://api.cursor.com"),
+        openai_admin_key=env.get("OPENAI_ADMIN_KEY", "").strip(),
+        openai_api_url=_base_url(env, "OPENAI_API_URL", "https://api.openai.com"),
+        slack_client_id=env.get("SLACK_CLIENT_ID", "").strip(),
+        slack_client_secret=env.get("SLACK_CLIENT_SECRET", "").strip(),
+        slack_redirect_uri=env.get("SLACK_REDIRECT_URI", "").strip(),
+        uninstall_grace_days=_int(env, "UNINSTALL_GRACE_DAYS", 7, minimum=0),
     )
+
+
+def _base_url(env: dict[str, str], name: str, default: str) -> str:
+    """A vendor API's scheme://host[:port], nothing after it (the client adds the paths)."""
+    from urllib.parse import urlsplit
+
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    parts = urlsplit(raw)
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise SettingsError(f"{name} must be scheme://host:port only, like "
+                            f"http://127.0.0.1:8081, got {raw!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first is the default), case-insensitive."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _public_url(raw: str) -> str:

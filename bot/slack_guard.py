@@ -5,8 +5,8 @@ In order, each refusal logged as one short line (reason and length, never the bo
 1. `X-Slack-Signature` (`v0=` + 64 hex digits) and `X-Slack-Request-Timestamp` (digits,
    within Slack's 5 minutes of now) must be present: else 401, body not read.
 2. `Content-Length` must be present (else 411) and at most `SLACK_MAX_BODY_BYTES`
-   (else 413), body not read. (waitress itself refuses bodies over the largest route limit
-   before reading them; see `bot.http_server`.)
+   (else 413), body not read (the server does not even wait for a body over twice the
+   largest route limit; see `bot.http_server`).
 3. Exactly Content-Length bytes are read and the signature checked in constant time with
    slack_sdk's `SignatureVerifier`: else 401.
 4. The body must parse as Bolt parses it (UTF-8; JSON or form; an object): else 400.
@@ -17,7 +17,7 @@ In order, each refusal logged as one short line (reason and length, never the bo
    and the 5-minute window still hold, and Slack requests keep being answered within
    Slack's 3 seconds while Redis is slow.
 
-Only then is the request dispatched to Bolt, exactly as Bolt's WSGI adapter would.
+Only then is the request handed to Bolt, through Bolt's Flask adapter.
 """
 
 from __future__ import annotations
@@ -27,27 +27,24 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
 
 import redis
+from flask import Request, Response
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from slack_bolt import App
-from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
-from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from slack_bolt.request import BoltRequest
+from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.request.internals import (
     build_normalized_headers,
     extract_content_type,
     parse_body,
 )
 from slack_sdk.signature import SignatureVerifier
+from werkzeug.exceptions import ClientDisconnected
 
 from bot.keys import Keys
 
 log = logging.getLogger(__name__)
-StartResponse = Callable[..., Any]
 
 WINDOW = 300  # seconds: Slack's signature window (and SignatureVerifier's)
 REPLAY_TIMEOUT = 0.25  # seconds the replay check may wait for Redis before failing open
@@ -113,34 +110,32 @@ class Refused(Exception):
 
 
 class SlackGuard:
-    """WSGI app for `POST /slack/events`: checks the request, then dispatches to Bolt."""
+    """The Flask view of `POST /slack/events`: checks the request, then hands it to Bolt's
+    Flask adapter."""
 
     def __init__(self, bolt: App, signing_secret: str, max_body: int,
                  replay: ReplayGuard | None = None) -> None:
-        self.bolt = bolt
+        self.bolt = SlackRequestHandler(bolt)
         self.secret = signing_secret.encode()
         self.verifier = SignatureVerifier(signing_secret)
         self.max_body = max_body
         self.replay = replay
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        length = environ.get("CONTENT_LENGTH") or ""
+    def __call__(self, request: Request) -> Response:
+        length = request.environ.get("CONTENT_LENGTH") or ""
         try:
-            request, signature, timestamp = self._check(environ)
+            signature, timestamp = self._check(request)
         except Refused as refused:
             log.info("slack: refused %d, %s (Content-Length %s)", refused.status,
                      refused.reason, length[:20] or "missing")
-            return _answer(start_response, refused.status, b"")
+            return Response(b"", refused.status)
         if self.replay is not None and not self.replay.first_time(signature, timestamp):
             log.info("slack: replayed request answered empty (Content-Length %s)", length)
-            return _answer(start_response, 200, b"")
-        response = self.bolt.dispatch(request)
-        wsgi = WsgiHttpResponse(status=response.status, headers=response.headers,
-                                body=response.body)
-        start_response(wsgi.status, wsgi.get_headers())
-        return wsgi.get_body()
+            return Response(b"", 200)
+        return self.bolt.handle(request)
 
-    def _check(self, environ: dict) -> tuple[BoltRequest, str, int]:
+    def _check(self, request: Request) -> tuple[str, int]:
+        environ = request.environ
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
         if not signature or not timestamp:
@@ -158,7 +153,10 @@ class SlackGuard:
             raise Refused(400, "bad Content-Length")
         if int(length) > self.max_body:
             raise Refused(413, f"body over the {self.max_body}-byte limit")
-        body = environ["wsgi.input"].read(int(length))
+        try:  # kept by Flask for Bolt's adapter, which reads it again
+            body = request.get_data(cache=True)
+        except ClientDisconnected:
+            raise Refused(400, "body ended before Content-Length") from None
         if len(body) != int(length):
             raise Refused(400, f"body ended after {len(body)} bytes")
         try:
@@ -169,17 +167,15 @@ class SlackGuard:
             raise Refused(401, "bad signature")
         if text is None:
             raise Refused(400, "signed body is not UTF-8")
-        http = WsgiHttpRequest(environ)
-        headers = http.get_headers()
         try:
-            content_type = extract_content_type(build_normalized_headers(headers))
+            content_type = extract_content_type(build_normalized_headers(
+                dict(request.headers)))
             parsed = parse_body(text, content_type)  # as BoltRequest will parse it
         except (ValueError, RecursionError):
             raise Refused(400, "signed body does not parse") from None
         if not isinstance(parsed, dict):
             raise Refused(400, "signed body is not an object")
-        return (BoltRequest(body=text, query=http.query_string, headers=headers),
-                signature, int(timestamp))
+        return signature, int(timestamp)
 
     def _signed(self, body: bytes, text: str | None, timestamp: str, signature: str) -> bool:
         if text is not None:
@@ -189,10 +185,3 @@ class SlackGuard:
         expected = "v0=" + hmac.new(self.secret, b"v0:" + timestamp.encode() + b":" + body,
                                     hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected, signature)
-
-
-def _answer(start_response: StartResponse, status: int, body: bytes) -> list[bytes]:
-    reasons = {200: "OK", 400: "Bad Request", 401: "Unauthorized",
-               411: "Length Required", 413: "Payload Too Large"}
-    start_response(f"{status} {reasons[status]}", [("Content-Length", str(len(body)))])
-    return [body]

@@ -124,6 +124,12 @@ def is_identity(who: str) -> bool:
     return ":" in who
 
 
+def report_day(report: Usage | Outcome | OutcomeReport, tz: ZoneInfo) -> date:
+    """The day a report counts on: a vendor row's own calendar date, else the local day of
+    its time."""
+    return getattr(report, "day", None) or local_date(report.ts, tz)
+
+
 def time_now() -> float:
     return round(_time.time(), 3)
 
@@ -187,7 +193,7 @@ class Store:
                     raw_metric: str) -> tuple[list, date]:
         """KEYS 1-25 of the counting scripts (see store_scripts._COMMON) for `report`
         credited to `who`."""
-        day = local_date(report.ts, self.tz)
+        day = report_day(report, self.tz)
         k = self.keys
         if is_identity(who):
             metric = "tokens" if isinstance(report, Usage) else "outcomes"
@@ -230,7 +236,7 @@ class Store:
         for index, (report, who) in enumerate(reports):
             if isinstance(report, UsageReport):
                 report = usage_from_report(report)
-            day = local_date(report.ts, self.tz)
+            day = report_day(report, self.tz)
             if isinstance(report, Usage):
                 at = groups.get((who, day))
                 if at is None:
@@ -243,8 +249,13 @@ class Store:
                     calls.append((USAGE, keys, args, []))
                 _, keys, args, indices = calls[at]
                 cumulative = bool(report.series)
-                keys.append(self.keys.series(report.series) if cumulative else self.keys.none())
-                args += ["c" if cumulative else "d", _fingerprint(report.fingerprint),
+                if report.row:
+                    keys.append(self.keys.vendor_row(report.row, day))
+                else:
+                    keys.append(self.keys.series(report.series) if cumulative
+                                else self.keys.none())
+                args += ["r" if report.row else "c" if cumulative else "d",
+                         _fingerprint(report.fingerprint),
                          repr(float(report.value)),
                          f"{report.start_ns:020d}" if cumulative else id_digest(report.id),
                          f"{report.time_ns:020d}", len(report.fields)]

@@ -362,9 +362,10 @@ USAGE_LUA = _COMMON + """
 -- its own marker (an event id in KEYS[1], or a cumulative series' state KEYS[25 + p]) and
 -- status; the day's counters and boards are written once for all that counted.
 -- ARGV: 12 series state ttl, 13 number of parts, then per part: kind ('d' one-off or
---       delta, 'c' cumulative), fingerprint, value, series start ('d': the event id's
---       8-byte digest), point time (both zero-padded to 20 digits), number of fields,
---       then field, amount-per-unit pairs.
+--       delta, 'c' cumulative, 'r' a vendor's daily row that replaces the previous one;
+--       its marker is the row's state), fingerprint, value, series start ('d': the event
+--       id's 8-byte digest), point time (both zero-padded to 20 digits), number of
+--       fields, then field, amount-per-unit pairs.
 -- Returns one status per part (see above).
 local board = {tokens = 0, cost = 0, requests = 0}
 local adds = {}
@@ -374,7 +375,7 @@ for p = 1, tonumber(ARGV[13]) do
   local key, kind, fp = KEYS[25 + p], ARGV[pos], ARGV[pos + 1]
   local v, start, t, nf = tonumber(ARGV[pos + 2]), ARGV[pos + 3], ARGV[pos + 4],
                           tonumber(ARGV[pos + 5])
-  local status = 1
+  local status, changes = 1, nil
   if kind == 'c' then
     -- A cumulative series: its state replaces the dedupe marker. A new start time is a
     -- reset; a point not newer than the last one is a replay and adds nothing.
@@ -388,14 +389,45 @@ for p = 1, tonumber(ARGV[13]) do
     end
     if status == 1 then redis.call('EXPIRE', key, ARGV[12]) end
     if v <= 0 then status = 0 end
+  elseif kind == 'r' then
+    -- A vendor's daily row: it replaces what the same source said before for this
+    -- identity and day (KEY: the row's state, field → amount), so the day changes by
+    -- the difference, per field, up or down; an identical row adds nothing.
+    local prev, state = {}, redis.call('HGETALL', key)
+    for j = 1, #state, 2 do prev[state[j]] = tonumber(state[j + 1]) end
+    local row = {}
+    changes = {}
+    for f = 1, nf do
+      local field = ARGV[pos + 4 + 2 * f]
+      local amount = tonumber(ARGV[pos + 5 + 2 * f]) * v
+      row[#row + 1] = field
+      row[#row + 1] = string.format('%.17g', amount)
+      local before = prev[field] or 0
+      if amount ~= before then changes[#changes + 1] = {field, amount - before} end
+      prev[field] = nil
+    end
+    for field, amount in pairs(prev) do
+      if amount ~= 0 then changes[#changes + 1] = {field, -amount} end
+    end
+    if #changes == 0 then status = 0
+    else
+      redis.call('DEL', key)
+      if #row > 0 then redis.call('HSET', key, unpack(row)) end
+      redis.call('EXPIRE', key, ARGV[2])
+    end
   else
     status = claim_id(KEYS[1], start, fp, ARGV[2])
   end
   if status == 1 then
     counted = true
-    for f = 1, nf do
-      local field = ARGV[pos + 4 + 2 * f]
-      local amount = tonumber(ARGV[pos + 5 + 2 * f]) * v
+    if not changes then
+      changes = {}
+      for f = 1, nf do
+        changes[f] = {ARGV[pos + 4 + 2 * f], tonumber(ARGV[pos + 5 + 2 * f]) * v}
+      end
+    end
+    for _, change in ipairs(changes) do
+      local field, amount = change[1], change[2]
       if field ~= 'cost' then amount = math.floor(amount + 0.5) end
       adds[field] = (adds[field] or 0) + amount
       if board[field] then board[field] = board[field] + amount end

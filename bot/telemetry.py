@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.config import BoardConfig
+from bot.connectors.tool_sources import counts
 from bot.counts import Usage
 from bot.identities import EMAIL, Identities, IdentityError, normalize
 from bot.ingest import tally
@@ -29,6 +30,8 @@ from bot.sources.otlp import Decoded, Point
 from bot.store import Store
 
 MAX_NAMED = 5  # unmapped identities named in one answer
+# tools that a vendor's admin report also covers: only one source counts them
+ADMIN_REPORTED = frozenset({"claude_code"})
 
 
 @dataclass
@@ -133,9 +136,15 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
     config, version = store.load_config_versioned()
     oldest = now - timedelta(days=store.retention_days)
     kept: list[tuple[int, Usage, str]] = []
+    ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it
     for index, point in enumerate(decoded.points):
         if not counted_here(point, config, signal):
             continue
+        if point.tool in ADMIN_REPORTED:
+            if point.tool not in ours:
+                ours[point.tool] = counts(store, config, point.tool, "otlp")
+            if not ours[point.tool]:
+                continue
         who = identity_of(point.attributes)
         if who is None:
             receipt.reject(f"{point.tool}: a data point has no user.email, enduser.id or "

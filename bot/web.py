@@ -1,23 +1,27 @@
-"""The HTTP surface: /slack/events (Bolt), /ingest (reports), /v1/metrics and /v1/logs
-(OpenTelemetry), /webhooks/<source> (GitHub, GitLab, PagerDuty), /healthz.
+"""The HTTP surface, a Flask app: /slack/events (Bolt, through its Flask adapter, behind
+the Slack request guard), /slack/install and /slack/oauth_redirect (Bolt's OAuth flow,
+when installed from "Add to Slack"), /ingest (reports), /v1/metrics and /v1/logs (OpenTelemetry),
+/webhooks/<source> (GitHub, GitLab, PagerDuty), /healthz.
 
-A plain WSGI callable served by waitress; the Slack path is Bolt's own WSGI adapter.
+Served by gunicorn (`bot.http_server`). The report routes read the WSGI environ
+(`request.environ`), so each wire format's module stays free of Flask.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+import os
 
 import redis
+from flask import Flask, Response, request
 from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
 from bot.http_body import BodyError, declared_length, read_body
-from bot.http_server import Server
 from bot.ingest import (
     BadBatch,
     ScoresRebuilding,
@@ -31,14 +35,42 @@ from bot.slack_guard import ReplayGuard, SlackGuard
 from bot.webhook_http import route as webhook_route
 
 log = logging.getLogger(__name__)
-StartResponse = Callable[..., Any]
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-           405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
-           429: "Too Many Requests", 503: "Service Unavailable"}
-__all__ = ["Server", "WebApp"]
+ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-class WebApp:
+def build_web_app(deps: Deps, bolt_app: App | None) -> Flask:
+    """The Flask app; `bolt_app` None leaves out /slack/events (Socket Mode)."""
+    routes = Routes(deps, bolt_app)
+    web = Flask("tokenboard")
+    if routes.slack is not None:
+        web.add_url_rule("/slack/events", "slack", methods=["POST"],
+                         view_func=lambda: routes.slack(request))
+    if bolt_app is not None and bolt_app.oauth_flow is not None:  # "Add to Slack"
+        flow, adapter = bolt_app.oauth_flow, SlackRequestHandler(bolt_app)
+        for path in (flow.install_path, flow.redirect_uri_path):
+            web.add_url_rule(path, path, methods=["GET"],
+                             view_func=lambda: adapter.handle(request))
+    web.add_url_rule("/ingest", "ingest", methods=["POST"], view_func=routes.ingest_view)
+    web.add_url_rule("/v1/<any(metrics, logs):signal>", "otlp", methods=["POST"],
+                     view_func=routes.otlp)
+    web.add_url_rule("/webhooks/<source>", "webhooks", methods=ANY, view_func=routes.webhook)
+    web.add_url_rule("/healthz", "healthz", methods=ANY, view_func=routes.healthz)
+    web.register_error_handler(NotFound, lambda _exc: json_answer(
+        404, {"error": f"no route for {request.method} {request.path}"}))
+    web.register_error_handler(MethodNotAllowed, lambda _exc: json_answer(
+        405, {"error": "use POST"}))
+    return web
+
+
+def json_answer(status: int, body: dict, headers: list[tuple[str, str]] | None = None
+                ) -> Response:
+    return Response(json.dumps(body), status, headers=headers or [],
+                    mimetype="application/json")
+
+
+class Routes:
+    """The views: each answers from the WSGI environ through its wire format's module."""
+
     def __init__(self, deps: Deps, bolt_app: App | None) -> None:
         self.deps = deps
         settings, store = deps.settings, deps.store
@@ -49,36 +81,25 @@ class WebApp:
                                     ReplayGuard(store.r, store.keys))
         self.limiter = RateLimiter(store.r, store.keys, settings.ingest_rate_limit)
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if path == "/slack/events" and self.slack is not None:
-            if method != "POST":
-                return self._json(start_response, 405, {"error": "use POST"})
-            return self.slack(environ, start_response)
-        if path == "/ingest":
-            if method != "POST":
-                return self._json(start_response, 405, {"error": "use POST"})
-            status, body, headers = self.ingest(environ)
-            return self._json(start_response, status, body, headers)
-        if path in ("/v1/metrics", "/v1/logs"):
-            if method != "POST":
-                return self._json(start_response, 405, {"error": "use POST"})
-            status, data, headers = handle_otlp(self.deps, environ, path[4:], self.limiter)
-            return self._raw(start_response, status, data, headers)
-        if path.startswith("/webhooks/"):
-            handler = webhook_route(path)
-            if handler is None:
-                return self._json(start_response, 404, {"error": f"no webhook source at {path}"})
-            if method != "POST":
-                return self._json(start_response, 405, {"error": "use POST"})
-            status, body, headers = handler(self.deps, environ)
-            return self._json(start_response, status, body, headers)
-        if path == "/healthz":
-            ok = self.deps.store.ping()
-            return self._json(start_response, 200 if ok else 503,
-                              {"ok": ok, "redis": "up" if ok else "down"})
-        return self._json(start_response, 404, {"error": f"no route for {method} {path}"})
+    def ingest_view(self) -> Response:
+        return json_answer(*self.ingest(request.environ))
+
+    def otlp(self, signal: str) -> Response:
+        status, data, headers = handle_otlp(self.deps, request.environ, signal, self.limiter)
+        return Response(data, status, headers=headers)
+
+    def webhook(self, source: str) -> Response:
+        handler = webhook_route(request.path)
+        if handler is None:
+            return json_answer(404, {"error": f"no webhook source at {request.path}"})
+        if request.method != "POST":
+            return json_answer(405, {"error": "use POST"})
+        return json_answer(*handler(self.deps, request.environ))
+
+    def healthz(self) -> Response:
+        ok = self.deps.store.ping()
+        return json_answer(200 if ok else 503, {"ok": ok, "redis": "up" if ok else "down",
+                                                "pid": os.getpid()})
 
     def ingest(self, environ: dict) -> tuple[int, dict, list[tuple[str, str]]]:
         try:
@@ -138,19 +159,3 @@ class WebApp:
         limit = self.limiter.per_minute if per_minute is None else per_minute
         return 429, {"error": f"sender {sender!r} is over {limit} requests "
                               f"a minute; retry in {seconds} s"}, [("Retry-After", str(seconds))]
-
-    @staticmethod
-    def _raw(start_response: StartResponse, status: int, data: bytes,
-             headers: list[tuple[str, str]]) -> list[bytes]:
-        start_response(f"{status} {REASONS.get(status, '')}",
-                       headers + [("Content-Length", str(len(data)))])
-        return [data]
-
-    @staticmethod
-    def _json(start_response: StartResponse, status: int, body: dict,
-              headers: list[tuple[str, str]] | None = None) -> list[bytes]:
-        data = json.dumps(body).encode()
-        start_response(f"{status} {REASONS.get(status, '')}",
-                       [("Content-Type", "application/json"),
-                        ("Content-Length", str(len(data)))] + (headers or []))
-        return [data]

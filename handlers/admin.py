@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -26,6 +26,7 @@ from bot.config_modal import (
 )
 from bot.deps import Deps
 from bot.plaintext import plain_text
+from bot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 NOT_ADMIN = ("Only tokenboard admins can change its configuration: workspace admins and "
@@ -87,17 +88,19 @@ def _first_block(view: dict) -> str:
     return next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
 
 
-def register(app: App, deps: Deps) -> None:
-    def refusal(user: str, view: dict) -> dict[str, str] | None:
+def register(app: App, workspaces: Workspaces) -> None:
+    def refusal(deps: Deps, user: str, view: dict) -> dict[str, str] | None:
         """Errors refusing a submission outright: not an admin (asked afresh), or the form
         predates another admin's save."""
         problem = NOT_ADMIN if not deps.is_admin(user, fresh=True) else changed_by_others(
             deps, view, user)
         return {_first_block(view): problem} if problem else None
 
-    def submit_main(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+    def submit_main(ack: Ack, body: dict, view: dict, client: WebClient,
+                    context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
         user = body["user"]["id"]
-        refused = refusal(user, view)
+        refused = refusal(deps, user, view)
         if refused:
             ack(response_action="errors", errors=refused)
             return
@@ -118,9 +121,10 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
 
-    def submit_page(ack: Ack, body: dict, view: dict) -> None:
+    def submit_page(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
         user = body["user"]["id"]
-        refused = refusal(user, view)
+        refused = refusal(deps, user, view)
         if refused:
             ack(response_action="errors", errors=refused)
             return
@@ -131,10 +135,11 @@ def register(app: App, deps: Deps) -> None:
             return
         ack(response_action="errors", errors=errors)
 
-    def after_save(body: dict, client: WebClient) -> None:
+    def after_save(body: dict, client: WebClient, context: BoltContext) -> None:
         """Rescore if weights changed, then refresh the admin's App Home."""
         from handlers.home import publish_home
 
+        deps = workspaces.for_context(context)
         try:
             rebuild_scores(deps.store)
         finally:
@@ -144,14 +149,17 @@ def register(app: App, deps: Deps) -> None:
     app.view(PAGE_CALLBACK)(ack=submit_page, lazy=[after_save])
 
     @app.action("open_config")
-    def open_from_home(ack: Ack, body: dict, client: WebClient) -> None:
+    def open_from_home(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
         ack()
+        deps = workspaces.for_context(context)
         if not open_config(deps, client, body["trigger_id"], body["user"]["id"]):
             log.warning("%s is not an admin; configuration not opened", body["user"]["id"])
 
     @app.action(MORE_KINDS_ACTION)
-    def more_kinds(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+    def more_kinds(ack: Ack, body: dict, action: dict, client: WebClient,
+                   context: BoltContext) -> None:
         ack()
+        deps = workspaces.for_context(context)
         if not deps.is_admin(body["user"]["id"]):
             return
         page = int(action.get("value") or 1)

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 from bot.blocks import code_span, escape
 from bot.deps import Deps
 from bot.identities import CLAIM_SOURCES, IdentityError
+from bot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 APPROVE, REJECT = "claim_approve", "claim_reject"
@@ -63,9 +64,11 @@ def claim_blocks(deps: Deps) -> list[dict]:
     return [b.to_dict() for b in blocks]
 
 
-def register(app: App, deps: Deps) -> None:
-    def decide(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+def register(app: App, workspaces: Workspaces) -> None:
+    def decide(ack: Ack, body: dict, action: dict, client: WebClient,
+               context: BoltContext) -> None:
         ack()
+        deps = workspaces.for_context(context)
         admin = body["user"]["id"]
         if not deps.is_admin(admin, fresh=True):
             log.warning("%s is not an admin; claim decision ignored", admin)

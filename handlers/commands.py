@@ -7,7 +7,7 @@ import logging
 import re
 
 import redis
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
@@ -22,11 +22,12 @@ from bot.blocks import (
     me_blocks,
     shared_board_blocks,
 )
-from bot.chart import alt_text, chart_people, slope_chart
+from bot.board_chart import chart_for_reply, forget_chart
 from bot.deps import Deps
 from bot.first_run import delete_chart_file
 from bot.leaderboard import PeriodBoard
 from bot.periods import PERIODS
+from bot.workspaces import Workspaces
 from handlers.admin import NOT_ADMIN, open_config
 from handlers.claims import request_link
 
@@ -60,7 +61,7 @@ def parse(text: str) -> tuple[str, str | None]:
     return "unknown", text.strip()
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, workspaces: Workspaces) -> None:
     def ack_command(ack: Ack, command: dict) -> None:
         action, arg = parse(command.get("text", ""))
         if action == "help":
@@ -74,14 +75,15 @@ def register(app: App, deps: Deps) -> None:
         else:
             ack()
 
-    def answer(command: dict, respond: Respond, client: WebClient) -> None:
+    def answer(command: dict, respond: Respond, client: WebClient,
+               context: BoltContext) -> None:
         try:
-            _answer(command, respond, client)
+            _answer(workspaces.for_context(context), command, respond, client)
         except (redis.ConnectionError, redis.TimeoutError):
             log.warning("/leaderboard: Redis unavailable")
             respond(text=UNAVAILABLE, response_type="ephemeral")
 
-    def _answer(command: dict, respond: Respond, client: WebClient) -> None:
+    def _answer(deps: Deps, command: dict, respond: Respond, client: WebClient) -> None:
         action, period = parse(command.get("text", ""))
         viewer = command["user_id"]
         if action == "config":
@@ -110,7 +112,9 @@ def register(app: App, deps: Deps) -> None:
     def ack_only(ack: Ack) -> None:
         ack()
 
-    def switch_period(body: dict, respond: Respond, client: WebClient) -> None:
+    def switch_period(body: dict, respond: Respond, client: WebClient,
+                      context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
         period = (body.get("actions") or [{}])[0].get("value", "")
         if period not in PERIODS:
             return
@@ -119,7 +123,8 @@ def register(app: App, deps: Deps) -> None:
         except (redis.ConnectionError, redis.TimeoutError):
             respond(text=UNAVAILABLE, response_type="ephemeral", replace_original=False)
 
-    def share(body: dict, respond: Respond, client: WebClient) -> None:
+    def share(body: dict, respond: Respond, client: WebClient, context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
         try:
             respond(text=share_board(deps, client, body), response_type="ephemeral",
                     replace_original=False)
@@ -130,8 +135,10 @@ def register(app: App, deps: Deps) -> None:
     app.action(SHARE_ACTION)(ack=ack_only, lazy=[share])
 
     @app.action(FORGET_CONFIRM)
-    def forget(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+    def forget(ack: Ack, body: dict, respond: Respond, client: WebClient,
+               context: BoltContext) -> None:
         ack()
+        deps = workspaces.for_context(context)
         user = body["user"]["id"]  # only ever the person who clicked
         delete_chart_file(deps, client, user)  # their App Home chart, on Slack
         removed = deps.store.forget_user(user)
@@ -183,58 +190,13 @@ def _names_and_flags(deps: Deps, pb: PeriodBoard, viewer: str | None) -> tuple[d
     return names, deps.sees_flags(viewer, pb.config)
 
 
-CHARTS_KEPT = 64  # uploaded charts remembered per process (Deps.charts)
-
-
-def upload_chart(deps: Deps, client: WebClient, pb: PeriodBoard, names: dict, viewer: str
-                 ) -> Chart | None:
-    """Draw the period's slope chart and upload it (not shared to any channel: the reply's
-    image block shows it); None when there is nothing to draw or it cannot be uploaded
-    (e.g. the app lacks `files:write`), and the board is sent without it. A chart with
-    exactly the same people, ranks and labels as one already uploaded by this process is
-    reused, so repeated and warm replies cost no drawing and no upload."""
-    rows = chart_people(pb.board.raw, pb.board.outcome, pb.config.board_size)
-    if not rows:
-        return None
-    if pb.config.display == "anonymous":  # the chart names nobody but the viewer
-        names = {r.user: "you" if r.user == viewer else "someone" for r in rows}
-    drawn = (pb.period, pb.bucket.name, pb.name or pb.label,
-             tuple((r.user, r.raw_rank, r.outcome_rank, r.points <= 0) for r in rows),
-             tuple(sorted((u, names.get(u, u)) for u in {r.user for r in rows})))
-    charts = deps.charts
-    if drawn in charts:
-        charts.move_to_end(drawn)
-        return charts[drawn]
-    chart = _draw_and_upload(client, pb, rows, names)
-    if chart is not None:
-        charts[drawn] = chart
-        while len(charts) > CHARTS_KEPT:
-            charts.popitem(last=False)
-    return chart
-
-
-def _draw_and_upload(client: WebClient, pb: PeriodBoard, rows: list, names: dict
-                     ) -> Chart | None:
-    try:
-        png = slope_chart(rows, names, f"Usage rank → outcome rank, {pb.name or pb.label}")
-        alt = alt_text(rows, names)
-        answer = client.files_upload_v2(content=png, filename=f"tokenboard-{pb.period}.png",
-                                        title=f"tokenboard · {pb.title}", alt_txt=alt)
-        file = answer.get("file") or (answer.get("files") or [{}])[0]
-        return Chart(file_id=file["id"], alt=alt) if file.get("id") else None
-    except Exception as exc:  # the board goes out without its chart, never not at all
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-        log.warning("/leaderboard chart not attached (%s); add the files:write scope", error)
-        return None
-
-
 def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, viewer: str,
                replace: bool) -> None:
     """The private board for `period`, with its chart, through the response_url: a new
     message for the command, the same message replaced for a period button."""
     pb = deps.leaderboards.period_board(period, viewer=viewer)
     names, show_flags = _names_and_flags(deps, pb, viewer)
-    chart = upload_chart(deps, client, pb, names, viewer) if pb.board.raw else None
+    chart = chart_for_reply(deps, client, pb, names, viewer)
     sharing = pb.config.sharing_enabled
 
     def send(with_chart: Chart | None) -> bool:
@@ -248,8 +210,7 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
         # Slack refused the message (e.g. the uploaded file is not ready or not visible):
         # the board matters more than its picture.
         log.warning("/leaderboard reply with the chart was refused; sending it without")
-        for drawn in [k for k, v in deps.charts.items() if v == chart]:
-            del deps.charts[drawn]  # upload afresh next time
+        forget_chart(deps, chart)
         send(None)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
-from bot.deps import Deps
 from bot.ingest import ingest_events
+from bot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 EVENT_TYPES = {"ai_usage_reported": "usage", "outcome_reported": "outcome"}
@@ -34,9 +34,10 @@ def report_from_metadata(event: dict) -> dict | None:
     return report
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, workspaces: Workspaces) -> None:
     @app.event("message_metadata_posted")
-    def on_metadata(ack: Ack, event: dict) -> None:
+    def on_metadata(ack: Ack, event: dict, context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
         report = report_from_metadata(event)
         if report is None:
             ack()

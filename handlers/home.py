@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -14,8 +14,10 @@ from bot.blocks import code_span, escape, fmt_number, home_view
 from bot.deps import Deps
 from bot.first_run import ago, forget_chart, has_chart, history_blocks, setup_blocks
 from bot.senders import SenderInfo
+from bot.workspaces import Workspaces
 from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
+from jobs.pulls import status_lines
 
 log = logging.getLogger(__name__)
 HOME_PERIODS = ("today", "week", "month")
@@ -23,7 +25,8 @@ HOME_PERIODS = ("today", "week", "month")
 
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     config = deps.store.load_config()  # once for the whole view
-    boards = [deps.leaderboards.period_board(p, config, viewer=user_id) for p in HOME_PERIODS]
+    boards = [deps.leaderboards.period_board(p, config, viewer=user_id, top_n=0)
+              for p in HOME_PERIODS]
     is_admin = deps.is_admin(user_id, config=config)
     admin_notes = []
     admin_blocks: list[dict] = []
@@ -51,6 +54,9 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         unmapped = unmapped_note(deps)
         if unmapped:
             admin_notes.append(unmapped)
+        pulls = status_lines(deps)
+        if pulls:
+            admin_notes.append("\n".join(pulls))
         error = deps.store.digest_error()
         if error:
             admin_notes.append(f":warning: {error}")
@@ -121,12 +127,12 @@ def unmapped_note(deps: Deps, shown: int = 5) -> str | None:
     return "\n".join(lines)
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, workspaces: Workspaces) -> None:
     def ack_event(ack: Ack) -> None:
         ack()
 
-    def on_home_opened(event: dict, client: WebClient) -> None:
+    def on_home_opened(event: dict, client: WebClient, context: BoltContext) -> None:
         if event.get("tab", "home") == "home":
-            publish_home(deps, client, event["user"])
+            publish_home(workspaces.for_context(context), client, event["user"])
 
     app.event("app_home_opened")(ack=ack_event, lazy=[on_home_opened])

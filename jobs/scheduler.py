@@ -1,13 +1,16 @@
 """APScheduler wiring for the daily digest: a cron job at the configured local time,
-catch-up after downtime, and re-scheduling when an admin changes the schedule.
+catch-up after downtime, and re-scheduling when an admin changes the schedule; plus the
+periodic jobs of jobs/periodic.py, each on its interval.
 
-Every running process schedules the digest; the claim in Redis (jobs/digest.py) makes
-exactly one of them post it.
+Every process running the jobs (bot/worker.py) schedules the digest; the claim in Redis
+(jobs/digest.py) makes exactly one of them post it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -15,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.deps import Deps
 from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
+from jobs.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
 SYNC_SECONDS = 30  # how soon a schedule change made on another process takes effect
@@ -34,9 +38,11 @@ def due_time(schedule: Schedule, now: datetime) -> datetime:
 
 
 class DigestScheduler:
-    def __init__(self, deps: Deps, runner: DigestRunner | None = None) -> None:
+    def __init__(self, deps: Deps, runner: DigestRunner | None = None,
+                 periodic: Sequence[PeriodicJob] = ()) -> None:
         self.deps = deps
         self.runner = runner or DigestRunner(deps)
+        self.periodic = tuple(periodic)
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.schedule: Schedule | None = None
         self._warned: set[tuple[str, object]] = set()  # (channel, day) skipped and logged
@@ -47,15 +53,29 @@ class DigestScheduler:
                                misfire_grace_time=300, coalesce=True, max_instances=1)
         self.scheduler.add_job(self.sync, "interval", seconds=SYNC_SECONDS, id="sync",
                                coalesce=True, max_instances=1)
+        for job in self.periodic:
+            first = {"next_run_time": datetime.now(UTC)} if job.at_start else {}
+            self.scheduler.add_job(self.run_periodic, "interval", args=(job,),
+                                   seconds=job.seconds, id=job.name, coalesce=True,
+                                   max_instances=2, misfire_grace_time=int(job.seconds) + 1,
+                                   **first)
         self.scheduler.start()
         log.info("digest scheduled daily at %s %s to %s", self.schedule.time,
                  self.schedule.timezone, self.schedule.channel or "(no channel set)")
-        self.scheduler.add_job(self.catch_up, id="catch_up")  # once, right away
+        # Once, right away, on a thread of its own rather than as a one-shot job: an
+        # APScheduler stopped while it removes a one-shot job raises in its thread.
+        threading.Thread(target=self.catch_up, name="catch-up", daemon=True).start()
         return self
 
     def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    def run_periodic(self, job: PeriodicJob) -> None:
+        try:
+            job.run(self.deps)
+        except Exception:
+            log.exception("%s job failed", job.name)
 
     def fire(self, now: datetime | None = None) -> Outcome | None:
         """The cron job: post the digest for the local day before. Never raises."""

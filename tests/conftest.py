@@ -23,9 +23,10 @@ import redis
 from bot.app import build_bolt_app, build_deps
 from bot.app import redis_client as app_redis_client
 from bot.deps import Deps
+from bot.http_server import Server
 from bot.redis_server import EmbeddedRedis, free_port
 from bot.settings import Settings
-from bot.web import Server, WebApp
+from bot.web import build_web_app
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
 
@@ -124,8 +125,7 @@ class App:
         self.deps = deps
         self.stub = stub
         self.bolt = build_bolt_app(deps)
-        # waitress wakes every 50 ms (not every second), so teardown does not wait
-        self.server = Server(WebApp(deps, self.bolt), loop_timeout=0.05).start()
+        self.server = Server(build_web_app(deps, self.bolt)).start()
         self.url = self.server.url
 
     def ingest(self, events: object, token: str | None = INGEST_TOKEN,

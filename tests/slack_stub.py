@@ -15,6 +15,7 @@ Routes on the server:
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -48,6 +49,11 @@ class Call:
     method: str
     args: dict[str, Any]
     headers: dict[str, str]
+
+
+def _token_of(args: dict, headers: dict[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    return auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.get("token")
 
 
 @dataclass
@@ -139,6 +145,11 @@ class SlackStub:
         self.token = token
         self.member_channels: set[str] = set()
         self.refused_tokens: dict[str, str] = {}  # token -> error every call answers
+        self.app_token = ""  # the app-level token apps.connections.open accepts
+        self.socket_url = ""  # the WebSocket URL it answers (Socket Mode)
+        self.team_tokens: dict[str, str] = {}  # bot tokens issued by oauth.v2.access → team
+        self.client_id, self.client_secret = "", ""  # the app's, for oauth.v2.access
+        self._codes: dict[str, dict] = {}
         self._hooks: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._state = _State()
@@ -260,6 +271,60 @@ class SlackStub:
                 _Fault(error, status, dict(headers or {}), times)
             )
 
+    def app_credentials(self, client_id: str, client_secret: str) -> None:
+        """The Client ID and Secret oauth.v2.access accepts."""
+        self.client_id, self.client_secret = client_id, client_secret
+
+    def authorize(self, code: str, team_id: str, team_name: str = "",
+                  enterprise_id: str | None = None, user_id: str = "U0INSTALLER",
+                  is_enterprise_install: bool = False, rotating: bool = False) -> None:
+        """What a person who clicked "Allow" in `team_id` brings back: `code`, which
+        oauth.v2.access exchanges (once) for a bot token of that team (`rotating`: with a
+        refresh token, as when the app has token rotation on)."""
+        with self._lock:
+            self._codes[code] = {"team_id": team_id, "team_name": team_name or team_id,
+                                 "enterprise_id": enterprise_id, "user_id": user_id,
+                                 "is_enterprise_install": is_enterprise_install,
+                                 "rotating": rotating}
+
+    def team_calls(self, team_id: str, method: str | None = None) -> list[Call]:
+        """Calls made with a bot token of `team_id` (issued by oauth.v2.access)."""
+        tokens = {t for t, team in self.team_tokens.items() if team == team_id}
+        return [c for c in self.calls(method) if _token_of(c.args, c.headers) in tokens]
+
+    def _oauth_access(self, args: dict, headers: dict[str, str]) -> dict:
+        client_id, secret = args.get("client_id", ""), args.get("client_secret", "")
+        auth = headers.get("authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if (client_id, secret) != (self.client_id, self.client_secret) or not client_id:
+            raise _ApiError("invalid_client_id" if client_id != self.client_id
+                            else "bad_client_secret")
+        with self._lock:
+            if args.get("grant_type") == "refresh_token":
+                grant = self._codes.pop("refresh:" + args.get("refresh_token", ""), None)
+            else:
+                grant = self._codes.pop(args.get("code", ""), None)
+            if grant is None:
+                raise _ApiError("invalid_refresh_token" if args.get("grant_type")
+                                else "invalid_code")
+            token = f"xoxb-{grant['team_id']}-{len(self.team_tokens) + 1}"
+            self.team_tokens[token] = grant["team_id"]
+            refresh = ""
+            if grant.get("rotating"):  # token rotation on: a refresh token, 12 h tokens
+                refresh = f"xoxe-{grant['team_id']}-{len(self.team_tokens)}"
+                self._codes["refresh:" + refresh] = grant
+        enterprise = ({"id": grant["enterprise_id"], "name": "Org"}
+                      if grant["enterprise_id"] else None)
+        return {"access_token": token, "token_type": "bot", "scope": args.get("scope", ""),
+                "bot_user_id": BOT_USER_ID, "app_id": APP_ID,
+                "team": None if grant["is_enterprise_install"] else {
+                    "id": grant["team_id"], "name": grant["team_name"]},
+                "enterprise": enterprise,
+                "is_enterprise_install": grant["is_enterprise_install"],
+                "authed_user": {"id": grant["user_id"]},
+                **({"refresh_token": refresh, "expires_in": 43200} if refresh else {})}
+
     def refuse_token(self, token: str, error: str = "invalid_auth") -> None:
         """Answer every call made with `token` with ``{"ok": false, "error": error}``
         (e.g. ``token_revoked``); any other token but ``self.token`` gets invalid_auth."""
@@ -310,6 +375,8 @@ class SlackStub:
             s = self._state
             s.calls.clear()
             s.responses.clear()
+            self.team_tokens.clear()
+            self._codes.clear()
             s.uploads.clear()
             s.pending_files.clear()
             s.completed.clear()
@@ -322,6 +389,7 @@ class SlackStub:
             s.peak.clear()
             self._hooks.clear()
             self.refused_tokens.clear()
+            self.app_token = self.socket_url = ""
 
     # -- internals ---------------------------------------------------------
 
@@ -365,20 +433,32 @@ class SlackStub:
         if hook is not None:
             hook()
 
+    def socket_mode(self, app_token: str, url: str) -> None:
+        """Answer `apps.connections.open` (app-level token only) with `url`."""
+        with self._lock:
+            self.app_token, self.socket_url = app_token, url
+
     def on_next_call(self, method: str, hook: Callable[[], None]) -> None:
         """Run `hook` (once) when `method` is next called, before it is answered: lets a
         test make something happen in the middle of the app's own work."""
         with self._lock:
             self._hooks[method] = hook
 
-    def _check_auth(self, args: dict, headers: dict[str, str]) -> None:
-        auth = headers.get("authorization", "")
-        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.get("token")
+    def _check_auth(self, method: str, args: dict, headers: dict[str, str]) -> None:
+        token = _token_of(args, headers)
         if not token:
             raise _ApiError("not_authed")
         if token in self.refused_tokens:
             raise _ApiError(self.refused_tokens[token])
-        if token != self.token:
+        # apps.connections.open takes the app-level token, every other method a bot's
+        if method == "apps.connections.open":
+            if token != self.app_token or not token:
+                raise _ApiError("not_allowed_token_type" if token == self.token
+                                or token in self.team_tokens else "invalid_auth")
+            return
+        if token == self.app_token:
+            raise _ApiError("not_allowed_token_type")
+        if token != self.token and token not in self.team_tokens:
             raise _ApiError("invalid_auth")
 
     def _user(self, user_id: str) -> dict:
@@ -440,13 +520,16 @@ class SlackStub:
         view_id = args.get("view_id") or self._next_id("V")
         return {"id": view_id, "team_id": TEAM_ID, "app_id": APP_ID, "hash": f"h{view_id}", **view}
 
-    def _dispatch(self, method: str, args: dict) -> dict:
+    def _dispatch(self, method: str, args: dict, headers: dict[str, str] | None = None
+                  ) -> dict:
+        if method == "apps.connections.open":
+            return {"url": self.socket_url}
         if method == "auth.test":
             return {
                 "url": "https://test.slack.com/",
                 "team": "Test",
                 "user": "tokenboard",
-                "team_id": TEAM_ID,
+                "team_id": self.team_tokens.get(_token_of(args, headers or {}) or "", TEAM_ID),
                 "user_id": BOT_USER_ID,
                 "bot_id": BOT_ID,
                 "is_enterprise_install": False,
@@ -634,8 +717,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if self._fault(method):
                     return
                 try:
-                    self.stub._check_auth(args, headers)
-                    result = {"ok": True, **self.stub._dispatch(method, args)}
+                    if method == "oauth.v2.access":  # the app's credentials, not a token
+                        result = {"ok": True, **self.stub._oauth_access(args, headers)}
+                    else:
+                        self.stub._check_auth(method, args, headers)
+                        result = {"ok": True, **self.stub._dispatch(method, args, headers)}
                 except _ApiError as e:
                     result = {"ok": False, "error": e.error}
                     if e.messages:

@@ -17,10 +17,12 @@ from bot.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+        ) -> subprocess.CompletedProcess:
     base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
     return subprocess.run([sys.executable, "-m", "bot", *args], env={**base, **env}, cwd=cwd,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_missing_required_variable_is_one_line(tmp_path: Path) -> None:
@@ -111,7 +113,7 @@ def test_env_example_lists_every_variable_the_code_reads() -> None:
 
     source = (ROOT / "bot" / "settings.py").read_text()
     read = set(re.findall(r'env(?:\.get)?\(\s*"([A-Z_]+)"', source))
-    read |= set(re.findall(r'_(?:int|hours)\(env, "([A-Z_]+)"', source))
+    read |= set(re.findall(r'_(?:int|hours|choice|base_url)\(env, "([A-Z_]+)"', source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read and read == listed
 

@@ -11,12 +11,18 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
-from bot.http_server import Server
+from bot.app import build_bolt_app, build_workspaces
+from bot.deps import Deps
+from bot.http_server import Server, expects_continue, request_arrived, without_expect
 from bot.redis_server import free_port
-from tests.conftest import App, http
+from bot.settings import Settings
+from bot.web import build_web_app
+from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_stub import SlackStub
+from tests.test_processes import let_go
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +55,7 @@ def test_healthz_answers_while_a_thousand_connections_idle(app: App) -> None:
 
 
 def test_idle_connections_are_closed_after_the_idle_timeout(app: App) -> None:
-    server = Server(app.server.server.application, loop_timeout=0.05, idle_timeout=1).start()
+    server = Server(app.server.wsgi_app, idle_timeout=1).start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: tokenboard\r\n")
@@ -110,11 +116,67 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path: Path, redis_url: str,
         sender.join(10)
         _, stderr = proc.communicate(timeout=20)
     finally:
-        release.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        let_go(proc, release)
     assert answers and answers[0].status == 200, (answers, stderr)
     assert answers[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr and "Bad file descriptor" not in stderr, stderr
+
+
+def test_a_request_is_handed_on_once_it_has_arrived() -> None:
+    head = b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
+    assert not request_arrived(head[:-2], cap=100)  # headers not finished
+    assert not request_arrived(head + b"01234", cap=100)  # half the body
+    assert request_arrived(head + b"0123456789", cap=100)
+    assert request_arrived(head, cap=5)  # over the cap: the route answers 413 unread
+    assert request_arrived(head.replace(b"10", b"ten"), cap=100)  # the parser answers 400
+    assert request_arrived(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", cap=100)
+    chunked = b"POST /v1/logs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+    assert not request_arrived(chunked, cap=100)
+    assert request_arrived(chunked + b"0\r\n\r\n", cap=100)
+    assert request_arrived(b"GET /" + b"x" * 70_000, cap=100)  # too long: parser refuses
+
+
+def test_expect_100_continue_is_answered_once_and_taken_out() -> None:
+    head = (b"POST /ingest HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\n"
+            b"Content-Length: 2\r\n\r\n")
+    assert expects_continue(head)
+    assert not expects_continue(head.replace(b"HTTP/1.1", b"HTTP/1.0"))
+    assert not expects_continue(head[:-4])
+    assert without_expect(head + b"{}") == (b"POST /ingest HTTP/1.1\r\nHost: t\r\n"
+                                            b"Content-Length: 2\r\n\r\n{}")
+
+
+def test_curl_style_expect_continue_gets_its_answer(app: App) -> None:
+    body = json.dumps({"events": []}).encode()
+    with socket.create_connection(("127.0.0.1", app.server.port), timeout=10) as sock:
+        sock.sendall(b"POST /ingest HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+                     + INGEST_TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                     b"Expect: 100-continue\r\nConnection: close\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"  # before the body
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"100 Continue" not in answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"accepted": 0, "duplicates": 0,
+                                                           "rejected": []}
+
+
+def test_add_to_slack_pages_are_served(deps: Deps, settings: Settings, redis_client,
+                                       stub: SlackStub) -> None:
+    oauth = replace(settings, slack_bot_token="", slack_client_id="111.222",
+                    slack_client_secret="oauth-secret")
+    bolt = build_bolt_app(build_workspaces(oauth, redis_client))
+    server = Server(build_web_app(deps, bolt)).start()
+    try:
+        page = http("GET", server.url + "/slack/install")
+        assert page.status == 200
+        assert "https://slack.com/oauth/v2/authorize?" in page.body.decode()
+        assert "client_id=111.222" in page.body.decode()
+        # the redirect with a state nobody issued installs nothing
+        done = http("GET", server.url + "/slack/oauth_redirect?code=c&state=forged")
+        assert done.status == 400
+    finally:
+        server.stop()

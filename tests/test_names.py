@@ -171,3 +171,21 @@ def test_terminal_leaderboard_and_dry_run_digest_show_plain_names(
     assert dry.returncode == 0, dry.stderr
     assert (tmp_path / f"digest-{DAY.isoformat()}.png").read_bytes().startswith(PNG_SIGNATURE)
     assert bad_chars(dry.stdout.replace("\n", " ")) == []
+
+
+def test_unknown_user_ids_are_asked_about_once_in_ten_minutes(
+        deps, stub: SlackStub) -> None:
+    for i in range(12):
+        stub.add_user(f"U0KNOWN{i:02d}", display_name=f"Known {i}")
+    ids = [f"U0KNOWN{i:02d}" for i in range(12)] + ["U0GONE"]
+    def asked() -> int:  # a lazy listener of an earlier test may still be asking for others
+        return len([c for c in stub.calls("users.info") if c.args.get("user") in ids])
+
+    names = deps.directory.names(ids)
+    assert names == {**{f"U0KNOWN{i:02d}": f"Known {i}" for i in range(12)},
+                     "U0GONE": "U0GONE"}
+    assert asked() == 13
+    assert deps.directory.names(ids) == names  # all cached, the unknown id too
+    assert asked() == 13
+    ttl = deps.store.r.ttl(deps.store.key("user", "U0GONE"))
+    assert 0 < ttl <= 600  # asked about again after ten minutes, not a day

@@ -45,7 +45,9 @@ def serve_then_stop(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
 
 def test_a_refused_bot_token_stops_serve_with_one_line(tmp_path: Path, stub: SlackStub,
                                                        redis_url: str) -> None:
-    done = run(["serve"], serve_env(stub.url, redis_url, token="xoxb-not-the-stubs"), tmp_path)
+    # within 20 s (the run times out otherwise), one line, no traceback
+    done = run(["serve"], serve_env(stub.url, redis_url, token="xoxb-not-the-stubs"), tmp_path,
+               timeout=20)
     assert done.returncode == 2
     assert done.stderr.strip() == "tokenboard: SLACK_BOT_TOKEN was refused by Slack: invalid_auth"
     assert [c.method for c in stub.calls()] == ["auth.test"]  # checked before anything else
@@ -57,6 +59,13 @@ def test_a_refused_bot_token_stops_serve_with_one_line(tmp_path: Path, stub: Sla
     assert done.returncode == 2
     assert done.stderr.strip() == "tokenboard: SLACK_BOT_TOKEN was refused by Slack: token_revoked"
     assert not (tmp_path / "data").exists()  # no embedded Redis was started for nothing
+
+    # The worker checks the token the same way (it posts the digest).
+    stub.clear()
+    done = run(["worker"], serve_env(stub.url, redis_url, token="xoxb-not-the-stubs"), tmp_path,
+               timeout=20)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "tokenboard: SLACK_BOT_TOKEN was refused by Slack: invalid_auth"
 
 
 def test_serve_starts_with_a_good_token_and_logs_no_warnings(tmp_path: Path, stub: SlackStub,

@@ -1,0 +1,52 @@
+"""The yardstick for slash-command acks: a Bolt app whose /leaderboard listener only calls
+ack(), served on PORT the way `tokenboard serve` serves ours, with the same signing secret
+and Slack API URL (environment variables as for `tokenboard serve`).
+
+    PORT=3001 SLACK_SIGNING_SECRET=... SLACK_API_URL=... .venv/bin/python -m bench.ack_only
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from slack_bolt import Ack, App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+
+from bot.http_server import Server
+
+
+def ack_only_app() -> App:
+    app = App(client=WebClient(token=os.environ["SLACK_BOT_TOKEN"],
+                               base_url=os.environ["SLACK_API_URL"]),
+              signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+              token_verification_enabled=False)
+
+    @app.command("/leaderboard")
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    return app
+
+
+def wsgi_app():  # noqa: ANN201 - a WSGI callable
+    handler = SlackRequestHandler(ack_only_app())
+
+    def app(environ, start_response):  # noqa: ANN001, ANN202
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        return handler(environ, start_response)
+
+    return app
+
+
+def main() -> None:
+    server = Server(wsgi_app(), host="127.0.0.1", port=int(os.environ["PORT"]))
+    signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
+    server.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""One HTTP client and one retry policy for every vendor connector (httpx).
+
+- 429 and 503 wait as long as `Retry-After` says (seconds or an HTTP date), up to
+  MAX_WAIT; without it, an exponential back-off.
+- Other 5xx answers and network errors are retried with back-off, RETRIES times.
+- Any other 4xx fails at once with the vendor's own message: a wrong key or org will not
+  fix itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+RETRIES = 5
+MAX_WAIT = 300.0  # seconds: a longer Retry-After fails the pull (it resumes next time)
+BACKOFF = 1.0
+TIMEOUT = 60.0
+USER_AGENT = "tokenboard/0.1 (admin usage reports)"
+
+
+class PullFailed(Exception):
+    """A vendor request that could not be completed; the message says which and why."""
+
+
+def retry_after(header: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or HTTP date)."""
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        return float(header)
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class VendorHTTP:
+    """A vendor's API at `base_url` (scheme://host:port) with its auth headers."""
+
+    def __init__(self, name: str, base_url: str, headers: dict[str, str] | None = None,
+                 auth: httpx.Auth | tuple[str, str] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, retries: int = RETRIES,
+                 max_wait: float = MAX_WAIT) -> None:
+        self.name = name
+        self.sleep = sleep
+        self.retries = retries
+        self.max_wait = max_wait
+        self.requests = 0
+        self.client = httpx.Client(base_url=base_url, auth=auth, timeout=TIMEOUT,
+                                   headers={"User-Agent": USER_AGENT, **(headers or {})})
+        # downloads from signed URLs on other hosts never carry the vendor's credentials
+        self.plain = httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+
+    def close(self) -> None:
+        self.client.close()
+        self.plain.close()
+
+    def request(self, method: str, url: str, *, signed_url: bool = False,
+                **kwargs: Any) -> httpx.Response:
+        """The answer to one request, after the retry policy; PullFailed otherwise."""
+        client = self.plain if signed_url else self.client
+        what = f"{self.name} {method} {url.split('?')[0]}"
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            backoff = BACKOFF * 2 ** attempt
+            self.requests += 1
+            try:
+                answer = client.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                if last:
+                    raise PullFailed(f"{what}: {type(exc).__name__}: {exc}") from None
+                self.sleep(backoff)
+                continue
+            status = answer.status_code
+            if status < 400:
+                return answer
+            if status in (429, 503) or status >= 500:
+                wait = retry_after(answer.headers.get("Retry-After"))
+                wait = backoff if wait is None else wait
+                if last or wait > self.max_wait:
+                    raise PullFailed(f"{what}: HTTP {status} after {attempt + 1} attempts"
+                                     + (f" (asked to wait {wait:.0f}s)" if wait > self.max_wait
+                                        else "") + f": {_said(answer)}")
+                self.sleep(wait)
+                continue
+            raise PullFailed(f"{what}: HTTP {status}: {_said(answer)}")
+        raise AssertionError("unreachable")
+
+    def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        answer = self.request(method, url, **kwargs)
+        try:
+            return answer.json()
+        except ValueError:
+            raise PullFailed(f"{self.name} {method} {url.split('?')[0]}: the answer is not "
+                             "JSON") from None
+
+
+def _said(answer: httpx.Response) -> str:
+    """The vendor's error message, short."""
+    text = answer.text.strip().replace("\n", " ")
+    return text[:300] or answer.reason_phrase

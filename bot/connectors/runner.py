@@ -1,0 +1,302 @@
+"""A pull (or an import) of one vendor's daily rows: window, resume, counting, result.
+
+- Rows are counted a chunk of whole days at a time; after each chunk the pull's resume
+  point moves past those days, so a pull that fails mid-way (the vendor down, Redis
+  gone, a rate limit longer than we wait) starts again where it stopped when the same
+  window is pulled again (the next scheduled run, or the same command).
+- Every row replaces what the same source said before for that identity and day
+  (`Store.record`), so re-pulling a day, a corrected day or an overlapping window never
+  counts twice: totals change by the difference.
+- Rows whose identity maps to nobody are kept for it and credited when an admin links
+  it (`bot.identities`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+
+import redis
+
+from bot.connectors.http import PullFailed
+from bot.connectors.tool_sources import LABELS, counts
+from bot.connectors.vendors import TOOLS, Connector, days_between
+from bot.counts import Usage
+from bot.directory import LookupUnavailable
+from bot.identities import Identities
+from bot.ingest import ScoresRebuilding, tally
+from bot.sources import claude_code, copilot, cursor, openai_usage
+from bot.sources.daily import DailyRow, Parsed
+from bot.store import Store, is_identity
+
+LOOKBACK_DAYS = 3  # a default pull re-reads the last days: vendors complete and correct them
+BATCH = 2000  # rows counted per store call
+MAX_REJECTS = 50  # reasons kept in a result
+PARSERS: dict[str, Callable[[str], Parsed]] = {
+    "claude-code": claude_code.parse_file, "copilot": copilot.parse_ndjson,
+    "cursor": cursor.parse_file, "openai": openai_usage.parse_file}
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class PullResult:
+    source: str
+    since: str = ""
+    until: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    rows: int = 0          # rows read
+    changed: int = 0       # rows that changed totals (new, or a corrected day)
+    unchanged: int = 0     # rows the same as last time
+    people: int = 0
+    days: int = 0
+    unmapped: list[str] = field(default_factory=list)
+    withdrawn: int = 0     # rows the vendor no longer reports: set to zero
+    rejected: int = 0
+    rejects: list[str] = field(default_factory=list)
+    error: str = ""
+    skipped: str = ""
+    resumed_from: str = ""
+    dry_run: bool = False
+    _people: set = field(default_factory=set, repr=False)
+    _days: set = field(default_factory=set, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.skipped
+
+    def reject(self, reasons: list[str]) -> None:
+        self.rejected += len(reasons)
+        self.rejects += reasons[:max(0, MAX_REJECTS - len(self.rejects))]
+
+    def as_json(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PullResult:
+        return cls(**json.loads(text))
+
+    def summary(self) -> list[str]:
+        """What happened, for the command line and App Home."""
+        what = "would count" if self.dry_run else "counted"
+        window = f" {self.since} to {self.until}" if self.since else ""
+        lines = [f"{self.source}{window}: {self.rows:,} rows, {self.people:,} people, "
+                 f"{self.days:,} days; {what} {self.changed:,} (new or changed), "
+                 f"{self.unchanged:,} unchanged"]
+        if self.withdrawn:
+            lines.append(f"withdrawn: {self.withdrawn:,} rows reported before and no longer "
+                         "(set to zero)")
+        if self.resumed_from:
+            lines.append(f"resumed from {self.resumed_from}, where an earlier pull stopped")
+        if self.unmapped:
+            more = f" and {len(self.unmapped) - 10} more" if len(self.unmapped) > 10 else ""
+            lines.append(f"unmapped identities ({len(self.unmapped)}, kept until linked with "
+                         f"tokenboard identities link U… IDENTITY): "
+                         f"{', '.join(self.unmapped[:10])}{more}")
+        if self.rejected:
+            lines.append(f"rejected rows: {self.rejected}")
+            lines += [f"  {reason}" for reason in self.rejects]
+        if self.skipped:
+            lines.append(f"skipped: {self.skipped}")
+        if self.error:
+            lines.append(f"failed: {self.error}")
+        return lines
+
+
+def default_window(today: date) -> tuple[date, date]:
+    """The scheduled pull's window: the last LOOKBACK_DAYS days up to yesterday (UTC)."""
+    return today - timedelta(days=LOOKBACK_DAYS), today - timedelta(days=1)
+
+
+def to_usage(source: str, row: DailyRow) -> Usage:
+    return Usage(id="", ts=datetime.combine(row.day, dtime(12), UTC), fields=row.fields,
+                 row=f"{source}|{row.identity}", day=row.day)
+
+
+def record_rows(store: Store, identities: Identities, source: str, rows: list[DailyRow],
+                result: PullResult, dry_run: bool = False, today: date | None = None) -> None:
+    """Count `rows` (each replacing the source's earlier row for its identity and day)."""
+    today = today or datetime.now(UTC).date()
+    oldest = today - timedelta(days=store.retention_days)
+    kept: list[DailyRow] = []
+    for row in rows:
+        if row.day > today + timedelta(days=1):
+            result.reject([f"{row.identity} {row.day}: a day in the future"])
+        elif row.day < oldest:
+            result.reject([f"{row.identity} {row.day}: older than the "
+                           f"{store.retention_days}-day retention window"])
+        else:
+            kept.append(row)
+    for start in range(0, len(kept), BATCH):
+        batch = kept[start:start + BATCH]
+        who = identities.resolve_many([row.identity for row in batch])
+        result.rows += len(batch)
+        for row, person in zip(batch, who, strict=True):
+            result._people.add(person)
+            result._days.add(row.day)
+            if is_identity(person) and person not in result.unmapped:
+                result.unmapped.append(person)
+        if dry_run:
+            result.changed += len(batch)
+            continue
+        items = [(i, to_usage(source, row), person)
+                 for i, (row, person) in enumerate(zip(batch, who, strict=True))]
+        counted = tally(store, items, f"pull:{source}")
+        result.changed += counted.counted
+        result.unchanged += len(counted.duplicates)
+    result.people, result.days = len(result._people), len(result._days)
+
+
+def withdraw(store: Store, identities: Identities, source: str, rows: list[DailyRow],
+             result: PullResult) -> None:
+    """A pull's answer for a day is the whole day: an identity the source reported on that
+    day before and no longer is set to zero. A day answered with no rows at all is left
+    alone (a vendor still processing it, or a glitch, must not wipe it)."""
+    present: dict[date, set[str]] = {}
+    for row in rows:
+        present.setdefault(row.day, set()).add(row.identity)
+    days = sorted(present)
+    if not days:
+        return
+    pipe = store.r.pipeline(transaction=False)
+    for day in days:
+        pipe.smembers(store.keys.vendor_rows_of_day(source, day))
+    gone = [DailyRow(who.decode(), day, ())
+            for day, before in zip(days, pipe.execute(), strict=True)
+            for who in before if who.decode() not in present[day]]
+    if gone:
+        scratch = PullResult(source)
+        record_rows(store, identities, source, gone, scratch)
+        result.withdrawn += scratch.changed
+    ttl = (store.retention_days + 2) * 86400
+    pipe = store.r.pipeline(transaction=True)
+    for day in days:
+        key = store.keys.vendor_rows_of_day(source, day)
+        pipe.delete(key)
+        pipe.sadd(key, *present[day])
+        pipe.expire(key, ttl)
+    pipe.execute()
+
+
+def unfinished(store: Store, source: str) -> date | None:
+    """The first day an unfinished pull of `source` did not get to, if one stopped."""
+    saved = store.r.hget(store.keys.pull(source), "resume")
+    return date.fromisoformat(json.loads(saved)["next"]) if saved else None
+
+
+def owner_problem(store: Store, source: str) -> str:
+    """Why `source` must not count its tool now ('' when it may)."""
+    tool = TOOLS[source]
+    config = store.load_config()
+    if counts(store, config, tool, source, fresh=True):
+        return ""
+    holder = config.tool_sources.get(tool) or store.r.hget(store.keys.tool_sources(), tool)
+    holder = holder.decode() if isinstance(holder, bytes) else holder
+    return (f"{tool} usage counts from {LABELS.get(holder, holder)}, not from {source}, so "
+            f"nothing counts twice; to switch, set tool_sources: {{{tool}: {source}}} in the "
+            "configuration (tokenboard config import)")
+
+
+def run_pull(store: Store, identities: Identities, connector: Connector, since: date,
+             until: date, dry_run: bool = False, progress: Progress | None = None,
+             today: date | None = None) -> PullResult:
+    """Pull `since`..`until` (UTC calendar days) from `connector` and count it."""
+    source = connector.source
+    result = PullResult(source, since.isoformat(), until.isoformat(), started=time.time(),
+                        dry_run=dry_run)
+    state = store.keys.pull(source)
+    start = since
+    try:
+        if not dry_run:
+            result.skipped = owner_problem(store, source)
+            saved = store.r.hget(state, "resume")
+            if saved and not result.skipped:
+                resume = json.loads(saved)
+                if ((resume["since"], resume["until"]) == (result.since, result.until)
+                        and resume["next"] > result.since):
+                    start = date.fromisoformat(resume["next"])
+                    result.resumed_from = resume["next"]
+        total = (until - since).days + 1
+
+        def save(next_day: date) -> None:  # where this pull picks up if it stops
+            store.r.hset(state, "resume", json.dumps({
+                "since": result.since, "until": result.until, "next": next_day.isoformat()}))
+
+        if not result.skipped:
+            if not dry_run:
+                save(start)
+            if progress:
+                progress((start - since).days, total)
+            for chunk in connector.chunks(start, until):
+                result.reject(chunk.parsed.rejects)
+                record_rows(store, identities, source, chunk.parsed.rows, result, dry_run,
+                            today)
+                if not dry_run:
+                    withdraw(store, identities, source, chunk.parsed.rows, result)
+                    save(chunk.days[-1] + timedelta(days=1))
+                if progress:
+                    progress((chunk.days[-1] - since).days + 1, total)
+            if not dry_run:
+                store.r.hdel(state, "resume")
+    except (PullFailed, ScoresRebuilding, LookupUnavailable) as exc:
+        result.error = str(exc)
+    except redis.RedisError as exc:
+        result.error = f"Redis: {exc}"
+    finally:
+        connector.close()
+    result.finished = time.time()
+    if not dry_run:
+        try:
+            store.r.hset(state, "last", result.as_json())
+        except redis.RedisError:
+            pass
+    return result
+
+
+def run_import(store: Store, identities: Identities, source: str, text: str,
+               dry_run: bool = False, progress: Progress | None = None) -> PullResult:
+    """Count a downloaded report of `source` (the same rows as a pull: the later wins)."""
+    result = PullResult(source, started=time.time(), dry_run=dry_run)
+    try:
+        parsed = PARSERS[source](text)
+    except (ValueError, KeyError, TypeError) as exc:
+        result.error = f"the file cannot be read as a {source} report: {exc}"
+        return result
+    result.reject(parsed.rejects)
+    if not dry_run:
+        result.skipped = owner_problem(store, source)
+        if result.skipped:
+            return result
+    rows = sorted(parsed.rows, key=lambda r: r.day)
+    try:
+        for start in range(0, len(rows), BATCH * 5):
+            record_rows(store, identities, source, rows[start:start + BATCH * 5], result,
+                        dry_run)
+            if progress:
+                progress(min(len(rows), start + BATCH * 5), len(rows))
+    except (ScoresRebuilding, LookupUnavailable) as exc:
+        result.error = str(exc)
+    except redis.RedisError as exc:
+        result.error = f"Redis: {exc}"
+    if result._days:
+        result.since, result.until = min(result._days).isoformat(), max(result._days).isoformat()
+    result.finished = time.time()
+    return result
+
+
+def last_results(store: Store, sources: list[str]) -> dict[str, PullResult]:
+    """The last pull's result of each source that has one."""
+    pipe = store.r.pipeline(transaction=False)
+    for source in sources:
+        pipe.hget(store.keys.pull(source), "last")
+    return {s: PullResult.from_json(raw) for s, raw in zip(sources, pipe.execute(), strict=True)
+            if raw}
+
+
+__all__ = ["PullResult", "days_between", "default_window", "last_results", "record_rows",
+           "run_import", "run_pull"]

@@ -1,0 +1,54 @@
+"""One source per tool: when a tool's usage arrives by several sources (Claude Code over
+OpenTelemetry and from the Claude Code Analytics API), only one of them counts.
+
+The configuration names it (`tool_sources`); otherwise the first source heard from for
+that tool keeps it (recorded once in Redis, shown to admins on App Home)."""
+
+from __future__ import annotations
+
+import time
+from weakref import WeakKeyDictionary
+
+from bot.config import BoardConfig
+from bot.store import Store
+
+CACHE_SECONDS = 10.0
+LABELS = {"otlp": "OpenTelemetry", "ingest": "/ingest", "claude-code": "the Claude Code "
+          "Analytics API", "copilot": "GitHub's Copilot metrics", "cursor": "Cursor's Admin "
+          "API", "openai": "OpenAI's Usage API"}
+
+# per store: tool → (when read, the source first heard from)
+_first: WeakKeyDictionary[Store, dict[str, tuple[float, str | None]]] = WeakKeyDictionary()
+
+
+def first_heard(store: Store, tool: str, fresh: bool = False) -> str | None:
+    """The source first heard from for `tool` (cached a few seconds unless `fresh`)."""
+    cache = _first.setdefault(store, {})
+    at, source = cache.get(tool, (0.0, None))
+    if fresh or source is None or time.monotonic() - at > CACHE_SECONDS:
+        raw = store.r.hget(store.keys.tool_sources(), tool)
+        source = raw.decode() if raw else None
+        cache[tool] = (time.monotonic(), source)
+    return source
+
+
+def counts(store: Store, config: BoardConfig, tool: str, source: str,
+           fresh: bool = False) -> bool:
+    """Whether `source`'s usage of `tool` counts. The first source to ask for a tool
+    nobody holds yet takes it."""
+    chosen = config.tool_sources.get(tool)
+    if chosen:
+        return chosen == source
+    holder = first_heard(store, tool, fresh)
+    if holder is None:
+        store.r.hsetnx(store.keys.tool_sources(), tool, source)
+        holder = first_heard(store, tool, fresh=True)
+    return holder == source
+
+
+def holders(store: Store, config: BoardConfig) -> dict[str, tuple[str, bool]]:
+    """tool → (source that counts it, whether the configuration names it)."""
+    out = {k.decode(): (v.decode(), False)
+           for k, v in store.r.hgetall(store.keys.tool_sources()).items()}
+    out.update({tool: (source, True) for tool, source in config.tool_sources.items()})
+    return out
