@@ -10,11 +10,11 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.directory import Directory, LookupUnavailable
-from bot.periods import ALL, day_bucket, local_date
+from bot.periods import ALL
 from bot.redis_server import free_port
 from bot.strict_json import MAX_DEPTH
 from tests.conftest import BOT_TOKEN, INGEST_TOKEN, App, http
-from tests.test_ingest_http import NOW, TS, outcome, totals, usage
+from tests.test_ingest_http import TS, outcome, totals, usage
 
 
 def post(app: App, body: bytes, content_type: str | None = "application/json"):
