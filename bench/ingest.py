@@ -325,7 +325,7 @@ def breakdown(app: Any, client: redis.Redis, batches: list[list[dict]]) -> dict[
                                   known_kinds=kinds), raw["user"]) for raw in events]
         t2 = time.perf_counter()
         for report, user in valid:
-            _, day = store._event_keys(report, user, "bench")
+            _, day = store._event_keys(report, user, "bench", "tokens")
             store._ttls(day)
         t3 = time.perf_counter()
         store.record(valid, config, *version)
