@@ -55,8 +55,9 @@ def summary(results: dict[str, Any]) -> list[str]:
         lines.append(f"slash_latency ours p50 {worst * 1000:.2f} ms vs minimal Bolt "
                      f"{base * 1000:.2f} ms = {worst / base:.2f}x (target <= 2x)")
     if r := results.get("memory"):
-        lines.append(f"memory        {r['bytes_per_person_day']:,.0f} bytes per person-day, "
-                     f"{r['seen_share']:.0%} dedupe keys")
+        lines.append(f"memory        {r['bytes_per_person_day']:,.0f} bytes per person-day as "
+                     f"measured, {r['projected_100k_x_30']:,.0f} projected at 100,000 x 30 days "
+                     f"(target <= 500); {r['ids_share']:.0%} event ids")
     if r := results.get("leaderboard"):
         cold = [x for k, v in r.items() if k.endswith("/cold") for x in v["e2e"]]
         warm = [x for k, v in r.items() if k.endswith("/warm") for x in v["e2e"]]

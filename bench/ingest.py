@@ -47,6 +47,7 @@ from bot.ingest import parse_batch
 from bot.periods import buckets_for_day
 from bot.reports import validate_report
 from bot.senders import parse_env_tokens
+from bot.store import Store
 
 BATCH = 500
 SENDERS = 2
@@ -139,9 +140,12 @@ def app_run(port: int, lanes: list[list[bytes]]) -> tuple[float, int]:
 class PlainWriter:
     """What USAGE_LUA / OUTCOME_LUA do, as plain pipelined commands.
 
-    The scripts' early exits (rebuild running, stale configuration, already seen) cannot
-    branch inside a pipeline; the guard reads are issued anyway and, every event being
-    new, every write happens, exactly as in the scripts.
+    The scripts' early exits (stale configuration, already seen) cannot branch inside a
+    pipeline; the guard reads are issued anyway and, every event being new, every write
+    happens, as in the scripts. Event ids and day counts go into simpler forms (one
+    HSETNX into a hash per sender-day, HINCRBYs into a hash per person-day): the
+    scripts' bucketed and packed forms need reads a pipeline cannot make. The end states
+    are compared by content (see `snapshot`).
     """
 
     def __init__(self, client: redis.Redis, config: BoardConfig, retention_days: int = 400):
@@ -175,9 +179,9 @@ class PlainWriter:
             suffixes, ttls = self._day(day)
             user = ev["user"]
             day_key = f"{PREFIX}day:{day.isoformat()}:{user}"
-            # the scripts' guards: no rebuild running, configuration version unchanged
-            pipe.exists(f"{PREFIX}rebuild")
+            # the scripts' guards: configuration version unchanged, a rebuild to mirror into
             pipe.get(f"{PREFIX}config:version")
+            pipe.hmget(f"{PREFIX}rebuild", "version", "metric")
             seen = f"{PREFIX}seen:{SENDER_NAME}:{day.isoformat()}"
             pipe.hsetnx(seen, ev["id"], "1")
             pipe.expire(seen, self.seen_ttl)
@@ -193,6 +197,8 @@ class PlainWriter:
                                        ("cost", repr(float(ev["cost_usd"]))),
                                        ("requests", ev["requests"])):
                     for i, suffix in enumerate(suffixes):
+                        if metric != "tokens" and i < 3:
+                            continue  # cost, requests: all-time only (not the raw metric)
                         key = f"{PREFIX}z:{metric}:{suffix}"
                         pipe.zincrby(key, amount, user)
                         if i < 3:
@@ -213,6 +219,8 @@ class PlainWriter:
                 pipe.expire(day_key, ttls[0])
                 for metric in ("tokens", "cost", "requests"):
                     for i, suffix in enumerate(suffixes):
+                        if metric != "tokens" and i < 3:
+                            continue
                         key = f"{PREFIX}z:{metric}:{suffix}"
                         pipe.zadd(key, {user: 0}, nx=True)
                         if i < 3:
@@ -252,21 +260,29 @@ def baseline_run(client_factory: Callable[[], redis.Redis], config: BoardConfig,
 
 # -- checking both runs wrote the same thing ------------------------------------------------
 
-def snapshot(client: redis.Redis) -> dict[str, Any]:
+def snapshot(client: redis.Redis, app: bool) -> dict[str, Any]:
+    """What both runs must agree on: every sorted set, how many event ids each sender's
+    day remembers, and every person's day counts (read from the app's packed buckets with
+    `Store.day_counts`, from the baseline's plain hashes)."""
     out: dict[str, Any] = {}
+    store = Store(client)
     for key in client.scan_iter(match=f"{PREFIX}*", count=5000):
-        k = key.decode()
+        k = key.decode("latin-1")
         kind = client.type(key).decode()
         if kind == "zset":
             out[k] = {m.decode(): s for m, s in client.zrange(key, 0, -1, withscores=True)}
-        elif kind == "hash" and ":seen:" in k:  # event ids → fingerprints (the app's) or "1"
-            out[k] = sorted(f.decode() for f in client.hkeys(key))
-        elif kind == "hash":
+            if not app or ":z:tokens:d:" not in k:
+                continue
+            day = date.fromisoformat(k.rsplit(":", 1)[1])
+            for user in out[k]:
+                out[f"{PREFIX}day:{day.isoformat()}:{user}"] = store.day_counts(day, user)
+        elif kind == "hash" and app and ":ids:" in k and k.count(":") == 5:  # a bucket
+            ids = f"{PREFIX}ids:{k.split(':')[3]}:{k.split(':')[4]}"
+            out[ids] = out.get(ids, 0) + client.hlen(key)
+        elif kind == "hash" and not app and ":seen:" in k:  # the baseline's event ids
+            out[k.replace(":seen:", ":ids:")] = client.hlen(key)
+        elif kind == "hash" and not app:
             out[k] = {f.decode(): float(v) for f, v in client.hgetall(key).items()}
-        elif kind == "string":
-            out[k] = client.get(key).decode()
-    # The generation counter moves once per script call (the app groups a person-day's usage).
-    out.pop(f"{PREFIX}gen", None)
     return out
 
 
@@ -309,7 +325,7 @@ def breakdown(app: Any, client: redis.Redis, batches: list[list[dict]]) -> dict[
                                   known_kinds=kinds), raw["user"]) for raw in events]
         t2 = time.perf_counter()
         for report, user in valid:
-            _, day = store._event_keys(report, user, "bench")
+            _, day = store._event_keys(report, user, "bench", "tokens")
             store._ttls(day)
         t3 = time.perf_counter()
         store.record(valid, config, *version)
@@ -396,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                 after = client.info("commandstats")
                 if accepted != total:
                     raise RuntimeError(f"app accepted {accepted} of {total} events")
-                app_state = snapshot(client)
+                app_state = snapshot(client, app=True)
                 evalsha = (after.get("cmdstat_evalsha", {}).get("usec", 0)
                            - before.get("cmdstat_evalsha", {}).get("usec", 0))
                 client.flushdb()
@@ -406,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                 base_time = baseline_run(lambda: redis.Redis.from_url(server.url), config,
                                          lanes)
                 after = client.info("commandstats")
-                base_state = snapshot(client)
+                base_state = snapshot(client, app=False)
                 base_cmds = sum(v["calls"] for v in after.values()) - sum(
                     v["calls"] for v in before.values())
                 base_usec = sum(v["usec"] for v in after.values()) - sum(

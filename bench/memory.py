@@ -1,155 +1,186 @@
-"""Redis memory per person per day, and the share taken by dedupe (`seen`) keys.
+"""Redis memory per person-day, split by key family, through the counting scripts.
 
-Ingests a realistic stretch through `Store.record` (batches of 1,000): 5,000 people x
-5 days, each person-day a few usage events (2-6) and a couple of outcomes (0-4, mean
-2), event ids shaped like UUIDs (36 characters, as senders typically use). Memory is
-`INFO memory` used_memory after minus before, divided by person-days. The split comes
-from deleting each key family in turn (seen keys, then day hashes) and reading
-used_memory again, so per-key overhead (main dict + expires dict entries) is included;
-`MEMORY USAGE` on samples is printed alongside.
+Fills `people × days` (default 100,000 × 1; `--people 20000 --days 30` for a month-long
+window; `--quick` 5,000 × 3) through `Store.record`: each person-day 2–6 usage events and
+0–4 outcomes (mean 2), 6.0 events on average, event ids shaped like UUIDs (36
+characters, as senders typically use); the usage events of a person-day go through one
+script call, each outcome through its own, 2,000 person-days per pipeline, from two
+processes. Reports:
 
-    .venv/bin/python -m bench.memory [--quick]
+- `used_memory` after minus before (scripts preloaded), per person-day and per event;
+- `MEMORY USAGE` (samples 0: every element counted) summed per key family: event ids
+  (directories and buckets), day counts (directories and buckets), and each sorted-set
+  family; what is left of used_memory (the main and expires dict tables, allocator
+  rounding) as "other";
+- a projection to 100,000 people × 30 days: the per-day families scale with person-days,
+  the week, month and all-time sets with people × the number of such sets in 30 days.
+
+    .venv/bin/python -m bench.memory [--quick] [--people N] [--days D]
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing
 import random
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 
-from bench._common import machine, parse_args, private_redis, redis_version
+from bench._common import machine, private_redis, redis_version
 from bot.config import BoardConfig
-from bot.reports import OutcomeReport, UsageReport
-from bot.store import OUTCOME_LUA, USAGE_LUA, Store
+from bot.counts import Outcome, Usage, fingerprint
+from bot.periods import buckets_for_day
+from bot.store import Store
 
 KINDS = ("pr_merged", "deploy", "incident_resolved", "ticket_resolved", "review", "commit")
-TOOLS = ("meshclaw", "copilot", "cursor", "claude-code")
-BATCH = 1000
+BATCH = 2000  # person-days per Store.record call
+WORKERS = 2  # filling processes (Redis runs the scripts one at a time either way)
+TARGET = (100_000, 30)
 
 
 def person_day_events(rng: random.Random, user: str, day_start: datetime) -> list[Any]:
+    """A person-day's reports, as the usage/outcome shapes `Store.record` counts."""
     events: list[Any] = []
     for _ in range(rng.randint(2, 6)):
         ts = day_start + timedelta(seconds=rng.randint(0, 86_399))
         tokens = int(rng.lognormvariate(10, 1.0))
-        events.append(UsageReport(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                                  type="usage", user=user, ts=ts, tool=rng.choice(TOOLS),
-                                  tokens=tokens, cost_usd=round(tokens * 3e-6, 6),
-                                  requests=rng.randint(1, 8), input_tokens=tokens * 3 // 4,
-                                  output_tokens=tokens // 4))
+        fields = (("tokens", tokens), ("cost", round(tokens * 3e-6, 6)),
+                  ("requests", rng.randint(1, 8)), ("input_tokens", tokens * 3 // 4),
+                  ("output_tokens", tokens // 4))
+        events.append(Usage(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), ts=ts,
+                            fields=fields, fingerprint=fingerprint(user, ts, fields)))
     for _ in range(rng.choice((0, 1, 2, 2, 3, 4))):
         ts = day_start + timedelta(seconds=rng.randint(0, 86_399))
-        events.append(OutcomeReport(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                                    type="outcome", user=user, ts=ts, kind=rng.choice(KINDS),
-                                    count=rng.choice((1, 1, 2))))
+        kind, count = rng.choice(KINDS), rng.choice((1, 1, 2))
+        events.append(Outcome(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), ts=ts,
+                              kind=kind, count=count,
+                              fingerprint=fingerprint(user, ts, kind, count)))
     return events
 
 
-def used(client: redis.Redis, settle: bool = False) -> int:
-    """used_memory; with `settle`, after the server cron has shrunk emptied hash tables."""
-    value = int(client.info("memory")["used_memory"])
-    deadline = time.monotonic() + 5
-    while settle and time.monotonic() < deadline:
-        time.sleep(0.3)
-        again = int(client.info("memory")["used_memory"])
-        if again == value:
-            break
-        value = again
-    return value
+def fill(url: str, people: int, ndays: int, first: datetime, worker: int) -> int:
+    """Count worker's share of the people (every WORKERS-th block of BATCH) on every day."""
+    client = redis.Redis.from_url(url)
+    store = Store(client, retention_days=400)
+    config = BoardConfig()
+    events = 0
+    for d in range(ndays):
+        day_start = first + timedelta(days=d)
+        for block in range(worker * BATCH, people, WORKERS * BATCH):
+            rng = random.Random(d * people + block)
+            pending = [(e, f"U{p:08X}")  # Slack-like 9-character ids
+                       for p in range(block, min(block + BATCH, people))
+                       for e in person_day_events(rng, f"U{p:08X}", day_start)]
+            events += sum(store.record(pending, config))
+        if worker == 0:
+            print(f"   day {d + 1}/{ndays} filled", flush=True)
+    client.close()
+    return events
 
 
-def delete_matching(client: redis.Redis, pattern: str) -> int:
-    n = 0
-    batch: list[bytes] = []
-    for key in client.scan_iter(match=pattern, count=5000):
-        batch.append(key)
-        if len(batch) >= 5000:
-            n += client.delete(*batch)
-            batch = []
-    if batch:
-        n += client.delete(*batch)
-    return n
+def family(key: str) -> str:
+    """A key's family: ids, days, z:<metric>:<scope>, or the key's own kind."""
+    parts = key.split(":")[1:]  # after "tb"
+    if parts[1] in ("ids", "days"):
+        return parts[1]
+    if parts[1] == "z":
+        parts = parts[1:]
+        scope = parts[2] if parts[2] == "d" or parts[1] in ("tokens", "points") else "wma"
+        return f"z:{parts[1]}:{scope}"
+    return parts[1]
 
 
-def sample_usage(client: redis.Redis, pattern: str, limit: int) -> tuple[int, float]:
-    """(count of keys matching, mean MEMORY USAGE of up to `limit` of them)."""
-    keys = list(client.scan_iter(match=pattern, count=5000))
-    sample = keys[:limit]
-    sizes = [client.memory_usage(k, samples=0) or 0 for k in sample]
-    return len(keys), (sum(sizes) / len(sizes) if sizes else 0.0)
+def usage_by_family(client: redis.Redis) -> tuple[dict[str, int], dict[str, int]]:
+    """(bytes by MEMORY USAGE, key count) per family, every key counted."""
+    keys = list(client.scan_iter(match="tb:*", count=5000))
+    size: dict[str, int] = defaultdict(int)
+    count: dict[str, int] = defaultdict(int)
+    for start in range(0, len(keys), 2000):
+        batch = keys[start:start + 2000]
+        pipe = client.pipeline(transaction=False)
+        for key in batch:
+            pipe.memory_usage(key, samples=0)
+        for key, used in zip(batch, pipe.execute(), strict=True):
+            name = family(key.decode("latin-1"))
+            size[name] += used or 0
+            count[name] += 1
+    return size, count
+
+
+def period_sets(days: int) -> tuple[int, int]:
+    """(weeks, months) touched by `days` consecutive days ending yesterday."""
+    today = datetime.now(UTC).date()
+    buckets = {b for k in range(1, days + 1) for b in buckets_for_day(today - timedelta(k))}
+    return (sum(b.scope == "w" for b in buckets), sum(b.scope == "m" for b in buckets))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(__doc__.splitlines()[0], argv)
-    people = 1_000 if args.quick else 5_000
-    ndays = 5
-    print(f"== memory: {people:,} people x {ndays} days through Store.record "
-          f"({machine()})")
-    rng = random.Random(11)
-    now = datetime.now(UTC)
-    first = (now - timedelta(days=ndays)).replace(hour=0, minute=0, second=0, microsecond=0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 people x 3 days")
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=1)
+    args = parser.parse_args(argv)
+    people, ndays = (5_000, 3) if args.quick else (args.people, args.days)
+    print(f"== memory: {people:,} people x {ndays} days through Store.record ({machine()})")
+    first = (datetime.now(UTC) - timedelta(days=ndays)).replace(hour=0, minute=0, second=0,
+                                                                microsecond=0)
     config = BoardConfig()
     with private_redis() as (_server, client):
-        print(f"   {redis_version(client)}")
+        print(f"   {redis_version(client)}; hash-max-listpack-entries "
+              f"{client.config_get('hash-max-*')}")
         store = Store(client, retention_days=400)
-        client.script_load(USAGE_LUA)
-        client.script_load(OUTCOME_LUA)
-        m0 = used(client)
-        events = 0
-        pending: list[tuple[Any, str]] = []
+        store.record([(person_day_events(random.Random(), "U0", first)[0], "U0")], config)
+        client.flushall()  # the scripts stay loaded
+        m0 = int(client.info("memory")["used_memory"])
         t0 = time.perf_counter()
-        for d in range(ndays):
-            day_start = first + timedelta(days=d)
-            for p in range(people):
-                user = f"U{p:07d}"
-                for report in person_day_events(rng, user, day_start):
-                    pending.append((report, user))
-                if len(pending) >= BATCH:
-                    events += sum(store.record(pending, config))
-                    pending = []
-        if pending:
-            events += sum(store.record(pending, config))
+        with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+            events = sum(pool.starmap(fill, [(_server.url, people, ndays, first, w)
+                                             for w in range(WORKERS)]))
         secs = time.perf_counter() - t0
-        m1 = used(client)
-        person_days = people * ndays
-        total = m1 - m0
-        counts = {
-            "seen": sample_usage(client, "tb:{default}:seen:*", 2000),
-            "day": sample_usage(client, "tb:{default}:day:*", 1000),
-            "z": sample_usage(client, "tb:{default}:z:*", 1000),
-        }
-        zset_bytes = sum(client.memory_usage(k, samples=0) or 0
-                         for k in client.scan_iter(match="tb:{default}:z:*", count=5000))
-        delete_matching(client, "tb:{default}:seen:*")
-        m2 = used(client, settle=True)
-        delete_matching(client, "tb:{default}:day:*")
-        m3 = used(client, settle=True)
-        seen_b, day_b, rest_b = m1 - m2, m2 - m3, m3 - m0
-    print(f"   ingested {events:,} events ({events / person_days:.1f} per person-day) in "
-          f"{secs:.1f} s; used_memory +{total / 2**20:.1f} MiB")
+        stats = client.info("commandstats").get("cmdstat_evalsha", {})
+        m1 = int(client.info("memory")["used_memory"])
+        size, count = usage_by_family(client)
+    person_days = people * ndays
+    total = m1 - m0
+    print(f"   counted {events:,} events ({events / person_days:.1f} per person-day) in "
+          f"{secs:.0f} s ({events / secs:,.0f} events/s; Redis "
+          f"{stats.get('usec_per_call', 0):.0f} us per script call); used_memory "
+          f"+{total / 2**20:,.1f} MiB")
     print(f"   bytes per person-day: {total / person_days:,.0f} "
           f"(= {total / events:,.0f} bytes per event)")
-    print(f"   {'family':28s} {'keys':>8s} {'bytes':>12s} {'share':>6s} {'/person-day':>11s} "
-          f"{'MEMORY USAGE avg':>16s}")
-    rows = [("seen (dedupe) keys", counts["seen"], seen_b),
-            ("day hashes", counts["day"], day_b),
-            ("sorted sets d/w/m/a + gen", counts["z"], rest_b)]
-    for name, (n, avg), b in rows:
-        print(f"   {name:28s} {n:8,d} {b:12,d} {b / total:6.1%} {b / person_days:11,.0f} "
-              f"{avg:16,.0f}")
-    print(f"   (sorted sets by MEMORY USAGE: {zset_bytes:,} bytes; the rest of that row is "
-          f"key overhead and the main/expires hash tables, which Redis only shrinks lazily)")
-    per_day = (seen_b + day_b) / person_days
-    print(f"   seen keys and day hashes live 401 days: at 400-day retention they alone hold "
-          f"~{per_day * people * 400 / 2**30:.2f} GiB for {people:,} people active daily "
-          f"({seen_b / (seen_b + day_b):.0%} of that is dedupe keys), plus the day zsets")
-    return {"bytes_per_person_day": total / person_days, "seen_share": seen_b / total,
-            "day_share": day_b / total, "zset_share": rest_b / total}
+    print(f"   {'family':18s} {'keys':>9s} {'MEMORY USAGE':>14s} {'/person-day':>11s} "
+          f"{'share':>6s}")
+    other = total - sum(size.values())
+    for name in sorted(size, key=lambda n: -size[n]):
+        print(f"   {name:18s} {count[name]:9,d} {size[name]:14,d} "
+              f"{size[name] / person_days:11,.1f} {size[name] / total:6.1%}")
+    print(f"   {'other (dict tables)':18s} {'':9s} {other:14,d} {other / person_days:11,.1f} "
+          f"{other / total:6.1%}")
+    # Projection to 100,000 people x 30 days: per-day families per person-day, the
+    # week/month/all-time sets per member (× the sets a 30-day window has).
+    per_day = sum(v for k, v in size.items() if k in ("ids", "days") or k.endswith(":d"))
+    weeks, months = period_sets(ndays)
+    wma = sum(v for k, v in size.items() if k.endswith((":w", ":m", ":a", ":wma")))
+    members = people * (2 * weeks + 2 * months + 4)  # tokens+points w/m, 4 metrics a
+    per_member = wma / members
+    t_people, t_days = TARGET
+    t_weeks, t_months = period_sets(t_days)
+    t_members = t_people * (2 * t_weeks + 2 * t_months + 4)
+    t_pd = t_people * t_days
+    projected = (per_day / person_days * (1 + other / total) * t_pd
+                 + per_member * (1 + other / total) * t_members) / t_pd
+    print(f"   per-day families {per_day / person_days:,.0f} B/person-day; period sets "
+          f"{per_member:,.0f} B per member ({weeks} weeks, {months} months here)")
+    print(f"   projected at {t_people:,} x {t_days} days ({t_weeks} weeks, {t_months} months; "
+          f"other scaled alike): {projected:,.0f} bytes per person-day (target <= 500)")
+    return {"bytes_per_person_day": total / person_days, "projected_100k_x_30": projected,
+            "ids_share": size.get("ids", 0) / total, "days_share": size.get("days", 0) / total}
 
 
 if __name__ == "__main__":

@@ -1,36 +1,50 @@
-"""Rescoring after a weight change: 100,000 people x 90 days of raw daily counts.
+"""Rescoring after a weight change while reports stream in: 100,000 people x 90 days.
 
-Populate: for each day, a Lua generator writes every person's day hash (tokens and
-outcome counts `o:pr_merged`, `o:review`, `o:commit`) plus the day's tokens and points
-sorted sets scored with the default rules, exactly as the ingest scripts leave them; the
-week/month/all-time sets are ZUNIONSTOREd from the days (setup only). Then
-`Store.rebuild_points` runs with pr_merged's weight raised 5 → 8 and commit made linear,
-and we report its wall time and, from SLOWLOG (slowlog-log-slower-than 0), the longest
-single Redis command it issued. A few people's new all-time points are checked against
-values computed here in Python from the same counts.
+Populate: for each day, a Lua generator writes every person's day counts (tokens and
+outcome counts `o:pr_merged`, `o:review`, `o:commit`, packed into the day's buckets with
+the scripts' own codec) plus the day's tokens and points sorted sets scored with the
+default rules, exactly as the ingest scripts leave them; the week/month/all-time sets
+are ZUNIONSTOREd from the days (setup only). A child process then runs the real app and
+one sender posting batches of 200 reports to `/ingest` (people and days at random)
+throughout. The configuration is saved with pr_merged's weight raised 5 → 8 and commit
+made linear, and `rebuild_scores` (→ `Store.rebuild_points`) runs. We report its wall
+time, the events counted per second during it, the answers by HTTP status (no 503s
+expected), and, from SLOWLOG (slowlog-log-slower-than 1 ms), the longest single Redis
+command. A few people's new all-time points are checked against Python arithmetic on the
+generator's counts plus the outcomes the app accepted for them meanwhile.
 
     .venv/bin/python -m bench.rebuild [--quick]
 """
 
 from __future__ import annotations
 
+import json
 import math
+import multiprocessing
+import random
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
 from typing import Any
 
 import redis
 
+from bench import _common as common
 from bench._common import machine, parse_args, private_redis, redis_version
+from bot.admin import rebuild_scores, save_configuration
 from bot.config import BoardConfig, OutcomeRule
 from bot.periods import buckets_for_day
 from bot.store import Store
+from bot.store_scripts import DAY_CODEC_LUA
 
-# KEYS: 1 tokens day set, 2 points day set; ARGV: n, day number, hash key prefix,
-# hash key suffix length placeholder (unused), then the default rules for the 3 kinds.
-GEN_LUA = """
-local n, d, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+# KEYS: 1 tokens day set, 2 points day set, 3 the day's directory of counts;
+# ARGV: n, day number, ttl. Writes each person's packed day as the ingest scripts do.
+GEN_LUA = DAY_CODEC_LUA + """
+local n, d, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local M = 2147483647
 local function nxt(x) return (x * 48271) % M end
 local t, p = {}, {}
@@ -43,15 +57,18 @@ for i = 0, n - 1 do
   local prs = b % 3
   local reviews = c % 5
   local commits = (a + c) % 30
-  local fields = {'tokens', tokens}
+  local fields = {tokens = tokens}
   local points = 0
-  if prs > 0 then fields[#fields + 1] = 'o:pr_merged'; fields[#fields + 1] = prs
+  if prs > 0 then fields['o:pr_merged'] = prs
     points = points + 5 * math.sqrt(math.min(prs, 10)) end
-  if reviews > 0 then fields[#fields + 1] = 'o:review'; fields[#fields + 1] = reviews
+  if reviews > 0 then fields['o:review'] = reviews
     points = points + 2 * math.sqrt(math.min(reviews, 10)) end
-  if commits > 0 then fields[#fields + 1] = 'o:commit'; fields[#fields + 1] = commits
+  if commits > 0 then fields['o:commit'] = commits
     points = points + math.log(1 + math.min(commits, 20)) end
-  redis.call('HSET', prefix .. member, unpack(fields))
+  local st, _, key = day_find(KEYS[3], member)
+  local added = day_write(key, member, fields, 0)
+  redis.call('EXPIRE', key, ttl)
+  lh_grow(KEYS[3], st, added, ttl, user_hash, nil, DAYS_LOAD)
   t[#t + 1] = tokens; t[#t + 1] = member
   p[#p + 1] = string.format('%.17g', points); p[#p + 1] = member
   if #t >= 2000 then
@@ -83,9 +100,8 @@ def populate(client: redis.Redis, store: Store, people: int, days: list[date]) -
     groups: dict[Any, list[date]] = {}
     for i, day in enumerate(days):
         d_b = buckets_for_day(day)[0]
-        prefix = store.day_key(day, "")
-        gen(keys=[store.zkey("tokens", d_b), store.zkey("points", d_b)],
-            args=[people, i, prefix])
+        gen(keys=[store.zkey("tokens", d_b), store.zkey("points", d_b), store.days_key(day)],
+            args=[people, i, 400 * 86400])
         for bucket in buckets_for_day(day)[1:]:
             groups.setdefault(bucket, []).append(day)
         if (i + 1) % 30 == 0:
@@ -95,6 +111,53 @@ def populate(client: redis.Redis, store: Store, people: int, days: list[date]) -
             client.zunionstore(store.zkey(metric, bucket),
                                [store.zkey(metric, buckets_for_day(d)[0]) for d in members])
     return time.perf_counter() - start
+
+
+def ingest_during(url: str, people: int, days: list[date], stop: Any, out: Any) -> None:
+    """A child process: the real app (waitress, 8 threads) and one keep-alive sender
+    posting batches of 200 reports (half usage, half outcomes; people and retained days at
+    random, 1 in 4 for the probe people) until `stop` is set. Puts (answers by HTTP status,
+    [(time, accepted)] per batch, the probe people's accepted outcomes)."""
+    with common.slack_stub() as stub, tempfile.TemporaryDirectory() as tmp:
+        app = common.start_app(url, stub, Path(tmp))
+        conn = common.KeepAlive(app.port)
+        rng = random.Random(5)
+        probes = probe_people(people)
+        statuses: Counter[int] = Counter()
+        timeline: list[tuple[float, int]] = []
+        probe: list[tuple[int, int, str, int]] = []
+        n = 0
+        try:
+            while not stop.is_set():
+                batch, outcomes = [], []
+                for _ in range(200):
+                    i = rng.choice(probes) if rng.random() < 0.25 else rng.randrange(people)
+                    d = rng.randrange(1, len(days))  # noon of today may lie ahead
+                    event = {"id": f"live-{n}", "user": f"U{i:07d}",
+                             "ts": datetime.combine(days[d], dtime(12), UTC).isoformat()}
+                    n += 1
+                    if rng.random() < 0.5:
+                        event.update(type="usage", tool="t", tokens=rng.randint(1, 5000))
+                    else:
+                        kind, count = rng.choice(("pr_merged", "review", "commit")), 1
+                        event.update(type="outcome", kind=kind, count=count)
+                        if i in probes:
+                            outcomes.append((i, d, kind, count))
+                    batch.append(event)
+                status, body = conn.post("/ingest", common.ingest_body(batch),
+                                         common.INGEST_HEADERS)
+                statuses[status] += 1
+                if status == 200:
+                    timeline.append((time.time(), json.loads(body)["accepted"]))
+                    probe += outcomes
+        finally:
+            conn.close()
+            app.stop()
+    out.put((dict(statuses), timeline, probe))
+
+
+def probe_people(people: int) -> tuple[int, ...]:
+    return (0, 1, people // 2, people - 1)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -116,45 +179,80 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         outcomes["pr_merged"] = OutcomeRule(label="PRs merged", weight=8, cap=10)
         outcomes["commit"] = OutcomeRule(label="Commits", weight=1, cap=20, transform="linear")
         config = config.model_copy(update={"outcomes": outcomes})
+        ctx = multiprocessing.get_context("fork")
+        stop, answers = ctx.Event(), ctx.Queue()
+        child = ctx.Process(target=ingest_during, args=(_server.url, people, days, stop, answers),
+                            daemon=True)
+        child.start()
+        time.sleep(3)  # the app is up and reports are streaming in
         client.config_set("slowlog-max-len", 1_000_000)
         client.slowlog_reset()
-        client.config_set("slowlog-log-slower-than", 0)
-        started = time.perf_counter()
+        client.config_set("slowlog-log-slower-than", 1_000)  # every command over 1 ms
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
             if time.perf_counter() - last[0] > 10 or done == total:
                 last[0] = time.perf_counter()
-                print(f"   rescored day {done}/{total}", flush=True)
+                print(f"   rescored step {done}/{total} (days, then weeks/months/all-time)",
+                      flush=True)
 
-        stats = store.rebuild_points(config, progress)
-        took = time.perf_counter() - started
+        try:
+            save_configuration(store, config, by="bench")
+            started, wall_start = time.perf_counter(), time.time()
+            stats = rebuild_scores(store, progress) or {}
+            took, wall_end = time.perf_counter() - started, time.time()
+            time.sleep(1)
+        finally:
+            stop.set()
+        statuses, timeline, probe = answers.get(timeout=120)
+        child.join()
         client.config_set("slowlog-log-slower-than", 10_000)
         log = client.slowlog_get(1_000_000)
         slowest = max(log, key=lambda e: e["duration"])
         command = slowest["command"]
         command = command.decode() if isinstance(command, bytes) else str(command)
         over = sum(1 for e in log if e["duration"] > 10_000)
+        names = {store._rescore.sha: "rescore", store._rebuild_copy.sha: "copy",
+                 store._scripts["usage"].sha: "usage", store._scripts["outcome"].sha: "outcome"}
+        slow: Counter[str] = Counter()
+        for e in log:
+            if e["duration"] > 10_000:
+                words = e["command"].split(b" ", 2)
+                sha = words[1].decode() if words[0] == b"EVALSHA" and len(words) > 1 else ""
+                slow[names.get(sha, words[0].decode())] += 1
         print(f"   rebuilt {stats['days']} days, {stats['person_days']:,} person-days, "
               f"{stats['buckets']} sorted sets in {took:.1f} s "
               f"({stats['person_days'] / took:,.0f} person-days/s)")
+        during = sum(n for t, n in timeline if wall_start <= t <= wall_end)
+        print(f"   ingest meanwhile (one sender over HTTP, batches of 200): {during:,} events "
+              f"counted during the rescore = {during / took:,.0f} events/s; answers by "
+              f"status over the whole run: {statuses} (503s: {statuses.get(503, 0)})")
         print(f"   longest single Redis command: {slowest['duration']:,} us "
-              f"({command[:60]}); commands over 10 ms: {over} of {len(log):,} "
-              f"(target: none)")
-        # check a few people against Python arithmetic on the generator's counts
+              f"({command[:60]}); commands over 10 ms: {over} (of {len(log):,} over 1 ms) "
+              f"(target: none); by command: {dict(slow)}")
+        # check the probe people against Python arithmetic on the generator's counts plus
+        # the outcomes the app accepted for them during the run
+        live: Counter[tuple[int, int, str]] = Counter()
+        for i, d, kind, count in probe:
+            live[(i, d, kind)] += count
         bad = 0
-        for i in (0, 1, people // 2, people - 1):
+        for i in probe_people(people):
             expected = 0.0
             for d in range(len(days)):
                 prs, reviews, commits = counts(i, d)
+                prs += live[(i, d, "pr_merged")]
+                reviews += live[(i, d, "review")]
+                commits += live[(i, d, "commit")]
                 expected += (8 * math.sqrt(min(prs, 10)) + 2 * math.sqrt(min(reviews, 10))
                              + min(commits, 20))
             got = client.zscore(store.zkey("points", buckets_for_day(today)[3]), f"U{i:07d}")
             bad += not math.isclose(got or 0.0, expected, rel_tol=1e-9, abs_tol=1e-9)
-        print("   sanity: " + ("new all-time points match Python arithmetic for 4 people"
+        print("   sanity: " + (f"new all-time points of 4 people (with the {len(probe)} outcomes "
+                               "sent for them meanwhile) match Python arithmetic"
                                if not bad else f"{bad} of 4 people MISMATCH"))
         return {"seconds": took, "person_days": stats["person_days"],
-                "slowest_us": slowest["duration"], "over_10ms": over}
+                "slowest_us": slowest["duration"], "over_10ms": over,
+                "ingest_events_per_s": during / took, "ingest_503": statuses.get(503, 0)}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from bot.config import BoardConfig, check_config, describe_changes, scoring_changed
-from bot.store import Store
+from bot.store import RebuildAborted, Store
 
 log = logging.getLogger(__name__)
 
@@ -103,21 +103,31 @@ def last_scoring_version(store: Store) -> int:
 
 def rebuild_scores(store: Store, progress: Callable[[int, int], None] | None = None
                    ) -> dict[str, int] | None:
-    """Rebuild outcome points if a scoring change has not been applied yet.
+    """Rebuild outcome points if a scoring change has not been applied yet, and the raw
+    metric's day, week and month sets if it changed to one whose sets are not kept.
 
-    Loops until the points match the newest configuration, so a change saved while a
-    rebuild was running is applied too. Returns the last rebuild's stats, or None.
+    Ingest goes on meanwhile (events are mirrored into the rebuild, see
+    `Store.rebuild_points`). Loops until the points match the newest configuration, so a
+    change saved while a rebuild was running is applied too (that rebuild stops and starts
+    again with it). Returns the last rebuild's stats, or None.
     """
     stats = None
-    while store.scored_version() < last_scoring_version(store):
+    for _attempt in range(20):
         config, version = store.load_config_versioned()
         try:
-            stats = store.rebuild_points(config, progress)
+            if store.scored_version() < last_scoring_version(store):
+                stats = store.rebuild_points(config, progress, version=version)
+                store.set_scored_version(version)
+                log.info("outcome points rebuilt for configuration v%s: %s", version, stats)
+            if store.raw_sets() != config.raw_metric:
+                stats = store.sync_raw_sets(config, version, progress) or stats
+            return stats
+        except RebuildAborted as exc:
+            log.info("rebuild stopped (%s); starting again with the newest configuration", exc)
         except RuntimeError:
             log.info("a rebuild is already running on another process; it will apply this")
             return stats
-        store.set_scored_version(version)
-        log.info("outcome points rebuilt for configuration v%s: %s", version, stats)
+    log.warning("the configuration kept changing during rebuilds; run the rescore again")
     return stats
 
 

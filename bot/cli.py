@@ -250,16 +250,15 @@ def _import_config(deps, args: argparse.Namespace, data: object) -> int:
     print(f"Saved configuration version {result.version}:")
     for change in result.changes:
         print(f"  {change}")
-    if result.scoring:
+    if result.scoring or deps.store.raw_sets() != config.raw_metric:
         def progress(done: int, total: int) -> None:
-            print(f"\rRescoring past days: {done}/{total}", end="", file=sys.stderr,
-                  flush=True)
+            print(f"\rRescoring past days and periods (reports are counted meanwhile): "
+                  f"{done}/{total}", end="", file=sys.stderr, flush=True)
 
         stats = rebuild_scores(deps.store, progress)
         print("", file=sys.stderr)
         if stats:
-            print(f"Rebuilt outcome points for {stats['days']} days "
-                  f"({stats['person_days']:,} person-days).")
+            print(f"Rebuilt {stats['days']} days ({stats['person_days']:,} person-days).")
     return 0
 
 

@@ -19,6 +19,12 @@ from bot.reports import OutcomeReport, UsageReport
 
 BOARD_FIELDS = ("tokens", "cost", "requests")
 
+# One-letter names of the common day fields as the store packs a person's day (see
+# bot/store.py `_DAY_FN`): the store's Lua codec is generated from this table.
+DAY_CODES = {"tokens": "T", "cost": "C", "requests": "R", "input_tokens": "I",
+             "output_tokens": "O", "cache_read_tokens": "K", "cache_creation_tokens": "W",
+             "sessions": "S"}
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -37,6 +43,11 @@ class Usage:
 
     def amount(self, name: str) -> float:
         return sum(a for f, a in self.fields if f == name) * self.value
+
+
+def id_digest(event_id: str) -> bytes:
+    """The 8-byte digest an event id is remembered by (its first 4 bytes pick the bucket)."""
+    return hashlib.sha256(event_id.encode()).digest()[:8]
 
 
 def fingerprint(*parts: object) -> str:

@@ -1,26 +1,46 @@
 """Every Redis key name tokenboard uses, built in one place.
 
 All keys of a workspace share the hash tag `{ws}`, so the multi-key scripts of one
-workspace stay in one Redis Cluster slot. Layout:
+workspace stay in one Redis Cluster slot. The scripts (bot/store_scripts.py) build the
+names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
+`rebuild:days`, …) from keys they were given, so those stay in the same slot. Layout:
 
-    tb:{ws}:seen:<sender>:<date>      the sender's event ids of that local day (the report's
-                                      own day): hash id → content fingerprint, one expiry
-    tb:{ws}:day:<date>:<user>         hash of a person's raw per-day counts: tokens, cost,
-                                      requests, input_tokens, output_tokens,
-                                      cache_read_tokens, cache_creation_tokens, sessions,
+    tb:{ws}:ids:<sender>:<date>       the sender's event ids of that local day (the report's
+                                      own day): a directory hash (l, s, n) of buckets
+    tb:{ws}:ids:<sender>:<date>:<i>   … each a small hash: 8-byte id digest → 4-byte content
+                                      fingerprint, one expiry (linear hashing, see
+                                      bot/store_scripts.py: each bucket stays a listpack)
+    tb:{ws}:days:<date>               people's raw counts of that day: a directory hash
+                                      (l, s, n) of buckets
+    tb:{ws}:days:<date>:<i>           … each a small hash: user → the person's day packed
+                                      as text (`T1200,C0.5,R3,pr_merged=2`, codes in
+                                      bot/counts.py; `<user>|<k>` continues a long day):
+                                      tokens, cost, requests, input_tokens,
+                                      output_tokens, cache_read_tokens,
+                                      cache_creation_tokens, sessions,
                                       a:<activity> (a tool's own claims, never points),
                                       o:<kind> (outcome counts; kept so scores can be rebuilt)
     tb:{ws}:z:<metric>:<scope>:<name> sorted set per period bucket; metric is tokens, cost,
-                                      requests or points; scope d/w/m/a
+                                      requests or points; scope d/w/m/a. cost and requests
+                                      have d/w/m sets only while they are the raw metric
+                                      (built by a rebuild when chosen); a for all four
+    tb:{ws}:z:…:rebuild, z:…:rebuild:new  a running rebuild's temporary set, and the people
+                                      new to a week/month/all-time set since it began
+                                      copying them
+    tb:{ws}:none                      never written: the scripts' placeholder for a set
+                                      that is not kept
     tb:{ws}:gen                       bumped by every counted event (read-cache validator)
     tb:{ws}:user:<id>                 cached users.info answer (hash, 1 day)
     tb:{ws}:email:<email>             cached users.lookupByEmail answer (1 day)
     tb:{ws}:channel:<name>            cached channel id of a channel name (conversations.list,
                                       1 day)
-    tb:{ws}:config, config:version, config:history, config:scored
-                                      the BoardConfig, its version, audit list, and the
-                                      version outcome points were rebuilt with
-    tb:{ws}:rebuild                   set while outcome points are being rebuilt
+    tb:{ws}:config, config:version, config:history, config:scored, config:raw
+                                      the BoardConfig, its version, audit list, the
+                                      version outcome points were rebuilt with, and the
+                                      raw metric whose d/w/m sets are complete
+    tb:{ws}:rebuild                   a running rebuild: hash token, version, metric
+    tb:{ws}:rebuild:days              … day → buckets of the day rescored so far
+    tb:{ws}:rebuild:copy              … period set → highest user hash copied so far
     tb:{ws}:pop:<scope>:<name>        the period's whole-population figures (ρ, τ, flag
                                       threshold, efficiency): JSON, see bot.population
     tb:{ws}:pop:wanted                sorted set period bucket → when a board of it was
@@ -92,12 +112,21 @@ class Keys:
     def zkey(self, metric: str, scope: str, name: str) -> str:
         return self.key("z", metric, scope, name)
 
-    def day(self, day: date, user: str) -> str:
-        return self.key("day", day.isoformat(), user)
+    def days(self, day: date) -> str:
+        """The directory of one day's buckets of people's counts."""
+        return self.key("days", day.isoformat())
 
-    def seen(self, sender: str, day: date) -> str:
-        """The sender's event ids for one local day: a hash id → content fingerprint."""
-        return self.key("seen", sender, day.isoformat())
+    def ids(self, sender: str, day: date) -> str:
+        """The directory of a sender's event ids of one local day."""
+        return self.key("ids", sender, day.isoformat())
+
+    def rebuild(self, part: str = "") -> str:
+        """A running rebuild's state (part "": token, version, metric; "days"; "copy")."""
+        return self.key("rebuild", part) if part else self.key("rebuild")
+
+    def none(self) -> str:
+        """A key never written: the scripts' placeholder for a set that is not kept."""
+        return self.key("none")
 
     def identity_day(self, day: date, identity: str) -> str:
         return self.key("iday", day.isoformat(), identity)

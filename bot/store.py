@@ -21,12 +21,24 @@ import redis
 from redis.cluster import RedisCluster
 
 from bot.config import BoardConfig
-from bot.counts import Outcome, Usage, report_fingerprint, usage_from_report
+from bot.counts import Outcome, Usage, id_digest, report_fingerprint, usage_from_report
 from bot.keys import Keys
 from bot.periods import Bucket, buckets_for_day, local_date
 from bot.ranking import Totals
 from bot.redis_cluster import workspace_client
 from bot.reports import OutcomeReport, UsageReport
+from bot.store_scripts import (
+    CREDIT_LUA,
+    DAY_FORGET_LUA,
+    DAY_READ_LUA,
+    DONE,
+    OUTCOME_LUA,
+    REBUILD_COPY_LUA,
+    REBUILD_RELEASE_LUA,
+    REBUILD_START_LUA,
+    RESCORE_LUA,
+    USAGE_LUA,
+)
 
 METRICS = ("tokens", "cost", "requests", "points")
 COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT = 1, 0, -1, -2, -3
@@ -37,65 +49,10 @@ READ_CHUNK = 1000  # ZRANGE page: well under 1 ms of Redis time, far below the 1
 NAME_TTL = 24 * 3600
 DIGEST_KEEP = 40 * 86400  # how long "this digest was posted" is remembered
 CONFIG_HISTORY = 200  # audit entries kept
-REBUILD_CHUNK = 100  # people per rescoring script call: about 1 ms of Redis time
-REBUILD_LOCK_TTL = 300  # refreshed as the rebuild progresses; frees ingest if we die
-# KEYS: 1 new (temporary) day points set, 2.. day hashes
-# ARGV: 1 JSON [RULES, MODS] (see _POINTS_FN), 2.. the people, in KEYS order
-# Writes each person's day points into KEYS[1] and returns them, in order.
-# Outcome points of one person-day, from the raw counts of its day hash. A kind's counts
-# sit in `o:<kind>` (plain) and `o:<kind>~<mods>` (mods: '+'-joined among small, self,
-# revert). Each modified count is scaled by the product of its fractions; reverted counts
-# are taken back: points = weight × (F(kept) − F(reverted)) with F(x) = transform(min(x, cap))
-# and x never below 0. RULES: {kind: [weight, cap (0 = none), transform]}; MODS: {mod: fraction}.
-_POINTS_FN = """
-local function transform(x, rule)
-  if x < 0 then x = 0 end
-  if rule[2] > 0 and x > rule[2] then x = rule[2] end
-  if rule[3] == 'sqrt' then return math.sqrt(x) end
-  if rule[3] == 'log' then return math.log(1 + x) end
-  return x
-end
-local function day_points(fields, rules, mods, only_kind)
-  local kept, reverted = {}, {}
-  for j = 1, #fields, 2 do
-    local name = fields[j]
-    if string.sub(name, 1, 2) == 'o:' then
-      local kind, suffix = string.match(string.sub(name, 3), '^([^~]+)~?(.*)$')
-      if rules[kind] and (not only_kind or kind == only_kind) then
-        local x, back = tonumber(fields[j + 1]), false
-        for mod in string.gmatch(suffix, '[^+]+') do
-          if mod == 'revert' then back = true else x = x * (mods[mod] or 1) end
-        end
-        if back then reverted[kind] = (reverted[kind] or 0) + x
-        else kept[kind] = (kept[kind] or 0) + x end
-      end
-    end
-  end
-  local points = 0
-  for kind, rule in pairs(rules) do
-    if kept[kind] or reverted[kind] then
-      points = points + rule[1] * (transform(kept[kind] or 0, rule)
-                                   - transform(reverted[kind] or 0, rule))
-    end
-  end
-  return points
-end
-"""
-
-RESCORE_LUA = _POINTS_FN + """
-local config = cjson.decode(ARGV[1])
-local out, zargs = {}, {}
-for i = 2, #KEYS do
-  local points = day_points(redis.call('HGETALL', KEYS[i]), config[1], config[2], nil)
-  local text = string.format('%.17g', points)
-  out[#out + 1] = text
-  zargs[#zargs + 1] = text
-  zargs[#zargs + 1] = ARGV[i]
-end
-if #zargs > 0 then redis.call('ZADD', KEYS[1], unpack(zargs)) end
-redis.call('EXPIRE', KEYS[1], 7200)
-return out
-"""
+REBUILD_BUCKETS = 1  # day buckets (~100-200 people) per rescoring call: ~1-2 ms of Redis
+REBUILD_COPY = 250  # people per copying call of a rebuild: ~1 ms of Redis
+REBUILD_LOCK_TTL = 300  # refreshed as the rebuild progresses; stops the double-writes if we die
+RAW_METRICS = ("cost", "requests")  # kept per day, week and month only as the raw metric
 SAVE_CONFIG_LUA = """
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[2]) >= 0 and tonumber(ARGV[2]) ~= current then return -1 end
@@ -110,212 +67,6 @@ return version
 RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
-
-# KEYS: 1 the sender's day hash of event ids, 2 day hash (a person's, or an unmapped
-#       identity's), 3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points, 19 gen,
-#       20 rebuild lock, 21 config version, 22 series state, 23 unmapped totals,
-#       24 the identity's days, 25 unmapped last-seen
-# ARGV: 1 member (Slack user, or identity when unmapped), 2 event-id hash ttl, 3 day ttl,
-#       4-6 ttl d/w/m, 7 config version the caller scored with, 8 content fingerprint,
-#       9 '1' mapped / '0' unmapped, 10 the day (ISO), 11 now (epoch s), then per type.
-# Returns 1 counted, 0 duplicate, -1 scores are being rebuilt (retry later), -2 the
-# caller's configuration is out of date (reload it and retry), -3 the id was already
-# used for different content (a conflict). Nothing is written unless it returns 1
-# (a cumulative series that did not grow only moves its state forward).
-_COMMON = """
-if redis.call('EXISTS', KEYS[20]) == 1 then return -1 end
-if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
-local user = ARGV[1]
-local mapped = ARGV[9] == '1'
--- Event ids are grouped per sender and local day in one hash (KEYS[1]: id → content
--- fingerprint) with one expiry: a retry finds its id there; other content is a conflict.
-local function claim(id)
-  if redis.call('HSETNX', KEYS[1], id, ARGV[8]) == 1 then
-    redis.call('EXPIRE', KEYS[1], ARGV[2])
-    return 1
-  end
-  if redis.call('HGET', KEYS[1], id) == ARGV[8] then return 0 end
-  return -3
-end
-local function touch(first, last, amount, only_if_new)
-  for i = first, last do
-    if only_if_new then
-      redis.call('ZADD', KEYS[i], 'NX', 0, user)
-    else
-      redis.call('ZINCRBY', KEYS[i], amount, user)
-    end
-    local ttl = ARGV[4 + ((i - 3) % 4)]
-    if ttl and (i - 3) % 4 < 3 then redis.call('EXPIRE', KEYS[i], ttl) end
-  end
-end
-local function keep_unmapped(amount)
-  redis.call('ZINCRBY', KEYS[23], amount, user)
-  redis.call('SADD', KEYS[24], ARGV[10])
-  redis.call('EXPIRE', KEYS[24], ARGV[2])
-  redis.call('HSET', KEYS[25], user, ARGV[11])
-end
-"""
-
-USAGE_LUA = _COMMON + """
--- Several usage reports of one person (or identity) and local day, in one call: each has
--- its own marker (KEYS[25 + p]: the sender's day hash of event ids, or a cumulative
--- series' state) and status; the day's counters and boards are written once for all that
--- counted.
--- ARGV: 12 series state ttl, 13 number of parts, then per part: kind ('d' one-off or
---       delta, 'c' cumulative, 'r' a vendor's daily row that replaces the previous one;
---       its marker is the row's state), fingerprint, value, series start ('d': the event id),
---       point time (both zero-padded to 20 digits), number of fields, then field,
---       amount-per-unit pairs.
--- Returns one status per part (see above).
-local board = {tokens = 0, cost = 0, requests = 0}
-local statuses = {}
-local pos, counted = 14, false
-for p = 1, tonumber(ARGV[13]) do
-  local key, kind, fp = KEYS[25 + p], ARGV[pos], ARGV[pos + 1]
-  local v, start, t, nf = tonumber(ARGV[pos + 2]), ARGV[pos + 3], ARGV[pos + 4],
-                          tonumber(ARGV[pos + 5])
-  local status, adds = 1, {}
-  if kind == 'c' then
-    -- A cumulative series: its state replaces the dedupe marker. A new start time is a
-    -- reset; a point not newer than the last one is a replay and adds nothing.
-    local st = redis.call('HMGET', key, 's', 't', 'v')
-    if not st[1] or start > st[1] then
-      redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 2])
-    elseif start < st[1] or t <= st[2] then status = 0
-    else
-      if v >= tonumber(st[3]) then v = v - tonumber(st[3]) end
-      redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 2])
-    end
-    if status == 1 then redis.call('EXPIRE', key, ARGV[12]) end
-    if v <= 0 then status = 0 end
-  elseif kind == 'r' then
-    -- A vendor's daily row: it replaces what the same source said before for this
-    -- identity and day (KEYS: the row's state, field → amount), so the day changes by
-    -- the difference, per field, up or down; an identical row adds nothing.
-    local prev, state = {}, redis.call('HGETALL', key)
-    for j = 1, #state, 2 do prev[state[j]] = tonumber(state[j + 1]) end
-    local row = {}
-    for f = 1, nf do
-      local field = ARGV[pos + 4 + 2 * f]
-      local amount = tonumber(ARGV[pos + 5 + 2 * f]) * v
-      row[#row + 1] = field
-      row[#row + 1] = string.format('%.17g', amount)
-      local before = prev[field] or 0
-      if amount ~= before then adds[#adds + 1] = {field, amount - before} end
-      prev[field] = nil
-    end
-    for field, amount in pairs(prev) do
-      if amount ~= 0 then adds[#adds + 1] = {field, -amount} end
-    end
-    if #adds == 0 then status = 0
-    else
-      redis.call('DEL', key)
-      if #row > 0 then redis.call('HSET', key, unpack(row)) end
-      redis.call('EXPIRE', key, ARGV[2])
-    end
-  elseif redis.call('HSETNX', key, start, fp) == 1 then
-    redis.call('EXPIRE', key, ARGV[2])
-  elseif redis.call('HGET', key, start) == fp then status = 0
-  else status = -3 end
-  if status == 1 and kind ~= 'r' then
-    for f = 1, nf do
-      adds[f] = {ARGV[pos + 4 + 2 * f], tonumber(ARGV[pos + 5 + 2 * f]) * v}
-    end
-  end
-  if status == 1 then
-    counted = true
-    for _, add in ipairs(adds) do
-      local field, amount = add[1], add[2]
-      if field == 'cost' then
-        redis.call('HINCRBYFLOAT', KEYS[2], field, string.format('%.17g', amount))
-      else
-        amount = math.floor(amount + 0.5)
-        redis.call('HINCRBY', KEYS[2], field, string.format('%d', amount))
-      end
-      if board[field] then board[field] = board[field] + amount end
-    end
-  end
-  statuses[p] = status
-  pos = pos + 6 + 2 * nf
-end
-if not counted then return statuses end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-if not mapped then
-  keep_unmapped(board.tokens)
-  return statuses
-end
-touch(3, 6, string.format('%.17g', board.tokens), false)
-touch(7, 10, string.format('%.17g', board.cost), false)
-touch(11, 14, string.format('%.17g', board.requests), false)
-touch(15, 18, 0, true)
-redis.call('INCR', KEYS[19])
-return statuses
-"""
-
-OUTCOME_LUA = _COMMON + _POINTS_FN + """
--- ARGV: 12 day-hash field (o:<kind> or o:<kind>~<mods>), 13 count (may be negative: a
---       revert), 14 kind, 15 JSON [RULES, MODS] for that kind, 16 the event id
-local c = claim(ARGV[16])
-if c ~= 1 then return c end
-if not mapped then
-  redis.call('HINCRBY', KEYS[2], ARGV[12], ARGV[13])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-  keep_unmapped(ARGV[13])
-  return 1
-end
-local config = cjson.decode(ARGV[15])
-local before = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], ARGV[14])
-redis.call('HINCRBY', KEYS[2], ARGV[12], ARGV[13])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-local after = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], ARGV[14])
-touch(3, 14, 0, true)
-touch(15, 18, string.format('%.17g', after - before), false)
-redis.call('INCR', KEYS[19])
-return 1
-"""
-
-# Credits an unmapped identity's day to the person it was just linked to.
-# KEYS: 1 the identity's day hash, 2 the person's day hash, 3-18 boards as above, 19 gen,
-#       20 rebuild lock, 21 config version
-# ARGV: 1 user, 2 (unused), 3 day-hash ttl, 4-6 ttl d/w/m, 7 config version,
-#       8 JSON [RULES, MODS] (see _POINTS_FN)
-# Returns 1 credited, 0 nothing to credit, -1 rebuilding, -2 stale configuration.
-CREDIT_LUA = _POINTS_FN + """
-if redis.call('EXISTS', KEYS[20]) == 1 then return -1 end
-if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
-local fields = redis.call('HGETALL', KEYS[1])
-if #fields == 0 then return 0 end
-local user = ARGV[1]
-local config = cjson.decode(ARGV[8])
-local board = {tokens = 0, cost = 0, requests = 0}
-local before = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], nil)
-for j = 1, #fields, 2 do
-  local name, x = fields[j], fields[j + 1]
-  if name == 'cost' then
-    redis.call('HINCRBYFLOAT', KEYS[2], name, x)
-    board.cost = tonumber(x)
-  else
-    redis.call('HINCRBY', KEYS[2], name, x)
-    if board[name] then board[name] = tonumber(x) end
-  end
-end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-local points = day_points(redis.call('HGETALL', KEYS[2]), config[1], config[2], nil) - before
-local function touch(first, last, amount)
-  for i = first, last do
-    redis.call('ZINCRBY', KEYS[i], amount, user)
-    local ttl = ARGV[4 + ((i - 3) % 4)]
-    if ttl and (i - 3) % 4 < 3 then redis.call('EXPIRE', KEYS[i], ttl) end
-  end
-end
-touch(3, 6, string.format('%.17g', board.tokens))
-touch(7, 10, string.format('%.17g', board.cost))
-touch(11, 14, string.format('%.17g', board.requests))
-touch(15, 18, string.format('%.17g', points))
-redis.call('DEL', KEYS[1])
-redis.call('INCR', KEYS[19])
-return 1
 """
 
 
@@ -349,6 +100,25 @@ def scoring_rules(config: BoardConfig, kind: str | None = None) -> str:
     rules = {k: [r.weight, r.cap or 0, r.transform] for k, r in config.outcomes.items()
              if kind is None or k == kind}
     return json.dumps([rules, config.modifier_fractions()])
+
+
+class RebuildAborted(Exception):
+    """A rebuild stopped (the configuration changed, or its state expired); nothing of it
+    was swapped in. Run it again."""
+
+
+def user_hash(user: str) -> int:
+    """The 32-bit user hash the scripts use (store_scripts `user_hash`)."""
+    return int(hashlib.sha1(user.encode()).hexdigest()[:8], 16)
+
+
+def _fingerprint(text: str) -> bytes:
+    """A content fingerprint as stored with an event id: its first 8 hex digits as 4
+    bytes (a reused id with other content is still told apart, but for 1 in 4 billion)."""
+    try:
+        return bytes.fromhex(text[:8]) if len(text) >= 8 else (text or "-").encode()
+    except ValueError:
+        return text.encode()
 
 
 def is_identity(who: str) -> bool:
@@ -390,6 +160,11 @@ class Store:
         self._save_config = self.r.register_script(SAVE_CONFIG_LUA)
         self._rescore = self.r.register_script(RESCORE_LUA)
         self._credit = self.r.register_script(CREDIT_LUA)
+        self._day_read = self.r.register_script(DAY_READ_LUA)
+        self._day_forget = self.r.register_script(DAY_FORGET_LUA)
+        self._rebuild_start = self.r.register_script(REBUILD_START_LUA)
+        self._rebuild_copy = self.r.register_script(REBUILD_COPY_LUA)
+        self._rebuild_release = self.r.register_script(REBUILD_RELEASE_LUA)
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -398,8 +173,9 @@ class Store:
     def zkey(self, metric: str, bucket: Bucket) -> str:
         return self.keys.zkey(metric, bucket.scope, bucket.name)
 
-    def day_key(self, day: date, user: str) -> str:
-        return self.keys.day(day, user)
+    def days_key(self, day: date) -> str:
+        """The directory of `day`'s buckets of people's counts (see bot.store_scripts)."""
+        return self.keys.days(day)
 
     # -- health -----------------------------------------------------------------------
     def ping(self) -> bool:
@@ -422,26 +198,30 @@ class Store:
 
         return (until(day), until(day), until(week_end), until(next_month - timedelta(days=1)))
 
-    def _event_keys(self, report: Usage | Outcome | OutcomeReport, who: str, sender: str
-                    ) -> tuple[list, date]:
-        """KEYS 1-25 of the counting scripts (see _COMMON) for `report` credited to `who`."""
+    def _event_keys(self, report: Usage | Outcome | OutcomeReport, who: str, sender: str,
+                    raw_metric: str) -> tuple[list, date]:
+        """KEYS 1-25 of the counting scripts (see store_scripts._COMMON) for `report`
+        credited to `who`."""
         day = report_day(report, self.tz)
         k = self.keys
         if is_identity(who):
             metric = "tokens" if isinstance(report, Usage) else "outcomes"
-            keys = [k.seen(sender, day), k.identity_day(day, who)] + [""] * 16
+            keys = [k.ids(sender, day), k.identity_day(day, who)] + [k.none()] * 16
             tail = [k.unmapped(metric), k.identity_days(who), k.unmapped("last")]
         else:
-            keys = [k.seen(sender, day), k.day(day, who)]
-            keys += self._bucket_keys(day)
+            keys = [k.ids(sender, day), k.days(day)]
+            keys += self._bucket_keys(day, raw_metric)
             tail = [k.key("unmapped", "none")] * 3
-        keys += [k.key("gen"), k.key("rebuild"), k.key("config", "version"),
-                 k.key("series", "none")] + tail
+        keys += [k.key("gen"), k.rebuild(), k.key("config", "version"), k.none()] + tail
         return keys, day
 
-    def _bucket_keys(self, day: date) -> list[str]:
+    def _bucket_keys(self, day: date, raw_metric: str) -> list[str]:
+        """The 16 boards of `day` (tokens, cost, requests, points × d/w/m/a); the
+        placeholder `none` for the cost and requests sets of a day, week and month unless
+        that is the raw metric."""
         buckets = buckets_for_day(day)
-        return [self.zkey(metric, b) for metric in METRICS for b in buckets]
+        return [self.zkey(metric, b) if metric not in RAW_METRICS or metric == raw_metric
+                or b.scope == "a" else self.keys.none() for metric in METRICS for b in buckets]
 
     def record(self, reports: Sequence[tuple[Usage | Outcome | UsageReport | OutcomeReport,
                                              str]],
@@ -449,10 +229,9 @@ class Store:
         """Count each (report, who) once. `who` is a Slack user id, or an identity
         (`source:value`) that maps to nobody yet: then the counts are kept under the
         identity until an admin links it (see bot.identities). Event ids are scoped to
-        `sender`. Per report: COUNTED, DUPLICATE, REBUILDING (scores are being rebuilt:
-        retry later), STALE_CONFIG (`version` is not the stored configuration version:
-        reload it and retry that report) or CONFLICT (the id was used before for other
-        content).
+        `sender`. Per report: COUNTED, DUPLICATE, STALE_CONFIG (`version` is not the
+        stored configuration version: reload it and retry that report) or CONFLICT (the
+        id was used before for other content). A running rebuild never stops counting.
 
         Usage reports of one person and day go through one Lua script call together and
         each outcome through its own (atomic: all of its counters or none), pipelined
@@ -470,7 +249,7 @@ class Store:
             if isinstance(report, Usage):
                 at = groups.get((who, day))
                 if at is None:
-                    keys, _ = self._event_keys(report, who, sender)
+                    keys, _ = self._event_keys(report, who, sender, config.raw_metric)
                     day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
                     args = [who, day_ttl + 86400, day_ttl, ttl_d, ttl_w, ttl_m, version, "-",
                             "0" if is_identity(who) else "1", day.isoformat(), now,
@@ -482,29 +261,30 @@ class Store:
                 if report.row:
                     keys.append(self.keys.vendor_row(report.row, day))
                 else:
-                    keys.append(self.keys.series(report.series) if cumulative else keys[0])
+                    keys.append(self.keys.series(report.series) if cumulative
+                                else self.keys.none())
                 args += ["r" if report.row else "c" if cumulative else "d",
-                         report.fingerprint or "-",
+                         _fingerprint(report.fingerprint),
                          repr(float(report.value)),
-                         f"{report.start_ns:020d}" if cumulative else report.id,
+                         f"{report.start_ns:020d}" if cumulative else id_digest(report.id),
                          f"{report.time_ns:020d}", len(report.fields)]
                 for name, amount in report.fields:
                     args += [name, repr(float(amount))]
                 args[12] += 1
                 indices.append(index)
                 continue
-            keys, day = self._event_keys(report, who, sender)
+            keys, day = self._event_keys(report, who, sender, config.raw_metric)
             day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
             field = f"o:{report.kind}"
             modifiers = getattr(report, "modifiers", ())
             if modifiers:
                 field += "~" + "+".join(sorted(modifiers))
-            fingerprint = (report.fingerprint if isinstance(report, Outcome)
-                           else report_fingerprint(report)) or "-"
+            fingerprint = _fingerprint(report.fingerprint if isinstance(report, Outcome)
+                                       else report_fingerprint(report))
             args = [who, day_ttl + 86400, day_ttl, ttl_d, ttl_w, ttl_m, version, fingerprint,
                     "0" if is_identity(who) else "1", day.isoformat(), now,
                     field, int(report.count), report.kind, scoring_rules(config, report.kind),
-                    report.id]
+                    id_digest(report.id)]
             calls.append((OUTCOME, keys, args, [index]))
         answers = self._run(calls)
         statuses = [0] * len(reports)
@@ -543,17 +323,15 @@ class Store:
     def credit_day(self, identity: str, user: str, day: date, config: BoardConfig,
                    version: int) -> int:
         """Move an unmapped identity's counts of `day` to `user` (points scored with
-        `config`). 1 credited, 0 nothing there, REBUILDING or STALE_CONFIG."""
-        buckets = buckets_for_day(day)
-        keys = [self.keys.identity_day(day, identity), self.day_key(day, user)]
-        for metric in METRICS:
-            keys += [self.zkey(metric, b) for b in buckets]
-        keys += [self.key("gen"), self.key("rebuild"), self.key("config", "version")]
+        `config`). 1 credited, 0 nothing there, or STALE_CONFIG."""
+        k = self.keys
+        keys = [k.identity_day(day, identity), k.days(day)]
+        keys += self._bucket_keys(day, config.raw_metric)
+        keys += [k.key("gen"), k.rebuild(), k.key("config", "version"), k.none()]
         day_ttl, ttl_d, ttl_w, ttl_m = self._ttls(day)
-        rules = scoring_rules(config)
         return int(self._credit(keys=keys, args=[user, 0, day_ttl, ttl_d, ttl_w, ttl_m,
-                                                 version, rules]))
-
+                                                 version, "-", "1", day.isoformat(), 0,
+                                                 scoring_rules(config)]))
     # -- reads ------------------------------------------------------------------------
     def generation(self) -> int:
         return int(self.r.get(self.key("gen")) or 0)
@@ -591,8 +369,9 @@ class Store:
         return Totals(users=users, raw=raw_col, points=points_col, tokens=tokens_col)
 
     def day_counts(self, day: date, user: str) -> dict[str, float]:
-        raw = self.r.hgetall(self.day_key(day, user))
-        return {k.decode(): float(v) for k, v in raw.items()}
+        """A person's raw counts of `day` (tokens, cost, …, o:<kind> outcome counts)."""
+        pairs = self._day_read(keys=[self.days_key(day)], args=[user])
+        return {pairs[i].decode(): float(pairs[i + 1]) for i in range(0, len(pairs), 2)}
 
     # -- Slack lookups cache -------------------------------------------------------------
     def cached_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -656,73 +435,116 @@ class Store:
 
     # -- rescoring after a weight change ---------------------------------------------------
     def rebuild_points(self, config: BoardConfig,
-                       progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-        """Recompute outcome points of every retained day, week, month and all-time from
-        the raw per-day counts, with `config`'s rules.
+                       progress: Callable[[int, int], None] | None = None,
+                       metric: str = "points", version: int | None = None) -> dict[str, int]:
+        """Recompute `metric` (outcome points with `config`'s rules; or cost or requests,
+        whose day, week and month sets are kept only while they are the raw metric) for
+        every retained day, week, month (and, for points, all-time) from the day counts,
+        while ingest goes on. `version`: the configuration version `config` is (default:
+        the stored one); events scored with another version are not mirrored.
 
-        Ingest waits (answers 503) while this runs, so nothing is scored twice or lost.
-        Day sets are rescored in chunks by a Lua script; week/month/all-time sets become
-        old + Σ(new day − old day), which keeps points from days already past retention.
-        Everything is built in temporary keys and swapped in by one MULTI of O(1)
-        UNLINK/RENAME pairs, so readers see either the old scores or the new ones.
+        Phase 1 walks each day's buckets of counts, a few per Lua call: a person's new day
+        value goes into the temporary day set, and new − live day value into the temporary
+        week/month/all-time sets (a correction that events scored with this version leave
+        unchanged). Phase 2 adds each person's live week/month/all-time score to those,
+        a chunk of people per call in user-hash order. Events counted meanwhile with the
+        same version also write into the temporary sets wherever the rebuild has already
+        passed (store_scripts._BOARDS_FN), so each counts exactly once and ingest never
+        waits. Everything is swapped in by one MULTI of O(1) UNLINK/RENAMEs that also
+        ends the double-writes: readers see either the old scores or the new ones. Points
+        of days already past retention stay in the week/month/all-time sets.
+
+        `progress(done, total)` is called after each day and each week/month/all-time set.
+        Raises RuntimeError if another rebuild is running, RebuildAborted if the
+        configuration changed meanwhile (run it again with the new one).
         """
+        k = self.keys
+        if version is None:
+            version = int(self.r.get(k.key("config", "version")) or 0)
         token = uuid.uuid4().hex
-        lock = self.key("rebuild")
-        if not self.r.set(lock, token, nx=True, ex=REBUILD_LOCK_TTL):
+        prefix = self.zkey("tokens", Bucket("d", ""))
+        days = sorted(date.fromisoformat(x.decode()[len(prefix):])
+                      for x in self.r.scan_iter(match=prefix + "*", count=1000))
+        state = [k.rebuild(), k.rebuild("days"), k.rebuild("copy")]
+        if not int(self._rebuild_start(keys=state[:2], args=[
+                token, version, metric, REBUILD_LOCK_TTL, *(d.isoformat() for d in days)])):
             raise RuntimeError("another rebuild is running")
+        scopes = ("w", "m", "a") if metric == "points" else ("w", "m")
         rules = scoring_rules(config)
+        periods = dict.fromkeys(b for day in days for b in buckets_for_day(day)[1:]
+                                if b.scope in scopes)
+        steps = len(days) + len(periods)
         swaps: list[tuple[str, str]] = []
         stats = {"days": 0, "person_days": 0, "buckets": 0}
         try:
-            prefix = self.zkey("tokens", Bucket("d", ""))
-            days = sorted(date.fromisoformat(k.decode()[len(prefix):])
-                          for k in self.r.scan_iter(match=prefix + "*", count=1000))
-            open_deltas: dict[Bucket, dict[str, float]] = {}
             for i, day in enumerate(days):
-                self.r.expire(lock, REBUILD_LOCK_TTL)
-                day_b, week_b, month_b, all_b = buckets_for_day(day)
-                for bucket in list(open_deltas):
-                    if bucket not in (week_b, month_b, all_b):
-                        swaps.append(self._rebuild_bucket(bucket, open_deltas.pop(bucket)))
-                deltas = self._rescore_day(day, rules)
-                swaps.append((self.zkey("points", day_b) + ":rebuild", self.zkey("points", day_b)))
-                for bucket in (week_b, month_b, all_b):
-                    acc = open_deltas.setdefault(bucket, {})
-                    for user, delta in deltas.items():
-                        acc[user] = acc.get(user, 0.0) + delta
+                self._still_ours(state, token)
+                day_b, *rest = buckets_for_day(day)
+                rest = [b for b in rest if b.scope in scopes]
+                live = self.zkey(metric, day_b)
+                self._rescore_day(day, [*state[:2], k.key("config", "version"), k.days(day),
+                                        live, live + ":rebuild",
+                                        *(self.zkey(metric, b) + ":rebuild" for b in rest)],
+                                  [version, day.isoformat(), 0, REBUILD_BUCKETS, rules, metric])
+                swaps.append((live + ":rebuild", live))
                 stats["days"] += 1
-                stats["person_days"] += len(deltas)
                 if progress:
-                    progress(i + 1, len(days))
-            for bucket in list(open_deltas):
-                swaps.append(self._rebuild_bucket(bucket, open_deltas.pop(bucket)))
-            self._swap(swaps)
+                    progress(i + 1, steps)
+            for i, bucket in enumerate(periods, start=len(days)):
+                self._still_ours(state, token)
+                live = self.zkey(metric, bucket)
+                self._copy_scores(live, version, state)
+                swaps.append((live + ":rebuild", live))
+                if progress:
+                    progress(i + 1, steps)
+            pipe = self.r.pipeline(transaction=False)
+            for tmp, _ in swaps[:stats["days"]]:
+                pipe.zcard(tmp)
+            stats["person_days"] = sum(pipe.execute())
+            self._still_ours(state, token)
+            self._swap(swaps, drop=state + [tmp + ":new" for tmp, _ in swaps[stats["days"]:]])
             stats["buckets"] = len(swaps)
         finally:
-            self._release(keys=[lock], args=[token])
-            leftovers = [tmp for tmp, _ in swaps if self.r.exists(tmp)]
-            if leftovers:
-                self.r.unlink(*leftovers)
+            self._rebuild_release(keys=state + [tmp for tmp, _ in swaps]
+                                  + [tmp + ":new" for tmp, _ in swaps], args=[token])
         return stats
 
-    def _rescore_day(self, day: date, rules: str) -> dict[str, float]:
-        """New minus current points of everyone active on `day` (new ones into a temp set)."""
-        bucket = Bucket("d", day.isoformat())
-        current = self._scores(self.zkey("points", bucket))
-        tmp = self.zkey("points", bucket) + ":rebuild"
-        self.r.unlink(tmp)
-        members = list(current)
-        deltas: dict[str, float] = {}
+    def _still_ours(self, state: list[str], token: str) -> None:
+        """Refresh the rebuild's expiry; RebuildAborted if it expired (writes stopped
+        mirroring into its sets, so they cannot be swapped in)."""
         pipe = self.r.pipeline(transaction=False)
-        for start in range(0, len(members), REBUILD_CHUNK):
-            chunk = members[start:start + REBUILD_CHUNK]
-            keys = [tmp] + [self.day_key(day, u) for u in chunk]
-            self._rescore(keys=keys, args=[rules, *chunk], client=pipe)
-        for start, result in zip(range(0, len(members), REBUILD_CHUNK), pipe.execute(),
-                                 strict=True):
-            for user, new in zip(members[start:start + REBUILD_CHUNK], result, strict=True):
-                deltas[user] = float(new) - current[user]
-        return deltas
+        pipe.hget(state[0], "token")
+        for key in state:
+            pipe.expire(key, REBUILD_LOCK_TTL)
+        if pipe.execute()[0] != token.encode():
+            raise RebuildAborted("the rebuild's state expired")
+
+    def _rescore_day(self, day: date, keys: list[str], args: list) -> None:
+        """Phase 1 for one day: RESCORE_LUA over all its buckets, pipelined."""
+        done = 0
+        while done != DONE:  # one call per round trip: ingest gets Redis in between
+            done = int(self._rescore(keys=keys, args=[*args[:2], done, *args[3:]]))
+            if done < 0:
+                raise RebuildAborted("the configuration changed during the rebuild")
+
+    def _copy_scores(self, live: str, version: int, state: list[str]) -> None:
+        """Phase 2 for one week/month/all-time set: copy everyone's live score."""
+        tmp = live + ":rebuild"
+        keys = [state[0], state[2], self.keys.key("config", "version"), live, tmp,
+                tmp + ":new"]
+        # From here on, people new to the live set are mirrored (see _BOARDS_FN)
+        if int(self._rebuild_copy(keys=keys, args=[version, -1])) < 0:
+            raise RebuildAborted("the configuration changed during the rebuild")
+        people = sorted((user_hash(u), u) for u in self._scores(live))
+        start = 0
+        while start < len(people):  # one call per round trip, as above
+            end = min(start + REBUILD_COPY, len(people))
+            while end < len(people) and people[end][0] == people[end - 1][0]:
+                end += 1  # one user hash never straddles two calls
+            if int(self._rebuild_copy(keys=keys, args=[version, people[end - 1][0],
+                                                       *(u for _, u in people[start:end])])) < 0:
+                raise RebuildAborted("the configuration changed during the rebuild")
+            start = end
 
     def _scores(self, key: str) -> dict[str, float]:
         size = int(self.r.zcard(key))
@@ -731,23 +553,9 @@ class Store:
             pipe.zrange(key, start, start + READ_CHUNK - 1, withscores=True)
         return {m.decode(): v for page in pipe.execute() for m, v in page}
 
-    def _rebuild_bucket(self, bucket: Bucket, deltas: dict[str, float]) -> tuple[str, str]:
-        """Write old + deltas for a week/month/all-time bucket into its temporary key."""
-        dest = self.zkey("points", bucket)
-        tmp = dest + ":rebuild"
-        scores = self._scores(dest)
-        for user, delta in deltas.items():
-            scores[user] = scores.get(user, 0.0) + delta
-        self.r.unlink(tmp)
-        items = list(scores.items())
-        pipe = self.r.pipeline(transaction=False)
-        for start in range(0, len(items), 1000):
-            pipe.zadd(tmp, dict(items[start:start + 1000]))
-        pipe.expire(tmp, 7200)
-        pipe.execute()
-        return tmp, dest
-
-    def _swap(self, swaps: list[tuple[str, str]]) -> None:
+    def _swap(self, swaps: list[tuple[str, str]], drop: Sequence[str] = ()) -> None:
+        """Rename each existing temporary set over its live one (keeping the live TTL) and
+        unlink `drop`, in one MULTI."""
         pipe = self.r.pipeline(transaction=False)
         for tmp, dest in swaps:
             pipe.exists(tmp)
@@ -763,8 +571,33 @@ class Store:
                 pipe.pexpire(dest, ttl)
             else:
                 pipe.persist(dest)
+        if drop:
+            pipe.unlink(*drop)
         pipe.incr(self.key("gen"))
         pipe.execute()
+
+    # -- the raw metric's day, week and month sets -----------------------------------------
+    def raw_sets(self) -> str:
+        """The raw metric whose day, week and month sets are complete ("tokens": always)."""
+        return (self.r.get(self.key("config", "raw")) or b"tokens").decode()
+
+    def sync_raw_sets(self, config: BoardConfig, version: int,
+                      progress: Callable[[int, int], None] | None = None
+                      ) -> dict[str, int] | None:
+        """Make the day, week and month sets of `config.raw_metric` complete (a rebuild of
+        that metric from the day counts) and drop those of a raw metric no longer chosen.
+        Returns the rebuild's stats, or None if nothing had to be built."""
+        built, wanted = self.raw_sets(), config.raw_metric
+        stats = None
+        if wanted != built and wanted in RAW_METRICS:
+            stats = self.rebuild_points(config, progress, metric=wanted, version=version)
+        if built != wanted and built in RAW_METRICS:
+            doomed = [key for scope in "dwm" for key in self.r.scan_iter(
+                match=self.zkey(built, Bucket(scope, "")) + "*", count=1000)]
+            for start in range(0, len(doomed), 500):
+                self.r.unlink(*doomed[start:start + 500])
+        self.r.set(self.key("config", "raw"), wanted)
+        return stats
 
     # -- which sources have reported -------------------------------------------------------
     def heard(self, source: str) -> None:
@@ -794,8 +627,8 @@ class Store:
         """Delete everything stored about `user`; returns how many keys or entries went.
 
         SCANs the sorted sets in small steps (never a blocking KEYS) and removes the person
-        from each; the day sets name the days whose hashes to delete, so the far more
-        numerous day hashes need no scan of their own.
+        from each; the day sets name the days whose counts to delete, so the day buckets
+        need no scan of their own.
         """
         removed = 0
         days_prefix = self.zkey("tokens", Bucket("d", ""))
@@ -804,8 +637,9 @@ class Store:
         for raw_key in self.r.scan_iter(match=self.key("z", "*"), count=1000):
             key = raw_key.decode()
             pipe.zrem(key, user)
-            if key.startswith(days_prefix):  # each day on record names a day hash
-                doomed.append(self.day_key(date.fromisoformat(key[len(days_prefix):]), user))
+            if key.startswith(days_prefix) and not key.endswith(":rebuild"):
+                day = date.fromisoformat(key[len(days_prefix):])  # a day with counts
+                self._day_forget(keys=[self.days_key(day)], args=[user], client=pipe)
             if len(pipe) >= 1000:
                 removed += sum(pipe.execute())
         removed += sum(pipe.execute())

@@ -10,11 +10,11 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.directory import Directory, LookupUnavailable
-from bot.periods import day_bucket, local_date
+from bot.periods import ALL
 from bot.redis_server import free_port
 from bot.strict_json import MAX_DEPTH
 from tests.conftest import BOT_TOKEN, INGEST_TOKEN, App, http
-from tests.test_ingest_http import NOW, TS, outcome, totals, usage
+from tests.test_ingest_http import TS, outcome, totals, usage
 
 
 def post(app: App, body: bytes, content_type: str | None = "application/json"):
@@ -159,7 +159,8 @@ def test_types_are_strict(app: App) -> None:
                       ("str-cost", "cost_usd"), ("str-count", "count"), ("num-tool", "tool")]:
         assert rejected[id].startswith(f"{field}: "), rejected[id]
     assert totals(app) == {"U0ANA": (7.0, 0.0)}
-    cost = app.deps.store.period_totals(day_bucket(local_date(NOW, app.deps.store.tz)), "cost")
+    # cost is kept per day only as the raw metric; all-time always
+    cost = app.deps.store.period_totals(ALL, "cost")
     assert cost.raw.tolist() == [pytest.approx(2.25)]
 
 

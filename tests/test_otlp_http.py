@@ -41,6 +41,7 @@ def today() -> datetime:
 
 
 def board(app: App, metric: str = "tokens", scope: int = 0, day=None) -> dict[str, float]:
+    """One board's scores (cost and requests: all-time only, unless the raw metric)."""
     day = day or local_date(today(), UTC)
     key = app.deps.store.zkey(metric, buckets_for_day(day)[scope])
     return {m.decode(): s for m, s in app.deps.store.r.zrange(key, 0, -1, withscores=True)}
@@ -116,7 +117,7 @@ def test_claude_code_delta_export_counts_every_token_type(app: App, sdks: list[S
         sdk.flush()
     total = sum(sent.values())  # all four types count by default
     assert board(app) == {"U0ANA": total}
-    assert board(app, "cost")["U0ANA"] == pytest.approx(1.0)
+    assert board(app, "cost", scope=3)["U0ANA"] == pytest.approx(1.0)
     day = app.deps.store.day_counts(local_date(today(), UTC), "U0ANA")
     assert day["input_tokens"] == sent["input"] and day["output_tokens"] == sent["output"]
     assert day["cache_read_tokens"] == sent["cacheRead"]
@@ -203,7 +204,7 @@ def test_gemini_cli_and_genai_histograms(app: App, sdks: list[Sdk]) -> None:
     gemini.flush()
     genai.flush()
     assert board(app) == {"U0GIL": 805 + 233}
-    assert board(app, "requests") == {"U0GIL": 4}
+    assert board(app, "requests", scope=3) == {"U0GIL": 4}
 
 
 def test_token_types_setting_decides_the_tokens_figure(app: App) -> None:
@@ -353,7 +354,7 @@ def test_api_request_events_count_only_when_chosen(app: App) -> None:
     for _ in range(2):  # the second export is a retry: request ids dedupe it
         assert post(app, "/v1/logs", body, JSON).status == 200
     assert board(app) == {"U0GUS": 2 * 1170}
-    assert board(app, "cost")["U0GUS"] == pytest.approx(0.04)
+    assert board(app, "cost", scope=3)["U0GUS"] == pytest.approx(0.04)
     answer = post(app, "/v1/logs", logs_json(log_event("req_3", "gus@example.com",
                                                       {"input_tokens": -5}, 0.0)), JSON)
     refused = json.loads(answer.body)["partialSuccess"]

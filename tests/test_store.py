@@ -67,9 +67,11 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
     day = NOW.date()
     for bucket in (day_bucket(day), week_bucket(day), month_bucket(day), ALL):
         assert redis_client.zscore(store.zkey("tokens", bucket), "U0A") == 500
-        assert redis_client.zscore(store.zkey("cost", bucket), "U0A") == 0.25
-        assert redis_client.zscore(store.zkey("requests", bucket), "U0A") == 3
         assert redis_client.zscore(store.zkey("points", bucket), "U0A") == 0
+        # cost and requests: per day, week and month only while they are the raw metric
+        kept = bucket is ALL
+        assert redis_client.zscore(store.zkey("cost", bucket), "U0A") == (0.25 if kept else None)
+        assert redis_client.zscore(store.zkey("requests", bucket), "U0A") == (3 if kept else None)
         ttl = redis_client.ttl(store.zkey("tokens", bucket))
         if bucket is ALL:
             assert ttl == -1
@@ -77,11 +79,21 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
             assert 30 * 86400 <= ttl <= 62 * 86400
     assert store.day_counts(day, "U0A") == {"tokens": 500, "cost": 0.25, "requests": 3,
                                             "input_tokens": 400, "output_tokens": 100}
-    # event ids live in the sender's hash for the report's day: retention after that day ends
-    seen = store.keys.seen("default", day)
-    assert redis_client.hexists(seen, "u1")
-    assert 30 * 86400 < redis_client.ttl(seen) <= 32 * 86400 + 1
+    # event ids live in the sender's buckets for the report's day: retention after that day
+    ids = store.keys.ids("default", day)
+    assert 30 * 86400 < redis_client.ttl(ids) <= 32 * 86400 + 1
+    assert 30 * 86400 < redis_client.ttl(ids + ":0") <= 32 * 86400 + 1
+    assert redis_client.hlen(ids + ":0") == 1
     assert int(redis_client.get(store.key("gen"))) == 1
+
+    # With cost as the raw metric, its day, week and month sets are kept too.
+    other = (NOW - timedelta(days=1)).replace(hour=3)
+    cost_config = BoardConfig(raw_metric="cost")
+    later = UsageReport(id="u2", type="usage", user="U0A", ts=other, tool="t", tokens=5,
+                        cost_usd=0.5, requests=1)
+    assert store.record([(later, "U0A")], cost_config) == [True]
+    assert redis_client.zscore(store.zkey("cost", day_bucket(other.date())), "U0A") == 0.5
+    assert redis_client.zscore(store.zkey("requests", day_bucket(other.date())), "U0A") is None
 
 
 def test_keys_carry_the_workspace_hash_tag(redis_client) -> None:
