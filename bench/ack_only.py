@@ -8,13 +8,12 @@ and Slack API URL (environment variables as for `tokenboard serve`).
 from __future__ import annotations
 
 import os
-import signal
 
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.http_server import Server
+from bot.http_server import Limits, WebServer
 
 
 def ack_only_app() -> App:
@@ -43,9 +42,11 @@ def wsgi_app():  # noqa: ANN201 - a WSGI callable
 
 
 def main() -> None:
-    server = Server(wsgi_app(), host="127.0.0.1", port=int(os.environ["PORT"]))
-    signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
-    server.run()
+    """gunicorn with the worker processes, threads and worker class `tokenboard serve`
+    uses (WEB_CONCURRENCY, default one per core; WEB_THREADS, default 8)."""
+    limits = Limits(workers=int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1),
+                    threads=int(os.environ.get("WEB_THREADS") or 8))
+    WebServer(wsgi_app, f"127.0.0.1:{os.environ['PORT']}", limits).run()
 
 
 if __name__ == "__main__":

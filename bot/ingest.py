@@ -93,8 +93,10 @@ def parse_batch(body: bytes) -> list[Any]:
     return events
 
 
-class ScoresRebuilding(Exception):
-    """Scores are being rebuilt after a configuration change; retry in a little while."""
+class ScoringChanged(Exception):
+    """The scoring configuration changed again and again while a batch was counted (a
+    rescore never pauses ingest; this is only an admin saving several times within the
+    request); retry in a moment: what was counted is found as duplicates."""
 
 
 def ingest_events(store: Store, identities: Identities, events: list[Any],
@@ -102,7 +104,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     """Validate and count `events` from `sender` (ids are scoped to it). An email that
     maps to nobody is kept under the identity `email:ADDRESS` (listed in `unmapped`).
     Redis errors and LookupUnavailable (Slack cannot map emails right now) propagate
-    before anything is counted (the caller answers 503), and so does ScoresRebuilding
+    before anything is counted (the caller answers 503), and so does ScoringChanged
     once every event that could be counted has been."""
     now = now or datetime.now(UTC)
     result = IngestResult()
@@ -185,7 +187,7 @@ class Tally:
 
 def tally(store: Store, items: list[tuple[int, Any, str]], sender: str,
           config: tuple[BoardConfig, int] | None = None) -> Tally:
-    """`count` the items and sort the outcome; ScoresRebuilding if any must be retried
+    """`count` the items and sort the outcome; ScoringChanged if any must be retried
     (after everything else was counted: the retry finds those as duplicates)."""
     statuses = count(store, items, sender, config)
     result = Tally()
@@ -202,5 +204,5 @@ def tally(store: Store, items: list[tuple[int, Any, str]], sender: str,
         elif status == REMOVED_KIND:
             result.removed.append(index)
     if REBUILDING in statuses.values():
-        raise ScoresRebuilding("scores are being rebuilt after a configuration change")
+        raise ScoringChanged("the scoring configuration changed while this was counted")
     return result

@@ -4,7 +4,7 @@
 why, and which identities map to nobody), 400 with a google.rpc.Status for a body that
 cannot be decoded, 401 without a valid bearer token, 413 past the size cap (applied after
 decompression too), 415 for another content type, 429/503 with Retry-After when a sender
-must slow down, Redis is unreachable or scores are being rebuilt (exporters retry
+must slow down, Redis is unreachable or the scoring changed mid-request (exporters retry
 exactly those). Every answer is in the request's encoding (protobuf or JSON).
 """
 
@@ -18,7 +18,7 @@ import redis
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
 from bot.http_body import BodyError, declared_length, read_body
-from bot.ingest import ScoresRebuilding
+from bot.ingest import ScoringChanged
 from bot.ratelimit import retry_after
 from bot.sources import otlp
 from bot.telemetry import receive
@@ -76,9 +76,9 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
         return fail(exc.status, exc.rpc_code, exc.message)
     try:
         receipt = receive(deps.store, deps.identities, decoded, signal, sender)
-    except ScoresRebuilding:
-        return fail(503, UNAVAILABLE, "scores are being rebuilt after a configuration "
-                    "change; retry shortly (nothing is counted twice)", [("Retry-After", "30")])
+    except ScoringChanged:
+        return fail(503, UNAVAILABLE, "the scoring configuration changed while this was "
+                    "counted; retry (nothing is counted twice)", [("Retry-After", "5")])
     except LookupUnavailable as exc:
         return fail(503, UNAVAILABLE, f"cannot resolve emails right now ({exc}); retry",
                     [("Retry-After", "10")])

@@ -125,7 +125,7 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
     """Count the decoded points of one export (`signal` "metrics" or "logs").
 
     Redis errors and LookupUnavailable propagate (the caller answers 503), and so does
-    ScoresRebuilding after every point that could be counted has been: the exporter
+    ScoringChanged after every point that could be counted has been: the exporter
     retries the whole export and the counted points are duplicates then.
     """
     now = now or datetime.now(UTC)

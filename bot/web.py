@@ -24,7 +24,7 @@ from bot.directory import LookupUnavailable
 from bot.http_body import BodyError, declared_length, read_body
 from bot.ingest import (
     BadBatch,
-    ScoresRebuilding,
+    ScoringChanged,
     content_type_problem,
     ingest_events,
     parse_batch,
@@ -125,10 +125,10 @@ class Routes:
         try:
             events = parse_batch(body)
             result = ingest_events(deps.store, deps.identities, events, sender=sender)
-        except ScoresRebuilding:
-            message = ("scores are being rebuilt after a configuration change; retry the whole "
-                       "batch shortly (no event is counted twice)")
-            return 503, {"error": message}, [("Retry-After", "30")]
+        except ScoringChanged:
+            message = ("the scoring configuration changed several times while this batch was "
+                       "counted; retry the whole batch (no event is counted twice)")
+            return 503, {"error": message}, [("Retry-After", "5")]
         except LookupUnavailable as exc:
             log.warning("ingest: email lookup unavailable: %s", exc)
             message = (f"cannot map emails to Slack users right now ({exc}); retry the whole "

@@ -2,7 +2,7 @@
 
 401 for a bad signature or token, 400 for a body that cannot be read, 404 (logged once)
 for a source whose secret is not configured, 413 past the size limit, 503 with
-Retry-After when Redis is unreachable or scores are being rebuilt (all three senders
+Retry-After when Redis is unreachable or the scoring changed mid-request (all three senders
 retry on 5xx); nothing is counted in any of these cases. Everything else is 200,
 including events tokenboard does not count.
 """
@@ -18,7 +18,7 @@ import redis
 from bot.deps import Deps
 from bot.directory import LookupUnavailable
 from bot.http_body import BodyError, declared_length, read_body
-from bot.ingest import ScoresRebuilding
+from bot.ingest import ScoringChanged
 from bot.pull_requests import PullRequests
 from bot.sources.github import github_facts, github_verify
 from bot.sources.gitlab import gitlab_facts, gitlab_verify
@@ -81,8 +81,9 @@ def handle(deps: Deps, environ: dict[str, Any], source: str) -> Answer:
     retry = 5
     try:
         receipt = receive(deps.store, deps.identities, prs, facts, source)
-    except ScoresRebuilding:
-        message, retry = "scores are being rebuilt; retry shortly (nothing counts twice)", 30
+    except ScoringChanged:
+        message, retry = ("the scoring configuration changed while this was counted; retry "
+                          "(nothing counts twice)", 5)
     except LookupUnavailable as exc:
         message = f"cannot resolve people right now ({exc}); retry"
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

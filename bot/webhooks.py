@@ -106,7 +106,7 @@ def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
 def receive(store: Store, identities: Identities, prs: PullRequests, facts: list[Fact],
             source: str, now: datetime | None = None) -> Receipt:
     """Count a delivery's facts. Redis errors and LookupUnavailable propagate (503), and
-    so does ScoresRebuilding (the sender retries; counted outcomes are duplicates then)."""
+    so does ScoringChanged (the sender retries; counted outcomes are duplicates then)."""
     receipt = Receipt()
     config, version = store.load_config_versioned()
     pairs, receipt.ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),

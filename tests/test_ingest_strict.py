@@ -217,14 +217,11 @@ def test_new_emails_are_looked_up_concurrently_once_each(app: App) -> None:
     events = [by_email(f"c{i}-{n}", f"P{i}@Example.com", tokens=i + 1)
               for i in range(people) for n in range(2)]
     app.stub.slow("users.lookupByEmail", 0.1)
-    started = time.monotonic()
     answer = app.ingest(events)
-    elapsed = time.monotonic() - started
     assert answer.json() == {"accepted": 2 * people, "duplicates": 0, "rejected": []}
     lookups = [c.args["email"] for c in app.stub.calls("users.lookupByEmail")]
     assert sorted(lookups) == sorted(f"p{i}@example.com" for i in range(people))
-    assert 2 <= app.stub.peak("users.lookupByEmail") <= 8
-    assert elapsed < people * 0.1 / 2  # sequential lookups would take 4 s
+    assert 2 <= app.stub.peak("users.lookupByEmail") <= 8  # concurrent, at most 8 at once
     assert totals(app) == {f"U0P{i:03d}": (2.0 * (i + 1), 0.0) for i in range(people)}
 
 

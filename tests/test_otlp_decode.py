@@ -13,7 +13,6 @@ import copy
 import gzip
 import json
 import math
-import time
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -216,16 +215,13 @@ def test_gzip_bomb_is_refused_quickly_without_inflating_it() -> None:
     bomb = b"".join(compressor.compress(zeros) for _ in range(100)) + compressor.flush()
     assert len(bomb) < 200_000  # 100 MiB of zeros
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(OtlpError) as err:
             read_body(bomb, "application/x-protobuf", "gzip", 4 * MIB)
-        elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert err.value.status == 413
-    assert elapsed < 1.0
     assert peak < 3 * 4 * MIB  # the cap (+1 byte) and its join, never 100 MiB
 
 

@@ -28,7 +28,7 @@ from bot.connectors.vendors import TOOLS, Connector, days_between
 from bot.counts import Usage
 from bot.directory import LookupUnavailable
 from bot.identities import Identities
-from bot.ingest import ScoresRebuilding, tally
+from bot.ingest import ScoringChanged, tally
 from bot.sources import claude_code, copilot, cursor, openai_usage
 from bot.sources.daily import DailyRow, Parsed
 from bot.store import Store, is_identity
@@ -243,7 +243,7 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
                     progress((chunk.days[-1] - since).days + 1, total)
             if not dry_run:
                 store.r.hdel(state, "resume")
-    except (PullFailed, ScoresRebuilding, LookupUnavailable) as exc:
+    except (PullFailed, ScoringChanged, LookupUnavailable) as exc:
         result.error = str(exc)
     except redis.RedisError as exc:
         result.error = f"Redis: {exc}"
@@ -279,7 +279,7 @@ def run_import(store: Store, identities: Identities, source: str, text: str,
                         dry_run)
             if progress:
                 progress(min(len(rows), start + BATCH * 5), len(rows))
-    except (ScoresRebuilding, LookupUnavailable) as exc:
+    except (ScoringChanged, LookupUnavailable) as exc:
         result.error = str(exc)
     except redis.RedisError as exc:
         result.error = f"Redis: {exc}"
