@@ -20,7 +20,7 @@ from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
 BENCHMARKS = ["slash_latency", "ingest", "otlp", "vendor_import", "scale_out", "memory",
-              "leaderboard", "digest", "rebuild"]
+              "leaderboard", "digest", "rebuild", "monday"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -67,6 +67,12 @@ def summary(results: dict[str, Any]) -> list[str]:
                      f"{percentile(cold, 50) * 1000:.0f} ms, warm "
                      f"{percentile(warm, 50) * 1000:.1f} ms; slowest Redis command "
                      f"{slowest[0]} us (target <= 10,000 us)")
+    if r := results.get("monday"):
+        lines.append(f"monday        ack p99 {r['ack_p99'] * 1000:.1f} ms vs ack-only Bolt "
+                     f"{r['ack_only_p99'] * 1000:.1f} ms = {r['ack_ratio']:.2f}x (target <= 2x); "
+                     f"board p99 {r['board_p99'] * 1000:.0f} ms (target <= 100 ms); ingest "
+                     f"{r['ingest_events_per_s']:,.0f} events/s (asked 2,000); "
+                     f"{r['slow_commands']} Redis commands over 10 ms")
     for name in ("digest", "rebuild"):
         if isinstance(r := results.get(name), dict):
             figures = ", ".join(f"{k} {v:,.3g}" for k, v in r.items()
