@@ -43,12 +43,14 @@ from bot.store_scripts import DAY_CODEC_LUA
 
 # KEYS: 1 tokens day set, 2 points day set, 3 the day's directory of counts;
 # ARGV: n, day number, ttl. Writes each person's packed day as the ingest scripts do.
+GEN_CHUNK = 5000  # people per generator call
 GEN_LUA = DAY_CODEC_LUA + """
 local n, d, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local first = tonumber(ARGV[4] or '0')
 local M = 2147483647
 local function nxt(x) return (x * 48271) % M end
 local t, p = {}, {}
-for i = 0, n - 1 do
+for i = first, n - 1 do
   local member = string.format('U%07d', i)
   local a = nxt(nxt(i + 1) + d * 7919)
   local b = nxt(a)
@@ -100,8 +102,10 @@ def populate(client: redis.Redis, store: Store, people: int, days: list[date]) -
     groups: dict[Any, list[date]] = {}
     for i, day in enumerate(days):
         d_b = buckets_for_day(day)[0]
-        gen(keys=[store.zkey("tokens", d_b), store.zkey("points", d_b), store.days_key(day)],
-            args=[people, i, 400 * 86400])
+        for first in range(0, people, GEN_CHUNK):  # short scripts: Redis stays responsive
+            gen(keys=[store.zkey("tokens", d_b), store.zkey("points", d_b),
+                      store.days_key(day)],
+                args=[min(people, first + GEN_CHUNK), i, 400 * 86400, first])
         for bucket in buckets_for_day(day)[1:]:
             groups.setdefault(bucket, []).append(day)
         if (i + 1) % 30 == 0:
