@@ -1,6 +1,7 @@
 """The board as a request reads it: the top N of each board, the viewer's own line and the
-moves of the rows shown, in one read-only Lua script whose cost does not grow with the
-org (O(h + (N + h)·log n) for N rows shown and h people opted out).
+moves of the rows shown, in one Lua script whose cost does not grow with the org
+(O(h + (N + h)·log n) for N rows shown and h people opted out). Its one write notes that
+the period was read, so the background keeps its figures fresh.
 
 The script runs atomically, so the ranks, moves and people count of one reply come from
 one instant even while reports stream in. Ranks are competition ranks ("1224"): 1 + the
@@ -26,9 +27,9 @@ from bot.ranking import Agreement, Board, Row
 from bot.store import Store
 
 # KEYS: 1 raw set, 2 points set, 3 tokens set, 4 opted-out people, 5 the period's stored
-#       population figures, 6 generation
+#       population figures, 6 generation, 7 the periods being read (sorted set)
 # ARGV: 1 N (rows per board), 2 viewer ('' for none), 3 how many of the stored efficiency
-#       leaders to read rows for
+#       leaders to read rows for, 4 this period's member of KEYS[7] ('' to leave it), 5 now
 # Returns {people, raw top, points top, rows, population JSON or false, generation}, rows
 # as flat [user, raw, points, tokens, higher on raw, higher on points] per active person.
 TOP_LUA = """
@@ -118,6 +119,7 @@ for _, m in ipairs(wanted) do
   end
 end
 local people = redis.call('ZCARD', KEYS[1]) - #hidden_raw
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[7], 'GT', ARGV[5], ARGV[4]) end
 return {people, raw_top, points_top, rows, stored or false,
         tonumber(redis.call('GET', KEYS[6]) or '0')}
 """
@@ -140,17 +142,20 @@ def _text(value: bytes | str) -> str:
 
 def read_top(store: Store, bucket: Bucket, config: BoardConfig, viewer: str | None,
              population_key: str, top_n: int | None = None,
-             now: float | None = None) -> TopRead:
+             now: float | None = None, wanted: str = "") -> TopRead:
     """The top `top_n` (default: the board size) of both boards for `viewer`: opted-out
     people are left out except the viewer themself. Rows carry efficiency and flags when
     stored population figures computed with this configuration exist; the board says how
-    old they are (`figures_age`)."""
+    old they are (`figures_age`). `wanted`: the period's member of the set of periods
+    being read, marked with `now` ('' marks nothing)."""
     n = config.board_size if top_n is None else top_n
     raw_key = store.zkey(config.raw_metric, bucket)
+    now = time.time() if now is None else now
     keys = [raw_key, store.zkey("points", bucket), store.zkey("tokens", bucket),
-            store.key("optout"), population_key, store.key("gen")]
+            store.key("optout"), population_key, store.key("gen"),
+            store.keys.population_wanted()]
     people, raw_top, points_top, flat, stored, generation = _script(store)(
-        keys=keys, args=[n, viewer or "", min(n, EXTRA_ROWS_MAX)])
+        keys=keys, args=[n, viewer or "", min(n, EXTRA_ROWS_MAX), wanted, now])
     population = Population.from_json(stored) if stored else None
     if population is not None and population.signature != signature(config):
         population = None
@@ -171,7 +176,6 @@ def read_top(store: Store, bucket: Bucket, config: BoardConfig, viewer: str | No
     by_user = {r.user: r for r in raw + outcome}
     if viewer_row is not None:
         by_user[viewer_row.user] = viewer_row
-    now = time.time() if now is None else now
     age = None
     if population is not None and population.generation != int(generation):
         age = max(0.0, now - population.computed_at)

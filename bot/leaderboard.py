@@ -60,14 +60,17 @@ class Leaderboards:
         self._lock = threading.Lock()
 
     def period_board(self, period: str, config: BoardConfig | None = None,
-                     viewer: str | None = None, top_n: int | None = None) -> PeriodBoard:
+                     viewer: str | None = None, top_n: int | None = None,
+                     remember: bool = True) -> PeriodBoard:
         """The top `top_n` (default: the board size) of both boards as `viewer` may see
         them, and the viewer's own line: opted-out people are left out, except the viewer
-        themself (everyone sees their own numbers)."""
+        themself (everyone sees their own numbers). `remember`: a person is reading it, so
+        the background keeps its figures fresh (the background's own reads do not)."""
         now = self.now()
         config = config or self.store.load_config()
         bucket = bucket_for_period(period, self.store.tz, now)
-        board = self.top_board(bucket, config, viewer, top_n, period=period)
+        board = self.top_board(bucket, config, viewer, top_n,
+                               period=period if remember else None)
         return self._period(period, bucket, config, board, now)
 
     def full_board(self, period: str, config: BoardConfig | None = None,
@@ -87,14 +90,15 @@ class Leaderboards:
                            name=period_name(period, self.store.tz, now))
 
     def top_board(self, bucket: Bucket, config: BoardConfig, viewer: str | None,
-                  top_n: int | None = None, period: str = "") -> Board:
+                  top_n: int | None = None, period: str | None = "") -> Board:
         """The top of both boards of `bucket` and the viewer's line (see period_board);
-        remembers that `period` (its bucket) is being read, for the background refresh."""
+        remembers that `period` (its bucket) is being read, for the background refresh,
+        unless `period` is None."""
         key = self.store.keys.population(bucket.scope, bucket.name)
         now = self.now().timestamp()
-        read = read_top(self.store, bucket, config, viewer, key, top_n, now=now)
-        self.store.r.zadd(self.store.keys.population_wanted(),
-                          {f"{period}|{bucket.suffix}": now}, gt=True)
+        wanted = "" if period is None else f"{period}|{bucket.suffix}"
+        read = read_top(self.store, bucket, config, viewer, key, top_n, now=now,
+                        wanted=wanted)
         board = read.board
         if board.people and ranked_on_request(board.people) and (
                 board.figures_missing or board.figures_age is not None):

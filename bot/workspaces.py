@@ -35,6 +35,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 DELETE_BATCH = 500
+RECHECK_INSTALLED = 60  # seconds a workspace's installation is trusted by get()
 ROTATE_BEFORE = 120  # minutes: a rotating bot token is refreshed this long before it expires
 
 
@@ -51,6 +52,7 @@ class Workspaces:
             redis_client, settings.slack_client_id, on_install=self._installed))
         self._keys = InstallKeys(settings.slack_client_id)
         self._deps: dict[str, Deps] = {}
+        self._seen: dict[str, tuple[float, Deps]] = {}  # get(): when, what
         self._lock = threading.Lock()
 
     @classmethod
@@ -74,13 +76,24 @@ class Workspaces:
         return self._deps_for(workspace, context.client)
 
     def get(self, workspace: str) -> Deps | None:
-        """The workspace named `workspace` (a team id), if installed (or the only one)."""
+        """The workspace named `workspace` (a team id), if installed (or the only one).
+        An answer is reused for RECHECK_INSTALLED seconds: reports for a workspace do not
+        read the installations on every request."""
         if self.single is not None:
             return self.single if workspace in ("", self.single.store.ws) else None
+        with self._lock:
+            seen = self._seen.get(workspace)
+        if seen is not None and time.monotonic() - seen[0] < RECHECK_INSTALLED:
+            return seen[1]
+        found = None
         for team in self.installations.installed():  # type: ignore[union-attr]
             if workspace in (team.get("team_id"), team.get("enterprise_id")):
-                return self._deps_for(workspace, self._client(team))
-        return None
+                found = self._deps_for(workspace, self._client(team))
+                break
+        if found is not None:  # one not installed (yet) is asked about again next time
+            with self._lock:
+                self._seen[workspace] = (time.monotonic(), found)
+        return found
 
     def all(self) -> Iterator[Deps]:
         """Every installed workspace (the worker runs each one's digest and refreshes)."""
@@ -137,6 +150,7 @@ class Workspaces:
         self.r.hset(self._keys.leaving(), workspace, due)
         with self._lock:
             self._deps.pop(workspace, None)
+            self._seen.pop(workspace, None)
         log.info("workspace %s uninstalled: its data is deleted after %s", workspace,
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(due)))
         return due

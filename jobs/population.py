@@ -34,7 +34,7 @@ def refresh_figures(deps: Deps) -> int:
             if deps.client is None or period not in PERIODS or bucket != bucket_for_period(
                     period, deps.store.tz, lb.now()):
                 continue  # a period that has moved on (yesterday's "today"), or no Slack
-            pb = lb.period_board(period, config, viewer=None)
+            pb = lb.period_board(period, config, viewer=None, remember=False)
             if not ranked_on_request(pb.board.people):
                 refresh_shared_chart(deps, deps.client, pb)
         except Exception:

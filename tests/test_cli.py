@@ -67,17 +67,23 @@ def test_leaderboard_json(tmp_path: Path, redis_client, redis_url: str) -> None:
     assert "BY USAGE (tokens)" in table.stdout and "BY OUTCOMES (points)" in table.stdout
 
 
+class Lines:
+    """A stream that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.lines.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
 def test_demo(tmp_path: Path) -> None:
-    lines: list[str] = []
-
-    class Out:
-        def write(self, text: str) -> None:
-            lines.append(text)
-
-        def flush(self) -> None:
-            pass
-
-    summary = run_demo(out_dir=tmp_path, people=50, stream=Out())
+    out = Lines()
+    lines = out.lines
+    summary = run_demo(out_dir=tmp_path, people=50, stream=out)
     output = "".join(lines)
     assert summary["accepted"] == summary["events"] and summary["rejected"] == 0
     assert summary["retry_accepted"] == 0
@@ -170,16 +176,9 @@ def test_the_demo_keeps_its_data_for_the_leaderboard_and_digest_commands(
     """`tokenboard demo` keeps its org in the data dir's embedded Redis, as the workspace
     "demo"; `leaderboard` and `digest --dry-run` read it with --workspace demo."""
     data = tmp_path / "data"
-    lines: list[str] = []
-
-    class Out:
-        def write(self, text: str) -> None:
-            lines.append(text)
-
-        def flush(self) -> None:
-            pass
-
-    summary = run_demo(out_dir=tmp_path / "out", people=50, stream=Out(), keep_dir=data)
+    out = Lines()
+    lines = out.lines
+    summary = run_demo(out_dir=tmp_path / "out", people=50, stream=out, keep_dir=data)
     output = "".join(lines)
     assert "tokenboard leaderboard --workspace demo" in output
     assert "tokenboard digest --dry-run --workspace demo" in output
@@ -208,7 +207,7 @@ def test_the_demo_keeps_its_data_for_the_leaderboard_and_digest_commands(
     assert json.loads(other.stdout)["raw"] == []
 
     # a second demo starts afresh instead of adding to the first
-    again = run_demo(out_dir=tmp_path / "out", people=50, stream=Out(), keep_dir=data)
+    again = run_demo(out_dir=tmp_path / "out", people=50, stream=out, keep_dir=data)
     assert again["accepted"] == again["events"]
     done = run(["leaderboard", "--workspace", "demo", "--period", "all", "--json"], env,
                tmp_path)

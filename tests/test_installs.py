@@ -208,6 +208,7 @@ def test_a_rotating_bot_token_is_refreshed_before_it_expires(
     from bot import workspaces as workspaces_module
 
     workspaces, app = multi
+    monkeypatch.setattr(workspaces_module, "RECHECK_INSTALLED", 0)  # every get() looks
     stub.authorize("code-r", "T0ROT", rotating=True)
     page = app.oauth_flow.handle_installation(BoltRequest(body="", query={}, headers={}))
     state = re.search(r"state=([0-9a-f]+)", page.body).group(1)
