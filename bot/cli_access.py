@@ -100,7 +100,7 @@ def run_tokens(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_identities(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_deps
-    from bot.identities import IdentityError, Rebuilding
+    from bot.identities import IdentityError, ScoringBusy
 
     command = args.identities_command
     rows: list[tuple[str, str]] = []
@@ -161,7 +161,7 @@ def run_identities(settings: Settings, args: argparse.Namespace) -> int:
     except IdentityError as exc:
         print(f"tokenboard: {exc}", file=sys.stderr)
         return 1
-    except Rebuilding as exc:
+    except ScoringBusy as exc:
         print(f"tokenboard: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.directory import Directory
-from bot.store import COUNTED, REBUILDING, STALE_CONFIG, Store
+from bot.store import COUNTED, STALE_CONFIG, Store
 
 IDENTITY = re.compile(r"^([a-z][a-z0-9-]{1,30}):([^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,253})$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -33,8 +33,9 @@ class IdentityError(ValueError):
     """An identity or link that cannot be used, with a message for the operator."""
 
 
-class Rebuilding(Exception):
-    """Scores are being rebuilt; crediting must wait (retry shortly)."""
+class ScoringBusy(Exception):
+    """The scoring configuration kept changing while a day was credited; nothing of that
+    day was lost (it stays kept for the identity): link again in a minute."""
 
 
 def normalize(identity: str) -> str:
@@ -142,10 +143,11 @@ class Identities:
                     config, version = self.store.load_config_versioned()
                     status = self.store.credit_day(identity, user, date.fromisoformat(day_text),
                                                    config, version)
-                    if status == REBUILDING:
-                        raise Rebuilding("scores are being rebuilt; link again in a minute")
                     if status != STALE_CONFIG:
                         break
+                else:  # the day stays listed, so a later link credits it
+                    raise ScoringBusy("the scoring configuration kept changing; link again "
+                                      "in a minute")
                 credited += status == COUNTED
                 self.r.srem(keys.identity_days(identity), day_text)
         pipe = self.r.pipeline(transaction=True)
