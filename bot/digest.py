@@ -19,9 +19,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.blocks import board_columns, escape, fmt_move, mrkdwn, person_label
-from bot.chart import chart_people
+from bot.chart import CLIMB, chart_people, classify
 from bot.leaderboard import PeriodBoard
-from bot.ranking import Row, agreement_strength
+from bot.ranking import MIN_TO_COMPARE, Row, agreement_strength, agreement_summary
 
 MOVES_SHOWN = 3
 EFFICIENCY_SHOWN = 3
@@ -32,7 +32,10 @@ class DigestData:
     day: date
     day_board: PeriodBoard
     previous_rho: float | None
+    """ρ of the day before, None when it is not quoted: undefined, or fewer than
+    `MIN_TO_COMPARE` people were active that day."""
     week_rho: float | None
+    """ρ of the week to date, None when it is not quoted (as `previous_rho`)."""
     changes: list[str] = field(default_factory=list)  # configuration changes to mention
 
     @property
@@ -50,18 +53,26 @@ def people_named(data: DigestData) -> list[str]:
 
 
 def biggest_moves(data: DigestData) -> tuple[list[Row], list[Row]]:
-    """Climbers and fallers among the people on either top list, biggest first."""
+    """Climbers and fallers among the people on either top list, biggest first.
+
+    Only people with outcome points climb: someone with none shares the last outcome
+    rank, which can be a smaller number than their usage rank without being better."""
     rows = chart_people(data.day_board.board.raw, data.day_board.board.outcome,
                         data.day_board.config.board_size)
-    up = sorted((r for r in rows if r.move > 0), key=lambda r: (-r.move, r.user))
+    up = sorted((r for r in rows if classify(r) == CLIMB), key=lambda r: (-r.move, r.user))
     down = sorted((r for r in rows if r.move < 0), key=lambda r: (r.move, r.user))
     return up[:MOVES_SHOWN], down[:MOVES_SHOWN]
 
 
 def rho_sentence(data: DigestData) -> str:
-    """'Raw usage and outcomes agreed weakly on Mon 23 Nov: ρ = 0.31 (…)'."""
+    """'Raw usage and outcomes agreed weakly on Mon 23 Nov: ρ = 0.31 (…)'.
+
+    With fewer than `MIN_TO_COMPARE` active people it says so in words, as /leaderboard
+    does, and quotes no ρ at all (not the day before's or the week's either)."""
     a = data.day_board.board.agreement
     when = f"on {data.day:%a %d %b}"
+    if a.people < MIN_TO_COMPARE:
+        return agreement_summary(a, when)[0]
     if a.spearman is None:
         return f"Too little activity {when} to compare the two boards."
     verb = "agreed" if a.spearman >= 0 else "disagreed"

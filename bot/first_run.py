@@ -201,7 +201,7 @@ class RankHistory:
         return any(h.raw is not None for h in self.history)
 
     def signature(self) -> str:
-        data = [(h.day.isoformat(), h.raw, h.outcome) for h in self.history]
+        data = [(h.day.isoformat(), h.raw, h.outcome, h.no_outcomes) for h in self.history]
         return hashlib.sha256(json.dumps([self.raw_metric, data]).encode()).hexdigest()[:32]
 
 

@@ -32,7 +32,7 @@ from bot.deps import Deps
 from bot.digest import DigestData, digest_blocks, people_named
 from bot.leaderboard import PeriodBoard
 from bot.periods import day_bucket, week_bucket
-from bot.ranking import Totals, spearman
+from bot.ranking import MIN_TO_COMPARE, Totals, spearman
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 120  # seconds: longer than building + posting takes, short enough to recover
@@ -126,7 +126,7 @@ class DigestRunner:
                                 label=f"on {day:%a %d %b}", config=config, board=board)
         data = DigestData(day=day, day_board=day_board,
                           previous_rho=self._rho_of(day - timedelta(days=1), config, hidden),
-                          week_rho=spearman(self._week_to_date(day, config, hidden)),
+                          week_rho=quotable_rho(self._week_to_date(day, config, hidden)),
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
         names = self.deps.directory.names(people_named(data))
@@ -147,12 +147,14 @@ class DigestRunner:
 
     def _rho_of(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> float | None:
         """ρ of a past day, as its own digest published it when there was one (saves
-        reading 2 × N scores again), else computed now."""
+        reading 2 × N scores again; None if it quoted none), else computed now (None
+        with too few people to compare)."""
         store = self.deps.store
         known = store.published_rho(day, rho_context(config, hidden))
         if known is not None:
             return known[0]
-        return spearman(store.period_totals(day_bucket(day), config.raw_metric).without(hidden))
+        return quotable_rho(store.period_totals(day_bucket(day), config.raw_metric)
+                            .without(hidden))
 
     def _week_to_date(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> Totals:
         """The ISO week of `day` from Monday through `day`: the week bucket minus the
@@ -235,8 +237,9 @@ class DigestRunner:
             store.release_digest(channel, day, self.owner)
             raise
         store.mark_digest_posted(channel, day, ts)
+        agreement = built.data.day_board.board.agreement
         store.record_published_rho(day, rho_context(config, self.deps.leaderboards.hidden_from(
-            None)), built.data.day_board.board.agreement.spearman)
+            None)), agreement.spearman if agreement.people >= MIN_TO_COMPARE else None)
         store.clear_digest_error()
         if built.chart_error:  # shown to admins on App Home until the next digest
             store.set_digest_error(f"Digest for {day} was posted without its chart, which "
@@ -290,9 +293,20 @@ class DigestRunner:
                             "attach it", error or exc)
 
 
+def quotable_rho(totals: Totals) -> float | None:
+    """Spearman ρ of `totals` when the digest may quote it: `MIN_TO_COMPARE` or more
+    active people (anyone with usage, points or tokens), and ρ defined; None otherwise."""
+    active = (abs(totals.raw) > 1e-9) | (abs(totals.points) > 1e-9) | (
+        abs(totals.tokens) > 1e-9)  # as `spearman` counts them
+    if int(active.sum()) < MIN_TO_COMPARE:
+        return None
+    return spearman(totals)
+
+
 def rho_context(config: BoardConfig, hidden: frozenset[str]) -> tuple:
-    """What a published ρ depends on besides the data: scoring and who is left out."""
-    return (config.model_dump_json(), tuple(sorted(hidden)))
+    """What a published ρ depends on besides the data: scoring, who is left out and how
+    many active people a ρ needs to be quoted at all."""
+    return (config.model_dump_json(), tuple(sorted(hidden)), MIN_TO_COMPARE)
 
 
 def previous_day(schedule: Schedule, now: datetime | None = None) -> date:

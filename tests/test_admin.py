@@ -769,7 +769,7 @@ def test_opt_out_hides_a_person_from_others_and_from_the_digest(app: App) -> Non
     built = DigestRunner(app.deps).build(today)
     shown = json.dumps(built.blocks, ensure_ascii=False) + built.text + built.alt
     assert "Olga" not in shown and "U0OLGA" not in shown
-    assert "Sam" in shown and "over 2 people" in shown
+    assert "Sam" in shown and "(2 active)" in shown  # Sam and Tia: too few for a ρ
 
     reply(app, "optin", "U0OLGA", "in")
     back = response_text(reply(app, "today", "U0SAM", "sam2"))

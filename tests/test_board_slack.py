@@ -266,7 +266,8 @@ def test_people_tied_at_zero_outcomes_form_one_group() -> None:
     rows = _rows([0, 0, 5, 0, 9, 1])  # U00, U01, U03 have no outcomes
     left, right, group, slots = layout(rows)
     assert group == 3
-    assert {right[u] for u in ("U00", "U01", "U03")} == {3}  # one slot, after the 3 scored
+    # one slot below the 3 scored and below U03's usage slot (3), so every line goes down
+    assert {right[u] for u in ("U00", "U01", "U03")} == {4}
     assert [u for u, _ in sorted(right.items(), key=lambda kv: kv[1])][:3] == [
         "U04", "U02", "U05"]
     assert slots == 6 and sorted(left.values()) == list(range(6))
@@ -275,7 +276,7 @@ def test_people_tied_at_zero_outcomes_form_one_group() -> None:
 
 
 def test_chart_is_sharp_colour_blind_safe_and_has_a_legend() -> None:
-    rows = _rows([0, 0, 5, 0, 9, 1, 3, 2])
+    rows = _rows([4, 0, 5, 0, 9, 1, 3, 2])  # U00 falls (#1 → #3), most climb
     png = slope_chart(rows, {r.user: r.user for r in rows}, "Usage rank → outcome rank")
     image = Image.open(io.BytesIO(png)).convert("RGB")
     assert image.size[0] == int(WIDTH_IN * DPI) == 1400  # 2× resolution for phones

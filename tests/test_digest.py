@@ -218,7 +218,8 @@ def test_digest_content_from_a_hand_ranked_org(settings, redis_client, stub) -> 
     assert sorted(climbs[1:]) == [("Dev", 4, 2), ("Fox", 6, 4)]
     assert falls == [("Ana", 1, 6), (MENTION_ESC, 2, 5)]
 
-    # ρ: the day, the day before (perfectly reversed: -1) and the week (9 people).
+    # ρ: the day (6 people) and the week (9 people). The day before had 3 active people,
+    # too few to compare (its ρ would be a meaningless -1): no figure for it.
     rho_day = spearman_from_ranks([(1, 6), (2, 5), (3, 3), (4, 2), (5, 1), (6, 4)])
     assert round(rho_day, 2) == -0.66
     # Week: tokens Ana..Ivy ranks 1..9; points Eve 15, Dev 10, Cai 5, Fox 3, Ben 2,
@@ -226,11 +227,9 @@ def test_digest_content_from_a_hand_ranked_org(settings, redis_client, stub) -> 
     rho_week = spearman_from_ranks([(1, 9), (2, 5), (3, 3), (4, 2), (5, 1), (6, 4),
                                     (7, 8), (8, 7), (9, 6)])
     assert round(rho_week, 2) == 0.10
-    rho_prev = spearman_from_ranks([(1, 3), (2, 2), (3, 1)])
-    assert rho_prev == -1.0
     [rho] = [t for t in texts if "ρ" in t]
     assert "disagreed" in rho and f"ρ = {rho_day:.2f}" in rho and "6 people" in rho
-    assert f"ρ = {rho_prev:.2f}" in rho and f"{rho_day - rho_prev:+.2f}" in rho
+    assert "day before" not in rho and "-1.00" not in rho and "change" not in rho
     assert "Week to date: ρ = 0.10" in rho
     assert "Tue 24 Nov" in rho
 
@@ -290,6 +289,63 @@ def test_a_day_without_reports_posts_a_short_no_activity_line(settings, redis_cl
     assert "no " in line.lower() and "reported" in line.lower() and len(line) < 200
     assert "Gil" not in json.dumps(post["blocks"]) and "ρ" not in line
     assert stub.uploads() == {} and stub.calls("files.getUploadURLExternal") == []
+
+
+# Five people on one day: tokens A > B > C > D > E; points C 15 (9 PRs), E 10 (4 PRs),
+# A 5 (1 PR), D 2 (a review), B 0.
+FIVE = {"U0ANA": (900_000, {"pr_merged": 1}), "U0BEN": (700_000, {}),
+        "U0CAI": (500_000, {"pr_merged": 9}), "U0DEV": (300_000, {"review": 1}),
+        "U0EVE": (150_000, {"pr_merged": 4})}
+
+
+def everything_posted(post: dict) -> str:
+    return json.dumps(post["blocks"], ensure_ascii=False) + post["text"]
+
+
+def test_three_active_people_are_too_few_to_compare(settings, redis_client, stub) -> None:
+    """3 people: said in words, as /leaderboard does, and no ρ or τ anywhere, not even the
+    day before's (5 people) or the week's (8 people)."""
+    deps = make_deps(settings, redis_client)
+    add_names(stub)
+    # tokens 9000 > 5000 > 1000, points 0 < 5 < 10: a "ρ = -1" that would mean nothing
+    seed(deps, local(DAY, 12), {"U0ANA": (9000, {}), "U0BEN": (5000, {"pr_merged": 1}),
+                                "U0CAI": (1000, {"pr_merged": 4})})
+    seed(deps, local(DAY - timedelta(days=1), 12), FIVE, prefix="prev-")
+    assert DigestRunner(deps).run(DAY).status == "posted"
+    [post] = posts(stub)
+    assert "Too few people to compare the two boards yet (3 active)." in section_texts(post)
+    everything = everything_posted(post)
+    assert "ρ" not in everything and "τ" not in everything and "-1.00" not in everything
+    assert "day before" not in everything.lower() and "week to date" not in everything.lower()
+    assert post["text"].endswith("Too few people to compare the two boards yet (3 active).")
+    # Nothing was quoted, so the next day's digest has no "day before" figure to repeat.
+    seed(deps, local(DAY + timedelta(days=1), 12), FIVE, prefix="next-")
+    data = DigestRunner(deps).build(DAY + timedelta(days=1), with_chart=False).data
+    assert data.previous_rho is None
+
+
+def test_five_active_people_are_compared(settings, redis_client, stub) -> None:
+    """5 people (the smallest number compared): ρ quoted; the day before had 3, so its ρ is
+    not; the week to date has 8, so its ρ is."""
+    deps = make_deps(settings, redis_client)
+    add_names(stub)
+    seed(deps, local(DAY, 12), FIVE)
+    seed(deps, local(DAY - timedelta(days=1), 12), PREV_ORG)
+    assert DigestRunner(deps).run(DAY).status == "posted"
+    [post] = posts(stub)
+    # usage A1 B2 C3 D4 E5; outcomes C1 E2 A3 D4 B5
+    rho_day = spearman_from_ranks([(1, 3), (2, 5), (3, 1), (4, 4), (5, 2)])
+    assert round(rho_day, 2) == -0.30
+    # week: tokens A..E then Gil, Hal, Ivy (1..8); points C 15, E 10, A 5, D 2,
+    # Ivy ln 4, Hal ln 3, Gil ln 2, B 0
+    rho_week = spearman_from_ranks([(1, 3), (2, 8), (3, 1), (4, 4), (5, 2), (6, 7), (7, 6),
+                                    (8, 5)])
+    assert round(rho_week, 2) == 0.24
+    [rho] = [t for t in section_texts(post) if "ρ" in t]
+    assert rho.startswith("Raw usage and outcomes disagreed weakly on Tue 24 Nov: "
+                          f"ρ = {rho_day:.2f} over 5 people.")
+    assert f"Week to date: ρ = {rho_week:.2f}." in rho
+    assert "day before" not in rho.lower() and "Too few" not in everything_posted(post)
 
 
 def test_blocks_stay_within_limits_with_long_escaped_names(settings, redis_client,
@@ -548,23 +604,26 @@ def test_the_next_digest_reuses_the_published_rho_of_the_day_before(
         settings, redis_client, stub) -> None:
     deps = make_deps(settings, redis_client)
     before = DAY - timedelta(days=1)
-    # The day before: tokens 9000 > 5000 > 1000 but points 0 < 5 < 10 (5·√1, 5·√4):
-    # perfectly reversed, ρ = -1.
-    seed(deps, local(before, 10), {"U0A": (9000, {}), "U0B": (5000, {"pr_merged": 1}),
-                                   "U0C": (1000, {"pr_merged": 4})})
+    # The day before, 5 people: tokens 9000 > 7000 > 5000 > 3000 > 1000 but points
+    # 0 < 2 < 3 < 5 < 10 (review 2·√1, deploy 3·√1, 5·√1, 5·√4): perfectly reversed, ρ = -1.
+    seed(deps, local(before, 10), {"U0A": (9000, {}), "U0B": (7000, {"review": 1}),
+                                   "U0C": (5000, {"deploy": 1}),
+                                   "U0D": (3000, {"pr_merged": 1}),
+                                   "U0E": (1000, {"pr_merged": 4})})
     assert DigestRunner(deps).run(before).status == "posted"
-    # A late report for that day (U0D: 20000 tokens, 1 deploy = 3 points) would change ρ
-    # if it were recomputed (to -0.8, below).
-    seed(deps, local(before, 23), {"U0D": (20000, {"deploy": 1})})
+    # A late report for that day (U0F: 20000 tokens, 9 PRs = 15 points) would change ρ
+    # if it were recomputed (to -1/7, below).
+    seed(deps, local(before, 23), {"U0F": (20000, {"pr_merged": 9})})
     seed(deps, local(DAY, 10), {"U0A": (10, {}), "U0B": (20, {"review": 1})})
     data = DigestRunner(deps).build(DAY, with_chart=False).data
-    assert data.previous_rho == -1.0  # what the channel was told, not a recomputation
+    # what the channel was told, not a recomputation
+    assert data.previous_rho is not None and abs(data.previous_rho - (-1.0)) < 1e-9
     # Under other scoring rules the published figure no longer applies: recomputed.
     deps.store.save_config(BoardConfig(board_size=7))
     recomputed = DigestRunner(deps).build(DAY, with_chart=False).data.previous_rho
-    # raw ranks D1 A2 B3 C4 vs points C1 B2 D3 A4: d = 2,2,1,3 → Σd² = 18 →
-    # ρ = 1 − 6·18/(4·15) = −0.8
-    assert recomputed is not None and abs(recomputed - (-0.8)) < 1e-9
+    # raw ranks F1 A2 B3 C4 D5 E6 vs points F1 E2 D3 C4 B5 A6: d = 0,4,2,0,2,4 →
+    # Σd² = 40 → ρ = 1 − 6·40/(6·35) = −1/7
+    assert recomputed is not None and abs(recomputed - (-1 / 7)) < 1e-9
 
 
 def test_every_person_the_digest_shows_is_named(settings, redis_client, stub) -> None:

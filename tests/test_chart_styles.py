@@ -1,0 +1,275 @@
+"""Every drawn line's colour and style follow the ranks it joins, on all three charts.
+
+The digest's slope chart, the `/leaderboard` reply's slope chart and App Home's 30-day
+rank chart are each fed through the real code path that produces their rows (the store,
+`rank_board` / `daily_ranks`, the digest runner, the slash command, App Home), then drawn;
+the lines are checked twice: as the plain line specs the chart plots, and as the Line2D
+objects of a real matplotlib Figure. What each line should look like is worked out here
+from the ranks and points alone, never read from the chart module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from matplotlib.colors import to_hex
+
+import bot.board_chart
+import bot.first_run
+import jobs.digest
+from bot.chart import alt_text, figure, layout, line_specs, line_style
+from bot.rank_history import DayRanks, rank_figure, rank_lines
+from bot.ranking import PersonTotals, Row, rank_board
+from jobs.digest import DigestRunner
+from tests.conftest import App
+from tests.test_admin import open_home
+from tests.test_digest import DAY, local, make_deps, section_texts, seed
+from tests.test_first_run import outcome, record, usage
+from tests.test_slack import seed as seed_app
+from tests.test_slack import wait_for
+
+# What each kind of line must look like, written out here, not imported.
+EXPECTED = {
+    "climb": ("#0072b2", "-", "climbs when ranked by outcomes"),
+    "fall": ("#d55e00", "--", "falls when ranked by outcomes"),
+    "same": ("#000000", ":", "same place on both"),
+    "no outcomes": ("#999999", "-.", "no outcomes (ranked last)"),
+}
+LEGEND_ORDER = ["climb", "fall", "same", "no outcomes"]
+
+
+def expected_kind(row: Row) -> str:
+    """From the ranks and points alone: no points is its own kind; otherwise a smaller
+    outcome rank number than the usage one is a climb, a larger one a fall."""
+    if row.points <= 0:
+        return "no outcomes"
+    if row.outcome_rank < row.raw_rank:
+        return "climb"
+    if row.outcome_rank > row.raw_rank:
+        return "fall"
+    return "same"
+
+
+def check_slope_chart(rows: Sequence[Row], names: Mapping[str, str],
+                      kinds: Mapping[str, str]) -> None:
+    """The specs and the real Figure of `rows` agree with `expected_kind` and `kinds` (the
+    hand-worked answer for this org), and no-outcome lines go down below everyone else."""
+    assert {r.user: expected_kind(r) for r in rows} == kinds
+    specs = {s.user: s for s in line_specs(rows)}
+    assert set(specs) == {r.user for r in rows}
+    scored_slots = [specs[r.user].y1 for r in rows if r.points > 0]
+    for row in rows:
+        spec = specs[row.user]
+        colour, linestyle, label = EXPECTED[kinds[row.user]]
+        assert (to_hex(spec.colour), spec.linestyle, spec.label) == (colour, linestyle,
+                                                                      label), row
+        style = line_style(row)
+        assert (to_hex(style.colour), style.linestyle) == (colour, linestyle)
+        if row.points <= 0:  # below every scored person on the right, and going down
+            assert spec.y1 > spec.y0, row
+            assert all(spec.y1 > y for y in scored_slots), row
+
+    fig = figure(rows, names, "test chart")
+    [ax] = fig.axes
+    drawn = {line.get_gid(): line for line in ax.get_lines()}
+    assert set(drawn) == {r.user for r in rows}
+    for row in rows:
+        line = drawn[row.user]
+        colour, linestyle, _ = EXPECTED[kinds[row.user]]
+        assert to_hex(line.get_color()) == colour, row
+        assert line.get_linestyle() == linestyle, row
+        assert list(line.get_ydata()) == [specs[row.user].y0, specs[row.user].y1]
+    [legend] = fig.legends
+    present = [k for k in LEGEND_ORDER if k in set(kinds.values())]
+    assert [t.get_text() for t in legend.get_texts()] == [EXPECTED[k][2] for k in present]
+    for handle, kind in zip(legend.legend_handles, present, strict=True):
+        assert to_hex(handle.get_color()) == EXPECTED[kind][0]
+        assert handle.get_linestyle() == EXPECTED[kind][1]
+
+    alt = alt_text(rows, names)
+    climbers = [r for r in rows if kinds[r.user] == "climb"]
+    if "Biggest climb: " in alt:
+        climber = alt.split("Biggest climb: ", 1)[1].split(",", 1)[0]
+        assert climber in {names.get(r.user, r.user) for r in climbers}
+    else:
+        assert not climbers
+
+
+# -- the pure functions -----------------------------------------------------------------------
+
+
+def board_rows(points: list[float]) -> list[Row]:
+    """Usage ranks 1..n in list order, with these outcome points."""
+    people = [PersonTotals(f"U{i:02d}", 1000.0 * (len(points) - i), p, 1000.0)
+              for i, p in enumerate(points)]
+    return list(rank_board(people, top_n=len(points)).raw)
+
+
+@pytest.mark.parametrize("points", [
+    [2, 5, 10, 0, 0, 0, 0, 0, 0],  # 3 scored, 6 with nothing at usage #4..#9
+    [0, 5, 9, 1],                  # one person with nothing: no group, still its own kind
+    [0, 0, 0],                     # nobody has outcomes
+    [9, 5, 1],                     # nobody moves
+    [4, 0, 5, 0, 9, 1, 3, 2],
+])
+def test_line_styles_follow_ranks(points: list[float]) -> None:
+    rows = board_rows(points)
+    check_slope_chart(rows, {}, {r.user: expected_kind(r) for r in rows})
+
+
+def test_people_without_outcomes_never_climb_or_stay() -> None:
+    # Three scored people and six with nothing: the six share outcome rank #4, so usage
+    # #4 has "move 0" and #5..#9 have "moves up"; neither is true.
+    rows = board_rows([2, 5, 10, 0, 0, 0, 0, 0, 0])
+    assert [(r.raw_rank, r.outcome_rank) for r in rows[3:]] == [(k, 4) for k in range(4, 10)]
+    kinds = {r.user: line_style(r).label for r in rows}
+    assert kinds == {"U00": "falls when ranked by outcomes",
+                     "U01": "same place on both",
+                     "U02": "climbs when ranked by outcomes",
+                     **{f"U{i:02d}": "no outcomes (ranked last)" for i in range(3, 9)}}
+    left, right, group, slots = layout(rows)
+    assert group == 6 and {right[f"U{i:02d}"] for i in range(3, 9)} == {9} and slots == 10
+    alt = alt_text(rows, {})
+    assert "Biggest climb: U02, #3 to #1." in alt and "Biggest drop: U00, #1 to #3." in alt
+    assert "No outcomes, ranked last: U03 (#4 by usage)" in alt
+
+
+# -- the digest's chart ---------------------------------------------------------------------------
+
+# usage #1..#3 score 2, 5 and 10 points; #4..#9 report tokens only.
+ORG = {"U0A": (900_000, {"review": 1}), "U0B": (800_000, {"pr_merged": 1}),
+       "U0C": (700_000, {"pr_merged": 4}),
+       **{f"U0Z{i}": (600_000 - 100_000 * i, {}) for i in range(6)}}
+KINDS = {"U0A": "fall", "U0B": "same", "U0C": "climb",
+         **{f"U0Z{i}": "no outcomes" for i in range(6)}}
+
+
+def test_the_digest_chart(settings, redis_client, stub, monkeypatch) -> None:
+    deps = make_deps(settings, redis_client)
+    for uid in ORG:
+        stub.add_user(uid, display_name=f"Name {uid[2:]}")
+    seed(deps, local(DAY, 12), ORG)
+    drawn: list[tuple[list[Row], dict[str, str]]] = []
+    real = jobs.digest.slope_chart
+
+    def spy(rows, names, title):  # type: ignore[no-untyped-def]
+        drawn.append((list(rows), dict(names)))
+        return real(rows, names, title)
+
+    monkeypatch.setattr("jobs.digest.slope_chart", spy)
+    built = DigestRunner(deps).build(DAY)
+    assert built.png and built.png.startswith(b"\x89PNG")
+    [(rows, names)] = drawn
+    # ranks by hand: usage A1 B2 C3 Z0..Z5 4..9; points C 10, B 5, A 2, the rest 0 (#4)
+    assert {r.user: (r.raw_rank, r.outcome_rank) for r in rows} == {
+        "U0A": (1, 3), "U0B": (2, 2), "U0C": (3, 1),
+        **{f"U0Z{i}": (4 + i, 4) for i in range(6)}}
+    check_slope_chart(rows, names, KINDS)
+    assert "Biggest climb: Name C, #3 to #1." in built.alt
+    # the digest's words agree: only C climbs
+    [moves] = [t for t in section_texts({"blocks": built.blocks}) if "Climb" in t]
+    climb_line = moves.splitlines()[0]
+    assert "Name C" in climb_line and "Name Z" not in climb_line and "Name A" not in climb_line
+
+
+# -- the /leaderboard reply's chart ---------------------------------------------------------------
+
+
+def test_the_board_chart(app: App, monkeypatch) -> None:
+    # tokens, merged PRs (5·√n points): A 5, B 10, C 15, the six Z nothing
+    people = {"U0A": (9000, 1), "U0B": (8000, 4), "U0C": (7000, 9),
+              **{f"U0Z{i}": (6000 - 1000 * i, 0) for i in range(6)}}
+    for uid in people:
+        app.stub.add_user(uid, display_name=f"Name {uid[2:]}")
+    seed_app(app, people)
+    drawn: list[tuple[list[Row], dict[str, str]]] = []
+    real = bot.board_chart.slope_chart
+
+    def spy(rows, names, title):  # type: ignore[no-untyped-def]
+        drawn.append((list(rows), dict(names)))
+        return real(rows, names, title)
+
+    monkeypatch.setattr("bot.board_chart.slope_chart", spy)
+    assert app.command("today", user_id="U0A", name="chart").status == 200
+    [reply] = wait_for(lambda: app.stub.responses("chart"))
+    [image] = [b for b in reply["blocks"] if b["type"] == "image"]
+    [(rows, names)] = drawn
+    assert {r.user: (r.raw_rank, r.outcome_rank) for r in rows} == {
+        "U0A": (1, 3), "U0B": (2, 2), "U0C": (3, 1),
+        **{f"U0Z{i}": (4 + i, 4) for i in range(6)}}
+    check_slope_chart(rows, names, KINDS)
+    assert "Biggest climb: Name C, #3 to #1." in image["alt_text"]
+
+
+# -- App Home's rank history ---------------------------------------------------------------------
+
+USAGE_COLOUR, OUTCOME_COLOUR, NONE_COLOUR = "#e01e5a", "#2eb67d", "#999999"
+
+
+def test_the_app_home_chart(app: App, monkeypatch) -> None:
+    """App Home draws one person's ranks over 30 days, not a slope chart: one line per
+    board, coloured by the board (never by direction). A day without outcome points is
+    not on the outcome line: it is a grey hollow marker at the shared last place."""
+    today = datetime.now(UTC).date()
+    d1, d2 = today - timedelta(days=2), today - timedelta(days=1)
+    record(app.deps, [
+        # d1: usage A 300, B 200, V 100 → V #3; only A scores → V and B share #2
+        usage("a1", "U0A", d1, 300), usage("b1", "U0B", d1, 200),
+        usage("v1", "U0VIEWER", d1, 100), outcome("a2", "U0A", d1, "review"),
+        # d2: usage V 300, A 200 → V #1; points A 2, V 5 → V #1
+        usage("v2", "U0VIEWER", d2, 300), usage("a3", "U0A", d2, 200),
+        outcome("a4", "U0A", d2, "review"), outcome("v3", "U0VIEWER", d2, "pr_merged"),
+    ])
+    drawn: list[list[DayRanks]] = []
+    real = bot.first_run.rank_chart
+
+    def spy(history, raw_metric="tokens"):  # type: ignore[no-untyped-def]
+        drawn.append(list(history))
+        return real(history, raw_metric)
+
+    monkeypatch.setattr("bot.first_run.rank_chart", spy)
+    open_home(app, "U0VIEWER", "EvStyles")
+    [history] = drawn
+    by_day = {h.day: (h.raw, h.outcome, h.no_outcomes) for h in history}
+    assert by_day[d1] == (3, 2, True) and by_day[d2] == (1, 1, False)
+
+    def expected(series: str) -> list[float]:
+        out = []
+        for h in history:
+            if series == "usage":
+                value = h.raw
+            elif series == "outcomes":
+                value = h.outcome if not h.no_outcomes else None
+            else:
+                value = h.outcome if h.no_outcomes else None
+            out.append(math.nan if value is None else float(value))
+        return out
+
+    def same(a: Sequence[float], b: Sequence[float]) -> bool:
+        return all((math.isnan(x) and math.isnan(y)) or x == y
+                   for x, y in zip(a, b, strict=True))
+
+    looks = {"usage": (USAGE_COLOUR, "-"), "outcomes": (OUTCOME_COLOUR, "-"),
+             "no outcomes": (NONE_COLOUR, "None")}
+    specs = {s.key: s for s in rank_lines(history)}
+    assert set(specs) == set(looks)
+    for key, (colour, linestyle) in looks.items():
+        assert to_hex(specs[key].colour) == colour and same(specs[key].ranks, expected(key))
+        assert specs[key].linestyle.lower() == linestyle.lower()
+    fig = rank_figure(history)
+    [ax] = fig.axes
+    lines = {line.get_gid(): line for line in ax.get_lines()}
+    assert set(lines) == set(looks)
+    for key, (colour, linestyle) in looks.items():
+        line = lines[key]
+        assert to_hex(line.get_color()) == colour and line.get_linestyle() == linestyle
+        assert same([float(y) for y in line.get_ydata()], expected(key))
+    assert "no outcomes (ranked last)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+    # a history with outcomes every day has no "no outcomes" entry at all
+    scored = [DayRanks(d1, 2, 1), DayRanks(d2, 1, 2)]
+    assert [s.key for s in rank_lines(scored)] == ["usage", "outcomes"]
+
