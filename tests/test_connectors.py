@@ -5,8 +5,10 @@ credited on link, and exact totals against the stub's own data."""
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,8 @@ from bot.connectors import vendors
 from bot.connectors.runner import PullResult, run_import, run_pull
 from bot.deps import Deps
 from bot.periods import ALL, Bucket
+from bot.sources.copilot import records as copilot_records
+from tests.reference import reference_dir, shape_differences
 from tests.vendor_stubs import ClaudeStub, CopilotStub, CursorStub, OpenAIStub, ms
 
 TODAY = datetime.now(UTC).date()
@@ -201,7 +205,15 @@ def test_one_source_per_tool(deps: Deps, people, claude: ClaudeStub) -> None:
 
 # -- Copilot --------------------------------------------------------------------------------
 
-FIXTURE = "/work/shared/fixtures/copilot/example-schema.user-level.json"
+# The suite's own users-1-day report (NDJSON, as the download links serve it): jpark-dev on
+# two days, Mara-Okafor on the first.
+COPILOT_REPORT = Path(__file__).resolve().parent / "payloads" / "copilot" / "users-1-day.ndjson"
+
+
+def github_docs_example() -> Path:
+    """GitHub Docs' user-level example (CC BY 4.0) in ../shared; skips, or fails in CI,
+    without it."""
+    return reference_dir("copilot") / "example-schema.user-level.json"
 
 
 def copilot_record(login: str, day: date, prompt: int, output: int, interactions: int = 1
@@ -241,17 +253,18 @@ def test_copilot_pull_downloads_ndjson_and_replaces(deps: Deps, people) -> None:
         server.close()
 
 
-def test_copilot_import_of_githubs_example_and_a_pull_are_the_same_row(deps: Deps) -> None:
-    import json
-
-    records = json.load(open(FIXTURE))
-    day = date.fromisoformat(records[0]["day"])
-    deps.store.retention_days = (TODAY - day).days + 30
-    deps.identities.link("U0ANA", f"github:{records[0]['user_login']}")
-    text = open(FIXTURE).read()
+def import_twice_then_a_correction(deps: Deps, text: str) -> None:
+    """`text` (a report as NDJSON or a JSON list) imported, imported again as NDJSON (the
+    same rows: nothing more counts), then with its first row corrected (it replaces)."""
+    records = [record for _, record in copilot_records(text)]
+    first = records[0]
+    day = date.fromisoformat(first["day"])
+    deps.store.retention_days = (TODAY - min(date.fromisoformat(r["day"]) for r in records)
+                                 ).days + 30
+    deps.identities.link("U0ANA", f"github:{first['user_login']}")
     result = run_import(deps.store, deps.identities, "copilot", text)
     assert result.ok and result.rows == len(records) and not result.rejects
-    usage = records[0]["totals_by_cli"]["token_usage"]
+    usage = first["totals_by_cli"]["token_usage"]
     expected = usage["prompt_tokens_sum"] + usage["output_tokens_sum"]
     assert deps.store.day_counts(day, "U0ANA")["tokens"] == expected
     # importing again, or as NDJSON, is the same row: nothing more counts
@@ -263,13 +276,44 @@ def test_copilot_import_of_githubs_example_and_a_pull_are_the_same_row(deps: Dep
     fixed[0]["totals_by_cli"]["token_usage"]["output_tokens_sum"] += 1000
     run_import(deps.store, deps.identities, "copilot", json.dumps(fixed))
     assert deps.store.day_counts(day, "U0ANA")["tokens"] == expected + 1000
-    assert board(deps, "tokens", ALL, "U0ANA") == expected + 1000
+
+
+def test_copilot_import_of_a_report_and_a_pull_are_the_same_row(deps: Deps) -> None:
+    text = COPILOT_REPORT.read_text()
+    import_twice_then_a_correction(deps, text)
+    # jpark-dev (linked as U0ANA): 22083 + 4116 (+ the correction's 1000), then 8480 + 1870;
+    # Mara-Okafor is not linked yet
+    assert board(deps, "tokens", ALL, "U0ANA") == 26199 + 1000 + 10350
+    day = date(2025, 10, 6)
+    counts = deps.store.day_counts(day, "U0ANA")
+    # requests: IDE interactions 5 + generated code 41 + CLI requests 9; sessions: CLI's
+    assert (counts["requests"], counts["sessions"]) == (5 + 41 + 9, 2)
+    assert (counts["input_tokens"], counts["output_tokens"]) == (22083, 4116 + 1000)
+
+
+@pytest.mark.reference
+def test_copilot_import_of_githubs_example_and_a_pull_are_the_same_row(deps: Deps) -> None:
+    example = github_docs_example().read_text()
+    import_twice_then_a_correction(deps, example)
+    records = json.loads(example)
+    usage = records[0]["totals_by_cli"]["token_usage"]
+    assert board(deps, "tokens", ALL, "U0ANA") == (
+        usage["prompt_tokens_sum"] + usage["output_tokens_sum"] + 1000)
+
+
+@pytest.mark.reference
+def test_our_copilot_report_has_the_shape_of_githubs_example() -> None:
+    """Every field of GitHub's documented example, at every level, is in each of our rows
+    with the same JSON type."""
+    example = json.loads(github_docs_example().read_text())
+    for line in COPILOT_REPORT.read_text().splitlines():
+        assert shape_differences(example[0], json.loads(line)) == []
 
 
 def test_import_rejects_bad_rows_with_reasons(deps: Deps) -> None:
     good = copilot_record("ana-gh", D1, 1, 1)
     text = "\n".join(['{"user_login": "x", "day": "2025-13-01"}', "not json",
-                      '{"day": "2025-10-01"}', __import__("json").dumps(good)])
+                      '{"day": "2025-10-01"}', json.dumps(good)])
     result = run_import(deps.store, deps.identities, "copilot", text)
     assert result.rows == 1 and result.rejected == 3
     assert any("line 1" in r and "does not exist" in r for r in result.rejects)
@@ -385,9 +429,9 @@ def test_pull_and_import_commands(tmp_path, redis_url: str, stub, people,
     off = run(["pull", "copilot"], env, tmp_path)
     assert off.returncode == 2 and "GITHUB_TOKEN is not set" in off.stderr
     report = tmp_path / "copilot.ndjson"
-    report.write_text(open(FIXTURE).read())
+    report.write_text(COPILOT_REPORT.read_text())
     imported = run(["import", "copilot", str(report), "--dry-run"], env, tmp_path)
-    assert imported.returncode == 0 and "github:login1" in imported.stdout
+    assert imported.returncode == 0 and "github:jpark-dev" in imported.stdout
     assert "nothing was counted" in imported.stdout
     bad = run(["pull", "claude-code", "--since", "2026-02-30"], env, tmp_path)
     assert bad.returncode == 2 and "2026-02-30" in bad.stderr

@@ -1,8 +1,8 @@
 """manifest.yml against Slack's manifest schema, and what the app needs from it.
 
-The schema lives next to the clone, in ../shared/slack-manifest-schema/ (as in CI). When it
-is missing the schema test fails: it is never skipped, so CI cannot pass without checking
-the manifest.
+The schema lives next to the clone, in ../shared/slack-manifest-schema/ (as in CI), and is
+found through tests/reference.py: when it is missing the schema test is skipped locally and
+fails in CI (CI=true), so CI cannot pass without checking the manifest.
 """
 
 import json
@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.reference import shared_path
+
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "slack-manifest-schema"
-    / "manifest.schema.1.0.0.json"
-)
+SCHEMA = ("slack-manifest-schema", "manifest.schema.1.0.0.json")  # under ../shared
 REQUIRED_BOT_SCOPES = ["commands", "chat:write", "users:read", "users:read.email", "files:write"]
 
 
@@ -27,13 +24,12 @@ def manifest() -> dict:
     return yaml.safe_load((ROOT / "manifest.yml").read_text())
 
 
+@pytest.mark.reference
 def test_manifest_matches_slack_schema(manifest):
-    if not SCHEMA.exists():
-        pytest.fail(f"Slack manifest schema not found at {SCHEMA}: clone next to ../shared",
-                    pytrace=False)
+    schema = shared_path(*SCHEMA)  # skipped without it; a failure in CI
     import jsonschema  # a dev dependency: missing is an error, not a skip
 
-    jsonschema.validate(manifest, json.loads(SCHEMA.read_text()))
+    jsonschema.validate(manifest, json.loads(schema.read_text()))
 
 
 def test_manifest_declares_what_the_app_uses(manifest):
@@ -52,23 +48,40 @@ def test_manifest_declares_what_the_app_uses(manifest):
         assert scope in scopes, scope
 
 
-def test_a_missing_schema_fails(tmp_path: Path) -> None:
-    """This file, copied into a clone with no ../shared next to it, run by pytest."""
+def test_a_missing_schema_is_skipped_locally_and_fails_in_ci(tmp_path: Path) -> None:
+    """This file and tests/reference.py, copied into a clone with no ../shared next to it,
+    run by pytest without CI, then with CI=true; then with a schema in ../shared."""
     import subprocess
     import sys
 
     clone = tmp_path / "parent" / "clone"
     (clone / "tests").mkdir(parents=True)
-    (clone / "manifest.yml").write_text((ROOT / "manifest.yml").read_text())
-    (clone / "tests" / "test_manifest.py").write_text(Path(__file__).read_text())
+    for name in ("manifest.yml", "pyproject.toml", "tests/__init__.py", "tests/reference.py",
+                 "tests/test_manifest.py"):
+        (clone / name).write_text((ROOT / name).read_text())
 
-    def pytest_run(**env: str) -> subprocess.CompletedProcess:
+    def pytest_run(ci: str | None, cwd: Path = clone) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        if ci is not None:
+            env["CI"] = ci
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-             "-c", os.devnull, "--rootdir", str(clone), "-k", "matches_slack_schema",
-             str(clone / "tests" / "test_manifest.py")],
-            cwd=clone, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+            [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider",
+             "-c", str(clone / "pyproject.toml"), "--rootdir", str(clone),
+             "-k", "matches_slack_schema", str(clone / "tests" / "test_manifest.py")],
+            cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
-    failed = pytest_run()
+    missing = tmp_path / "parent" / "shared" / "slack-manifest-schema"
+    skipped = pytest_run(None)
+    assert skipped.returncode == 0, skipped.stdout
+    assert "1 skipped" in skipped.stdout and f"not found at {missing}" in skipped.stdout
+    assert "../shared/slack-manifest-schema" in skipped.stdout
+    failed = pytest_run("true")
     assert failed.returncode == 1, failed.stdout
-    assert "1 failed" in failed.stdout and "manifest schema not found" in failed.stdout
+    assert "1 failed" in failed.stdout and f"not found at {missing}" in failed.stdout
+    assert "CI requires it" in failed.stdout
+
+    # ../shared beside the clone is found, whatever the working directory
+    missing.mkdir(parents=True)
+    (missing / "manifest.schema.1.0.0.json").write_text('{"type": "object"}')
+    passed = pytest_run("true", cwd=tmp_path)
+    assert passed.returncode == 0 and "1 passed" in passed.stdout, passed.stdout

@@ -1,5 +1,9 @@
 """OTLP/HTTP end to end: the real OpenTelemetry SDK and its OTLP/HTTP exporter against the
-real server, exact totals on the boards, OTLP answers, exactly-once across retries."""
+real server, exact totals on the boards, OTLP answers, exactly-once across retries.
+
+OTLP/JSON bodies are the suite's own (tests/payloads/otlp); the test marked `reference` also
+posts the OpenTelemetry project's examples from ../shared (tests/reference.py: skipped
+without them, a failure in CI)."""
 
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ from opentelemetry.sdk.resources import Resource
 from bot.config import BoardConfig
 from bot.periods import buckets_for_day, local_date
 from tests.conftest import INGEST_TOKEN, App, HttpAnswer, Outage, http
+from tests.reference import reference_dir
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "otlp"
+PAYLOADS = Path(__file__).resolve().parent / "payloads" / "otlp"
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 PROTO = {"Content-Type": "application/x-protobuf", **AUTH}
 JSON = {"Content-Type": "application/json", **AUTH}
@@ -365,15 +370,56 @@ def test_api_request_events_count_only_when_chosen(app: App) -> None:
         .rejected_log_records == 0
 
 
-def test_example_payloads_from_opentelemetry_proto(app: App) -> None:
-    for name, path in (("metrics", "/v1/metrics"), ("logs", "/v1/logs")):
-        body = (SHARED / f"{name}.json").read_bytes()
+def accepted_and_ignored(app: App, bodies: dict[str, bytes]) -> None:
+    """Each body (OTLP/JSON with nothing of ours in it), plain and gzipped: 200, no
+    complaint, nothing on the board."""
+    for path, body in bodies.items():
         answer = post(app, path, body, JSON)
         assert answer.status == 200, answer.body
         assert json.loads(answer.body or b"{}") == {}  # nothing of ours in them: no complaint
         zipped = post(app, path, gzip.compress(body), {**JSON, "Content-Encoding": "gzip"})
         assert zipped.status == 200
     assert board(app) == {}
+
+
+def test_another_services_export_is_accepted_and_ignored(app: App) -> None:
+    accepted_and_ignored(app, {"/v1/metrics": (PAYLOADS / "metrics.generic.json").read_bytes(),
+                               "/v1/logs": (PAYLOADS / "logs.generic.json").read_bytes()})
+
+
+@pytest.mark.reference
+def test_example_payloads_from_opentelemetry_proto(app: App) -> None:
+    examples = reference_dir("otlp")
+    accepted_and_ignored(app, {"/v1/metrics": (examples / "metrics.json").read_bytes(),
+                               "/v1/logs": (examples / "logs.json").read_bytes()})
+
+
+def claude_code_export(name: str) -> bytes:
+    """tests/payloads/otlp/<name> (Claude Code's export of 2025-03-11 16:20-16:21 UTC)
+    moved to the last minute, so that it lands on today's boards."""
+    now = time.time_ns() // 10**9 * 10**9
+    text = (PAYLOADS / name).read_text()
+    for then in range(1_741_710_000, 1_741_710_101):  # every second the payloads name
+        text = text.replace(f'"{then * 10**9}"', f'"{now - (1_741_710_100 - then) * 10**9}"')
+    return text.encode()
+
+
+def test_claude_codes_own_export_over_otlp_json(app: App) -> None:
+    app.stub.add_user("U0MARA", real_name="Mara", email="mara.okafor@nimbus-works.example")
+    metrics = claude_code_export("metrics.claude_code.json")
+    for _ in range(2):  # the second is the exporter's retry: counted once
+        answer = post(app, "/v1/metrics", metrics, JSON)
+        assert answer.status == 200 and json.loads(answer.body or b"{}") == {}, answer.body
+        assert board(app) == {"U0MARA": 1843 + 612 + 20488 + 3310}
+    assert board(app, "cost", scope=3)["U0MARA"] == pytest.approx(0.0921)
+    # its api_request events: the same usage, counted only when the events are chosen
+    events = claude_code_export("logs.claude_code.json")
+    assert post(app, "/v1/logs", events, JSON).status == 200
+    assert board(app) == {"U0MARA": 26253}
+    app.deps.store.save_config(BoardConfig(claude_code_usage="events"), by="test")
+    for _ in range(2):  # from now on the events count (once), next to what counted before
+        assert post(app, "/v1/logs", events, JSON).status == 200
+        assert board(app) == {"U0MARA": 26253 + 1290 + 418 + 15402 + 2118 + 553 + 194 + 5086}
 
 
 @pytest.mark.parametrize("delta", [True, False], ids=["delta", "cumulative"])

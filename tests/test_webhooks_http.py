@@ -1,6 +1,10 @@
 """Webhooks end to end: GitHub, GitLab and PagerDuty deliveries signed as they sign them,
 against the real server; exact points, dedupe across deliveries, refusals, and the rules
-that keep trivial work from paying."""
+that keep trivial work from paying.
+
+GitHub deliveries start from the suite's own payloads (tests/payloads/github); the test
+marked `reference` also delivers octokit/webhooks' examples from ../shared (tests/reference.py:
+skipped without it, a failure in CI)."""
 
 from __future__ import annotations
 
@@ -19,8 +23,9 @@ import pytest
 from bot.admin import rebuild_scores, save_configuration
 from bot.periods import ALL, day_bucket, local_date
 from tests.conftest import App, HttpAnswer, Outage, http
+from tests.reference import reference_dir
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "github"
+PAYLOADS = Path(__file__).resolve().parent / "payloads" / "github"
 GH_SECRET, GL_TOKEN, PD_SECRET = "gh-secret", "gl-token", "pd-secret"
 NOW = datetime.now(UTC) - timedelta(minutes=5)
 
@@ -39,8 +44,9 @@ def hooks(app: App) -> App:
     return app
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
+def payload(name: str) -> dict:
+    """One of the suite's own GitHub payloads (a fresh copy each time)."""
+    return json.loads((PAYLOADS / name).read_text())
 
 
 def github(app: App, event: str, doc: dict | bytes, secret: str = GH_SECRET,
@@ -59,7 +65,7 @@ def user(login: str) -> dict:
 
 def merged_pr(pr_id: int, number: int, author: str, merged_by: str, lines: int = 40,
               when: datetime = NOW, title: str = "Add a feature", body: str = "") -> dict:
-    doc = copy.deepcopy(fixture("pull_request/closed.payload.json"))
+    doc = payload("pull_request/merged.json")
     pr = doc["pull_request"]
     pr.update(id=pr_id, number=number, merged=True, merged_at=iso(when), closed_at=iso(when),
               additions=lines - lines // 4, deletions=lines // 4, title=title, body=body,
@@ -69,7 +75,7 @@ def merged_pr(pr_id: int, number: int, author: str, merged_by: str, lines: int =
 
 
 def review(pr: dict, reviewer: str, review_id: int, state: str = "approved") -> dict:
-    doc = copy.deepcopy(fixture("pull_request_review/submitted.payload.json"))
+    doc = payload("pull_request_review/submitted.json")
     doc["pull_request"] = copy.deepcopy(pr["pull_request"])
     doc["repository"]["full_name"] = "acme/api"
     doc["review"].update(id=review_id, state=state, submitted_at=iso(NOW), user=user(reviewer))
@@ -88,13 +94,13 @@ def test_github_merged_pr_review_deploy_and_issue(hooks: App) -> None:
         "counted": 1, "duplicates": 0}
     answer = github(hooks, "pull_request", pr)
     assert answer.status == 200 and answer.json() == {"counted": 1, "duplicates": 0}
-    deploy = fixture("deployment_status/payload.json")
+    deploy = payload("deployment_status/success.json")
     deploy["deployment"]["creator"] = user("bea")
     deploy["deployment_status"]["created_at"] = iso(NOW)
     assert github(hooks, "deployment_status", deploy).json()["counted"] == 1
-    issue = {"action": "closed", "issue": {"id": 77, "state_reason": "completed",
-                                           "closed_at": iso(NOW), "html_url": "https://x/77"},
-             "sender": user("bea"), "repository": {"full_name": "acme/api"}}
+    issue = payload("issues/closed.json")
+    issue["issue"]["closed_at"] = iso(NOW)
+    issue["sender"] = user("bea")
     assert github(hooks, "issues", issue).json()["counted"] == 1
     # pr_merged 5·√1; review 2·√1; deploy 3·√1 + ticket_resolved 3·√1
     assert points(hooks) == {"U0OCTO": 5.0, "U0REV": 2.0, "U0BEA": 6.0}
@@ -113,12 +119,31 @@ def test_the_same_object_counts_once_whatever_the_delivery(hooks: App) -> None:
 
 
 def test_what_is_not_counted(hooks: App) -> None:
-    closed = fixture("pull_request/closed.payload.json")  # closed without merging
+    closed = payload("pull_request/closed.json")  # closed without merging
+    closed["pull_request"]["closed_at"] = iso(NOW)
     assert github(hooks, "pull_request", closed).json() == {"counted": 0, "duplicates": 0}
-    self_review = fixture("pull_request_review/submitted.payload.json")
+    self_review = payload("pull_request_review/submitted.json")
+    self_review["review"]["user"] = copy.deepcopy(self_review["pull_request"]["user"])
+    self_review["review"]["submitted_at"] = iso(NOW)
     assert github(hooks, "pull_request_review", self_review).json()["counted"] == 0
-    assert github(hooks, "ping", {"zen": "Design for failure.", "hook_id": 1}).status == 200
+    assert github(hooks, "ping", payload("ping.json")).status == 200
+    assert github(hooks, "push", payload("push.json")).json()["counted"] == 0
+    assert github(hooks, "deployment", payload("deployment/created.json")).status == 200
     assert github(hooks, "star", {"action": "created"}).status == 200
+    assert points(hooks) == {}
+
+
+@pytest.mark.reference
+def test_reference_octokit_examples_count_nothing(hooks: App) -> None:
+    """octokit/webhooks' examples (../shared/fixtures/github): a pull request closed without
+    merging and a review of one's own pull request, delivered as GitHub delivers them."""
+    examples = reference_dir("github")
+    closed = json.loads((examples / "pull_request/closed.payload.json").read_text())
+    assert github(hooks, "pull_request", closed).json() == {"counted": 0, "duplicates": 0}
+    self_review = json.loads((examples / "pull_request_review/submitted.payload.json")
+                             .read_text())
+    assert github(hooks, "pull_request_review", self_review).json() == {
+        "counted": 0, "duplicates": 0}
     assert points(hooks) == {}
 
 
