@@ -22,7 +22,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_bolt_app, build_client, build_deps, build_workspaces, second_deps
 from bot.deps import Deps
-from bot.http_server import Limits, WebServer
+from bot.http_server import BodyLimits, Limits, WebServer
 from bot.settings import Settings, SettingsError
 from bot.startup import check_bot_token, forget_slack_secrets
 from bot.web import build_web_app
@@ -33,12 +33,12 @@ SHUTDOWN_GRACE = 10  # seconds requests in flight may take to finish after SIGTE
 
 
 def limits(settings: Settings) -> Limits:
+    """gunicorn's shape, and each route's body limit (refused before it is buffered)."""
     return Limits(workers=settings.web_concurrency or os.cpu_count() or 1,
                   threads=settings.web_threads,
                   connection_limit=settings.http_connection_limit,
                   idle_timeout=settings.http_idle_timeout,
-                  max_body=max(settings.max_body_bytes, settings.slack_max_body_bytes,
-                               settings.otlp_max_bytes),
+                  body=BodyLimits.from_settings(settings),
                   grace=SHUTDOWN_GRACE)
 
 

@@ -5,8 +5,8 @@ In order, each refusal logged as one short line (reason and length, never the bo
 1. `X-Slack-Signature` (`v0=` + 64 hex digits) and `X-Slack-Request-Timestamp` (digits,
    within Slack's 5 minutes of now) must be present: else 401, body not read.
 2. `Content-Length` must be present (else 411) and at most `SLACK_MAX_BODY_BYTES`
-   (else 413), body not read (the server does not even wait for a body over twice the
-   largest route limit; see `bot.http_server`).
+   (else 413), body not read (the web worker already refuses a body over this limit
+   before buffering it; see `bot.http_server`).
 3. Exactly Content-Length bytes are read and the signature checked in constant time with
    slack_sdk's `SignatureVerifier`: else 401.
 4. The body must parse as Bolt parses it (UTF-8; JSON or form; an object): else 400.

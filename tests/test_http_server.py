@@ -129,7 +129,7 @@ def test_a_request_is_handed_on_once_it_has_arrived() -> None:
     assert not request_arrived(head[:-2], cap=100)  # headers not finished
     assert not request_arrived(head + b"01234", cap=100)  # half the body
     assert request_arrived(head + b"0123456789", cap=100)
-    assert request_arrived(head, cap=5)  # over the cap: the route answers 413 unread
+    assert request_arrived(head, cap=5)  # over the cap: the worker answers 413 unread
     assert request_arrived(head.replace(b"10", b"ten"), cap=100)  # the parser answers 400
     assert request_arrived(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", cap=100)
     chunked = b"POST /v1/logs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
