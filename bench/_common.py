@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 
 import redis
 
-from bot.app import build_bolt_app, build_deps
-from bot.deps import Deps
-from bot.http_server import Server
-from bot.redis_server import EmbeddedRedis, free_port
-from bot.settings import Settings
-from bot.web import build_web_app
+from bot.core.settings import Settings
+from bot.runtime.app import build_bolt_app, build_deps
+from bot.runtime.deps import Deps
+from bot.store.embedded import EmbeddedRedis, free_port
+from bot.web.app import build_web_app
+from bot.web.server import Server
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
 

@@ -13,7 +13,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.http_server import Limits, WebServer
+from bot.web.server import Limits, WebServer
 
 
 def ack_only_app() -> App:

@@ -25,8 +25,8 @@ from typing import Any
 
 from bench._common import machine, parse_args, private_redis, redis_version
 from bench.leaderboard import populate
-from bot.app import build_deps
-from bot.settings import Settings
+from bot.core.settings import Settings
+from bot.runtime.app import build_deps
 from jobs.digest import DigestRunner, rho_context
 
 
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         config = deps.store.load_config()
         board = deps.leaderboards.board_for_bucket(
-            __import__("bot.periods", fromlist=["day_bucket"]).day_bucket(day), config)
+            __import__("bot.core.periods", fromlist=["day_bucket"]).day_bucket(day), config)
         t1 = time.perf_counter()
         runner.build(day, config)  # day board now cached: the rest of the build
         t2 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Ingest throughput: events/s through `POST /ingest` vs the same Redis writes from redis-py.
 
 App side: the real Flask app (Bolt + /ingest) under one in-process gunicorn worker
-(`bot.http_server.Server`), batches of 500
+(`bot.web.server.Server`), batches of 500
 usage + outcome events for ~2,000 people, two senders each on one keep-alive
 `http.client.HTTPConnection`. Baseline: a plain redis-py loop issuing the writes that
 USAGE_LUA / OUTCOME_LUA perform, one non-transactional pipeline per 500-event batch,
@@ -42,12 +42,12 @@ from bench._common import (
     slack_stub,
     start_app,
 )
-from bot.config import BoardConfig
-from bot.ingest import parse_batch
-from bot.periods import buckets_for_day
-from bot.reports import validate_report
-from bot.senders import parse_env_tokens
-from bot.store import Store
+from bot.core.config import BoardConfig
+from bot.core.periods import buckets_for_day
+from bot.intake.ingest import parse_batch
+from bot.sources.reports import validate_report
+from bot.store.senders import parse_env_tokens
+from bot.store.store import Store
 
 BATCH = 500
 SENDERS = 2

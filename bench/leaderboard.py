@@ -45,9 +45,9 @@ from bench._common import (
     start_app,
     time_responses,
 )
-from bot.periods import PERIODS, bucket_for_period, buckets_for_day
-from bot.ranking import rank_board
-from bot.store import METRICS, READ_CHUNK, Store
+from bot.core.periods import PERIODS, bucket_for_period, buckets_for_day
+from bot.core.ranking import rank_board
+from bot.store.store import METRICS, READ_CHUNK, Store
 
 BENCH_CLIENT = "bench"
 VIEWER_INDEX = 4321  # a person in the data, so the answer carries their "#rank of N" line

@@ -33,10 +33,10 @@ from typing import Any
 import redis
 
 from bench._common import machine, private_redis, redis_version
-from bot.config import BoardConfig
-from bot.counts import Outcome, Usage, fingerprint
-from bot.periods import buckets_for_day
-from bot.store import Store
+from bot.core.config import BoardConfig
+from bot.core.counts import Outcome, Usage, fingerprint
+from bot.core.periods import buckets_for_day
+from bot.store.store import Store
 
 KINDS = ("pr_merged", "deploy", "incident_resolved", "ticket_resolved", "review", "commit")
 BATCH = 2000  # person-days per Store.record call

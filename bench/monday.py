@@ -50,11 +50,11 @@ from bench._common import (
     time_responses,
 )
 from bench.leaderboard import populate
-from bot.config import BoardConfig
-from bot.leaderboard import Leaderboards
-from bot.periods import bucket_for_period
-from bot.redis_server import free_port
-from bot.store import Store
+from bot.boards.leaderboard import Leaderboards
+from bot.core.config import BoardConfig
+from bot.core.periods import bucket_for_period
+from bot.store.embedded import free_port
+from bot.store.store import Store
 
 USERS = 16
 THINK = 0.2  # seconds each user waits between two boards

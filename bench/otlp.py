@@ -75,8 +75,8 @@ from bench._common import (
     redis_version,
     slack_stub,
 )
-from bot.config import BoardConfig
-from bot.periods import ALL
+from bot.core.config import BoardConfig
+from bot.core.periods import ALL
 from bot.sources.otlp import decode_metrics
 
 POINTS = 8
@@ -280,10 +280,10 @@ def serve(argv: Sequence[str]) -> None:
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--data-dir", required=True)
     a = p.parse_args(argv)
-    from bot.app import build_bolt_app, build_deps
-    from bot.http_server import Server
-    from bot.settings import Settings
-    from bot.web import build_web_app
+    from bot.core.settings import Settings
+    from bot.runtime.app import build_bolt_app, build_deps
+    from bot.web.app import build_web_app
+    from bot.web.server import Server
 
     settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                         slack_api_url=a.stub, redis_url=a.redis, data_dir=Path(a.data_dir),
@@ -754,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             private_redis() as (server, client), slack_stub() as stub:
         tmp = Path(tmp_name)
         print(f"   {redis_version(client)}")
-        from bot.store import NAME_TTL, Store
+        from bot.store.store import NAME_TTL, Store
 
         store = Store(client, workspace=WORKSPACE)
         t0 = time.perf_counter()

@@ -35,11 +35,11 @@ import redis
 
 from bench import _common as common
 from bench._common import machine, parse_args, private_redis, redis_version
-from bot.admin import rebuild_scores, save_configuration
-from bot.config import BoardConfig, OutcomeRule
-from bot.periods import buckets_for_day
-from bot.store import Store
-from bot.store_scripts import DAY_CODEC_LUA
+from bot.core.config import BoardConfig, OutcomeRule
+from bot.core.periods import buckets_for_day
+from bot.intake.scoring import rebuild_scores, save_configuration
+from bot.store.scripts import DAY_CODEC_LUA
+from bot.store.store import Store
 
 # KEYS: 1 tokens day set, 2 points day set, 3 the day's directory of counts;
 # ARGV: n, day number, ttl. Writes each person's packed day as the ingest scripts do.

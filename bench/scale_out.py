@@ -42,12 +42,12 @@ from bench._common import (
     percentile,
     slack_stub,
 )
-from bot.app import build_deps
-from bot.app import redis_client as app_redis_client
-from bot.keys import Keys
-from bot.leaderboard import Leaderboards
-from bot.redis_server import CLUSTER_SLOTS, EmbeddedRedis, LocalCluster, free_port
-from bot.settings import Settings
+from bot.boards.leaderboard import Leaderboards
+from bot.core.settings import Settings
+from bot.runtime.app import build_deps
+from bot.runtime.app import redis_client as app_redis_client
+from bot.store.embedded import CLUSTER_SLOTS, EmbeddedRedis, LocalCluster, free_port
+from bot.store.keys import Keys
 from tests.serve_processes import start, stop_all, wait_healthy
 
 BATCH, PEOPLE, PER_PRIMARY, PRIMARIES = 500, 2000, 2, 3

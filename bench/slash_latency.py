@@ -40,8 +40,8 @@ from bench._common import (
     start_app,
     time_responses,
 )
-from bot.http_server import Server
-from bot.reports import OutcomeReport, UsageReport
+from bot.sources.reports import OutcomeReport, UsageReport
+from bot.web.server import Server
 
 
 def minimal_bolt_app(stub_url: str, process_before_response: bool = False) -> App:

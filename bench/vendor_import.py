@@ -34,7 +34,7 @@ from bench._common import (
     start_app,
 )
 from bot.connectors.runner import run_import
-from bot.periods import ALL, Bucket
+from bot.core.periods import ALL, Bucket
 
 FULL = (5000, 90)
 QUICK = (1000, 30)

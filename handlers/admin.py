@@ -14,8 +14,9 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.admin import ConfigInvalid, rebuild_scores, save_configuration
-from bot.config_modal import (
+from bot.core.plaintext import plain_text
+from bot.intake.scoring import ConfigInvalid, rebuild_scores, save_configuration
+from bot.render.config_modal import (
     MAIN_CALLBACK,
     MORE_KINDS_ACTION,
     PAGE_CALLBACK,
@@ -24,9 +25,8 @@ from bot.config_modal import (
     parse_main,
     parse_page,
 )
-from bot.deps import Deps
-from bot.plaintext import plain_text
-from bot.workspaces import Workspaces
+from bot.runtime.deps import Deps
+from bot.runtime.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 NOT_ADMIN = ("Only tokenboard admins can change its configuration: workspace admins and "

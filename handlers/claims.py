@@ -18,10 +18,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks import code_span, escape
-from bot.deps import Deps
-from bot.identities import CLAIM_SOURCES, IdentityError
-from bot.workspaces import Workspaces
+from bot.intake.identities import CLAIM_SOURCES, IdentityError
+from bot.render.blocks import code_span, escape
+from bot.runtime.deps import Deps
+from bot.runtime.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 APPROVE, REJECT = "claim_approve", "claim_reject"

@@ -12,7 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from bot.blocks import (
+from bot.boards.leaderboard import PeriodBoard
+from bot.core.periods import PERIODS
+from bot.render.blocks import (
     PERIOD_ACTION,
     SHARE_ACTION,
     Chart,
@@ -22,12 +24,10 @@ from bot.blocks import (
     me_blocks,
     shared_board_blocks,
 )
-from bot.board_chart import chart_for_reply, forget_chart
-from bot.deps import Deps
-from bot.first_run import delete_chart_file
-from bot.leaderboard import PeriodBoard
-from bot.periods import PERIODS
-from bot.workspaces import Workspaces
+from bot.runtime.deps import Deps
+from bot.runtime.workspaces import Workspaces
+from bot.slack.board_chart import chart_for_reply, forget_chart
+from bot.slack.first_run import delete_chart_file
 from handlers.admin import NOT_ADMIN, open_config
 from handlers.claims import request_link
 

@@ -11,8 +11,8 @@ import logging
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.ingest import ingest_events
-from bot.workspaces import Workspaces
+from bot.intake.ingest import ingest_events
+from bot.runtime.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 EVENT_TYPES = {"ai_usage_reported": "usage", "outcome_reported": "outcome"}

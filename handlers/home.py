@@ -9,12 +9,12 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.admin import recent_changes
-from bot.blocks import code_span, escape, fmt_number, home_view
-from bot.deps import Deps
-from bot.first_run import ago, forget_chart, has_chart, history_blocks, setup_blocks
-from bot.senders import SenderInfo
-from bot.workspaces import Workspaces
+from bot.intake.scoring import recent_changes
+from bot.render.blocks import code_span, escape, fmt_number, home_view
+from bot.runtime.deps import Deps
+from bot.runtime.workspaces import Workspaces
+from bot.slack.first_run import ago, forget_chart, has_chart, history_blocks, setup_blocks
+from bot.store.senders import SenderInfo
 from handlers.claims import claim_blocks
 from jobs.digest import current_schedule
 from jobs.pulls import status_lines

@@ -2,7 +2,7 @@
 
 `app_uninstalled` (or the bot token revoked) deletes the installation at once and schedules
 the workspace's data for deletion after UNINSTALL_GRACE_DAYS; installing again cancels that
-(see bot.workspaces). Nothing here runs for a single-workspace install (SLACK_BOT_TOKEN).
+(see bot.runtime.workspaces). Nothing here runs for a single-workspace install (SLACK_BOT_TOKEN).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.workspaces import Workspaces
+from bot.runtime.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 

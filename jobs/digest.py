@@ -23,16 +23,16 @@ from zoneinfo import ZoneInfo
 import redis
 from slack_sdk.errors import SlackApiError
 
-from bot.admin import scoring_changes_since
-from bot.blocks import escape
-from bot.channels import ChannelUnresolved, is_channel_id, resolve_channel
-from bot.chart import alt_text, chart_people, slope_chart
-from bot.config import BoardConfig
-from bot.deps import Deps
-from bot.digest import DigestData, digest_blocks, people_named
-from bot.leaderboard import PeriodBoard
-from bot.periods import day_bucket, week_bucket
-from bot.ranking import MIN_TO_COMPARE, Totals, spearman
+from bot.boards.leaderboard import PeriodBoard
+from bot.core.config import BoardConfig
+from bot.core.periods import day_bucket, week_bucket
+from bot.core.ranking import MIN_TO_COMPARE, Totals, spearman
+from bot.intake.scoring import scoring_changes_since
+from bot.render.blocks import escape
+from bot.render.chart import alt_text, chart_people, slope_chart
+from bot.render.digest_blocks import DigestData, digest_blocks, people_named
+from bot.runtime.deps import Deps
+from bot.slack.channels import ChannelUnresolved, is_channel_id, resolve_channel
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 120  # seconds: longer than building + posting takes, short enough to recover

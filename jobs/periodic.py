@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.deps import Deps
-from bot.leaderboard import REFRESH_EVERY
+from bot.boards.leaderboard import REFRESH_EVERY
+from bot.runtime.deps import Deps
 from jobs.pulls import TICK_MINUTES
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def rescore(deps: Deps) -> None:
     """Rebuild outcome points if a scoring change has not been applied yet: the one left
     by a crash, or saved while no process could run it. One at a time per process;
     `rebuild_points` itself refuses to run twice across processes."""
-    from bot.admin import rebuild_scores
+    from bot.intake.scoring import rebuild_scores
 
     if not _rescoring.acquire(blocking=False):
         return  # still running from the last turn: not a problem worth a log line
@@ -47,8 +47,8 @@ def rescore(deps: Deps) -> None:
 
 
 def refresh_figures(deps: Deps) -> None:
-    """The boards' whole-population figures and shared charts (jobs/population.py)."""
-    from jobs.population import refresh_figures as refresh
+    """The boards' whole-population figures and shared charts (jobs/figures.py)."""
+    from jobs.figures import refresh_figures as refresh
 
     refresh(deps)
 

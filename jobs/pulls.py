@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from bot.blocks import code_span, escape
 from bot.connectors import runner, vendors
 from bot.connectors.tool_sources import LABELS, holders
-from bot.deps import Deps
-from bot.first_run import ago
-from bot.store import RELEASE_LUA
+from bot.render.blocks import code_span, escape
+from bot.runtime.deps import Deps
+from bot.slack.first_run import ago
+from bot.store.store import RELEASE_LUA
 
 log = logging.getLogger(__name__)
 PULL_HOUR = 2  # UTC: the vendors have the day before ready by then

@@ -2,7 +2,7 @@
 catch-up after downtime, and re-scheduling when an admin changes the schedule; plus the
 periodic jobs of jobs/periodic.py, each on its interval.
 
-Every process running the jobs (bot/worker.py) schedules the digest; the claim in Redis
+Every process running the jobs (bot/runtime/worker.py) schedules the digest; the claim in Redis
 (jobs/digest.py) makes exactly one of them post it.
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.deps import Deps
+from bot.runtime.deps import Deps
 from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
 from jobs.periodic import PeriodicJob
 

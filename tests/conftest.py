@@ -21,14 +21,14 @@ import pytest
 import redis
 from redis.cluster import RedisCluster, key_slot
 
-from bot.app import build_bolt_app, build_deps
-from bot.app import redis_client as app_redis_client
-from bot.deps import Deps
-from bot.http_server import Server
-from bot.keys import Keys
-from bot.redis_server import EmbeddedRedis, LocalCluster, free_port
-from bot.settings import Settings
-from bot.web import build_web_app
+from bot.core.settings import Settings
+from bot.runtime.app import build_bolt_app, build_deps
+from bot.runtime.app import redis_client as app_redis_client
+from bot.runtime.deps import Deps
+from bot.store.embedded import EmbeddedRedis, LocalCluster, free_port
+from bot.store.keys import Keys
+from bot.web.app import build_web_app
+from bot.web.server import Server
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
 
@@ -70,7 +70,7 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
 
 @pytest.fixture
 def cluster_client(local_cluster: LocalCluster) -> Iterator[RedisCluster]:
-    """The production cluster client (bot.app.redis_client, cluster detected), on an empty
+    """The production cluster client (bot.runtime.app.redis_client, cluster detected), on an empty
     cluster."""
     local_cluster.flush()
     client = app_redis_client(local_cluster.url, 1.0, cluster=None)
@@ -91,7 +91,7 @@ def workspaces_on_each_primary(cluster: LocalCluster, prefix: str = "T") -> list
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, protocol=2)  # as bot.app.connect_redis
+    client = redis.Redis.from_url(redis_url, protocol=2)  # as bot.runtime.app.connect_redis
     client.flushdb()
     yield client
     client.close()
@@ -200,7 +200,7 @@ class Outage:
 @pytest.fixture
 def outage(settings: Settings, stub: SlackStub, tmp_path: Path) -> Iterator[Outage]:
     server = EmbeddedRedis(tmp_path / "outage-redis", port=free_port(), appendonly=True).start()
-    # the production client (bot.app.connect_redis): its timeouts are what a test measures
+    # the production client (bot.runtime.app.connect_redis): its timeouts are what a test measures
     client = app_redis_client(server.url, settings.redis_timeout_ms / 1000)
     running = App(build_deps(settings, client), stub)
     try:

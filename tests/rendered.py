@@ -1,6 +1,6 @@
 """What a reader sees in Slack for a piece of mrkdwn that tokenboard wrote.
 
-Written from Slack's rules, not from `bot.blocks`: the fallback text of a date token
+Written from Slack's rules, not from `bot.render.blocks`: the fallback text of a date token
 (`<!date^…|fallback>`) is shown as is, and `&amp;`, `&lt;`, `&gt;` are shown as `&`, `<`, `>`.
 """
 

@@ -21,15 +21,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bot.admin import save_configuration
-from bot.app import build_deps
-from bot.config import DEFAULT_OUTCOMES, BoardConfig, OutcomeRule
-from bot.config_modal import config_view, kinds_page_view
-from bot.deps import Deps
-from bot.periods import ALL, day_bucket, month_bucket, week_bucket
-from bot.reports import OutcomeReport, UsageReport
-from bot.settings import Settings
-from bot.store import COUNTED, STALE_CONFIG
+from bot.core.config import DEFAULT_OUTCOMES, BoardConfig, OutcomeRule
+from bot.core.periods import ALL, day_bucket, month_bucket, week_bucket
+from bot.core.settings import Settings
+from bot.intake.scoring import save_configuration
+from bot.render.config_modal import config_view, kinds_page_view
+from bot.runtime.app import build_deps
+from bot.runtime.deps import Deps
+from bot.sources.reports import OutcomeReport, UsageReport
+from bot.store.store import COUNTED, STALE_CONFIG
 from handlers.admin import NOT_ADMIN
 from jobs.digest import DigestRunner, current_schedule
 from jobs.scheduler import DigestScheduler

@@ -1,5 +1,5 @@
-"""The request-time board read (bot.board_read): top N, the viewer's line and the moves,
-checked against ranking everyone with bot.ranking.rank_board, on a real Redis."""
+"""The request-time board read (bot.boards.read): top N, the viewer's line and the moves,
+checked against ranking everyone with bot.core.ranking.rank_board, on a real Redis."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 import redis
 
-from bot import leaderboard as leaderboard_module
-from bot.blocks import leaderboard_blocks
-from bot.config import BoardConfig
-from bot.leaderboard import Leaderboards
-from bot.periods import Bucket
-from bot.ranking import PersonTotals, rank_board
-from bot.store import Store
+from bot.boards import leaderboard as leaderboard_module
+from bot.boards.leaderboard import Leaderboards
+from bot.core.config import BoardConfig
+from bot.core.periods import Bucket
+from bot.core.ranking import PersonTotals, rank_board
+from bot.render.blocks import leaderboard_blocks
+from bot.store.store import Store
 from tests.conftest import App
 
 BUCKET = Bucket("w", "2026-W48")
@@ -186,7 +186,7 @@ def test_refresh_is_claimed_by_one_process_at_a_time(redis_client: redis.Redis) 
 
 def test_a_large_org_gets_its_board_at_once_and_the_chart_from_the_background(
         app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jobs.population import refresh_figures
+    from jobs.figures import refresh_figures
     from tests.test_board_slack import first_reply, seeded
 
     monkeypatch.setattr(leaderboard_module, "INLINE_PEOPLE", 2)

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
-from bot.admin import save_configuration
-from bot.chart import DOWN, DPI, UP, WIDTH_IN, layout, slope_chart
-from bot.config_modal import config_view
-from bot.periods import period_name, period_phrase, period_title
-from bot.ranking import Agreement, PersonTotals, agreement_summary, rank_board
+from bot.core.periods import period_name, period_phrase, period_title
+from bot.core.ranking import Agreement, PersonTotals, agreement_summary, rank_board
+from bot.intake.scoring import save_configuration
+from bot.render.chart import DOWN, DPI, UP, WIDTH_IN, layout, slope_chart
+from bot.render.config_modal import config_view
 from handlers.commands import SHARING_OFF
 from tests.conftest import App
 from tests.test_admin import block_actions, submit

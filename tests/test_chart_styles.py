@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from matplotlib.colors import to_hex
 
-import bot.board_chart
-import bot.first_run
+import bot.slack.board_chart
+import bot.slack.first_run
 import jobs.digest
-from bot.chart import alt_text, figure, layout, line_specs, line_style
-from bot.rank_history import DayRanks, rank_figure, rank_lines
-from bot.ranking import PersonTotals, Row, rank_board
+from bot.boards.rank_history import DayRanks, rank_figure, rank_lines
+from bot.core.ranking import PersonTotals, Row, rank_board
+from bot.render.chart import alt_text, figure, layout, line_specs, line_style
 from jobs.digest import DigestRunner
 from tests.conftest import App
 from tests.test_admin import open_home
@@ -186,13 +186,13 @@ def test_the_board_chart(app: App, monkeypatch) -> None:
         app.stub.add_user(uid, display_name=f"Name {uid[2:]}")
     seed_app(app, people)
     drawn: list[tuple[list[Row], dict[str, str]]] = []
-    real = bot.board_chart.slope_chart
+    real = bot.slack.board_chart.slope_chart
 
     def spy(rows, names, title):  # type: ignore[no-untyped-def]
         drawn.append((list(rows), dict(names)))
         return real(rows, names, title)
 
-    monkeypatch.setattr("bot.board_chart.slope_chart", spy)
+    monkeypatch.setattr("bot.slack.board_chart.slope_chart", spy)
     assert app.command("today", user_id="U0A", name="chart").status == 200
     [reply] = wait_for(lambda: app.stub.responses("chart"))
     [image] = [b for b in reply["blocks"] if b["type"] == "image"]
@@ -224,13 +224,13 @@ def test_the_app_home_chart(app: App, monkeypatch) -> None:
         outcome("a4", "U0A", d2, "review"), outcome("v3", "U0VIEWER", d2, "pr_merged"),
     ])
     drawn: list[list[DayRanks]] = []
-    real = bot.first_run.rank_chart
+    real = bot.slack.first_run.rank_chart
 
     def spy(history, raw_metric="tokens"):  # type: ignore[no-untyped-def]
         drawn.append(list(history))
         return real(history, raw_metric)
 
-    monkeypatch.setattr("bot.first_run.rank_chart", spy)
+    monkeypatch.setattr("bot.slack.first_run.rank_chart", spy)
     open_home(app, "U0VIEWER", "EvStyles")
     [history] = drawn
     by_day = {h.day: (h.raw, h.outcome, h.no_outcomes) for h in history}

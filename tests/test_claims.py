@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.config import BoardConfig
-from bot.counts import Outcome
-from bot.periods import ALL
+from bot.core.config import BoardConfig
+from bot.core.counts import Outcome
+from bot.core.periods import ALL
 from tests.conftest import App
 from tests.test_admin import block_actions, open_home
 from tests.test_slack import wait_for

@@ -9,10 +9,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.config import BoardConfig
-from bot.demo import run_demo
-from bot.reports import OutcomeReport, UsageReport
-from bot.store import Store
+from bot.core.config import BoardConfig
+from bot.demo.run import run_demo
+from bot.sources.reports import OutcomeReport, UsageReport
+from bot.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,7 +117,7 @@ def test_demo(tmp_path: Path) -> None:
 def test_env_example_lists_every_variable_the_code_reads() -> None:
     import re
 
-    source = (ROOT / "bot" / "settings.py").read_text()
+    source = (ROOT / "bot" / "core" / "settings.py").read_text()
     read = set(re.findall(r'env(?:\.get)?\(\s*"([A-Z_]+)"', source))
     read |= set(re.findall(r'_(?:int|hours|flag|choice|base_url)\(env, "([A-Z_]+)"', source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
@@ -149,7 +149,7 @@ def test_leaderboard_names_the_efficiency_leaders_too(tmp_path: Path, redis_clie
 
 
 def test_digest_settings_take_decimal_hours_and_channel_names() -> None:
-    from bot.settings import SettingsError, load_settings
+    from bot.core.settings import SettingsError, load_settings
 
     assert load_settings({"DIGEST_GRACE_HOURS": "1.5"}).digest_grace_hours == 1.5
     assert load_settings({"DIGEST_GRACE_HOURS": "0"}).digest_grace_hours == 0.0

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from redis.cluster import RedisCluster
 
-from bot.admin import rebuild_scores, save_configuration
-from bot.app import build_deps
-from bot.app import redis_client as app_redis_client
-from bot.config import OutcomeRule
-from bot.periods import local_date
-from bot.redis_server import LocalCluster
-from bot.settings import Settings, SettingsError, load_settings
+from bot.core.config import OutcomeRule
+from bot.core.periods import local_date
+from bot.core.settings import Settings, SettingsError, load_settings
+from bot.intake.scoring import rebuild_scores, save_configuration
+from bot.runtime.app import build_deps
+from bot.runtime.app import redis_client as app_redis_client
+from bot.store.embedded import LocalCluster
 from jobs.digest import DigestRunner
 from tests.conftest import App, workspaces_on_each_primary
 from tests.slack_stub import SlackStub

@@ -14,8 +14,8 @@ import pytest
 
 from bot.connectors import vendors
 from bot.connectors.runner import PullResult, run_import, run_pull
-from bot.deps import Deps
-from bot.periods import ALL, Bucket
+from bot.core.periods import ALL, Bucket
+from bot.runtime.deps import Deps
 from bot.sources.copilot import records as copilot_records
 from tests.reference import reference_dir, shape_differences
 from tests.vendor_stubs import ClaudeStub, CopilotStub, CursorStub, OpenAIStub, ms
@@ -441,7 +441,7 @@ def test_pull_and_import_commands(tmp_path, redis_url: str, stub, people,
 
 def test_the_daily_pull_runs_once_across_processes_and_resumes(
         deps: Deps, people, claude: ClaudeStub) -> None:
-    from bot.app import build_deps
+    from bot.runtime.app import build_deps
     from jobs.pulls import DailyPulls, status_lines
 
     settings = replace(deps.settings, anthropic_admin_key=KEY, anthropic_api_url=claude.url)
@@ -470,7 +470,7 @@ def test_a_pull_that_stopped_yesterday_is_finished_by_todays(deps: Deps, people,
     from jobs.pulls import DailyPulls
 
     settings = replace(deps.settings, anthropic_admin_key=KEY, anthropic_api_url=claude.url)
-    job = DailyPulls(__import__("bot.app", fromlist=["build_deps"]).build_deps(
+    job = DailyPulls(__import__("bot.runtime.app", fromlist=["build_deps"]).build_deps(
         settings, deps.store.r), sleep=lambda s: None)
     yesterday = datetime.combine(TODAY - timedelta(days=1), datetime.min.time(), UTC
                                  ).replace(hour=5)
@@ -486,7 +486,7 @@ def test_a_pull_that_stopped_yesterday_is_finished_by_todays(deps: Deps, people,
 
 
 def test_base_urls_take_scheme_host_and_port_only() -> None:
-    from bot.settings import SettingsError, load_settings
+    from bot.core.settings import SettingsError, load_settings
 
     loaded = load_settings({"CURSOR_API_URL": "http://127.0.0.1:8081/"}, dotenv_path=None)
     assert loaded.cursor_api_url == "http://127.0.0.1:8081"
@@ -506,8 +506,8 @@ def test_retry_after_as_an_http_date() -> None:
 
 def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
         deps: Deps, people) -> None:
+    from bot.intake.telemetry import receive
     from bot.sources.otlp import Decoded, Point
-    from bot.telemetry import receive
 
     def export(value: float, point_id: str) -> Decoded:
         now_ns = int(datetime.now(UTC).timestamp() * 1e9)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import DEFAULT_OUTCOMES
-from bot.demo_org import (
+from bot.core.config import DEFAULT_OUTCOMES
+from bot.demo.org import (
     OUTCOME_KINDS,
     PERSONAS,
     TOOLS,
@@ -16,7 +16,7 @@ from bot.demo_org import (
     events_in_batches,
     generate_org,
 )
-from bot.reports import parse_ts, validate_report
+from bot.sources.reports import parse_ts, validate_report
 
 END = dt.date(2026, 11, 24)
 USAGE_KEYS = {"id", "type", "ts", "tool", "tokens", "cost_usd", "input_tokens",

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from bot.app import build_deps
-from bot.config import BoardConfig
-from bot.deps import Deps
-from bot.reports import OutcomeReport, UsageReport
-from bot.settings import Settings
+from bot.core.config import BoardConfig
+from bot.core.settings import Settings
+from bot.runtime.app import build_deps
+from bot.runtime.deps import Deps
+from bot.sources.reports import OutcomeReport, UsageReport
 from handlers.home import publish_home
 from jobs.digest import DigestRunner
 from tests.slack_stub import SlackStub

@@ -48,11 +48,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from bot.directory import Directory
-from bot.identities import Identities
-from bot.periods import buckets_for_day, local_date
-from bot.redis_server import EmbeddedRedis, free_port
-from bot.store import Store
+from bot.core.periods import buckets_for_day, local_date
+from bot.intake.identities import Identities
+from bot.slack.directory import Directory
+from bot.store.embedded import EmbeddedRedis, free_port
+from bot.store.store import Store
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_stub import SlackStub
 from tests.test_webhooks_http import GH_SECRET, merged_pr

@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import redis
 
-from bot.app import build_deps
-from bot.deps import Deps
-from bot.periods import day_bucket
-from bot.rank_history import daily_ranks, sparkline
-from bot.reports import OutcomeReport, UsageReport
-from bot.settings import Settings, SettingsError, load_settings
+from bot.boards.rank_history import daily_ranks, sparkline
+from bot.core.periods import day_bucket
+from bot.core.settings import Settings, SettingsError, load_settings
+from bot.runtime.app import build_deps
+from bot.runtime.deps import Deps
+from bot.sources.reports import OutcomeReport, UsageReport
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 from tests.test_admin import block_actions, open_home, publishes_for

@@ -24,13 +24,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bot.blocks import help_blocks, home_view, leaderboard_blocks
-from bot.config import BoardConfig
-from bot.digest import DigestData, digest_blocks
-from bot.leaderboard import PeriodBoard
-from bot.periods import day_bucket, local_date
-from bot.ranking import PersonTotals, rank_board
-from bot.text import side_by_side
+from bot.boards.leaderboard import PeriodBoard
+from bot.core.config import BoardConfig
+from bot.core.periods import day_bucket, local_date
+from bot.core.ranking import PersonTotals, rank_board
+from bot.render.blocks import help_blocks, home_view, leaderboard_blocks
+from bot.render.digest_blocks import DigestData, digest_blocks
+from bot.render.text import side_by_side
 from jobs.digest import DigestRunner
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.rendered import live_mentions

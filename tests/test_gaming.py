@@ -8,11 +8,11 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from bot.config import BoardConfig
-from bot.periods import ALL
-from bot.pull_requests import PullRequests
-from bot.sources.webhook import Fact
-from bot.webhooks import receive
+from bot.core.config import BoardConfig
+from bot.core.periods import ALL
+from bot.intake.outcomes import receive
+from bot.sources.webhook_facts import Fact
+from bot.store.pull_requests import PullRequests
 from tests.conftest import App
 
 DAYS = 14

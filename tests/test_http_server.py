@@ -14,12 +14,12 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import build_bolt_app, build_workspaces
-from bot.deps import Deps
-from bot.http_server import Server, expects_continue, request_arrived, without_expect
-from bot.redis_server import free_port
-from bot.settings import Settings
-from bot.web import build_web_app
+from bot.core.settings import Settings
+from bot.runtime.app import build_bolt_app, build_workspaces
+from bot.runtime.deps import Deps
+from bot.store.embedded import free_port
+from bot.web.app import build_web_app
+from bot.web.server import Server, expects_continue, request_arrived, without_expect
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_stub import SlackStub
 from tests.test_processes import let_go

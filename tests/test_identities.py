@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import BoardConfig
-from bot.identities import IdentityError, normalize
-from bot.periods import buckets_for_day, local_date
+from bot.core.config import BoardConfig
+from bot.core.periods import buckets_for_day, local_date
+from bot.intake.identities import IdentityError, normalize
 from tests.conftest import INGEST_TOKEN, App
 from tests.test_cli import run
 
@@ -116,7 +116,7 @@ def test_bad_identities_are_refused(text: str) -> None:
 def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str,
                                      monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     env = {"REDIS_URL": redis_url, "INGEST_TOKENS": f"ci:{INGEST_TOKEN}"}
     made = run(["tokens", "create", "claude-laptops"], env, tmp_path)  # the real command
@@ -214,7 +214,7 @@ def test_forget_me_removes_identity_links_and_claims(app: App) -> None:
 
 
 def test_identities_show_literally_in_code_spans(app: App) -> None:
-    from bot.counts import Usage
+    from bot.core.counts import Usage
     from tests.test_admin import open_home
 
     app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)

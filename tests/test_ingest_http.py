@@ -6,7 +6,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 
-from bot.periods import day_bucket, local_date
+from bot.core.periods import day_bucket, local_date
 from tests.conftest import App, http
 
 NOW = datetime.now(UTC) - timedelta(minutes=1)

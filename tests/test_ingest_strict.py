@@ -9,10 +9,10 @@ import time
 import pytest
 from slack_sdk import WebClient
 
-from bot.directory import Directory, LookupUnavailable
-from bot.periods import ALL
-from bot.redis_server import free_port
-from bot.strict_json import MAX_DEPTH
+from bot.core.periods import ALL
+from bot.slack.directory import Directory, LookupUnavailable
+from bot.sources.strict_json import MAX_DEPTH
+from bot.store.embedded import free_port
 from tests.conftest import BOT_TOKEN, INGEST_TOKEN, App, http
 from tests.test_ingest_http import TS, outcome, totals, usage
 

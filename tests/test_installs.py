@@ -17,11 +17,11 @@ import yaml
 from slack_bolt import App, BoltRequest
 from slack_sdk.oauth.installation_store import Installation
 
-from bot.app import build_bolt_app, build_workspaces
-from bot.ingest import ingest_events
-from bot.installations import BOT_SCOPES, RedisInstallationStore, RedisOAuthStateStore
-from bot.settings import Settings
-from bot.workspaces import Workspaces
+from bot.core.settings import Settings
+from bot.intake.ingest import ingest_events
+from bot.runtime.app import build_bolt_app, build_workspaces
+from bot.runtime.workspaces import Workspaces
+from bot.store.installations import BOT_SCOPES, RedisInstallationStore, RedisOAuthStateStore
 from tests.conftest import SIGNING_SECRET
 from tests.slack_signing import event_body, sign, slash_command_body
 from tests.slack_stub import SlackStub
@@ -205,7 +205,7 @@ def test_uninstall_deletes_the_data_after_the_grace_period_unless_installed_agai
 def test_a_rotating_bot_token_is_refreshed_before_it_expires(
         multi: tuple[Workspaces, App], stub: SlackStub, monkeypatch: pytest.MonkeyPatch
         ) -> None:
-    from bot import workspaces as workspaces_module
+    from bot.runtime import workspaces as workspaces_module
 
     workspaces, app = multi
     monkeypatch.setattr(workspaces_module, "RECHECK_INSTALLED", 0)  # every get() looks
@@ -310,7 +310,7 @@ def test_serve_installs_from_add_to_slack_and_counts_each_workspaces_reports(
 
 def test_the_jobs_follow_the_installed_workspaces(
         multi: tuple[Workspaces, App], stub: SlackStub) -> None:
-    from bot.worker import Jobs
+    from bot.runtime.worker import Jobs
 
     workspaces, app = multi
     install(app, stub, "T0AAA", "code-a")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.blocks import escape, escape_short, leaderboard_blocks
-from bot.config import BoardConfig
-from bot.leaderboard import PeriodBoard
-from bot.periods import day_bucket
-from bot.plaintext import plain_text
-from bot.ranking import PersonTotals, rank_board
+from bot.boards.leaderboard import PeriodBoard
+from bot.core.config import BoardConfig
+from bot.core.periods import day_bucket
+from bot.core.plaintext import plain_text
+from bot.core.ranking import PersonTotals, rank_board
+from bot.render.blocks import escape, escape_short, leaderboard_blocks
 from jobs.digest import DigestRunner
 from tests.conftest import BOT_TOKEN
 from tests.rendered import live_mentions, shown

@@ -28,8 +28,8 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
-from bot.config import BoardConfig
-from bot.periods import buckets_for_day, local_date
+from bot.core.config import BoardConfig
+from bot.core.periods import buckets_for_day, local_date
 from tests.conftest import INGEST_TOKEN, App, HttpAnswer, Outage, http
 from tests.reference import reference_dir
 
@@ -425,7 +425,7 @@ def test_claude_codes_own_export_over_otlp_json(app: App) -> None:
 @pytest.mark.parametrize("delta", [True, False], ids=["delta", "cumulative"])
 def test_exactly_once_across_a_restart_of_tokenboard(app: App, settings, redis_client,
                                                      delta: bool) -> None:
-    from bot.app import build_deps
+    from bot.runtime.app import build_deps
 
     app.stub.add_user("U0IVY", real_name="Ivy", email="ivy@example.com")
     bodies = encoded([3, 4], delta, claude_resource(**{"user.email": "ivy@example.com"}))
@@ -448,6 +448,6 @@ def test_exactly_once_across_a_restart_of_tokenboard(app: App, settings, redis_c
     ({"user.id": "install-123", "session.id": "s"}, None),
 ])
 def test_who_a_point_is(attributes: dict[str, str], expected: str | None) -> None:
-    from bot.telemetry import identity_of
+    from bot.intake.telemetry import identity_of
 
     assert identity_of(attributes) == expected

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from bot.ingest import ingest_events
-from bot.leaderboard import Leaderboards
-from bot.periods import bucket_for_period
-from bot.store import Store
+from bot.boards.leaderboard import Leaderboards
+from bot.core.periods import bucket_for_period
+from bot.intake.ingest import ingest_events
+from bot.store.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

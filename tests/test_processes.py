@@ -16,9 +16,9 @@ from pathlib import Path
 
 import redis
 
-from bot.deps import Deps
-from bot.redis_server import free_port
-from bot.worker import EmbeddedJobs, Heartbeat, live_worker
+from bot.runtime.deps import Deps
+from bot.runtime.worker import EmbeddedJobs, Heartbeat, live_worker
+from bot.store.embedded import free_port
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, http
 from tests.slack_stub import SlackStub
 from tests.test_faults import ServeProcess

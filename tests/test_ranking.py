@@ -1,4 +1,4 @@
-"""Tests for bot.ranking.
+"""Tests for bot.core.ranking.
 
 Every expected number is worked out by hand in the comments, or computed with a
 deliberately naive independent formula defined here (O(n^2) pair counting for
@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from bot.ranking import (
+from bot.core.ranking import (
     Agreement,
     PersonTotals,
     Row,

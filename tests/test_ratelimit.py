@@ -6,9 +6,9 @@ import logging
 import time
 from dataclasses import replace
 
-from bot.app import build_deps
-from bot.keys import Keys
-from bot.ratelimit import RateLimiter
+from bot.runtime.app import build_deps
+from bot.store.keys import Keys
+from bot.store.ratelimit import RateLimiter
 from tests.conftest import INGEST_TOKEN, App
 
 

@@ -14,12 +14,12 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import redis
 
-from bot.admin import rebuild_scores, save_configuration
-from bot.app import build_deps
-from bot.config import BoardConfig, OutcomeRule
-from bot.periods import ALL, buckets_for_day
-from bot.reports import OutcomeReport, UsageReport
-from bot.settings import Settings
+from bot.core.config import BoardConfig, OutcomeRule
+from bot.core.periods import ALL, buckets_for_day
+from bot.core.settings import Settings
+from bot.intake.scoring import rebuild_scores, save_configuration
+from bot.runtime.app import build_deps
+from bot.sources.reports import OutcomeReport, UsageReport
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.app import build_deps
-from bot.settings import Settings
+from bot.core.settings import Settings
+from bot.runtime.app import build_deps
 from tests.conftest import INGEST_TOKEN
 from tests.round_robin import RoundRobinProxy
 from tests.serve_processes import Process, start, stop_all, wait_healthy

@@ -17,7 +17,7 @@ import redis
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from freezegun import freeze_time
 
-from bot.config import BoardConfig
+from bot.core.config import BoardConfig
 from jobs.digest import DigestRunner, Schedule
 from jobs.scheduler import DigestScheduler, digest_trigger
 from tests.test_digest import (

@@ -12,7 +12,7 @@ import signal
 import socket
 import time
 
-from bot.app import build_bolt_app
+from bot.runtime.app import build_bolt_app
 from tests.conftest import SIGNING_SECRET, App, Outage, http
 from tests.slack_signing import sign, slash_command_body, url_verification_body
 

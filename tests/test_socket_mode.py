@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from websockets.sync.server import ServerConnection, serve
 
-from bot.serve import socket_mode
+from bot.runtime.serve import socket_mode
 from tests.conftest import App
 from tests.slack_signing import APP_ID, event_body, slash_command_body
 from tests.test_slack import seed, wait_for

@@ -11,8 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-from bot.redis_server import free_port
-from bot.startup import forget_slack_secrets
+from bot.slack.startup import forget_slack_secrets
+from bot.store.embedded import free_port
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_stub import SlackStub
 from tests.test_cli import ROOT, run
@@ -80,7 +80,7 @@ def test_serve_starts_with_a_good_token_and_logs_no_warnings(tmp_path: Path, stu
     assert "will be unused" not in log
     # the SIGTERM handler logs without writing to stderr from inside the signal handler
     assert "Logging error" not in log and "reentrant call" not in log
-    assert lines[-1].endswith("bot.serve: stopped")
+    assert lines[-1].endswith("bot.runtime.serve: stopped")
 
 
 def test_slack_unreachable_at_start_up_is_a_warning(tmp_path: Path, redis_url: str) -> None:
@@ -88,7 +88,7 @@ def test_slack_unreachable_at_start_up_is_a_warning(tmp_path: Path, redis_url: s
     code, lines = serve_then_stop(serve_env(closed, redis_url), tmp_path)
     log = "\n".join(lines)
     assert code == 0, log
-    warnings = [line for line in lines if " WARNING bot.startup: " in line]
+    warnings = [line for line in lines if " WARNING bot.slack.startup: " in line]
     assert len(warnings) == 1 and "could not reach Slack to check SLACK_BOT_TOKEN" in warnings[0]
     assert any("listening on port" in line for line in lines)
 

@@ -7,10 +7,10 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
-from bot.config import BoardConfig, OutcomeRule
-from bot.periods import ALL, day_bucket, month_bucket, week_bucket
-from bot.reports import OutcomeReport, UsageReport
-from bot.store import Store
+from bot.core.config import BoardConfig, OutcomeRule
+from bot.core.periods import ALL, day_bucket, month_bucket, week_bucket
+from bot.sources.reports import OutcomeReport, UsageReport
+from bot.store.store import Store
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 

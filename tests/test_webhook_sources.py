@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from bot.sources.github import github_facts, github_reverts, github_verify
 from bot.sources.gitlab import gitlab_facts, gitlab_reverts, gitlab_verify
 from bot.sources.pagerduty import pagerduty_event_id, pagerduty_facts, pagerduty_verify
-from bot.sources.webhook import Fact, WebhookError, timestamp
+from bot.sources.webhook_facts import Fact, WebhookError, timestamp
 from tests.reference import reference_dir, shape_differences
 
 PAYLOADS = Path(__file__).resolve().parent / "payloads" / "github"

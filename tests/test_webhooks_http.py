@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.admin import rebuild_scores, save_configuration
-from bot.periods import ALL, day_bucket, local_date
+from bot.core.periods import ALL, day_bucket, local_date
+from bot.intake.scoring import rebuild_scores, save_configuration
 from tests.conftest import App, HttpAnswer, Outage, http
 from tests.reference import reference_dir
 

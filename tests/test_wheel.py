@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.redis_server import free_port
+from bot.store.embedded import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +48,15 @@ def source_files() -> set[str]:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """(the built wheel, the fresh virtualenv it is installed in, without -e)."""
     where = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of the sources, so the build leaves nothing in the checkout and
+    # nothing a build left there (build/, *.egg-info) reaches the wheel.
+    source = where / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", "demo-output", ".tokenboard",
+        "tests", "bench"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(where / "dist"),
-         str(ROOT)], capture_output=True, text=True, timeout=300)
+         str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (where / "dist").glob("tokenboard-*.whl")
     venv = where / "venv"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_deps
-from bot.cli import main
-from bot.settings import Settings
+from bot.cli.main import main
+from bot.core.settings import Settings
+from bot.runtime.app import build_deps
 from tests.conftest import App, workspaces_on_each_primary
 from tests.slack_stub import SlackStub
 

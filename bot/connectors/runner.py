@@ -8,7 +8,7 @@
   (`Store.record`), so re-pulling a day, a corrected day or an overlapping window never
   counts twice: totals change by the difference.
 - Rows whose identity maps to nobody are kept for it and credited when an admin links
-  it (`bot.identities`).
+  it (`bot.intake.identities`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import redis
 from bot.connectors.http import PullFailed
 from bot.connectors.tool_sources import LABELS, counts
 from bot.connectors.vendors import TOOLS, Connector, days_between
-from bot.counts import Usage
-from bot.directory import LookupUnavailable
-from bot.identities import Identities
-from bot.ingest import ScoringChanged, tally
+from bot.core.counts import Usage
+from bot.intake.identities import Identities
+from bot.intake.ingest import ScoringChanged, tally
+from bot.slack.directory import LookupUnavailable
 from bot.sources import claude_code, copilot, cursor, openai_usage
 from bot.sources.daily import DailyRow, Parsed
-from bot.store import Store, is_identity
+from bot.store.store import Store, is_identity
 
 LOOKBACK_DAYS = 3  # a default pull re-reads the last days: vendors complete and correct them
 BATCH = 2000  # rows counted per store call

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from weakref import WeakKeyDictionary
 
-from bot.config import BoardConfig
-from bot.store import Store
+from bot.core.config import BoardConfig
+from bot.store.store import Store
 
 CACHE_SECONDS = 10.0
 LABELS = {"otlp": "OpenTelemetry", "ingest": "/ingest", "claude-code": "the Claude Code "

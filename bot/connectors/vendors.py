@@ -13,7 +13,7 @@ from datetime import time as dtime
 from typing import Any
 
 from bot.connectors.http import PullFailed, VendorHTTP
-from bot.settings import Settings, SettingsError
+from bot.core.settings import Settings, SettingsError
 from bot.sources import claude_code, copilot, cursor, openai_usage
 from bot.sources.daily import Parsed, merge
 

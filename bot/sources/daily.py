@@ -1,5 +1,5 @@
 """The shape every vendor admin report is read into: one row per identity and calendar
-day, with the day-hash fields it sets (see `bot.counts`). The wire-format modules
+day, with the day-hash fields it sets (see `bot.core.counts`). The wire-format modules
 (`claude_code`, `copilot`, `cursor`, `openai_usage`) are pure: payload in, rows and
 rejected rows (each with its reason) out.
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from bot.identities import IdentityError, normalize
+from bot.intake.identities import IdentityError, normalize
 
 DAY_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(T00:00:00(\.0+)?(Z|\+00:00))?$")
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.sources.webhook import (
+from bot.sources.webhook_facts import (
     APPROVAL,
     DEPLOY,
     PR_MERGED,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sources.webhook import (
+from bot.sources.webhook_facts import (
     INCIDENT_RESOLVED,
     Fact,
     WebhookError,

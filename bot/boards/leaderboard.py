@@ -1,0 +1,173 @@
+"""Read side: a period's two boards.
+
+Requests (`/leaderboard`, App Home) read the top of each board and the viewer's line with
+one script whose cost does not grow with the org (`bot.boards.read`); the figures only the
+whole population gives (ρ, τ, flag threshold, efficiency) come stored per period
+(`bot.core.population`), refreshed in the background for the periods people read (and on the
+spot for an org of at most INLINE_PEOPLE people, where that costs a few milliseconds).
+
+The digest and the CLI rank everyone (`full_board`): computed from the store and cached
+until it changes. The cache key includes the store's generation counter, which every
+counted event bumps, so a cached board is exactly what a fresh read would give.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.boards.read import read_top
+from bot.core.config import BoardConfig
+from bot.core.periods import Bucket, bucket_for_period, period_label, period_name, period_title
+from bot.core.population import Population, population_of, signature
+from bot.core.ranking import Board, rank_board
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+INLINE_PEOPLE = 2000  # up to this many people, a read refreshes stale figures itself
+REFRESH_EVERY = 30  # seconds between background refreshes of the periods people read
+WANTED_FOR = 15 * 60  # a period read this long ago is no longer refreshed
+POPULATION_TTL = 2 * 86400
+
+
+def ranked_on_request(people: int) -> bool:
+    """Whether an org this size is small enough for a request to rank everyone (and draw
+    the chart) itself when the stored figures are out of date."""
+    return people <= INLINE_PEOPLE
+
+
+@dataclass(frozen=True)
+class PeriodBoard:
+    period: str
+    bucket: Bucket
+    title: str  # "This week (2026-W48, to Tue 24 Nov)"
+    label: str  # "this week"
+    config: BoardConfig
+    board: Board
+    name: str = ""  # "week of 23 Nov", "November 2026", "today", "all time"
+
+
+class Leaderboards:
+    def __init__(self, store: Store, now: Callable[[], datetime] | None = None,
+                 cache_size: int = 8) -> None:
+        self.store = store
+        self.now = now or (lambda: datetime.now(UTC))
+        self._cache: dict[tuple, Board] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def period_board(self, period: str, config: BoardConfig | None = None,
+                     viewer: str | None = None, top_n: int | None = None,
+                     remember: bool = True) -> PeriodBoard:
+        """The top `top_n` (default: the board size) of both boards as `viewer` may see
+        them, and the viewer's own line: opted-out people are left out, except the viewer
+        themself (everyone sees their own numbers). `remember`: a person is reading it, so
+        the background keeps its figures fresh (the background's own reads do not)."""
+        now = self.now()
+        config = config or self.store.load_config()
+        bucket = bucket_for_period(period, self.store.tz, now)
+        board = self.top_board(bucket, config, viewer, top_n,
+                               period=period if remember else None)
+        return self._period(period, bucket, config, board, now)
+
+    def full_board(self, period: str, config: BoardConfig | None = None,
+                   viewer: str | None = None) -> PeriodBoard:
+        """Everyone on both boards (the CLI and the digest): costs O(people)."""
+        now = self.now()
+        config = config or self.store.load_config()
+        bucket = bucket_for_period(period, self.store.tz, now)
+        board = self.board_for_bucket(bucket, config, self.hidden_from(viewer))
+        return self._period(period, bucket, config, board, now)
+
+    def _period(self, period: str, bucket: Bucket, config: BoardConfig, board: Board,
+                now: datetime) -> PeriodBoard:
+        return PeriodBoard(period=period, bucket=bucket,
+                           title=period_title(period, self.store.tz, now),
+                           label=period_label(period), config=config, board=board,
+                           name=period_name(period, self.store.tz, now))
+
+    def top_board(self, bucket: Bucket, config: BoardConfig, viewer: str | None,
+                  top_n: int | None = None, period: str | None = "") -> Board:
+        """The top of both boards of `bucket` and the viewer's line (see period_board);
+        remembers that `period` (its bucket) is being read, for the background refresh,
+        unless `period` is None."""
+        key = self.store.keys.population(bucket.scope, bucket.name)
+        now = self.now().timestamp()
+        wanted = "" if period is None else f"{period}|{bucket.suffix}"
+        read = read_top(self.store, bucket, config, viewer, key, top_n, now=now,
+                        wanted=wanted)
+        board = read.board
+        if board.people and ranked_on_request(board.people) and (
+                board.figures_missing or board.figures_age is not None):
+            self.refresh_population(bucket, config)
+            board = read_top(self.store, bucket, config, viewer, key, top_n, now=now).board
+        return board
+
+    # -- whole-population figures ------------------------------------------------------
+    def refresh_population(self, bucket: Bucket, config: BoardConfig) -> Population:
+        """Rank everyone of `bucket` and store the figures only that gives. The
+        generation is read first, so figures are never labelled newer than their data."""
+        generation = self.store.generation()
+        board = self.board_for_bucket(bucket, config, self.store.opted_out())
+        population = population_of(board, config, generation, self.now().timestamp())
+        self.store.r.set(self.store.keys.population(bucket.scope, bucket.name),
+                         population.to_json(), ex=POPULATION_TTL)
+        return population
+
+    def refresh_wanted(self, config: BoardConfig | None = None,
+                       owner: str = "") -> list[tuple[str, Bucket]]:
+        """Refresh the figures of every period read in the last WANTED_FOR seconds whose
+        data or configuration changed since; one process at a time per period (a claim
+        that expires). Returns the (period, bucket) pairs refreshed."""
+        config = config or self.store.load_config()
+        keys = self.store.keys
+        now = self.now().timestamp()
+        wanted_key = keys.population_wanted()
+        self.store.r.zremrangebyscore(wanted_key, "-inf", now - WANTED_FOR)
+        generation = self.store.generation()
+        done = []
+        for raw in self.store.r.zrange(wanted_key, 0, -1):
+            period, _, suffix = raw.decode().rpartition("|")
+            scope, _, name = suffix.partition(":")
+            bucket = Bucket(scope, name)
+            stored = self.store.r.get(keys.population(scope, name))
+            current = Population.from_json(stored) if stored else None
+            if current is not None and current.generation == generation \
+                    and current.signature == signature(config):
+                continue
+            if not self.store.r.set(keys.population_claim(scope, name), owner or "1",
+                                    nx=True, ex=REFRESH_EVERY - 5):
+                continue
+            try:
+                self.refresh_population(bucket, config)
+                done.append((period, bucket))
+            except Exception:  # one period's failure must not stop the others
+                log.exception("refreshing the figures of %s failed", bucket.suffix)
+        return done
+
+    def hidden_from(self, viewer: str | None) -> frozenset[str]:
+        return self.store.opted_out() - {viewer}
+
+    def board_for_bucket(self, bucket: Bucket, config: BoardConfig,
+                         hidden: frozenset[str] = frozenset()) -> Board:
+        generation = self.store.generation()
+        key = (generation, bucket, config.model_dump_json(), hidden)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        people = self.store.period_totals(bucket, config.raw_metric).without(hidden)
+        board = rank_board(people, top_n=config.board_size,
+                           efficiency_min_tokens=config.efficiency_min_tokens)
+        with self._lock:
+            # Boards of an older generation can never be served again: drop them, so a
+            # 100k-person org keeps a few boards in memory, not a pile of stale ones.
+            for old in [k for k in self._cache if k[0] != generation]:
+                del self._cache[old]
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = board
+        return board

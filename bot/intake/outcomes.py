@@ -1,0 +1,123 @@
+"""Webhook outcomes in: normalized facts (from `bot.sources.github`, `gitlab`,
+`pagerduty`) → outcomes scored so that trivial work does not pay → who → counted once.
+
+- A merged pull request smaller than `pr_small_lines` changed lines is `small`; one
+  merged by its own author without an approving review from someone else is `self`. Both
+  scale its count by the configured fractions (both: the product). The day hash keeps the
+  modified counts apart, so a change of fractions rescored later re-ranks the past too.
+- A merged revert counts nothing itself and takes the reverted pull request's count (with
+  the modifiers it was credited with) back from its author, on the day of the revert.
+- Every outcome's id is its object (pull request, review, deployment status, issue,
+  incident), scoped to the source: an org hook and a repo hook delivering the same merge,
+  or a redelivery, count once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.core.config import BoardConfig
+from bot.core.counts import Outcome
+from bot.intake.identities import Identities
+from bot.intake.ingest import tally
+from bot.sources.reports import MAX_FUTURE
+from bot.sources.webhook_facts import Fact
+from bot.store.pull_requests import PullRequests
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Receipt:
+    counted: int = 0
+    duplicates: int = 0
+    ignored: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        out: dict = {"counted": self.counted, "duplicates": self.duplicates}
+        if self.ignored:
+            out["ignored"] = self.ignored
+        if self.unmapped:
+            out["unmapped"] = self.unmapped
+        return out
+
+
+def merge_modifiers(fact: Fact, config: BoardConfig, prs: PullRequests) -> tuple[str, ...]:
+    modifiers = []
+    if fact.changed_lines is not None and fact.changed_lines < config.pr_small_lines:
+        modifiers.append("small")
+    author = fact.author or fact.actor
+    if fact.merged_by == author and not prs.approved_by_other(fact.object_id, author):
+        modifiers.append("self")
+    return tuple(modifiers)
+
+
+def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
+                 now: datetime, retention_days: int
+                 ) -> tuple[list[tuple[Outcome, str]], list[str]]:
+    """(outcome, identity) pairs to count, and why any fact was left out."""
+    out: list[tuple[Outcome, str]] = []
+    ignored: list[str] = []
+    for fact in facts:
+        if fact.kind == "approval":
+            prs.add_approval(fact.object_id, fact.actor)
+            continue
+        if fact.ts < now - timedelta(days=retention_days):
+            ignored.append(f"{fact.kind} of {fact.ts:%Y-%m-%d}: older than the "
+                           f"{retention_days}-day retention window")
+            continue
+        if fact.ts > now + MAX_FUTURE:
+            ignored.append(f"{fact.kind} at {fact.ts.isoformat()}: in the future")
+            continue
+        if fact.kind not in config.outcomes:
+            ignored.append(f"{fact.kind}: not a configured outcome kind")
+            continue
+        if fact.kind == "pr_merged" and fact.reverts:
+            repo, number = fact.reverts
+            original = prs.merged(repo, number)
+            if original is None:
+                ignored.append(f"revert of {repo}#{number}: that merge was never counted")
+                continue
+            author, modifiers = original
+            out.append((Outcome(id=f"{fact.object_id}:revert", ts=fact.ts, kind=fact.kind,
+                                modifiers=tuple(sorted({*modifiers, "revert"})), ref=fact.ref,
+                                fingerprint=f"revert:{repo}#{number}"), author))
+            continue
+        modifiers: tuple[str, ...] = ()
+        who = fact.actor
+        object_id = fact.object_id
+        if fact.kind == "review" and fact.repo and fact.number is not None:
+            # one review per reviewer and pull request: replies in a thread do not add up
+            object_id = f"review:{fact.repo}#{fact.number}:{fact.actor}"
+        if fact.kind == "pr_merged":
+            modifiers = merge_modifiers(fact, config, prs)
+            who = fact.author or fact.actor
+            if fact.repo and fact.number is not None:
+                prs.remember_merge(fact.repo, fact.number, who, modifiers)
+        out.append((Outcome(id=object_id, ts=fact.ts, kind=fact.kind, modifiers=modifiers,
+                            ref=fact.ref, fingerprint=object_id), who))
+    return out, ignored
+
+
+def receive(store: Store, identities: Identities, prs: PullRequests, facts: list[Fact],
+            source: str, now: datetime | None = None) -> Receipt:
+    """Count a delivery's facts. Redis errors and LookupUnavailable propagate (503), and
+    so does ScoringChanged (the sender retries; counted outcomes are duplicates then)."""
+    receipt = Receipt()
+    config, version = store.load_config_versioned()
+    pairs, receipt.ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),
+                                          store.retention_days)
+    resolved = identities.resolve_many([who for _, who in pairs])
+    items = [(i, outcome, who) for i, ((outcome, _), who) in
+             enumerate(zip(pairs, resolved, strict=True))]
+    counted = tally(store, items, source, (config, version))
+    receipt.counted, receipt.unmapped = counted.counted, counted.unmapped
+    # a conflict here is the same object delivered again with other details: counted before
+    receipt.duplicates = len(counted.duplicates) + len(counted.conflicts)
+    if counted.removed:
+        receipt.ignored.append("an outcome kind was just removed by an admin")
+    return receipt

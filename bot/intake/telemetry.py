@@ -1,0 +1,174 @@
+"""OpenTelemetry reports in: decoded OTLP points → who → usage → counted once.
+
+The wire format lives in `bot.sources.otlp`; this module only decides what a point adds
+to whose day, and hands it to the same counting as every other source (`bot.intake.ingest.count`).
+
+- Who: `user.email` decides when present (explicit identity links first, then Slack's
+  users.lookupByEmail); otherwise `enduser.id` (an email, or `otel:ID`), then
+  `user.account_uuid` / `user.account_id` (`otel:ID`, linked with `tokenboard identities
+  link`). Claude Code's `user.id` is an installation, not a person: never used. An
+  identity that maps to nobody is kept, not dropped, and named in the answer.
+- When: the local day of the point's own time, not of its arrival.
+- Exactly once: a delta point's id is its series + start + time (a retried export is a
+  duplicate); a cumulative series keeps its last point in Redis (a replay adds nothing, a
+  new start time is a reset).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.connectors.tool_sources import counts
+from bot.core.config import BoardConfig
+from bot.core.counts import Usage
+from bot.intake.identities import EMAIL, Identities, IdentityError, normalize
+from bot.intake.ingest import tally
+from bot.sources.otlp import Decoded, Point
+from bot.sources.reports import MAX_FUTURE
+from bot.store.store import Store
+
+MAX_NAMED = 5  # unmapped identities named in one answer
+# tools that a vendor's admin report also covers: only one source counts them
+ADMIN_REPORTED = frozenset({"claude_code"})
+
+
+@dataclass
+class Receipt:
+    """What an export added: `rejected` points and one line saying why (and which
+    identities were kept for nobody)."""
+
+    counted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        self.rejected += n
+        if reason not in self.reasons and len(self.reasons) < 20:
+            self.reasons.append(reason)
+
+    def message(self) -> str:
+        parts = list(self.reasons)
+        if self.unmapped:
+            named = ", ".join(self.unmapped[:MAX_NAMED])
+            more = len(self.unmapped) - MAX_NAMED
+            parts.append(f"kept for nobody until an admin links them (tokenboard identities "
+                         f"link U… IDENTITY): {named}" + (f" and {more} more" if more > 0
+                                                          else ""))
+        return "; ".join(parts)
+
+
+def identity_of(attributes: dict[str, str]) -> str | None:
+    """Who the point is, as an identity: `user.email`, else `enduser.id` (an email, or
+    `otel:ID`), else `user.account_uuid` / `user.account_id` (`otel:ID`); malformed values
+    are passed over. None when it names nobody."""
+    end_user = attributes.get("enduser.id", "").strip()
+    for candidate in (f"email:{attributes.get('user.email', '').strip()}",
+                      f"email:{end_user}" if EMAIL.match(end_user) else f"otel:{end_user}",
+                      f"otel:{attributes.get('user.account_uuid', '').strip()}",
+                      f"otel:{attributes.get('user.account_id', '').strip()}"):
+        try:
+            return normalize(candidate)
+        except IdentityError:
+            continue
+    return None
+
+
+def usage_fields(point: Point, config: BoardConfig) -> tuple[tuple[str, float], ...]:
+    """Day-hash fields the point adds to, per unit of its value."""
+    if point.quantity == "tokens":
+        kind = point.token_type or "input"
+        fields: list[tuple[str, float]] = [(f"{kind}_tokens", 1.0)]
+        if kind in config.token_types:
+            fields.append(("tokens", 1.0))
+        return tuple(fields)
+    if point.quantity in ("cost", "sessions", "requests"):
+        return ((point.quantity, 1.0),)
+    if point.quantity.startswith("activity:"):
+        return ((f"a:{point.quantity.split(':', 1)[1]}", 1.0),)
+    return ()
+
+
+def _id(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def to_usage(point: Point, config: BoardConfig) -> Usage:
+    ts = datetime.fromtimestamp(point.time_ns / 1e9, tz=UTC)
+    fields = usage_fields(point, config)
+    if point.cumulative:
+        return Usage(id="", ts=ts, fields=fields, value=point.value, series=point.series,
+                     start_ns=point.start_ns, time_ns=point.time_ns)
+    if point.event_id is not None:  # a log event: one id per event and quantity
+        event_id = _id("log", point.event_id, point.quantity, point.token_type)
+    else:
+        event_id = _id("metric", point.series, point.start_ns, point.time_ns)
+    return Usage(id=event_id, ts=ts, fields=fields, value=point.value,
+                 fingerprint=repr(float(point.value)))
+
+
+def counted_here(point: Point, config: BoardConfig, signal: str) -> bool:
+    """Claude Code reports the same tokens and cost as metrics and as api_request events:
+    only the configured one counts (sessions and activity always come from metrics)."""
+    if point.tool != "claude_code":
+        return True
+    if signal == "logs":
+        return config.claude_code_usage == "events"
+    return config.claude_code_usage == "metrics" or point.quantity not in ("tokens", "cost")
+
+
+def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
+            sender: str, now: datetime | None = None) -> Receipt:
+    """Count the decoded points of one export (`signal` "metrics" or "logs").
+
+    Redis errors and LookupUnavailable propagate (the caller answers 503), and so does
+    ScoringChanged after every point that could be counted has been: the exporter
+    retries the whole export and the counted points are duplicates then.
+    """
+    now = now or datetime.now(UTC)
+    receipt = Receipt()
+    for reason in decoded.reasons:
+        receipt.reasons.append(reason)
+    receipt.rejected = decoded.rejected
+    config, version = store.load_config_versioned()
+    oldest = now - timedelta(days=store.retention_days)
+    kept: list[tuple[int, Usage, str]] = []
+    ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it
+    for index, point in enumerate(decoded.points):
+        if not counted_here(point, config, signal):
+            continue
+        if point.tool in ADMIN_REPORTED:
+            if point.tool not in ours:
+                ours[point.tool] = counts(store, config, point.tool, "otlp")
+            if not ours[point.tool]:
+                continue
+        who = identity_of(point.attributes)
+        if who is None:
+            receipt.reject(f"{point.tool}: a data point has no user.email, enduser.id or "
+                           "user.account_uuid attribute (user.id is an installation id, "
+                           "not a person)")
+            continue
+        usage = to_usage(point, config)
+        if not usage.fields:
+            continue
+        if usage.ts > now + MAX_FUTURE:
+            receipt.reject(f"{point.tool}: a data point is timed in the future "
+                           f"({usage.ts.isoformat()})")
+            continue
+        if usage.ts < oldest:
+            receipt.reject(f"{point.tool}: a data point is older than the "
+                           f"{store.retention_days}-day retention window")
+            continue
+        kept.append((index, usage, who))
+    resolved = identities.resolve_many([w for _, _, w in kept])
+    items = [(index, usage, who) for (index, usage, _), who in zip(kept, resolved, strict=True)]
+    counted = tally(store, items, sender, (config, version))
+    receipt.counted, receipt.unmapped = counted.counted, counted.unmapped
+    receipt.duplicates = len(counted.duplicates)
+    for _ in counted.conflicts:
+        receipt.reject("a data point repeats an earlier one's series and time with "
+                       "another value (conflict); it was not counted")
+    return receipt

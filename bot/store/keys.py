@@ -1,0 +1,221 @@
+"""Every Redis key name tokenboard uses, built in one place.
+
+All keys of a workspace share the hash tag `{ws}`, so the multi-key scripts of one
+workspace stay in one Redis Cluster slot. The scripts (bot/store/scripts.py) build the
+names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
+`rebuild:days`, …) from keys they were given, so those stay in the same slot. Layout:
+
+    tb:{ws}:ids:<sender>:<date>       the sender's event ids of that local day (the report's
+                                      own day): a directory hash (l, s, n) of buckets
+    tb:{ws}:ids:<sender>:<date>:<i>   … each a small hash: 8-byte id digest → 4-byte content
+                                      fingerprint, one expiry (linear hashing, see
+                                      bot/store/scripts.py: each bucket stays a listpack)
+    tb:{ws}:days:<date>               people's raw counts of that day: a directory hash
+                                      (l, s, n) of buckets
+    tb:{ws}:days:<date>:<i>           … each a small hash: user → the person's day packed
+                                      as text (`T1200,C0.5,R3,pr_merged=2`, codes in
+                                      bot/core/counts.py; `<user>|<k>` continues a long day):
+                                      tokens, cost, requests, input_tokens,
+                                      output_tokens, cache_read_tokens,
+                                      cache_creation_tokens, sessions,
+                                      a:<activity> (a tool's own claims, never points),
+                                      o:<kind> (outcome counts; kept so scores can be rebuilt)
+    tb:{ws}:z:<metric>:<scope>:<name> sorted set per period bucket; metric is tokens, cost,
+                                      requests or points; scope d/w/m/a. cost and requests
+                                      have d/w/m sets only while they are the raw metric
+                                      (built by a rebuild when chosen); a for all four
+    tb:{ws}:z:…:rebuild, z:…:rebuild:new  a running rebuild's temporary set, and the people
+                                      new to a week/month/all-time set since it began
+                                      copying them
+    tb:{ws}:none                      never written: the scripts' placeholder for a set
+                                      that is not kept
+    tb:{ws}:gen                       bumped by every counted event (read-cache validator)
+    tb:{ws}:user:<id>                 cached users.info answer (hash, 1 day)
+    tb:{ws}:email:<email>             cached users.lookupByEmail answer (1 day)
+    tb:{ws}:channel:<name>            cached channel id of a channel name (conversations.list,
+                                      1 day)
+    tb:{ws}:config, config:version, config:history, config:scored, config:raw
+                                      the BoardConfig, its version, audit list, the
+                                      version outcome points were rebuilt with, and the
+                                      raw metric whose d/w/m sets are complete
+    tb:{ws}:rebuild                   a running rebuild: hash token, version, metric
+    tb:{ws}:rebuild:days              … day → buckets of the day rescored so far
+    tb:{ws}:rebuild:copy              … period set → highest user hash copied so far
+    tb:{ws}:pop:<scope>:<name>        the period's whole-population figures (ρ, τ, flag
+                                      threshold, efficiency): JSON, see bot.core.population
+    tb:{ws}:pop:wanted                sorted set period bucket → when a board of it was
+                                      last read (the background refresh keeps those fresh)
+    tb:{ws}:pop:claim:<scope>:<name>  one process refreshes a period's figures at a time
+    tb:{ws}:boardchart:<scope>:<name> the period's slope chart drawn in the background
+                                      (JSON: Slack file id, alt text, when, what was drawn)
+    tb:{ws}:optout                    people left out of boards shown to others
+    tb:{ws}:digest:...                digest claims, attempts, posted ts, errors, ρ
+    tb:{ws}:tokens                    hash sha256(token) → sender name (tokens made by the CLI)
+    tb:{ws}:token:<name>              hash: hash, created, source
+    tb:{ws}:tokens:used               hash name → last used (epoch s)
+    tb:{ws}:tokens:revoked            set of revoked sender names (also INGEST_TOKENS ones)
+    tb:{ws}:ident                     hash identity ("source:value") → Slack user id
+    tb:{ws}:iday:<date>:<identity>    raw per-day counts of an identity that maps to nobody
+    tb:{ws}:idays:<identity>          set of the days that identity has counts on
+    tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it
+    tb:{ws}:unmapped:last             hash identity → when it last reported (epoch s)
+    tb:{ws}:series:<digest>           last point of a cumulative OTLP series (start, time, value)
+    tb:{ws}:row:<source|identity>:<date>  what a vendor's daily row last said for that
+                                      identity and day (field → amount): a corrected row
+                                      replaces it and the day changes by the difference
+    tb:{ws}:rows:<source>:<date>      set of the identities that source's pull reported
+                                      on that day (a row missing from a later full answer
+                                      for the day is withdrawn: set to zero)
+    tb:{ws}:pull:<source>             hash: the last pull's result (JSON) and an unfinished
+                                      pull's window and next day (resume)
+    tb:{ws}:pull:<source>:claim       held while one process pulls that source
+    tb:{ws}:pull:<source>:done:<date> a scheduled daily pull of that date is done
+    tb:{ws}:toolsrc                   hash tool → the source first heard counting it
+    tb:{ws}:heard                     hash source → when it last delivered a report
+    tb:{ws}:chancheck:<channel>       App Home's "is the bot in the digest channel" (1 min)
+    tb:{ws}:rankchart:<user>          hash sig, file: the person's uploaded App Home chart
+    tb:{ws}:rankchart:off             set while chart uploads are refused (files:write)
+    tb:{ws}:claims                    pending identity claims: "identity|user" → when
+    tb:{ws}:approvals:<pr object>     who approved a pull request (self-merge rule)
+    tb:{ws}:merged:<repo>#<number>    author and modifiers a merged pull request was credited
+    tb:{ws}:replay:<signature>        a Slack request already answered (replay guard)
+    tb:{ws}:rate:<sender>             the sender's rate-limit state
+    tb:{ws}:replay:<signature>        an accepted Slack request's signature, kept until it
+                                      can no longer be valid (replays are not run again)
+    tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
+                                      time, ms); expires when the sender is idle
+    tb:{ws}:worker                    "host pid" of the live `tokenboard worker` (heartbeat,
+                                      30 s expiry): while it is set, serve runs no jobs
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# A workspace name: a Slack team or enterprise id (T012AB3CD, E012AB3CD), or a name such as
+# `default` or `demo`. No braces (they would break the hash tag), no ':' (the separator).
+WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+INSTALL_PREFIX = "tb:{install}"  # one hash tag: installations are few and read together
+
+
+class Keys:
+    """Key names of one workspace."""
+
+    def __init__(self, workspace: str) -> None:
+        self.ws = workspace
+        self.prefix = f"tb:{{{workspace}}}"
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix,) + parts)
+
+    def zkey(self, metric: str, scope: str, name: str) -> str:
+        return self.key("z", metric, scope, name)
+
+    def days(self, day: date) -> str:
+        """The directory of one day's buckets of people's counts."""
+        return self.key("days", day.isoformat())
+
+    def ids(self, sender: str, day: date) -> str:
+        """The directory of a sender's event ids of one local day."""
+        return self.key("ids", sender, day.isoformat())
+
+    def rebuild(self, part: str = "") -> str:
+        """A running rebuild's state (part "": token, version, metric; "days"; "copy")."""
+        return self.key("rebuild", part) if part else self.key("rebuild")
+
+    def none(self) -> str:
+        """A key never written: the scripts' placeholder for a set that is not kept."""
+        return self.key("none")
+
+    def identity_day(self, day: date, identity: str) -> str:
+        return self.key("iday", day.isoformat(), identity)
+
+    def identity_days(self, identity: str) -> str:
+        return self.key("idays", identity)
+
+    def unmapped(self, metric: str) -> str:
+        return self.key("unmapped", metric)
+
+    def series(self, digest: str) -> str:
+        return self.key("series", digest)
+
+    def vendor_row(self, row: str, day: date) -> str:
+        """What a vendor's daily row (`source|identity`) last said for that day."""
+        return self.key("row", row, day.isoformat())
+
+    def vendor_rows_of_day(self, source: str, day: date) -> str:
+        """The identities a source's pull reported on `day`."""
+        return self.key("rows", source, day.isoformat())
+
+    def pull(self, source: str, *what: str) -> str:
+        """A connector's pull state (`what` empty), claim, or a scheduled day's marker."""
+        return self.key("pull", source, *what)
+
+    def tool_sources(self) -> str:
+        return self.key("toolsrc")
+
+    def replay(self, signature: str) -> str:
+        return self.key("replay", signature)
+
+    def rate(self, sender: str) -> str:
+        return self.key("rate", sender)
+
+    def channel_check(self, channel: str) -> str:
+        return self.key("chancheck", channel)
+
+    def rank_chart(self, user: str) -> str:
+        return self.key("rankchart", user)
+
+    def population(self, scope: str, name: str) -> str:
+        return self.key("pop", scope, name)
+
+    def population_wanted(self) -> str:
+        return self.key("pop", "wanted")
+
+    def population_claim(self, scope: str, name: str) -> str:
+        return self.key("pop", "claim", scope, name)
+
+    def board_chart(self, scope: str, name: str) -> str:
+        return self.key("boardchart", scope, name)
+
+    def rank_chart_off(self) -> str:
+        return self.key("rankchart", "off")
+
+    def worker_heartbeat(self) -> str:
+        return self.key("worker")
+
+
+class InstallKeys:
+    """Key names of Slack installations (not per workspace: they say which exist).
+
+        tb:{install}:<app>:bot:<enterprise>:<team>          latest bot (JSON)
+        tb:{install}:<app>:installer:<enterprise>:<team>[:<user>]
+                                                            latest installation (JSON)
+        tb:{install}:<app>:installed                        hash enterprise:team → JSON
+        tb:{install}:<app>:state:<state>                    an OAuth state, until used
+        tb:{install}:<app>:leaving                          hash workspace → when its data
+                                                            is deleted (after uninstall)
+
+    `<app>` is the Slack app's client id, so two apps can share one Redis; "none" stands
+    for a missing enterprise or team.
+    """
+
+    def __init__(self, client_id: str = "") -> None:
+        self.prefix = f"{INSTALL_PREFIX}:{client_id or 'app'}"
+
+    def bot(self, enterprise: str, team: str) -> str:
+        return f"{self.prefix}:bot:{enterprise}:{team}"
+
+    def installation(self, enterprise: str, team: str, user: str | None = None) -> str:
+        key = f"{self.prefix}:installer:{enterprise}:{team}"
+        return f"{key}:{user}" if user else key
+
+    def installed(self) -> str:
+        return f"{self.prefix}:installed"
+
+    def oauth_state(self, state: str) -> str:
+        return f"{self.prefix}:state:{state}"
+
+    def leaving(self) -> str:
+        return f"{self.prefix}:leaving"

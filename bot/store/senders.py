@@ -1,0 +1,186 @@
+"""Named senders: the bearer tokens that /ingest, /v1/* (OTLP) and other report
+endpoints accept, each known by a name that logs and App Home show instead of the token.
+
+Two kinds of tokens:
+- `INGEST_TOKENS` from the environment, as `name:token` pairs (a bare token is named
+  `env-` + the first 8 hex digits of its SHA-256, never after the token itself);
+- tokens made by `tokenboard tokens create NAME [--workspace W]`: printed once, Redis
+  keeps only their SHA-256, among W's keys. The token names W (`tb.W.<secret>`), so any
+  process finds it among W's tokens only and counts its reports in W (Deps.for_sender).
+  `INGEST_TOKENS` and older tokens belong to TOKENBOARD_WORKSPACE.
+
+Any of them can be revoked by name (`tokenboard tokens revoke NAME`) without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+
+from bot.store.keys import WORKSPACE, Keys
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+TOKEN_PREFIX = "tb."  # then the workspace, '.', and the secret (URL-safe base64: no '.')
+USED_EVERY = 60.0  # seconds between "last used" writes per sender and process
+
+
+class SenderError(ValueError):
+    """A token command that cannot be done, with a message for the operator."""
+
+
+def token_workspace(header: str) -> str | None:
+    """The workspace named by a token of `tokenboard tokens create` (`tb.<workspace>.<secret>`)
+    in an `Authorization: Bearer` header; None for any other token."""
+    token = header.partition(" ")[2].strip()
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    workspace, dot, secret = token[len(TOKEN_PREFIX):].rpartition(".")
+    return workspace if dot and secret and WORKSPACE.match(workspace) else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_env_tokens(entries: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """INGEST_TOKENS entries → {name: token}. `name:token`, or a bare token."""
+    named: dict[str, str] = {}
+    for entry in entries:
+        name, sep, token = entry.partition(":")
+        if not (sep and NAME.match(name) and token):
+            name, token = f"env-{_digest(entry)[:8]}", entry
+        if name in named:
+            raise SenderError(f"INGEST_TOKENS names {name!r} twice")
+        named[name] = token
+    return named
+
+
+@dataclass(frozen=True)
+class SenderInfo:
+    name: str
+    source: str  # "env" or "cli"
+    created: float | None
+    last_used: float | None
+    revoked: bool
+    rate_limit: int | None = None  # its own requests a minute; None: the default
+
+
+class Senders:
+    """Authenticate bearer tokens to sender names; create, list and revoke tokens."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, env_tokens: tuple[str, ...] = ()
+                 ) -> None:
+        self.r = client
+        self.keys = keys
+        self.env = {name: _digest(token).encode()
+                    for name, token in parse_env_tokens(env_tokens).items()}
+        self._used: dict[str, float] = {}
+
+    def authenticate(self, header: str) -> str | None:
+        """The sender name for an `Authorization: Bearer <token>` header, or None."""
+        return self.identify(header)[0]
+
+    def identify(self, header: str) -> tuple[str | None, int | None]:
+        """(sender name or None, its own requests-a-minute limit or None for the default)
+        for an `Authorization: Bearer <token>` header.
+
+        Environment tokens are compared in constant time against every entry; tokens made
+        by the CLI are found by their SHA-256. Revocation is checked in Redis; a Redis
+        error propagates (the caller answers 503) unless an environment token matched and
+        Redis cannot say whether it was revoked, in which case it is still refused.
+        """
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None, None
+        given = _digest(token).encode()
+        env_name = None
+        for name, expected in self.env.items():  # no early exit
+            if hmac.compare_digest(given, expected):
+                env_name = name
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hget(self.keys.key("tokens"), given)
+        pipe.smembers(self.keys.key("tokens", "revoked"))
+        pipe.hgetall(self.keys.key("tokens", "rate"))
+        found, revoked, rates = pipe.execute()
+        name = env_name or (found.decode() if found else None)
+        if name is None or name.encode() in revoked:
+            return None, None
+        self._touch(name)
+        rate = rates.get(name.encode())
+        return name, int(rate) if rate is not None else None
+
+    def _touch(self, name: str) -> None:
+        now = time.time()
+        if now - self._used.get(name, 0.0) < USED_EVERY:
+            return
+        self._used[name] = now
+        self.r.hset(self.keys.key("tokens", "used"), name, round(now, 3))
+
+    def create(self, name: str, rate_limit: int | None = None) -> str:
+        """A new token for `name` (returned once; only its SHA-256 is stored).
+        `rate_limit`: its own requests a minute (e.g. one token shared by a whole fleet
+        of laptops exporting OpenTelemetry); None keeps INGEST_RATE_LIMIT."""
+        if not NAME.match(name):
+            raise SenderError(f"sender name {name!r} must be 1-40 characters of letters, "
+                              "digits, '_', '.' and '-'")
+        if name in self.env:
+            raise SenderError(f"{name!r} is already the name of a token in INGEST_TOKENS")
+        meta_key = self.keys.key("token", name)
+        if self.r.exists(meta_key) and not self.r.sismember(
+                self.keys.key("tokens", "revoked"), name):
+            raise SenderError(f"a token named {name!r} already exists; revoke it first")
+        token = f"{TOKEN_PREFIX}{self.keys.ws}.{secrets.token_urlsafe(32)}"
+        digest = _digest(token)
+        old = self.r.hget(meta_key, "hash")
+        pipe = self.r.pipeline(transaction=True)
+        if old:
+            pipe.hdel(self.keys.key("tokens"), old)
+        pipe.hset(self.keys.key("tokens"), digest, name)
+        pipe.delete(meta_key)
+        pipe.hset(meta_key, mapping={"hash": digest, "created": round(time.time(), 3),
+                                     "source": "cli"})
+        pipe.srem(self.keys.key("tokens", "revoked"), name)
+        if rate_limit is None:
+            pipe.hdel(self.keys.key("tokens", "rate"), name)
+        else:
+            pipe.hset(self.keys.key("tokens", "rate"), name, rate_limit)
+        pipe.execute()
+        return token
+
+    def revoke(self, name: str) -> bool:
+        """Refuse `name`'s token from now on; False if no sender has that name."""
+        meta_key = self.keys.key("token", name)
+        digest = self.r.hget(meta_key, "hash")
+        if name not in self.env and digest is None:
+            return False
+        pipe = self.r.pipeline(transaction=True)
+        if digest:
+            pipe.hdel(self.keys.key("tokens"), digest)
+        pipe.sadd(self.keys.key("tokens", "revoked"), name)
+        pipe.execute()
+        return True
+
+    def list(self) -> list[SenderInfo]:
+        revoked = {m.decode() for m in self.r.smembers(self.keys.key("tokens", "revoked"))}
+        used = {k.decode(): float(v) for k, v in
+                self.r.hgetall(self.keys.key("tokens", "used")).items()}
+        rates = {k.decode(): int(v) for k, v in
+                 self.r.hgetall(self.keys.key("tokens", "rate")).items()}
+        out = [SenderInfo(name, "env", None, used.get(name), name in revoked)
+               for name in self.env]
+        cli_names = sorted({m.decode() for m in self.r.hvals(self.keys.key("tokens"))}
+                           | (revoked - set(self.env)))
+        pipe = self.r.pipeline(transaction=False)
+        for name in cli_names:
+            pipe.hget(self.keys.key("token", name), "created")
+        for name, created in zip(cli_names, pipe.execute(), strict=True):
+            out.append(SenderInfo(name, "cli", float(created) if created else None,
+                                  used.get(name), name in revoked, rates.get(name)))
+        return out
