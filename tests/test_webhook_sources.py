@@ -98,7 +98,9 @@ def test_github_merged_pr_fact() -> None:
         ts=utc(2019, 5, 15, 15, 21, 18), object_id="github:pr:279147437",
         ref="https://github.com/Codertocat/Hello-World/pull/2",
         repo="codertocat/hello-world", number=2, author="github:codertocat",
-        merged_by="github:octocat", changed_lines=2, reverts=None, delivery_id=None)]
+        merged_by="github:octocat", changed_lines=2, reverts=None, delivery_id=None,
+        opened_at=utc(2019, 5, 15, 15, 20, 33), sha="c4295bd74fb0f4fda03689c3df3f2803b658fd85",
+        closes=())]
 
 
 def test_github_merged_revert_pr_names_what_it_reverts() -> None:
@@ -142,7 +144,8 @@ def test_github_review_by_someone_else() -> None:
         kind="review", actor="github:hubot", actor_email=None,
         ts=utc(2019, 5, 15, 15, 20, 38), object_id="github:review:237895671",
         ref="https://github.com/Codertocat/Hello-World/pull/2#pullrequestreview-237895671",
-        repo="codertocat/hello-world", number=2, author="github:codertocat")]
+        repo="codertocat/hello-world", number=2, author="github:codertocat",
+        opened_at=utc(2019, 5, 15, 15, 20, 33))]
 
 
 @pytest.mark.parametrize("state", ["approved", "APPROVED", "Approved"])
@@ -151,12 +154,14 @@ def test_github_approval_gives_review_and_approval(state: str) -> None:
         kind="review", actor="github:hubot", actor_email=None,
         ts=utc(2019, 5, 15, 15, 20, 38), object_id="github:review:237895671",
         ref="https://github.com/Codertocat/Hello-World/pull/2#pullrequestreview-237895671",
-        repo="codertocat/hello-world", number=2, author="github:codertocat")
+        repo="codertocat/hello-world", number=2, author="github:codertocat",
+        opened_at=utc(2019, 5, 15, 15, 20, 33))
     approval = Fact(
         kind="approval", actor="github:hubot", actor_email=None,
         ts=utc(2019, 5, 15, 15, 20, 38), object_id="github:pr:279147437",
         ref="https://github.com/Codertocat/Hello-World/pull/2#pullrequestreview-237895671",
-        repo="codertocat/hello-world", number=2, author="github:codertocat")
+        repo="codertocat/hello-world", number=2, author="github:codertocat",
+        opened_at=utc(2019, 5, 15, 15, 20, 33))
     assert github_facts("pull_request_review", raw(reviewed("hubot", 2, state))) == [
         review, approval]
 
@@ -165,7 +170,8 @@ def test_github_deployment_status_fixture() -> None:
     assert github_facts("deployment_status", raw(load("deployment_status/payload.json"))) == [
         Fact(kind="deploy", actor="github:codertocat", actor_email=None,
              ts=utc(2019, 5, 15, 15, 20, 55), object_id="github:deployment_status:209916254",
-             ref=None)]
+             ref=None, repo="codertocat/hello-world",
+             sha="f95f852bd8fca8fcc58a9a2d6c842781e32a215e", environment="production")]
 
 
 def test_github_deployment_status_ref_is_the_log() -> None:
@@ -192,7 +198,8 @@ def test_github_issue_closed_as_completed_is_a_ticket_for_the_closer() -> None:
     assert github_facts("issues", raw(closed_issue("completed"))) == [Fact(
         kind="ticket_resolved", actor="github:hubot", actor_email=None,
         ts=utc(2019, 5, 15, 15, 22, 3), object_id="github:issue:444500041",
-        ref="https://github.com/Codertocat/Hello-World/issues/1")]
+        ref="https://github.com/Codertocat/Hello-World/issues/1",
+        repo="codertocat/hello-world", number=1, opener="github:codertocat")]
 
 
 @pytest.mark.parametrize("reason", ["not_planned", "reopened", None])
@@ -204,9 +211,9 @@ def test_github_ping_and_ignored_events_are_nothing() -> None:
     ping = {"zen": "Design for failure.", "hook_id": 12345678, "hook": {"type": "Repository"}}
     assert github_facts("ping", raw(ping)) == []
     assert github_facts("push", raw({"ref": "refs/heads/main", "commits": []})) == []
-    opened = load("pull_request/closed.payload.json")
-    opened["action"] = "opened"
-    assert github_facts("pull_request", raw(opened)) == []
+    labeled = load("pull_request/closed.payload.json")
+    labeled["action"] = "labeled"
+    assert github_facts("pull_request", raw(labeled)) == []
     edited = merged_pr()
     edited["action"] = "edited"  # a merged PR edited afterwards is not merged again
     assert github_facts("pull_request", raw(edited)) == []
@@ -500,8 +507,8 @@ def test_pagerduty_nothing_to_credit() -> None:
     service = {"id": "PF9KMXH", "type": "service_reference", "summary": "API Service"}
     assert pagerduty_facts(raw(pd_event("incident.resolved", None))) == []
     assert pagerduty_facts(raw(pd_event("incident.resolved", service))) == []
-    for other in ("incident.triggered", "incident.acknowledged", "incident.reopened",
-                  "service.updated", "pagey.ping"):
+    for other in ("incident.acknowledged", "incident.reopened", "service.updated",
+                  "pagey.ping"):
         assert pagerduty_facts(raw(pd_event(other, USER_AGENT))) == []
     assert pagerduty_event_id(raw({"event": {"event_type": "pagey.ping"}})) is None
 

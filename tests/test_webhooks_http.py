@@ -82,7 +82,7 @@ def points(app: App, day: datetime = NOW) -> dict[str, float]:
 
 
 def test_github_merged_pr_review_deploy_and_issue(hooks: App) -> None:
-    pr = merged_pr(1001, 7, "octo", "rev")
+    pr = merged_pr(1001, 7, "octo", "rev", body="Fixes #77")
     assert github(hooks, "pull_request", review(pr, "rev", 1, "approved")).status == 200
     assert github(hooks, "pull_request_review", review(pr, "rev", 1)).json() == {
         "counted": 1, "duplicates": 0}
@@ -92,7 +92,8 @@ def test_github_merged_pr_review_deploy_and_issue(hooks: App) -> None:
     deploy["deployment"]["creator"] = user("bea")
     deploy["deployment_status"]["created_at"] = iso(NOW)
     assert github(hooks, "deployment_status", deploy).json()["counted"] == 1
-    issue = {"action": "closed", "issue": {"id": 77, "state_reason": "completed",
+    # the issue is closed by the merged pull request ("Fixes #77"), so it counts in full
+    issue = {"action": "closed", "issue": {"id": 77, "number": 77, "state_reason": "completed",
                                            "closed_at": iso(NOW), "html_url": "https://x/77"},
              "sender": user("bea"), "repository": {"full_name": "acme/api"}}
     assert github(hooks, "issues", issue).json()["counted"] == 1
