@@ -16,7 +16,7 @@ Modifiers (all lower-case letters and digits; `env_` is the one family with a de
 |---|---|---|
 | pr_merged | `pl<i>` | changed lines below `LINES[i]` |
 | pr_merged | `self` | merged by its author, no approval from anyone else |
-| pr_merged | `sq<i>` | merged by its author, others' approvals all within `MINUTES[i]` |
+| pr_merged | `sq<i>` | approved by others, but all within `MINUTES[i]` of the last push |
 | pr_merged | `cwd`, `cwi` (with `revert`) | taken back: a failed deploy / an incident named it |
 | review | `rq<i>` | given within `MINUTES[i]` of the pull request's opening or last push |
 | review | `rt<i>` | the pull request had fewer than `LINES[i]` changed lines |
@@ -61,6 +61,8 @@ class OutcomeRulesConfig(BaseModel):
     pr_small_lines: int = Field(default=10, ge=0, le=LINES[-1])
     pr_small_fraction: float = Field(default=0.2, ge=0, le=1)
     pr_self_merge_fraction: float = Field(default=0.5, ge=0, le=1)
+    # approved by others only within review_quick_minutes of the last push (rubber stamps)
+    pr_quick_approval_fraction: float = Field(default=0.2, ge=0, le=1)
     # reviews
     review_quick_minutes: int = Field(default=5, ge=0, le=MINUTES[-1])
     review_quick_fraction: float = Field(default=0.0, ge=0, le=1)
@@ -136,7 +138,7 @@ def fractions(rules: OutcomeRulesConfig) -> dict[str, float]:
     for i in _below(rules.pr_small_lines, LINES):
         out[f"pl{i}"] = rules.pr_small_fraction
     for i in _below(rules.review_quick_minutes, MINUTES):
-        out[f"sq{i}"] = rules.pr_self_merge_fraction
+        out[f"sq{i}"] = rules.pr_quick_approval_fraction
         out[f"rq{i}"] = rules.review_quick_fraction
     for i in _below(rules.review_tiny_lines, LINES):
         out[f"rt{i}"] = rules.review_tiny_fraction
@@ -187,13 +189,14 @@ def _at(prefix: str, value: float | None, ladder: tuple[int, ...]) -> list[str]:
 def merge_modifiers(lines: int | None, self_merged: bool, other_approval_minutes: float | None,
                     approved_by_other: bool) -> tuple[str, ...]:
     """`other_approval_minutes`: the longest delay among other people's approvals (None
-    when unknown). A self-merge with no approval by anyone else is `self`."""
+    when unknown). A self-merge with no approval by anyone else is `self`; a pull request
+    approved by others carries the step of their longest delay (a merge by someone else
+    without any approval is not discounted: the one who merged it looked at it)."""
     mods = _at("pl", lines, LINES)
-    if self_merged:
-        if not approved_by_other:
-            mods.append("self")
-        else:
-            mods += _at("sq", other_approval_minutes, MINUTES)
+    if approved_by_other:
+        mods += _at("sq", other_approval_minutes, MINUTES)
+    elif self_merged:
+        mods.append("self")
     return tuple(sorted(mods))
 
 
@@ -255,8 +258,8 @@ def reason(mod: str, rules: OutcomeRulesConfig) -> str | None:
     if mod == "self":
         return "merged by you without an approval from someone else"
     if mod.startswith("sq"):
-        return (f"merged by you after approvals given within {rules.review_quick_minutes} "
-                "minutes only (not counted as reviewed)")
+        return (f"approved only within {rules.review_quick_minutes} minutes of the last push "
+                "(not counted as reviewed)")
     if mod.startswith("rq"):
         return (f"given within {rules.review_quick_minutes} minutes of the pull request's "
                 "opening or last push")

@@ -220,9 +220,9 @@ def test_github_ping_and_ignored_events_are_nothing() -> None:
     dismissed = reviewed("hubot", 2, "approved")
     dismissed["action"] = "dismissed"
     assert github_facts("pull_request_review", raw(dismissed)) == []
-    failed = load("deployment_status/payload.json")
-    failed["deployment_status"]["state"] = "failure"
-    assert github_facts("deployment_status", raw(failed)) == []
+    pending = load("deployment_status/payload.json")
+    pending["deployment_status"]["state"] = "pending"
+    assert github_facts("deployment_status", raw(pending)) == []
     opened_issue = closed_issue("completed")
     opened_issue["action"] = "opened"
     assert github_facts("issues", raw(opened_issue)) == []
@@ -400,10 +400,18 @@ def test_gitlab_successful_deployment() -> None:
     assert gitlab_facts("Deployment Hook", raw(gitlab_deployment("success"))) == [Fact(
         kind="deploy", actor="gitlab:root", actor_email="admin@example.com",
         ts=utc(2021, 4, 28, 19, 50), object_id="gitlab:deployment:15",
-        ref="http://10.126.0.2:3000/root/test-deployment-webhooks/-/jobs/796")]
+        ref="http://10.126.0.2:3000/root/test-deployment-webhooks/-/jobs/796",
+        repo="root/test-deployment-webhooks", sha="279484c0", environment="staging",
+        production=False)]
 
 
-@pytest.mark.parametrize("status", ["running", "failed", "canceled", "created"])
+def test_gitlab_failed_deployment_is_remembered_as_failed() -> None:
+    [fact] = gitlab_facts("Deployment Hook", raw(gitlab_deployment("failed")))
+    assert (fact.kind, fact.repo, fact.sha) == ("deploy_failed",
+                                                "root/test-deployment-webhooks", "279484c0")
+
+
+@pytest.mark.parametrize("status", ["running", "canceled", "created"])
 def test_gitlab_other_deployment_statuses_are_nothing(status: str) -> None:
     assert gitlab_facts("Deployment Hook", raw(gitlab_deployment(status))) == []
 
