@@ -27,6 +27,7 @@ from bot.deps import Deps
 from bot.first_run import delete_chart_file
 from bot.leaderboard import PeriodBoard
 from bot.periods import PERIODS
+from bot.why import person_why, why_blocks
 from bot.workspaces import Workspaces
 from handlers.admin import NOT_ADMIN, open_config
 from handlers.claims import request_link
@@ -102,7 +103,8 @@ def register(app: App, workspaces: Workspaces) -> None:
             return
         if action == "me":
             pb = deps.leaderboards.period_board(period, viewer=viewer)
-            respond(blocks=me_blocks(pb, viewer), text=f"Your numbers · {pb.title}",
+            why = why_blocks(person_why(deps.store, pb.config, pb.bucket, viewer))
+            respond(blocks=me_blocks(pb, viewer, why), text=f"Your numbers · {pb.title}",
                     response_type="ephemeral", replace_original=False)
             return
         send_board(deps, client, respond, period, viewer, replace=False)
