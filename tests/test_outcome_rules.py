@@ -18,7 +18,7 @@ from bot.admin import ConfigInvalid, rebuild_scores, save_configuration, validat
 from bot.config import BoardConfig, describe_changes
 from bot.outcome_rules import fraction_of, fractions, review_modifiers, step
 from bot.periods import ALL
-from bot.rings import ring_note
+from bot.rings import ring_lines, ring_note
 from bot.why import explain, why_blocks, why_lines
 from tests.conftest import App, http
 
@@ -146,7 +146,11 @@ def test_pair_cap_and_reciprocal_discount(hooks: App) -> None:
     assert scores["U0BEN"] == pytest.approx(2 * math.sqrt(2))
     assert scores["U0ANA"] == pytest.approx(2 * math.sqrt(1.5))
     note = ring_note(hooks.deps, hooks.deps.store.load_config(), now=T0)
-    assert note is not None and "U0ANA ⇄ U0BEN: 2 and 3 reviews of each other" in note
+    assert note is not None and note.count("\n• ") == 1
+    assert ": 2 and 3 reviews of each other (" in note
+    assert ring_lines([{"a": "github:ana", "b": "github:ben", "ab": 2, "ba": 3}],
+                      {"github:ana": "Ana <x>"}, "2026-W49") == [
+        "Ana &lt;x&gt; ⇄ github:ben: 2 and 3 reviews of each other (2026-W49)"]
 
 
 def test_tickets_deploys_and_incidents(hooks: App) -> None:
