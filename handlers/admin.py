@@ -25,6 +25,7 @@ from bot.render.config_modal import (
     parse_main,
     parse_page,
 )
+from bot.render.config_modal_rules import RULES_ACTION, RULES_CALLBACK, parse_rules, rules_view
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 
@@ -145,8 +146,37 @@ def register(app: App, workspaces: Workspaces) -> None:
         finally:
             publish_home(deps, client, body["user"]["id"])
 
+    def submit_rules(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
+        user = body["user"]["id"]
+        refused = refusal(deps, user, view)
+        if refused:
+            ack(response_action="errors", errors=refused)
+            return
+        new, errors = parse_rules(view["state"]["values"], deps.store.load_config())
+        if not errors:
+            try:
+                save_configuration(deps.store, new, by=user)
+            except ConfigInvalid as exc:
+                errors = {k if k in view["state"]["values"] else _first_block(view): v
+                          for k, v in exc.problems.items()}
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+
     app.view(MAIN_CALLBACK)(ack=submit_main, lazy=[after_save])
     app.view(PAGE_CALLBACK)(ack=submit_page, lazy=[after_save])
+    app.view(RULES_CALLBACK)(ack=submit_rules, lazy=[after_save])
+
+    @app.action(RULES_ACTION)
+    def open_rules(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
+        ack()
+        deps = workspaces.for_context(context)
+        if not deps.is_admin(body["user"]["id"]):
+            return
+        config, version = deps.store.load_config_versioned()
+        client.views_push(trigger_id=body["trigger_id"], view=rules_view(config, version))
 
     @app.action("open_config")
     def open_from_home(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:

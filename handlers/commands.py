@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.boards.why import person_why, why_blocks
 from bot.core.periods import PERIODS
 from bot.render.blocks import (
     PERIOD_ACTION,
@@ -102,7 +103,8 @@ def register(app: App, workspaces: Workspaces) -> None:
             return
         if action == "me":
             pb = deps.leaderboards.period_board(period, viewer=viewer)
-            respond(blocks=me_blocks(pb, viewer), text=f"Your numbers · {pb.title}",
+            why = why_blocks(person_why(deps.store, pb.config, pb.bucket, viewer))
+            respond(blocks=me_blocks(pb, viewer, why), text=f"Your numbers · {pb.title}",
                     response_type="ephemeral", replace_original=False)
             return
         send_board(deps, client, respond, period, viewer, replace=False)

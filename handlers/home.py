@@ -9,6 +9,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.boards.rings import ring_note
+from bot.boards.why import person_why, why_blocks
 from bot.intake.scoring import recent_changes
 from bot.render.blocks import code_span, escape, fmt_number, home_view
 from bot.runtime.deps import Deps
@@ -57,16 +59,22 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         pulls = status_lines(deps)
         if pulls:
             admin_notes.append("\n".join(pulls))
+        forming = ring_note(deps, config)
+        if forming:
+            admin_notes.append(forming)
         error = deps.store.digest_error()
         if error:
             admin_notes.append(f":warning: {error}")
     history = history_blocks(deps, client, user_id, config)
+    week = boards[HOME_PERIODS.index("week")]
+    why = why_blocks(person_why(deps.store, config, week.bucket, user_id),
+                     title="How your outcome points were made this week")
 
     def publish() -> None:
         client.views_publish(user_id=user_id,
                              view=home_view(user_id, boards, admin_notes, is_admin=is_admin,
                                             admin_blocks=admin_blocks, history=history,
-                                            setup=setup))
+                                            setup=setup, why=why))
 
     try:
         publish()

@@ -1199,3 +1199,32 @@ def test_a_demoted_workspace_admin_is_refused_although_the_profile_is_cached(
                     {"weight:pr_merged": "8"}).json()
     assert list(answer["errors"].values()) == [NOT_ADMIN]
     assert app.deps.store.config_history() == []
+
+
+def test_the_rules_against_cheap_outcomes_page(admin_app: App) -> None:
+    stub, store = admin_app.stub, admin_app.deps.store
+    admin_app.command("config", user_id=ADMIN, name="open")
+    [view] = wait_for(lambda: opened_views(stub))
+    [rules] = [b for b in view["blocks"] if b.get("block_id") == "rules"]
+    assert rules["elements"][0]["action_id"] == "config_open_rules"
+    click = block_actions(ADMIN, "config_open_rules", "rules", "rules", view=view)
+    assert admin_app.slack(click).status == 200
+    [page] = opened_views(stub, "views.push")
+    ids = check_view_limits(page)
+    assert page["callback_id"] == "config_rules"
+    assert {"review_quick_minutes", "review_pair_cap", "deploy_environments",
+            "incident_low_urgency_fraction", "counterweight_incident"} <= set(ids)
+    answer = submit(admin_app, page, ADMIN, {"review_quick_minutes": "10",
+                                             "deploy_environments": "production, Prod EU",
+                                             "incident_self_fraction": "0"})
+    assert (answer.status, answer.body) == (200, b"")
+    saved = store.load_config()
+    assert (saved.review_quick_minutes, saved.deploy_environments,
+            saved.incident_self_fraction) == (10, ["production", "prod_eu"], 0.0)
+    [entry, *_] = store.config_history()
+    assert entry["scoring"] is True
+    assert entry["changes"] == ["review quick minutes 5 → 10", "deploy environments "
+                                "production, prod, live → production, prod_eu",
+                                "incident self fraction 0.1 → 0"]
+    bad = submit(admin_app, page, ADMIN, {"ticket_unlinked_fraction": "1.5"}).json()
+    assert list(bad["errors"]) == ["ticket_unlinked_fraction"]

@@ -388,7 +388,9 @@ def check_totals(plan: Plan, tally: Tally, injected: int, redis_url: str, seed: 
         tokens, requests, points = board("tokens"), board("requests"), board("points")
         day = local_date(plan.day, UTC)
         deploys = {u: int(store.day_counts(day, u).get("o:deploy", 0)) for u in plan.deploys}
-        merges = {u: int(store.day_counts(day, u).get("o:pr_merged", 0)) for u in plan.merges}
+        # merges of every size step (`o:pr_merged~pl14`: 40 lines, see bot/core/outcome_rules.py)
+        merges = {u: int(sum(n for f, n in store.day_counts(day, u).items()
+                             if f.partition("~")[0] == "o:pr_merged")) for u in plan.merges}
         unmapped = client.zcard(store.keys.unmapped("tokens"))
     finally:
         client.close()

@@ -116,7 +116,9 @@ PR_MERGED = Fact(
     ts=utc(2025, 3, 11, 16, 42, 7), object_id="github:pr:2398154776",
     ref=f"{BILLING}/pull/214", repo="nimbus-works/billing-api", number=214,
     author="github:mara-okafor", merged_by="github:jpark-dev", changed_lines=109,
-    reverts=None, delivery_id=None)
+    reverts=None, delivery_id=None, opened_at=utc(2025, 3, 10, 9, 14, 52),
+    sha="e3b71f0c9d24a86b5f1e07c39a2d84b6f0c15e93",
+    closes=(("nimbus-works/billing-api", 198),))  # "Closes #198"
 REVIEW_REF = f"{BILLING}/pull/214#pullrequestreview-2671049338"
 
 
@@ -124,7 +126,7 @@ def review_facts(actor: str = "github:jpark-dev") -> tuple[Fact, Fact]:
     """The review and approval facts of a review of #214 by `actor`."""
     common = {"actor": actor, "actor_email": None, "ts": utc(2025, 3, 11, 14, 3, 29),
               "ref": REVIEW_REF, "repo": "nimbus-works/billing-api", "number": 214,
-              "author": "github:mara-okafor"}
+              "author": "github:mara-okafor", "opened_at": utc(2025, 3, 10, 9, 14, 52)}
     return (Fact(kind="review", object_id="github:review:2671049338", **common),
             Fact(kind="approval", object_id="github:pr:2398154776", **common))
 
@@ -203,7 +205,9 @@ def test_github_deployment_status_payload() -> None:
     assert github_facts("deployment_status", raw(load("deployment_status/success.json"))) == [
         Fact(kind="deploy", actor="github:tlindqvist", actor_email=None,
              ts=utc(2025, 3, 11, 17, 5, 40), object_id="github:deployment_status:2407318865",
-             ref=f"{BILLING}/actions/runs/13794201555/job/38581230077")]
+             ref=f"{BILLING}/actions/runs/13794201555/job/38581230077",
+             repo="nimbus-works/billing-api", sha="e3b71f0c9d24a86b5f1e07c39a2d84b6f0c15e93",
+             environment="production", production=True)]
 
 
 def test_github_deployment_status_ref_is_the_log_then_the_target_then_the_environment() -> None:
@@ -224,7 +228,8 @@ def test_github_issue_closed_as_completed_is_a_ticket_for_the_closer() -> None:
     assert github_facts("issues", raw(load("issues/closed.json"))) == [Fact(
         kind="ticket_resolved", actor="github:jpark-dev", actor_email=None,
         ts=utc(2025, 3, 12, 10, 27, 15), object_id="github:issue:2891573406",
-        ref=f"{BILLING}/issues/198")]
+        ref=f"{BILLING}/issues/198", repo="nimbus-works/billing-api", number=198,
+        opened_at=utc(2025, 3, 7, 10, 48, 31), opener="github:mara-okafor")]
 
 
 @pytest.mark.parametrize("reason", ["not_planned", "reopened", None])
@@ -236,18 +241,18 @@ def test_github_ping_and_ignored_events_are_nothing() -> None:
     assert github_facts("ping", raw(load("ping.json"))) == []
     assert github_facts("push", raw(load("push.json"))) == []
     assert github_facts("deployment", raw(load("deployment/created.json"))) == []
-    opened = load("pull_request/closed.json")
-    opened["action"] = "opened"
-    assert github_facts("pull_request", raw(opened)) == []
+    labeled = load("pull_request/closed.json")
+    labeled["action"] = "labeled"
+    assert github_facts("pull_request", raw(labeled)) == []
     edited = merged_pr()
     edited["action"] = "edited"  # a merged PR edited afterwards is not merged again
     assert github_facts("pull_request", raw(edited)) == []
     dismissed = load("pull_request_review/submitted.json")
     dismissed["action"] = "dismissed"
     assert github_facts("pull_request_review", raw(dismissed)) == []
-    failed = load("deployment_status/success.json")
-    failed["deployment_status"]["state"] = "failure"
-    assert github_facts("deployment_status", raw(failed)) == []
+    pending = load("deployment_status/success.json")
+    pending["deployment_status"]["state"] = "pending"
+    assert github_facts("deployment_status", raw(pending)) == []
     opened_issue = load("issues/closed.json")
     opened_issue["action"] = "opened"
     assert github_facts("issues", raw(opened_issue)) == []
@@ -293,7 +298,9 @@ def test_reference_octokit_pull_requests() -> None:
         ts=utc(2019, 5, 15, 15, 21, 18), object_id="github:pr:279147437",
         ref="https://github.com/Codertocat/Hello-World/pull/2",
         repo="codertocat/hello-world", number=2, author="github:codertocat",
-        merged_by="github:octocat", changed_lines=2, reverts=None, delivery_id=None)]
+        merged_by="github:octocat", changed_lines=2, reverts=None, delivery_id=None,
+        opened_at=utc(2019, 5, 15, 15, 20, 33), sha="c4295bd74fb0f4fda03689c3df3f2803b658fd85",
+        closes=())]
 
 
 @pytest.mark.reference
@@ -306,7 +313,8 @@ def test_reference_octokit_reviews() -> None:
     common = {"actor": "github:hubot", "actor_email": None, "ts": utc(2019, 5, 15, 15, 20, 38),
               "ref": "https://github.com/Codertocat/Hello-World/pull/2"
                      "#pullrequestreview-237895671",
-              "repo": "codertocat/hello-world", "number": 2, "author": "github:codertocat"}
+              "repo": "codertocat/hello-world", "number": 2, "author": "github:codertocat",
+              "opened_at": utc(2019, 5, 15, 15, 20, 33)}
     assert github_facts("pull_request_review", raw(example)) == [
         Fact(kind="review", object_id="github:review:237895671", **common),
         Fact(kind="approval", object_id="github:pr:279147437", **common)]
@@ -318,7 +326,8 @@ def test_reference_octokit_deployment_status() -> None:
     assert github_facts("deployment_status", raw(example)) == [
         Fact(kind="deploy", actor="github:codertocat", actor_email=None,
              ts=utc(2019, 5, 15, 15, 20, 55), object_id="github:deployment_status:209916254",
-             ref=None)]
+             ref=None, repo="codertocat/hello-world",
+             sha="f95f852bd8fca8fcc58a9a2d6c842781e32a215e", environment="production")]
     example["deployment_status"]["log_url"] = "https://github.com/Codertocat/Hello-World/actions/1"
     [fact] = github_facts("deployment_status", raw(example))
     assert fact.ref == "https://github.com/Codertocat/Hello-World/actions/1"
@@ -495,10 +504,18 @@ def test_gitlab_successful_deployment() -> None:
     assert gitlab_facts("Deployment Hook", raw(gitlab_deployment("success"))) == [Fact(
         kind="deploy", actor="gitlab:root", actor_email="admin@example.com",
         ts=utc(2021, 4, 28, 19, 50), object_id="gitlab:deployment:15",
-        ref="http://10.126.0.2:3000/root/test-deployment-webhooks/-/jobs/796")]
+        ref="http://10.126.0.2:3000/root/test-deployment-webhooks/-/jobs/796",
+        repo="root/test-deployment-webhooks", sha="279484c0", environment="staging",
+        production=False)]
 
 
-@pytest.mark.parametrize("status", ["running", "failed", "canceled", "created"])
+def test_gitlab_failed_deployment_is_remembered_as_failed() -> None:
+    [fact] = gitlab_facts("Deployment Hook", raw(gitlab_deployment("failed")))
+    assert (fact.kind, fact.repo, fact.sha) == ("deploy_failed",
+                                                "root/test-deployment-webhooks", "279484c0")
+
+
+@pytest.mark.parametrize("status", ["running", "canceled", "created"])
 def test_gitlab_other_deployment_statuses_are_nothing(status: str) -> None:
     assert gitlab_facts("Deployment Hook", raw(gitlab_deployment(status))) == []
 
@@ -602,8 +619,8 @@ def test_pagerduty_nothing_to_credit() -> None:
     service = {"id": "PF9KMXH", "type": "service_reference", "summary": "API Service"}
     assert pagerduty_facts(raw(pd_event("incident.resolved", None))) == []
     assert pagerduty_facts(raw(pd_event("incident.resolved", service))) == []
-    for other in ("incident.triggered", "incident.acknowledged", "incident.reopened",
-                  "service.updated", "pagey.ping"):
+    for other in ("incident.acknowledged", "incident.reopened", "service.updated",
+                  "pagey.ping"):
         assert pagerduty_facts(raw(pd_event(other, USER_AGENT))) == []
     assert pagerduty_event_id(raw({"event": {"event_type": "pagey.ping"}})) is None
 

@@ -88,7 +88,7 @@ def points(app: App, day: datetime = NOW) -> dict[str, float]:
 
 
 def test_github_merged_pr_review_deploy_and_issue(hooks: App) -> None:
-    pr = merged_pr(1001, 7, "octo", "rev")
+    pr = merged_pr(1001, 7, "octo", "rev", body="Fixes #77")
     assert github(hooks, "pull_request", review(pr, "rev", 1, "approved")).status == 200
     assert github(hooks, "pull_request_review", review(pr, "rev", 1)).json() == {
         "counted": 1, "duplicates": 0}
@@ -98,8 +98,10 @@ def test_github_merged_pr_review_deploy_and_issue(hooks: App) -> None:
     deploy["deployment"]["creator"] = user("bea")
     deploy["deployment_status"]["created_at"] = iso(NOW)
     assert github(hooks, "deployment_status", deploy).json()["counted"] == 1
+    # the issue is closed by the merged pull request ("Fixes #77"), so it counts in full
     issue = payload("issues/closed.json")
-    issue["issue"]["closed_at"] = iso(NOW)
+    issue["issue"].update(number=77, closed_at=iso(NOW))
+    issue["repository"]["full_name"] = "acme/api"
     issue["sender"] = user("bea")
     assert github(hooks, "issues", issue).json()["counted"] == 1
     # pr_merged 5·√1; review 2·√1; deploy 3·√1 + ticket_resolved 3·√1

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.core.outcome_rules import RULE_FIELDS, OutcomeRulesConfig, fractions
 from bot.slack.channels import channel_problem, is_channel_id
 
 KIND_KEY = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -49,8 +50,10 @@ DEFAULT_OUTCOMES: dict[str, OutcomeRule] = {
 }
 
 
-class BoardConfig(BaseModel):
-    """Everything an admin can change. Field defaults are the product's defaults."""
+class BoardConfig(OutcomeRulesConfig):
+    """Everything an admin can change. Field defaults are the product's defaults. The
+    rules that keep cheap outcomes from paying (pull requests, reviews, tickets, deploys,
+    incidents) are inherited from `bot.core.outcome_rules.OutcomeRulesConfig`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,12 +77,6 @@ class BoardConfig(BaseModel):
     # Claude Code sends the same tokens as metrics and as api_request log events: count
     # one of the two, never both.
     claude_code_usage: Literal["metrics", "events"] = "metrics"
-    # Pull requests that should not pay like real work (webhook sources): smaller than
-    # `pr_small_lines` changed lines, or merged by their author without an approving review
-    # from someone else, count at a fraction of a merged pull request (both: the product).
-    pr_small_lines: int = Field(default=10, ge=0, le=100_000)
-    pr_small_fraction: float = Field(default=0.2, ge=0, le=1)
-    pr_self_merge_fraction: float = Field(default=0.5, ge=0, le=1)
     # Which source counts a tool that arrives by more than one (Claude Code over
     # OpenTelemetry and from the Analytics API): tool → source. A tool not named here
     # counts from the source first heard from for it; every other source's usage of that
@@ -87,8 +84,8 @@ class BoardConfig(BaseModel):
     tool_sources: dict[str, ToolSource] = Field(default_factory=dict)
 
     def modifier_fractions(self) -> dict[str, float]:
-        """What a modified outcome count is scaled by, per modifier."""
-        return {"small": self.pr_small_fraction, "self": self.pr_self_merge_fraction}
+        """What a modified outcome count is scaled by, per modifier (absent: 1)."""
+        return fractions(self)
 
     @field_validator("outcomes")
     @classmethod
@@ -173,8 +170,7 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
     for name in ("raw_metric", "board_size", "efficiency_min_tokens", "display", "flags",
                  "sharing_enabled", "digest_enabled", "digest_channel", "digest_time",
                  "timezone", "admins",
-                 "token_types", "claude_code_usage", "pr_small_lines", "pr_small_fraction",
-                 "pr_self_merge_fraction", "tool_sources"):
+                 "token_types", "claude_code_usage", *RULE_FIELDS, "tool_sources"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")

@@ -1,12 +1,15 @@
 """Webhook outcomes in: normalized facts (from `bot.sources.github`, `gitlab`,
 `pagerduty`) → outcomes scored so that trivial work does not pay → who → counted once.
 
-- A merged pull request smaller than `pr_small_lines` changed lines is `small`; one
-  merged by its own author without an approving review from someone else is `self`. Both
-  scale its count by the configured fractions (both: the product). The day hash keeps the
-  modified counts apart, so a change of fractions rescored later re-ranks the past too.
+- Every outcome carries the modifiers of `bot.core.outcome_rules` (decided in
+  `bot.intake.modifiers`): what was measured (a pull request's size, a review's delay, a
+  pair's ordinal, a deploy's environment, who triggered an incident), which the
+  configuration turns into fractions. The day hash keeps the modified counts apart, so a
+  change of fractions or thresholds rescored later re-ranks the past too.
 - A merged revert counts nothing itself and takes the reverted pull request's count (with
-  the modifiers it was credited with) back from its author, on the day of the revert.
+  the modifiers it was credited with) back from its author, on the day of the revert; a
+  failed deploy of a merge commit and an incident naming a pull request take a share of
+  it back the same way.
 - Every outcome's id is its object (pull request, review, deployment status, issue,
   incident), scoped to the source: an org hook and a repo hook delivering the same merge,
   or a redelivery, count once.
@@ -22,8 +25,10 @@ from bot.core.config import BoardConfig
 from bot.core.counts import Outcome
 from bot.intake.identities import Identities
 from bot.intake.ingest import tally
+from bot.intake.modifiers import REMEMBERED, Intake
 from bot.sources.reports import MAX_FUTURE
 from bot.sources.webhook_facts import Fact
+from bot.store.outcome_ledger import OutcomeLedger
 from bot.store.pull_requests import PullRequests
 from bot.store.store import Store
 
@@ -46,32 +51,23 @@ class Receipt:
         return out
 
 
-def merge_modifiers(fact: Fact, config: BoardConfig, prs: PullRequests) -> tuple[str, ...]:
-    modifiers = []
-    if fact.changed_lines is not None and fact.changed_lines < config.pr_small_lines:
-        modifiers.append("small")
-    author = fact.author or fact.actor
-    if fact.merged_by == author and not prs.approved_by_other(fact.object_id, author):
-        modifiers.append("self")
-    return tuple(modifiers)
-
-
 def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
-                 now: datetime, retention_days: int
+                 now: datetime, retention_days: int, ledger: OutcomeLedger | None = None
                  ) -> tuple[list[tuple[Outcome, str]], list[str]]:
     """(outcome, identity) pairs to count, and why any fact was left out."""
     out: list[tuple[Outcome, str]] = []
     ignored: list[str] = []
+    intake = Intake(config, prs, ledger or OutcomeLedger(prs.r, prs.keys, retention_days))
     for fact in facts:
-        if fact.kind == "approval":
-            prs.add_approval(fact.object_id, fact.actor)
-            continue
         if fact.ts < now - timedelta(days=retention_days):
             ignored.append(f"{fact.kind} of {fact.ts:%Y-%m-%d}: older than the "
                            f"{retention_days}-day retention window")
             continue
         if fact.ts > now + MAX_FUTURE:
             ignored.append(f"{fact.kind} at {fact.ts.isoformat()}: in the future")
+            continue
+        if fact.kind in REMEMBERED:
+            out += [p for p in intake.remember(fact) if p[0].kind in config.outcomes]
             continue
         if fact.kind not in config.outcomes:
             ignored.append(f"{fact.kind}: not a configured outcome kind")
@@ -93,11 +89,17 @@ def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
         if fact.kind == "review" and fact.repo and fact.number is not None:
             # one review per reviewer and pull request: replies in a thread do not add up
             object_id = f"review:{fact.repo}#{fact.number}:{fact.actor}"
-        if fact.kind == "pr_merged":
-            modifiers = merge_modifiers(fact, config, prs)
-            who = fact.author or fact.actor
-            if fact.repo and fact.number is not None:
-                prs.remember_merge(fact.repo, fact.number, who, modifiers)
+        if fact.kind == "review":
+            modifiers = intake.review(fact, object_id)
+        elif fact.kind == "pr_merged":
+            modifiers, who = intake.merge(fact)
+        elif fact.kind == "ticket_resolved":
+            modifiers = intake.ticket(fact)
+        elif fact.kind == "deploy":
+            modifiers = intake.deploy(fact)
+        elif fact.kind == "incident_resolved":
+            modifiers = intake.incident(fact)
+            out += intake.named_by_incident(fact) if "pr_merged" in config.outcomes else []
         out.append((Outcome(id=object_id, ts=fact.ts, kind=fact.kind, modifiers=modifiers,
                             ref=fact.ref, fingerprint=object_id), who))
     return out, ignored

@@ -294,7 +294,8 @@ def shared_board_blocks(pb: PeriodBoard, names: Mapping[str, str], show_flags: b
     return [b.to_dict() for b in blocks], f"{title}: {words}"
 
 
-def me_blocks(pb: PeriodBoard, viewer: str) -> list[dict]:
+def me_blocks(pb: PeriodBoard, viewer: str, why: list[dict] | None = None) -> list[dict]:
+    """The viewer's line, then `why` (bot.boards.why.why_blocks: how their points were made)."""
     row = pb.board.by_user.get(viewer)
     blocks: list[Block] = [HeaderBlock(text=f"Your numbers · {pb.title}"[:150]),
                            SectionBlock(text=mrkdwn(text=own_line(pb, viewer)))]
@@ -302,7 +303,7 @@ def me_blocks(pb: PeriodBoard, viewer: str) -> list[dict]:
         blocks.append(ContextBlock(elements=[mrkdwn(
             text="⚑ Your usage is in the top 10% with no outcomes reported: if your work "
                  "produces outcomes tokenboard does not see yet, ask an admin to add them.")]))
-    return [b.to_dict() for b in blocks]
+    return [b.to_dict() for b in blocks] + list(why or [])
 
 
 def help_blocks(not_understood: str | None = None) -> list[dict]:
@@ -317,7 +318,8 @@ def help_blocks(not_understood: str | None = None) -> list[dict]:
 
 def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | None = None,
               is_admin: bool = False, admin_blocks: list[dict] | None = None,
-              history: list[dict] | None = None, setup: list[dict] | None = None) -> dict:
+              history: list[dict] | None = None, setup: list[dict] | None = None,
+              why: list[dict] | None = None) -> dict:
     """The App Home tab: the viewer's ranks on both boards for several periods, then
     `history` (their ranks over 30 days); for admins `setup` (what to connect) first."""
     blocks: list[Block] = []
@@ -328,6 +330,7 @@ def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | N
     for pb in boards:
         blocks.append(SectionBlock(text=mrkdwn(
             text=f"*{escape(pb.title)}*\n{own_line(pb, viewer)}")))
+    blocks += [Block.parse(b) for b in why or []]
     blocks += [Block.parse(b) for b in history or []]
     blocks.append(ContextBlock(elements=[mrkdwn(
         text="Two boards, on purpose: usage alone rewards burning tokens. "

@@ -2,7 +2,8 @@
 
 Stable block ids: `raw_metric`, `token_types`, `claude_code_usage`, `weight:<kind>`,
 `cap:<kind>`, `transform:<kind>`, `pr_small_lines`, `pr_small_fraction`,
-`pr_self_merge_fraction`, `new_kind`, `remove_kinds`, `digest_channel`,
+`pr_self_merge_fraction`, `rules` (a button pushing `bot.render.config_modal_rules`), `new_kind`,
+`remove_kinds`, `digest_channel`,
 `digest_time`, `timezone`, `board_size`, `digest_enabled`, `display`, `flags`, `sharing`,
 `admins`.
 Every input's action id is `value`.
@@ -145,6 +146,9 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
         label="Merged by its author without another person's approval counts as (0–1)",
         element=PlainTextInputElement(action_id="value", max_length=6,
                                       initial_value=_num(config.pr_self_merge_fraction))))
+    blocks.append(ActionsBlock(block_id="rules", elements=[ButtonElement(
+        action_id="config_open_rules", value="rules",
+        text="Rules against cheap outcomes (reviews, tickets, deploys, incidents) →")]))
     blocks.append(InputBlock(
         block_id="new_kind", label="Add an outcome kind", optional=True,
         hint="key: Label, e.g. hotfix: Hotfixes shipped (weight 1, square root; edit after)",

@@ -7,22 +7,32 @@ Pure functions. The route passes the raw body, the `X-Hub-Signature-256` header 
 Counted (everything else, `ping` included, is `[]`, never an error):
 
 - `pull_request` closed with `merged: true` -> `pr_merged` for the PR's author, with
-  author, merged_by, changed_lines (additions + deletions) and reverts;
+  author, merged_by, changed_lines (additions + deletions), reverts, the merge commit and
+  the issues its description closes ("Fixes #12");
+- `pull_request` opened, reopened, synchronize (a push) or ready_for_review -> `pr_pushed`
+  (remembered: when it was last pushed and its size, for the review rules);
 - `pull_request_review` submitted by someone other than the PR's author -> `review`, plus
-  an `approval` fact when the review's state is "approved";
-- `deployment_status` with state "success" -> `deploy` for the deployment's creator;
-- `issues` closed with `state_reason: "completed"` -> `ticket_resolved` for the sender.
+  an `approval` fact when the review's state is "approved" (both with when the PR was
+  opened and, when the payload has it, its size);
+- `deployment_status` with state "success" -> `deploy` for the deployment's creator, with
+  repository, commit, environment and whether GitHub marks it production; "failure" or
+  "error" -> `deploy_failed`;
+- `issues` closed with `state_reason: "completed"` -> `ticket_resolved` for the sender,
+  with who opened the issue and when.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from bot.sources.webhook_facts import (
     APPROVAL,
     DEPLOY,
+    DEPLOY_FAILED,
     PR_MERGED,
+    PR_PUSHED,
     REVIEW,
     TICKET_RESOLVED,
     Fact,
@@ -88,8 +98,40 @@ def _repo(doc: dict[str, Any]) -> str:
     return name.lower()
 
 
+def _opt_time(doc: dict[str, Any], path: str) -> datetime | None:
+    try:
+        return timestamp(doc, path) if isinstance(lookup(doc, path), str) else None
+    except WebhookError:
+        return None
+
+
+def _lines(doc: dict[str, Any]) -> int | None:
+    additions = opt_int(doc, "pull_request.additions")
+    deletions = opt_int(doc, "pull_request.deletions")
+    return additions + deletions if additions is not None and deletions is not None else None
+
+
+_PUSHED = {"opened": "pull_request.created_at", "reopened": "pull_request.updated_at",
+           "synchronize": "pull_request.updated_at",
+           "ready_for_review": "pull_request.updated_at"}
+
+
+def _pushed(doc: dict[str, Any], action: str) -> list[Fact]:
+    when = _opt_time(doc, _PUSHED[action])
+    pr_id, number = opt_int(doc, "pull_request.id"), opt_int(doc, "pull_request.number")
+    if when is None or pr_id is None or number is None:
+        return []
+    author = _login(doc, "pull_request.user")
+    return [Fact(kind=PR_PUSHED, actor=author, actor_email=None, ts=when,
+                 object_id=f"github:pr:{pr_id}", ref=None, repo=_repo(doc), number=number,
+                 author=author, changed_lines=_lines(doc), opened_at=when)]
+
+
 def _pull_request(doc: dict[str, Any]) -> list[Fact]:
-    if lookup(doc, "action") != "closed" or lookup(doc, "pull_request.merged") is not True:
+    action = lookup(doc, "action")
+    if isinstance(action, str) and action in _PUSHED:
+        return _pushed(doc, action)
+    if action != "closed" or lookup(doc, "pull_request.merged") is not True:
         return []
     pr_id = need_int(doc, "pull_request.id")
     author = _login(doc, "pull_request.user")
@@ -97,17 +139,18 @@ def _pull_request(doc: dict[str, Any]) -> list[Fact]:
               if isinstance(lookup(doc, "pull_request.merged_by"), dict) else None)
     repo = _repo(doc)
     number = need_int(doc, "pull_request.number")
-    additions = opt_int(doc, "pull_request.additions")
-    deletions = opt_int(doc, "pull_request.deletions")
-    lines = additions + deletions if additions is not None and deletions is not None else None
+    lines = _lines(doc)
+    body = opt_str(doc, "pull_request.body") or ""
     return [Fact(
         kind=PR_MERGED, actor=author,
         actor_email=email_or_none(lookup(doc, "pull_request.user.email")),
         ts=timestamp(doc, "pull_request.merged_at"),
         object_id=f"github:pr:{pr_id}", ref=opt_str(doc, "pull_request.html_url"),
         repo=repo, number=number, author=author, merged_by=merger, changed_lines=lines,
-        reverts=github_reverts(opt_str(doc, "pull_request.title"),
-                               opt_str(doc, "pull_request.body"), repo, number))]
+        reverts=github_reverts(opt_str(doc, "pull_request.title"), body, repo, number),
+        opened_at=_opt_time(doc, "pull_request.created_at"),
+        sha=opt_str(doc, "pull_request.merge_commit_sha"),
+        closes=github_closes(body, repo))]
 
 
 def _same_user(doc: dict[str, Any], a: str, b: str) -> bool:
@@ -133,6 +176,8 @@ def _pull_request_review(doc: dict[str, Any]) -> list[Fact]:
         "repo": _repo(doc),
         "number": need_int(doc, "pull_request.number"),
         "author": _login(doc, "pull_request.user"),
+        "opened_at": _opt_time(doc, "pull_request.created_at"),
+        "changed_lines": _lines(doc),
     }
     facts = [Fact(kind=REVIEW, object_id=f"github:review:{need_int(doc, 'review.id')}",
                   ref=opt_str(doc, "review.html_url"), **common)]
@@ -145,17 +190,27 @@ def _pull_request_review(doc: dict[str, Any]) -> list[Fact]:
 
 
 def _deployment_status(doc: dict[str, Any]) -> list[Fact]:
-    if lookup(doc, "deployment_status.state") != "success":
+    state = lookup(doc, "deployment_status.state")
+    if state not in ("success", "failure", "error"):
         return []
     status_id = need_int(doc, "deployment_status.id")
+    production = lookup(doc, "deployment.production_environment")
+    if lookup(doc, "deployment.transient_environment") is True:
+        production = False
     return [Fact(
-        kind=DEPLOY, actor=_login(doc, "deployment.creator"),
+        kind=DEPLOY if state == "success" else DEPLOY_FAILED,
+        actor=_login(doc, "deployment.creator"),
         actor_email=email_or_none(lookup(doc, "deployment.creator.email")),
         ts=timestamp(doc, "deployment_status.created_at"),
         object_id=f"github:deployment_status:{status_id}",
         ref=(opt_str(doc, "deployment_status.log_url")
              or opt_str(doc, "deployment_status.target_url")
-             or opt_str(doc, "deployment_status.environment_url")))]
+             or opt_str(doc, "deployment_status.environment_url")),
+        repo=(opt_str(doc, "repository.full_name") or "").lower() or None,
+        sha=opt_str(doc, "deployment.sha"),
+        environment=(opt_str(doc, "deployment.environment")
+                     or opt_str(doc, "deployment_status.environment")),
+        production=production if isinstance(production, bool) else None)]
 
 
 def _issues(doc: dict[str, Any]) -> list[Fact]:
@@ -166,7 +221,12 @@ def _issues(doc: dict[str, Any]) -> list[Fact]:
         actor_email=email_or_none(lookup(doc, "sender.email")),
         ts=timestamp(doc, "issue.closed_at"),
         object_id=f"github:issue:{need_int(doc, 'issue.id')}",
-        ref=opt_str(doc, "issue.html_url"))]
+        ref=opt_str(doc, "issue.html_url"),
+        repo=(opt_str(doc, "repository.full_name") or "").lower() or None,
+        number=opt_int(doc, "issue.number"),
+        opener=(_login(doc, "issue.user") if isinstance(lookup(doc, "issue.user"), dict)
+                else None),
+        opened_at=_opt_time(doc, "issue.created_at"))]
 
 
 _HANDLERS = {
@@ -210,3 +270,39 @@ def github_reverts(title: str | None, body: str | None, repo: str,
     if title and _REVERT_TITLE.match(title):
         patterns.append(_REFERENCE)
     return first_revert(patterns, body or "", repo, number)
+
+
+# GitHub's closing keywords: "Fixes #12", "closes owner/repo#12", "Resolves <issue URL>".
+_CLOSES = re.compile(
+    rf"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+"
+    rf"(?:(?P<repo>{_NAME})?#(?P<num>{_NUM})"
+    rf"|https?://[^\s/]+/(?P<urepo>{_NAME})/issues/(?P<unum>{_NUM}))(?!\w)",
+    re.IGNORECASE)
+
+
+def github_closes(body: str, repo: str) -> tuple[tuple[str, int], ...]:
+    """(repo, number) of the issues a pull request's description closes, in order, at
+    most 20; names lower-cased, a reference without a repository means `repo`."""
+    found: dict[tuple[str, int], None] = {}
+    for match in _CLOSES.finditer(body or ""):
+        target = ((match.group("repo") or match.group("urepo") or repo).lower(),
+                  int(match.group("num") or match.group("unum")))
+        if target[1] > 0:
+            found[target] = None
+    return tuple(found)[:20]
+
+
+# A pull request named in free text (an incident's title or note): its URL or owner/repo#N.
+_NAMED_PR = re.compile(
+    rf"(?<![\w/&#])(?:(?P<repo>{_NAME})#(?P<num>{_NUM})"
+    rf"|https?://[^\s/]+/(?P<urepo>{_NAME})/pull/(?P<unum>{_NUM}))(?!\w)")
+
+
+def named_pull_requests(text: str | None) -> tuple[tuple[str, int], ...]:
+    """(repo, number) of the pull requests `text` names by URL or `owner/repo#N`, at most
+    10 (a bare #N names nothing: the text belongs to no repository)."""
+    found: dict[tuple[str, int], None] = {}
+    for match in _NAMED_PR.finditer(text or ""):
+        found[((match.group("repo") or match.group("urepo")).lower(),
+               int(match.group("num") or match.group("unum")))] = None
+    return tuple(found)[:10]

@@ -29,6 +29,7 @@ from typing import Any
 from bot.sources.webhook_facts import (
     APPROVAL,
     DEPLOY,
+    DEPLOY_FAILED,
     PR_MERGED,
     Fact,
     WebhookError,
@@ -75,7 +76,7 @@ def gitlab_facts(event: str, body: bytes) -> list[Fact]:
         if action in ("approval", "approved"):
             return _approval(doc)
         return []
-    if event == DEPLOYMENT_HOOK and lookup(doc, "status") == "success":
+    if event == DEPLOYMENT_HOOK and lookup(doc, "status") in ("success", "failed"):
         return [_deploy(doc)]
     return []
 
@@ -115,7 +116,9 @@ def _merged(doc: dict[str, Any]) -> Fact:
         object_id=f"gitlab:mr:{mr_id}", ref=opt_str(doc, "object_attributes.url"),
         repo=repo, number=number, author=author, merged_by=_user(doc), changed_lines=None,
         reverts=gitlab_reverts(opt_str(doc, "object_attributes.title"),
-                               opt_str(doc, "object_attributes.description"), repo, number))
+                               opt_str(doc, "object_attributes.description"), repo, number),
+        # the 8-character short sha, as Deployment Hook payloads name the deployed commit
+        sha=(opt_str(doc, "object_attributes.merge_commit_sha") or "")[:8] or None)
 
 
 def _approval(doc: dict[str, Any]) -> list[Fact]:
@@ -132,11 +135,16 @@ def _approval(doc: dict[str, Any]) -> list[Fact]:
 
 
 def _deploy(doc: dict[str, Any]) -> Fact:
+    tier = lookup(doc, "environment_tier")
     return Fact(
-        kind=DEPLOY, actor=_user(doc), actor_email=email_or_none(lookup(doc, "user.email")),
+        kind=DEPLOY if lookup(doc, "status") == "success" else DEPLOY_FAILED,
+        actor=_user(doc), actor_email=email_or_none(lookup(doc, "user.email")),
         ts=timestamp(doc, "status_changed_at"),
         object_id=f"gitlab:deployment:{need_int(doc, 'deployment_id')}",
-        ref=opt_str(doc, "deployable_url") or opt_str(doc, "commit_url"))
+        ref=opt_str(doc, "deployable_url") or opt_str(doc, "commit_url"),
+        repo=(opt_str(doc, "project.path_with_namespace") or "").lower() or None,
+        sha=opt_str(doc, "short_sha"), environment=opt_str(doc, "environment"),
+        production=(tier == "production") if isinstance(tier, str) else None)
 
 
 # ---------------------------------------------------------------------------------------

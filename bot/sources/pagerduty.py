@@ -5,17 +5,27 @@ Pure functions. The route passes the raw body and the `X-PagerDuty-Signature` he
 
 Counted: `event.event_type` "incident.resolved" whose `event.agent` is a user
 (`user_reference`) -> `incident_resolved` for `pagerduty:<agent id>`, object
-`pagerduty:incident:<incident id>`, `delivery_id` = `event.id`. An incident resolved by
-no one in particular (agent null, a service or an integration: auto-resolve, timeouts)
-credits nobody and gives []. Every other event type (`pagey.ping` included) gives [].
+`pagerduty:incident:<incident id>`, `delivery_id` = `event.id`, with the incident's
+urgency, when it was created and the pull requests its title names. An incident resolved
+by no one in particular (agent null, a service or an integration: auto-resolve, timeouts)
+credits nobody and gives [].
+
+Remembered for the rules: "incident.triggered" -> `incident_triggered` (who or what
+triggered it: `pagerduty:<user id>` for a user, `pagerduty-<type>:<id>` otherwise), and
+"incident.annotated" -> `incident_note` (the pull requests the note names). Every other
+event type (`pagey.ping` included) gives [].
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from bot.sources.github import named_pull_requests
 from bot.sources.webhook_facts import (
+    INCIDENT_NOTE,
     INCIDENT_RESOLVED,
+    INCIDENT_TRIGGERED,
     Fact,
     WebhookError,
     hmac_sha256_hex,
@@ -62,7 +72,12 @@ def pagerduty_facts(body: bytes) -> list[Fact]:
     WebhookError(400) when the body is not a JSON object, or when an incident.resolved
     event lacks a field we need (the message names it)."""
     doc = parse_object(body)
-    if lookup(doc, "event.event_type") != "incident.resolved":
+    event_type = lookup(doc, "event.event_type")
+    if event_type == "incident.triggered":
+        return [_triggered(doc)]
+    if event_type == "incident.annotated":
+        return _annotated(doc)
+    if event_type != "incident.resolved":
         return []
     agent = lookup(doc, "event.agent")
     if not isinstance(agent, dict) or agent.get("type") != "user_reference":
@@ -86,4 +101,52 @@ def _resolved(doc: dict[str, Any]) -> Fact:
         ts=timestamp(doc, "event.occurred_at"),
         object_id=f"pagerduty:incident:{incident}",
         ref=opt_str(doc, "event.data.html_url"),
-        delivery_id=need_token(doc, "event.id"))
+        delivery_id=need_token(doc, "event.id"),
+        opened_at=_created(doc),
+        urgency=opt_str(doc, "event.data.urgency"),
+        names=named_pull_requests(opt_str(doc, "event.data.title")))
+
+
+def _created(doc: dict[str, Any]) -> datetime | None:
+    if not isinstance(lookup(doc, "event.data.created_at"), str):
+        return None
+    try:
+        return timestamp(doc, "event.data.created_at")
+    except WebhookError:
+        return None
+
+
+def _agent(doc: dict[str, Any]) -> str:
+    """Who or what an event's agent is: `pagerduty:<id>` for a user, else
+    `pagerduty-<service|integration|…>:<id>` (`pagerduty-none:-` when there is none)."""
+    agent = lookup(doc, "event.agent")
+    if not isinstance(agent, dict) or not isinstance(agent.get("id"), str):
+        return "pagerduty-none:-"
+    if agent.get("type") == "user_reference":
+        return identity("pagerduty", need_str(doc, "event.agent.id"), "event.agent.id",
+                        lower=False)
+    kind = str(agent.get("type") or "agent").removesuffix("_reference")
+    return identity(f"pagerduty-{kind[:20]}", need_str(doc, "event.agent.id"),
+                    "event.agent.id", lower=False)
+
+
+def _triggered(doc: dict[str, Any]) -> Fact:
+    incident = need_token(doc, "event.data.id")
+    when = timestamp(doc, "event.occurred_at")
+    return Fact(kind=INCIDENT_TRIGGERED, actor=_agent(doc), actor_email=None, ts=when,
+                object_id=f"pagerduty:incident:{incident}",
+                ref=opt_str(doc, "event.data.html_url"),
+                delivery_id=need_token(doc, "event.id"), opened_at=_created(doc) or when,
+                urgency=opt_str(doc, "event.data.urgency"),
+                names=named_pull_requests(opt_str(doc, "event.data.title")))
+
+
+def _annotated(doc: dict[str, Any]) -> list[Fact]:
+    names = named_pull_requests(opt_str(doc, "event.data.content"))
+    incident = opt_str(doc, "event.data.incident.id")
+    if not names or incident is None:
+        return []
+    return [Fact(kind=INCIDENT_NOTE, actor=_agent(doc), actor_email=None,
+                 ts=timestamp(doc, "event.occurred_at"),
+                 object_id=f"pagerduty:incident:{incident}", ref=None,
+                 delivery_id=need_token(doc, "event.id"), names=names)]

@@ -16,14 +16,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-# Fact.kind values. APPROVAL is not an outcome: it is remembered for the self-merge rule.
+# Fact.kind values. APPROVAL, PR_PUSHED, INCIDENT_TRIGGERED and INCIDENT_NOTE are not
+# outcomes: they are remembered for the rules (bot.core.outcome_rules); DEPLOY_FAILED takes
+# credit back from the pull request that shipped the commit.
 PR_MERGED = "pr_merged"
 REVIEW = "review"
 DEPLOY = "deploy"
 TICKET_RESOLVED = "ticket_resolved"
 INCIDENT_RESOLVED = "incident_resolved"
 APPROVAL = "approval"
-KINDS = (PR_MERGED, REVIEW, DEPLOY, TICKET_RESOLVED, INCIDENT_RESOLVED, APPROVAL)
+PR_PUSHED = "pr_pushed"
+DEPLOY_FAILED = "deploy_failed"
+INCIDENT_TRIGGERED = "incident_triggered"
+INCIDENT_NOTE = "incident_note"
+KINDS = (PR_MERGED, REVIEW, DEPLOY, TICKET_RESOLVED, INCIDENT_RESOLVED, APPROVAL, PR_PUSHED,
+         DEPLOY_FAILED, INCIDENT_TRIGGERED, INCIDENT_NOTE)
 
 
 class WebhookError(Exception):
@@ -61,6 +68,16 @@ class Fact:
     changed_lines: int | None = None  # additions + deletions; None when the payload has none
     reverts: tuple[str, int] | None = None  # (repo, number) this merged PR / MR reverts
     delivery_id: str | None = None  # PagerDuty event.id (the delivery; dedupe on it)
+    # what the rules measure (bot.core.outcome_rules); None when the payload does not say
+    opened_at: datetime | None = None  # PR opened (review, pr_pushed: last push), issue
+    # opened, incident triggered
+    opener: str | None = None  # identity of who opened the issue
+    sha: str | None = None  # deployed commit; a merged PR's merge commit
+    environment: str | None = None  # deploy environment as sent
+    production: bool | None = None  # the source marks the environment as production
+    urgency: str | None = None  # incident urgency ("high", "low")
+    closes: tuple[tuple[str, int], ...] = ()  # issues a merged PR says it closes
+    names: tuple[tuple[str, int], ...] = ()  # pull requests an incident names
 
 
 # ---------------------------------------------------------------------------------------

@@ -76,7 +76,17 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
     tb:{ws}:rankchart:<user>          hash sig, file: the person's uploaded App Home chart
     tb:{ws}:rankchart:off             set while chart uploads are refused (files:write)
     tb:{ws}:claims                    pending identity claims: "identity|user" → when
-    tb:{ws}:approvals:<pr object>     who approved a pull request (self-merge rule)
+    tb:{ws}:approvals:<pr object>     who approved a pull request (read for approvals kept
+                                      before approval delays were; no longer written)
+    tb:{ws}:approved:<pr object>      hash reviewer → minutes from last push to approval
+                                      (-1 unknown), bot.store.outcome_ledger
+    tb:{ws}:prinfo:<src>:<repo>#<n>   hash pushed (epoch s), lines: last push and size
+    tb:{ws}:pairs:<iso week>          hash "reviewer>author" → reviews that week
+    tb:{ws}:pairseen:<iso week>       hash review object → "ordinal,reverse" it got
+    tb:{ws}:deployed:<repo>@<sha>:<env>  the deployment status first credited for it
+    tb:{ws}:incident:<incident object>  hash by (who or what triggered it), at
+    tb:{ws}:closes:<repo>#<issue>     a merged pull request said it closes the issue
+    tb:{ws}:mergesha:<repo>@<sha>     "repo#number" of the PR that merge commit came from
     tb:{ws}:merged:<repo>#<number>    author and modifiers a merged pull request was credited
     tb:{ws}:replay:<signature>        a Slack request already answered (replay guard)
     tb:{ws}:rate:<sender>             the sender's rate-limit state

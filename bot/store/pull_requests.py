@@ -1,6 +1,7 @@
-"""What the webhook sources must remember between deliveries: who approved a pull
-request (for the self-merge rule) and how each merged pull request was credited (so a
-revert can take exactly that back). Keys from `bot.store.keys`; entries expire with retention.
+"""How each merged pull request was credited (so a revert or a counterweight can take
+exactly that back), and who approved a pull request as kept before approval delays were
+(read only; `bot.store.outcome_ledger` keeps approvals now). Keys from `bot.store.keys`; entries
+expire with retention.
 """
 
 from __future__ import annotations
@@ -17,13 +18,6 @@ class PullRequests:
         self.r = client
         self.keys = keys
         self.ttl = retention_days * 86400
-
-    def add_approval(self, pr_object_id: str, reviewer: str) -> None:
-        key = self.keys.key("approvals", pr_object_id)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.sadd(key, reviewer)
-        pipe.expire(key, self.ttl)
-        pipe.execute()
 
     def approved_by_other(self, pr_object_id: str, author: str) -> bool:
         """True when someone other than `author` approved the pull request."""

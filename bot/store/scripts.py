@@ -204,8 +204,9 @@ end
 DAY_CODEC_LUA = _BUCKETS_FN + _DAY_FN
 
 # Outcome points of one person-day, from its counts (a table name → number). A kind's
-# counts sit in `o:<kind>` (plain) and `o:<kind>~<mods>` (mods: '+'-joined among small,
-# self, revert). Each modified count is scaled by the product of its fractions; reverted
+# counts sit in `o:<kind>` (plain) and `o:<kind>~<mods>` (mods: '+'-joined, see
+# bot/core/outcome_rules.py; `env_<name>` falls back to MODS['env_']). Each modified count is
+# scaled by the product of its fractions; reverted
 # counts are taken back: points = weight × (F(kept) − F(reverted)) with
 # F(x) = transform(min(x, cap)) and x never below 0.
 # RULES: {kind: [weight, cap (0 = none), transform]}; MODS: {mod: fraction}.
@@ -225,7 +226,8 @@ local function day_points(t, rules, mods, only_kind)
       if rules[kind] and (not only_kind or kind == only_kind) then
         local back = false
         for mod in string.gmatch(suffix, '[^+]+') do
-          if mod == 'revert' then back = true else x = x * (mods[mod] or 1) end
+          if mod == 'revert' then back = true
+          else x = x * (mods[mod] or mods[string.match(mod, '^env_')] or 1) end
         end
         if back then reverted[kind] = (reverted[kind] or 0) + x
         else kept[kind] = (kept[kind] or 0) + x end
