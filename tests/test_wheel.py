@@ -32,6 +32,13 @@ DATA_SUFFIXES = (".lua",)
 TOKEN = "wheel-ingest-token"
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without what would put the checkout on the path of
+    the virtualenv's interpreter or pip (PYTHONPATH, a virtualenv of our own)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
+
+
 def source_files() -> set[str]:
     """Every module and data file the code can load at run time, as paths in a wheel."""
     found = set()
@@ -60,9 +67,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (where / "dist").glob("tokenboard-*.whl")
     venv = where / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120,
+                   env=clean_env())
     install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)],
-                             capture_output=True, text=True, timeout=600)
+                             capture_output=True, text=True, timeout=600, env=clean_env())
     assert install.returncode == 0, install.stderr[-3000:]
     yield wheel, venv
 
@@ -107,7 +115,8 @@ def test_the_installed_wheel_serves_counts_and_ranks(installed: tuple[Path, Path
     # The installed package is the one that runs, never this checkout.
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import bot, handlers, jobs; print(bot.__file__)"],
-                           cwd=tmp_path, capture_output=True, text=True, check=True)
+                           cwd=tmp_path, capture_output=True, text=True, check=True,
+                           env=clean_env())
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout
 
     port = free_port()
