@@ -19,7 +19,8 @@ from bot.core.periods import ALL, buckets_for_day
 from bot.core.settings import Settings
 from bot.intake.scoring import rebuild_scores, save_configuration
 from bot.runtime.app import build_deps
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import counted as as_event
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 
@@ -119,7 +120,7 @@ def test_reports_during_a_rescore_count_once_under_the_new_weights(live_app: App
                 sent.add(user, day, {"type": "outcome", "kind": kind, "count": count})
     config, version = store.configs.load_versioned()
     for start in range(0, len(reports), 1000):
-        batch = [(counted(r), who) for r, who in reports[start:start + 1000]]
+        batch = [(as_event(r), who) for r, who in reports[start:start + 1000]]
         assert set(store.counting.record(batch, config, version)) == {1}
 
     assert save_configuration(store, NEW, by=ADMIN).scoring

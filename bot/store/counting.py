@@ -107,7 +107,7 @@ class Counting:
                                         self._head(who, day, version, "-", now))
                     groups[(who, day)] = at = len(slots)
                     slots.append((USAGE, group, []))
-                script, group, indices = slots[at]
+                _, group, indices = slots[at]
                 assert isinstance(group, _UsageGroup)
                 group.parts.append(self._usage_part(event, day))
                 indices.append(index)

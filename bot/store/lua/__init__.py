@@ -52,15 +52,16 @@ def load(name: str) -> str:
 
 
 def _expand(path: str, seen: set[str], chain: tuple[str, ...]) -> str:
-    if path in chain:
-        raise ValueError(f"Lua include loop: {' -> '.join((*chain, path))}")
     seen.add(path)
+    chain = (*chain, path)
 
     def include(match: re.Match[str]) -> str:
         wanted = match.group(1)
+        if wanted in chain:  # a file that needs what needs it: no order defines both
+            raise ValueError(f"Lua include loop: {' -> '.join((*chain, wanted))}")
         if wanted in seen:
             return f"-- (included above: {wanted})"
-        return _expand(wanted, seen, (*chain, path)).rstrip("\n")
+        return _expand(wanted, seen, chain).rstrip("\n")
 
     return INCLUDE.sub(include, source(path))
 
