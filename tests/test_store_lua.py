@@ -62,6 +62,13 @@ def test_every_script_loads_into_redis(redis_client) -> None:
         assert redis_client.script_load(script.text) == script.sha, name
 
 
+def test_every_file_alone_is_lua(redis_client) -> None:
+    """Each file compiles as it is (the include lines are comments): readable and
+    lintable on its own."""
+    for path in sorted(LUA.rglob("*.lua")):
+        redis_client.script_load(source(path.relative_to(LUA).as_posix()))
+
+
 def test_a_script_lost_by_redis_is_loaded_again(redis_client) -> None:
     script = lua.Script("release")
     redis_client.set("tb:{t}:claim", "me")

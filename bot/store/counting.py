@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import redis
 
@@ -39,10 +40,10 @@ COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT = 1, 0, -1, -2, -3
 Event = Usage | Outcome
 
 
-def event_day(event: Event, tz: object) -> date:
+def event_day(event: Event, tz: ZoneInfo) -> date:
     """The day an event counts on: a vendor row's own calendar date, else the local day
     of its time."""
-    return getattr(event, "day", None) or local_date(event.ts, tz)  # type: ignore[arg-type]
+    return getattr(event, "day", None) or local_date(event.ts, tz)
 
 
 def stored_fingerprint(text: str) -> bytes:

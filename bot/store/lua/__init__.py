@@ -1,6 +1,7 @@
-"""The Lua of the store: every script is a `.lua` file in this folder, loaded with
-`importlib.resources` (so an installed wheel carries them), registered once per Redis
-client and run by SHA.
+"""The Lua of the store: every script is a `.lua` file in this folder, read with
+`importlib.resources` (so an installed wheel carries them) once per process and run by
+its SHA (as redis-py's `register_script` does: EVALSHA, and SCRIPT LOAD only when Redis
+answers NOSCRIPT).
 
 **Includes.** A line that is exactly `--#include <path>` (a path relative to this folder,
 e.g. `--#include common/points.lua`) is replaced at load time by that file, itself
@@ -19,7 +20,9 @@ process, its SHA computed once. `run(client, call)` sends EVALSHA (loading the s
 and retrying once when Redis answers NOSCRIPT, e.g. after a restart); `queue(pipe,
 call)` adds the EVALSHA to a pipeline (see `run_pipeline` for the NOSCRIPT retry). A
 `Call` is a script's KEYS and ARGV; each script's `Call` is built by one function with
-named arguments, beside the `Script` in the module that runs it.
+named arguments (`<name>_call`), beside the `Script` in the module that runs it, e.g.
+`bot.store.events.usage_call` for `usage.lua`, `bot.store.configs.save_config_call`
+for `save_config.lua`.
 """
 
 from __future__ import annotations
