@@ -34,7 +34,7 @@ def cold_builds(client, deps, runner: DigestRunner, day, reps: int) -> list[floa
     """Seconds per build, each with the board cache invalidated (`INCR gen`)."""
     times = []
     for _ in range(reps):
-        client.incr(deps.store.key("gen"))
+        client.incr(deps.store.keys.key("gen"))
         started = time.perf_counter()
         runner.build(day)
         times.append(time.perf_counter() - started)
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         runner.build(day)  # warm-up: imports, matplotlib font cache
         times, peaks = [], []
         for _ in range(reps):
-            client.incr(deps.store.key("gen"))  # no cached boards: a full cold build
+            client.incr(deps.store.keys.key("gen"))  # no cached boards: a full cold build
             tracemalloc.start()
             started = time.perf_counter()
             built = runner.build(day)
@@ -75,9 +75,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         clean = cold_builds(client, deps, runner, day, reps)
         rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
         # where the time goes
-        client.incr(deps.store.key("gen"))
+        client.incr(deps.store.keys.key("gen"))
         t0 = time.perf_counter()
-        config = deps.store.load_config()
+        config = deps.store.configs.load()
         board = deps.leaderboards.board_for_bucket(
             __import__("bot.core.periods", fromlist=["day_bucket"]).day_bucket(day), config)
         t1 = time.perf_counter()
@@ -94,9 +94,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"   sanity: {len(board.raw):,} people ranked; rho = "
               f"{board.agreement.spearman:.3f}")
         # steady state: yesterday's digest published its day's rho, so it is not re-read
-        config = deps.store.load_config()
-        deps.store.record_published_rho(day - timedelta(days=1), rho_context(config, frozenset()),
-                                        0.0)
+        config = deps.store.configs.load()
+        deps.store.digests.record_published_rho(day - timedelta(days=1),
+                                                rho_context(config, frozenset()), 0.0)
         steady = cold_builds(client, deps, runner, day, reps)
         print(f"   steady state, the day before's rho published by its own digest: median "
               f"{statistics.median(steady) * 1000:.0f} ms, max {max(steady) * 1000:.0f} ms")

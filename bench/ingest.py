@@ -45,7 +45,9 @@ from bench._common import (
 from bot.core.config import BoardConfig
 from bot.core.periods import buckets_for_day
 from bot.intake.ingest import parse_batch
-from bot.sources.reports import validate_report
+from bot.sources.reports import counted, validate_report
+from bot.store.counting import event_day
+from bot.store.events import event_keys, ttls
 from bot.store.senders import parse_env_tokens
 from bot.store.store import Store
 
@@ -263,7 +265,7 @@ def baseline_run(client_factory: Callable[[], redis.Redis], config: BoardConfig,
 def snapshot(client: redis.Redis, app: bool) -> dict[str, Any]:
     """What both runs must agree on: every sorted set, how many event ids each sender's
     day remembers, and every person's day counts (read from the app's packed buckets with
-    `Store.day_counts`, from the baseline's plain hashes)."""
+    `Store.reads.day_counts`, from the baseline's plain hashes)."""
     out: dict[str, Any] = {}
     store = Store(client)
     for key in client.scan_iter(match=f"{PREFIX}*", count=5000):
@@ -275,7 +277,7 @@ def snapshot(client: redis.Redis, app: bool) -> dict[str, Any]:
                 continue
             day = date.fromisoformat(k.rsplit(":", 1)[1])
             for user in out[k]:
-                out[f"{PREFIX}day:{day.isoformat()}:{user}"] = store.day_counts(day, user)
+                out[f"{PREFIX}day:{day.isoformat()}:{user}"] = store.reads.day_counts(day, user)
         elif kind == "hash" and app and ":ids:" in k and k.count(":") == 5:  # a bucket
             ids = f"{PREFIX}ids:{k.split(':')[3]}:{k.split(':')[4]}"
             out[ids] = out.get(ids, 0) + client.hlen(key)
@@ -314,26 +316,27 @@ def breakdown(app: Any, client: redis.Redis, batches: list[list[dict]]) -> dict[
     config, version = _config(store)
     kinds = frozenset(config.outcomes)
     totals = {"json.loads (parse_batch)": 0.0, "validate_report (pydantic)": 0.0,
-              "keys + TTLs (_event_keys, _ttls)": 0.0, "Store.record (all of it)": 0.0}
+              "keys + TTLs (event_keys, ttls)": 0.0, "Store.counting.record (all of it)": 0.0}
     for batch in batches:
         body = ingest_body(batch)
         t0 = time.perf_counter()
         events = parse_batch(body)
         t1 = time.perf_counter()
         now = datetime.now(UTC)
-        valid = [(validate_report(raw, now=now, retention_days=store.retention_days,
-                                  known_kinds=kinds), raw["user"]) for raw in events]
+        valid = [(counted(validate_report(raw, now=now, retention_days=store.retention_days,
+                                          known_kinds=kinds)), raw["user"]) for raw in events]
         t2 = time.perf_counter()
         for report, user in valid:
-            _, day = store._event_keys(report, user, "bench", "tokens")
-            store._ttls(day)
+            day = event_day(report, store.tz)
+            event_keys(store.keys, day, user, store.keys.ids("bench", day), "tokens", "tokens")
+            ttls(day, store.tz, store.retention_days)
         t3 = time.perf_counter()
-        store.record(valid, config, *version)
+        store.counting.record(valid, config, *version)
         t4 = time.perf_counter()
         totals["json.loads (parse_batch)"] += t1 - t0
         totals["validate_report (pydantic)"] += t2 - t1
-        totals["keys + TTLs (_event_keys, _ttls)"] += t3 - t2
-        totals["Store.record (all of it)"] += t4 - t3
+        totals["keys + TTLs (event_keys, ttls)"] += t3 - t2
+        totals["Store.counting.record (all of it)"] += t4 - t3
     return totals
 
 
@@ -343,7 +346,7 @@ def _config(store: Any) -> tuple[BoardConfig, tuple[int, ...]]:
     if versioned is not None:
         config, version = versioned()
         return config, (version,)
-    return store.load_config(), ()
+    return store.configs.load(), ()
 
 
 def profile_ingest(app: Any, batches: list[list[dict]], top: int = 14) -> str:
@@ -451,8 +454,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                 for name, secs in phases.items():
                     print(f"     {name:36s} {secs / n * 1e6:7.1f}")
                 client.flushdb()
-                rec = phases["Store.record (all of it)"]
-                keys = phases["keys + TTLs (_event_keys, _ttls)"]
+                rec = phases["Store.counting.record (all of it)"]
+                keys = phases["keys + TTLs (event_keys, ttls)"]
                 print(f"     {'record minus keys/TTLs (EVALSHA+IO)':36s} "
                       f"{(rec - keys) / n * 1e6:7.1f}")
                 prof = profile_ingest(app, sample[: 6 if args.quick else 20])

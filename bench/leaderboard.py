@@ -4,7 +4,7 @@ Populate: the stored sorted sets are written directly (a Lua generator per day, 
 ZUNIONSTORE ... AGGREGATE SUM for the week/month/all buckets, exactly the sums the
 ingest scripts would have built), in the store's key layout: tokens/cost/requests/
 points for every day, ISO week, month and all-time, every member in all four metrics,
-TTLs from `Store._ttls`. Day hashes and dedupe (`seen`) keys are not written: no read
+TTLs from `bot.store.events.ttls`. Day hashes and dedupe (`seen`) keys are not written: no read
 touches them.
 
 Measure, per period (today, yesterday, week, month, all), over real HTTP: the time
@@ -47,7 +47,9 @@ from bench._common import (
 )
 from bot.core.periods import PERIODS, bucket_for_period, buckets_for_day
 from bot.core.ranking import rank_board
-from bot.store.store import METRICS, READ_CHUNK, Store
+from bot.store.events import METRICS, ttls
+from bot.store.reads import READ_CHUNK
+from bot.store.store import Store
 
 BENCH_CLIENT = "bench"
 VIEWER_INDEX = 4321  # a person in the data, so the answer carries their "#rank of N" line
@@ -104,7 +106,7 @@ def populate(client: redis.Redis, store: Store, people: int, days: list[date]) -
     month_days: dict[Any, list[date]] = {}
     for day in days:
         d_b, w_b, m_b, _ = buckets_for_day(day)
-        gen(keys=[store.zkey(m, d_b) for m in METRICS],
+        gen(keys=[store.keys.board(m, d_b) for m in METRICS],
             args=[people, day.toordinal(), 1000])
         week_days.setdefault(w_b, []).append(day)
         month_days.setdefault(m_b, []).append(day)
@@ -112,17 +114,18 @@ def populate(client: redis.Redis, store: Store, people: int, days: list[date]) -
     groups = list(week_days.items()) + list(month_days.items()) + [(all_b, days)]
     for bucket, members in groups:
         for metric in METRICS:
-            sources = [store.zkey(metric, buckets_for_day(d)[0]) for d in members]
-            client.zunionstore(store.zkey(metric, bucket), sources, aggregate="SUM")
+            sources = [store.keys.board(metric, buckets_for_day(d)[0]) for d in members]
+            client.zunionstore(store.keys.board(metric, bucket), sources, aggregate="SUM")
     # TTLs as the ingest scripts set them (day, week, month; all-time never expires)
     pipe = client.pipeline(transaction=False)
     for day in days:
-        _, ttl_d, ttl_w, ttl_m = store._ttls(day)
+        t = ttls(day, store.tz, store.retention_days)
+        ttl_d, ttl_w, ttl_m = t.d, t.w, t.m
         for metric in METRICS:
             for bucket, ttl in zip(buckets_for_day(day)[:3], (ttl_d, ttl_w, ttl_m),
                                    strict=True):
-                pipe.expire(store.zkey(metric, bucket), ttl)
-    pipe.set(store.key("gen"), 1)
+                pipe.expire(store.keys.board(metric, bucket), ttl)
+    pipe.set(store.keys.key("gen"), 1)
     pipe.execute()
     return time.perf_counter() - start
 
@@ -133,13 +136,13 @@ def check_data(client: redis.Redis, store: Store, people: int, days: list[date])
     probe = [f"U{i:07d}" for i in (0, 1, people // 2, people - 1)]
     for metric in METRICS:
         for b in buckets_for_day(days[0]):
-            size = client.zcard(store.zkey(metric, b))
+            size = client.zcard(store.keys.board(metric, b))
             if size != people:
-                problems.append(f"{store.zkey(metric, b)} has {size} members, not {people}")
+                problems.append(f"{store.keys.board(metric, b)} has {size} members, not {people}")
         for user in probe:
-            per_day = [client.zscore(store.zkey(metric, buckets_for_day(d)[0]), user) or 0.0
+            per_day = [client.zscore(store.keys.board(metric, buckets_for_day(d)[0]), user) or 0.0
                        for d in days]
-            total = client.zscore(store.zkey(metric, buckets_for_day(days[0])[3]), user)
+            total = client.zscore(store.keys.board(metric, buckets_for_day(days[0])[3]), user)
             if abs(sum(per_day) - (total or 0.0)) > 1e-6 * max(1.0, abs(sum(per_day))):
                 problems.append(f"all-time {metric} of {user}: {total} != sum {sum(per_day)}")
     return problems
@@ -164,7 +167,7 @@ def check_board(client: redis.Redis, store: Store, period: str, body: dict,
     text = response_text(body)
     problems = []
     bucket = bucket_for_period(period, store.tz)
-    tokens_key, points_key = store.zkey("tokens", bucket), store.zkey("points", bucket)
+    tokens_key, points_key = store.keys.board("tokens", bucket), store.keys.board("points", bucket)
     for key in (tokens_key, points_key):
         best = client.zrevrange(key, 0, 0, withscores=True)[0][1]
         leaders = [m.decode() for m in client.zrangebyscore(key, best, best)]
@@ -297,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 client.slowlog_reset()
                 for metric in ("points", "tokens"):
                     for start in range(0, people, READ_CHUNK):
-                        client.zrange(store.zkey(metric, bucket), start,
+                        client.zrange(store.keys.board(metric, bucket), start,
                                       start + READ_CHUNK - 1, withscores=True)
                 durations = [e["duration"] for e in client.slowlog_get(100_000)
                              if b"ZRANGE" in _bytes(e["command"]).upper()]
@@ -321,13 +324,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 t_read, t_rank = [], []
                 for _ in range(3):
                     t0 = time.perf_counter()
-                    totals = store.period_totals(bucket)
+                    totals = store.reads.period_totals(bucket)
                     t1 = time.perf_counter()
                     rank_board(totals, top_n=10, efficiency_min_tokens=100_000)
                     t2 = time.perf_counter()
                     t_read.append(t1 - t0)
                     t_rank.append(t2 - t1)
-                print(f"     {period:6s} Store.period_totals {ms(percentile(t_read, 50))}, "
+                print(f"     {period:6s} Store.reads.period_totals {ms(percentile(t_read, 50))}, "
                       f"rank_board {ms(percentile(t_rank, 50))} ({len(totals):,} people)")
             conn.close()
         finally:

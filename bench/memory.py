@@ -1,7 +1,7 @@
 """Redis memory per person-day, split by key family, through the counting scripts.
 
 Fills `people × days` (default 100,000 × 1; `--people 20000 --days 30` for a month-long
-window; `--quick` 5,000 × 3) through `Store.record`: each person-day 2–6 usage events and
+window; `--quick` 5,000 × 3) through `Store.counting.record`: each person-day 2–6 usage events and
 0–4 outcomes (mean 2), 6.0 events on average, event ids shaped like UUIDs (36
 characters, as senders typically use); the usage events of a person-day go through one
 script call, each outcome through its own, 2,000 person-days per pipeline, from two
@@ -39,13 +39,13 @@ from bot.core.periods import buckets_for_day
 from bot.store.store import Store
 
 KINDS = ("pr_merged", "deploy", "incident_resolved", "ticket_resolved", "review", "commit")
-BATCH = 2000  # person-days per Store.record call
+BATCH = 2000  # person-days per Store.counting.record call
 WORKERS = 2  # filling processes (Redis runs the scripts one at a time either way)
 TARGET = (100_000, 30)
 
 
 def person_day_events(rng: random.Random, user: str, day_start: datetime) -> list[Any]:
-    """A person-day's reports, as the usage/outcome shapes `Store.record` counts."""
+    """A person-day's reports, as the usage/outcome shapes `Store.counting.record` counts."""
     events: list[Any] = []
     for _ in range(rng.randint(2, 6)):
         ts = day_start + timedelta(seconds=rng.randint(0, 86_399))
@@ -77,7 +77,7 @@ def fill(url: str, people: int, ndays: int, first: datetime, worker: int) -> int
             pending = [(e, f"U{p:08X}")  # Slack-like 9-character ids
                        for p in range(block, min(block + BATCH, people))
                        for e in person_day_events(rng, f"U{p:08X}", day_start)]
-            events += sum(store.record(pending, config))
+            events += sum(store.counting.record(pending, config))
         if worker == 0:
             print(f"   day {d + 1}/{ndays} filled", flush=True)
     client.close()
@@ -127,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--days", type=int, default=1)
     args = parser.parse_args(argv)
     people, ndays = (5_000, 3) if args.quick else (args.people, args.days)
-    print(f"== memory: {people:,} people x {ndays} days through Store.record ({machine()})")
+    print(f"== memory: {people:,} people x {ndays} days through Store.counting.record "
+          f"({machine()})")
     first = (datetime.now(UTC) - timedelta(days=ndays)).replace(hour=0, minute=0, second=0,
                                                                 microsecond=0)
     config = BoardConfig()
@@ -135,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"   {redis_version(client)}; hash-max-listpack-entries "
               f"{client.config_get('hash-max-*')}")
         store = Store(client, retention_days=400)
-        store.record([(person_day_events(random.Random(), "U0", first)[0], "U0")], config)
+        store.counting.record([(person_day_events(random.Random(), "U0", first)[0], "U0")], config)
         client.flushall()  # the scripts stay loaded
         m0 = int(client.info("memory")["used_memory"])
         t0 = time.perf_counter()

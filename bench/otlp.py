@@ -5,8 +5,8 @@ OTLP/HTTP protobuf, delta temporality, 8 data points (claude_code.token.usage ×
 with `model`, cost.usage, session.count, lines_of_code.count × 2) carrying `user.email`,
 `user.account_uuid`, `user.id`, `session.id`, `organization.id`, `terminal.type`; resource
 `service.name=claude-code`. People: 100,000 emails (10,000 with --quick), each already in
-the app's email → Slack user cache (`Store.cache_email`'s key, written in one pipeline), so
-no Slack lookup is on the hot path; the cache GET per export is.
+the app's email → Slack user cache (`Store.slack_cache.put_email`'s key, written in one
+pipeline), so no Slack lookup is on the hot path; the cache GET per export is.
 
 The bodies are serialized with the generated opentelemetry-proto classes before any timing,
 all the same length (fixed-width strings, doubles, fixed64 times), into one file. The load
@@ -257,15 +257,15 @@ def build_workload(people: int, directory: Path, seed: int = 11) -> Workload:
 
 
 def cache_emails(client: redis.Redis, store: Any, people: int, ttl: int) -> None:
-    """What `Store.cache_email` writes after a Slack lookup, for everyone, pipelined."""
+    """What `Store.slack_cache.put_email` writes after a Slack lookup, for everyone, pipelined."""
     for lo in range(0, people, 10_000):
         pipe = client.pipeline(transaction=False)
         for i in range(lo, min(people, lo + 10_000)):
-            pipe.set(store.key("email", email(i)), slack_id(i), ex=ttl)
+            pipe.set(store.keys.key("email", email(i)), slack_id(i), ex=ttl)
         pipe.execute()
     probe = people // 2
-    if store.cached_email(email(probe)) != slack_id(probe):
-        raise RuntimeError("email cache not where Store.cached_email looks")
+    if store.slack_cache.email(email(probe)) != slack_id(probe):
+        raise RuntimeError("email cache not where Store.slack_cache.email looks")
 
 
 # -- server processes -----------------------------------------------------------------------
@@ -754,7 +754,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             private_redis() as (server, client), slack_stub() as stub:
         tmp = Path(tmp_name)
         print(f"   {redis_version(client)}")
-        from bot.store.store import NAME_TTL, Store
+        from bot.store.slack_cache import NAME_TTL
+        from bot.store.store import Store
 
         store = Store(client, workspace=WORKSPACE)
         t0 = time.perf_counter()
@@ -765,7 +766,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"   built {people:,} exports ({wl.length} bytes each, protobuf) in "
               f"{t1 - t0:.1f} s; cached {people:,} email → user ids in {t2 - t1:.1f} s")
         gen = LoadGen(kind, wl, tmp)
-        gen_key = store.key("gen")
+        gen_key = store.keys.key("gen")
         redis_pid = server.process.pid
         k = 0
         for n in counts:
@@ -814,7 +815,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         results["in_process"] = inproc
         # correctness: every export issued is counted exactly once
         wait_idle(client, gen_key)
-        totals = store.period_totals(ALL)
+        totals = store.reads.period_totals(ALL)
         board = int(round(float(totals.tokens.sum())))
         sent = wl.tokens_sent(0, k)
         # `gen` moves once per counted person-day of an export: once per export here

@@ -7,7 +7,7 @@ default rules, exactly as the ingest scripts leave them; the week/month/all-time
 are ZUNIONSTOREd from the days (setup only). A child process then runs the real app and
 one sender posting batches of 200 reports to `/ingest` (people and days at random)
 throughout. The configuration is saved with pr_merged's weight raised 5 → 8 and commit
-made linear, and `rebuild_scores` (→ `Store.rebuild_points`) runs. We report its wall
+made linear, and `rebuild_scores` (→ `Store.rescoring.rebuild_points`) runs. We report its wall
 time, the events counted per second during it, the answers by HTTP status (no 503s
 expected), and, from SLOWLOG (slowlog-log-slower-than 1 ms), the longest single Redis
 command. A few people's new all-time points are checked against Python arithmetic on the
@@ -38,13 +38,15 @@ from bench._common import machine, parse_args, private_redis, redis_version
 from bot.core.config import BoardConfig, OutcomeRule
 from bot.core.periods import buckets_for_day
 from bot.intake.scoring import rebuild_scores, save_configuration
-from bot.store.scripts import DAY_CODEC_LUA
+from bot.store.events import OUTCOME, USAGE
+from bot.store.lua import load
+from bot.store.rescoring import REBUILD_COPY_SCRIPT, RESCORE
 from bot.store.store import Store
 
 # KEYS: 1 tokens day set, 2 points day set, 3 the day's directory of counts;
 # ARGV: n, day number, ttl. Writes each person's packed day as the ingest scripts do.
 GEN_CHUNK = 5000  # people per generator call
-GEN_LUA = DAY_CODEC_LUA + """
+GEN_LUA = load("day_codec") + """
 local n, d, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local first = tonumber(ARGV[4] or '0')
 local M = 2147483647
@@ -103,8 +105,8 @@ def populate(client: redis.Redis, store: Store, people: int, days: list[date]) -
     for i, day in enumerate(days):
         d_b = buckets_for_day(day)[0]
         for first in range(0, people, GEN_CHUNK):  # short scripts: Redis stays responsive
-            gen(keys=[store.zkey("tokens", d_b), store.zkey("points", d_b),
-                      store.days_key(day)],
+            gen(keys=[store.keys.board("tokens", d_b), store.keys.board("points", d_b),
+                      store.keys.days(day)],
                 args=[min(people, first + GEN_CHUNK), i, 400 * 86400, first])
         for bucket in buckets_for_day(day)[1:]:
             groups.setdefault(bucket, []).append(day)
@@ -112,8 +114,8 @@ def populate(client: redis.Redis, store: Store, people: int, days: list[date]) -
             print(f"   populated day {i + 1}/{len(days)}", flush=True)
     for bucket, members in groups.items():
         for metric in ("tokens", "points"):
-            client.zunionstore(store.zkey(metric, bucket),
-                               [store.zkey(metric, buckets_for_day(d)[0]) for d in members])
+            client.zunionstore(store.keys.board(metric, bucket),
+                               [store.keys.board(metric, buckets_for_day(d)[0]) for d in members])
     return time.perf_counter() - start
 
 
@@ -216,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         command = slowest["command"]
         command = command.decode() if isinstance(command, bytes) else str(command)
         over = sum(1 for e in log if e["duration"] > 10_000)
-        names = {store._rescore.sha: "rescore", store._rebuild_copy.sha: "copy",
-                 store._scripts["usage"].sha: "usage", store._scripts["outcome"].sha: "outcome"}
+        names = {RESCORE.sha: "rescore", REBUILD_COPY_SCRIPT.sha: "copy", USAGE.sha: "usage",
+                 OUTCOME.sha: "outcome"}
         slow: Counter[str] = Counter()
         for e in log:
             if e["duration"] > 10_000:
@@ -249,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 commits += live[(i, d, "commit")]
                 expected += (8 * math.sqrt(min(prs, 10)) + 2 * math.sqrt(min(reviews, 10))
                              + min(commits, 20))
-            got = client.zscore(store.zkey("points", buckets_for_day(today)[3]), f"U{i:07d}")
+            got = client.zscore(store.keys.board("points", buckets_for_day(today)[3]), f"U{i:07d}")
             bad += not math.isclose(got or 0.0, expected, rel_tol=1e-9, abs_tol=1e-9)
         print("   sanity: " + (f"new all-time points of 4 people (with the {len(probe)} outcomes "
                                "sent for them meanwhile) match Python arithmetic"

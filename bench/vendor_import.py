@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                            for r in rows)
 
             def total() -> float:
-                return sum(s for _, s in client.zscan_iter(store.zkey("tokens", ALL)))
+                return sum(s for _, s in client.zscan_iter(store.keys.board("tokens", ALL)))
 
             def timed(label: str, body: str) -> float:
                 t0 = time.perf_counter()
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             print(f"  POST /ingest, one event per row:  {len(events) / elapsed:10,.0f} "
                   f"events/s ({elapsed:6.1f} s; batches of {BATCH}, one connection)")
             day = date.fromisoformat(rows[-1]["day"])
-            assert client.zcard(store.zkey("tokens", Bucket("d", day.isoformat()))) == people
+            assert client.zcard(store.keys.board("tokens", Bucket("d", day.isoformat()))) == people
         finally:
             app.stop()
     return results

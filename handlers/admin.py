@@ -38,7 +38,7 @@ def open_config(deps: Deps, client: WebClient, trigger_id: str, user: str) -> bo
     """Open the modal for an admin; False (and nothing opened) for anyone else."""
     if not deps.is_admin(user, fresh=True):
         return False
-    config, version = deps.store.load_config_versioned()
+    config, version = deps.store.configs.load_versioned()
     client.views_open(trigger_id=trigger_id, view=config_view(
         config, deps.settings.digest_time, deps.settings.timezone, version=version))
     return True
@@ -74,7 +74,7 @@ def changed_by_others(deps: Deps, view: dict, user: str) -> str | None:
         opened = -1
     if opened < 0:
         return None
-    others = [e for e in deps.store.config_history(limit=50)
+    others = [e for e in deps.store.configs.history(limit=50)
               if e["version"] > opened and e.get("by") != user]
     if not others:
         return None
@@ -105,7 +105,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         if refused:
             ack(response_action="errors", errors=refused)
             return
-        new, errors = parse_main(view["state"]["values"], deps.store.load_config(),
+        new, errors = parse_main(view["state"]["values"], deps.store.configs.load(),
                                  deps.settings.digest_time, deps.settings.timezone)
         if new.digest_channel and "digest_channel" not in errors:
             problem = channel_problem(client, new.digest_channel)
@@ -129,7 +129,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         if refused:
             ack(response_action="errors", errors=refused)
             return
-        new, errors = parse_page(view["state"]["values"], deps.store.load_config())
+        new, errors = parse_page(view["state"]["values"], deps.store.configs.load())
         if not errors:
             save_configuration(deps.store, new, by=user)
             ack()
@@ -153,7 +153,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         if refused:
             ack(response_action="errors", errors=refused)
             return
-        new, errors = parse_rules(view["state"]["values"], deps.store.load_config())
+        new, errors = parse_rules(view["state"]["values"], deps.store.configs.load())
         if not errors:
             try:
                 save_configuration(deps.store, new, by=user)
@@ -175,7 +175,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         deps = workspaces.for_context(context)
         if not deps.is_admin(body["user"]["id"]):
             return
-        config, version = deps.store.load_config_versioned()
+        config, version = deps.store.configs.load_versioned()
         client.views_push(trigger_id=body["trigger_id"], view=rules_view(config, version))
 
     @app.action("open_config")
@@ -193,7 +193,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         if not deps.is_admin(body["user"]["id"]):
             return
         page = int(action.get("value") or 1)
-        config, version = deps.store.load_config_versioned()
+        config, version = deps.store.configs.load_versioned()
         client.views_push(trigger_id=body["trigger_id"],
                           view=kinds_page_view(config, page, version=version))
 

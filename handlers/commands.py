@@ -96,7 +96,7 @@ def register(app: App, workspaces: Workspaces) -> None:
                     response_type="ephemeral")
             return
         if action in ("optout", "optin"):
-            deps.store.set_opt_out(viewer, action == "optout")
+            deps.store.privacy.set_opt_out(viewer, action == "optout")
             respond(text=OPT_TEXT[action], response_type="ephemeral")
             return
         if action not in ("board", "me") or period is None:
@@ -143,7 +143,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         deps = workspaces.for_context(context)
         user = body["user"]["id"]  # only ever the person who clicked
         delete_chart_file(deps, client, user)  # their App Home chart, on Slack
-        removed = deps.store.forget_user(user)
+        removed = deps.store.privacy.forget_user(user)
         log.info("forgot %s (%d entries)", user, removed)
         respond(replace_original=True, response_type="ephemeral",
                 text=f"Done: deleted {removed} stored entries about you. Reports that tools "
@@ -223,7 +223,7 @@ def share_board(deps: Deps, client: WebClient, body: dict) -> str:
     period = (body.get("actions") or [{}])[0].get("value", "")
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id")
-    config = deps.store.load_config()
+    config = deps.store.configs.load()
     if not config.sharing_enabled:  # no button is shown; an old or forged click lands here
         return SHARING_OFF
     if period not in PERIODS or not channel:

@@ -46,5 +46,5 @@ def register(app: App, workspaces: Workspaces) -> None:
         for rejected in result.rejected:
             log.warning("metadata report %s rejected: %s", report.get("id"), rejected["error"])
         if result.accepted:
-            deps.store.heard("slack")
+            deps.store.heard.mark("slack")
         ack()

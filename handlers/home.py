@@ -26,7 +26,7 @@ HOME_PERIODS = ("today", "week", "month")
 
 
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
-    config = deps.store.load_config()  # once for the whole view
+    config = deps.store.configs.load()  # once for the whole view
     boards = [deps.leaderboards.period_board(p, config, viewer=user_id, top_n=0)
               for p in HOME_PERIODS]
     is_admin = deps.is_admin(user_id, config=config)
@@ -44,7 +44,7 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
             state = "on" if schedule.enabled else "off"
             admin_notes.append(f"Daily digest ({state}): {schedule.time} {schedule.timezone} "
                                f"to <#{schedule.channel}>.")
-        history = deps.store.config_history(5)
+        history = deps.store.configs.history(5)
         names = deps.directory.names(sorted({e["by"] for e in history if e.get("by")}))
         changes = recent_changes(history, names, schedule.tz)
         if changes:
@@ -62,7 +62,7 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         forming = ring_note(deps, config)
         if forming:
             admin_notes.append(forming)
-        error = deps.store.digest_error()
+        error = deps.store.digests.error()
         if error:
             admin_notes.append(f":warning: {error}")
     history = history_blocks(deps, client, user_id, config)

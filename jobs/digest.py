@@ -72,7 +72,7 @@ class Schedule:
 
 def current_schedule(deps: Deps, config: BoardConfig | None = None) -> Schedule:
     """The one place the digest schedule is read from; admins' changes apply at once."""
-    config = config or deps.store.load_config()
+    config = config or deps.store.configs.load()
     s = deps.settings
     channel, channel_error = config.digest_channel or s.digest_channel, None
     if channel and not is_channel_id(channel):  # DIGEST_CHANNEL=#general: its id
@@ -117,7 +117,7 @@ class DigestRunner:
     # -- content ----------------------------------------------------------------------
     def build(self, day: date, config: BoardConfig | None = None,
               with_chart: bool = True) -> Built:
-        config = config or self.deps.store.load_config()
+        config = config or self.deps.store.configs.load()
         lb = self.deps.leaderboards
         hidden = lb.hidden_from(None)  # opted-out people are never in a channel post
         board = lb.board_for_bucket(day_bucket(day), config, hidden)
@@ -150,19 +150,19 @@ class DigestRunner:
         reading 2 × N scores again; None if it quoted none), else computed now (None
         with too few people to compare)."""
         store = self.deps.store
-        known = store.published_rho(day, rho_context(config, hidden))
+        known = store.digests.published_rho(day, rho_context(config, hidden))
         if known is not None:
             return known[0]
-        return quotable_rho(store.period_totals(day_bucket(day), config.raw_metric)
+        return quotable_rho(store.reads.period_totals(day_bucket(day), config.raw_metric)
                             .without(hidden))
 
     def _week_to_date(self, day: date, config: BoardConfig, hidden: frozenset[str]) -> Totals:
         """The ISO week of `day` from Monday through `day`: the week bucket minus the
         later days of that week already recorded (usually just this morning's)."""
         store = self.deps.store
-        totals = store.period_totals(week_bucket(day), config.raw_metric)
+        totals = store.reads.period_totals(week_bucket(day), config.raw_metric)
         for offset in range(1, 7 - day.weekday()):
-            later = store.period_totals(day_bucket(day + timedelta(days=offset)),
+            later = store.reads.period_totals(day_bucket(day + timedelta(days=offset)),
                                         config.raw_metric)
             if len(later):
                 totals = totals.minus(later)
@@ -170,7 +170,7 @@ class DigestRunner:
 
     def _changes(self, day: date) -> list[str]:
         """Scoring changes since the last digest (or since the reported day began)."""
-        since = self.deps.store.last_digest_at()
+        since = self.deps.store.digests.last_posted_at()
         if since is None:
             start = datetime.combine(day, datetime.min.time(), self.deps.store.tz)
             since = start.timestamp()
@@ -189,7 +189,7 @@ class DigestRunner:
             return Outcome("failed", day, error=str(exc))
 
     def _run(self, day: date, force: bool) -> Outcome:
-        config = self.deps.store.load_config()
+        config = self.deps.store.configs.load()
         schedule = current_schedule(self.deps, config)
         store = self.deps.store
         if not schedule.enabled and not force:
@@ -202,47 +202,48 @@ class DigestRunner:
             return Outcome("failed", day, channel, error="SLACK_BOT_TOKEN is not set")
         if schedule.channel_error:
             log.error("digest %s: %s", day, schedule.channel_error)
-            store.set_digest_error(f"Digest for {day} not posted: "
+            store.digests.set_error(f"Digest for {day} not posted: "
                                    f"{escape(schedule.channel_error)}")
             return Outcome("failed", day, channel, error=schedule.channel_error)
-        posted = store.digest_posted(channel, day)
+        posted = store.digests.posted(channel, day)
         if posted and not force:
             return Outcome("already_posted", day, channel, ts=posted)
-        if not store.claim_digest(channel, day, self.owner, CLAIM_TTL):
+        if not store.digests.claim(channel, day, self.owner, CLAIM_TTL):
             return Outcome("claimed_elsewhere", day, channel)
         try:
-            posted = None if force else store.digest_posted(channel, day)
+            posted = None if force else store.digests.posted(channel, day)
             if posted:
                 return Outcome("already_posted", day, channel, ts=posted)
-            if store.mark_digest_attempt(channel, day) and not force:
+            if store.digests.mark_attempt(channel, day) and not force:
                 found = self._find_posted(channel, day)
                 if found:
-                    store.mark_digest_posted(channel, day, found)
+                    store.digests.mark_posted(channel, day, found)
                     log.info("digest %s was posted (ts %s) by a process that died; not "
                              "posting again", day, found)
                     return Outcome("already_posted", day, channel, ts=found)
             built = self.build(day, config)
             ts = self._post(channel, day, built)
         except SlackApiError as exc:
-            store.release_digest(channel, day, self.owner)
+            store.digests.release(channel, day, self.owner)
             error = exc.response.get("error", "unknown_error")
             hint = FATAL_ERRORS.get(error, "Slack refused the post")
             message = f"Digest for {day} to <#{channel}> failed: {error} ({hint})."
             log.error("digest %s to %s failed: %s (%s); not retrying", day, channel, error,
                       hint)
             fatal = error in FATAL_ERRORS  # retrying cannot help: stop automatic retries
-            store.set_digest_error(message, channel if fatal else "", day if fatal else None)
+            store.digests.set_error(message, channel if fatal else "", day if fatal else None)
             return Outcome("failed", day, channel, error=error)
         except BaseException:
-            store.release_digest(channel, day, self.owner)
+            store.digests.release(channel, day, self.owner)
             raise
-        store.mark_digest_posted(channel, day, ts)
+        store.digests.mark_posted(channel, day, ts)
         agreement = built.data.day_board.board.agreement
-        store.record_published_rho(day, rho_context(config, self.deps.leaderboards.hidden_from(
-            None)), agreement.spearman if agreement.people >= MIN_TO_COMPARE else None)
-        store.clear_digest_error()
+        store.digests.record_published_rho(
+            day, rho_context(config, self.deps.leaderboards.hidden_from(None)),
+            agreement.spearman if agreement.people >= MIN_TO_COMPARE else None)
+        store.digests.clear_error()
         if built.chart_error:  # shown to admins on App Home until the next digest
-            store.set_digest_error(f"Digest for {day} was posted without its chart, which "
+            store.digests.set_error(f"Digest for {day} was posted without its chart, which "
                                    f"could not be drawn ({escape(built.chart_error)}).")
         log.info("digest %s posted to %s (ts %s)", day, channel, ts)
         if built.png:

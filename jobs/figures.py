@@ -23,7 +23,7 @@ def refresh_figures(deps: Deps) -> int:
     """One round: refresh what changed among the periods read lately, then their charts.
     Never raises; returns how many periods were refreshed."""
     try:
-        config = deps.store.load_config()
+        config = deps.store.configs.load()
         done = deps.leaderboards.refresh_wanted(config, owner=OWNER)
     except Exception:
         log.exception("refreshing population figures failed")

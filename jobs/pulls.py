@@ -19,7 +19,6 @@ from bot.connectors.tool_sources import LABELS, holders
 from bot.render.blocks import code_span, escape
 from bot.runtime.deps import Deps
 from bot.slack.first_run import ago
-from bot.store.store import RELEASE_LUA
 
 log = logging.getLogger(__name__)
 PULL_HOUR = 2  # UTC: the vendors have the day before ready by then
@@ -33,7 +32,6 @@ class DailyPulls:
         self.deps = deps
         self.sleep = sleep
         self.owner = uuid.uuid4().hex
-        self._release = deps.store.r.register_script(RELEASE_LUA)
 
     def tick(self, now: datetime | None = None) -> dict[str, runner.PullResult]:
         """Pull each configured source not yet pulled today; never raises."""
@@ -54,15 +52,12 @@ class DailyPulls:
     def pull(self, source: str, today: date) -> runner.PullResult | None:
         """Pull `source` for `today` unless it is done or another process holds it."""
         store = self.deps.store
-        keys = store.keys
-        done = keys.pull(source, "done", today.isoformat())
-        if store.r.exists(done):
+        if store.pulls.done_on(source, today):
             return None
-        claim = keys.pull(source, "claim")
-        if not store.r.set(claim, self.owner, nx=True, ex=CLAIM_TTL):
+        if not store.pulls.claim(source, self.owner, CLAIM_TTL):
             return None
         try:
-            if store.r.exists(done):  # finished elsewhere between our two reads
+            if store.pulls.done_on(source, today):  # finished elsewhere between our two reads
                 return None
             since, until = runner.default_window(today)
             stopped = runner.unfinished(store, source)
@@ -75,10 +70,10 @@ class DailyPulls:
                 log.warning("scheduled %s pull stopped (resumes next time): %s", source,
                             result.error)
             else:
-                store.r.set(done, "1", ex=DONE_TTL)
+                store.pulls.mark_done(source, today, DONE_TTL)
             return result
         finally:
-            self._release(keys=[claim], args=[self.owner])
+            store.pulls.release(source, self.owner)
 
 
 def status_lines(deps: Deps, now: float | None = None) -> list[str]:
@@ -106,7 +101,7 @@ def status_lines(deps: Deps, now: float | None = None) -> list[str]:
             if result.error:
                 text += f" — :warning: stopped, resumes next time: {escape(result.error[:300])}"
             lines.append(text)
-    config = deps.store.load_config()
+    config = deps.store.configs.load()
     for tool, (source, named) in sorted(holders(deps.store, config).items()):
         how = "set in the configuration" if named else "the first source heard from"
         lines.append(f"• {tool} counts from {LABELS.get(source, source)} ({how}; "

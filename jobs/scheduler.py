@@ -102,7 +102,7 @@ class DigestScheduler:
             store = self.deps.store
             for due in (due_time(schedule, now - timedelta(days=1)), due_time(schedule, now)):
                 day = due.date() - timedelta(days=1)
-                if now < due or store.digest_posted(schedule.channel, day):
+                if now < due or store.digests.posted(schedule.channel, day):
                     continue
                 if now - due > timedelta(hours=schedule.grace_hours):
                     today = due.date() == now.astimezone(schedule.tz).date()
@@ -112,7 +112,7 @@ class DigestScheduler:
                                     "the %sh grace window; skipped", day, due.isoformat(),
                                     schedule.grace_hours)
                     continue
-                if store.digest_failed(schedule.channel, day):
+                if store.digests.failed(schedule.channel, day):
                     continue
                 return self.runner.run(day)
             return None

@@ -28,7 +28,7 @@ from bot.intake.scoring import save_configuration
 from bot.render.config_modal import config_view, kinds_page_view
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
-from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import OutcomeReport, UsageReport, counted
 from bot.store.store import COUNTED, STALE_CONFIG
 from handlers.admin import NOT_ADMIN
 from jobs.digest import DigestRunner, current_schedule
@@ -232,11 +232,11 @@ def outcome_points(deps: Deps, period: str) -> dict[str, float]:
 
 
 def bucket_points(deps: Deps, bucket) -> dict[str, float]:
-    return {p.user: p.points for p in deps.store.period_totals(bucket)}
+    return {p.user: p.points for p in deps.store.reads.period_totals(bucket)}
 
 
 def config_version(deps: Deps) -> int:
-    return deps.store.load_config_versioned()[1]
+    return deps.store.configs.load_versioned()[1]
 
 
 # -- a valid submission saves, is audited and changes the rankings ---------------------------------
@@ -266,23 +266,23 @@ def test_valid_submission_saves_audits_and_rescores_past_periods(admin_app: App)
     answer = submit(admin_app, view, ADMIN, {"weight:pr_merged": "8"})
     assert (answer.status, answer.body) == (200, b"")
 
-    config, version = deps.store.load_config_versioned()
+    config, version = deps.store.configs.load_versioned()
     assert version == 1 and config.outcomes["pr_merged"].weight == 8
-    [entry] = deps.store.config_history()
+    [entry] = deps.store.configs.history()
     assert entry["by"] == ADMIN and entry["version"] == 1 and entry["scoring"] is True
     assert "pr_merged weight 5 → 8" in entry["changes"]
     # The lazy rebuild ran before the App Home refresh that `submit` waited for.
-    assert deps.store.scored_version() == 1
+    assert deps.store.configs.scored_version() == 1
     # A = 8·√1 = 8 per day (16 in all); B unchanged.
     assert outcome_points(deps, "all") == pytest.approx({"U0A": 16, "U0B": 4 * SQRT3})
     assert outcome_points(deps, "yesterday") == pytest.approx({"U0A": 8, "U0B": 2 * SQRT3})
     assert bucket_points(deps, day_bucket(d1)) == pytest.approx({"U0A": 8, "U0B": 2 * SQRT3})
 
     # Lowering it to 3 flips the outcome board: A = 3 per day < B ≈ 3.464.
-    view = config_view(deps.store.load_config())
+    view = config_view(deps.store.configs.load())
     assert (submit(admin_app, view, ADMIN, {"weight:pr_merged": "3"}).body) == b""
-    assert deps.store.config_history()[0]["changes"] == ["pr_merged weight 8 → 3"]
-    assert deps.store.scored_version() == 2
+    assert deps.store.configs.history()[0]["changes"] == ["pr_merged weight 8 → 3"]
+    assert deps.store.configs.scored_version() == 2
     for period, days in (("all", 2), ("yesterday", 1)):
         board = deps.leaderboards.period_board(period).board
         assert [r.user for r in board.outcome] == ["U0B", "U0A"]
@@ -297,11 +297,11 @@ def test_weight_only_save_keeps_the_schedule_from_the_environment(
     running = App(build_deps(env_settings, redis_client), stub)
     try:
         # the view exactly as handlers.admin.open_config builds it
-        view = config_view(running.deps.store.load_config(), "07:00", "Europe/Berlin")
+        view = config_view(running.deps.store.configs.load(), "07:00", "Europe/Berlin")
         assert submit(running, view, ADMIN, {"weight:pr_merged": "8"}).body == b""
         schedule = current_schedule(running.deps)
         assert (schedule.time, schedule.timezone) == ("07:00", "Europe/Berlin")
-        assert running.deps.store.config_history()[0]["changes"] == [
+        assert running.deps.store.configs.history()[0]["changes"] == [
             "pr_merged weight 5 → 8"]
     finally:
         running.stop()
@@ -310,7 +310,7 @@ def test_weight_only_save_keeps_the_schedule_from_the_environment(
 def test_workspace_admin_submission_saves_every_section(app: App, channels: set[str]) -> None:
     app.stub.add_user("U0WSADM", display_name="Wanda", is_admin=True)
     channels.add("C0DIGEST")
-    view = config_view(app.deps.store.load_config())
+    view = config_view(app.deps.store.configs.load())
     answer = submit(app, view, "U0WSADM", {
         "raw_metric": "cost", "cap:review": "", "transform:commit": "linear",
         "new_kind": "hotfix: Hotfixes shipped", "remove_kinds": ["deploy"],
@@ -318,7 +318,7 @@ def test_workspace_admin_submission_saves_every_section(app: App, channels: set[
         "board_size": "12", "digest_enabled": [], "display": "mentions", "flags": "off",
         "admins": ["U0HELPER"]})
     assert (answer.status, answer.body) == (200, b"")
-    config = app.deps.store.load_config()
+    config = app.deps.store.configs.load()
     assert config.raw_metric == "cost" and config.board_size == 12
     assert config.outcomes["review"].cap is None and config.outcomes["commit"].transform \
         == "linear"
@@ -329,7 +329,7 @@ def test_workspace_admin_submission_saves_every_section(app: App, channels: set[
         "C0DIGEST", "07:15", "Europe/Berlin")
     assert not config.digest_enabled
     assert (config.display, config.flags, config.admins) == ("mentions", "off", ["U0HELPER"])
-    [entry] = app.deps.store.config_history()
+    [entry] = app.deps.store.configs.history()
     assert entry["by"] == "U0WSADM" and entry["scoring"] is True
     for change in ("removed outcome kind deploy",
                    "added outcome kind hotfix (Hotfixes shipped: weight 1, cap none, sqrt)",
@@ -364,7 +364,7 @@ def test_workspace_admin_submission_saves_every_section(app: App, channels: set[
 ])
 def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, value: str,
                                                 expected_block: str) -> None:
-    view = config_view(admin_app.deps.store.load_config())
+    view = config_view(admin_app.deps.store.configs.load())
     answer = submit(admin_app, view, ADMIN, {block_id: value, "board_size": "12"}
                     if block_id != "board_size" else {block_id: value})
     assert answer.status == 200
@@ -373,28 +373,28 @@ def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, v
     assert list(body["errors"]) == [expected_block]
     assert body["errors"][expected_block]
     # Nothing was saved, not even the valid board size change next to the bad field.
-    assert admin_app.deps.store.load_config_versioned() == (BoardConfig(), 0)
-    assert admin_app.deps.store.config_history() == []
+    assert admin_app.deps.store.configs.load_versioned() == (BoardConfig(), 0)
+    assert admin_app.deps.store.configs.history() == []
 
 
 def test_usage_settings_in_the_modal(admin_app: App) -> None:
-    view = config_view(admin_app.deps.store.load_config())
+    view = config_view(admin_app.deps.store.configs.load())
     answer = submit(admin_app, view, ADMIN, {"token_types": ["input", "output"],
                                              "claude_code_usage": "events"})
     assert answer.status == 200 and not answer.body
-    config = admin_app.deps.store.load_config()
+    config = admin_app.deps.store.configs.load()
     assert (config.token_types, config.claude_code_usage) == (["input", "output"], "events")
-    changes = admin_app.deps.store.config_history()[0]["changes"]
+    changes = admin_app.deps.store.configs.history()[0]["changes"]
     assert "claude code usage metrics → events" in changes
     view = config_view(config)
     answer = submit(admin_app, view, ADMIN, {"pr_small_lines": "25", "pr_small_fraction": "0.1",
                                              "pr_self_merge_fraction": "0"})
     assert answer.status == 200 and not answer.body
-    config = admin_app.deps.store.load_config()
+    config = admin_app.deps.store.configs.load()
     assert (config.pr_small_lines, config.pr_small_fraction,
             config.pr_self_merge_fraction) == (25, 0.1, 0.0)
     # the fractions are scoring: the change is announced like a weight change
-    assert admin_app.deps.store.config_history()[0]["scoring"] is True
+    assert admin_app.deps.store.configs.history()[0]["scoring"] is True
     reopened = config_view(config)
     boxes = next(b for b in reopened["blocks"] if b.get("block_id") == "token_types")
     assert [o["value"] for o in boxes["element"]["initial_options"]] == ["input", "output"]
@@ -402,7 +402,7 @@ def test_usage_settings_in_the_modal(admin_app: App) -> None:
 
 def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(
         admin_app: App, channels: set[str]) -> None:
-    view = config_view(admin_app.deps.store.load_config())
+    view = config_view(admin_app.deps.store.configs.load())
     answer = submit(admin_app, view, ADMIN, {"digest_channel": "C0NEWCHAN"})
     body = answer.json()
     assert body["response_action"] == "errors" and list(body["errors"]) == ["digest_channel"]
@@ -420,7 +420,7 @@ def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(
     channels.add("C0NEWCHAN")  # after /invite @tokenboard
     answer = submit(admin_app, view, ADMIN, {"digest_channel": "C0NEWCHAN"})
     assert (answer.status, answer.body) == (200, b"")
-    assert admin_app.deps.store.load_config().digest_channel == "C0NEWCHAN"
+    assert admin_app.deps.store.configs.load().digest_channel == "C0NEWCHAN"
 
 
 # -- who is an admin ---------------------------------------------------------------------------
@@ -428,7 +428,7 @@ def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(
 
 def test_non_admin_submission_is_refused_and_changes_nothing(admin_app: App) -> None:
     admin_app.stub.add_user("U0NOBODY", display_name="Nobody")
-    view = config_view(admin_app.deps.store.load_config())
+    view = config_view(admin_app.deps.store.configs.load())
     # private_metadata claims admin rights: it must not matter.
     forged = json.dumps({"page": 0, "admin": True, "user": ADMIN})
     answer = submit(admin_app, view, "U0NOBODY", {"weight:pr_merged": "8"},
@@ -437,16 +437,16 @@ def test_non_admin_submission_is_refused_and_changes_nothing(admin_app: App) -> 
     assert body["response_action"] == "errors"
     assert list(body["errors"].values()) == [NOT_ADMIN]
     assert set(body["errors"]) <= {b["block_id"] for b in view["blocks"] if b["type"] == "input"}
-    assert admin_app.deps.store.load_config_versioned() == (BoardConfig(), 0)
-    assert admin_app.deps.store.config_history() == []
+    assert admin_app.deps.store.configs.load_versioned() == (BoardConfig(), 0)
+    assert admin_app.deps.store.configs.history() == []
 
     # The pushed page of outcome kinds checks again, too.
     many = many_kinds_config(30)
-    admin_app.deps.store.save_config(many)
+    admin_app.deps.store.configs.save(many)
     page = kinds_page_view(many, 1)
     answer = submit(admin_app, page, "U0NOBODY", {"weight:k21": "9"})
     assert list(answer.json()["errors"].values()) == [NOT_ADMIN]
-    assert admin_app.deps.store.load_config_versioned() == (many, 1)
+    assert admin_app.deps.store.configs.load_versioned() == (many, 1)
     # ... and a non-admin's click on "more kinds" pushes nothing.
     click = block_actions("U0NOBODY", "config_more_kinds", "1", "more_kinds",
                           view=config_view(many))
@@ -488,7 +488,7 @@ def test_workspace_admins_owners_and_configured_admins_count(app: App) -> None:
     stub.add_user("U0WSOWNER", display_name="Owner", is_owner=True)
     stub.add_user("U0LISTED", display_name="Listed")
     stub.add_user("U0MEMBER", display_name="Member")
-    app.deps.store.save_config(BoardConfig(admins=["U0LISTED"]))
+    app.deps.store.configs.save(BoardConfig(admins=["U0LISTED"]))
     for user in ("U0WSADMIN", "U0WSOWNER", "U0LISTED", "U0MEMBER"):
         app.command("config", user_id=user, name=user)
     wait_for(lambda: len(stub.calls("views.open")) == 3 and stub.responses("U0MEMBER"))
@@ -497,12 +497,12 @@ def test_workspace_admins_owners_and_configured_admins_count(app: App) -> None:
         assert stub.responses(user) == []
 
     # The configured admin saves; once removed from the list they no longer can.
-    view = config_view(app.deps.store.load_config())
+    view = config_view(app.deps.store.configs.load())
     assert submit(app, view, "U0LISTED", {"admins": []}).body == b""
-    assert app.deps.store.load_config().admins == []
+    assert app.deps.store.configs.load().admins == []
     refused = submit(app, view, "U0LISTED", {"board_size": "20"}).json()
     assert list(refused["errors"].values()) == [NOT_ADMIN]
-    assert app.deps.store.load_config().board_size == 10
+    assert app.deps.store.configs.load().board_size == 10
 
 
 # -- many outcome kinds: Slack's limits and the pushed page ---------------------------------------
@@ -520,7 +520,7 @@ def test_thirty_outcome_kinds_fit_and_the_rest_are_on_a_pushed_page(admin_app: A
     stub, store = admin_app.stub, admin_app.deps.store
     config = many_kinds_config(30)
     kinds = list(config.outcomes)
-    store.save_config(config)
+    store.configs.save(config)
     admin_app.command("config", user_id=ADMIN, name="open")
     [view] = wait_for(lambda: opened_views(stub))
     ids = check_view_limits(view)
@@ -542,13 +542,13 @@ def test_thirty_outcome_kinds_fit_and_the_rest_are_on_a_pushed_page(admin_app: A
     answer = submit(admin_app, page, ADMIN, {"weight:k25": "7", "cap:k25": "3",
                                              "transform:k25": "linear"})
     assert (answer.status, answer.body) == (200, b"")
-    saved = store.load_config()
+    saved = store.configs.load()
     assert saved.outcomes["k25"] == OutcomeRule(label="Kind number 25", weight=7, cap=3,
                                                 transform="linear")
     assert {k: r for k, r in saved.outcomes.items() if k != "k25"} == {
         k: r for k, r in config.outcomes.items() if k != "k25"}
     assert saved.model_dump(exclude={"outcomes"}) == config.model_dump(exclude={"outcomes"})
-    [entry, _] = store.config_history()
+    [entry, _] = store.configs.history()
     assert entry["changes"] == ["k25 weight 1 → 7", "k25 cap 5 → 3",
                                 "k25 transform sqrt → linear"]
     # An invalid value on the page is reported on its block.
@@ -577,8 +577,9 @@ def test_a_hundred_kinds_are_all_reachable_within_the_limits() -> None:
 
 
 def record(deps: Deps, reports: list[tuple[UsageReport | OutcomeReport, str]]) -> None:
-    config, version = deps.store.load_config_versioned()
-    assert deps.store.record(reports, config, version) == [1] * len(reports)
+    config, version = deps.store.configs.load_versioned()
+    events = [(counted(report), who) for report, who in reports]
+    assert deps.store.counting.record(events, config, version) == [1] * len(reports)
 
 
 def outcome(event_id: str, user: str, day: date, kind: str, count: int) -> tuple:
@@ -600,17 +601,17 @@ def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
     ttls = {}
     for i, bucket in enumerate((day_bucket(d2), week_bucket(d2), month_bucket(d2))):
         for metric in ("points", "tokens"):
-            key = store.zkey(metric, bucket)
+            key = store.keys.board(metric, bucket)
             ttls[key] = 500_000 + 1000 * i
             redis_client.expire(key, ttls[key])
     # Day d1 passes retention: its counts and day sets expire.
-    redis_client.delete(*redis_client.keys(store.days_key(d1) + "*"),
-                        *(store.zkey(m, day_bucket(d1))
+    redis_client.delete(*redis_client.keys(store.keys.days(d1) + "*"),
+                        *(store.keys.board(m, day_bucket(d1))
                           for m in ("tokens", "cost", "requests", "points")))
 
     new = BoardConfig(outcomes={**DEFAULT_OUTCOMES, "pr_merged": OutcomeRule(
         label="PRs merged", weight=8, cap=10)})
-    stats = store.rebuild_points(new)
+    stats = store.rescoring.rebuild_points(new)
     assert stats["days"] == 1  # only d2 is still kept
 
     # d1 keeps its old points (A 5, B 2·√3); d2 is rescored (A 8, B 2·√3).
@@ -620,13 +621,13 @@ def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
     assert bucket_points(deps, month_bucket(d2)) == pytest.approx(
         {"U0A": 13 if same_month else 8, "U0B": (4 if same_month else 2) * SQRT3})
     assert bucket_points(deps, day_bucket(d2)) == pytest.approx({"U0A": 8, "U0B": 2 * SQRT3})
-    assert store.day_counts(d2, "U0A") == {"o:pr_merged": 1.0}  # raw counts untouched
+    assert store.reads.day_counts(d2, "U0A") == {"o:pr_merged": 1.0}  # raw counts untouched
 
     keys = store.dump_keys()
     assert [k for k in keys if "rebuild" in k] == []
     for key, ttl in ttls.items():
         assert ttl - 60 <= redis_client.ttl(key) <= ttl, key
-    assert redis_client.ttl(store.zkey("points", ALL)) == -1
+    assert redis_client.ttl(store.keys.board("points", ALL)) == -1
 
 
 def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app: App) -> None:
@@ -637,7 +638,7 @@ def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app:
               {"id": "x2", "type": "outcome", "user": "U0A", "ts": now, "kind": "pr_merged",
                "count": 1}]
     # A rebuild (of another process) is running: reports are counted all the same.
-    _, version = store.load_config_versioned()
+    _, version = store.configs.load_versioned()
     r.hset(store.keys.rebuild(), mapping={"token": "someone-else", "version": version,
                                           "metric": "points"})
     assert admin_app.ingest(events).json() == {"accepted": 2, "duplicates": 0, "rejected": []}
@@ -646,7 +647,7 @@ def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app:
     assert outcome_points(deps, "today") == pytest.approx({"U0A": 5})  # 5·√1
 
     # Raise the weight without rebuilding: new events score with it at once.
-    old_config, old_version = store.load_config_versioned()
+    old_config, old_version = store.configs.load_versioned()
     result = save_configuration(store, old_config.model_copy(update={"outcomes": {
         **old_config.outcomes, "pr_merged": OutcomeRule(label="PRs merged", weight=8,
                                                         cap=10)}}), by=ADMIN)
@@ -658,10 +659,10 @@ def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app:
 
     # A writer still holding the old version is told to reload, and writes nothing.
     ts = datetime.now(UTC) - timedelta(minutes=1)
-    stale = OutcomeReport(id="x4", type="outcome", user="U0D", ts=ts, kind="pr_merged")
-    assert store.record([(stale, "U0D")], old_config, old_version) == [STALE_CONFIG]
+    stale = counted(OutcomeReport(id="x4", type="outcome", user="U0D", ts=ts, kind="pr_merged"))
+    assert store.counting.record([(stale, "U0D")], old_config, old_version) == [STALE_CONFIG]
     assert "U0D" not in outcome_points(deps, "today")
-    assert store.record([(stale, "U0D")], *store.load_config_versioned()) == [COUNTED]
+    assert store.counting.record([(stale, "U0D")], *store.configs.load_versioned()) == [COUNTED]
 
 
 # -- schedule changes across processes ----------------------------------------------------------
@@ -685,7 +686,7 @@ def test_schedule_change_reaches_another_process_which_posts_once(
     try:
         for s in schedulers:
             s.start()
-        old_config = first.store.load_config()
+        old_config = first.store.configs.load()
         result = save_configuration(first.store, old_config.model_copy(update={
             "digest_time": new_time, "digest_channel": CHANNEL}), by=ADMIN)
         assert result.version == 1
@@ -824,7 +825,7 @@ def test_forget_me_removes_every_key_and_entry_after_confirmation(app: App) -> N
     before = snapshot(r)
     gone_keys = [k for k in before if "U0GONE" in k or "gone@example.com" in k]
     zsets_with_gone = [k for k, v in before.items() if isinstance(v, dict) and "U0GONE" in v]
-    days_with_gone = [k for k in zsets_with_gone if k.startswith(store.key("days"))]
+    days_with_gone = [k for k in zsets_with_gone if k.startswith(store.keys.key("days"))]
     # The cached profile and the email → id cache; the days today and yesterday.
     assert len(gone_keys) == 2 and len(days_with_gone) == 2
     assert len(zsets_with_gone) > 2
@@ -849,20 +850,21 @@ def test_forget_me_removes_every_key_and_entry_after_confirmation(app: App) -> N
     # Everyone else's data is exactly as before (the generation counter moves on).
     expected = {}
     for key, value in before.items():
-        if key in gone_keys or key == store.key("gen"):
+        if key in gone_keys or key == store.keys.key("gen"):
             continue
-        if isinstance(value, dict) and key.startswith((store.key("z"), store.key("days"))):
+        if isinstance(value, dict) and key.startswith((store.keys.key("z"),
+                                                       store.keys.key("days"))):
             value = {m: s for m, s in value.items() if m != "U0GONE"}
             if not value:
                 continue
-        if key.startswith(store.key("days")) and "n" in value:  # a day's directory
+        if key.startswith(store.keys.key("days")) and "n" in value:  # a day's directory
             value = {**value, "n": str(int(value["n"]) - 1)}  # type: ignore[dict-item]
-        if key == store.key("optout"):
+        if key == store.keys.key("optout"):
             value = [m for m in value if m != "U0GONE"]  # type: ignore[union-attr]
             if not value:
                 continue
         expected[key] = value
-    assert {k: v for k, v in after.items() if k != store.key("gen")} == expected
+    assert {k: v for k, v in after.items() if k != store.keys.key("gen")} == expected
     assert bucket_points(app.deps, ALL) == {"U0KEEP": pytest.approx(5)}  # 5·√1
 
 
@@ -881,7 +883,7 @@ def test_display_modes(app: App) -> None:
     # Tokens A 9000 > B 5000 > C 1000; points B 5·√4 = 10 > C 5·√1 = 5 > A 0.
     seed_now(app, {"U0DA": (9000, 0), "U0DB": (5000, 4), "U0DC": (1000, 1)})
 
-    app.deps.store.save_config(BoardConfig(display="anonymous"))
+    app.deps.store.configs.save(BoardConfig(display="anonymous"))
     seen = reply(app, "today", "U0DB", "anon")
     left, right = board_lines(seen)
     assert ["someone · 9.0k tokens" in left[0], "*you* (Bruno) · 5.0k tokens" in left[1],
@@ -891,14 +893,14 @@ def test_display_modes(app: App) -> None:
     text = response_text(seen)
     assert not any(n in text for n in ("Alma", "Chen", "U0DA", "U0DC", "<@"))
 
-    app.deps.store.save_config(BoardConfig(display="mentions"))
+    app.deps.store.configs.save(BoardConfig(display="mentions"))
     left, right = board_lines(reply(app, "today", "U0DB", "mention"))
     assert labels(left) == ["<@U0DA>", "<@U0DB>",
                                                                       "<@U0DC>"]
     assert labels(right) == ["<@U0DB>", "<@U0DC>",
                                                                        "<@U0DA>"]
 
-    app.deps.store.save_config(BoardConfig(display="names"))
+    app.deps.store.configs.save(BoardConfig(display="names"))
     seen = reply(app, "today", "U0DB", "names")
     left, _ = board_lines(seen)
     assert labels(left) == ["Alma", "Bruno", "Chen"]
@@ -909,7 +911,7 @@ def test_anonymous_digest_names_nobody(app: App) -> None:
     for uid, name in (("U0DA", "Alma"), ("U0DB", "Bruno"), ("U0DC", "Chen")):
         app.stub.add_user(uid, display_name=name)
     seed_now(app, {"U0DA": (9000, 0), "U0DB": (5000, 4), "U0DC": (1000, 1)})
-    app.deps.store.save_config(BoardConfig(display="anonymous"))
+    app.deps.store.configs.save(BoardConfig(display="anonymous"))
     built = DigestRunner(app.deps).build(datetime.now(UTC).date())
     assert "Alma" not in json.dumps(built.blocks)  # the boards are anonymous ...
     assert not any(n in built.alt for n in ("Alma", "Bruno", "Chen"))  # ... the chart is not
@@ -921,7 +923,7 @@ def test_digest_mentions_people_only_when_an_admin_chose_mentions(app: App) -> N
     seed_now(app, {"U0DA": (9000, 0), "U0DB": (5000, 4)})
     built = DigestRunner(app.deps).build(datetime.now(UTC).date(), with_chart=False)
     assert "<@" not in json.dumps(built.blocks)  # the default: plain names, no pings
-    app.deps.store.save_config(BoardConfig(display="mentions"))
+    app.deps.store.configs.save(BoardConfig(display="mentions"))
     built = DigestRunner(app.deps).build(datetime.now(UTC).date(), with_chart=False)
     text = json.dumps(built.blocks)
     assert "<@U0DA>" in text and "<@U0DB>" in text and "Alma" not in text
@@ -937,7 +939,7 @@ def test_digest_mentions_a_weight_change_since_the_previous_digest(
     yesterday = today - timedelta(days=1)
     record(deps, [outcome("p1", "U0A", yesterday, "pr_merged", 1),
                   outcome("p2", "U0B", today, "review", 1)])
-    config = deps.store.load_config()
+    config = deps.store.configs.load()
     save_configuration(deps.store, config.model_copy(update={
         "display": "anonymous",
         "outcomes": {**config.outcomes, "pr_merged": OutcomeRule(label="PRs merged", weight=8,
@@ -962,7 +964,7 @@ def test_weight_change_before_a_quiet_day_is_still_announced(
     deps = build_deps(replace(settings, digest_channel=CHANNEL), redis_client)
     today = datetime.now(UTC).date()
     record(deps, [outcome("p1", "U0A", today, "pr_merged", 1)])
-    config = deps.store.load_config()
+    config = deps.store.configs.load()
     save_configuration(deps.store, config.model_copy(update={"outcomes": {
         **config.outcomes, "pr_merged": OutcomeRule(label="PRs merged", weight=8, cap=10)}}),
         by=ADMIN)
@@ -992,7 +994,7 @@ def open_home(app: App, user: str, event_id: str) -> str:
 def test_app_home_shows_admins_the_last_changes_and_the_button(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BOB", display_name="Bob")
-    view = config_view(app.deps.store.load_config())
+    view = config_view(app.deps.store.configs.load())
     submit(app, view, "U0ANA", {"weight:pr_merged": "8"})
     # The save itself refreshed Ana's home.
     assert "Ana: pr_merged weight 5 → 8" in shown(json.dumps(
@@ -1027,9 +1029,9 @@ def test_cli_export_then_import_saves_and_rescores(tmp_path: Path, deps: Deps,
     assert done.returncode == 0, done.stderr
     assert "Saved configuration version 1" in done.stdout
     assert "pr_merged weight 5 → 8" in done.stdout and "board size 10 → 15" in done.stdout
-    config = deps.store.load_config()
+    config = deps.store.configs.load()
     assert config.outcomes["pr_merged"].weight == 8 and config.board_size == 15
-    assert deps.store.config_history()[0]["by"] == "cli:import"
+    assert deps.store.configs.history()[0]["by"] == "cli:import"
     assert bucket_points(deps, ALL) == pytest.approx({"U0A": 16})  # 8·√4
 
     again = run_cli(["config", "import", str(path)], env, tmp_path)
@@ -1069,7 +1071,7 @@ def _changes_printed(stdout: str) -> list[str]:
 
 def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
         tmp_path: Path, deps: Deps, redis_url: str) -> None:
-    deps.store.save_config(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
+    deps.store.configs.save(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
     path = tmp_path / "partial.yaml"
     path.write_text("board_size: 15\noutcomes:\n  pr_merged: {weight: 8}\n")
     env = {"REDIS_URL": redis_url}
@@ -1078,12 +1080,12 @@ def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
     assert dry.returncode == 0, dry.stderr
     assert _changes_printed(dry.stdout) == ["pr_merged weight 5 → 8", "board size 10 → 15"]
     assert "nothing saved" in dry.stdout
-    assert config_version(deps) == 1 and deps.store.load_config() == _custom_config()
+    assert config_version(deps) == 1 and deps.store.configs.load() == _custom_config()
 
     done = run_cli(["config", "import", str(path)], env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert _changes_printed(done.stdout) == ["pr_merged weight 5 → 8", "board size 10 → 15"]
-    saved = deps.store.load_config()
+    saved = deps.store.configs.load()
     assert sorted(saved.outcomes) == ["commit", "deploy", "hotfix", "incident_resolved",
                                       "pr_merged", "review", "ticket_resolved"]
     assert saved.outcomes["pr_merged"] == OutcomeRule(label="PRs merged", weight=8, cap=10,
@@ -1093,7 +1095,7 @@ def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
 
 def test_cli_import_replace_removes_what_the_file_does_not_list(
         tmp_path: Path, deps: Deps, redis_url: str) -> None:
-    deps.store.save_config(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
+    deps.store.configs.save(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
     path = tmp_path / "whole.json"
     path.write_text(json.dumps({"board_size": 12, "outcomes": {"pr_merged": {
         "label": "PRs merged", "weight": 5, "cap": 10, "transform": "sqrt"}}}))
@@ -1110,13 +1112,13 @@ def test_cli_import_replace_removes_what_the_file_does_not_list(
     done = run_cli(["config", "import", str(path), "--replace"], env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert _changes_printed(done.stdout) == removed + ["board size 10 → 12"]
-    assert list(deps.store.load_config().outcomes) == ["pr_merged"]
+    assert list(deps.store.configs.load().outcomes) == ["pr_merged"]
 
     # without --replace, the same file removes nothing
-    deps.store.save_config(_custom_config(), by="U0ANA", changes=["back"])
+    deps.store.configs.save(_custom_config(), by="U0ANA", changes=["back"])
     kept = run_cli(["config", "import", str(path)], env, tmp_path)
     assert _changes_printed(kept.stdout) == ["board size 10 → 12"]
-    assert len(deps.store.load_config().outcomes) == 7
+    assert len(deps.store.configs.load().outcomes) == 7
 
 
 def test_cli_import_turns_a_channel_name_into_its_id(tmp_path: Path, deps: Deps,
@@ -1141,7 +1143,7 @@ def test_cli_import_turns_a_channel_name_into_its_id(tmp_path: Path, deps: Deps,
     assert _changes_printed(dry.stdout) == ["digest channel none → C0GENERAL"]
     done = run_cli(["config", "import", str(path)], slack, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert deps.store.load_config().digest_channel == "C0GENERAL"
+    assert deps.store.configs.load().digest_channel == "C0GENERAL"
 
     path.write_text("digest_channel: '#nowhere'\n")
     missing = run_cli(["config", "import", str(path)], slack, tmp_path)
@@ -1161,13 +1163,13 @@ def test_a_digest_channel_name_in_the_environment_posts_to_its_id(
     outcome = DigestRunner(deps).run(datetime.now(UTC).date() - timedelta(days=1))
     assert outcome.status == "failed" and "no channel named #gone" in (outcome.error or "")
     assert posts(stub) == []
-    assert "no channel named #gone" in (deps.store.digest_error() or "")
+    assert "no channel named #gone" in (deps.store.digests.error() or "")
 
 
 def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BEN", display_name="Ben", is_admin=True)
-    config, version = app.deps.store.load_config_versioned()
+    config, version = app.deps.store.configs.load_versioned()
     stale_form = config_view(config, version=version)  # Ana opens the form at version 0
     # Ben saves first: review weight 2 → 4.
     assert submit(app, config_view(config, version=version), "U0BEN",
@@ -1177,13 +1179,13 @@ def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> No
     assert answer["response_action"] == "errors"
     [message] = answer["errors"].values()
     assert "Ben changed the configuration" in message and "review weight 2 → 4" in message
-    saved = app.deps.store.load_config()
+    saved = app.deps.store.configs.load()
     assert saved.outcomes["review"].weight == 4 and saved.outcomes["pr_merged"].weight == 5
     # Reopened at the new version, her change goes through and keeps Ben's.
-    fresh_config, fresh_version = app.deps.store.load_config_versioned()
+    fresh_config, fresh_version = app.deps.store.configs.load_versioned()
     assert submit(app, config_view(fresh_config, version=fresh_version), "U0ANA",
                   {"weight:pr_merged": "8"}).body == b""
-    saved = app.deps.store.load_config()
+    saved = app.deps.store.configs.load()
     assert saved.outcomes["review"].weight == 4 and saved.outcomes["pr_merged"].weight == 8
     # Her own later saves never count as a conflict with her own form.
     assert submit(app, config_view(fresh_config, version=fresh_version), "U0ANA",
@@ -1195,10 +1197,10 @@ def test_a_demoted_workspace_admin_is_refused_although_the_profile_is_cached(
     app.stub.add_user("U0EX", display_name="Ex", is_admin=True)
     assert app.deps.is_admin("U0EX")  # cached for a day as an admin
     app.stub.add_user("U0EX", display_name="Ex", is_admin=False)  # demoted in Slack
-    answer = submit(app, config_view(app.deps.store.load_config()), "U0EX",
+    answer = submit(app, config_view(app.deps.store.configs.load()), "U0EX",
                     {"weight:pr_merged": "8"}).json()
     assert list(answer["errors"].values()) == [NOT_ADMIN]
-    assert app.deps.store.config_history() == []
+    assert app.deps.store.configs.history() == []
 
 
 def test_the_rules_against_cheap_outcomes_page(admin_app: App) -> None:
@@ -1218,10 +1220,10 @@ def test_the_rules_against_cheap_outcomes_page(admin_app: App) -> None:
                                              "deploy_environments": "production, Prod EU",
                                              "incident_self_fraction": "0"})
     assert (answer.status, answer.body) == (200, b"")
-    saved = store.load_config()
+    saved = store.configs.load()
     assert (saved.review_quick_minutes, saved.deploy_environments,
             saved.incident_self_fraction) == (10, ["production", "prod_eu"], 0.0)
-    [entry, *_] = store.config_history()
+    [entry, *_] = store.configs.history()
     assert entry["scoring"] is True
     assert entry["changes"] == ["review quick minutes 5 → 10", "deploy environments "
                                 "production, prod, live → production, prod_eu",

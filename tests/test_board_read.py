@@ -28,11 +28,11 @@ def fill(store: Store, people: dict[str, tuple[float, float, float]], raw_metric
     the ingest scripts keep them (both boards hold the same members)."""
     pipe = store.r.pipeline(transaction=False)
     for user, (raw, points, tokens) in people.items():
-        pipe.zadd(store.zkey(raw_metric, BUCKET), {user: raw})
-        pipe.zadd(store.zkey("points", BUCKET), {user: points})
+        pipe.zadd(store.keys.board(raw_metric, BUCKET), {user: raw})
+        pipe.zadd(store.keys.board("points", BUCKET), {user: points})
         if raw_metric != "tokens":
-            pipe.zadd(store.zkey("tokens", BUCKET), {user: tokens})
-    pipe.incr(store.key("gen"))
+            pipe.zadd(store.keys.board("tokens", BUCKET), {user: tokens})
+    pipe.incr(store.keys.key("gen"))
     pipe.execute()
 
 
@@ -64,7 +64,8 @@ def test_top_rows_ranks_and_moves_match_ranking_everyone(redis_client: redis.Red
     hidden = set(rng.sample(sorted(people), rng.randint(0, 5)))
     viewer = rng.choice(sorted(people))
     for user in hidden | {viewer}:
-        store.set_opt_out(user, True)  # the viewer is opted out too: they still see themself
+        # the viewer is opted out too: they still see themself
+        store.privacy.set_opt_out(user, True)
     config = BoardConfig(board_size=rng.choice([5, 10, 25]))
     lb = Leaderboards(store)
     lb.refresh_population(BUCKET, config)

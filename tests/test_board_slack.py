@@ -50,7 +50,7 @@ def click(app: App, user: str, action_id: str, value: str, name: str) -> None:
 
 
 def set_config(app: App, **update: object) -> None:
-    config = app.deps.store.load_config()
+    config = app.deps.store.configs.load()
     save_configuration(app.deps.store, config.model_copy(update=update), by="U0ADMIN")
 
 
@@ -133,20 +133,20 @@ def test_share_where_the_bot_is_not_a_member_says_how_to_fix_it(app: App) -> Non
 def test_sharing_checkbox_in_the_configuration_modal(app: App) -> None:
     admin_app = app
     app.stub.add_user("U0WSADM", display_name="Wanda", is_admin=True)
-    view = config_view(admin_app.deps.store.load_config())
+    view = config_view(admin_app.deps.store.configs.load())
     [block] = [b for b in view["blocks"] if b.get("block_id") == "sharing"]
     assert block["element"]["type"] == "checkboxes"
     assert [o["value"] for o in block["element"]["initial_options"]] == ["on"]
     submit(admin_app, view, "U0WSADM", {"sharing": []})
-    config = admin_app.deps.store.load_config()
+    config = admin_app.deps.store.configs.load()
     assert config.sharing_enabled is False
-    assert admin_app.deps.store.config_history()[0]["changes"] == [
+    assert admin_app.deps.store.configs.history()[0]["changes"] == [
         "sharing enabled True → False"]
     unticked = config_view(config)
     [block] = [b for b in unticked["blocks"] if b.get("block_id") == "sharing"]
     assert not block["element"].get("initial_options")
     submit(admin_app, unticked, "U0WSADM", {"sharing": ["on"]})
-    assert admin_app.deps.store.load_config().sharing_enabled is True
+    assert admin_app.deps.store.configs.load().sharing_enabled is True
 
 
 # -- the chart in the reply ------------------------------------------------------------------------

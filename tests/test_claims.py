@@ -15,7 +15,7 @@ from tests.test_slack import wait_for
 
 
 def points(app: App) -> dict[str, float]:
-    key = app.deps.store.zkey("points", ALL)
+    key = app.deps.store.keys.board("points", ALL)
     return {m.decode(): s for m, s in app.deps.store.r.zrange(key, 0, -1, withscores=True)}
 
 
@@ -30,7 +30,7 @@ def test_claim_is_approved_with_one_click_and_credits_the_past(app: App) -> None
     yesterday = datetime.now(UTC) - timedelta(days=1)
     # a merged pull request from a GitHub login nobody is linked to yet: kept, not dropped
     kept = Outcome(id="github:pr:1", ts=yesterday, kind="pr_merged", fingerprint="x")
-    assert app.deps.store.record([(kept, "github:octocat")], BoardConfig()) == [1]
+    assert app.deps.store.counting.record([(kept, "github:octocat")], BoardConfig()) == [1]
 
     reply = claim(app, "U0OCTO", "github Octocat", "c1")
     assert "Asked an admin" in reply and "github:octocat" in reply  # logins ignore case

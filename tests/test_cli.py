@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.core.config import BoardConfig
 from bot.demo.run import run_demo
-from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import OutcomeReport, UsageReport, counted
 from bot.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_leaderboard_json(tmp_path: Path, redis_client, redis_url: str) -> None:
         (OutcomeReport(id="4", type="outcome", user="U0C", ts=ts, kind="deploy"), "U0C"),
         (OutcomeReport(id="5", type="outcome", user="U0B", ts=ts, kind="review"), "U0B"),
     ]
-    store.record(reports, BoardConfig())
+    store.counting.record([(counted(r), who) for r, who in reports], BoardConfig())
     done = run(["leaderboard", "--period", "all", "--json"], {"REDIS_URL": redis_url}, tmp_path)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -137,10 +137,10 @@ def test_leaderboard_names_the_efficiency_leaders_too(tmp_path: Path, redis_clie
                                     tokens=tokens), user))
         reports.append((OutcomeReport(id=f"o{user}", type="outcome", user=user, ts=ts,
                                       kind=kind, count=count), user))
-        store.cache_user(user, {"name": f"Name of {user[2:].lower()}", "real_name": "",
+        store.slack_cache.put_user(user, {"name": f"Name of {user[2:].lower()}", "real_name": "",
                                 "is_admin": "0", "is_owner": "0"})
-    store.record(reports, BoardConfig())
-    store.save_config(BoardConfig(board_size=5))
+    store.counting.record([(counted(r), who) for r, who in reports], BoardConfig())
+    store.configs.save(BoardConfig(board_size=5))
     done = run(["leaderboard", "--period", "all"], {"REDIS_URL": redis_url}, tmp_path)
     assert done.returncode == 0, done.stderr
     [line] = [x for x in done.stdout.splitlines() if x.startswith("Most efficient")]

@@ -85,7 +85,7 @@ def test_every_path_runs_on_the_primary_owning_each_workspace(
             assert answer.json()["accepted"] == len(events)
             assert app.ingest(events).json()["duplicates"] == len(events)
 
-            rule = deps.store.load_config().outcomes["pr_merged"]
+            rule = deps.store.configs.load().outcomes["pr_merged"]
             tokens, points = board_today(app)
             assert tokens == {user: t for user, (t, _) in people.items()}
             assert points == pytest.approx({user: rule.weight * math.sqrt(min(prs, rule.cap))
@@ -96,7 +96,7 @@ def test_every_path_runs_on_the_primary_owning_each_workspace(
                        for other in ports if other != port)
 
             # Rescoring after a weight change: Lua chunks, temporary keys, one MULTI swap.
-            config = deps.store.load_config()
+            config = deps.store.configs.load()
             save_configuration(deps.store, config.model_copy(update={"outcomes": {
                 **config.outcomes, "pr_merged": OutcomeRule(label="PRs merged", weight=7,
                                                             transform="linear")}}),

@@ -32,7 +32,7 @@ def people(stub) -> None:
 
 
 def board(deps: Deps, metric: str, bucket: Bucket, who: str) -> float | None:
-    return deps.store.r.zscore(deps.store.zkey(metric, bucket), who)
+    return deps.store.r.zscore(deps.store.keys.board(metric, bucket), who)
 
 
 def day_bucket(day: date) -> Bucket:
@@ -109,12 +109,12 @@ def test_claude_code_pull_pages_waits_on_429_and_replaces_a_corrected_day(
     store = deps.store
     for day in (D1, D2):
         tokens, cost = claude_expected(claude.data, day, "ana@example.com")
-        counts = store.day_counts(day, "U0ANA")
+        counts = store.reads.day_counts(day, "U0ANA")
         assert counts["tokens"] == tokens and counts["cost"] == pytest.approx(cost)
         assert board(deps, "tokens", day_bucket(day), "U0ANA") == tokens
-    assert store.day_counts(D1, "U0ANA")["sessions"] == 2
-    assert store.day_counts(D1, "U0ANA")["a:commits"] == 2
-    assert store.day_counts(D1, "U0ANA")["cache_read_tokens"] == 300 + 3
+    assert store.reads.day_counts(D1, "U0ANA")["sessions"] == 2
+    assert store.reads.day_counts(D1, "U0ANA")["a:commits"] == 2
+    assert store.reads.day_counts(D1, "U0ANA")["cache_read_tokens"] == 300 + 3
     first_all = board(deps, "tokens", ALL, "U0ANA")
 
     # Re-pulling the same days changes nothing.
@@ -131,8 +131,8 @@ def test_claude_code_pull_pages_waits_on_429_and_replaces_a_corrected_day(
     fixed = pull(deps, "claude-code", D1, D1, anthropic_admin_key=KEY,
                  anthropic_api_url=claude.url)
     assert fixed.changed == 1 and fixed.unchanged == 1
-    assert store.day_counts(D1, "U0ANA")["tokens"] == new_tokens
-    assert store.day_counts(D1, "U0ANA")["cost"] == pytest.approx(new_cost)
+    assert store.reads.day_counts(D1, "U0ANA")["tokens"] == new_tokens
+    assert store.reads.day_counts(D1, "U0ANA")["cost"] == pytest.approx(new_cost)
     assert board(deps, "tokens", ALL, "U0ANA") == first_all - old_tokens + new_tokens
     # cost is kept per day only as the raw metric; all-time it is always kept
     assert board(deps, "cost", ALL, "U0ANA") == pytest.approx(
@@ -143,14 +143,14 @@ def test_claude_code_pull_pages_waits_on_429_and_replaces_a_corrected_day(
     dropped = pull(deps, "claude-code", D2, D2, anthropic_admin_key=KEY,
                    anthropic_api_url=claude.url)
     assert dropped.withdrawn == 1 and dropped.unchanged == 1
-    assert store.day_counts(D2, "U0ANA")["tokens"] == 0
+    assert store.reads.day_counts(D2, "U0ANA")["tokens"] == 0
     assert board(deps, "tokens", ALL, "U0ANA") == new_tokens
     # a day answered empty (still being processed) wipes nothing
     saved, claude.data[D1] = claude.data[D1], []
     empty = pull(deps, "claude-code", D1, D1, anthropic_admin_key=KEY,
                  anthropic_api_url=claude.url)
     assert empty.ok and empty.withdrawn == 0
-    assert store.day_counts(D1, "U0ANA")["tokens"] == new_tokens
+    assert store.reads.day_counts(D1, "U0ANA")["tokens"] == new_tokens
     claude.data[D1] = saved
 
 
@@ -161,10 +161,10 @@ def test_unmapped_rows_are_credited_on_link_and_a_later_correction_replaces(
     assert pull(deps, "claude-code", D3, D3, **settings).unmapped == ["email:bob@example.com"]
     assert board(deps, "tokens", day_bucket(D3), "U0BOB") is None
     deps.identities.link("U0BOB", "email:bob@example.com")
-    assert deps.store.day_counts(D3, "U0BOB")["tokens"] == 40
+    assert deps.store.reads.day_counts(D3, "U0BOB")["tokens"] == 40
     claude.data[D3][0] = claude_record(D3, (1, 2, 3, 4), 10, email="bob@example.com")
     assert pull(deps, "claude-code", D3, D3, **settings).changed == 1
-    assert deps.store.day_counts(D3, "U0BOB")["tokens"] == 10
+    assert deps.store.reads.day_counts(D3, "U0BOB")["tokens"] == 10
     assert board(deps, "tokens", day_bucket(D3), "U0BOB") == 10
     assert board(deps, "tokens", ALL, "U0BOB") == 10
 
@@ -177,7 +177,7 @@ def test_a_failure_mid_way_resumes_where_it_stopped(deps: Deps, people,
     claude.fail(f"starting_at={D2}", 500, times=100)
     failed = pull(deps, "claude-code", D1, D3, **settings)
     assert not failed.ok and "HTTP 500" in failed.error and failed.changed == 1
-    assert deps.store.day_counts(D1, "U0ANA")["tokens"] == 10
+    assert deps.store.reads.day_counts(D1, "U0ANA")["tokens"] == 10
     claude.faults.clear()
     before = len(claude.requests)
     done = pull(deps, "claude-code", D1, D3, **settings)
@@ -197,9 +197,9 @@ def test_one_source_per_tool(deps: Deps, people, claude: ClaudeStub) -> None:
     settings = {"anthropic_admin_key": KEY, "anthropic_api_url": claude.url}
     skipped = pull(deps, "claude-code", D1, D1, **settings)
     assert skipped.skipped and "OpenTelemetry" in skipped.skipped and not claude.requests
-    config = deps.store.load_config().model_copy(update={"tool_sources":
+    config = deps.store.configs.load().model_copy(update={"tool_sources":
                                                          {"claude_code": "claude-code"}})
-    deps.store.save_config(config)
+    deps.store.configs.save(config)
     assert pull(deps, "claude-code", D1, D1, **settings).changed == 1
 
 
@@ -241,13 +241,13 @@ def test_copilot_pull_downloads_ndjson_and_replaces(deps: Deps, people) -> None:
         assert result.ok, result.summary()
         assert len(sleeps) == 2 and len(server.seen("/download/")) == 4
         assert result.unmapped == ["github:stranger"]
-        ana = deps.store.day_counts(D1, "U0ANA")
+        ana = deps.store.reads.day_counts(D1, "U0ANA")
         assert (ana["tokens"], ana["input_tokens"], ana["output_tokens"]) == (150, 100, 50)
         assert ana["requests"] == 1 + 2 + 3
         assert board(deps, "tokens", ALL, "U0ANA") == 150 + 30
         server.data[D1][0] = copilot_record("ana-gh", D1, 20, 5, interactions=0)
         assert pull(deps, "copilot", D1, D2, **settings).changed == 1
-        assert deps.store.day_counts(D1, "U0ANA")["requests"] == 5
+        assert deps.store.reads.day_counts(D1, "U0ANA")["requests"] == 5
         assert board(deps, "tokens", ALL, "U0ANA") == 25 + 30
     finally:
         server.close()
@@ -266,7 +266,7 @@ def import_twice_then_a_correction(deps: Deps, text: str) -> None:
     assert result.ok and result.rows == len(records) and not result.rejects
     usage = first["totals_by_cli"]["token_usage"]
     expected = usage["prompt_tokens_sum"] + usage["output_tokens_sum"]
-    assert deps.store.day_counts(day, "U0ANA")["tokens"] == expected
+    assert deps.store.reads.day_counts(day, "U0ANA")["tokens"] == expected
     # importing again, or as NDJSON, is the same row: nothing more counts
     ndjson = "".join(json.dumps(r) + "\n" for r in records)
     again = run_import(deps.store, deps.identities, "copilot", ndjson)
@@ -275,7 +275,7 @@ def import_twice_then_a_correction(deps: Deps, text: str) -> None:
     fixed = copy.deepcopy(records)
     fixed[0]["totals_by_cli"]["token_usage"]["output_tokens_sum"] += 1000
     run_import(deps.store, deps.identities, "copilot", json.dumps(fixed))
-    assert deps.store.day_counts(day, "U0ANA")["tokens"] == expected + 1000
+    assert deps.store.reads.day_counts(day, "U0ANA")["tokens"] == expected + 1000
 
 
 def test_copilot_import_of_a_report_and_a_pull_are_the_same_row(deps: Deps) -> None:
@@ -285,7 +285,7 @@ def test_copilot_import_of_a_report_and_a_pull_are_the_same_row(deps: Deps) -> N
     # Mara-Okafor is not linked yet
     assert board(deps, "tokens", ALL, "U0ANA") == 26199 + 1000 + 10350
     day = date(2025, 10, 6)
-    counts = deps.store.day_counts(day, "U0ANA")
+    counts = deps.store.reads.day_counts(day, "U0ANA")
     # requests: IDE interactions 5 + generated code 41 + CLI requests 9; sessions: CLI's
     assert (counts["requests"], counts["sessions"]) == (5 + 41 + 9, 2)
     assert (counts["input_tokens"], counts["output_tokens"]) == (22083, 4116 + 1000)
@@ -343,12 +343,12 @@ def test_cursor_pull_windows_pages_and_replaces(deps: Deps, people) -> None:
         assert result.ok, result.summary()
         assert len(server.seen("daily-usage-data")) == 2
         for d in days:
-            counts = deps.store.day_counts(d, "U0ANA")
+            counts = deps.store.reads.day_counts(d, "U0ANA")
             assert (counts["tokens"], counts["requests"]) == (4 * 20, 5)
             assert counts["cost"] == pytest.approx(0.10)
         server.events = [e for e in server.events if int(e["timestamp"]) >= ms(days[1])]
         assert pull(deps, "cursor", since, TODAY - timedelta(days=1), **settings).changed == 1
-        assert deps.store.day_counts(days[0], "U0ANA")["tokens"] == 0
+        assert deps.store.reads.day_counts(days[0], "U0ANA")["tokens"] == 0
         assert board(deps, "tokens", ALL, "U0ANA") == 3 * 80
     finally:
         server.close()
@@ -377,8 +377,8 @@ def test_openai_pull_maps_users_and_never_adds_cached_twice(deps: Deps, people) 
         assert result.ok, result.summary()
         assert sleeps == [3.0] and len(server.seen("/users")) == 2
         assert result.unmapped == ["openai-user:user-zed"] and result.rejected == 1
-        assert deps.store.day_counts(D1, "U0ANA")["tokens"] == 120
-        assert deps.store.day_counts(D1, "U0ANA")["requests"] == 6
+        assert deps.store.reads.day_counts(D1, "U0ANA")["tokens"] == 120
+        assert deps.store.reads.day_counts(D1, "U0ANA")["requests"] == 6
         assert board(deps, "tokens", ALL, "U0ANA") == 120 + 1001
         server.buckets[D3] = [result_of("user-ana", 500, 1)]
         assert pull(deps, "openai", D1, D3, **settings).changed == 1
@@ -401,8 +401,8 @@ def test_a_vendor_row_counts_on_its_own_date_whatever_the_time_zone(
     deps.store.tz = ZoneInfo("Pacific/Kiritimati")  # UTC+14: noon UTC is the next local day
     claude.data = {D1: [claude_record(D1, (1, 2, 3, 4), 1, email="ana@example.com")]}
     pull(deps, "claude-code", D1, D1, anthropic_admin_key=KEY, anthropic_api_url=claude.url)
-    assert deps.store.day_counts(D1, "U0ANA")["tokens"] == 10
-    assert deps.store.day_counts(D1 + timedelta(days=1), "U0ANA") == {}
+    assert deps.store.reads.day_counts(D1, "U0ANA")["tokens"] == 10
+    assert deps.store.reads.day_counts(D1 + timedelta(days=1), "U0ANA") == {}
 
 
 # -- the commands -----------------------------------------------------------------------------
@@ -482,7 +482,7 @@ def test_a_pull_that_stopped_yesterday_is_finished_by_todays(deps: Deps, people,
     claude.faults.clear()
     result = job.tick(yesterday + timedelta(days=1))["claude-code"]
     assert result.ok and result.since == first_day.isoformat()
-    assert deps.store.day_counts(first_day, "U0ANA")["tokens"] == 5
+    assert deps.store.reads.day_counts(first_day, "U0ANA")["tokens"] == 5
 
 
 def test_base_urls_take_scheme_host_and_port_only() -> None:
@@ -518,9 +518,9 @@ def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
     # OpenTelemetry is heard from first: it holds Claude Code
     assert receive(deps.store, deps.identities, export(100, "s1"), "metrics", "otel").counted
     assert deps.store.r.hget(deps.store.keys.tool_sources(), "claude_code") == b"otlp"
-    config = deps.store.load_config().model_copy(update={"tool_sources":
+    config = deps.store.configs.load().model_copy(update={"tool_sources":
                                                          {"claude_code": "claude-code"}})
-    deps.store.save_config(config)
+    deps.store.configs.save(config)
     # now the Analytics API counts it, and OpenTelemetry's points are left out
     assert receive(deps.store, deps.identities, export(50, "s2"), "metrics", "otel").counted == 0
     assert board(deps, "tokens", ALL, "U0ANA") == 100
@@ -537,8 +537,8 @@ def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) ->
     for text in (json.dumps(pages), as_lines):  # a list of pages, or one page per line
         result = run_import(deps.store, deps.identities, "claude-code", text)
         assert result.ok and result.rows == 1
-    assert deps.store.day_counts(D1, "U0ANA")["tokens"] == 20
-    assert deps.store.day_counts(D1, "U0ANA")["cost"] == pytest.approx(1.0)
+    assert deps.store.reads.day_counts(D1, "U0ANA")["tokens"] == 20
+    assert deps.store.reads.day_counts(D1, "U0ANA")["cost"] == pytest.approx(1.0)
 
     cursor_report = [{"data": [{"date": ms(D2), "email": "ana@example.com",
                                 "chatRequests": 4}]},
@@ -547,15 +547,15 @@ def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) ->
                                                                          "totalCents": 3}}],
                       "pagination": {"hasNextPage": False}}]
     assert run_import(deps.store, deps.identities, "cursor", json.dumps(cursor_report)).ok
-    assert (deps.store.day_counts(D2, "U0ANA")["tokens"],
-            deps.store.day_counts(D2, "U0ANA")["requests"]) == (7, 4)
+    assert (deps.store.reads.day_counts(D2, "U0ANA")["tokens"],
+            deps.store.reads.day_counts(D2, "U0ANA")["requests"]) == (7, 4)
 
     openai_report = {"users": {"data": [{"id": "u1", "email": "ana@example.com"}]},
                      "usage": [{"data": [{"start_time": ms(D3) // 1000, "results": [
                          {"user_id": "u1", "input_tokens": 30, "output_tokens": 3,
                           "input_cached_tokens": 20, "num_model_requests": 1}]}]}]}
     assert run_import(deps.store, deps.identities, "openai", json.dumps(openai_report)).ok
-    assert deps.store.day_counts(D3, "U0ANA")["tokens"] == 33
+    assert deps.store.reads.day_counts(D3, "U0ANA")["tokens"] == 33
     broken = run_import(deps.store, deps.identities, "openai", "{not json")
     assert not broken.ok and "cannot be read as a openai report" in broken.error
 

@@ -25,6 +25,7 @@ from bot.core.settings import Settings
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
 from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import counted as as_event
 from handlers.home import publish_home
 from jobs.digest import DigestRunner
 from tests.slack_stub import SlackStub
@@ -64,7 +65,8 @@ def seed(deps: Deps, at: datetime, people: dict[str, tuple[int, dict[str, int]]]
             reports.append((OutcomeReport(id=f"{prefix}o-{user}-{kind}-{at.isoformat()}",
                                           type="outcome", user=user, ts=at, kind=kind,
                                           count=count), user))
-    counted = deps.store.record(reports, BoardConfig())
+    counted = deps.store.counting.record([(as_event(r), who) for r, who in reports],
+                                         BoardConfig())
     assert all(c == 1 for c in counted), counted  # 1 (or True): counted
 
 
@@ -177,7 +179,7 @@ def test_digest_content_from_a_hand_ranked_org(settings, redis_client, stub) -> 
     deps = make_deps(settings, redis_client)
     add_names(stub)
     seed_org(deps)
-    deps.store.save_config(BoardConfig(board_size=5))
+    deps.store.configs.save(BoardConfig(board_size=5))
 
     outcome = DigestRunner(deps).run(DAY)
     assert outcome.status == "posted", outcome
@@ -357,7 +359,7 @@ def test_blocks_stay_within_limits_with_long_escaped_names(settings, redis_clien
         stub.add_user(uid, display_name="&<" * 20 + str(i))
         people[uid] = (1_000_000 + 1000 * i, {"pr_merged": 1 + i % 9})
     seed(deps, local(DAY, 12), people)
-    deps.store.save_config(BoardConfig(board_size=25))
+    deps.store.configs.save(BoardConfig(board_size=25))
     outcome = DigestRunner(deps).run(DAY)
     assert outcome.status == "posted", outcome
 
@@ -373,8 +375,8 @@ def test_claim_of_a_dead_process_expires_then_the_digest_is_posted_once(
     add_names(stub)
     seed(deps, local(DAY, 12), SMALL_ORG)
     # A process claimed the day, marked its attempt, and was killed before posting.
-    assert deps.store.claim_digest(CHANNEL, DAY, "dead", ttl=1)
-    deps.store.mark_digest_attempt(CHANNEL, DAY)
+    assert deps.store.digests.claim(CHANNEL, DAY, "dead", ttl=1)
+    deps.store.digests.mark_attempt(CHANNEL, DAY)
     runner = DigestRunner(deps, owner="alive")
     first = runner.run(DAY)
     assert first.status == "claimed_elsewhere"
@@ -392,7 +394,7 @@ def test_claim_of_a_dead_process_expires_then_the_digest_is_posted_once(
     assert runner.run(DAY).status == "already_posted"
     assert DigestRunner(deps, owner="third").run(DAY).status == "already_posted"
     assert len(posts(stub)) == 1
-    assert deps.store.digest_posted(CHANNEL, DAY) == outcome.ts
+    assert deps.store.digests.posted(CHANNEL, DAY) == outcome.ts
 
 
 def test_a_post_whose_ts_was_never_recorded_is_found_in_history(settings, redis_client,
@@ -412,7 +414,7 @@ def test_a_post_whose_ts_was_never_recorded_is_found_in_history(settings, redis_
     # The process posted the digest, then died before recording the ts; its claim
     # expired. Other messages follow it in the channel.
     dead_ts = digest_message(DAY)
-    deps.store.mark_digest_attempt(CHANNEL, DAY)
+    deps.store.digests.mark_attempt(CHANNEL, DAY)
     digest_message(DAY - timedelta(days=1))
     client.chat_postMessage(channel=CHANNEL, text="unrelated chatter")
     before = len(posts(stub))
@@ -420,7 +422,7 @@ def test_a_post_whose_ts_was_never_recorded_is_found_in_history(settings, redis_
     outcome = DigestRunner(deps).run(DAY)
     assert outcome.status == "already_posted" and outcome.ts == dead_ts
     assert len(posts(stub)) == before
-    assert deps.store.digest_posted(CHANNEL, DAY) == dead_ts
+    assert deps.store.digests.posted(CHANNEL, DAY) == dead_ts
     assert DigestRunner(deps).run(DAY).status == "already_posted"
     assert len(posts(stub)) == before
 
@@ -435,7 +437,7 @@ def test_an_attempt_marker_without_a_matching_message_posts(settings, redis_clie
                             metadata={"event_type": "tokenboard_digest",
                                       "event_payload": {"date": "2026-11-23",
                                                         "workspace": "default"}})
-    deps.store.mark_digest_attempt(CHANNEL, DAY)
+    deps.store.digests.mark_attempt(CHANNEL, DAY)
     assert DigestRunner(deps).run(DAY).status == "posted"
     assert posted_dates(stub) == ["2026-11-23", "2026-11-24"]
 
@@ -477,7 +479,7 @@ def test_rate_limited_post_is_retried_after_retry_after_and_posted_once(
     assert outcome.status == "posted"
     assert len(stub.calls("chat.postMessage")) == 2  # the 429, then the successful retry
     assert len(channel_messages(deps)) == 1
-    assert deps.store.digest_posted(CHANNEL, DAY) == outcome.ts
+    assert deps.store.digests.posted(CHANNEL, DAY) == outcome.ts
 
 
 def home_text(stub: SlackStub, user: str) -> str:
@@ -496,7 +498,7 @@ def test_not_in_channel_is_not_retried_and_shown_to_admins_until_a_post_succeeds
     outcome = DigestRunner(deps).run(DAY)
     assert outcome.status == "failed" and outcome.error == "not_in_channel"
     assert len(stub.calls("chat.postMessage")) == 1
-    assert deps.store.digest_posted(CHANNEL, DAY) is None
+    assert deps.store.digests.posted(CHANNEL, DAY) is None
     assert any(r.levelno >= logging.ERROR and "not_in_channel" in r.getMessage()
                for r in caplog.records)
 
@@ -531,7 +533,7 @@ def test_missing_files_write_posts_the_digest_without_the_chart(
     warnings = [r for r in caplog.records
                 if r.levelno == logging.WARNING and "missing_scope" in r.getMessage()]
     assert len(warnings) == 1
-    assert deps.store.digest_error() is None  # the digest itself went out
+    assert deps.store.digests.error() is None  # the digest itself went out
 
     # The next digest with the same problem: posted, and the warning is not repeated.
     assert DigestRunner(deps).run(DAY - timedelta(days=1)).status == "posted"
@@ -584,7 +586,7 @@ def test_digest_command(settings, redis_client, redis_url, stub, tmp_path) -> No
     assert code == 0, stderr
     assert posted_dates(stub) == ["2026-11-23"]
     assert len(stub.uploads()) == 1  # the real run's chart; the dry run uploaded nothing
-    first_ts = deps.store.digest_posted(CHANNEL, day)
+    first_ts = deps.store.digests.posted(CHANNEL, day)
     assert first_ts
 
     # Run again (says so, posts nothing) and with --force (posts again), side by side:
@@ -597,7 +599,7 @@ def test_digest_command(settings, redis_client, redis_url, stub, tmp_path) -> No
     code, stdout, stderr = finish(forced)
     assert code == 0, stderr
     assert posted_dates(stub) == ["2026-11-23", "2026-11-23"]
-    assert deps.store.digest_posted(CHANNEL, day) != first_ts
+    assert deps.store.digests.posted(CHANNEL, day) != first_ts
 
 
 def test_the_next_digest_reuses_the_published_rho_of_the_day_before(
@@ -619,7 +621,7 @@ def test_the_next_digest_reuses_the_published_rho_of_the_day_before(
     # what the channel was told, not a recomputation
     assert data.previous_rho is not None and abs(data.previous_rho - (-1.0)) < 1e-9
     # Under other scoring rules the published figure no longer applies: recomputed.
-    deps.store.save_config(BoardConfig(board_size=7))
+    deps.store.configs.save(BoardConfig(board_size=7))
     recomputed = DigestRunner(deps).build(DAY, with_chart=False).data.previous_rho
     # raw ranks F1 A2 B3 C4 D5 E6 vs points F1 E2 D3 C4 B5 A6: d = 0,4,2,0,2,4 →
     # Σd² = 40 → ρ = 1 − 6·40/(6·35) = −1/7
@@ -636,7 +638,7 @@ def test_every_person_the_digest_shows_is_named(settings, redis_client, stub) ->
     for uid in people:
         stub.add_user(uid, display_name=f"Name of {uid[2:].lower()}")
     seed(deps, local(DAY, 12), people)
-    deps.store.save_config(BoardConfig(board_size=5))
+    deps.store.configs.save(BoardConfig(board_size=5))
     assert DigestRunner(deps).run(DAY).status == "posted"
     [post] = posts(stub)
     [extra] = [t for t in section_texts(post) if "efficient" in t]

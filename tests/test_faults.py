@@ -382,14 +382,14 @@ def check_totals(plan: Plan, tally: Tally, injected: int, redis_url: str, seed: 
         everyone = buckets_for_day(local_date(plan.day, UTC))[3]
 
         def board(metric: str) -> dict[str, float]:
-            return {m.decode(): s for m, s in client.zrange(store.zkey(metric, everyone), 0, -1,
-                                                            withscores=True)}
+            return {m.decode(): s for m, s in client.zrange(
+                store.keys.board(metric, everyone), 0, -1, withscores=True)}
 
         tokens, requests, points = board("tokens"), board("requests"), board("points")
         day = local_date(plan.day, UTC)
-        deploys = {u: int(store.day_counts(day, u).get("o:deploy", 0)) for u in plan.deploys}
+        deploys = {u: int(store.reads.day_counts(day, u).get("o:deploy", 0)) for u in plan.deploys}
         # merges of every size step (`o:pr_merged~pl14`: 40 lines, see bot/core/outcome_rules.py)
-        merges = {u: int(sum(n for f, n in store.day_counts(day, u).items()
+        merges = {u: int(sum(n for f, n in store.reads.day_counts(day, u).items()
                              if f.partition("~")[0] == "o:pr_merged")) for u in plan.merges}
         unmapped = client.zcard(store.keys.unmapped("tokens"))
     finally:

@@ -20,7 +20,7 @@ from bot.core.periods import day_bucket
 from bot.core.settings import Settings, SettingsError, load_settings
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
-from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import OutcomeReport, UsageReport, counted
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 from tests.test_admin import block_actions, open_home, publishes_for
@@ -59,8 +59,9 @@ def outcome(event_id: str, user: str, day: date, kind: str, count: int = 1) -> t
 
 
 def record(deps: Deps, reports: list[tuple]) -> None:
-    config, version = deps.store.load_config_versioned()
-    assert deps.store.record(reports, config, version) == [1] * len(reports)
+    config, version = deps.store.configs.load_versioned()
+    events = [(counted(report), who) for report, who in reports]
+    assert deps.store.counting.record(events, config, version) == [1] * len(reports)
 
 
 def last_view(app: App, user: str) -> dict:
@@ -155,9 +156,9 @@ def test_daily_ranks_match_the_whole_board(deps: Deps, redis_client: redis.Redis
         # d3: V has only outcome points (a pr_merged, 5), A only tokens
         outcome("10", "U0V", d3, "pr_merged"), usage("11", "U0A", d3, 10),
     ])
-    deps.store.set_opt_out("U0O", True)
+    deps.store.privacy.set_opt_out("U0O", True)
     hidden = deps.leaderboards.hidden_from("U0V")
-    config = deps.store.load_config()
+    config = deps.store.configs.load()
     redis_client.config_resetstat()
     history = daily_ranks(deps.store, "U0V", today - timedelta(days=1), hidden=hidden)
     stats = redis_client.info("commandstats")

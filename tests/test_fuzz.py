@@ -61,7 +61,7 @@ def post_raw(app: App, body: bytes) -> tuple[int, object]:
 
 
 def day_totals(app: App) -> dict[str, tuple[float, float]]:
-    people = app.deps.store.period_totals(day_bucket(local_date(NOW, app.deps.store.tz)))
+    people = app.deps.store.reads.period_totals(day_bucket(local_date(NOW, app.deps.store.tz)))
     return {p.user: (p.tokens, p.points) for p in people}
 
 
@@ -319,4 +319,4 @@ def test_the_digest_is_always_posted(settings, redis_client, stub, names: list[s
     [upload] = stub.calls("files.completeUploadExternal")
     alt = json.dumps(upload.args, ensure_ascii=True)
     assert "\\u202e" not in alt.lower() and "\\u001b" not in alt.lower()
-    assert deps.store.digest_error() is None
+    assert deps.store.digests.error() is None

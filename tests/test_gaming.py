@@ -12,7 +12,6 @@ from bot.core.config import BoardConfig
 from bot.core.periods import ALL
 from bot.intake.outcomes import receive
 from bot.sources.webhook_facts import Fact
-from bot.store.pull_requests import PullRequests
 from tests.conftest import App
 
 DAYS = 14
@@ -68,15 +67,15 @@ def org_facts(seed: int = 7) -> list[list[Fact]]:
 
 
 def outcome_top(app: App, config: BoardConfig) -> list[str]:
-    app.deps.store.save_config(config, by="test")
+    app.deps.store.configs.save(config, by="test")
     people = STEADY + [f"{kind}{i}" for kind, n in GAMERS.items() for i in range(n)]
     for n, person in enumerate(people):
         app.deps.identities.link(f"U0P{n:03d}", f"github:{person}")
     slack = {f"U0P{n:03d}": person for n, person in enumerate(people)}
-    prs = PullRequests(app.deps.store.r, app.deps.store.keys, 400)
+    prs = app.deps.store.pull_requests
     for facts in org_facts():
         receive(app.deps.store, app.deps.identities, prs, facts, "github")
-    key = app.deps.store.zkey("points", ALL)
+    key = app.deps.store.keys.board("points", ALL)
     ranked = app.deps.store.r.zrevrange(key, 0, 9)
     return [slack[m.decode()] for m in ranked]
 

@@ -35,7 +35,7 @@ def outcome(id: str, who: dict, kind: str, count: int, ts: datetime = NOW) -> di
 
 def scores(app: App, metric: str, scope_index: int, day: date) -> dict[str, float]:
     store = app.deps.store
-    key = store.zkey(metric, buckets_for_day(day)[scope_index])
+    key = store.keys.board(metric, buckets_for_day(day)[scope_index])
     return {m.decode(): s for m, s in store.r.zrange(key, 0, -1, withscores=True)}
 
 
@@ -66,7 +66,7 @@ def test_unmapped_email_is_kept_then_credited_to_every_period(app: App) -> None:
     assert scores(app, "points", 3, TODAY)["U0ANA"] == pytest.approx(points_today)
     if buckets_for_day(yesterday)[1] == buckets_for_day(TODAY)[1]:  # same ISO week
         assert scores(app, "tokens", 1, TODAY) == {"U0ANA": 1350}
-    assert app.deps.store.day_counts(TODAY, "U0ANA")["o:pr_merged"] == 12
+    assert app.deps.store.reads.day_counts(TODAY, "U0ANA")["o:pr_merged"] == 12
     assert app.deps.identities.unmapped() == ([], 0)
     # later reports from the email go straight to Ana
     app.ingest([usage("g4", ghost, 7)])
@@ -197,9 +197,9 @@ def test_app_home_names_senders_never_tokens(app: App) -> None:
 
 
 def test_sources_heard_from(app: App) -> None:
-    assert app.deps.store.heard_from() == {}
+    assert app.deps.store.heard.sources() == {}
     app.ingest([usage("h1", {"user": "U0ANA"}, 5)])
-    heard = app.deps.store.heard_from()
+    heard = app.deps.store.heard.sources()
     assert list(heard) == ["ingest"] and abs(heard["ingest"] - datetime.now(UTC).timestamp()) < 60
 
 
@@ -208,7 +208,7 @@ def test_forget_me_removes_identity_links_and_claims(app: App) -> None:
     ids.link("U0GONE", "github:gone")
     ids.link("U0KEEP", "github:keep")
     ids.claim("U0GONE", "gitlab", "gone", now=1.0)
-    app.deps.store.forget_user("U0GONE")
+    app.deps.store.privacy.forget_user("U0GONE")
     assert ids.export() == [("U0KEEP", "github:keep")]
     assert ids.claims() == []
 
@@ -219,7 +219,7 @@ def test_identities_show_literally_in_code_spans(app: App) -> None:
 
     app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)
     kept = Usage(id="u1", ts=NOW, fields=(("tokens", 1.0),), value=2000, fingerprint="x")
-    assert app.deps.store.record([(kept, "otel:user_01*abc")], BoardConfig()) == [1]
+    assert app.deps.store.counting.record([(kept, "otel:user_01*abc")], BoardConfig()) == [1]
     home = open_home(app, "U0ADM", "EvCode")
     # inside a code span Slack shows characters as they are: no formatting escapes there
     assert "`otel:user_01*abc`: 2.0k tokens" in home

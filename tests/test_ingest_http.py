@@ -25,7 +25,7 @@ def outcome(id: str, user: str = "U0ANA", kind: str = "pr_merged", count: int = 
 
 
 def totals(app: App) -> dict[str, tuple[float, float]]:
-    people = app.deps.store.period_totals(day_bucket(local_date(NOW, app.deps.store.tz)))
+    people = app.deps.store.reads.period_totals(day_bucket(local_date(NOW, app.deps.store.tz)))
     return {p.user: (p.tokens, p.points) for p in people}
 
 
@@ -183,12 +183,12 @@ def test_events_scored_with_a_configuration_saved_mid_batch_use_the_new_weights(
     # while its email is being looked up, an admin saves weight 8. The ingest script sees
     # the stale version, counts nothing, and the events are scored again with weight 8.
     app.stub.add_user("U0CARA", real_name="Cara", email="cara@example.com")
-    config = app.deps.store.load_config()
+    config = app.deps.store.configs.load()
     faster = config.model_copy(update={"outcomes": {
         **config.outcomes,
         "pr_merged": config.outcomes["pr_merged"].model_copy(update={"weight": 8.0})}})
     app.stub.on_next_call("users.lookupByEmail",
-                          lambda: app.deps.store.save_config(faster, by="U0ADMIN"))
+                          lambda: app.deps.store.configs.save(faster, by="U0ADMIN"))
     usage_by_email = {**usage("s1"), "email": "cara@example.com"}
     usage_by_email.pop("user")
     answer = app.ingest([usage_by_email, outcome("s2", "U0CARA")])

@@ -160,7 +160,7 @@ def test_types_are_strict(app: App) -> None:
         assert rejected[id].startswith(f"{field}: "), rejected[id]
     assert totals(app) == {"U0ANA": (7.0, 0.0)}
     # cost is kept per day only as the raw metric; all-time always
-    cost = app.deps.store.period_totals(ALL, "cost")
+    cost = app.deps.store.reads.period_totals(ALL, "cost")
     assert cost.raw.tolist() == [pytest.approx(2.25)]
 
 

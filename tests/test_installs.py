@@ -184,7 +184,7 @@ def test_uninstall_deletes_the_data_after_the_grace_period_unless_installed_agai
     install(app, stub, "T0BBB", "code-b")
     for team in ("T0AAA", "T0BBB"):
         deps = workspaces.get(team)
-        deps.store.set_opt_out("U0SOMEONE", True)  # some data of each workspace
+        deps.store.privacy.set_opt_out("U0SOMEONE", True)  # some data of each workspace
     before = time.time()
     uninstall(app, "T0AAA")
     assert workspaces.installations.find_bot(enterprise_id=None, team_id="T0AAA") is None

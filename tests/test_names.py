@@ -139,11 +139,11 @@ def test_a_chart_that_cannot_be_drawn_leaves_the_digest_posted_and_tells_admins(
     outcome = DigestRunner(deps).run(DAY)
     assert outcome.status == "posted", outcome
     assert len(posts(stub)) == 1 and stub.uploads() == {}
-    error = deps.store.digest_error()
+    error = deps.store.digests.error()
     assert error and "without its chart" in error and "RuntimeError" in error
     assert live_mentions(error) == [] and "<exploded>" not in error
     assert "renderer <exploded> *badly*" in shown(error)
-    assert deps.store.digest_posted(settings_channel(deps), DAY) == outcome.ts
+    assert deps.store.digests.posted(settings_channel(deps), DAY) == outcome.ts
 
 
 def settings_channel(deps) -> str:
@@ -187,5 +187,5 @@ def test_unknown_user_ids_are_asked_about_once_in_ten_minutes(
     assert asked() == 13
     assert deps.directory.names(ids) == names  # all cached, the unknown id too
     assert asked() == 13
-    ttl = deps.store.r.ttl(deps.store.key("user", "U0NEVERSEEN"))
+    ttl = deps.store.r.ttl(deps.store.keys.key("user", "U0NEVERSEEN"))
     assert 0 < ttl <= 600  # asked about again after ten minutes, not a day

@@ -48,7 +48,7 @@ def today() -> datetime:
 def board(app: App, metric: str = "tokens", scope: int = 0, day=None) -> dict[str, float]:
     """One board's scores (cost and requests: all-time only, unless the raw metric)."""
     day = day or local_date(today(), UTC)
-    key = app.deps.store.zkey(metric, buckets_for_day(day)[scope])
+    key = app.deps.store.keys.board(metric, buckets_for_day(day)[scope])
     return {m.decode(): s for m, s in app.deps.store.r.zrange(key, 0, -1, withscores=True)}
 
 
@@ -123,7 +123,7 @@ def test_claude_code_delta_export_counts_every_token_type(app: App, sdks: list[S
     total = sum(sent.values())  # all four types count by default
     assert board(app) == {"U0ANA": total}
     assert board(app, "cost", scope=3)["U0ANA"] == pytest.approx(1.0)
-    day = app.deps.store.day_counts(local_date(today(), UTC), "U0ANA")
+    day = app.deps.store.reads.day_counts(local_date(today(), UTC), "U0ANA")
     assert day["input_tokens"] == sent["input"] and day["output_tokens"] == sent["output"]
     assert day["cache_read_tokens"] == sent["cacheRead"]
     assert day["cache_creation_tokens"] == sent["cacheCreation"]
@@ -214,7 +214,7 @@ def test_gemini_cli_and_genai_histograms(app: App, sdks: list[Sdk]) -> None:
 
 def test_token_types_setting_decides_the_tokens_figure(app: App) -> None:
     config = BoardConfig(token_types=["input", "output"])
-    app.deps.store.save_config(config, by="test")
+    app.deps.store.configs.save(config, by="test")
     app.stub.add_user("U0EVE", real_name="Eve", email="eve@example.com")
     reader = InMemoryMetricReader(preferred_temporality=DELTA)
     provider = MeterProvider(resource=Resource.create(claude_resource(
@@ -226,7 +226,7 @@ def test_token_types_setting_decides_the_tokens_figure(app: App) -> None:
     body = encode_metrics(reader.get_metrics_data()).SerializeToString()
     assert post(app, "/v1/metrics", body, PROTO).status == 200
     assert board(app) == {"U0EVE": 30}
-    day = app.deps.store.day_counts(local_date(today(), UTC), "U0EVE")
+    day = app.deps.store.reads.day_counts(local_date(today(), UTC), "U0EVE")
     assert day["cache_read_tokens"] == 4000  # kept, just not in the figure
 
 
@@ -355,7 +355,7 @@ def test_api_request_events_count_only_when_chosen(app: App) -> None:
     assert answer.status == 200
     assert board(app) == {}  # default: metrics count, events do not (never both)
     config = BoardConfig(claude_code_usage="events")
-    app.deps.store.save_config(config, by="test")
+    app.deps.store.configs.save(config, by="test")
     for _ in range(2):  # the second export is a retry: request ids dedupe it
         assert post(app, "/v1/logs", body, JSON).status == 200
     assert board(app) == {"U0GUS": 2 * 1170}
@@ -416,7 +416,7 @@ def test_claude_codes_own_export_over_otlp_json(app: App) -> None:
     events = claude_code_export("logs.claude_code.json")
     assert post(app, "/v1/logs", events, JSON).status == 200
     assert board(app) == {"U0MARA": 26253}
-    app.deps.store.save_config(BoardConfig(claude_code_usage="events"), by="test")
+    app.deps.store.configs.save(BoardConfig(claude_code_usage="events"), by="test")
     for _ in range(2):  # from now on the events count (once), next to what counted before
         assert post(app, "/v1/logs", events, JSON).status == 200
         assert board(app) == {"U0MARA": 26253 + 1290 + 418 + 15402 + 2118 + 553 + 194 + 5086}

@@ -71,7 +71,7 @@ def pd(app: App, event_type: str, incident: str, when: datetime, agent: dict,
 
 
 def board(app: App) -> dict[str, float]:
-    key = app.deps.store.zkey("points", ALL)
+    key = app.deps.store.keys.board("points", ALL)
     return {m.decode(): s for m, s in app.deps.store.r.zrange(key, 0, -1, withscores=True)}
 
 
@@ -95,7 +95,7 @@ def merge(app: App, p: dict, by: str, when: datetime, sha: str = "") -> dict:
 
 def rescore(app: App, **changes: object) -> None:
     store = app.deps.store
-    save_configuration(store, store.load_config().model_copy(update=changes), by="U0ADMIN")
+    save_configuration(store, store.configs.load().model_copy(update=changes), by="U0ADMIN")
     rebuild_scores(store)
 
 
@@ -145,7 +145,7 @@ def test_pair_cap_and_reciprocal_discount(hooks: App) -> None:
     scores = board(hooks)
     assert scores["U0BEN"] == pytest.approx(2 * math.sqrt(2))
     assert scores["U0ANA"] == pytest.approx(2 * math.sqrt(1.5))
-    note = ring_note(hooks.deps, hooks.deps.store.load_config(), now=T0)
+    note = ring_note(hooks.deps, hooks.deps.store.configs.load(), now=T0)
     assert note is not None and note.count("\n• ") == 1
     assert ": 2 and 3 reviews of each other (" in note
     assert ring_lines([{"a": "github:ana", "b": "github:ben", "ab": 2, "ba": 3}],
@@ -209,7 +209,7 @@ def test_an_incident_naming_a_pull_request_takes_a_share_back(hooks: App) -> Non
        {"id": "PMON", "type": "service_reference"},
        title="Checkout 500s after https://github.com/acme/app/pull/4")
     assert board(hooks)["U0CY"] == pytest.approx(5 * (1 - math.sqrt(0.5)))
-    why = explain(hooks.deps.store.day_counts(T0.date(), "U0CY"), BoardConfig())
+    why = explain(hooks.deps.store.reads.day_counts(T0.date(), "U0CY"), BoardConfig())
     assert why_lines(why)[-1] == "1 merged pull requests taken back because an incident named them"
 
 

@@ -290,7 +290,7 @@ def org(app: App) -> App:
 
 
 def top(app: App, n: int = 10) -> list[tuple[str, float]]:
-    key = app.deps.store.zkey("points", ALL)
+    key = app.deps.store.keys.board("points", ALL)
     rows = app.deps.store.r.zrevrange(key, 0, -1, withscores=True)
     by_slack = {slack_id(p): p for p in PEOPLE}
     return [(by_slack[m.decode()], round(s, 1)) for m, s in rows][:n]
@@ -298,7 +298,7 @@ def top(app: App, n: int = 10) -> list[tuple[str, float]]:
 
 def rescore(app: App, **changes: object) -> None:
     store = app.deps.store
-    save_configuration(store, store.load_config().model_copy(update=changes), by="U0ADMIN")
+    save_configuration(store, store.configs.load().model_copy(update=changes), by="U0ADMIN")
     rebuild_scores(store)
 
 

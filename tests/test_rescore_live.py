@@ -20,6 +20,7 @@ from bot.core.settings import Settings
 from bot.intake.scoring import rebuild_scores, save_configuration
 from bot.runtime.app import build_deps
 from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import counted as as_event
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 
@@ -117,9 +118,10 @@ def test_reports_during_a_rescore_count_once_under_the_new_weights(live_app: App
                 reports.append((OutcomeReport(id=f"o-{user}-{day}-{kind}", type="outcome",
                                               user=user, ts=ts, kind=kind, count=count), user))
                 sent.add(user, day, {"type": "outcome", "kind": kind, "count": count})
-    config, version = store.load_config_versioned()
+    config, version = store.configs.load_versioned()
     for start in range(0, len(reports), 1000):
-        assert set(store.record(reports[start:start + 1000], config, version)) == {1}
+        batch = [(as_event(r), who) for r, who in reports[start:start + 1000]]
+        assert set(store.counting.record(batch, config, version)) == {1}
 
     assert save_configuration(store, NEW, by=ADMIN).scoring
     stop = threading.Event()
@@ -189,7 +191,7 @@ def test_reports_during_a_rescore_count_once_under_the_new_weights(live_app: App
     assert set(answers) == {200}  # never a 503 (or anything else) during the rescore
     assert stats and stats["person_days"] >= len(PEOPLE) * len(DAYS)
     assert len(steps) > len(DAYS)  # the days, then the weeks, months and all-time
-    assert store.scored_version() == 2
+    assert store.configs.scored_version() == 2
 
     r = store.r
     points = sent.points(NEW)
@@ -198,10 +200,10 @@ def test_reports_during_a_rescore_count_once_under_the_new_weights(live_app: App
     for day in DAYS:
         day_b = buckets_for_day(day)[0]
         expected = {who: p for (who, d), p in points.items() if d == day}
-        got = dict(r.zrange(store.zkey("points", day_b), 0, -1, withscores=True))
+        got = dict(r.zrange(store.keys.board("points", day_b), 0, -1, withscores=True))
         assert {m.decode(): s for m, s in got.items()} == pytest.approx(expected, rel=1e-9)
         tokens = {who: t for (who, d), t in sent.tokens.items() if d == day}
-        got = dict(r.zrange(store.zkey("tokens", day_b), 0, -1, withscores=True))
+        got = dict(r.zrange(store.keys.board("tokens", day_b), 0, -1, withscores=True))
         assert {m.decode(): int(s) for m, s in got.items()} == tokens
     periods = {b for day in DAYS for b in buckets_for_day(day)[1:]}
     for bucket in periods:
@@ -209,12 +211,12 @@ def test_reports_during_a_rescore_count_once_under_the_new_weights(live_app: App
         for (who, day), p in points.items():
             if bucket in buckets_for_day(day):
                 expected[who] += p
-        got = dict(r.zrange(store.zkey("points", bucket), 0, -1, withscores=True))
+        got = dict(r.zrange(store.keys.board("points", bucket), 0, -1, withscores=True))
         assert {m.decode(): s for m, s in got.items()} == pytest.approx(dict(expected),
                                                                         rel=1e-9), bucket
     all_tokens = defaultdict(int)
     for (who, _), t in sent.tokens.items():
         all_tokens[who] += t
-    got = dict(r.zrange(store.zkey("tokens", ALL), 0, -1, withscores=True))
+    got = dict(r.zrange(store.keys.board("tokens", ALL), 0, -1, withscores=True))
     assert {m.decode(): int(s) for m, s in got.items()} == dict(all_tokens)
     assert [k for k in store.dump_keys() if "rebuild" in k] == []

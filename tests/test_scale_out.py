@@ -143,4 +143,4 @@ def test_three_processes_keep_exact_totals_through_a_kill_and_post_one_digest(
     posts = [c for c in stub.calls("chat.postMessage") if c.args.get("channel") == CHANNEL]
     assert len(posts) == 1, [p.log.read_text()[-1500:] for p in running]
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
-    assert deps.store.digest_posted(CHANNEL, yesterday)
+    assert deps.store.digests.posted(CHANNEL, yesterday)

@@ -242,7 +242,7 @@ def test_catch_up_past_the_grace_window_is_skipped_and_logged(settings, redis_cl
     deps = make_deps(settings, redis_client)
     assert DigestScheduler(deps).catch_up(now=local(TODAY, 16)) is None  # 7 hours late
     assert posts(stub) == []
-    assert deps.store.digest_posted(CHANNEL, date(2026, 11, 23)) is None
+    assert deps.store.digests.posted(CHANNEL, date(2026, 11, 23)) is None
     [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert "2026-11-23" in record.getMessage()
 
@@ -292,14 +292,14 @@ def test_sync_reschedules_the_running_job_after_a_config_change(settings, redis_
         assert next_local_run(scheduler, BERLIN) == (9, 0)
         assert scheduler.sync() is False  # nothing changed
 
-        deps.store.save_config(BoardConfig(digest_time="07:30"))
+        deps.store.configs.save(BoardConfig(digest_time="07:30"))
         assert scheduler.sync() is True
         assert (cron_fields(scheduler)["hour"], cron_fields(scheduler)["minute"]) == ("7", "30")
         assert next_local_run(scheduler, BERLIN) == (7, 30)
         assert scheduler.sync() is False
 
         new_york = ZoneInfo("America/New_York")
-        deps.store.save_config(BoardConfig(digest_time="07:30", timezone="America/New_York"))
+        deps.store.configs.save(BoardConfig(digest_time="07:30", timezone="America/New_York"))
         assert scheduler.sync() is True
         job = scheduler.scheduler.get_job("digest")
         assert job is not None and str(job.trigger.timezone) == "America/New_York"

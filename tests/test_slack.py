@@ -168,7 +168,7 @@ def test_metadata_events_are_counted_once_across_retries(app: App) -> None:
     outcome = {"id": "meta-2", "user": "U0ANA", "ts": TS, "kind": "deploy", "count": 4}
     app.slack(event_body(metadata_event(outcome, "outcome_reported"), event_id="Ev2"),
               content_type="application/json")
-    [person] = app.deps.store.period_totals(
+    [person] = app.deps.store.reads.period_totals(
         app.deps.leaderboards.period_board("today").bucket)
     assert person.tokens == 4321 and person.points == 3 * 2  # deploy: 3 * sqrt(4)
 
@@ -186,7 +186,7 @@ def test_metadata_event_while_redis_is_down_is_not_acked(outage) -> None:
     running.slack(body, content_type="application/json",
                   extra_headers={"X-Slack-Retry-Num": "2"})
     deps = running.deps
-    [person] = deps.store.period_totals(deps.leaderboards.period_board("today").bucket)
+    [person] = deps.store.reads.period_totals(deps.leaderboards.period_board("today").bucket)
     assert person.tokens == 5
 
 

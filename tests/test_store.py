@@ -8,15 +8,17 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 from bot.core.config import BoardConfig, OutcomeRule
+from bot.core.counts import Outcome
 from bot.core.periods import ALL, day_bucket, month_bucket, week_bucket
-from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import OutcomeReport, UsageReport, counted
 from bot.store.store import Store
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
-def outcome(id: str, user: str, kind: str, count: int, ts: datetime) -> OutcomeReport:
-    return OutcomeReport(id=id, type="outcome", user=user, ts=ts, kind=kind, count=count)
+def outcome(id: str, user: str, kind: str, count: int, ts: datetime) -> Outcome:
+    return counted(OutcomeReport(id=id, type="outcome", user=user, ts=ts, kind=kind,
+                                 count=count))
 
 
 def test_incremental_scores_equal_scores_from_daily_totals(redis_client) -> None:
@@ -37,7 +39,7 @@ def test_incremental_scores_equal_scores_from_daily_totals(redis_client) -> None
         daily[(user, ts.date(), kind)] += count
         reports.append((outcome(f"e{i}", user, kind, count, ts), user))
     for start in range(0, len(reports), 37):  # several batches, odd size
-        assert all(store.record(reports[start:start + 37], config))
+        assert all(store.counting.record(reports[start:start + 37], config))
 
     def expected(kind: str, n: int) -> float:
         rule = config.outcomes[kind]
@@ -48,71 +50,74 @@ def test_incremental_scores_equal_scores_from_daily_totals(redis_client) -> None
     totals: dict[str, float] = defaultdict(float)
     for (user, _, kind), n in daily.items():
         totals[user] += expected(kind, n)
-    got = {p.user: p.points for p in store.period_totals(ALL)}
+    got = {p.user: p.points for p in store.reads.period_totals(ALL)}
     assert got.keys() == totals.keys()
     for user, value in totals.items():
         assert math.isclose(got[user], value, rel_tol=1e-9), user
     # The raw per-day counts are kept (they are what a re-scoring would start from).
     user, day, kind = next(iter(daily))
-    assert store.day_counts(day, user)[f"o:{kind}"] == sum(
+    assert store.reads.day_counts(day, user)[f"o:{kind}"] == sum(
         n for (u, d, k), n in daily.items() if (u, d, k) == (user, day, kind))
 
 
 def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
     store = Store(redis_client, retention_days=30)
-    report = UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t", tokens=500,
-                         cost_usd=0.25, requests=3, input_tokens=400, output_tokens=100)
-    assert store.record([(report, "U0A")], BoardConfig()) == [True]
-    assert store.record([(report, "U0A")], BoardConfig()) == [False]
+    report = counted(UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t",
+                                 tokens=500, cost_usd=0.25, requests=3, input_tokens=400,
+                                 output_tokens=100))
+    assert store.counting.record([(report, "U0A")], BoardConfig()) == [True]
+    assert store.counting.record([(report, "U0A")], BoardConfig()) == [False]
     day = NOW.date()
     for bucket in (day_bucket(day), week_bucket(day), month_bucket(day), ALL):
-        assert redis_client.zscore(store.zkey("tokens", bucket), "U0A") == 500
-        assert redis_client.zscore(store.zkey("points", bucket), "U0A") == 0
+        assert redis_client.zscore(store.keys.board("tokens", bucket), "U0A") == 500
+        assert redis_client.zscore(store.keys.board("points", bucket), "U0A") == 0
         # cost and requests: per day, week and month only while they are the raw metric
         kept = bucket is ALL
-        assert redis_client.zscore(store.zkey("cost", bucket), "U0A") == (0.25 if kept else None)
-        assert redis_client.zscore(store.zkey("requests", bucket), "U0A") == (3 if kept else None)
-        ttl = redis_client.ttl(store.zkey("tokens", bucket))
+        board = store.keys.board
+        assert redis_client.zscore(board("cost", bucket), "U0A") == (0.25 if kept else None)
+        assert redis_client.zscore(board("requests", bucket), "U0A") == (3 if kept else None)
+        ttl = redis_client.ttl(store.keys.board("tokens", bucket))
         if bucket is ALL:
             assert ttl == -1
         else:  # at least the retention period, at most retention + a month
             assert 30 * 86400 <= ttl <= 62 * 86400
-    assert store.day_counts(day, "U0A") == {"tokens": 500, "cost": 0.25, "requests": 3,
+    assert store.reads.day_counts(day, "U0A") == {"tokens": 500, "cost": 0.25, "requests": 3,
                                             "input_tokens": 400, "output_tokens": 100}
     # event ids live in the sender's buckets for the report's day: retention after that day
     ids = store.keys.ids("default", day)
     assert 30 * 86400 < redis_client.ttl(ids) <= 32 * 86400 + 1
     assert 30 * 86400 < redis_client.ttl(ids + ":0") <= 32 * 86400 + 1
     assert redis_client.hlen(ids + ":0") == 1
-    assert int(redis_client.get(store.key("gen"))) == 1
+    assert int(redis_client.get(store.keys.key("gen"))) == 1
 
     # With cost as the raw metric, its day, week and month sets are kept too.
     other = (NOW - timedelta(days=1)).replace(hour=3)
     cost_config = BoardConfig(raw_metric="cost")
-    later = UsageReport(id="u2", type="usage", user="U0A", ts=other, tool="t", tokens=5,
-                        cost_usd=0.5, requests=1)
-    assert store.record([(later, "U0A")], cost_config) == [True]
-    assert redis_client.zscore(store.zkey("cost", day_bucket(other.date())), "U0A") == 0.5
-    assert redis_client.zscore(store.zkey("requests", day_bucket(other.date())), "U0A") is None
+    later = counted(UsageReport(id="u2", type="usage", user="U0A", ts=other, tool="t",
+                                tokens=5, cost_usd=0.5, requests=1))
+    assert store.counting.record([(later, "U0A")], cost_config) == [True]
+    assert redis_client.zscore(store.keys.board("cost", day_bucket(other.date())), "U0A") == 0.5
+    assert redis_client.zscore(store.keys.board("requests", day_bucket(other.date())),
+                               "U0A") is None
 
 
 def test_keys_carry_the_workspace_hash_tag(redis_client) -> None:
     store = Store(redis_client, workspace="T0123")
-    report = UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t", tokens=1)
-    store.record([(report, "U0A")], BoardConfig())
+    report = counted(UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t", tokens=1))
+    store.counting.record([(report, "U0A")], BoardConfig())
     keys = store.dump_keys()
     assert keys and all(k.startswith("tb:{T0123}:") for k in keys)
 
 
 def test_period_totals_pages_through_large_boards(redis_client) -> None:
     store = Store(redis_client)
-    key = store.zkey("tokens", ALL)
-    points = store.zkey("points", ALL)
+    key = store.keys.board("tokens", ALL)
+    points = store.keys.board("points", ALL)
     n = 12_345  # more than two READ_CHUNK pages
     pipe = redis_client.pipeline()
     pipe.zadd(key, {f"U{i:06d}": i for i in range(n)})
     pipe.zadd(points, {f"U{i:06d}": i % 7 for i in range(n)})
     pipe.execute()
-    people = {p.user: p for p in store.period_totals(ALL)}
+    people = {p.user: p for p in store.reads.period_totals(ALL)}
     assert len(people) == n
     assert people["U012344"].tokens == 12344 and people["U012344"].points == 12344 % 7

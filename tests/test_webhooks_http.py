@@ -83,7 +83,7 @@ def review(pr: dict, reviewer: str, review_id: int, state: str = "approved") -> 
 
 
 def points(app: App, day: datetime = NOW) -> dict[str, float]:
-    key = app.deps.store.zkey("points", day_bucket(local_date(day, UTC)))
+    key = app.deps.store.keys.board("points", day_bucket(local_date(day, UTC)))
     return {m.decode(): s for m, s in app.deps.store.r.zrange(key, 0, -1, withscores=True)}
 
 
@@ -208,7 +208,7 @@ def test_small_self_merged_and_reverted_pull_requests(hooks: App) -> None:
                        body="Reverts acme/api#23")
     assert github(hooks, "pull_request", revert).json()["counted"] == 1
     all_time = {m.decode(): s for m, s in hooks.deps.store.r.zrange(
-        hooks.deps.store.zkey("points", ALL), 0, -1, withscores=True)}
+        hooks.deps.store.keys.board("points", ALL), 0, -1, withscores=True)}
     assert all_time["U0REV"] == pytest.approx(0.0)
     # octo: the tiny merge and the review of #23 (2); the reverter (bea) gains nothing
     assert all_time["U0OCTO"] == pytest.approx(5 * math.sqrt(0.2) + 2)
@@ -221,7 +221,7 @@ def test_changed_fractions_rescore_the_past(hooks: App) -> None:
                                             when=yesterday))
     github(hooks, "pull_request", merged_pr(3002, 32, "octo", "octo", when=yesterday))
     assert points(hooks, yesterday)["U0OCTO"] == pytest.approx(5 * math.sqrt(0.2 + 0.5))
-    config = hooks.deps.store.load_config().model_copy(
+    config = hooks.deps.store.configs.load().model_copy(
         update={"pr_small_fraction": 0.0, "pr_self_merge_fraction": 1.0})
     save_configuration(hooks.deps.store, config, by="test")
     rebuild_scores(hooks.deps.store)

@@ -67,7 +67,7 @@ class Leaderboards:
         themself (everyone sees their own numbers). `remember`: a person is reading it, so
         the background keeps its figures fresh (the background's own reads do not)."""
         now = self.now()
-        config = config or self.store.load_config()
+        config = config or self.store.configs.load()
         bucket = bucket_for_period(period, self.store.tz, now)
         board = self.top_board(bucket, config, viewer, top_n,
                                period=period if remember else None)
@@ -77,7 +77,7 @@ class Leaderboards:
                    viewer: str | None = None) -> PeriodBoard:
         """Everyone on both boards (the CLI and the digest): costs O(people)."""
         now = self.now()
-        config = config or self.store.load_config()
+        config = config or self.store.configs.load()
         bucket = bucket_for_period(period, self.store.tz, now)
         board = self.board_for_bucket(bucket, config, self.hidden_from(viewer))
         return self._period(period, bucket, config, board, now)
@@ -94,27 +94,25 @@ class Leaderboards:
         """The top of both boards of `bucket` and the viewer's line (see period_board);
         remembers that `period` (its bucket) is being read, for the background refresh,
         unless `period` is None."""
-        key = self.store.keys.population(bucket.scope, bucket.name)
         now = self.now().timestamp()
         wanted = "" if period is None else f"{period}|{bucket.suffix}"
-        read = read_top(self.store, bucket, config, viewer, key, top_n, now=now,
+        read = read_top(self.store, bucket, config, viewer, top_n, now=now,
                         wanted=wanted)
         board = read.board
         if board.people and ranked_on_request(board.people) and (
                 board.figures_missing or board.figures_age is not None):
             self.refresh_population(bucket, config)
-            board = read_top(self.store, bucket, config, viewer, key, top_n, now=now).board
+            board = read_top(self.store, bucket, config, viewer, top_n, now=now).board
         return board
 
     # -- whole-population figures ------------------------------------------------------
     def refresh_population(self, bucket: Bucket, config: BoardConfig) -> Population:
         """Rank everyone of `bucket` and store the figures only that gives. The
         generation is read first, so figures are never labelled newer than their data."""
-        generation = self.store.generation()
-        board = self.board_for_bucket(bucket, config, self.store.opted_out())
+        generation = self.store.reads.generation()
+        board = self.board_for_bucket(bucket, config, self.store.privacy.opted_out())
         population = population_of(board, config, generation, self.now().timestamp())
-        self.store.r.set(self.store.keys.population(bucket.scope, bucket.name),
-                         population.to_json(), ex=POPULATION_TTL)
+        self.store.figures.put(bucket, population.to_json(), POPULATION_TTL)
         return population
 
     def refresh_wanted(self, config: BoardConfig | None = None,
@@ -122,24 +120,21 @@ class Leaderboards:
         """Refresh the figures of every period read in the last WANTED_FOR seconds whose
         data or configuration changed since; one process at a time per period (a claim
         that expires). Returns the (period, bucket) pairs refreshed."""
-        config = config or self.store.load_config()
-        keys = self.store.keys
+        config = config or self.store.configs.load()
         now = self.now().timestamp()
-        wanted_key = keys.population_wanted()
-        self.store.r.zremrangebyscore(wanted_key, "-inf", now - WANTED_FOR)
-        generation = self.store.generation()
+        read = self.store.figures.read_since(now - WANTED_FOR)
+        generation = self.store.reads.generation()
         done = []
-        for raw in self.store.r.zrange(wanted_key, 0, -1):
-            period, _, suffix = raw.decode().rpartition("|")
+        for member in read:
+            period, _, suffix = member.rpartition("|")
             scope, _, name = suffix.partition(":")
             bucket = Bucket(scope, name)
-            stored = self.store.r.get(keys.population(scope, name))
+            stored = self.store.figures.get(bucket)
             current = Population.from_json(stored) if stored else None
             if current is not None and current.generation == generation \
                     and current.signature == signature(config):
                 continue
-            if not self.store.r.set(keys.population_claim(scope, name), owner or "1",
-                                    nx=True, ex=REFRESH_EVERY - 5):
+            if not self.store.figures.claim_refresh(bucket, owner, REFRESH_EVERY - 5):
                 continue
             try:
                 self.refresh_population(bucket, config)
@@ -149,17 +144,17 @@ class Leaderboards:
         return done
 
     def hidden_from(self, viewer: str | None) -> frozenset[str]:
-        return self.store.opted_out() - {viewer}
+        return self.store.privacy.opted_out() - {viewer}
 
     def board_for_bucket(self, bucket: Bucket, config: BoardConfig,
                          hidden: frozenset[str] = frozenset()) -> Board:
-        generation = self.store.generation()
+        generation = self.store.reads.generation()
         key = (generation, bucket, config.model_dump_json(), hidden)
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        people = self.store.period_totals(bucket, config.raw_metric).without(hidden)
+        people = self.store.reads.period_totals(bucket, config.raw_metric).without(hidden)
         board = rank_board(people, top_n=config.board_size,
                            efficiency_min_tokens=config.efficiency_min_tokens)
         with self._lock:

@@ -23,7 +23,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from bot.core.config import RAW_METRIC_LABELS
-from bot.core.periods import day_bucket
 from bot.store.store import Store
 
 if TYPE_CHECKING:
@@ -67,36 +66,13 @@ def daily_ranks(store: Store, user: str, last_day: date, raw_metric: str = "toke
     hidden_list = sorted(hidden - {user})
     metrics = [raw_metric, "points"] + (["tokens"] if raw_metric != "tokens" else [])
     span = [last_day - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    pipe = store.r.pipeline(transaction=False)
-    for day in span:
-        for metric in metrics:
-            pipe.zscore(store.zkey(metric, day_bucket(day)), user)
-    scores = pipe.execute()
-    per_day = [scores[i * len(metrics):(i + 1) * len(metrics)] for i in range(len(span))]
-    pipe = store.r.pipeline(transaction=False)
-    asked: list[int] = []
-    for index, (day, found) in enumerate(zip(span, per_day, strict=True)):
-        if not any(found):  # absent from every set, or all zero: not ranked that day
-            continue
-        asked.append(index)
-        for metric, score in zip(metrics[:2], found[:2], strict=False):
-            key = store.zkey(metric, day_bucket(day))
-            pipe.zcount(key, f"({score or 0.0!r}", "+inf")
-            if hidden_list:
-                pipe.zmscore(key, hidden_list)
-    answers = iter(pipe.execute())
-    ranks = [DayRanks(day, None, None) for day in span]
-    for index in asked:
-        found = per_day[index]
-        pair = []
-        for score in found[:2]:
-            above = int(next(answers))
-            if hidden_list:
-                mine = score or 0.0
-                above -= sum(1 for s in next(answers) if s is not None and s > mine)
-            pair.append(1 + above)
-        ranks[index] = DayRanks(span[index], pair[0], pair[1],
-                                no_outcomes=(found[1] or 0.0) <= 0)
+    ranks = []
+    for day, (found, pair) in zip(span, store.reads.day_ranks(user, span, metrics, hidden_list),
+                                  strict=True):
+        if pair is None:
+            ranks.append(DayRanks(day, None, None))
+        else:
+            ranks.append(DayRanks(day, pair[0], pair[1], no_outcomes=(found[1] or 0.0) <= 0))
     return ranks
 
 

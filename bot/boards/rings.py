@@ -10,7 +10,7 @@ from bot.core.config import BoardConfig
 from bot.core.outcome_rules import rings
 from bot.render.blocks import escape
 from bot.runtime.deps import Deps
-from bot.store.outcome_ledger import OutcomeLedger, iso_week
+from bot.store.outcome_ledger import iso_week
 
 SHOWN = 8
 
@@ -23,8 +23,7 @@ def ring_lines(found: list[dict], names: dict[str, str], week: str) -> list[str]
 
 def ring_note(deps: Deps, config: BoardConfig, now: datetime | None = None) -> str | None:
     now = now or datetime.now(UTC)
-    store = deps.store
-    ledger = OutcomeLedger(store.r, store.keys, store.retention_days)
+    ledger = deps.store.outcome_ledger
     lines: list[str] = []
     for week in dict.fromkeys((iso_week(now), iso_week(now - timedelta(days=7)))):
         found = rings(ledger.pairs(week), config.review_reciprocal_min)

@@ -168,10 +168,10 @@ def person_why(store: Store, config: BoardConfig, bucket: Bucket, user: str) -> 
 
 
 def read_counts(store: Store, user: str, days: list[date]) -> dict[str, float]:
-    """The person's outcome counts summed over `days` (`Store.day_counts`, one per day)."""
+    """The person's outcome counts summed over `days` (`Store.reads.day_counts`, one per day)."""
     total: dict[str, float] = defaultdict(float)
     for day in days:
-        for name, n in store.day_counts(day, user).items():
+        for name, n in store.reads.day_counts(day, user).items():
             if name.startswith("o:"):
                 total[name] += n
     return dict(total)

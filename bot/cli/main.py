@@ -191,7 +191,7 @@ def run_config(settings, args: argparse.Namespace) -> int:
     deps = build_deps(settings)
     try:
         if args.config_command == "export":
-            data = deps.store.load_config().model_dump(mode="json")
+            data = deps.store.configs.load().model_dump(mode="json")
             if args.format == "json":
                 print(json.dumps(data, indent=2))
             else:
@@ -215,7 +215,7 @@ def _import_config(deps, args: argparse.Namespace, data: object) -> int:
     )
     from bot.slack.channels import ChannelUnresolved, resolve_channel
 
-    current = deps.store.load_config()
+    current = deps.store.configs.load()
     wanted = data if args.replace else merge_config(current, data)
     problems: dict[str, str] = {}
     channel = wanted.get("digest_channel") if isinstance(wanted, dict) else None
@@ -250,7 +250,7 @@ def _import_config(deps, args: argparse.Namespace, data: object) -> int:
     print(f"Saved configuration version {result.version}:")
     for change in result.changes:
         print(f"  {change}")
-    if result.scoring or deps.store.raw_sets() != config.raw_metric:
+    if result.scoring or deps.store.configs.raw_sets() != config.raw_metric:
         def progress(done: int, total: int) -> None:
             print(f"\rRescoring past days and periods (reports are counted meanwhile): "
                   f"{done}/{total}", end="", file=sys.stderr, flush=True)

@@ -5,7 +5,7 @@
   gone, a rate limit longer than we wait) starts again where it stopped when the same
   window is pulled again (the next scheduled run, or the same command).
 - Every row replaces what the same source said before for that identity and day
-  (`Store.record`), so re-pulling a day, a corrected day or an overlapping window never
+  (`Store.counting.record`), so re-pulling a day, a corrected day or an overlapping window never
   counts twice: totals change by the difference.
 - Rows whose identity maps to nobody are kept for it and credited when an admin links
   it (`bot.intake.identities`).
@@ -163,40 +163,30 @@ def withdraw(store: Store, identities: Identities, source: str, rows: list[Daily
     days = sorted(present)
     if not days:
         return
-    pipe = store.r.pipeline(transaction=False)
-    for day in days:
-        pipe.smembers(store.keys.vendor_rows_of_day(source, day))
-    gone = [DailyRow(who.decode(), day, ())
-            for day, before in zip(days, pipe.execute(), strict=True)
-            for who in before if who.decode() not in present[day]]
+    before = store.pulls.reported(source, days)
+    gone = [DailyRow(who, day, ()) for day in days for who in sorted(before[day])
+            if who not in present[day]]
     if gone:
         scratch = PullResult(source)
         record_rows(store, identities, source, gone, scratch)
         result.withdrawn += scratch.changed
     ttl = (store.retention_days + 2) * 86400
-    pipe = store.r.pipeline(transaction=True)
-    for day in days:
-        key = store.keys.vendor_rows_of_day(source, day)
-        pipe.delete(key)
-        pipe.sadd(key, *present[day])
-        pipe.expire(key, ttl)
-    pipe.execute()
+    store.pulls.set_reported(source, {day: present[day] for day in days}, ttl)
 
 
 def unfinished(store: Store, source: str) -> date | None:
     """The first day an unfinished pull of `source` did not get to, if one stopped."""
-    saved = store.r.hget(store.keys.pull(source), "resume")
+    saved = store.pulls.resume(source)
     return date.fromisoformat(json.loads(saved)["next"]) if saved else None
 
 
 def owner_problem(store: Store, source: str) -> str:
     """Why `source` must not count its tool now ('' when it may)."""
     tool = TOOLS[source]
-    config = store.load_config()
+    config = store.configs.load()
     if counts(store, config, tool, source, fresh=True):
         return ""
-    holder = config.tool_sources.get(tool) or store.r.hget(store.keys.tool_sources(), tool)
-    holder = holder.decode() if isinstance(holder, bytes) else holder
+    holder = config.tool_sources.get(tool) or store.pulls.tool_source(tool)
     return (f"{tool} usage counts from {LABELS.get(holder, holder)}, not from {source}, so "
             f"nothing counts twice; to switch, set tool_sources: {{{tool}: {source}}} in the "
             "configuration (tokenboard config import)")
@@ -209,12 +199,11 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
     source = connector.source
     result = PullResult(source, since.isoformat(), until.isoformat(), started=time.time(),
                         dry_run=dry_run)
-    state = store.keys.pull(source)
     start = since
     try:
         if not dry_run:
             result.skipped = owner_problem(store, source)
-            saved = store.r.hget(state, "resume")
+            saved = store.pulls.resume(source)
             if saved and not result.skipped:
                 resume = json.loads(saved)
                 if ((resume["since"], resume["until"]) == (result.since, result.until)
@@ -224,7 +213,7 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
         total = (until - since).days + 1
 
         def save(next_day: date) -> None:  # where this pull picks up if it stops
-            store.r.hset(state, "resume", json.dumps({
+            store.pulls.save_resume(source, json.dumps({
                 "since": result.since, "until": result.until, "next": next_day.isoformat()}))
 
         if not result.skipped:
@@ -242,7 +231,7 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
                 if progress:
                     progress((chunk.days[-1] - since).days + 1, total)
             if not dry_run:
-                store.r.hdel(state, "resume")
+                store.pulls.clear_resume(source)
     except (PullFailed, ScoringChanged, LookupUnavailable) as exc:
         result.error = str(exc)
     except redis.RedisError as exc:
@@ -252,7 +241,7 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
     result.finished = time.time()
     if not dry_run:
         try:
-            store.r.hset(state, "last", result.as_json())
+            store.pulls.save_last(source, result.as_json())
         except redis.RedisError:
             pass
     return result
@@ -291,11 +280,7 @@ def run_import(store: Store, identities: Identities, source: str, text: str,
 
 def last_results(store: Store, sources: list[str]) -> dict[str, PullResult]:
     """The last pull's result of each source that has one."""
-    pipe = store.r.pipeline(transaction=False)
-    for source in sources:
-        pipe.hget(store.keys.pull(source), "last")
-    return {s: PullResult.from_json(raw) for s, raw in zip(sources, pipe.execute(), strict=True)
-            if raw}
+    return {s: PullResult.from_json(raw) for s, raw in store.pulls.last(sources).items()}
 
 
 __all__ = ["PullResult", "days_between", "default_window", "last_results", "record_rows",

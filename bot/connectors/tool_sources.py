@@ -26,8 +26,7 @@ def first_heard(store: Store, tool: str, fresh: bool = False) -> str | None:
     cache = _first.setdefault(store, {})
     at, source = cache.get(tool, (0.0, None))
     if fresh or source is None or time.monotonic() - at > CACHE_SECONDS:
-        raw = store.r.hget(store.keys.tool_sources(), tool)
-        source = raw.decode() if raw else None
+        source = store.pulls.tool_source(tool)
         cache[tool] = (time.monotonic(), source)
     return source
 
@@ -41,14 +40,13 @@ def counts(store: Store, config: BoardConfig, tool: str, source: str,
         return chosen == source
     holder = first_heard(store, tool, fresh)
     if holder is None:
-        store.r.hsetnx(store.keys.tool_sources(), tool, source)
+        store.pulls.claim_tool(tool, source)
         holder = first_heard(store, tool, fresh=True)
     return holder == source
 
 
 def holders(store: Store, config: BoardConfig) -> dict[str, tuple[str, bool]]:
     """tool → (source that counts it, whether the configuration names it)."""
-    out = {k.decode(): (v.decode(), False)
-           for k, v in store.r.hgetall(store.keys.tool_sources()).items()}
+    out = {tool: (source, False) for tool, source in store.pulls.tool_sources().items()}
     out.update({tool: (source, True) for tool, source in config.tool_sources.items()})
     return out

@@ -1,6 +1,6 @@
 """The workspace's metrics configuration: what counts, how much, and how boards show.
 
-Stored as JSON in Redis (see `Store.load_config`) so every running copy of the bot
+Stored as JSON in Redis (see `Store.configs.load`) so every running copy of the bot
 reads the same rules; these defaults apply until an admin saves their own.
 """
 

@@ -118,9 +118,9 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
                                    tz=settings.tz, not_after=now)
         # What users.info / users.lookupByEmail would have answered, cached as they would be.
         for person in org:
-            deps.store.cache_user(person.user, {"name": person.name, "real_name": person.name,
-                                                "is_admin": "0", "is_owner": "0"})
-            deps.store.cache_email(person.email, person.user)
+            deps.store.slack_cache.put_user(person.user, {
+                "name": person.name, "real_name": person.name, "is_admin": "0", "is_owner": "0"})
+            deps.store.slack_cache.put_email(person.email, person.user)
         say(f"Synthetic org: {len(org)} people over {days} days, {len(events):,} reports.")
         emails = {p.user: p.email for p in org}
         events, otlp_events = split_for_otlp(events, emails, OTLP_EVERY)

@@ -5,7 +5,7 @@ account id), `github:octocat`, `gitlab:ana`, `pagerduty:PABC123`, `anthropic-key
 Emails also resolve through Slack's users.lookupByEmail; an explicit link wins over it.
 
 Reports from an identity that maps to nobody are kept, not dropped: counted per identity
-and day (see `Store.record`), listed for admins, and credited to the person, for every
+and day (see `Store.counting.record`), listed for admins, and credited to the person, for every
 period and past days included, as soon as an admin links the identity.
 """
 
@@ -87,17 +87,12 @@ class Identities:
     def __init__(self, store: Store, directory: Directory) -> None:
         self.store = store
         self.directory = directory
-        self.r = store.r
-        self.map_key = store.keys.key("ident")
+        self.map = store.identity_map
 
     # -- resolution ---------------------------------------------------------------------
     def linked(self, identities: Iterable[str]) -> dict[str, str]:
         """The explicit links among `identities` (one HMGET)."""
-        wanted = list(dict.fromkeys(identities))
-        if not wanted:
-            return {}
-        values = self.r.hmget(self.map_key, wanted)
-        return {i: v.decode() for i, v in zip(wanted, values, strict=True) if v}
+        return self.map.links(list(dict.fromkeys(identities)))
 
     def resolve_many(self, firsts: list[str]) -> list[str]:
         """Who each identity is: the Slack user it is linked to, else (for `email:`) the
@@ -125,38 +120,30 @@ class Identities:
         if not USER_ID.match(user):
             raise IdentityError(f"{user!r} is not a Slack user id like U012AB3CD")
         identity = normalize(identity)
-        previous = self.r.hget(self.map_key, identity)
-        self.r.hset(self.map_key, identity, user)
+        previous = self.map.link(identity, user)
         days = self.credit(identity, user)
-        return LinkResult(identity, user, days, previous.decode() if previous else None)
+        return LinkResult(identity, user, days, previous)
 
     def credit(self, identity: str, user: str) -> int:
         """Credit the days kept for an unmapped `identity` to `user`; how many days."""
-        keys = self.store.keys
         credited = 0
         for _round in range(3):  # reports that resolved just before the link land late
-            days = sorted(d.decode() for d in self.r.smembers(keys.identity_days(identity)))
+            days = self.map.kept_days(identity)
             if not days:
                 break
             for day_text in days:
                 for _attempt in range(5):
-                    config, version = self.store.load_config_versioned()
-                    status = self.store.credit_day(identity, user, date.fromisoformat(day_text),
-                                                   config, version)
+                    config, version = self.store.configs.load_versioned()
+                    status = self.store.counting.credit_day(
+                        identity, user, date.fromisoformat(day_text), config, version)
                     if status != STALE_CONFIG:
                         break
                 else:  # the day stays listed, so a later link credits it
                     raise ScoringBusy("the scoring configuration kept changing; link again "
                                       "in a minute")
                 credited += status == COUNTED
-                self.r.srem(keys.identity_days(identity), day_text)
-        pipe = self.r.pipeline(transaction=True)
-        for metric in ("tokens", "outcomes", "last"):
-            if metric == "last":
-                pipe.hdel(keys.unmapped("last"), identity)
-            else:
-                pipe.zrem(keys.unmapped(metric), identity)
-        pipe.execute()
+                self.map.drop_kept_day(identity, day_text)
+        self.map.drop_kept_totals(identity)
         return credited
 
     # -- self-service claims, approved by an admin --------------------------------------
@@ -171,20 +158,15 @@ class Identities:
         linked = self.linked([identity]).get(identity)
         if linked == user:
             raise IdentityError(f"{identity} is already linked to you")
-        key = self.store.keys.key("claims")
-        mine = [f for f in self.r.hkeys(key) if f.decode().endswith(f"|{user}")]
-        if len(mine) >= MAX_CLAIMS_PER_USER:
-            raise IdentityError(f"you already have {len(mine)} claims waiting for an admin")
-        self.r.hset(key, f"{identity}|{user}", now)
+        mine = self.map.claims_of(user)
+        if mine >= MAX_CLAIMS_PER_USER:
+            raise IdentityError(f"you already have {mine} claims waiting for an admin")
+        self.map.add_claim(identity, user, now)
         return Claim(identity, user, now, linked)
 
     def claims(self) -> list[Claim]:
         """Pending claims, oldest first."""
-        raw = self.r.hgetall(self.store.keys.key("claims"))
-        pending = []
-        for field, at in raw.items():
-            identity, _, user = field.decode().rpartition("|")
-            pending.append((float(at), identity, user))
+        pending = self.map.claims()
         links = self.linked([identity for _, identity, _ in pending])
         return [Claim(identity, user, at, links.get(identity))
                 for at, identity, user in sorted(pending)]
@@ -192,8 +174,7 @@ class Identities:
     def decide(self, identity: str, user: str, approve: bool) -> LinkResult | None:
         """Approve (link and credit) or reject a pending claim; None if there is no such
         claim (already decided)."""
-        removed = self.r.hdel(self.store.keys.key("claims"), f"{identity}|{user}")
-        if not removed:
+        if not self.map.remove_claim(identity, user):
             return None
         if not approve:
             return LinkResult(identity, user, 0, None)
@@ -203,15 +184,11 @@ class Identities:
         """Forget the link (future reports from it are kept unmapped again; what it
         already credited stays with the person). Returns who it pointed to."""
         identity = normalize(identity)
-        user = self.r.hget(self.map_key, identity)
-        self.r.hdel(self.map_key, identity)
-        return user.decode() if user else None
+        return self.map.unlink(identity)
 
     def export(self) -> list[tuple[str, str]]:
         """(slack_user, identity) pairs, sorted by user then identity."""
-        pairs = [(v.decode(), k.decode()) for k, v in
-                 self.r.hscan_iter(self.map_key, count=1000)]
-        return sorted(pairs)
+        return sorted(self.map.all_links())
 
     def export_csv(self) -> str:
         out = io.StringIO()
@@ -246,26 +223,7 @@ class Identities:
 
     def unmapped(self, limit: int = 20) -> tuple[list[Unmapped], int]:
         """The identities with the most kept usage (then outcomes), and how many in all."""
-        keys = self.store.keys
-        pipe = self.r.pipeline(transaction=False)
-        pipe.zrevrange(keys.unmapped("tokens"), 0, limit - 1, withscores=True)
-        pipe.zrevrange(keys.unmapped("outcomes"), 0, limit - 1, withscores=True)
-        pipe.zcard(keys.unmapped("tokens"))
-        pipe.zcard(keys.unmapped("outcomes"))
-        by_tokens, by_outcomes, _n_tokens, _n_outcomes = pipe.execute()
-        tokens = {m.decode(): s for m, s in by_tokens}
-        outcomes = {m.decode(): s for m, s in by_outcomes}
-        names = list(dict.fromkeys(list(tokens) + list(outcomes)))[:limit]
-        if not names:
-            return [], 0
-        pipe = self.r.pipeline(transaction=False)
-        for name in names:
-            pipe.zscore(keys.unmapped("tokens"), name)
-            pipe.zscore(keys.unmapped("outcomes"), name)
-        scores = pipe.execute()
-        last = self.r.hmget(keys.unmapped("last"), names)
-        rows = [Unmapped(name, scores[2 * i] or 0.0, scores[2 * i + 1] or 0.0,
-                         float(last[i]) if last[i] else None) for i, name in enumerate(names)]
+        kept, total = self.map.kept_totals(limit)
+        rows = [Unmapped(k.identity, k.tokens, k.outcomes, k.last_seen) for k in kept]
         rows.sort(key=lambda u: (-u.tokens, -u.outcomes, u.identity))
-        total = int(self.r.hlen(keys.unmapped("last")))
         return rows, total

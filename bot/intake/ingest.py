@@ -14,7 +14,14 @@ from typing import Any
 from bot.core.config import BoardConfig
 from bot.core.counts import Outcome, Usage
 from bot.intake.identities import Identities
-from bot.sources.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
+from bot.sources.reports import (
+    MAX_EVENTS,
+    OutcomeReport,
+    ReportError,
+    UsageReport,
+    counted,
+    validate_report,
+)
 from bot.sources.strict_json import MAX_DEPTH, StrictJSONError, loads
 from bot.store.store import (
     CONFLICT,
@@ -108,7 +115,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     once every event that could be counted has been."""
     now = now or datetime.now(UTC)
     result = IngestResult()
-    config, version = store.load_config_versioned()
+    config, version = store.configs.load_versioned()
     checked: list[tuple[int, UsageReport | OutcomeReport]] = []
     for index, raw in enumerate(events):
         try:
@@ -122,15 +129,16 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     emails = [(i, r) for i, r in checked if not r.user]
     resolved = dict(zip((i for i, _ in emails), identities.resolve_many(
         [f"email:{r.email}" for _, r in emails]), strict=True))
-    valid = [(index, report, report.user or resolved[index]) for index, report in checked]
-    counted = tally(store, valid, sender, (config, version))
-    result.accepted, result.duplicates = counted.counted, len(counted.duplicates)
-    result.unmapped = counted.unmapped
+    valid = [(index, counted(report), report.user or resolved[index])
+             for index, report in checked]
+    done = tally(store, valid, sender, (config, version))
+    result.accepted, result.duplicates = done.counted, len(done.duplicates)
+    result.unmapped = done.unmapped
     reports = {index: report for index, report, _ in valid}
-    for index in counted.conflicts:
+    for index in done.conflicts:
         result.reject(index, events[index], f"conflict: id {reports[index].id!r} was already "
                       "used by this sender for a different report; use a new id")
-    for index in counted.removed:
+    for index in done.removed:
         result.reject(index, events[index], f"outcome kind "
                       f"{getattr(reports[index], 'kind', '')!r} was just removed by an admin")
     return result
@@ -139,8 +147,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
 REMOVED_KIND = -10
 
 
-def count(store: Store, items: list[tuple[int, Usage | Outcome | UsageReport | OutcomeReport,
-                                          str]],
+def count(store: Store, items: list[tuple[int, Usage | Outcome, str]],
           sender: str, config: tuple[BoardConfig, int] | None = None) -> dict[int, int]:
     """Record (index, report, who) items; each index's final store status (COUNTED,
     DUPLICATE, CONFLICT, REBUILDING, or REMOVED_KIND for an outcome kind an admin removed
@@ -148,12 +155,13 @@ def count(store: Store, items: list[tuple[int, Usage | Outcome | UsageReport | O
     re-scored with the new one. `config`: the (configuration, version) the caller just
     loaded, if it did."""
     statuses: dict[int, int] = {}
-    config, version = config or store.load_config_versioned()
+    config, version = config or store.configs.load_versioned()
     pending = items
     for _attempt in range(3):
         if not pending:
             break
-        answers = store.record([(r, w) for _, r, w in pending], config, version, sender)
+        answers = store.counting.record([(r, w) for _, r, w in pending], config, version,
+                                        sender)
         stale = []
         for item, status in zip(pending, answers, strict=True):
             if status == STALE_CONFIG:
@@ -161,10 +169,10 @@ def count(store: Store, items: list[tuple[int, Usage | Outcome | UsageReport | O
             else:
                 statuses[item[0]] = status
         # An admin changed the scoring while we were counting: use the new rules.
-        config, version = store.load_config_versioned() if stale else (config, version)
+        config, version = store.configs.load_versioned() if stale else (config, version)
         pending = []
         for index, report, who in stale:
-            if not isinstance(report, Usage | UsageReport) and report.kind not in config.outcomes:
+            if not isinstance(report, Usage) and report.kind not in config.outcomes:
                 statuses[index] = REMOVED_KIND
             else:
                 pending.append((index, report, who))

@@ -52,12 +52,12 @@ class Receipt:
 
 
 def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
-                 now: datetime, retention_days: int, ledger: OutcomeLedger | None = None
+                 now: datetime, retention_days: int, ledger: OutcomeLedger
                  ) -> tuple[list[tuple[Outcome, str]], list[str]]:
     """(outcome, identity) pairs to count, and why any fact was left out."""
     out: list[tuple[Outcome, str]] = []
     ignored: list[str] = []
-    intake = Intake(config, prs, ledger or OutcomeLedger(prs.r, prs.keys, retention_days))
+    intake = Intake(config, prs, ledger)
     for fact in facts:
         if fact.ts < now - timedelta(days=retention_days):
             ignored.append(f"{fact.kind} of {fact.ts:%Y-%m-%d}: older than the "
@@ -110,9 +110,9 @@ def receive(store: Store, identities: Identities, prs: PullRequests, facts: list
     """Count a delivery's facts. Redis errors and LookupUnavailable propagate (503), and
     so does ScoringChanged (the sender retries; counted outcomes are duplicates then)."""
     receipt = Receipt()
-    config, version = store.load_config_versioned()
+    config, version = store.configs.load_versioned()
     pairs, receipt.ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),
-                                          store.retention_days)
+                                          store.retention_days, store.outcome_ledger)
     resolved = identities.resolve_many([who for _, who in pairs])
     items = [(i, outcome, who) for i, ((outcome, _), who) in
              enumerate(zip(pairs, resolved, strict=True))]

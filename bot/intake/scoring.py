@@ -84,18 +84,18 @@ def merge_config(current: BoardConfig, data: object) -> object:
 def save_configuration(store: Store, new: BoardConfig, by: str) -> SaveResult:
     """Validate and store `new` as the next version, with an audit entry by `by`."""
     new = validate_config(new.model_dump())
-    old = store.load_config()
+    old = store.configs.load()
     changes = describe_changes(old, new)
     if not changes:
         return SaveResult(version=None)
     scoring = scoring_changed(old, new)
-    version = store.save_config(new, by=by, changes=changes, scoring=scoring)
+    version = store.configs.save(new, by=by, changes=changes, scoring=scoring)
     log.info("configuration v%s by %s: %s", version, by, "; ".join(changes))
     return SaveResult(version=version, changes=changes, scoring=scoring)
 
 
 def last_scoring_version(store: Store) -> int:
-    for entry in store.config_history(limit=200):
+    for entry in store.configs.history(limit=200):
         if entry.get("scoring"):
             return int(entry["version"])
     return 0
@@ -107,20 +107,20 @@ def rebuild_scores(store: Store, progress: Callable[[int, int], None] | None = N
     metric's day, week and month sets if it changed to one whose sets are not kept.
 
     Ingest goes on meanwhile (events are mirrored into the rebuild, see
-    `Store.rebuild_points`). Loops until the points match the newest configuration, so a
+    `Store.rescoring.rebuild_points`). Loops until the points match the newest configuration, so a
     change saved while a rebuild was running is applied too (that rebuild stops and starts
     again with it). Returns the last rebuild's stats, or None.
     """
     stats = None
     for _attempt in range(20):
-        config, version = store.load_config_versioned()
+        config, version = store.configs.load_versioned()
         try:
-            if store.scored_version() < last_scoring_version(store):
-                stats = store.rebuild_points(config, progress, version=version)
-                store.set_scored_version(version)
+            if store.configs.scored_version() < last_scoring_version(store):
+                stats = store.rescoring.rebuild_points(config, progress, version=version)
+                store.configs.set_scored_version(version)
                 log.info("outcome points rebuilt for configuration v%s: %s", version, stats)
-            if store.raw_sets() != config.raw_metric:
-                stats = store.sync_raw_sets(config, version, progress) or stats
+            if store.configs.raw_sets() != config.raw_metric:
+                stats = store.rescoring.sync_raw_sets(config, version, progress) or stats
             return stats
         except RebuildAborted as exc:
             log.info("rebuild stopped (%s); starting again with the newest configuration", exc)
@@ -143,7 +143,7 @@ def recent_changes(history: list[dict], names: dict[str, str], tz: ZoneInfo) -> 
 
 def scoring_changes_since(store: Store, since: float) -> list[str]:
     """Scoring changes saved after epoch `since`, oldest first, for the digest."""
-    entries = [e for e in store.config_history(limit=200) if e["at"] > since and e["scoring"]]
+    entries = [e for e in store.configs.history(limit=200) if e["at"] > since and e["scoring"]]
     return [c for e in reversed(entries) for c in e["changes"]
             if not c.startswith(("raw metric", "board size", "display", "flags", "digest",
                                  "timezone", "admins", "efficiency"))]

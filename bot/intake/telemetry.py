@@ -133,7 +133,7 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
     for reason in decoded.reasons:
         receipt.reasons.append(reason)
     receipt.rejected = decoded.rejected
-    config, version = store.load_config_versioned()
+    config, version = store.configs.load_versioned()
     oldest = now - timedelta(days=store.retention_days)
     kept: list[tuple[int, Usage, str]] = []
     ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it

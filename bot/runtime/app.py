@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.core.settings import Settings, SettingsError
 from bot.runtime.deps import Deps, workspace_deps
 from bot.runtime.workspaces import Workspaces
-from bot.store.cluster import is_cluster
+from bot.store.cluster import is_cluster, own_connections
 from bot.store.embedded import EmbeddedRedis
 from bot.store.installations import BOT_SCOPES, RedisOAuthStateStore
 from bot.web.slack_guard import quiet_bolt_body_logs
@@ -115,10 +115,7 @@ def second_deps(deps: Deps) -> Deps:
         settings = deps.settings
         return build_deps(settings, redis_client(settings.redis_url,
                                                  settings.redis_timeout_ms / 1000, True))
-    pool = deps.store.r.connection_pool
-    client = redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=pool.connection_class, **pool.connection_kwargs))
-    return build_deps(deps.settings, client)
+    return build_deps(deps.settings, own_connections(deps.store.root))
 
 
 def build_workspaces(settings: Settings,

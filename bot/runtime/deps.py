@@ -40,9 +40,9 @@ def workspace_deps(settings: Settings, redis_client: redis.Redis | RedisCluster,
     directory = Directory(store, client)
     return Deps(settings=settings, store=store, directory=directory,
                 leaderboards=Leaderboards(store), client=client,
-                senders=Senders(store.r, store.keys, env_tokens),
+                senders=store.senders(env_tokens),
                 identities=Identities(store, directory), embedded=embedded,
-                limiter=RateLimiter(store.r, store.keys, settings.ingest_rate_limit))
+                limiter=store.rate_limiter(settings.ingest_rate_limit))
 
 
 @dataclass
@@ -110,7 +110,7 @@ class Deps:
         """
         if user_id in self.settings.admin_user_ids:
             return True
-        if user_id in (config or self.store.load_config()).admins:
+        if user_id in (config or self.store.configs.load()).admins:
             return True
         profile = self.directory.profiles([user_id], fresh=fresh).get(user_id, {})
         return profile.get("is_admin") == "1" or profile.get("is_owner") == "1"
@@ -118,7 +118,7 @@ class Deps:
     def sees_flags(self, viewer: str, config: BoardConfig | None = None) -> bool:
         """Whether `viewer` is shown the "high usage, no outcomes" flags on the boards:
         everyone, admins only (the default) or nobody, as configured."""
-        config = config or self.store.load_config()
+        config = config or self.store.configs.load()
         return config.flags == "everyone" or (
             config.flags == "admins" and self.is_admin(viewer, config=config))
 

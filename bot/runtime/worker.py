@@ -104,22 +104,19 @@ class Heartbeat:
     """The key that says a worker is alive: "host pid", refreshed, expiring."""
 
     def __init__(self, deps: Deps) -> None:
-        self.r = deps.store.r
-        self.key = deps.store.keys.worker_heartbeat()
+        self.worker = deps.store.worker
         self.me = f"{socket.gethostname()} {os.getpid()}"
 
     def beat(self) -> None:
-        self.r.set(self.key, self.me, ex=HEARTBEAT_TTL)
+        self.worker.beat(self.me, HEARTBEAT_TTL)
 
     def clear(self) -> None:
-        if self.r.get(self.key) == self.me.encode():
-            self.r.delete(self.key)
+        self.worker.clear(self.me)
 
 
 def live_worker(deps: Deps) -> str | None:
     """The live worker's "host pid", or None."""
-    value = deps.store.r.get(deps.store.keys.worker_heartbeat())
-    return value.decode() if value else None
+    return deps.store.worker.live()
 
 
 class EmbeddedJobs:

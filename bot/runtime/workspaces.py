@@ -29,12 +29,11 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.core.settings import Settings
 from bot.runtime.deps import Deps
+from bot.store.departures import Departures
 from bot.store.embedded import EmbeddedRedis
 from bot.store.installations import RedisInstallationStore
-from bot.store.keys import InstallKeys, Keys
 
 log = logging.getLogger(__name__)
-DELETE_BATCH = 500
 RECHECK_INSTALLED = 60  # seconds a workspace's installation is trusted by get()
 ROTATE_BEFORE = 120  # minutes: a rotating bot token is refreshed this long before it expires
 
@@ -50,7 +49,7 @@ class Workspaces:
         self.embedded: EmbeddedRedis | None = single.embedded if single else None
         self.installations = (None if single is not None else RedisInstallationStore(
             redis_client, settings.slack_client_id, on_install=self._installed))
-        self._keys = InstallKeys(settings.slack_client_id)
+        self.departures = Departures(redis_client, settings.slack_client_id)
         self._deps: dict[str, Deps] = {}
         self._seen: dict[str, tuple[float, Deps]] = {}  # get(): when, what
         self._lock = threading.Lock()
@@ -147,7 +146,7 @@ class Workspaces:
         """Mark `workspace` uninstalled: its data is deleted after the grace period.
         Returns when (epoch s)."""
         due = (now or time.time()) + self.settings.uninstall_grace_days * 86400
-        self.r.hset(self._keys.leaving(), workspace, due)
+        self.departures.schedule(workspace, due)
         with self._lock:
             self._deps.pop(workspace, None)
             self._seen.pop(workspace, None)
@@ -157,10 +156,10 @@ class Workspaces:
 
     def keep(self, workspace: str) -> bool:
         """Cancel a pending deletion (reinstalled, or an admin's `workspaces keep`)."""
-        return bool(self.r.hdel(self._keys.leaving(), workspace))
+        return self.departures.cancel(workspace)
 
     def pending_deletions(self) -> dict[str, float]:
-        return {k.decode(): float(v) for k, v in self.r.hgetall(self._keys.leaving()).items()}
+        return self.departures.pending()
 
     def forget_due(self, now: float | None = None) -> list[str]:
         """Delete the data of every workspace whose grace period is over."""
@@ -169,23 +168,9 @@ class Workspaces:
         for workspace, due in self.pending_deletions().items():
             if due > now:
                 continue
-            removed = delete_workspace_data(self.r, workspace)
-            self.r.hdel(self._keys.leaving(), workspace)
+            removed = self.departures.delete(workspace)
             log.info("deleted the data of uninstalled workspace %s (%d keys)", workspace,
                      removed)
             done.append(workspace)
         return done
 
-
-def delete_workspace_data(client: redis.Redis, workspace: str) -> int:
-    """UNLINK every key of `workspace` (all share its hash tag), in batches."""
-    removed = 0
-    batch: list[bytes] = []
-    for key in client.scan_iter(match=Keys(workspace).key("*"), count=DELETE_BATCH):
-        batch.append(key)
-        if len(batch) >= DELETE_BATCH:
-            removed += client.unlink(*batch)
-            batch = []
-    if batch:
-        removed += client.unlink(*batch)
-    return removed

@@ -37,7 +37,7 @@ def chart_for_reply(deps: Deps, client: WebClient, pb: PeriodBoard, names: dict,
         return None
     if ranked_on_request(pb.board.people):
         return upload_chart(deps, client, pb, names, viewer)
-    raw = deps.store.r.get(_shared_key(deps, pb))
+    raw = deps.store.charts.board_chart(pb.bucket)
     if raw is None:
         return None
     stored = json.loads(raw)
@@ -60,22 +60,16 @@ def refresh_shared_chart(deps: Deps, client: WebClient, pb: PeriodBoard) -> bool
     drawn = json.dumps([pb.period, pb.bucket.suffix, pb.name or pb.label,
                         [(r.user, r.raw_rank, r.outcome_rank, r.points <= 0) for r in rows],
                         sorted(names.items())])
-    key = _shared_key(deps, pb)
-    raw = deps.store.r.get(key)
+    raw = deps.store.charts.board_chart(pb.bucket)
     if raw is not None and json.loads(raw).get("drawn") == drawn:
         return False
     chart = _draw_and_upload(client, pb, rows, names)
     if chart is None:
         return False
-    deps.store.r.set(key, json.dumps({"file": chart.file_id, "alt": chart.alt,
-                                      "at": time.time(), "drawn": drawn,
-                                      "signature": signature(pb.config)}),
-                     ex=SHARED_CHART_TTL)
+    deps.store.charts.put_board_chart(pb.bucket, json.dumps({
+        "file": chart.file_id, "alt": chart.alt, "at": time.time(), "drawn": drawn,
+        "signature": signature(pb.config)}), SHARED_CHART_TTL)
     return True
-
-
-def _shared_key(deps: Deps, pb: PeriodBoard) -> str:
-    return deps.store.keys.board_chart(pb.bucket.scope, pb.bucket.name)
 
 
 def upload_chart(deps: Deps, client: WebClient, pb: PeriodBoard, names: dict, viewer: str
@@ -110,10 +104,9 @@ def forget_chart(deps: Deps, chart: Chart) -> None:
     for drawn in [k for k, v in deps.charts.items() if v == chart]:
         del deps.charts[drawn]
     if chart.drawn_at is not None:
-        for key in deps.store.r.scan_iter(match=deps.store.keys.board_chart("*", "*")):
-            raw = deps.store.r.get(key)
-            if raw is not None and json.loads(raw).get("file") == chart.file_id:
-                deps.store.r.delete(key)
+        for key, raw in deps.store.charts.board_charts().items():
+            if json.loads(raw).get("file") == chart.file_id:
+                deps.store.charts.forget_board_chart(key)
 
 
 def _draw_and_upload(client: WebClient, pb: PeriodBoard, rows: list, names: dict

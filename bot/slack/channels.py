@@ -47,11 +47,10 @@ def resolve_channel(value: str, client: WebClient | None, cache=None) -> str:
     if problem:
         raise ChannelUnresolved(problem)
     name = value.removeprefix("#")
-    key = cache.key("channel", name) if cache is not None else None
-    if key is not None:
-        known = cache.r.get(key)
+    if cache is not None:
+        known = cache.slack_cache.channel_id(name)
         if known:
-            return known.decode()
+            return known
     if client is None:
         raise ChannelUnresolved(
             f"#{name} is a channel name and no Slack client is available to look it up "
@@ -68,8 +67,8 @@ def resolve_channel(value: str, client: WebClient | None, cache=None) -> str:
         raise ChannelUnresolved(
             f"no channel named #{name} that the bot can see (a private channel needs the "
             "bot invited first): check the name, or give the channel id (C… or G…)")
-    if key is not None:
-        cache.r.set(key, found, ex=CACHE_TTL)
+    if cache is not None:
+        cache.slack_cache.put_channel_id(name, found, CACHE_TTL)
     return found
 
 

@@ -66,7 +66,7 @@ class Directory:
         `fresh` asks Slack again (for authorization decisions), falling back to the cache.
         The ids not cached are asked about concurrently (LOOKUP_WORKERS at a time); an id
         Slack does not know is remembered for MISS_TTL seconds, shown as the id."""
-        cached = self.store.cached_users(user_ids)
+        cached = self.store.slack_cache.users(user_ids)
         found = {} if fresh and self.client is not None else dict(cached)
         ask = [] if self.client is None else [u for u in dict.fromkeys(user_ids)
                                               if u not in found]
@@ -95,7 +95,7 @@ class Directory:
             log.warning("users.info %s failed: %s", uid, error)
             if error == "user_not_found":
                 entry = {"name": uid, "real_name": "", "is_admin": "0", "is_owner": "0"}
-                self.store.cache_user(uid, entry, ttl=MISS_TTL)
+                self.store.slack_cache.put_user(uid, entry, ttl=MISS_TTL)
                 return entry
             return None
         except Exception as exc:  # network trouble: show the id, try again next time
@@ -109,7 +109,7 @@ class Directory:
             "is_admin": "1" if user.get("is_admin") else "0",
             "is_owner": "1" if user.get("is_owner") else "0",
         }
-        self.store.cache_user(uid, entry)
+        self.store.slack_cache.put_user(uid, entry)
         return entry
 
     def names(self, user_ids: list[str]) -> dict[str, str]:
@@ -136,12 +136,12 @@ class Directory:
         missing = []
         for start in range(0, len(wanted), CACHE_READ_BATCH):
             batch = wanted[start:start + CACHE_READ_BATCH]
-            values = self.store.r.mget([self.store.key("email", e) for e in batch])
+            values = self.store.slack_cache.emails(batch)
             for email, value in zip(batch, values, strict=True):
                 if value is None:
                     missing.append(email)
                 else:
-                    found[email] = value.decode() or None
+                    found[email] = value or None
         if not missing:
             return found
         if self._lookup_client is None:
@@ -174,7 +174,7 @@ class Directory:
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
             status = exc.response.status_code
             if error == "users_not_found":
-                self.store.cache_email(email, "", ttl=MISS_TTL)
+                self.store.slack_cache.put_email(email, "", ttl=MISS_TTL)
                 return None
             if status == 429 or error == "ratelimited":
                 raise LookupUnavailable("users.lookupByEmail is rate-limited by Slack",
@@ -187,7 +187,7 @@ class Directory:
             log.warning("users.lookupByEmail failed: %s", exc)
             raise LookupUnavailable(f"users.lookupByEmail failed: {type(exc).__name__}"
                                     ) from None
-        self.store.cache_email(email, user["id"])
+        self.store.slack_cache.put_email(email, user["id"])
         return user["id"]
 
 

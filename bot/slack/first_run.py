@@ -1,7 +1,7 @@
 """App Home on the first run: what to connect, and each person's ranks over 30 days.
 
 For admins, a checklist of every way reports arrive, each with the exact value to paste
-(built from PUBLIC_URL) and whether tokenboard has heard from it (`Store.heard_from`),
+(built from PUBLIC_URL) and whether tokenboard has heard from it (`Store.heard.sources`),
 plus the digest channel and whether the bot is in it. While the workspace has no data
 yet the whole checklist shows; once it has, one status line per source.
 
@@ -39,7 +39,7 @@ from slack_sdk.models.blocks.basic_components import SlackFile
 
 from bot.boards.rank_history import DayRanks, alt_text, daily_ranks, rank_chart, sparkline_text
 from bot.core.config import BoardConfig
-from bot.core.periods import ALL, today
+from bot.core.periods import today
 from bot.render.blocks import code_span, mrkdwn
 from bot.runtime.deps import Deps
 
@@ -64,7 +64,7 @@ def ago(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Source:
-    key: str  # as in Store.heard_from
+    key: str  # as in Store.heard.sources
     title: str
     secret_env: str = ""  # the setting a webhook needs, if any
 
@@ -113,10 +113,9 @@ def _how(deps: Deps, source: Source, base: str) -> str:
 def channel_status(deps: Deps, channel: str) -> str:
     """Whether the bot can post the digest in `channel`, asked of Slack at most once a
     minute (shared by every process through Redis), so App Home opens stay cheap."""
-    key = deps.store.keys.channel_check(channel)
-    cached = deps.store.r.get(key)
+    cached = deps.store.slack_cache.channel_check(channel)
     if cached is not None:
-        return cached.decode()
+        return cached
     if deps.client is None:
         return "cannot check (SLACK_BOT_TOKEN is not set)"
     try:
@@ -136,15 +135,13 @@ def channel_status(deps: Deps, channel: str) -> str:
         else:
             status = (":warning: the bot is not in it: type `/invite @tokenboard` in the "
                       "channel")
-    deps.store.r.set(key, status, ex=CHANNEL_CHECK_TTL)
+    deps.store.slack_cache.put_channel_check(channel, status, CHANNEL_CHECK_TTL)
     return status
 
 
 def has_data(deps: Deps, heard: dict[str, float]) -> bool:
     """Anything reported yet: a source heard from, or anyone on the all-time boards."""
-    store = deps.store
-    return bool(heard) or bool(store.r.zcard(store.zkey("tokens", ALL))
-                               or store.r.zcard(store.zkey("points", ALL)))
+    return bool(heard) or deps.store.reads.has_counts()
 
 
 def setup_blocks(deps: Deps, channel: str, now: float | None = None
@@ -152,7 +149,7 @@ def setup_blocks(deps: Deps, channel: str, now: float | None = None
     """The admin's checklist while nothing was reported (True: show it first), or one
     status line per source once something was (False: among the admin notes)."""
     now = time.time() if now is None else now
-    heard = deps.store.heard_from()
+    heard = deps.store.heard.sources()
     base = deps.settings.public_url or PLACEHOLDER
     digest = (f"*Daily digest channel*: <#{channel}>: {channel_status(deps, channel)}"
               if channel else
@@ -233,13 +230,12 @@ def history_blocks(deps: Deps, client: WebClient, user: str, config: BoardConfig
 def chart_file(deps: Deps, client: WebClient, user: str, ranks: RankHistory) -> str | None:
     """The id of this person's uploaded chart for these ranks, uploading it if needed;
     None when uploads are not possible."""
-    r, keys = deps.store.r, deps.store.keys
-    key = keys.rank_chart(user)
+    charts = deps.store.charts
     signature = ranks.signature()
-    known = r.hmget(key, "sig", "file")
-    if known[0] is not None and known[0].decode() == signature and known[1]:
-        return known[1].decode()
-    if r.exists(keys.rank_chart_off()):
+    known_signature, known_file = charts.rank_chart(user)
+    if known_signature == signature and known_file:
+        return known_file
+    if charts.uploads_off():
         return None
     try:
         png = rank_chart(ranks.history, ranks.raw_metric)
@@ -251,36 +247,35 @@ def chart_file(deps: Deps, client: WebClient, user: str, ranks: RankHistory) -> 
         error = exc.response.get("error") or "error"
         log.warning("App Home rank chart not uploaded (%s); showing text instead%s", error,
                     ": add the files:write scope" if error == "missing_scope" else "")
-        r.set(keys.rank_chart_off(), error, ex=UPLOAD_OFF_TTL)
+        charts.turn_uploads_off(error, UPLOAD_OFF_TTL)
         return None
     except Exception as exc:  # drawing or network: text this time, try again next open
         log.warning("App Home rank chart not shown (%s: %s)", type(exc).__name__, exc)
         return None
-    r.hset(key, mapping={"sig": signature, "file": file_id})
-    r.expire(key, CHART_TTL)
-    if known[1] and known[1].decode() != file_id:
+    charts.put_rank_chart(user, signature, file_id, CHART_TTL)
+    if known_file and known_file != file_id:
         try:  # the chart it replaces is never shown again
-            client.files_delete(file=known[1].decode())
+            client.files_delete(file=known_file)
         except Exception as exc:
-            log.info("old rank chart %s not deleted (%s)", known[1].decode(), exc)
+            log.info("old rank chart %s not deleted (%s)", known_file, exc)
     return file_id
 
 
 def forget_chart(deps: Deps, user: str) -> None:
     """Slack would not show the uploaded chart (e.g. still being processed): drop it, so
     the next open uploads afresh."""
-    deps.store.r.delete(deps.store.keys.rank_chart(user))
+    deps.store.charts.forget_rank_chart(user)
 
 
 def delete_chart_file(deps: Deps, client: WebClient, user: str) -> None:
     """Forget-me: delete the person's uploaded App Home chart from Slack too."""
-    file_id = deps.store.r.hget(deps.store.keys.rank_chart(user), "file")
+    _, file_id = deps.store.charts.rank_chart(user)
     if not file_id:
         return
     try:
-        client.files_delete(file=file_id.decode())
+        client.files_delete(file=file_id)
     except Exception as exc:  # the rest of forget-me goes on
-        log.warning("rank chart %s of %s not deleted (%s)", file_id.decode(), user, exc)
+        log.warning("rank chart %s of %s not deleted (%s)", file_id, user, exc)
 
 
 def has_chart(blocks: Sequence[dict]) -> bool:

@@ -4,7 +4,7 @@ day, with the day-hash fields it sets (see `bot.core.counts`). The wire-format m
 rejected rows (each with its reason) out.
 
 A row is the whole of what that source says about that identity on that day: when the
-same source reports the day again, the new row replaces the old one (`Store.record`).
+same source reports the day again, the new row replaces the old one (`Store.counting.record`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.counts import Outcome, Usage, fingerprint
 from bot.sources.strict_json import OutOfRange
 
 MAX_EVENTS = 1000
@@ -206,3 +207,34 @@ def describe(exc: ValidationError) -> str:
             msg = "unknown field"
         parts.append(f"{field}: {msg}")
     return "; ".join(parts)
+
+
+# -- reports as the counting model (bot.core.counts): what the store counts ----------------
+def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
+    """The fingerprint of a wire report's content, its id left out."""
+    content = report.model_dump(mode="json", exclude={"id"})
+    return fingerprint(sorted(content.items()))
+
+
+def usage_from_report(report: UsageReport) -> Usage:
+    fields: list[tuple[str, float]] = [("tokens", report.tokens),
+                                       ("cost", float(report.cost_usd)),
+                                       ("requests", report.requests)]
+    if report.input_tokens:
+        fields.append(("input_tokens", report.input_tokens))
+    if report.output_tokens:
+        fields.append(("output_tokens", report.output_tokens))
+    return Usage(id=report.id, ts=report.ts, fields=tuple(fields),
+                 fingerprint=report_fingerprint(report))
+
+
+def outcome_from_report(report: OutcomeReport) -> Outcome:
+    return Outcome(id=report.id, ts=report.ts, kind=report.kind, count=report.count,
+                   ref=report.ref, fingerprint=report_fingerprint(report))
+
+
+def counted(report: UsageReport | OutcomeReport) -> Usage | Outcome:
+    """What a validated `/ingest` report adds, in the counting model the store takes."""
+    if isinstance(report, UsageReport):
+        return usage_from_report(report)
+    return outcome_from_report(report)

@@ -131,3 +131,11 @@ def workspace_client(client: redis.Redis | RedisCluster, key: str) -> redis.Redi
     if isinstance(client, RedisCluster):
         return SlotClient(client, key)
     return client
+
+
+def own_connections(client: redis.Redis) -> redis.Redis:
+    """A client on the same Redis server as `client` with a connection pool of its own
+    (for a process that forks, or jobs that must not share the web workers' pool)."""
+    pool = client.connection_pool
+    return redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, **pool.connection_kwargs))

@@ -1,7 +1,7 @@
 """Every Redis key name tokenboard uses, built in one place.
 
 All keys of a workspace share the hash tag `{ws}`, so the multi-key scripts of one
-workspace stay in one Redis Cluster slot. The scripts (bot/store/scripts.py) build the
+workspace stay in one Redis Cluster slot. The scripts (bot/store/lua/*.lua) build the
 names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
 `rebuild:days`, …) from keys they were given, so those stay in the same slot. Layout:
 
@@ -9,7 +9,8 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
                                       own day): a directory hash (l, s, n) of buckets
     tb:{ws}:ids:<sender>:<date>:<i>   … each a small hash: 8-byte id digest → 4-byte content
                                       fingerprint, one expiry (linear hashing, see
-                                      bot/store/scripts.py: each bucket stays a listpack)
+                                      bot/store/lua/common/buckets.lua: each bucket stays
+                                      a listpack)
     tb:{ws}:days:<date>               people's raw counts of that day: a directory hash
                                       (l, s, n) of buckets
     tb:{ws}:days:<date>:<i>           … each a small hash: user → the person's day packed
@@ -103,6 +104,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from bot.core.periods import Bucket
+
 # A workspace name: a Slack team or enterprise id (T012AB3CD, E012AB3CD), or a name such as
 # `default` or `demo`. No braces (they would break the hash tag), no ':' (the separator).
 WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -121,6 +124,10 @@ class Keys:
 
     def zkey(self, metric: str, scope: str, name: str) -> str:
         return self.key("z", metric, scope, name)
+
+    def board(self, metric: str, bucket: Bucket) -> str:
+        """The sorted set of `metric` in a period bucket (tokens, cost, requests, points)."""
+        return self.zkey(metric, bucket.scope, bucket.name)
 
     def days(self, day: date) -> str:
         """The directory of one day's buckets of people's counts."""

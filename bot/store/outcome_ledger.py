@@ -13,9 +13,31 @@ from datetime import datetime
 import redis
 
 from bot.store.keys import Keys
-from bot.store.lua import load
+from bot.store.lua import Call, Script
 
 PAIR_TTL = 15 * 86400
+PAIR_REVIEW = Script("pair_review")
+FIRST_DEPLOY = Script("first_deploy")
+LATEST = Script("latest")
+
+
+def pair_review_call(*, pairs: str, seen: str, review_object: str, pair: str, reverse: str,
+                     ttl: int) -> Call:
+    """lua/pair_review.lua: one review (`review_object`) of the week's `pair`
+    ("reviewer>author"; `reverse` the other way)."""
+    return Call([pairs, seen], [review_object, pair, reverse, ttl])
+
+
+def first_deploy_call(*, deploy: str, status_object: str, ttl: int) -> Call:
+    """lua/first_deploy.lua: whether `status_object` is the first deploy of `deploy`."""
+    return Call([deploy], [status_object, ttl])
+
+
+def latest_call(*, key: str, field: str, when: int, ttl: int,
+                others: tuple[str, ...] = ()) -> Call:
+    """lua/latest.lua: keep the later of `when` and `key`'s `field`; set the `others`
+    field, value pairs."""
+    return Call([key], [field, when, ttl, *others])
 
 
 def iso_week(when: datetime) -> str:
@@ -28,16 +50,13 @@ class OutcomeLedger:
         self.r = client
         self.keys = keys
         self.ttl = max(retention_days, 1) * 86400
-        self._pair = client.register_script(load("pair_review"))
-        self._first_deploy = client.register_script(load("first_deploy"))
-        self._latest = client.register_script(load("latest"))
 
     # -- pull requests ---------------------------------------------------------------------
     def pushed(self, pr_object: str, when: datetime, lines: int | None) -> None:
         """The pull request was opened or pushed to at `when` (the latest time is kept)."""
-        extra = ["lines", str(lines)] if lines is not None else []
-        self._latest(keys=[self.keys.key("prinfo", pr_object)],
-                     args=["pushed", int(when.timestamp()), self.ttl, *extra])
+        extra = ("lines", str(lines)) if lines is not None else ()
+        LATEST.run(self.r, latest_call(key=self.keys.key("prinfo", pr_object), field="pushed",
+                                       when=int(when.timestamp()), ttl=self.ttl, others=extra))
 
     def pr_info(self, pr_object: str) -> tuple[float | None, int | None]:
         """(last push epoch s, changed lines) as remembered, each None when unknown."""
@@ -81,9 +100,10 @@ class OutcomeLedger:
                     author: str) -> tuple[int, int]:
         """(ordinal, reverse): the review's place among `reviewer`'s reviews of `author`
         in `week`, and `author`'s reviews of `reviewer` that week so far. Once per review."""
-        raw = self._pair(keys=[self.keys.key("pairs", week), self.keys.key("pairseen", week)],
-                         args=[review_object, f"{reviewer}>{author}", f"{author}>{reviewer}",
-                               PAIR_TTL])
+        raw = PAIR_REVIEW.run(self.r, pair_review_call(
+            pairs=self.keys.key("pairs", week), seen=self.keys.key("pairseen", week),
+            review_object=review_object, pair=f"{reviewer}>{author}",
+            reverse=f"{author}>{reviewer}", ttl=PAIR_TTL))
         ordinal, reverse = (raw.decode() if isinstance(raw, bytes) else raw).split(",")
         return int(ordinal), int(reverse)
 
@@ -110,7 +130,8 @@ class OutcomeLedger:
     # -- deploys ---------------------------------------------------------------------------
     def first_deploy(self, repo: str, sha: str, environment: str, status_object: str) -> bool:
         key = self.keys.key("deployed", f"{repo}@{sha.lower()}:{environment}")
-        return self._first_deploy(keys=[key], args=[status_object, self.ttl]) == 1
+        return FIRST_DEPLOY.run(self.r, first_deploy_call(
+            deploy=key, status_object=status_object, ttl=self.ttl)) == 1
 
     # -- incidents -------------------------------------------------------------------------
     def triggered(self, incident_object: str, by: str, when: datetime) -> None:

@@ -28,7 +28,7 @@ from bot.intake.ingest import (
 )
 from bot.runtime.deps import Deps
 from bot.slack.directory import LookupUnavailable
-from bot.store.ratelimit import retry_after
+from bot.store.ratelimit import retry_after_header
 from bot.web.body import BodyError, declared_length, read_body
 from bot.web.otlp_routes import handle as handle_otlp
 from bot.web.slack_guard import ReplayGuard, SlackGuard
@@ -78,7 +78,7 @@ class Routes:
         if bolt_app is not None:
             self.slack = SlackGuard(bolt_app, settings.slack_signing_secret,
                                     settings.slack_max_body_bytes,
-                                    ReplayGuard(store.r, store.keys))
+                                    ReplayGuard(store))
 
     def ingest_view(self) -> Response:
         return json_answer(*self.ingest(request.environ))
@@ -140,7 +140,7 @@ class Routes:
             log.warning("ingest: Redis unavailable: %s", exc)
             message = "storage unavailable; retry the whole batch (no event is counted twice)"
             return 503, {"error": message}, [("Retry-After", "5")]
-        deps.store.heard("ingest")
+        deps.store.heard.mark("ingest")
         return 200, result.as_dict(), []
 
     @staticmethod
@@ -158,7 +158,7 @@ class Routes:
             return 503, {"error": "storage unavailable; retry"}, [("Retry-After", "5")]
         if wait is None:
             return None
-        seconds = retry_after(wait)
+        seconds = retry_after_header(wait)
         limit = limiter.per_minute if per_minute is None else per_minute
         return 429, {"error": f"sender {sender!r} is over {limit} requests "
                               f"a minute; retry in {seconds} s"}, [("Retry-After", str(seconds))]

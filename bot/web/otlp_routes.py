@@ -20,7 +20,7 @@ from bot.intake.telemetry import receive
 from bot.runtime.deps import Deps
 from bot.slack.directory import LookupUnavailable
 from bot.sources import otlp
-from bot.store.ratelimit import retry_after
+from bot.store.ratelimit import retry_after_header
 from bot.web.body import BodyError, declared_length, read_body
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
             log.warning("otlp: Redis unavailable: %s", exc)
             return fail(503, UNAVAILABLE, "storage unavailable; retry", [("Retry-After", "5")])
         if wait is not None:
-            seconds = retry_after(wait)
+            seconds = retry_after_header(wait)
             limit = limiter.per_minute if rate is None else rate
             return fail(429, RESOURCE_EXHAUSTED, f"sender {sender!r} is over "
                         f"{limit} requests a minute; retry in {seconds} s",
@@ -87,7 +87,7 @@ def handle(deps: Deps, environ: dict[str, Any], signal: str) -> Answer:
         return fail(503, UNAVAILABLE, "storage unavailable; retry (nothing is counted twice)",
                     [("Retry-After", "5")])
     if receipt.counted:
-        deps.store.heard("otlp")
+        deps.store.heard.mark("otlp")
     message = receipt.message()
     if receipt.rejected or receipt.unmapped:
         log.info("otlp %s from %s: %d counted, %d rejected: %s", signal, sender,

@@ -30,8 +30,6 @@ import time
 
 import redis
 from flask import Request, Response
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.request.internals import (
@@ -42,8 +40,7 @@ from slack_bolt.request.internals import (
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import ClientDisconnected
 
-from bot.store.cluster import SlotClient
-from bot.store.keys import Keys
+from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,25 +65,11 @@ def quiet_bolt_body_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def with_timeout(client: redis.Redis, seconds: float) -> redis.Redis:
-    """A client for the same server as `client`, waiting at most `seconds`, no retries
-    (on a Redis Cluster: for the same slot, following it)."""
-    if isinstance(client, SlotClient):
-        return client.with_timeout(seconds)
-    pool = client.connection_pool
-    kwargs = {**pool.connection_kwargs, "socket_timeout": seconds,
-              "socket_connect_timeout": seconds, "retry": Retry(NoBackoff(), 0)}
-    return redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=pool.connection_class, max_connections=64, **kwargs))
-
-
 class ReplayGuard:
     """Remembers accepted Slack request signatures in Redis (`SET NX` until they expire)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, timeout: float = REPLAY_TIMEOUT
-                 ) -> None:
-        self.r = with_timeout(client, timeout)
-        self.keys = keys
+    def __init__(self, store: Store, timeout: float = REPLAY_TIMEOUT) -> None:
+        self.replays = store.replays(timeout)
 
     def first_time(self, signature: str, timestamp: int) -> bool:
         """True the first time a signature is seen, or when Redis cannot say (fail open).
@@ -96,14 +79,14 @@ class ReplayGuard:
         """
         ttl = max(1, int(timestamp + WINDOW - time.time()) + 60)
         try:
-            return bool(self.r.set(self.keys.replay(signature), 1, nx=True, ex=ttl))
+            return self.replays.first_time(signature, ttl)
         except (redis.RedisError, OSError) as exc:
             log.warning("slack: replay check skipped, Redis did not answer: %s",
                         type(exc).__name__)
             return True
 
     def close(self) -> None:
-        self.r.close()
+        self.replays.close()
 
 
 class Refused(Exception):

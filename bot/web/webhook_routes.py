@@ -23,7 +23,6 @@ from bot.sources.github import github_facts, github_verify
 from bot.sources.gitlab import gitlab_facts, gitlab_verify
 from bot.sources.pagerduty import pagerduty_facts, pagerduty_verify
 from bot.sources.webhook_facts import Fact, WebhookError
-from bot.store.pull_requests import PullRequests
 from bot.web.body import BodyError, declared_length, read_body
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def handle(deps: Deps, environ: dict[str, Any], source: str) -> Answer:
     if not facts:
         log.debug("%s webhook: nothing to count in this delivery", source)
         return 200, {"counted": 0, "duplicates": 0}, []
-    prs = PullRequests(deps.store.r, deps.store.keys, deps.store.retention_days)
+    prs = deps.store.pull_requests
     retry = 5
     try:
         receipt = receive(deps.store, deps.identities, prs, facts, source)
@@ -90,7 +89,7 @@ def handle(deps: Deps, environ: dict[str, Any], source: str) -> Answer:
         log.warning("%s webhook: Redis unavailable: %s", source, exc)
         message = "storage unavailable; retry (nothing is counted twice)"
     else:
-        deps.store.heard(source)
+        deps.store.heard.mark(source)
         return 200, receipt.as_dict(), []
     return 503, {"error": message}, [("Retry-After", str(retry))]
 

@@ -1,0 +1,75 @@
+-- One logical hash spread over small hashes by linear hashing, so every piece stays in
+-- Redis's compact listpack encoding (<= 512 entries, 64-byte values) however large the
+-- logical hash grows. A directory hash `<dir>` holds l (level), s (split pointer) and n
+-- (entries); bucket `<dir>:<i>` holds the entries whose 32-bit hash h maps to i:
+-- `h mod 2^l`, or `h mod 2^(l+1)` when that is below s. When n passes the load per bucket
+-- (IDS_LOAD event ids; DAYS_LOAD entries of days, ~50 people, so that rescoring one bucket
+-- per call stays short), bucket s is split into s and s + 2^l (one HGETALL of a small
+-- hash). Used for the event ids of a sender's day (field: 8-byte id digest, value: 4-byte
+-- content fingerprint) and for the people's counts of a day (field: user id).
+-- IDS_LOAD and DAYS_LOAD are bot.store.days's (tests/test_store_lua.py checks they agree).
+local IDS_LOAD, DAYS_LOAD = 160, 64
+local function lh_state(dir)
+  local st = redis.call('HMGET', dir, 'l', 's')
+  return {l = tonumber(st[1] or '0'), s = tonumber(st[2] or '0')}
+end
+local function lh_count(st) return 2 ^ st.l + st.s end
+local function lh_index(st, h)
+  local size = 2 ^ st.l
+  local b = h % size
+  if b < st.s then b = h % (2 * size) end
+  return b
+end
+-- `added` entries went into dir's buckets: split the next bucket if the mean load passed
+-- `load` (unless `frozen`: a rebuild is walking this dir's buckets). hash_of(field)
+-- gives a field's 32-bit hash; ttl is the buckets' expiry.
+local function lh_grow(dir, st, added, ttl, hash_of, frozen, load)
+  if added == 0 then return end
+  local n = redis.call('HINCRBY', dir, 'n', added)
+  redis.call('EXPIRE', dir, ttl)
+  if n <= load * lh_count(st) or (frozen and frozen()) then return end
+  local size = 2 ^ st.l
+  local from = dir .. ':' .. st.s
+  local all = redis.call('HGETALL', from)
+  local moved, names = {}, {}
+  for j = 1, #all, 2 do
+    if hash_of(all[j]) % (2 * size) ~= st.s then
+      moved[#moved + 1] = all[j]
+      moved[#moved + 1] = all[j + 1]
+      names[#names + 1] = all[j]
+    end
+  end
+  if #names > 0 then
+    local to = dir .. ':' .. (st.s + size)
+    redis.call('HSET', to, unpack(moved))
+    redis.call('EXPIRE', to, ttl)
+    redis.call('HDEL', from, unpack(names))
+  end
+  st.s = st.s + 1
+  if st.s == size then st.l, st.s = st.l + 1, 0 end
+  redis.call('HSET', dir, 'l', st.l, 's', st.s)
+end
+-- 32-bit hash of an id digest (its first 4 bytes) and of a user id (the day's field,
+-- without a `|<k>` continuation suffix)
+local function digest_hash(d)
+  local a, b, c, e = string.byte(d, 1, 4)
+  return ((a * 256 + b) * 256 + c) * 256 + e
+end
+local function user_hash(u)
+  local bar = string.find(u, '|', 1, true)
+  if bar then u = string.sub(u, 1, bar - 1) end
+  return tonumber(string.sub(redis.sha1hex(u), 1, 8), 16)
+end
+-- Claim an event id (8-byte digest) in a sender's day: 1 new, 0 the same content seen
+-- before, -3 the id was used for other content.
+local function claim_id(dir, digest, fp, ttl)
+  local st = lh_state(dir)
+  local key = dir .. ':' .. lh_index(st, digest_hash(digest))
+  if redis.call('HSETNX', key, digest, fp) == 1 then
+    redis.call('EXPIRE', key, ttl)
+    lh_grow(dir, st, 1, ttl, digest_hash, nil, IDS_LOAD)
+    return 1
+  end
+  if redis.call('HGET', key, digest) == fp then return 0 end
+  return -3
+end
