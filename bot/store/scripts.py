@@ -24,10 +24,13 @@ Shared pieces, in the order the scripts concatenate them:
 from __future__ import annotations
 
 from bot.core.counts import DAY_CODES
+from bot.store.lua import load as load_lua
 
 IDS_LOAD = 160  # mean event ids per bucket before a split: unsplit ones stay well < 512
 DAYS_LOAD = 64  # mean entries of people's days per bucket: a rescoring call reads one bucket
 DAY_PIECE = 63  # bytes of packed day text per piece (+ 1 digit: listpack keeps values ≤ 64)
+# TEAMS HOOK: mirrors board changes into the person's teams' sets (bot/store/teams.py)
+TEAM_HOOK_LUA = load_lua("team_hook")
 DONE = 1_000_000_000  # a rebuilt day's progress: every bucket done
 TMP_TTL = 7200  # a rebuild's temporary keys expire if it dies
 
@@ -297,11 +300,13 @@ local function touch(first, last, amount, only_if_new, day_bucket)
     local key = KEYS[i]
     if key ~= KEYS[22] then
       if rebuilding(i) then mirror(i, key, only_if_new and 0 or amount, day_bucket) end
+      local team_new = team_fresh(i, key)  -- TEAMS HOOK (bot/store/lua/team_hook.lua)
       if only_if_new then
         redis.call('ZADD', key, 'NX', 0, user)
       else
         redis.call('ZINCRBY', key, amount, user)
       end
+      team_touch(i, key, only_if_new and 0 or amount, team_new)  -- TEAMS HOOK
       local ttl = ARGV[4 + ((i - 3) % 4)]
       if (i - 3) % 4 < 3 then redis.call('EXPIRE', key, ttl) end
     end
@@ -326,7 +331,7 @@ _COMMON = _BUCKETS_FN + _DAY_FN + _POINTS_FN + """
 if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
 local user = ARGV[1]
 local mapped = ARGV[9] == '1'
-""" + _BOARDS_FN + """
+""" + TEAM_HOOK_LUA + _BOARDS_FN + """
 local function keep_unmapped(amount)
   redis.call('ZINCRBY', KEYS[23], amount, user)
   redis.call('SADD', KEYS[24], ARGV[10])
