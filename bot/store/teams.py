@@ -10,7 +10,8 @@ Keys (all under the workspace's hash tag, beside those in bot.store.keys):
                                       board (mirror of `z:<metric>:<scope>:<name>`)
     tb:{ws}:team:z:points:…:n         hash team → members active in the period
     tb:{ws}:team:z:…:built            'b|<stamp>|<token>' while built, 'r|<stamp>' ready
-    tb:{ws}:team:sets                 the team sets ever built (removed with the teams)
+    tb:{ws}:team:sets                 the team sets ever built
+    tb:{ws}:team:claim:<what>         one process runs the user-group sync at a time
 
 **Membership rule: today's roster.** A team's figures for any period, past ones included,
 are the sums of its *current* members' figures in that period. A roster change bumps the
@@ -156,6 +157,10 @@ class TeamStore:
         """The people's sets changed under the team sets (a person forgotten): rebuild on
         the next read."""
         self.r.incr(self.key("version"))
+
+    def claim(self, what: str, seconds: int) -> bool:
+        """One process does `what` per `seconds` (e.g. the user-group sync)."""
+        return bool(self.r.set(self.key("claim", what), "1", nx=True, ex=seconds))
 
     # -- period team sets -----------------------------------------------------------------
     def _stamp(self, raw_metric: str) -> str:
