@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
+from bot.core.config import BoardConfig
+from bot.core.periods import day_bucket
 from bot.runtime.deps import Deps
 from bot.slack.usergroups import SyncResult, sync_usergroups
 from bot.store.teams import TeamStore
@@ -28,3 +31,29 @@ def sync_teams(deps: Deps, force: bool = False) -> SyncResult | None:
     if result.changed:
         log.info("team sync: %s", " ".join(result.lines()[:1]))
     return result
+
+
+def digest_with_teams(deps: Deps, day: date, config: BoardConfig, blocks: list[dict],
+                      text: str) -> tuple[list[dict], str]:
+    """The digest's blocks with its teams section (the day's team board) added; with
+    display "teams" (teams only), the teams section is the whole digest: nobody named."""
+    from bot.boards.teams import TeamBoards
+    from bot.render.team_blocks import digest_teams_blocks
+
+    boards = TeamBoards(deps.store, now=deps.leaderboards.now)
+    has_teams = bool(boards.teams.teams())
+    section = []
+    if has_teams:
+        tb = boards.bucket_board(day_bucket(day), config, "day", title=f"{day:%a %d %b %Y}",
+                                 label=f"on {day:%a %d %b}")
+        section = digest_teams_blocks(tb)
+    if config.display != "teams":
+        return blocks + section, text
+    title = f"Team leaderboard · {day:%a %d %b %Y}"
+    head = [{"type": "header", "text": {"type": "plain_text", "text": title}}]
+    if not section:
+        section = [{"type": "section", "text": {
+            "type": "mrkdwn", "verbatim": True,
+            "text": f"No team was active on {day:%a %d %b}." if has_teams else
+                    "No teams are set up yet, and individuals are not ranked here."}}]
+    return head + section, title

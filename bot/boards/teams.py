@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from bot.boards.leaderboard import PeriodBoard
 from bot.core.config import BoardConfig
-from bot.core.periods import bucket_for_period, period_label, period_name, period_title
+from bot.core.periods import Bucket, bucket_for_period, period_label, period_name, period_title
 from bot.core.ranking import PersonTotals, rank_board
 from bot.core.teams import (
     TeamAgreement,
@@ -80,10 +80,15 @@ class TeamBoards:
         now = self.now()
         config = config or self.store.load_config()
         bucket = bucket_for_period(period, self.store.tz, now)
-        totals = self.teams.period_totals(bucket, config.raw_metric)
         tz = self.store.tz
-        return TeamPeriodBoard(period=period, title=period_title(period, tz, now),
-                               label=period_label(period), name=period_name(period, tz, now),
+        return self.bucket_board(bucket, config, period, title=period_title(period, tz, now),
+                                 label=period_label(period), name=period_name(period, tz, now))
+
+    def bucket_board(self, bucket: Bucket, config: BoardConfig, period: str, title: str,
+                     label: str, name: str = "") -> TeamPeriodBoard:
+        """The team board of one calendar bucket (the digest's day)."""
+        totals = self.teams.period_totals(bucket, config.raw_metric)
+        return TeamPeriodBoard(period=period, title=title, label=label, name=name,
                                config=config, board=rank_teams(totals),
                                bucket_name=bucket.name, teams=len(totals))
 
