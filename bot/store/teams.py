@@ -141,8 +141,11 @@ class TeamStore:
         self.save({}, remove=list(names))
 
     def forget_member(self, user: str) -> None:
-        """Take a person out of every team (they asked to be forgotten)."""
+        """Take a person out of every team (they asked to be forgotten); the team sets
+        are rebuilt on the next read, without the person's scores. Nothing without teams."""
         infos = self.teams()
+        if not infos:
+            return
         pipe = self.r.pipeline(transaction=True)
         for name in self.teams_of(user):
             pipe.srem(self.key("members", name), user)
