@@ -20,7 +20,7 @@ from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
 BENCHMARKS = ["slash_latency", "ingest", "otlp", "vendor_import", "scale_out", "memory",
-              "leaderboard", "digest", "rebuild", "monday"]
+              "teams", "leaderboard", "digest", "rebuild", "monday"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -73,6 +73,12 @@ def summary(results: dict[str, Any]) -> list[str]:
                      f"board p99 {r['board_p99'] * 1000:.0f} ms (target <= 100 ms); ingest "
                      f"{r['ingest_events_per_s']:,.0f} events/s (asked 2,000); "
                      f"{r['slow_commands']} Redis commands over 10 ms")
+    if r := results.get("teams"):
+        lines.append(f"teams         {r['people']:,} people in {r['teams']:,} teams: read p50 "
+                     f"{r['read_p50_ms']:.1f} ms ({r['read_commands']} commands), build "
+                     f"{r['build_s']:.1f} s (slowest command {r['build_slowest_command_us']:,} "
+                     f"us); ingest {r['ingest_in_teams_per_s']:,.0f}/s in teams vs "
+                     f"{r['ingest_no_team_per_s']:,.0f}/s")
     for name in ("digest", "rebuild"):
         if isinstance(r := results.get(name), dict):
             figures = ", ".join(f"{k} {v:,.3g}" for k, v in r.items()

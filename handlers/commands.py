@@ -1,5 +1,5 @@
-"""`/leaderboard [period|me|help|config|optout|optin|forget-me|link]`: ack at once, then
-answer privately via response_url."""
+"""`/leaderboard [period|me|teams|team NAME|help|config|optout|optin|forget-me|link]`: ack at
+once, then answer privately via response_url."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 from bot.slack.board_chart import chart_for_reply, forget_chart
 from bot.slack.first_run import delete_chart_file
+from bot.store.teams import TeamStore
 from handlers.admin import NOT_ADMIN, open_config
 from handlers.claims import request_link
+from handlers.teams import parse_team, send_inside_team, send_team_board, share_team_board
 
 log = logging.getLogger(__name__)
 DEFAULT_PERIOD = "week"
@@ -55,6 +57,13 @@ def parse(text: str) -> tuple[str, str | None]:
         return VERBS[words[0]], None
     if len(words) == 1 and words[0] in PERIODS:
         return "board", words[0]
+    # TEAMS: `teams [period]` → ('teams', period); `team NAME [period]` → ('team', text)
+    if words[0] == "teams" and len(words) <= 2:
+        period = words[1] if len(words) == 2 else DEFAULT_PERIOD
+        if period in PERIODS:
+            return "teams", period
+    if words[0] == "team" and len(words) >= 2:
+        return "team", " ".join(text.split()[1:])
     if words[0] == "me" and len(words) <= 2:
         period = words[1] if len(words) == 2 else DEFAULT_PERIOD
         if period in PERIODS:
@@ -98,6 +107,14 @@ def register(app: App, workspaces: Workspaces) -> None:
         if action in ("optout", "optin"):
             deps.store.privacy.set_opt_out(viewer, action == "optout")
             respond(text=OPT_TEXT[action], response_type="ephemeral")
+            return
+        if action == "team":  # TEAMS
+            found = parse_team(["team", *(period or "").split()])
+            if found:
+                send_inside_team(deps, respond, found[0], found[1], viewer)
+            return
+        if action == "teams" and period is not None:  # TEAMS
+            send_team_board(deps, respond, period, viewer, replace=False)
             return
         if action not in ("board", "me") or period is None:
             return
@@ -144,6 +161,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         user = body["user"]["id"]  # only ever the person who clicked
         delete_chart_file(deps, client, user)  # their App Home chart, on Slack
         removed = deps.store.privacy.forget_user(user)
+        TeamStore(deps.store).forget_member(user)  # TEAMS: out of every team too
         log.info("forgot %s (%d entries)", user, removed)
         respond(replace_original=True, response_type="ephemeral",
                 text=f"Done: deleted {removed} stored entries about you. Reports that tools "
@@ -196,6 +214,9 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
                replace: bool) -> None:
     """The private board for `period`, with its chart, through the response_url: a new
     message for the command, the same message replaced for a period button."""
+    if deps.store.configs.load().display == "teams":  # TEAMS: individuals are not ranked
+        send_team_board(deps, respond, period, viewer, replace)
+        return
     pb = deps.leaderboards.period_board(period, viewer=viewer)
     names, show_flags = _names_and_flags(deps, pb, viewer)
     chart = chart_for_reply(deps, client, pb, names, viewer)
@@ -226,6 +247,8 @@ def share_board(deps: Deps, client: WebClient, body: dict) -> str:
     config = deps.store.configs.load()
     if not config.sharing_enabled:  # no button is shown; an old or forged click lands here
         return SHARING_OFF
+    if config.display == "teams":  # TEAMS: a shared board ranks teams only
+        return share_team_board(deps, client, body)
     if period not in PERIODS or not channel:
         return "There is no board to share here."
     pb = deps.leaderboards.period_board(period, config=config, viewer=None)

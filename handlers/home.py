@@ -69,6 +69,7 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     week = boards[HOME_PERIODS.index("week")]
     why = why_blocks(person_why(deps.store, config, week.bucket, user_id),
                      title="How your outcome points were made this week")
+    why = team_home_blocks(deps, user_id, config) + why  # TEAMS: the person's teams
 
     def publish() -> None:
         client.views_publish(user_id=user_id,
@@ -89,6 +90,15 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         forget_chart(deps, user_id)
         history = history_blocks(deps, client, user_id, config, chart=False)
         publish()
+
+
+def team_home_blocks(deps: Deps, user_id: str, config) -> list[dict]:
+    """The person's teams and their places on this week's team board."""
+    from bot.boards.teams import TeamBoards
+    from bot.render.team_blocks import home_teams_blocks
+
+    boards = TeamBoards(deps.store, now=deps.leaderboards.now)
+    return home_teams_blocks(boards.places(user_id, "week", config))
 
 
 def senders_note(deps: Deps, now: float | None = None) -> str | None:

@@ -33,6 +33,7 @@ from bot.render.chart import alt_text, chart_people, slope_chart
 from bot.render.digest_blocks import DigestData, digest_blocks, people_named
 from bot.runtime.deps import Deps
 from bot.slack.channels import ChannelUnresolved, is_channel_id, resolve_channel
+from jobs.teams import digest_with_teams
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 120  # seconds: longer than building + posting takes, short enough to recover
@@ -131,8 +132,9 @@ class DigestRunner:
         shown = chart_people(board.raw, board.outcome, config.board_size)
         names = self.deps.directory.names(people_named(data))
         blocks, text = digest_blocks(data, names)
+        blocks, text = digest_with_teams(self.deps, day, config, blocks, text)  # TEAMS
         png, alt, chart_error = None, "", None
-        if with_chart and shown:
+        if with_chart and shown and config.display != "teams":  # TEAMS: nobody named
             if config.display == "anonymous":  # the chart names nobody either
                 names = {r.user: "someone" for r in shown}
             try:

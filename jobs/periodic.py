@@ -60,8 +60,16 @@ def pull_vendors(deps: Deps) -> None:
     DailyPulls(deps).tick()
 
 
+def sync_teams(deps: Deps) -> None:
+    """Teams from Slack user groups (jobs/teams.py), claimed in Redis."""
+    from jobs.teams import sync_teams as sync
+
+    sync(deps)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("rescore", 10, rescore),
     PeriodicJob("figures", REFRESH_EVERY, refresh_figures, at_start=False),
     PeriodicJob("pulls", TICK_MINUTES * 60, pull_vendors),
+    PeriodicJob("teams", 60, sync_teams),  # claims one sync per 15 minutes
 ]

@@ -79,6 +79,7 @@ class _State:
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds per call
     in_flight: dict[str, int] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=dict)  # most calls of a method at once
+    usergroups: dict[str, dict] = field(default_factory=dict)  # id -> usergroups.list entry
     seq: int = 0
 
 
@@ -251,6 +252,25 @@ class SlackStub:
             self._state.channels[id] = channel
         return channel
 
+    def add_usergroup(self, id: str, handle: str, users: list[str], name: str = "",
+                      disabled: bool = False) -> dict:
+        """A user group (usergroups.list, usergroups.users.list); again to change it."""
+        group = {"id": id, "team_id": TEAM_ID, "is_usergroup": True, "is_subteam": True,
+                 "name": name or handle.title(), "description": "", "handle": handle,
+                 "is_external": False, "date_create": 1_700_000_000,
+                 "date_update": 1_700_000_000, "date_delete": 1_700_000_100 if disabled else 0,
+                 "auto_type": None, "created_by": "U0ADMIN", "updated_by": "U0ADMIN",
+                 "deleted_by": "U0ADMIN" if disabled else None,
+                 "prefs": {"channels": [], "groups": []}, "users": list(users),
+                 "user_count": len(users)}
+        with self._lock:
+            self._state.usergroups[id] = group
+        return group
+
+    def remove_usergroup(self, id: str) -> None:
+        with self._lock:
+            self._state.usergroups.pop(id, None)
+
     def fail_next(
         self,
         method: str,
@@ -383,6 +403,7 @@ class SlackStub:
             s.not_ready.clear()
             s.history.clear()
             s.channels.clear()
+            s.usergroups.clear()
             s.faults.clear()
             s.delays.clear()
             s.in_flight.clear()
@@ -587,6 +608,26 @@ class SlackStub:
             more = start + limit < len(listed)
             return {"channels": page,
                     "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        if method == "usergroups.list":
+            # like Slack: disabled groups only with include_disabled, users only with
+            # include_users, user_count always
+            disabled = str(args.get("include_disabled", "")).lower() in ("1", "true")
+            with_users = str(args.get("include_users", "")).lower() in ("1", "true")
+            with self._lock:
+                groups = [dict(g) for g in self._state.usergroups.values()
+                          if disabled or not g["date_delete"]]
+            for g in groups:
+                if not with_users:
+                    g.pop("users")
+            return {"usergroups": groups}
+        if method == "usergroups.users.list":
+            _require(args, "usergroup")
+            disabled = str(args.get("include_disabled", "")).lower() in ("1", "true")
+            with self._lock:
+                group = self._state.usergroups.get(args["usergroup"])
+            if group is None or (group["date_delete"] and not disabled):
+                raise _ApiError("no_such_subteam")
+            return {"users": list(group["users"])}
         if method == "views.publish":
             _require(args, "user_id", "view")
             return {"view": self._view(args, ("home",))}

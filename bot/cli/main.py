@@ -1,5 +1,5 @@
 """The `tokenboard` command: serve, worker, demo, leaderboard, digest, config, tokens,
-identities, workspaces, pull, import."""
+identities, workspaces, pull, import, teams."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     workspace_option(board, "to read ('demo' after `tokenboard demo`)")
     board.add_argument("--period", choices=PERIODS, default="week")
     board.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    from bot.cli.teams import add_board_options
+    from bot.cli.teams import add_parsers as add_teams_parsers
+
+    add_board_options(board)  # --teams, --team NAME
     digest = sub.add_parser("digest", help="build and post the daily digest (once per day)")
     digest.add_argument("--date", type=_day, default=None,
                         help="the local day to report on, YYYY-MM-DD (default: yesterday)")
@@ -69,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     add_parsers(sub)
     add_workspaces_parser(sub)
     add_pull_parsers(sub, _day)
+    add_teams_parsers(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -96,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli.pull import run as run_pull
 
             return run_pull(settings, args)
+        if args.command == "teams":
+            from bot.cli.teams import run as run_teams
+
+            return run_teams(settings, args)
+        if args.command == "leaderboard" and (args.teams or args.team):
+            from bot.cli.teams import print_team_board
+
+            return print_team_board(settings, args.period, args.team, args.json)
         if args.command == "workspaces":
             from bot.cli.workspace_list import run as run_workspaces
 

@@ -61,7 +61,8 @@ class BoardConfig(OutcomeRulesConfig):
     outcomes: dict[str, OutcomeRule] = Field(default_factory=lambda: dict(DEFAULT_OUTCOMES))
     board_size: int = Field(default=10, ge=5, le=25)
     efficiency_min_tokens: int = Field(default=100_000, ge=0)
-    display: Literal["names", "mentions", "anonymous"] = "names"
+    # "teams": shared surfaces rank teams only and never name an individual (teams only).
+    display: Literal["names", "mentions", "anonymous", "teams"] = "names"
     flags: Literal["admins", "everyone", "off"] = "admins"
     digest_enabled: bool = True
     # "Share in channel" on the /leaderboard reply: posts the board publicly where the
@@ -82,6 +83,9 @@ class BoardConfig(OutcomeRulesConfig):
     # counts from the source first heard from for it; every other source's usage of that
     # tool is left out, so nothing counts twice.
     tool_sources: dict[str, ToolSource] = Field(default_factory=dict)
+    # Teams from Slack user groups: their handles or ids, synced by the worker
+    # (bot/slack/usergroups.py); teams can also come from a CSV (`tokenboard teams import`).
+    team_usergroups: list[str] = Field(default_factory=list, max_length=200)
 
     def modifier_fractions(self) -> dict[str, float]:
         """What a modified outcome count is scaled by, per modifier (absent: 1)."""
@@ -170,7 +174,8 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
     for name in ("raw_metric", "board_size", "efficiency_min_tokens", "display", "flags",
                  "sharing_enabled", "digest_enabled", "digest_channel", "digest_time",
                  "timezone", "admins",
-                 "token_types", "claude_code_usage", *RULE_FIELDS, "tool_sources"):
+                 "token_types", "claude_code_usage", *RULE_FIELDS, "tool_sources",
+                 "team_usergroups"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")

@@ -56,6 +56,8 @@ HELP_TEXT = (
     "`/leaderboard today|yesterday|week|month|all` — another period (or the buttons under "
     "the board; *Share in channel* posts it where you typed the command)\n"
     "`/leaderboard me` — only your own numbers\n"
+    "`/leaderboard teams [period]` — teams ranked per active member; "
+    "`/leaderboard team NAME [period]` — the boards inside one team\n"
     "`/leaderboard optout` / `optin` — leave or rejoin the boards others see\n"
     "`/leaderboard link github LOGIN` — say which GitHub (GitLab, PagerDuty…) account is "
     "yours; an admin confirms it\n"
@@ -151,7 +153,7 @@ def person_label(user: str, names: Mapping[str, str], display: str = "names",
     except the viewer's own row.
     """
     name = escape_short(names.get(user, user))
-    if display == "anonymous":
+    if display in ("anonymous", "teams"):  # teams only: nobody named on shared surfaces
         return f"*you* ({name})" if user == viewer else "someone"
     if display == "mentions" and USER_ID.match(user):
         return f"<@{user}>"

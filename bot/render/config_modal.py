@@ -52,7 +52,8 @@ PAGE_KINDS = 30
 TRANSFORM_LABELS = {"linear": "Linear (no diminishing)", "sqrt": "Square root",
                     "log": "Logarithmic"}
 DISPLAY_LABELS = {"names": "Names", "mentions": "Names as @mentions",
-                  "anonymous": "Anonymous (#1, #2; only your own row named)"}
+                  "anonymous": "Anonymous (#1, #2; only your own row named)",
+                  "teams": "Teams only (teams ranked; nobody named, own line privately)"}
 FLAG_LABELS = {"admins": "Admins only", "everyone": "Everyone", "off": "Nobody (off)"}
 TOKEN_TYPE_LABELS = {"input": "Input", "output": "Output", "cache_read": "Cache read",
                      "cache_creation": "Cache creation", "thought": "Thinking (Gemini)",
@@ -203,6 +204,12 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
              "command was typed, shown as set above; flags only if everyone sees them.",
         element=CheckboxesElement(action_id="value", options=[share],
                                   initial_options=[share] if config.sharing_enabled else None)))
+    blocks.append(InputBlock(  # teams: Slack user groups (bot/slack/usergroups.py)
+        block_id="team_usergroups", label="Teams from Slack user groups", optional=True,
+        hint="Handles or ids, separated by spaces or commas (e.g. @platform @web). The worker "
+             "keeps their members in sync.",
+        element=PlainTextInputElement(action_id="value", max_length=2000,
+                                      initial_value=" ".join(config.team_usergroups) or None)))
     blocks.append(InputBlock(
         block_id="admins", label="tokenboard admins (besides workspace admins)", optional=True,
         element=UserMultiSelectElement(action_id="value",
@@ -349,6 +356,8 @@ def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
         "sharing_enabled": ("on" in (_value(values, "sharing") or [])) if "sharing" in values
         else config.sharing_enabled,
         "admins": _value(values, "admins") or [],
+        "team_usergroups": (_value(values, "team_usergroups") or "").replace(",", " ").split()
+        if "team_usergroups" in values else config.team_usergroups,
         "token_types": token_types or config.token_types,
         "claude_code_usage": _value(values, "claude_code_usage") or config.claude_code_usage,
         **pr_rules,

@@ -119,6 +119,8 @@ class Deps:
         """Whether `viewer` is shown the "high usage, no outcomes" flags on the boards:
         everyone, admins only (the default) or nobody, as configured."""
         config = config or self.store.configs.load()
+        if config.display == "teams":  # teams only: flags go to admins only
+            return config.flags != "off" and self.is_admin(viewer, config=config)
         return config.flags == "everyone" or (
             config.flags == "admins" and self.is_admin(viewer, config=config))
 

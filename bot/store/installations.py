@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # The bot scopes an install asks for: manifest.yml's (a test keeps them the same).
 BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read", "users:read.email",
               "files:write", "channels:read", "channels:history", "groups:read",
-              "groups:history", "metadata.message:read")
+              "groups:history", "metadata.message:read", "usergroups:read")
 
 
 def _team_of(enterprise_id: str | None, team_id: str | None,

@@ -95,6 +95,8 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
                                       can no longer be valid (replays are not run again)
     tb:{ws}:rate:<sender>             rate limiter state of a sender (theoretical arrival
                                       time, ms); expires when the sender is idle
+    tb:{ws}:team:…                    teams: rosters, per-period team sets and their markers
+                                      (named and described in bot/store/teams.py)
     tb:{ws}:worker                    "host pid" of the live `tokenboard worker` (heartbeat,
                                       30 s expiry): while it is set, serve runs no jobs
 """

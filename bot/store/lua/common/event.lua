@@ -30,6 +30,7 @@
 if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
 local user = ARGV[1]
 local mapped = ARGV[9] == '1'
+--#include common/teams.lua
 local METRIC_AT = {'tokens', 'cost', 'requests', 'points'}
 local rebuild_metric = nil
 local function rebuilding(i)
@@ -67,11 +68,13 @@ local function touch(first, last, amount, only_if_new, day_bucket)
     local key = KEYS[i]
     if key ~= KEYS[22] then
       if rebuilding(i) then mirror(i, key, only_if_new and 0 or amount, day_bucket) end
+      local team_new = team_fresh(i, key)
       if only_if_new then
         redis.call('ZADD', key, 'NX', 0, user)
       else
         redis.call('ZINCRBY', key, amount, user)
       end
+      team_touch(i, key, only_if_new and 0 or amount, team_new)
       local ttl = ARGV[4 + ((i - 3) % 4)]
       if (i - 3) % 4 < 3 then redis.call('EXPIRE', key, ttl) end
     end
