@@ -96,6 +96,8 @@ def status_lines(deps: Deps, now: float | None = None) -> list[str]:
                 text += f", {len(result.unmapped)} unmapped"
             if result.rejected:
                 text += f", {result.rejected} rejected"
+            if result.no_data:
+                text += f" — no data: {escape(result.no_data_text())}"
             if result.skipped:
                 text += f" — skipped: {escape(result.skipped)}"
             if result.error:

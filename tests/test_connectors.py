@@ -39,11 +39,36 @@ def day_bucket(day: date) -> Bucket:
     return Bucket("d", day.isoformat())
 
 
+class FakeClock:
+    """Time that passes only when slept; the pacer's waits are kept apart from the retry
+    policy's (`paced`)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.paced: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def pace(self, seconds: float) -> None:
+        self.paced.append(seconds)
+        self.t += seconds
+
+
 def pull(deps: Deps, source: str, since: date, until: date, sleeps: list[float] | None = None,
-         **settings: str) -> PullResult:
+         clock: FakeClock | None = None, **settings: str) -> PullResult:
+    """Pull with the vendor's own pacer on a fake clock; retry waits go to `sleeps` (and
+    move the clock on too)."""
     config = replace(deps.settings, **settings)
-    connector = vendors.build(config, source, sleep=(sleeps if sleeps is not None
-                                                     else []).append)
+    clock = clock or FakeClock()
+    waits = sleeps if sleeps is not None else []
+
+    def retry_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.t += seconds
+
+    connector = vendors.build(config, source, sleep=retry_sleep,
+                              pace=vendors.pacer(source, clock.now, clock.pace))
     return run_pull(deps.store, deps.identities, connector, since, until)
 
 

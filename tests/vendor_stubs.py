@@ -5,6 +5,7 @@ downloads from signed URLs), Cursor Admin and OpenAI Usage.
 Each records its requests and can be told to fail: `fail(match, status, times,
 retry_after)` answers `status` to the next `times` requests whose path and query contain
 `match`.
+A stub given a `clock` (a fake one, in tests of pacing) stamps each request with it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +28,7 @@ class Seen:
     query: dict[str, str]
     body: Any
     headers: dict[str, str]
+    at: float = 0.0  # the stub's clock when the request came
 
 
 @dataclass
@@ -62,6 +65,7 @@ class VendorStub:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.requests: list[Seen] = []
         self.faults: list[Fault] = []
+        self.clock: Callable[[], float] | None = None
         self.lock = threading.Lock()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -82,7 +86,8 @@ class VendorStub:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
-        seen = Seen(method, parts.path, query, body, dict(handler.headers.items()))
+        seen = Seen(method, parts.path, query, body, dict(handler.headers.items()),
+                    self.clock() if self.clock else 0.0)
         with self.lock:
             self.requests.append(seen)
             answer = None
@@ -135,12 +140,14 @@ class ClaudeStub(VendorStub):
 
 
 class CopilotStub(VendorStub):
-    """`data`: day → NDJSON records, split over `files` download links per day."""
+    """`data`: day → NDJSON records, split over `files` download links per day. A day in
+    `missing` has no report: 404, as GitHub answers it; so is an unknown organization."""
 
     def __init__(self, token: str, org: str, files: int = 2) -> None:
         super().__init__()
         self.token, self.org, self.files = token, org, files
         self.data: dict[date, list[dict]] = {}
+        self.missing: set[date] = set()
 
     def route(self, seen: Seen) -> Answer:
         if seen.path.startswith("/download/"):
@@ -150,8 +157,15 @@ class CopilotStub(VendorStub):
             return Answer(text="".join(json.dumps(r) + "\n" for r in records))
         if seen.headers.get("Authorization") != f"Bearer {self.token}":
             raise PermissionError("Bad credentials")
-        assert seen.path == f"/orgs/{self.org}/copilot/metrics/reports/users-1-day"
+        not_found = Answer(404, {"message": "Not Found", "documentation_url":
+                                 "https://docs.github.com/rest", "status": "404"})
+        if seen.path == f"/orgs/{self.org}":
+            return Answer(body={"login": self.org, "id": 1})
+        if seen.path != f"/orgs/{self.org}/copilot/metrics/reports/users-1-day":
+            return not_found
         day = seen.query["day"]
+        if date.fromisoformat(day) in self.missing:
+            return not_found
         return Answer(body={"download_links": [f"{self.url}/download/{day}/{n}?sig=x"
                                                for n in range(self.files)],
                             "report_day": day})

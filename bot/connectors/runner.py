@@ -7,6 +7,9 @@
 - Every row replaces what the same source said before for that identity and day
   (`Store.counting.record`), so re-pulling a day, a corrected day or an overlapping window never
   counts twice: totals change by the difference.
+- A day the vendor answers with "no data" (only where the vendor documents a 404 so, see
+  `bot.connectors.vendors`) counts nothing, is done like any other day and is listed in
+  the result's `no_data`, not as an error.
 - Rows whose identity maps to nobody are kept for it and credited when an admin links
   it (`bot.intake.identities`).
 """
@@ -61,6 +64,7 @@ class PullResult:
     error: str = ""
     skipped: str = ""
     resumed_from: str = ""
+    no_data: list[str] = field(default_factory=list)  # days the vendor has no report for
     dry_run: bool = False
     _people: set = field(default_factory=set, repr=False)
     _days: set = field(default_factory=set, repr=False)
@@ -81,6 +85,14 @@ class PullResult:
     def from_json(cls, text: str | bytes) -> PullResult:
         return cls(**json.loads(text))
 
+    def no_data_text(self) -> str:
+        """The days the vendor had no report for, short."""
+        days = sorted(self.no_data)
+        if len(days) == 1:
+            return f"the vendor has no report for {days[0]}"
+        return (f"the vendor has no report for {len(days)} days between {days[0]} and "
+                f"{days[-1]}")
+
     def summary(self) -> list[str]:
         """What happened, for the command line and App Home."""
         what = "would count" if self.dry_run else "counted"
@@ -91,6 +103,8 @@ class PullResult:
         if self.withdrawn:
             lines.append(f"withdrawn: {self.withdrawn:,} rows reported before and no longer "
                          "(set to zero)")
+        if self.no_data:
+            lines.append(f"no data: {self.no_data_text()} (nothing counted, the days are done)")
         if self.resumed_from:
             lines.append(f"resumed from {self.resumed_from}, where an earlier pull stopped")
         if self.unmapped:
@@ -222,6 +236,8 @@ def run_pull(store: Store, identities: Identities, connector: Connector, since: 
             if progress:
                 progress((start - since).days, total)
             for chunk in connector.chunks(start, until):
+                if chunk.no_data:
+                    result.no_data += [day.isoformat() for day in chunk.days]
                 result.reject(chunk.parsed.rejects)
                 record_rows(store, identities, source, chunk.parsed.rows, result, dry_run,
                             today)

@@ -1,7 +1,15 @@
 """What each vendor is asked, in its own paths, and how the answers become rows
 (through its wire-format module in `bot.sources`). Each connector yields chunks: the
 rows of whole days, in day order, so the runner can count a chunk and move its resume
-point past those days."""
+point past those days.
+
+Request rates (`RATES`): every request to a vendor's API is paced under the vendor's
+documented rate (a `Pacer` in `bot.connectors.http`), or under `DEFAULT_RATE` where the
+vendor documents none.
+
+404: only GitHub's Copilot usage metrics API answers 404 for a day it has no report for;
+that day is an empty day (`Chunk.no_data`), once the organization itself answers. Everywhere
+else a 404 is a wrong path, base URL or organization, and fails the pull."""
 
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from bot.connectors.http import PullFailed, VendorHTTP
+from bot.connectors.http import Pacer, PullFailed, VendorHTTP
 from bot.core.settings import Settings, SettingsError
 from bot.sources import claude_code, copilot, cursor, openai_usage
 from bot.sources.daily import Parsed, merge
@@ -26,10 +34,27 @@ CURSOR_PAGE = 500
 OPENAI_BUCKETS = 31  # the most 1d buckets one usage page holds
 
 
+@dataclass(frozen=True)
+class Rate:
+    requests: int   # at most this many requests …
+    per: float      # … in any window of this many seconds
+    documented: bool  # the vendor's own figure (False: our conservative default)
+
+
+DEFAULT_RATE = Rate(30, 60.0, documented=False)
+RATES: dict[str, Rate] = {
+    "claude-code": DEFAULT_RATE,               # Anthropic documents no figure for it
+    "copilot": Rate(5000, 3600.0, documented=True),  # GitHub REST: 5,000 an hour per token
+    "cursor": Rate(20, 60.0, documented=True),  # Cursor Admin API: 20 a minute per team
+    "openai": DEFAULT_RATE,                    # OpenAI documents no figure for it
+}
+
+
 @dataclass
 class Chunk:
     days: list[date]                       # the days this chunk covers, wholly
     parsed: Parsed = field(default_factory=Parsed)
+    no_data: bool = False                  # the vendor has no report for these days
 
 
 def days_between(since: date, until: date) -> Iterator[date]:
@@ -88,12 +113,36 @@ class Copilot(Connector):
     def __init__(self, http: VendorHTTP, org: str) -> None:
         super().__init__(http)
         self.org = org
+        self.org_seen = False
+
+    def _org_answers(self, day: date, said: PullFailed) -> None:
+        """The day's report answered 404: GitHub's answer for a day it has no report for,
+        and also for an organization that does not exist or the token cannot see. The day
+        is empty only if the organization itself answers; PullFailed otherwise."""
+        if self.org_seen:
+            return
+        try:
+            self.http.request("GET", f"/orgs/{self.org}")
+        except PullFailed as exc:
+            raise PullFailed(
+                f"copilot {day}: HTTP 404 for the day's report, and the organization "
+                f"{self.org!r} does not answer either: check COPILOT_ORG, GITHUB_API_URL and "
+                f"the token's access ({exc})", exc.status) from None
+        self.org_seen = True
 
     def chunks(self, since: date, until: date) -> Iterator[Chunk]:
         for day in days_between(since, until):
-            answer = self.http.json(
-                "GET", f"/orgs/{self.org}/copilot/metrics/reports/users-1-day",
-                params={"day": day.isoformat()})
+            try:
+                answer = self.http.json(
+                    "GET", f"/orgs/{self.org}/copilot/metrics/reports/users-1-day",
+                    params={"day": day.isoformat()})
+            except PullFailed as exc:
+                if exc.status != 404:
+                    raise
+                self._org_answers(day, exc)
+                yield Chunk([day], no_data=True)
+                continue
+            self.org_seen = True
             try:
                 links = copilot.download_links(answer)
             except ValueError as exc:
@@ -178,25 +227,42 @@ def configured(settings: Settings) -> list[str]:
     return [s for s in SOURCES if keys[s]]
 
 
-def build(settings: Settings, source: str,
-          sleep: Callable[[float], None] = time.sleep) -> Connector:
-    """The connector of `source`; SettingsError naming the variable that is unset."""
+def pacer(source: str, clock: Callable[[], float] = time.monotonic,
+          sleep: Callable[[float], None] = time.sleep) -> Pacer:
+    """A pacer at `source`'s rate (one request at a time, evenly spaced)."""
+    rate = RATES[source]
+    return Pacer(rate.requests, rate.per, clock=clock, sleep=sleep)
+
+
+def build(settings: Settings, source: str, sleep: Callable[[float], None] = time.sleep,
+          clock: Callable[[], float] = time.monotonic,
+          pace: Pacer | None = None) -> Connector:
+    """The connector of `source`; SettingsError naming the variable that is unset.
+
+    `sleep` waits out retries and, unless `pace` is given, the pacing at `source`'s rate
+    (measured by `clock`)."""
+    if source not in RATES:
+        raise SettingsError(f"{source!r} is not a source; use one of {', '.join(SOURCES)}")
+    pace = pace or pacer(source, clock, sleep)
     if source == "claude-code":
         settings.require("ANTHROPIC_ADMIN_KEY")
-        return ClaudeCode(VendorHTTP(source, settings.anthropic_api_url, sleep=sleep, headers={
+        return ClaudeCode(VendorHTTP(source, settings.anthropic_api_url, sleep=sleep, pacer=pace,
+                                     headers={
             "x-api-key": settings.anthropic_admin_key, "anthropic-version": "2023-06-01"}))
     if source == "copilot":
         settings.require("GITHUB_TOKEN", "COPILOT_ORG")
-        return Copilot(VendorHTTP(source, settings.github_api_url, sleep=sleep, headers={
+        return Copilot(VendorHTTP(source, settings.github_api_url, sleep=sleep, pacer=pace,
+                                  headers={
             "Authorization": f"Bearer {settings.github_token}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28"}), settings.copilot_org)
     if source == "cursor":
         settings.require("CURSOR_ADMIN_KEY")
-        return Cursor(VendorHTTP(source, settings.cursor_api_url, sleep=sleep,
+        return Cursor(VendorHTTP(source, settings.cursor_api_url, sleep=sleep, pacer=pace,
                                  auth=(settings.cursor_admin_key, "")))
     if source == "openai":
         settings.require("OPENAI_ADMIN_KEY")
-        return OpenAI(VendorHTTP(source, settings.openai_api_url, sleep=sleep, headers={
+        return OpenAI(VendorHTTP(source, settings.openai_api_url, sleep=sleep, pacer=pace,
+                                 headers={
             "Authorization": f"Bearer {settings.openai_admin_key}"}))
     raise SettingsError(f"{source!r} is not a source; use one of {', '.join(SOURCES)}")
