@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL
-from bot.intake.outcomes import receive
+from bot.intake.outcomes import count_facts
 from bot.sources.webhook_facts import Fact
 from bot.store.pull_requests import PullRequests
 from tests.conftest import App
@@ -75,7 +75,7 @@ def outcome_top(app: App, config: BoardConfig) -> list[str]:
     slack = {f"U0P{n:03d}": person for n, person in enumerate(people)}
     prs = PullRequests(app.deps.store.r, app.deps.store.keys, 400)
     for facts in org_facts():
-        receive(app.deps.store, app.deps.identities, prs, facts, "github")
+        count_facts(app.deps.store, app.deps.identities, prs, facts, "github")
     key = app.deps.store.zkey("points", ALL)
     ranked = app.deps.store.r.zrevrange(key, 0, 9)
     return [slack[m.decode()] for m in ranked]

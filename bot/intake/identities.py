@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from bot.intake.count import ScoringChanged, rescored
 from bot.slack.directory import Directory
-from bot.store.store import COUNTED, STALE_CONFIG, Store
+from bot.store.store import COUNTED, REBUILDING, Store
 
 IDENTITY = re.compile(r"^([a-z][a-z0-9-]{1,30}):([^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,253})$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -31,11 +32,6 @@ CASE_INSENSITIVE = ("email", "github", "gitlab")  # logins there ignore case
 
 class IdentityError(ValueError):
     """An identity or link that cannot be used, with a message for the operator."""
-
-
-class ScoringBusy(Exception):
-    """The scoring configuration kept changing while a day was credited; nothing of that
-    day was lost (it stays kept for the identity): link again in a minute."""
 
 
 def normalize(identity: str) -> str:
@@ -131,7 +127,9 @@ class Identities:
         return LinkResult(identity, user, days, previous.decode() if previous else None)
 
     def credit(self, identity: str, user: str) -> int:
-        """Credit the days kept for an unmapped `identity` to `user`; how many days."""
+        """Credit the days kept for an unmapped `identity` to `user`; how many days.
+        ScoringChanged (nothing of that day lost: it stays kept for the identity) when
+        the scoring configuration kept changing (`bot.intake.count.rescored`)."""
         keys = self.store.keys
         credited = 0
         for _round in range(3):  # reports that resolved just before the link land late
@@ -139,15 +137,12 @@ class Identities:
             if not days:
                 break
             for day_text in days:
-                for _attempt in range(5):
-                    config, version = self.store.load_config_versioned()
-                    status = self.store.credit_day(identity, user, date.fromisoformat(day_text),
-                                                   config, version)
-                    if status != STALE_CONFIG:
-                        break
-                else:  # the day stays listed, so a later link credits it
-                    raise ScoringBusy("the scoring configuration kept changing; link again "
-                                      "in a minute")
+                [status] = rescored(self.store, [date.fromisoformat(day_text)],
+                                    lambda one, config, version: [self.store.credit_day(
+                                        identity, user, one[0], config, version)])
+                if status == REBUILDING:  # the day stays listed, so a later link credits it
+                    raise ScoringChanged("the scoring configuration kept changing; link "
+                                         "again in a minute")
                 credited += status == COUNTED
                 self.r.srem(keys.identity_days(identity), day_text)
         pipe = self.r.pipeline(transaction=True)

@@ -9,7 +9,7 @@ the one coercion kept is an integer where a float is expected (`"cost_usd": 1`).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,12 +22,12 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.window import outside_window
 from bot.sources.strict_json import OutOfRange
 
 MAX_EVENTS = 1000
 MAX_TOKENS_PER_REPORT = 100_000_000  # more than any single tool run; beyond this is a bug
 MAX_COST_PER_REPORT = 100_000.0
-MAX_FUTURE = timedelta(minutes=10)
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -149,9 +149,10 @@ def validate_report(
         report = _adapter.validate_python(raw)
     except ValidationError as exc:
         raise ReportError(describe(exc)) from None
-    if report.ts > now + MAX_FUTURE:
+    outside = outside_window(report.ts, now, retention_days)
+    if outside == "future":
         raise ReportError(f"ts {report.ts.isoformat()} is in the future")
-    if report.ts < now - timedelta(days=retention_days):
+    if outside == "old":
         raise ReportError(
             f"ts {report.ts.isoformat()} is older than the {retention_days}-day retention window"
         )
