@@ -522,7 +522,8 @@ def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
                                                          {"claude_code": "claude-code"}})
     deps.store.save_config(config)
     # now the Analytics API counts it, and OpenTelemetry's points are left out
-    assert count_points(deps.store, deps.identities, export(50, "s2"), "metrics", "otel").counted == 0
+    counted = count_points(deps.store, deps.identities, export(50, "s2"), "metrics", "otel")
+    assert counted.counted == 0
     assert board(deps, "tokens", ALL, "U0ANA") == 100
 
 

@@ -23,12 +23,12 @@ from datetime import time as dtime
 import redis
 
 from bot.connectors.http import PullFailed
-from bot.connectors.tool_sources import LABELS, counts
 from bot.connectors.vendors import TOOLS, Connector, days_between
 from bot.core.counts import Usage
 from bot.core.window import outside_window
 from bot.intake.count import Counted, ScoringChanged, count
 from bot.intake.identities import Identities
+from bot.intake.tool_sources import LABELS, counts
 from bot.slack.directory import LookupUnavailable
 from bot.sources import claude_code, copilot, cursor, openai_usage
 from bot.sources.daily import DailyRow, Parsed

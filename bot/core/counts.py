@@ -15,8 +15,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from bot.sources.reports import OutcomeReport, UsageReport
-
 BOARD_FIELDS = ("tokens", "cost", "requests")
 
 # One-letter names of the common day fields as the store packs a person's day (see
@@ -53,24 +51,6 @@ def id_digest(event_id: str) -> bytes:
 def fingerprint(*parts: object) -> str:
     """A short digest of a report's content: a reused id with another content conflicts."""
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]  # 48 bits: per id, plenty
-
-
-def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
-    """The fingerprint of a wire report's content, its id left out."""
-    content = report.model_dump(mode="json", exclude={"id"})
-    return fingerprint(sorted(content.items()))
-
-
-def usage_from_report(report: UsageReport) -> Usage:
-    fields: list[tuple[str, float]] = [("tokens", report.tokens),
-                                       ("cost", float(report.cost_usd)),
-                                       ("requests", report.requests)]
-    if report.input_tokens:
-        fields.append(("input_tokens", report.input_tokens))
-    if report.output_tokens:
-        fields.append(("output_tokens", report.output_tokens))
-    return Usage(id=report.id, ts=report.ts, fields=tuple(fields),
-                 fingerprint=report_fingerprint(report))
 
 
 @dataclass(frozen=True)

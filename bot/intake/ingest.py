@@ -12,10 +12,16 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
-from bot.core.counts import Outcome, Usage, report_fingerprint, usage_from_report
 from bot.intake.count import Counted, count
 from bot.intake.identities import Identities
-from bot.sources.reports import MAX_EVENTS, OutcomeReport, ReportError, UsageReport, validate_report
+from bot.sources.reports import (
+    MAX_EVENTS,
+    OutcomeReport,
+    ReportError,
+    UsageReport,
+    as_counts,
+    validate_report,
+)
 from bot.sources.strict_json import MAX_DEPTH, StrictJSONError, loads
 from bot.store.store import Store
 
@@ -63,14 +69,6 @@ def parse_batch(body: bytes) -> list[Any]:
         raise BadBatch(f"{len(events)} events in one batch; the limit is {MAX_EVENTS}",
                        too_large=True)
     return events
-
-
-def as_counts(report: UsageReport | OutcomeReport) -> Usage | Outcome:
-    """A validated wire report in the counting model (`bot.core.counts`)."""
-    if isinstance(report, UsageReport):
-        return usage_from_report(report)
-    return Outcome(id=report.id, ts=report.ts, kind=report.kind, count=report.count,
-                   ref=report.ref, fingerprint=report_fingerprint(report))
 
 
 def ingest_events(store: Store, identities: Identities, events: list[Any],

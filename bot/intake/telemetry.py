@@ -21,12 +21,13 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from bot.connectors.tool_sources import counts
 from bot.core.config import BoardConfig
 from bot.core.counts import Usage
+from bot.core.identity import EMAIL, IdentityError, normalize
 from bot.core.window import outside_window
 from bot.intake.count import Counted, count
-from bot.intake.identities import EMAIL, Identities, IdentityError, normalize
+from bot.intake.identities import Identities
+from bot.intake.tool_sources import counts
 from bot.sources.otlp import Decoded, Point
 from bot.store.store import Store
 

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.counts import Outcome, Usage, fingerprint
 from bot.core.window import outside_window
 from bot.sources.strict_json import OutOfRange
 
@@ -207,3 +208,35 @@ def describe(exc: ValidationError) -> str:
             msg = "unknown field"
         parts.append(f"{field}: {msg}")
     return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------
+# In the counting model (`bot.core.counts`)
+
+
+def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
+    """The fingerprint of a wire report's content, its id left out."""
+    content = report.model_dump(mode="json", exclude={"id"})
+    return fingerprint(sorted(content.items()))
+
+
+def usage_from_report(report: UsageReport) -> Usage:
+    """A usage report in the counting model: tokens, cost and requests (the raw boards'
+    fields) and the token types it gives."""
+    fields: list[tuple[str, float]] = [("tokens", report.tokens),
+                                       ("cost", float(report.cost_usd)),
+                                       ("requests", report.requests)]
+    if report.input_tokens:
+        fields.append(("input_tokens", report.input_tokens))
+    if report.output_tokens:
+        fields.append(("output_tokens", report.output_tokens))
+    return Usage(id=report.id, ts=report.ts, fields=tuple(fields),
+                 fingerprint=report_fingerprint(report))
+
+
+def as_counts(report: UsageReport | OutcomeReport) -> Usage | Outcome:
+    """A validated report in the counting model."""
+    if isinstance(report, UsageReport):
+        return usage_from_report(report)
+    return Outcome(id=report.id, ts=report.ts, kind=report.kind, count=report.count,
+                   ref=report.ref, fingerprint=report_fingerprint(report))

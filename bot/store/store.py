@@ -21,10 +21,10 @@ import redis
 from redis.cluster import RedisCluster
 
 from bot.core.config import BoardConfig
-from bot.core.counts import Outcome, Usage, id_digest, report_fingerprint, usage_from_report
+from bot.core.counts import Outcome, Usage, id_digest
 from bot.core.periods import Bucket, buckets_for_day, local_date
 from bot.core.ranking import Totals
-from bot.sources.reports import OutcomeReport, UsageReport
+from bot.sources.reports import OutcomeReport, UsageReport, report_fingerprint, usage_from_report
 from bot.store.cluster import workspace_client
 from bot.store.keys import Keys
 from bot.store.scripts import (
