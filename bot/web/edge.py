@@ -199,7 +199,7 @@ def _counted(route: ReportRoute[D, R], caller: Caller, decoded: D) -> R:
     except ScoringChanged:
         raise Refused(503, wording.scoring_changed, [("Retry-After", "5")]) from None
     except LookupUnavailable as exc:
-        log.warning("%s: people cannot be looked up: %s", route.name, exc)
+        log.warning("%s: email lookup unavailable: %s", route.name, exc)
         seconds = wording.lookup_retry or exc.retry_after
         raise Refused(503, wording.lookup.format(exc), [("Retry-After", str(seconds))]
                       ) from None
