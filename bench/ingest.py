@@ -45,7 +45,7 @@ from bench._common import (
 from bot.core.config import BoardConfig
 from bot.core.periods import buckets_for_day
 from bot.intake.ingest import parse_batch
-from bot.sources.reports import counted, validate_report
+from bot.sources.reports import as_counts, validate_report
 from bot.store.counting import event_day
 from bot.store.events import event_keys, ttls
 from bot.store.senders import parse_env_tokens
@@ -323,7 +323,7 @@ def breakdown(app: Any, client: redis.Redis, batches: list[list[dict]]) -> dict[
         events = parse_batch(body)
         t1 = time.perf_counter()
         now = datetime.now(UTC)
-        valid = [(counted(validate_report(raw, now=now, retention_days=store.retention_days,
+        valid = [(as_counts(validate_report(raw, now=now, retention_days=store.retention_days,
                                           known_kinds=kinds)), raw["user"]) for raw in events]
         t2 = time.perf_counter()
         for report, user in valid:

@@ -40,7 +40,7 @@ from bench._common import (
     start_app,
     time_responses,
 )
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.web.server import Server
 
 
@@ -69,7 +69,7 @@ def small_dataset(store: Any, people: int = 50) -> None:
                                         cost_usd=tokens * 3e-6), user))
         reports.append((OutcomeReport(id=f"o{p}", type="outcome", user=user, ts=now,
                                       kind="pr_merged", count=rng.randint(1, 3)), user))
-    store.counting.record([(counted(r), who) for r, who in reports], store.configs.load())
+    store.counting.record([(as_counts(r), who) for r, who in reports], store.configs.load())
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

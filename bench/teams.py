@@ -30,7 +30,7 @@ from bench._common import (
 )
 from bot.core.config import BoardConfig
 from bot.core.periods import week_bucket
-from bot.sources.reports import UsageReport, counted
+from bot.sources.reports import UsageReport, as_counts
 from bot.store.store import Store
 from bot.store.teams import TeamInfo, TeamStore
 
@@ -61,7 +61,7 @@ def ingest_rate(store: Store, users: list[str], n: int, tag: str) -> float:
                             tool="t", tokens=100), users[i % len(users)]) for i in range(n)]
     started = time.perf_counter()
     for start in range(0, n, 100):
-        store.counting.record([(counted(r), who) for r, who in reports[start:start + 100]],
+        store.counting.record([(as_counts(r), who) for r, who in reports[start:start + 100]],
                               config)
     return n / (time.perf_counter() - started)
 

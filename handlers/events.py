@@ -44,7 +44,7 @@ def register(app: App, workspaces: Workspaces) -> None:
             return
         result = ingest_events(deps.store, deps.identities, [report], sender="slack")
         for rejected in result.rejected:
-            log.warning("metadata report %s rejected: %s", report.get("id"), rejected["error"])
-        if result.accepted:
+            log.warning("metadata report %s rejected: %s", report.get("id"), rejected.reason)
+        if result.counted:
             deps.store.heard.mark("slack")
         ack()

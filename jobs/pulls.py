@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from bot.connectors import runner, vendors
-from bot.connectors.tool_sources import LABELS, holders
+from bot.intake.tool_sources import LABELS, holders
 from bot.render.blocks import code_span, escape
 from bot.runtime.deps import Deps
 from bot.slack.first_run import ago

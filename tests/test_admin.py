@@ -28,7 +28,7 @@ from bot.intake.scoring import save_configuration
 from bot.render.config_modal import config_view, kinds_page_view
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import COUNTED, STALE_CONFIG
 from handlers.admin import NOT_ADMIN
 from jobs.digest import DigestRunner, current_schedule
@@ -578,7 +578,7 @@ def test_a_hundred_kinds_are_all_reachable_within_the_limits() -> None:
 
 def record(deps: Deps, reports: list[tuple[UsageReport | OutcomeReport, str]]) -> None:
     config, version = deps.store.configs.load_versioned()
-    events = [(counted(report), who) for report, who in reports]
+    events = [(as_counts(report), who) for report, who in reports]
     assert deps.store.counting.record(events, config, version) == [1] * len(reports)
 
 
@@ -659,7 +659,7 @@ def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app:
 
     # A writer still holding the old version is told to reload, and writes nothing.
     ts = datetime.now(UTC) - timedelta(minutes=1)
-    stale = counted(OutcomeReport(id="x4", type="outcome", user="U0D", ts=ts, kind="pr_merged"))
+    stale = as_counts(OutcomeReport(id="x4", type="outcome", user="U0D", ts=ts, kind="pr_merged"))
     assert store.counting.record([(stale, "U0D")], old_config, old_version) == [STALE_CONFIG]
     assert "U0D" not in outcome_points(deps, "today")
     assert store.counting.record([(stale, "U0D")], *store.configs.load_versioned()) == [COUNTED]

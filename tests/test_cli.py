@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.core.config import BoardConfig
 from bot.demo.run import run_demo
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_leaderboard_json(tmp_path: Path, redis_client, redis_url: str) -> None:
         (OutcomeReport(id="4", type="outcome", user="U0C", ts=ts, kind="deploy"), "U0C"),
         (OutcomeReport(id="5", type="outcome", user="U0B", ts=ts, kind="review"), "U0B"),
     ]
-    store.counting.record([(counted(r), who) for r, who in reports], BoardConfig())
+    store.counting.record([(as_counts(r), who) for r, who in reports], BoardConfig())
     done = run(["leaderboard", "--period", "all", "--json"], {"REDIS_URL": redis_url}, tmp_path)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -139,7 +139,7 @@ def test_leaderboard_names_the_efficiency_leaders_too(tmp_path: Path, redis_clie
                                       kind=kind, count=count), user))
         store.slack_cache.put_user(user, {"name": f"Name of {user[2:].lower()}", "real_name": "",
                                 "is_admin": "0", "is_owner": "0"})
-    store.counting.record([(counted(r), who) for r, who in reports], BoardConfig())
+    store.counting.record([(as_counts(r), who) for r, who in reports], BoardConfig())
     store.configs.save(BoardConfig(board_size=5))
     done = run(["leaderboard", "--period", "all"], {"REDIS_URL": redis_url}, tmp_path)
     assert done.returncode == 0, done.stderr

@@ -531,7 +531,7 @@ def test_retry_after_as_an_http_date() -> None:
 
 def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
         deps: Deps, people) -> None:
-    from bot.intake.telemetry import receive
+    from bot.intake.telemetry import count_points
     from bot.sources.otlp import Decoded, Point
 
     def export(value: float, point_id: str) -> Decoded:
@@ -541,13 +541,14 @@ def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
             {"user.email": "ana@example.com"}, None, point_id, None)])
 
     # OpenTelemetry is heard from first: it holds Claude Code
-    assert receive(deps.store, deps.identities, export(100, "s1"), "metrics", "otel").counted
+    assert count_points(deps.store, deps.identities, export(100, "s1"), "metrics", "otel").counted
     assert deps.store.r.hget(deps.store.keys.tool_sources(), "claude_code") == b"otlp"
     config = deps.store.configs.load().model_copy(update={"tool_sources":
                                                          {"claude_code": "claude-code"}})
     deps.store.configs.save(config)
     # now the Analytics API counts it, and OpenTelemetry's points are left out
-    assert receive(deps.store, deps.identities, export(50, "s2"), "metrics", "otel").counted == 0
+    counted = count_points(deps.store, deps.identities, export(50, "s2"), "metrics", "otel")
+    assert counted.counted == 0
     assert board(deps, "tokens", ALL, "U0ANA") == 100
 
 

@@ -25,7 +25,7 @@ from bot.core.settings import Settings
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
 from bot.sources.reports import OutcomeReport, UsageReport
-from bot.sources.reports import counted as as_event
+from bot.sources.reports import as_counts as as_event
 from handlers.home import publish_home
 from jobs.digest import DigestRunner
 from tests.slack_stub import SlackStub

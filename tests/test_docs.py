@@ -33,7 +33,7 @@ def test_benchmarks_describe_measurements_not_work_items() -> None:
 
 
 def test_operations_document_the_rescore_retry_after() -> None:
-    source = read("bot/web/app.py")
+    source = read("bot/web/edge.py")
     [seconds] = set(re.findall(r'ScoringChanged:.*?\("Retry-After", "(\d+)"\)', source,
                                re.S))
     assert f"Retry-After: {seconds}`" in read("docs/operations.md")

@@ -20,7 +20,7 @@ from bot.core.periods import day_bucket
 from bot.core.settings import Settings, SettingsError, load_settings
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 from tests.test_admin import block_actions, open_home, publishes_for
@@ -60,7 +60,7 @@ def outcome(event_id: str, user: str, day: date, kind: str, count: int = 1) -> t
 
 def record(deps: Deps, reports: list[tuple]) -> None:
     config, version = deps.store.configs.load_versioned()
-    events = [(counted(report), who) for report, who in reports]
+    events = [(as_counts(report), who) for report, who in reports]
     assert deps.store.counting.record(events, config, version) == [1] * len(reports)
 
 

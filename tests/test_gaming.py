@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL
-from bot.intake.outcomes import receive
+from bot.intake.outcomes import count_facts
 from bot.sources.webhook_facts import Fact
 from tests.conftest import App
 
@@ -74,7 +74,7 @@ def outcome_top(app: App, config: BoardConfig) -> list[str]:
     slack = {f"U0P{n:03d}": person for n, person in enumerate(people)}
     prs = app.deps.store.pull_requests
     for facts in org_facts():
-        receive(app.deps.store, app.deps.identities, prs, facts, "github")
+        count_facts(app.deps.store, app.deps.identities, prs, facts, "github")
     key = app.deps.store.keys.board("points", ALL)
     ranked = app.deps.store.r.zrevrange(key, 0, 9)
     return [slack[m.decode()] for m in ranked]

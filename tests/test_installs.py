@@ -156,7 +156,7 @@ def test_two_workspaces_keep_their_own_boards_and_tokens(
     for deps, people in ((a, ("U0ANNA", "U0ARNE")), (b, ("U0BEA", "U0BO"))):
         events = [{"id": f"e-{u}", "type": "usage", "user": u, "ts": now, "tool": "x",
                    "tokens": 1000 * (i + 1)} for i, u in enumerate(people)]
-        assert ingest_events(deps.store, deps.identities, events, sender="t").accepted == 2
+        assert ingest_events(deps.store, deps.identities, events, sender="t").counted == 2
     command(app, "T0AAA", "U0ANNA", "from-a", stub)
     command(app, "T0BBB", "U0BEA", "from-b", stub)
     [reply_a] = wait_for(lambda: stub.responses("from-a"))

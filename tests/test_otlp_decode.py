@@ -49,8 +49,8 @@ from bot.sources.otlp import (
     metrics_response,
     parse_logs_request,
     parse_metrics_request,
-    read_body,
     status_body,
+    unpack_body,
 )
 from tests.reference import reference_dir, shape_differences
 
@@ -146,20 +146,20 @@ CLAUDE_ID = {"user.email": "ana@example.com", "user.account_uuid": "acc-1",
 
 
 # ---------------------------------------------------------------------------------------
-# read_body
+# unpack_body
 
 
 def test_content_types_with_parameters_and_case() -> None:
-    assert read_body(b"x", "application/x-protobuf", "", 10) == (b"x", False)
-    assert read_body(b"{}", "Application/JSON; charset=utf-8", "", 10) == (b"{}", True)
-    assert read_body(b"x", " application/x-protobuf ;q=1", "identity", 10) == (b"x", False)
+    assert unpack_body(b"x", "application/x-protobuf", "", 10) == (b"x", False)
+    assert unpack_body(b"{}", "Application/JSON; charset=utf-8", "", 10) == (b"{}", True)
+    assert unpack_body(b"x", " application/x-protobuf ;q=1", "identity", 10) == (b"x", False)
 
 
 @pytest.mark.parametrize("content_type", ["", "text/plain", "application/protobuf",
                                           "application/grpc", "multipart/form-data"])
 def test_other_content_types_are_415(content_type: str) -> None:
     with pytest.raises(OtlpError) as err:
-        read_body(b"{}", content_type, "", 100)
+        unpack_body(b"{}", content_type, "", 100)
     assert err.value.status == 415
     assert "application/x-protobuf" in err.value.message
 
@@ -167,14 +167,14 @@ def test_other_content_types_are_415(content_type: str) -> None:
 @pytest.mark.parametrize("encoding", ["br", "deflate", "zstd", "gzip, br"])
 def test_other_content_encodings_are_415(encoding: str) -> None:
     with pytest.raises(OtlpError) as err:
-        read_body(b"{}", "application/json", encoding, 100)
+        unpack_body(b"{}", "application/json", encoding, 100)
     assert err.value.status == 415
 
 
 def test_plain_body_over_the_cap_is_413() -> None:
-    assert read_body(b"a" * 100, "application/json", "", 100)[0] == b"a" * 100
+    assert unpack_body(b"a" * 100, "application/json", "", 100)[0] == b"a" * 100
     with pytest.raises(OtlpError) as err:
-        read_body(b"a" * 101, "application/json", "", 100)
+        unpack_body(b"a" * 101, "application/json", "", 100)
     assert err.value.status == 413
 
 
@@ -182,23 +182,23 @@ def test_gzip_is_decompressed_and_the_cap_applies_after_decompression() -> None:
     payload = metrics_request([sum_metric("claude_code.cost.usage",
                                           [number_point(0.5, CLAUDE_ID)])])
     for encoding in ("gzip", "GZIP", "x-gzip"):
-        raw, is_json = read_body(gzip.compress(payload), "application/x-protobuf", encoding,
+        raw, is_json = unpack_body(gzip.compress(payload), "application/x-protobuf", encoding,
                                  len(payload))
         assert (raw, is_json) == (payload, False)
     assert decode_metrics(raw, False).points[0].value == 0.5
     compressed = gzip.compress(b"z" * 1000)
     assert len(compressed) < 100
-    assert read_body(compressed, "application/json", "gzip", 1000)[0] == b"z" * 1000
+    assert unpack_body(compressed, "application/json", "gzip", 1000)[0] == b"z" * 1000
     with pytest.raises(OtlpError) as err:
-        read_body(compressed, "application/json", "gzip", 999)
+        unpack_body(compressed, "application/json", "gzip", 999)
     assert err.value.status == 413
 
 
 def test_concatenated_gzip_members_are_one_body() -> None:
     body = gzip.compress(b'{"resourceMetrics":') + gzip.compress(b"[]}")
-    assert read_body(body, "application/json", "gzip", 100)[0] == b'{"resourceMetrics":[]}'
+    assert unpack_body(body, "application/json", "gzip", 100)[0] == b'{"resourceMetrics":[]}'
     with pytest.raises(OtlpError) as err:
-        read_body(body, "application/json", "gzip", 20)
+        unpack_body(body, "application/json", "gzip", 20)
     assert err.value.status == 413
 
 
@@ -209,7 +209,7 @@ def test_concatenated_gzip_members_are_one_body() -> None:
 ])
 def test_broken_gzip_is_400(body: bytes) -> None:
     with pytest.raises(OtlpError) as err:
-        read_body(body, "application/json", "gzip", 10_000)
+        unpack_body(body, "application/json", "gzip", 10_000)
     assert err.value.status == 400
 
 
@@ -221,7 +221,7 @@ def test_gzip_bomb_is_refused_quickly_without_inflating_it() -> None:
     tracemalloc.start()
     try:
         with pytest.raises(OtlpError) as err:
-            read_body(bomb, "application/x-protobuf", "gzip", 4 * MIB)
+            unpack_body(bomb, "application/x-protobuf", "gzip", 4 * MIB)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -985,7 +985,7 @@ def test_logs_response() -> None:
 
 def test_status_body() -> None:
     try:
-        read_body(b"", "text/plain", "", 10)
+        unpack_body(b"", "text/plain", "", 10)
     except OtlpError as exc:
         error = exc
     assert (error.status, error.rpc_code) == (415, 3)

@@ -20,7 +20,7 @@ from bot.core.settings import Settings
 from bot.intake.scoring import rebuild_scores, save_configuration
 from bot.runtime.app import build_deps
 from bot.sources.reports import OutcomeReport, UsageReport
-from bot.sources.reports import counted as as_event
+from bot.sources.reports import as_counts as as_event
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 

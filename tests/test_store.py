@@ -10,14 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 from bot.core.config import BoardConfig, OutcomeRule
 from bot.core.counts import Outcome
 from bot.core.periods import ALL, day_bucket, month_bucket, week_bucket
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 def outcome(id: str, user: str, kind: str, count: int, ts: datetime) -> Outcome:
-    return counted(OutcomeReport(id=id, type="outcome", user=user, ts=ts, kind=kind,
+    return as_counts(OutcomeReport(id=id, type="outcome", user=user, ts=ts, kind=kind,
                                  count=count))
 
 
@@ -62,7 +62,7 @@ def test_incremental_scores_equal_scores_from_daily_totals(redis_client) -> None
 
 def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
     store = Store(redis_client, retention_days=30)
-    report = counted(UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t",
+    report = as_counts(UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t",
                                  tokens=500, cost_usd=0.25, requests=3, input_tokens=400,
                                  output_tokens=100))
     assert store.counting.record([(report, "U0A")], BoardConfig()) == [True]
@@ -93,7 +93,7 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
     # With cost as the raw metric, its day, week and month sets are kept too.
     other = (NOW - timedelta(days=1)).replace(hour=3)
     cost_config = BoardConfig(raw_metric="cost")
-    later = counted(UsageReport(id="u2", type="usage", user="U0A", ts=other, tool="t",
+    later = as_counts(UsageReport(id="u2", type="usage", user="U0A", ts=other, tool="t",
                                 tokens=5, cost_usd=0.5, requests=1))
     assert store.counting.record([(later, "U0A")], cost_config) == [True]
     assert redis_client.zscore(store.keys.board("cost", day_bucket(other.date())), "U0A") == 0.5
@@ -103,7 +103,7 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
 
 def test_keys_carry_the_workspace_hash_tag(redis_client) -> None:
     store = Store(redis_client, workspace="T0123")
-    report = counted(UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t", tokens=1))
+    report = as_counts(UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t", tokens=1))
     store.counting.record([(report, "U0A")], BoardConfig())
     keys = store.dump_keys()
     assert keys and all(k.startswith("tb:{T0123}:") for k in keys)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.core.config import BoardConfig
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
 from tests.slack_stub import SlackStub
 from tests.test_cli import run
@@ -25,7 +25,7 @@ def fill(store: Store) -> None:
                for u, n in TOKENS.items() if n]
     reports += [(OutcomeReport(id=f"o{u}", type="outcome", user=u, ts=TS, kind=k), u)
                 for u, k in OUTCOMES.items()]
-    store.counting.record([(counted(r), who) for r, who in reports], BoardConfig())
+    store.counting.record([(as_counts(r), who) for r, who in reports], BoardConfig())
 
 
 def write_csv(path: Path, rosters: dict[str, list[str]]) -> Path:

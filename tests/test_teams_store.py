@@ -12,7 +12,7 @@ import redis
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL, week_bucket
 from bot.core.teams import TeamTotals, team_totals_from_people
-from bot.sources.reports import OutcomeReport, UsageReport, counted
+from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
 from bot.store.teams import TeamInfo, TeamStore
 
@@ -22,7 +22,7 @@ WEEK = week_bucket(NOW.date())
 
 def record(store: Store, reports: list, config: BoardConfig) -> None:
     """Count /ingest-shaped reports (each with who) the way /ingest does."""
-    store.counting.record([(counted(r), who) for r, who in reports], config)
+    store.counting.record([(as_counts(r), who) for r, who in reports], config)
 
 
 def usage(id: str, user: str, tokens: int, ts: datetime = NOW) -> UsageReport:
@@ -97,7 +97,7 @@ def test_team_totals_stay_exact_while_reports_stream_in_and_sets_are_rebuilt(
             user = r.choice(people)
             report = (usage(f"{seed}-{i}", user, r.randint(1, 900)) if r.random() < 0.7
                       else outcome(f"{seed}-{i}", user, r.randint(1, 3)))
-            writer.counting.record([(counted(report), user)], config)
+            writer.counting.record([(as_counts(report), user)], config)
             i += 1
 
     threads = [threading.Thread(target=stream, args=(s,)) for s in range(3)]

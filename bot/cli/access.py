@@ -99,7 +99,8 @@ def run_tokens(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_identities(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.intake.identities import IdentityError, ScoringBusy
+    from bot.intake.count import ScoringChanged
+    from bot.intake.identities import IdentityError
     from bot.runtime.app import build_deps
 
     command = args.identities_command
@@ -161,7 +162,7 @@ def run_identities(settings: Settings, args: argparse.Namespace) -> int:
     except IdentityError as exc:
         print(f"tokenboard: {exc}", file=sys.stderr)
         return 1
-    except ScoringBusy as exc:
+    except ScoringChanged as exc:
         print(f"tokenboard: {exc}", file=sys.stderr)
         return 1
     finally:

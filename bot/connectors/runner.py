@@ -26,11 +26,12 @@ from datetime import time as dtime
 import redis
 
 from bot.connectors.http import PullFailed
-from bot.connectors.tool_sources import LABELS, counts
 from bot.connectors.vendors import TOOLS, Connector, days_between
 from bot.core.counts import Usage
+from bot.core.window import outside_window
+from bot.intake.count import Counted, ScoringChanged, count
 from bot.intake.identities import Identities
-from bot.intake.ingest import ScoringChanged, tally
+from bot.intake.tool_sources import LABELS, counts
 from bot.slack.directory import LookupUnavailable
 from bot.sources import claude_code, copilot, cursor, openai_usage
 from bot.sources.daily import DailyRow, Parsed
@@ -47,6 +48,9 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class PullResult:
+    """One pull or import: its window, timing and outcome, and the sum of what its rows
+    came to (`add`); kept in Redis as JSON (`last_results`) for App Home and the CLI."""
+
     source: str
     since: str = ""
     until: str = ""
@@ -76,6 +80,12 @@ class PullResult:
     def reject(self, reasons: list[str]) -> None:
         self.rejected += len(reasons)
         self.rejects += reasons[:max(0, MAX_REJECTS - len(self.rejects))]
+
+    def add(self, counted: Counted) -> None:
+        """What one `count` of rows came to: each counted row changed totals, each
+        duplicate is the same as last time."""
+        self.changed += counted.counted
+        self.unchanged += len(counted.duplicates)
 
     def as_json(self) -> str:
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
@@ -127,21 +137,24 @@ def default_window(today: date) -> tuple[date, date]:
     return today - timedelta(days=LOOKBACK_DAYS), today - timedelta(days=1)
 
 
-def to_usage(source: str, row: DailyRow) -> Usage:
+def row_usage(source: str, row: DailyRow) -> Usage:
+    """A vendor's daily row in the counting model: it replaces what `source` said before
+    for the row's identity and calendar day."""
     return Usage(id="", ts=datetime.combine(row.day, dtime(12), UTC), fields=row.fields,
                  row=f"{source}|{row.identity}", day=row.day)
 
 
 def record_rows(store: Store, identities: Identities, source: str, rows: list[DailyRow],
                 result: PullResult, dry_run: bool = False, today: date | None = None) -> None:
-    """Count `rows` (each replacing the source's earlier row for its identity and day)."""
-    today = today or datetime.now(UTC).date()
-    oldest = today - timedelta(days=store.retention_days)
+    """Count `rows` (each replacing the source's earlier row for its identity and day)
+    and add what they came to to `result`."""
+    now = datetime.combine(today, dtime(), UTC) if today else datetime.now(UTC)
     kept: list[DailyRow] = []
     for row in rows:
-        if row.day > today + timedelta(days=1):
+        outside = outside_window(row.day, now, store.retention_days)
+        if outside == "future":
             result.reject([f"{row.identity} {row.day}: a day in the future"])
-        elif row.day < oldest:
+        elif outside == "old":
             result.reject([f"{row.identity} {row.day}: older than the "
                            f"{store.retention_days}-day retention window"])
         else:
@@ -158,11 +171,9 @@ def record_rows(store: Store, identities: Identities, source: str, rows: list[Da
         if dry_run:
             result.changed += len(batch)
             continue
-        items = [(i, to_usage(source, row), person)
+        items = [(i, row_usage(source, row), person)
                  for i, (row, person) in enumerate(zip(batch, who, strict=True))]
-        counted = tally(store, items, f"pull:{source}")
-        result.changed += counted.counted
-        result.unchanged += len(counted.duplicates)
+        result.add(count(store, items, f"pull:{source}"))
     result.people, result.days = len(result._people), len(result._days)
 
 

@@ -130,8 +130,8 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
         done = 0
         for batch in events_in_batches(events, 500):
             result = ingest_events(deps.store, deps.identities, batch, now=now, sender="demo")
-            totals["accepted"] += result.accepted
-            totals["duplicates"] += result.duplicates
+            totals["accepted"] += result.counted
+            totals["duplicates"] += len(result.duplicates)
             totals["rejected"] += len(result.rejected)
             done += len(batch)
             _progress(stream, done, len(events))
@@ -144,8 +144,8 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
         # Send the first batch again: a retried batch must not count twice.
         retry = ingest_events(deps.store, deps.identities, events[:500], now=now, sender="demo")
         say(f"Counted {totals['accepted']:,} reports ({totals['rejected']} rejected); "
-            f"re-sending the first batch counted {retry.accepted} again "
-            f"({retry.duplicates} recognised as duplicates).")
+            f"re-sending the first batch counted {retry.counted} again "
+            f"({len(retry.duplicates)} recognised as duplicates).")
 
         pb = deps.leaderboards.full_board("all")
         all_tokens = {r.user: r.raw for r in pb.board.raw}
@@ -193,7 +193,7 @@ def run_demo(out_dir: Path = Path("demo-output"), people: int = DEMO_PEOPLE,
         say(f"Done in {time.monotonic() - started:.1f} s.")
         return {"board": pb, "paths": [board_path, digest_path, chart_path],
                 "accepted": totals["accepted"], "rejected": totals["rejected"],
-                "retry_accepted": retry.accepted,
+                "retry_accepted": retry.counted,
                 "events": len(events), "org": org, "otlp_sent": otlp_sent,
                 "all_tokens": all_tokens, "webhook_events": len(hook_events),
                 "webhooks_counted": hooks_counted, "viewer": viewer}

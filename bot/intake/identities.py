@@ -18,41 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from bot.core.config import BoardConfig
+from bot.core.identity import IdentityError, normalize
+from bot.intake.count import ScoringChanged, rescored
 from bot.slack.directory import Directory
-from bot.store.store import COUNTED, STALE_CONFIG, Store
+from bot.store.store import COUNTED, REBUILDING, Store
 
-IDENTITY = re.compile(r"^([a-z][a-z0-9-]{1,30}):([^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,253})$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
-EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-
-
-CASE_INSENSITIVE = ("email", "github", "gitlab")  # logins there ignore case
-
-
-class IdentityError(ValueError):
-    """An identity or link that cannot be used, with a message for the operator."""
-
-
-class ScoringBusy(Exception):
-    """The scoring configuration kept changing while a day was credited; nothing of that
-    day was lost (it stays kept for the identity): link again in a minute."""
-
-
-def normalize(identity: str) -> str:
-    """`source:value` with the source lower-cased (and emails lower-cased), or
-    IdentityError saying what is wrong."""
-    source, sep, value = identity.strip().partition(":")
-    source = source.lower()
-    if source in CASE_INSENSITIVE:
-        value = value.lower()
-    match = IDENTITY.match(f"{source}:{value}") if sep else None
-    if not match:
-        raise IdentityError(f"{identity!r} is not an identity like email:ana@example.com, "
-                            "otel:user_01abc or github:octocat")
-    source, value = match.groups()
-    if source == "email" and not EMAIL.match(value):
-        raise IdentityError(f"{value!r} is not an email address")
-    return f"{source}:{value}"
 
 
 @dataclass(frozen=True)
@@ -125,22 +97,24 @@ class Identities:
         return LinkResult(identity, user, days, previous)
 
     def credit(self, identity: str, user: str) -> int:
-        """Credit the days kept for an unmapped `identity` to `user`; how many days."""
+        """Credit the days kept for an unmapped `identity` to `user`; how many days.
+        ScoringChanged (nothing of that day lost: it stays kept for the identity) when
+        the scoring configuration kept changing (`bot.intake.count.rescored`)."""
         credited = 0
         for _round in range(3):  # reports that resolved just before the link land late
             days = self.map.kept_days(identity)
             if not days:
                 break
             for day_text in days:
-                for _attempt in range(5):
-                    config, version = self.store.configs.load_versioned()
-                    status = self.store.counting.credit_day(
-                        identity, user, date.fromisoformat(day_text), config, version)
-                    if status != STALE_CONFIG:
-                        break
-                else:  # the day stays listed, so a later link credits it
-                    raise ScoringBusy("the scoring configuration kept changing; link again "
-                                      "in a minute")
+                def credit_one(one: list[date], config: BoardConfig,
+                               version: int) -> list[int]:
+                    return [self.store.counting.credit_day(identity, user, one[0], config,
+                                                           version)]
+
+                [status] = rescored(self.store, [date.fromisoformat(day_text)], credit_one)
+                if status == REBUILDING:  # the day stays listed, so a later link credits it
+                    raise ScoringChanged("the scoring configuration kept changing; link "
+                                         "again in a minute")
                 credited += status == COUNTED
                 self.map.drop_kept_day(identity, day_text)
         self.map.drop_kept_totals(identity)

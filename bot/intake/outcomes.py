@@ -18,37 +18,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.core.config import BoardConfig
 from bot.core.counts import Outcome
+from bot.core.window import outside_window
+from bot.intake.count import Counted, count
 from bot.intake.identities import Identities
-from bot.intake.ingest import tally
 from bot.intake.modifiers import REMEMBERED, Intake
-from bot.sources.reports import MAX_FUTURE
 from bot.sources.webhook_facts import Fact
 from bot.store.outcome_ledger import OutcomeLedger
 from bot.store.pull_requests import PullRequests
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Receipt:
-    counted: int = 0
-    duplicates: int = 0
-    ignored: list[str] = field(default_factory=list)
-    unmapped: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        out: dict = {"counted": self.counted, "duplicates": self.duplicates}
-        if self.ignored:
-            out["ignored"] = self.ignored
-        if self.unmapped:
-            out["unmapped"] = self.unmapped
-        return out
 
 
 def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
@@ -59,11 +42,12 @@ def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
     ignored: list[str] = []
     intake = Intake(config, prs, ledger)
     for fact in facts:
-        if fact.ts < now - timedelta(days=retention_days):
+        outside = outside_window(fact.ts, now, retention_days)
+        if outside == "old":
             ignored.append(f"{fact.kind} of {fact.ts:%Y-%m-%d}: older than the "
                            f"{retention_days}-day retention window")
             continue
-        if fact.ts > now + MAX_FUTURE:
+        if outside == "future":
             ignored.append(f"{fact.kind} at {fact.ts.isoformat()}: in the future")
             continue
         if fact.kind in REMEMBERED:
@@ -105,21 +89,22 @@ def outcomes_for(facts: list[Fact], config: BoardConfig, prs: PullRequests,
     return out, ignored
 
 
-def receive(store: Store, identities: Identities, prs: PullRequests, facts: list[Fact],
-            source: str, now: datetime | None = None) -> Receipt:
-    """Count a delivery's facts. Redis errors and LookupUnavailable propagate (503), and
-    so does ScoringChanged (the sender retries; counted outcomes are duplicates then)."""
-    receipt = Receipt()
+def count_facts(store: Store, identities: Identities, prs: PullRequests, facts: list[Fact],
+                source: str, now: datetime | None = None) -> Counted:
+    """Count a delivery's facts; why any fact was left out is `rejected` (no index: one
+    fact may give several outcomes, or none). Redis errors and LookupUnavailable
+    propagate (503), and so does ScoringChanged (the sender retries; counted outcomes
+    are duplicates then)."""
     config, version = store.configs.load_versioned()
-    pairs, receipt.ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),
-                                          store.retention_days, store.outcome_ledger)
+    pairs, ignored = outcomes_for(facts, config, prs, now or datetime.now(UTC),
+                                  store.retention_days, store.outcome_ledger)
+    result = Counted()
+    for reason in ignored:
+        result.reject(reason)
     resolved = identities.resolve_many([who for _, who in pairs])
-    items = [(i, outcome, who) for i, ((outcome, _), who) in
-             enumerate(zip(pairs, resolved, strict=True))]
-    counted = tally(store, items, source, (config, version))
-    receipt.counted, receipt.unmapped = counted.counted, counted.unmapped
-    # a conflict here is the same object delivered again with other details: counted before
-    receipt.duplicates = len(counted.duplicates) + len(counted.conflicts)
-    if counted.removed:
-        receipt.ignored.append("an outcome kind was just removed by an admin")
-    return receipt
+    count(store, [(i, outcome, who) for i, ((outcome, _), who) in
+                  enumerate(zip(pairs, resolved, strict=True))], source, (config, version),
+          into=result)
+    if result.removed:
+        result.reject("an outcome kind was just removed by an admin")
+    return result

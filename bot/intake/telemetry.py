@@ -1,7 +1,9 @@
 """OpenTelemetry reports in: decoded OTLP points → who → usage → counted once.
 
 The wire format lives in `bot.sources.otlp`; this module only decides what a point adds
-to whose day, and hands it to the same counting as every other source (`bot.intake.ingest.count`).
+to whose day, and hands it to the same counting as every other source
+(`bot.intake.count.count`). The OTLP answer is built from the `Counted` by its route
+(`bot.web.otlp_routes`).
 
 - Who: `user.email` decides when present (explicit identity links first, then Slack's
   users.lookupByEmail); otherwise `enduser.id` (an email, or `otel:ID`), then
@@ -17,48 +19,20 @@ to whose day, and hands it to the same counting as every other source (`bot.inta
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from bot.connectors.tool_sources import counts
 from bot.core.config import BoardConfig
 from bot.core.counts import Usage
-from bot.intake.identities import EMAIL, Identities, IdentityError, normalize
-from bot.intake.ingest import tally
+from bot.core.identity import EMAIL, IdentityError, normalize
+from bot.core.window import outside_window
+from bot.intake.count import Counted, count
+from bot.intake.identities import Identities
+from bot.intake.tool_sources import counts
 from bot.sources.otlp import Decoded, Point
-from bot.sources.reports import MAX_FUTURE
 from bot.store.store import Store
 
-MAX_NAMED = 5  # unmapped identities named in one answer
 # tools that a vendor's admin report also covers: only one source counts them
 ADMIN_REPORTED = frozenset({"claude_code"})
-
-
-@dataclass
-class Receipt:
-    """What an export added: `rejected` points and one line saying why (and which
-    identities were kept for nobody)."""
-
-    counted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    reasons: list[str] = field(default_factory=list)
-    unmapped: list[str] = field(default_factory=list)
-
-    def reject(self, reason: str, n: int = 1) -> None:
-        self.rejected += n
-        if reason not in self.reasons and len(self.reasons) < 20:
-            self.reasons.append(reason)
-
-    def message(self) -> str:
-        parts = list(self.reasons)
-        if self.unmapped:
-            named = ", ".join(self.unmapped[:MAX_NAMED])
-            more = len(self.unmapped) - MAX_NAMED
-            parts.append(f"kept for nobody until an admin links them (tokenboard identities "
-                         f"link U… IDENTITY): {named}" + (f" and {more} more" if more > 0
-                                                          else ""))
-        return "; ".join(parts)
 
 
 def identity_of(attributes: dict[str, str]) -> str | None:
@@ -96,7 +70,8 @@ def _id(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-def to_usage(point: Point, config: BoardConfig) -> Usage:
+def point_usage(point: Point, config: BoardConfig) -> Usage:
+    """What a point adds to its day, with its exactly-once id (or its series)."""
     ts = datetime.fromtimestamp(point.time_ns / 1e9, tz=UTC)
     fields = usage_fields(point, config)
     if point.cumulative:
@@ -120,21 +95,23 @@ def counted_here(point: Point, config: BoardConfig, signal: str) -> bool:
     return config.claude_code_usage == "metrics" or point.quantity not in ("tokens", "cost")
 
 
-def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
-            sender: str, now: datetime | None = None) -> Receipt:
-    """Count the decoded points of one export (`signal` "metrics" or "logs").
+CONFLICT = ("a data point repeats an earlier one's series and time with another value "
+            "(conflict); it was not counted")
+
+
+def count_points(store: Store, identities: Identities, decoded: Decoded, signal: str,
+                 sender: str, now: datetime | None = None) -> Counted:
+    """Count the decoded points of one export (`signal` "metrics" or "logs"). Points that
+    name nobody, lie outside the counting window or conflict are `rejected` (indices into
+    `decoded.points`); the decoder's own refusals stay in `decoded`.
 
     Redis errors and LookupUnavailable propagate (the caller answers 503), and so does
     ScoringChanged after every point that could be counted has been: the exporter
     retries the whole export and the counted points are duplicates then.
     """
     now = now or datetime.now(UTC)
-    receipt = Receipt()
-    for reason in decoded.reasons:
-        receipt.reasons.append(reason)
-    receipt.rejected = decoded.rejected
+    result = Counted()
     config, version = store.configs.load_versioned()
-    oldest = now - timedelta(days=store.retention_days)
     kept: list[tuple[int, Usage, str]] = []
     ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it
     for index, point in enumerate(decoded.points):
@@ -147,28 +124,26 @@ def receive(store: Store, identities: Identities, decoded: Decoded, signal: str,
                 continue
         who = identity_of(point.attributes)
         if who is None:
-            receipt.reject(f"{point.tool}: a data point has no user.email, enduser.id or "
-                           "user.account_uuid attribute (user.id is an installation id, "
-                           "not a person)")
+            result.reject(f"{point.tool}: a data point has no user.email, enduser.id or "
+                          "user.account_uuid attribute (user.id is an installation id, "
+                          "not a person)", index)
             continue
-        usage = to_usage(point, config)
+        usage = point_usage(point, config)
         if not usage.fields:
             continue
-        if usage.ts > now + MAX_FUTURE:
-            receipt.reject(f"{point.tool}: a data point is timed in the future "
-                           f"({usage.ts.isoformat()})")
+        outside = outside_window(usage.ts, now, store.retention_days)
+        if outside == "future":
+            result.reject(f"{point.tool}: a data point is timed in the future "
+                          f"({usage.ts.isoformat()})", index)
             continue
-        if usage.ts < oldest:
-            receipt.reject(f"{point.tool}: a data point is older than the "
-                           f"{store.retention_days}-day retention window")
+        if outside == "old":
+            result.reject(f"{point.tool}: a data point is older than the "
+                          f"{store.retention_days}-day retention window", index)
             continue
         kept.append((index, usage, who))
     resolved = identities.resolve_many([w for _, _, w in kept])
-    items = [(index, usage, who) for (index, usage, _), who in zip(kept, resolved, strict=True)]
-    counted = tally(store, items, sender, (config, version))
-    receipt.counted, receipt.unmapped = counted.counted, counted.unmapped
-    receipt.duplicates = len(counted.duplicates)
-    for _ in counted.conflicts:
-        receipt.reject("a data point repeats an earlier one's series and time with "
-                       "another value (conflict); it was not counted")
-    return receipt
+    count(store, [(index, usage, who) for (index, usage, _), who in
+                  zip(kept, resolved, strict=True)], sender, (config, version), into=result)
+    for index in result.conflicts:
+        result.reject(CONFLICT, index)
+    return result

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from bot.intake.identities import IdentityError, normalize
+from bot.core.identity import IdentityError, normalize
 
 DAY_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(T00:00:00(\.0+)?(Z|\+00:00))?$")
 

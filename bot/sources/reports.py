@@ -9,7 +9,7 @@ the one coercion kept is an integer where a float is expected (`"cost_usd": 1`).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,12 +23,12 @@ from pydantic import (
 )
 
 from bot.core.counts import Outcome, Usage, fingerprint
+from bot.core.window import outside_window
 from bot.sources.strict_json import OutOfRange
 
 MAX_EVENTS = 1000
 MAX_TOKENS_PER_REPORT = 100_000_000  # more than any single tool run; beyond this is a bug
 MAX_COST_PER_REPORT = 100_000.0
-MAX_FUTURE = timedelta(minutes=10)
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -150,9 +150,10 @@ def validate_report(
         report = _adapter.validate_python(raw)
     except ValidationError as exc:
         raise ReportError(describe(exc)) from None
-    if report.ts > now + MAX_FUTURE:
+    outside = outside_window(report.ts, now, retention_days)
+    if outside == "future":
         raise ReportError(f"ts {report.ts.isoformat()} is in the future")
-    if report.ts < now - timedelta(days=retention_days):
+    if outside == "old":
         raise ReportError(
             f"ts {report.ts.isoformat()} is older than the {retention_days}-day retention window"
         )
@@ -209,7 +210,10 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-# -- reports as the counting model (bot.core.counts): what the store counts ----------------
+# ---------------------------------------------------------------------------------------
+# In the counting model (`bot.core.counts`)
+
+
 def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
     """The fingerprint of a wire report's content, its id left out."""
     content = report.model_dump(mode="json", exclude={"id"})
@@ -217,6 +221,8 @@ def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
 
 
 def usage_from_report(report: UsageReport) -> Usage:
+    """A usage report in the counting model: tokens, cost and requests (the raw boards'
+    fields) and the token types it gives."""
     fields: list[tuple[str, float]] = [("tokens", report.tokens),
                                        ("cost", float(report.cost_usd)),
                                        ("requests", report.requests)]
@@ -229,12 +235,13 @@ def usage_from_report(report: UsageReport) -> Usage:
 
 
 def outcome_from_report(report: OutcomeReport) -> Outcome:
+    """An outcome report in the counting model."""
     return Outcome(id=report.id, ts=report.ts, kind=report.kind, count=report.count,
                    ref=report.ref, fingerprint=report_fingerprint(report))
 
 
-def counted(report: UsageReport | OutcomeReport) -> Usage | Outcome:
-    """What a validated `/ingest` report adds, in the counting model the store takes."""
+def as_counts(report: UsageReport | OutcomeReport) -> Usage | Outcome:
+    """A validated report in the counting model (what the store counts)."""
     if isinstance(report, UsageReport):
         return usage_from_report(report)
     return outcome_from_report(report)

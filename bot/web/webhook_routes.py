@@ -1,37 +1,36 @@
-"""`POST /webhooks/github`, `/webhooks/gitlab`, `/webhooks/pagerduty`.
+"""`POST /webhooks/github`, `/webhooks/gitlab`, `/webhooks/pagerduty`, on the report edge
+(`bot.web.edge`).
 
 401 for a bad signature or token, 400 for a body that cannot be read, 404 (logged once)
 for a source whose secret is not configured, 413 past the size limit, 503 with
 Retry-After when Redis is unreachable or the scoring changed mid-request (all three senders
 retry on 5xx); nothing is counted in any of these cases. Everything else is 200,
-including events tokenboard does not count.
+including events tokenboard does not count. Webhooks have no bearer token and no
+request rate: each source proves itself with its own secret, and counts in the
+environment's workspace.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import redis
-
-from bot.intake.ingest import ScoringChanged
-from bot.intake.outcomes import receive
+from bot.intake.count import Counted
+from bot.intake.outcomes import count_facts
 from bot.runtime.deps import Deps
-from bot.slack.directory import LookupUnavailable
 from bot.sources.github import github_facts, github_verify
 from bot.sources.gitlab import gitlab_facts, gitlab_verify
 from bot.sources.pagerduty import pagerduty_facts, pagerduty_verify
 from bot.sources.webhook_facts import Fact, WebhookError
-from bot.web.body import BodyError, declared_length, read_body
+from bot.web.edge import Answer, Caller, Environ, Refused, Wording, json_answer, json_refusal
 
 log = logging.getLogger(__name__)
-Answer = tuple[int, dict, list[tuple[str, str]]]
 SOURCES = ("github", "gitlab", "pagerduty")
 _warned: set[str] = set()
 
 
-def _header(environ: dict[str, Any], name: str) -> str:
+def _header(environ: Environ, name: str) -> str:
     return environ.get("HTTP_" + name.upper().replace("-", "_"), "")
 
 
@@ -43,60 +42,104 @@ def _secret(deps: Deps, source: str) -> tuple[str, str]:
             }[source]
 
 
-def _facts(source: str, secret: str, environ: dict[str, Any], body: bytes) -> list[Fact]:
-    """Verify the delivery, then read its facts (WebhookError 401 / 400)."""
+def _verify(source: str, secret: str, environ: Environ, body: bytes) -> None:
+    """WebhookError(401) unless the delivery carries `source`'s proof of `secret`."""
     if source == "github":
         github_verify(secret, body, _header(environ, "X-Hub-Signature-256"))
+    elif source == "gitlab":
+        gitlab_verify(secret, _header(environ, "X-Gitlab-Token"))
+    else:
+        pagerduty_verify(secret, body, _header(environ, "X-PagerDuty-Signature"))
+
+
+def _facts(source: str, environ: Environ, body: bytes) -> list[Fact]:
+    """The delivery's facts (WebhookError 400 for a body that cannot be read)."""
+    if source == "github":
         return github_facts(_header(environ, "X-GitHub-Event"), body)
     if source == "gitlab":
-        gitlab_verify(secret, _header(environ, "X-Gitlab-Token"))
         return gitlab_facts(_header(environ, "X-Gitlab-Event"), body)
-    pagerduty_verify(secret, body, _header(environ, "X-PagerDuty-Signature"))
     return pagerduty_facts(body)
 
 
-def handle(deps: Deps, environ: dict[str, Any], source: str) -> Answer:
-    secret, variable = _secret(deps, source)
-    if not secret:
-        if source not in _warned:
-            _warned.add(source)
-            log.warning("a %s webhook arrived but %s is not set: answering 404", source,
-                        variable)
-        return 404, {"error": f"{source} webhooks are not configured here (set {variable})"}, []
-    try:
-        body = read_body(environ, declared_length(environ, deps.settings.max_body_bytes))
-    except BodyError as exc:
-        return exc.status, {"error": exc.message}, []
-    try:
-        facts = _facts(source, secret, environ, body)
-    except WebhookError as exc:
-        if exc.status == 401:
-            log.info("%s webhook refused: %s (%d bytes)", source, exc.message, len(body))
-        return exc.status, {"error": exc.message}, []
-    if not facts:
-        log.debug("%s webhook: nothing to count in this delivery", source)
-        return 200, {"counted": 0, "duplicates": 0}, []
-    prs = deps.store.pull_requests
-    retry = 5
-    try:
-        receipt = receive(deps.store, deps.identities, prs, facts, source)
-    except ScoringChanged:
-        message, retry = ("the scoring configuration changed while this was counted; retry "
-                          "(nothing counts twice)", 5)
-    except LookupUnavailable as exc:
-        message = f"cannot resolve people right now ({exc}); retry"
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        log.warning("%s webhook: Redis unavailable: %s", source, exc)
-        message = "storage unavailable; retry (nothing is counted twice)"
-    else:
-        deps.store.heard.mark(source)
-        return 200, receipt.as_dict(), []
-    return 503, {"error": message}, [("Retry-After", str(retry))]
+@dataclass(frozen=True)
+class SourceSecret:
+    """A webhook source's own secret (GITHUB_WEBHOOK_SECRET, GITLAB_WEBHOOK_TOKEN,
+    PAGERDUTY_WEBHOOK_SECRET): 404 while it is not set, 401 when the delivery does not
+    prove it. The caller is the environment's workspace, the sender the source."""
+
+    source: str
+
+    def caller(self, deps: Deps, environ: Environ) -> Caller:
+        secret, variable = _secret(deps, self.source)
+        if not secret:
+            if self.source not in _warned:
+                _warned.add(self.source)
+                log.warning("a %s webhook arrived but %s is not set: answering 404",
+                            self.source, variable)
+            raise Refused(404, f"{self.source} webhooks are not configured here "
+                               f"(set {variable})")
+        return Caller(deps, self.source, limited=False)
+
+    def verify(self, caller: Caller, environ: Environ, body: bytes) -> None:
+        try:
+            _verify(self.source, _secret(caller.deps, self.source)[0], environ, body)
+        except WebhookError as exc:
+            if exc.status == 401:
+                log.info("%s webhook refused: %s (%d bytes)", self.source, exc.message,
+                         len(body))
+            raise Refused(exc.status, exc.message) from None
 
 
-def route(path: str) -> Callable[[Deps, dict[str, Any]], Answer] | None:
-    """The handler for a /webhooks/<source> path, or None."""
+class WebhookRoute:
+    """The receiver of one webhook source: a delivery's facts in, `{"counted",
+    "duplicates", "ignored"?, "unmapped"?}` out (a conflict, the same object delivered
+    again with other details, was counted before: it is a duplicate here)."""
+
+    wording = Wording(
+        scoring_changed="the scoring configuration changed while this was counted; retry "
+                        "(nothing counts twice)",
+        lookup="cannot resolve people right now ({}); retry", lookup_retry=5,
+        storage="storage unavailable; retry (nothing is counted twice)")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.name = f"{source} webhook"
+        self.auth = SourceSecret(source)
+
+    def refuse(self, environ: Environ, refused: Refused) -> Answer:
+        return json_refusal(refused)
+
+    def decode(self, caller: Caller, environ: Environ, body: bytes, limit: int) -> list[Fact]:
+        try:
+            return _facts(self.source, environ, body)
+        except WebhookError as exc:
+            raise Refused(exc.status, exc.message) from None
+
+    def count(self, caller: Caller, decoded: list[Fact]) -> Counted:
+        if not decoded:
+            log.debug("%s webhook: nothing to count in this delivery", self.source)
+            return Counted()
+        store = caller.deps.store
+        prs = store.pull_requests
+        return count_facts(store, caller.deps.identities, prs, decoded, self.source)
+
+    def answer(self, caller: Caller, environ: Environ, decoded: list[Fact],
+               result: Counted) -> Answer:
+        if decoded:
+            caller.deps.store.heard.mark(self.source)
+        out: dict[str, Any] = {"counted": result.counted,
+                               "duplicates": len(result.duplicates) + len(result.conflicts)}
+        if result.rejected:
+            out["ignored"] = [rejection.reason for rejection in result.rejected]
+        if result.unmapped:
+            out["unmapped"] = result.unmapped
+        return json_answer(200, out)
+
+
+def route(path: str) -> WebhookRoute | None:
+    """The route of a /webhooks/<source> path, or None."""
     source = path.removeprefix("/webhooks/")
     if not path.startswith("/webhooks/") or source not in SOURCES:
         return None
-    return lambda deps, environ: handle(deps, environ, source)
+    return WebhookRoute(source)
+

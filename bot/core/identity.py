@@ -1,0 +1,34 @@
+"""Identity names: `source:value`, how they are written (`normalize`) and what is not
+one (`IdentityError`). Pure; the map from identities to Slack users is
+`bot.intake.identities`."""
+
+from __future__ import annotations
+
+import re
+
+IDENTITY = re.compile(r"^([a-z][a-z0-9-]{1,30}):([^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,253})$")
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+CASE_INSENSITIVE = ("email", "github", "gitlab")  # logins there ignore case
+
+
+class IdentityError(ValueError):
+    """An identity or link that cannot be used, with a message for the operator."""
+
+
+def normalize(identity: str) -> str:
+    """`source:value` with the source lower-cased (and emails lower-cased), or
+    IdentityError saying what is wrong."""
+    source, sep, value = identity.strip().partition(":")
+    source = source.lower()
+    if source in CASE_INSENSITIVE:
+        value = value.lower()
+    match = IDENTITY.match(f"{source}:{value}") if sep else None
+    if not match:
+        raise IdentityError(f"{identity!r} is not an identity like email:ana@example.com, "
+                            "otel:user_01abc or github:octocat")
+    source, value = match.groups()
+    if source == "email" and not EMAIL.match(value):
+        raise IdentityError(f"{value!r} is not an email address")
+    return f"{source}:{value}"

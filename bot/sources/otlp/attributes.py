@@ -1,0 +1,101 @@
+"""Attributes and values of OTLP records: lookups, text and type-tagged forms, the
+identity attributes a point carries, digests, and the checks every counted value passes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry.proto.common.v1 import common_pb2
+
+from bot.sources.otlp.model import IDENTITY_KEYS
+
+
+def by_key(kvs: Iterable[common_pb2.KeyValue]) -> dict[str, common_pb2.AnyValue]:
+    """Attributes as a dict."""
+    return {kv.key: kv.value for kv in kvs}  # a repeated key: the last one wins
+
+
+def tagged(value: common_pb2.AnyValue) -> Any:
+    """A JSON-able, type-tagged form of an AnyValue: 1, "1" and 1.0 stay distinct."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return ["s", value.string_value]
+    if kind == "bool_value":
+        return ["b", value.bool_value]
+    if kind == "int_value":
+        return ["i", str(value.int_value)]
+    if kind == "double_value":
+        return ["d", repr(value.double_value)]
+    if kind == "bytes_value":
+        return ["x", value.bytes_value.hex()]
+    if kind == "array_value":
+        return ["a", [tagged(v) for v in value.array_value.values]]
+    if kind == "kvlist_value":
+        return ["k", canonical(by_key(value.kvlist_value.values))]
+    return ["n"]
+
+
+def canonical(attrs: Mapping[str, common_pb2.AnyValue]) -> list[Any]:
+    """Attributes in one order and type-tagged: what a series digest is taken of."""
+    return [[key, tagged(attrs[key])] for key in sorted(attrs)]
+
+
+def as_text(value: common_pb2.AnyValue) -> str | None:
+    """An attribute as text (identity values are strings; others are rendered)."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        return repr(value.double_value)
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    if kind is None:
+        return None
+    return json.dumps(tagged(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def str_attr(attrs: Mapping[str, common_pb2.AnyValue], key: str) -> str | None:
+    """Attribute `key` as text, None when absent."""
+    value = attrs.get(key)
+    return as_text(value) if value is not None else None
+
+
+def identity_attrs(*layers: Mapping[str, common_pb2.AnyValue]) -> dict[str, str]:
+    """The IDENTITY_KEYS found in `layers` (resource, scope, point), as text."""
+    merged: dict[str, str] = {}
+    for layer in layers:  # later layers win
+        for key in IDENTITY_KEYS:
+            if key in layer:
+                text = as_text(layer[key])
+                if text:
+                    merged[key] = text
+    return merged
+
+
+def digest(*parts: Any) -> str:
+    """A 128-bit hex digest of JSON-able `parts` (series and record ids)."""
+    blob = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(blob.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class Reject(Exception):
+    """One data point or log record is refused; the message says why."""
+
+
+def checked_value(value: float) -> float:
+    """`value` if it can be counted (finite, not negative), else Reject."""
+    if math.isnan(value):
+        raise Reject("NaN values are not counted")
+    if math.isinf(value):
+        raise Reject("infinite values are not counted")
+    if value < 0:
+        raise Reject(f"negative values are not counted ({value:g})")
+    return value + 0.0  # -0.0 → 0.0

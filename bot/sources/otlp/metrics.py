@@ -1,0 +1,172 @@
+"""OTLP metrics → `Point`s: which metrics count (Claude Code's, Gemini CLI's and the
+gen_ai.* semantic conventions), their temporality, token types and series."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+from bot.sources.otlp.attributes import (
+    Reject,
+    by_key,
+    canonical,
+    checked_value,
+    digest,
+    identity_attrs,
+    str_attr,
+)
+from bot.sources.otlp.model import Decoded, Point
+from bot.sources.otlp.parse import parse_metrics_request
+
+_DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+_CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+_NO_RECORDED_VALUE = metrics_pb2.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+
+_CLAUDE_TOKENS = {"input": "input", "output": "output", "cacheRead": "cache_read",
+                  "cacheCreation": "cache_creation"}
+_GEMINI_TOKENS = {t: t for t in ("input", "output", "thought", "cache", "tool")}
+_GENAI_TOKENS = {"input": "input", "output": "output"}
+_LINES = {"added": "activity:lines_added", "removed": "activity:lines_removed"}
+
+
+@dataclass(frozen=True)
+class _Rule:
+    tool: str | None  # None: the resource's service.name
+    quantity: str  # "tokens" splits by `type_key` into token_type; others map to a quantity
+    type_key: str | None = None
+    types: Mapping[str, str] | None = None
+
+
+GENAI_TOKEN_USAGE = "gen_ai.client.token.usage"
+METRICS: dict[str, _Rule] = {
+    "claude_code.token.usage": _Rule("claude_code", "tokens", "type", _CLAUDE_TOKENS),
+    "claude_code.cost.usage": _Rule("claude_code", "cost"),
+    "claude_code.session.count": _Rule("claude_code", "sessions"),
+    "claude_code.commit.count": _Rule("claude_code", "activity:commits"),
+    "claude_code.pull_request.count": _Rule("claude_code", "activity:pull_requests"),
+    "claude_code.lines_of_code.count": _Rule("claude_code", "activity:lines", "type", _LINES),
+    "gemini_cli.token.usage": _Rule("gemini_cli", "tokens", "type", _GEMINI_TOKENS),
+    "gemini_cli.api.request.count": _Rule("gemini_cli", "requests"),
+    GENAI_TOKEN_USAGE: _Rule(None, "tokens", "gen_ai.token.type", _GENAI_TOKENS),
+}
+# These tools export gen_ai.client.token.usage next to their own token metric: counting
+# both would count their tokens twice, so their gen_ai.* copy is ignored.
+_OWN_TOKEN_METRICS = ("claude_code.token.usage", "gemini_cli.token.usage")
+_OWN_SERVICE_NAMES = ("claude-code", "gemini-cli")
+GENAI_FALLBACK_TOOL = "genai"
+
+
+def decode_metrics(raw: bytes, is_json: bool) -> Decoded:
+    """The countable points of an ExportMetricsServiceRequest (see docs/otlp.md)."""
+    request = parse_metrics_request(raw, is_json)
+    out = Decoded()
+    for rm in request.resource_metrics:
+        res = by_key(rm.resource.attributes)
+        res_canon = canonical(res)
+        service = str_attr(res, "service.name") or ""
+        names = {m.name for sm in rm.scope_metrics for m in sm.metrics}
+        skip_genai = service in _OWN_SERVICE_NAMES or any(n in names for n in _OWN_TOKEN_METRICS)
+        for sm in rm.scope_metrics:
+            scope = by_key(sm.scope.attributes)
+            for metric in sm.metrics:
+                rule = METRICS.get(metric.name)
+                if rule is None or (metric.name == GENAI_TOKEN_USAGE and skip_genai):
+                    continue
+                tool = rule.tool or _service_tool(service)
+                _metric_points(metric, rule, tool, res, scope, res_canon, sm.scope.name, out)
+    return out
+
+
+def _service_tool(service: str) -> str:
+    if not service or service.startswith("unknown_service"):
+        return GENAI_FALLBACK_TOOL
+    return service
+
+
+def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
+                   res: Mapping[str, common_pb2.AnyValue],
+                   scope: Mapping[str, common_pb2.AnyValue], res_canon: list[Any],
+                   scope_name: str, out: Decoded) -> None:
+    name = metric.name
+    kind = metric.WhichOneof("data")
+    data: Any
+    if kind == "sum":
+        data = metric.sum
+        if not data.is_monotonic and data.data_points:
+            out.reject(f"{name}: non-monotonic sums are not counted (only monotonic sums "
+                       "and histograms)", len(data.data_points))
+            return
+    elif kind in ("histogram", "exponential_histogram"):
+        data = getattr(metric, kind)
+    elif kind is None:
+        return  # no data at all: nothing to count or refuse
+    else:  # gauge, summary
+        if not getattr(metric, kind).data_points:
+            return
+        out.reject(f"{name}: {kind} points are not counted (only monotonic sums and "
+                   "histograms)", len(getattr(metric, kind).data_points))
+        return
+    if not data.data_points:
+        return
+    temporality = data.aggregation_temporality
+    if temporality not in (_DELTA, _CUMULATIVE):
+        out.reject(f"{name}: aggregation temporality {temporality} is neither delta (1) nor "
+                   "cumulative (2)", len(data.data_points))
+        return
+    for dp in data.data_points:
+        if dp.flags & _NO_RECORDED_VALUE:
+            continue  # a staleness marker, not a value
+        try:
+            value = _point_value(dp, kind)
+            if dp.time_unix_nano == 0:
+                raise Reject("data point has no timeUnixNano")
+            attrs = by_key(dp.attributes)
+            quantity, token_type = _classify(rule, attrs)
+        except Reject as exc:
+            out.reject(f"{name}: {exc}")
+            continue
+        if rule.tool is None:  # gen_ai.*: model from the semantic-convention attributes
+            model = (str_attr(attrs, "gen_ai.response.model")
+                     or str_attr(attrs, "gen_ai.request.model"))
+        else:
+            model = str_attr(attrs, "model")
+        out.points.append(Point(
+            tool=tool, quantity=quantity, token_type=token_type, value=value,
+            cumulative=temporality == _CUMULATIVE, start_ns=dp.start_time_unix_nano,
+            time_ns=dp.time_unix_nano, attributes=identity_attrs(res, scope, attrs),
+            model=model or None,
+            series=digest("metric", res_canon, scope_name, name, canonical(attrs)),
+            event_id=None))
+
+
+def _point_value(dp: Any, kind: str) -> float:
+    if kind == "sum":
+        which = dp.WhichOneof("value")
+        if which is None:
+            raise Reject("data point has no value")
+        value = float(dp.as_double if which == "as_double" else dp.as_int)
+    elif dp.HasField("sum"):
+        value = dp.sum
+    elif dp.count == 0:
+        value = 0.0
+    else:
+        raise Reject("histogram point has no sum")
+    return checked_value(value)
+
+
+def _classify(rule: _Rule, attrs: Mapping[str, common_pb2.AnyValue]) -> tuple[str, str | None]:
+    if rule.type_key is None or rule.types is None:
+        return rule.quantity, None
+    raw = str_attr(attrs, rule.type_key)
+    if raw is None:
+        raise Reject(f"data point has no {rule.type_key!r} attribute")
+    mapped = rule.types.get(raw)
+    if mapped is None:
+        raise Reject(f"unknown {rule.type_key} {raw!r} (known: {', '.join(rule.types)})")
+    if rule.quantity == "tokens":
+        return "tokens", mapped
+    return mapped, None

@@ -1,0 +1,219 @@
+"""The report edge: what `POST /ingest`, `/v1/metrics` and `/v1/logs` (OTLP) and
+`/webhooks/<source>` share, written once. Each route adds only its decoder, its counting
+call and its answers, errors included: the shape of an OpenTelemetry Collector receiver
+(an authenticator, then the receiver's own unmarshaling and response encoding).
+
+`serve` takes a request through, in order:
+
+1. authentication (`Authenticator.caller`): who sends (`Caller`) and so the workspace its
+   reports are counted in. A bearer token (`Bearer`, each token belonging to one
+   workspace) for /ingest and OTLP; webhooks bring their own (per-source secrets).
+   Redis unreachable: 503 with Retry-After.
+2. the sender's request rate, for callers with a token (INGEST_RATE_LIMIT or the token's
+   own, shared by every route of the workspace): 429 with Retry-After.
+3. the body, read within the route's limit (`BodyLimits`, the server's table): 413 past
+   it, 400 for a bad Content-Length.
+4. the authenticator's check of the body (webhook signatures).
+5. the route's decoder: its wire format in, its refusals (400, 413, 415…) as `Refused`.
+6. the route's counting: a scoring change (`ScoringChanged`), Slack unable to map people
+   (`LookupUnavailable`) or Redis unreachable answer 503 with Retry-After, in the route's
+   words (`Wording`); senders retry the whole request and nothing counts twice.
+7. the route's answer.
+
+Every refusal is a `Refused` (status, sentence, headers) that the route encodes
+(`ReportRoute.refuse`): JSON `{"error": ...}` for /ingest and webhooks, a
+google.rpc.Status in the request's encoding for OTLP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import redis
+
+from bot.intake.count import ScoringChanged
+from bot.runtime.deps import Deps
+from bot.slack.directory import LookupUnavailable
+from bot.store.ratelimit import retry_after_header
+from bot.web.server import BodyLimits
+
+log = logging.getLogger(__name__)
+Environ = dict[str, Any]
+Headers = list[tuple[str, str]]
+Answer = tuple[int, bytes, Headers]  # status, body, headers (Content-Type included)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+D = TypeVar("D")
+R = TypeVar("R")
+
+
+class Refused(Exception):
+    """The request is answered with an error: `status`, a sentence for the sender and
+    extra headers (Retry-After, WWW-Authenticate); the route encodes it."""
+
+    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends: the workspace's Deps, the sender's name (event ids are scoped to it) and
+    its own requests-a-minute limit (None: the workspace's). `limited`: whether the
+    per-sender rate limit applies."""
+
+    deps: Deps
+    sender: str
+    rate: int | None = None
+    limited: bool = True
+
+
+class Authenticator(Protocol):
+    def caller(self, deps: Deps, environ: Environ) -> Caller:
+        """Who sends, before the body is read; Refused (401, 404…) if nobody may."""
+        ...
+
+    def verify(self, caller: Caller, environ: Environ, body: bytes) -> None:
+        """Check what the body must prove (a signature); Refused if it does not."""
+        ...
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """`Authorization: Bearer <token>` (INGEST_TOKENS or `tokenboard tokens create`): the
+    token names the sender and the workspace (`Deps.for_sender`). `hint` says how to send
+    one, in the 401's sentence."""
+
+    hint: str
+
+    def caller(self, deps: Deps, environ: Environ) -> Caller:
+        deps, sender, rate = deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
+        if sender is None:
+            raise Refused(401, f"missing, wrong or revoked bearer token ({self.hint})",
+                          [("WWW-Authenticate", 'Bearer realm="tokenboard"')])
+        return Caller(deps, sender, rate)
+
+    def verify(self, caller: Caller, environ: Environ, body: bytes) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Wording:
+    """A route's sentences for the 503s of its counting step: the scoring changed while
+    counting, people cannot be looked up (`lookup` gets the error at `{}`), storage
+    unreachable. `lookup_retry`: the Retry-After of a failed lookup (None: Slack's own)."""
+
+    scoring_changed: str
+    lookup: str
+    storage: str
+    lookup_retry: int | None = None
+
+
+class ReportRoute(Protocol[D, R]):
+    """One report route: its name in logs, how callers authenticate, its wording, and the
+    steps that are its own."""
+
+    name: str
+    auth: Authenticator
+    wording: Wording
+
+    def refuse(self, environ: Environ, refused: Refused) -> Answer:
+        """`refused` in the route's encoding."""
+        ...
+
+    def decode(self, caller: Caller, environ: Environ, body: bytes, limit: int) -> D:
+        """The body in the route's wire format → what it counts; Refused if unusable."""
+        ...
+
+    def count(self, caller: Caller, decoded: D) -> R:
+        """Count what was decoded (through `bot.intake`)."""
+        ...
+
+    def answer(self, caller: Caller, environ: Environ, decoded: D, result: R) -> Answer:
+        """The 200 answer (and noting that the source was heard from)."""
+        ...
+
+
+def serve(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -> Answer:
+    """Answer one request of `route` (see the module's steps)."""
+    try:
+        caller = _authenticated(route, deps, environ)
+        _within_rate(route, caller)
+        limit = BodyLimits.from_settings(caller.deps.settings).for_path(
+            environ.get("PATH_INFO", ""))
+        body = read_within(environ, limit)
+        route.auth.verify(caller, environ, body)
+        decoded = route.decode(caller, environ, body, limit)
+        result = _counted(route, caller, decoded)
+    except Refused as refused:
+        return route.refuse(environ, refused)
+    return route.answer(caller, environ, decoded, result)
+
+
+def _authenticated(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -> Caller:
+    try:
+        return route.auth.caller(deps, environ)
+    except REDIS_DOWN as exc:
+        log.warning("%s: Redis unavailable: %s", route.name, exc)
+        raise Refused(503, "storage unavailable; retry", [("Retry-After", "5")]) from None
+
+
+def _within_rate(route: ReportRoute[Any, Any], caller: Caller) -> None:
+    limiter = caller.deps.limiter
+    if not caller.limited or limiter is None:
+        return
+    try:
+        wait = limiter.check(caller.sender, caller.rate)
+    except REDIS_DOWN as exc:
+        log.warning("%s: Redis unavailable: %s", route.name, exc)
+        raise Refused(503, "storage unavailable; retry", [("Retry-After", "5")]) from None
+    if wait is not None:
+        seconds = retry_after_header(wait)
+        limit = limiter.per_minute if caller.rate is None else caller.rate
+        raise Refused(429, f"sender {caller.sender!r} is over {limit} requests a minute; "
+                           f"retry in {seconds} s", [("Retry-After", str(seconds))])
+
+
+def read_within(environ: Environ, limit: int) -> bytes:
+    """The request body, checked from Content-Length before any of it is read: Refused
+    400 when that is not a number, 413 when it is over `limit`."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise Refused(400, "bad Content-Length") from None
+    if length < 0:
+        raise Refused(400, "bad Content-Length")
+    if length > limit:
+        raise Refused(413, f"body is {length} bytes; the limit is {limit}")
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def _counted(route: ReportRoute[D, R], caller: Caller, decoded: D) -> R:
+    wording = route.wording
+    try:
+        return route.count(caller, decoded)
+    except ScoringChanged:
+        raise Refused(503, wording.scoring_changed, [("Retry-After", "5")]) from None
+    except LookupUnavailable as exc:
+        log.warning("%s: email lookup unavailable: %s", route.name, exc)
+        seconds = wording.lookup_retry or exc.retry_after
+        raise Refused(503, wording.lookup.format(exc), [("Retry-After", str(seconds))]
+                      ) from None
+    except REDIS_DOWN as exc:
+        log.warning("%s: Redis unavailable: %s", route.name, exc)
+        raise Refused(503, wording.storage, [("Retry-After", "5")]) from None
+
+
+def json_answer(status: int, body: dict[str, Any], headers: Headers | None = None) -> Answer:
+    """A JSON answer."""
+    return status, json.dumps(body).encode(), [*(headers or []),
+                                               ("Content-Type", "application/json")]
+
+
+def json_refusal(refused: Refused) -> Answer:
+    """`refused` as JSON: `{"error": sentence}`."""
+    return json_answer(refused.status, {"error": refused.message}, refused.headers)
