@@ -24,9 +24,10 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.core.agreement import MIN_TO_COMPARE, spearman
 from bot.core.config import BoardConfig
 from bot.core.periods import day_bucket, week_bucket
-from bot.core.ranking import MIN_TO_COMPARE, Totals, spearman
+from bot.core.totals import Totals
 from bot.intake.scoring import scoring_changes_since
 from bot.render.blocks import escape
 from bot.render.chart import alt_text, chart_people, slope_chart

@@ -35,10 +35,11 @@ from slack_sdk.models.blocks.basic_components import SlackFile
 from slack_sdk.models.views import View
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.core.agreement import agreement_summary
 from bot.core.config import RAW_METRIC_LABELS, USER_ID
 from bot.core.periods import PERIODS, period_phrase
 from bot.core.plaintext import plain_text
-from bot.core.ranking import Row, agreement_summary
+from bot.core.ranking import Row
 
 NAME_MAX = 28
 HELP_TEXT = (

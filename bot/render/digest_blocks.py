@@ -19,7 +19,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.boards.leaderboard import PeriodBoard
-from bot.core.ranking import MIN_TO_COMPARE, Row, agreement_strength, agreement_summary
+from bot.core.agreement import MIN_TO_COMPARE, agreement_strength, agreement_summary
+from bot.core.ranking import Row
 from bot.render.blocks import board_columns, escape, fmt_move, mrkdwn, person_label
 from bot.render.chart import CLIMB, chart_people, classify
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.core.agreement import agreement_sentence
 from bot.core.plaintext import plain_text
-from bot.core.ranking import agreement_sentence
 from bot.render.blocks import fmt_move, fmt_number, fmt_raw
 
 COL = 44
