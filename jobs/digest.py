@@ -18,7 +18,6 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import redis
 from slack_sdk.errors import SlackApiError
@@ -33,7 +32,7 @@ from bot.render.blocks import escape
 from bot.render.chart import alt_text, chart_people, slope_chart
 from bot.render.digest_blocks import DigestData, digest_blocks, people_named
 from bot.runtime.deps import Deps
-from bot.slack.channels import ChannelUnresolved, is_channel_id, resolve_channel
+from bot.slack.digest_schedule import Schedule, current_schedule
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 120  # seconds: longer than building + posting takes, short enough to recover
@@ -48,45 +47,6 @@ FATAL_ERRORS = {
     "account_inactive": "the bot token belongs to a deactivated app; reinstall it",
     "missing_scope": "the bot lacks the chat:write scope; reinstall the app from manifest.yml",
 }
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When and where the digest goes: config values, falling back to the environment."""
-
-    channel: str
-    time: str  # "HH:MM"
-    timezone: str
-    enabled: bool
-    grace_hours: float
-    channel_error: str | None = None  # a channel name that could not be turned into an id
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
-    def hour_minute(self) -> tuple[int, int]:
-        hh, mm = self.time.split(":")
-        return int(hh), int(mm)
-
-
-def current_schedule(deps: Deps, config: BoardConfig | None = None) -> Schedule:
-    """The one place the digest schedule is read from; admins' changes apply at once."""
-    config = config or deps.store.load_config()
-    s = deps.settings
-    channel, channel_error = config.digest_channel or s.digest_channel, None
-    if channel and not is_channel_id(channel):  # DIGEST_CHANNEL=#general: its id
-        try:
-            channel = resolve_channel(channel, deps.client, deps.store)
-        except ChannelUnresolved as exc:
-            channel_error = f"the digest channel {channel} in the environment: {exc}"
-    return Schedule(channel=channel,
-                    time=config.digest_time or s.digest_time,
-                    timezone=config.timezone or s.timezone,
-                    enabled=config.digest_enabled,
-                    grace_hours=s.digest_grace_hours,
-                    channel_error=channel_error)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.runtime.deps import Deps
-from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
+from bot.slack.digest_schedule import Schedule, current_schedule
+from jobs.digest import DigestRunner, Outcome, previous_day
 from jobs.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)

@@ -127,7 +127,8 @@ def _day(text: str) -> date:
 
 def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path) -> int:
     from bot.runtime.app import build_deps
-    from jobs.digest import DigestRunner, current_schedule, previous_day
+    from bot.slack.digest_schedule import current_schedule
+    from jobs.digest import DigestRunner, previous_day
 
     if not dry_run:
         settings.require("SLACK_BOT_TOKEN")

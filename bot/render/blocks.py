@@ -111,6 +111,17 @@ def escape_short(name: str, visible: int = NAME_MAX, budget: int = 40) -> str:
     return "".join(out)
 
 
+def ago(seconds: float) -> str:
+    """How long ago, as App Home says it: "just now", "5 min ago", "3 h ago", "4 days ago"."""
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 2:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
+
+
 def fmt_number(value: float) -> str:
     """1234567 → '1.2M', 34000 → '34k', 12.345 → '12.3'."""
     v = abs(value)

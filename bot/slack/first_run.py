@@ -40,7 +40,7 @@ from slack_sdk.models.blocks.basic_components import SlackFile
 from bot.boards.rank_history import DayRanks, alt_text, daily_ranks, rank_chart, sparkline_text
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL, today
-from bot.render.blocks import code_span, mrkdwn
+from bot.render.blocks import ago, code_span, mrkdwn
 from bot.runtime.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,6 @@ CHART_TTL = 3 * 86400  # seconds a person's uploaded chart is remembered
 UPLOAD_OFF_TTL = 600  # seconds uploads are not tried again after Slack refused one
 HEARD = "heard"  # status words, also what the tests look for
 NOT_HEARD = "not heard from yet"
-
-
-def ago(seconds: float) -> str:
-    minutes = int(max(seconds, 0) // 60)
-    if minutes < 2:
-        return "just now"
-    if minutes < 120:
-        return f"{minutes} min ago"
-    hours = minutes // 60
-    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
 
 
 @dataclass(frozen=True)
