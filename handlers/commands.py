@@ -27,7 +27,7 @@ from bot.render.blocks import (
 )
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
-from bot.slack.board_chart import chart_for_reply, forget_chart
+from bot.slack.board_chart import chart_for_reply, forget_board_chart
 from bot.slack.first_run import delete_chart_file
 from handlers.admin import NOT_ADMIN, open_config
 from handlers.claims import request_link
@@ -212,7 +212,7 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
         # Slack refused the message (e.g. the uploaded file is not ready or not visible):
         # the board matters more than its picture.
         log.warning("/leaderboard reply with the chart was refused; sending it without")
-        forget_chart(deps, chart)
+        forget_board_chart(deps, chart)
         send(None)
 
 

@@ -18,7 +18,7 @@ from bot.render.claim_blocks import claim_blocks
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 from bot.slack.digest_schedule import current_schedule
-from bot.slack.first_run import forget_chart, has_chart, history_blocks, setup_blocks
+from bot.slack.first_run import forget_rank_chart, has_chart, history_blocks, setup_blocks
 from bot.store.senders import SenderInfo
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
             raise
         log.warning("App Home chart refused by views.publish (%s); showing text",
                     exc.response.get("response_metadata") or exc.response.get("error"))
-        forget_chart(deps, user_id)
+        forget_rank_chart(deps, user_id)
         history = history_blocks(deps, client, user_id, config, chart=False)
         publish()
 

@@ -29,8 +29,8 @@ from bot.core.periods import day_bucket, week_bucket
 from bot.core.totals import Totals
 from bot.intake.scoring import scoring_changes_since
 from bot.render.blocks import escape
-from bot.render.chart import alt_text, chart_people, slope_chart
-from bot.render.digest_blocks import DigestData, digest_blocks, people_named
+from bot.render.chart import chart_people, slope_chart, slope_chart_alt
+from bot.render.digest_blocks import DigestData, digest_blocks, digest_people
 from bot.runtime.deps import Deps
 from bot.slack.digest_schedule import Schedule, current_schedule
 
@@ -60,7 +60,9 @@ class Built:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DigestResult:
+    """What one digest run did (not an outcome of the boards: `bot.core.counts.Outcome`)."""
+
     status: str  # posted | already_posted | claimed_elsewhere | failed | disabled | no_channel
     day: date
     channel: str = ""
@@ -90,7 +92,7 @@ class DigestRunner:
                           week_rho=quotable_rho(self._week_to_date(day, config, hidden)),
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
-        names = self.deps.directory.names(people_named(data))
+        names = self.deps.directory.names(digest_people(data))
         blocks, text = digest_blocks(data, names)
         png, alt, chart_error = None, "", None
         if with_chart and shown:
@@ -98,7 +100,7 @@ class DigestRunner:
                 names = {r.user: "someone" for r in shown}
             try:
                 png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
-                alt = alt_text(shown, names)
+                alt = slope_chart_alt(shown, names)
             except Exception as exc:  # the digest goes out without its chart, never not at all
                 log.exception("digest %s: the chart could not be drawn; posting without it", day)
                 png, alt = None, ""
@@ -138,50 +140,50 @@ class DigestRunner:
         return scoring_changes_since(self.deps.store, since)
 
     # -- delivery ---------------------------------------------------------------------
-    def run(self, day: date, force: bool = False) -> Outcome:
+    def run(self, day: date, force: bool = False) -> DigestResult:
         """Post the digest for local `day` unless it was already posted. Never raises."""
         try:
             return self._run(day, force)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.error("digest %s: Redis unavailable (%s); not posted", day, exc)
-            return Outcome("failed", day, error=f"Redis unavailable: {exc}")
+            return DigestResult("failed", day, error=f"Redis unavailable: {exc}")
         except Exception as exc:  # the scheduler must survive anything
             log.exception("digest %s failed", day)
-            return Outcome("failed", day, error=str(exc))
+            return DigestResult("failed", day, error=str(exc))
 
-    def _run(self, day: date, force: bool) -> Outcome:
+    def _run(self, day: date, force: bool) -> DigestResult:
         config = self.deps.store.load_config()
         schedule = current_schedule(self.deps, config)
         store = self.deps.store
         if not schedule.enabled and not force:
-            return Outcome("disabled", day)
+            return DigestResult("disabled", day)
         channel = schedule.channel
         if not channel:
             log.warning("digest %s: no channel configured (DIGEST_CHANNEL)", day)
-            return Outcome("no_channel", day)
+            return DigestResult("no_channel", day)
         if self.deps.client is None:
-            return Outcome("failed", day, channel, error="SLACK_BOT_TOKEN is not set")
+            return DigestResult("failed", day, channel, error="SLACK_BOT_TOKEN is not set")
         if schedule.channel_error:
             log.error("digest %s: %s", day, schedule.channel_error)
             store.set_digest_error(f"Digest for {day} not posted: "
                                    f"{escape(schedule.channel_error)}")
-            return Outcome("failed", day, channel, error=schedule.channel_error)
+            return DigestResult("failed", day, channel, error=schedule.channel_error)
         posted = store.digest_posted(channel, day)
         if posted and not force:
-            return Outcome("already_posted", day, channel, ts=posted)
+            return DigestResult("already_posted", day, channel, ts=posted)
         if not store.claim_digest(channel, day, self.owner, CLAIM_TTL):
-            return Outcome("claimed_elsewhere", day, channel)
+            return DigestResult("claimed_elsewhere", day, channel)
         try:
             posted = None if force else store.digest_posted(channel, day)
             if posted:
-                return Outcome("already_posted", day, channel, ts=posted)
+                return DigestResult("already_posted", day, channel, ts=posted)
             if store.mark_digest_attempt(channel, day) and not force:
                 found = self._find_posted(channel, day)
                 if found:
                     store.mark_digest_posted(channel, day, found)
                     log.info("digest %s was posted (ts %s) by a process that died; not "
                              "posting again", day, found)
-                    return Outcome("already_posted", day, channel, ts=found)
+                    return DigestResult("already_posted", day, channel, ts=found)
             built = self.build(day, config)
             ts = self._post(channel, day, built)
         except SlackApiError as exc:
@@ -193,7 +195,7 @@ class DigestRunner:
                       hint)
             fatal = error in FATAL_ERRORS  # retrying cannot help: stop automatic retries
             store.set_digest_error(message, channel if fatal else "", day if fatal else None)
-            return Outcome("failed", day, channel, error=error)
+            return DigestResult("failed", day, channel, error=error)
         except BaseException:
             store.release_digest(channel, day, self.owner)
             raise
@@ -208,7 +210,7 @@ class DigestRunner:
         log.info("digest %s posted to %s (ts %s)", day, channel, ts)
         if built.png:
             self._upload_chart(channel, ts, day, built)
-        return Outcome("posted", day, channel, ts=ts)
+        return DigestResult("posted", day, channel, ts=ts)
 
     def _post(self, channel: str, day: date, built: Built) -> str:
         client = self.deps.client

@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.runtime.deps import Deps
 from bot.slack.digest_schedule import Schedule, current_schedule
-from jobs.digest import DigestRunner, Outcome, previous_day
+from jobs.digest import DigestResult, DigestRunner, previous_day
 from jobs.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class DigestScheduler:
         except Exception:
             log.exception("%s job failed", job.name)
 
-    def fire(self, now: datetime | None = None) -> Outcome | None:
+    def fire(self, now: datetime | None = None) -> DigestResult | None:
         """The cron job: post the digest for the local day before. Never raises."""
         try:
             schedule = current_schedule(self.deps)
@@ -87,7 +87,7 @@ class DigestScheduler:
             log.exception("digest job failed")
             return None
 
-    def catch_up(self, now: datetime | None = None) -> Outcome | None:
+    def catch_up(self, now: datetime | None = None) -> DigestResult | None:
         """Post a digest whose time passed within the grace window and that is not out yet.
 
         Runs at start-up and with every sync, so a digest missed while every process was

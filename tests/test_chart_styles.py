@@ -20,9 +20,10 @@ from matplotlib.colors import to_hex
 import bot.slack.board_chart
 import bot.slack.first_run
 import jobs.digest
-from bot.boards.rank_history import DayRanks, rank_figure, rank_lines
+from bot.boards.rank_history import DayRanks
 from bot.core.ranking import PersonTotals, Row, rank_board
-from bot.render.chart import alt_text, figure, layout, line_specs, line_style
+from bot.render.chart import figure, layout, line_specs, line_style, slope_chart_alt
+from bot.render.rank_chart import rank_figure, rank_lines
 from jobs.digest import DigestRunner
 from tests.conftest import App
 from tests.test_admin import open_home
@@ -89,7 +90,7 @@ def check_slope_chart(rows: Sequence[Row], names: Mapping[str, str],
         assert to_hex(handle.get_color()) == EXPECTED[kind][0]
         assert handle.get_linestyle() == EXPECTED[kind][1]
 
-    alt = alt_text(rows, names)
+    alt = slope_chart_alt(rows, names)
     climbers = [r for r in rows if kinds[r.user] == "climb"]
     if "Biggest climb: " in alt:
         climber = alt.split("Biggest climb: ", 1)[1].split(",", 1)[0]
@@ -132,7 +133,7 @@ def test_people_without_outcomes_never_climb_or_stay() -> None:
                      **{f"U{i:02d}": "no outcomes (ranked last)" for i in range(3, 9)}}
     left, right, group, slots = layout(rows)
     assert group == 6 and {right[f"U{i:02d}"] for i in range(3, 9)} == {9} and slots == 10
-    alt = alt_text(rows, {})
+    alt = slope_chart_alt(rows, {})
     assert "Biggest climb: U02, #3 to #1." in alt and "Biggest drop: U00, #1 to #3." in alt
     assert "No outcomes, ranked last: U03 (#4 by usage)" in alt
 

@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import redis
 
-from bot.boards.rank_history import daily_ranks, sparkline
+from bot.boards.rank_history import daily_ranks
 from bot.core.periods import day_bucket
 from bot.core.settings import Settings, SettingsError, load_settings
+from bot.render.rank_chart import sparkline
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
 from bot.sources.reports import OutcomeReport, UsageReport

@@ -266,13 +266,13 @@ def _import_config(deps, args: argparse.Namespace, data: object) -> int:
 def print_leaderboard(settings, period: str, as_json: bool) -> int:
     import redis
 
-    from bot.render.text import board_json, people_named, side_by_side
+    from bot.render.text import board_json, side_by_side, side_by_side_people
     from bot.runtime.app import build_deps
 
     deps = build_deps(settings)
     try:
         pb = deps.leaderboards.full_board(period)
-        shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
+        shown = [r.user for r in pb.board.raw] if as_json else side_by_side_people(pb)
         names = deps.directory.names(shown)
         if as_json:
             print(json.dumps(board_json(pb, names), indent=2, ensure_ascii=False))

@@ -44,7 +44,7 @@ class DigestData:
         return bool(self.day_board.board.raw)
 
 
-def people_named(data: DigestData) -> list[str]:
+def digest_people(data: DigestData) -> list[str]:
     """Everyone the digest (and its chart) can show, each once: both top lists, which hold
     the biggest moves, and the efficiency leaders, who may be on neither."""
     board = data.day_board.board

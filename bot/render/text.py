@@ -16,7 +16,7 @@ COL = 44
 EFFICIENCY_SHOWN = 5
 
 
-def people_named(pb: PeriodBoard, size: int | None = None) -> list[str]:
+def side_by_side_people(pb: PeriodBoard, size: int | None = None) -> list[str]:
     """Everyone `side_by_side` shows, each once: both top lists and the efficiency
     leaders, who may be on neither."""
     size = size or pb.config.board_size

@@ -6,14 +6,15 @@ plus the digest channel and whether the bot is in it. While the workspace has no
 yet the whole checklist shows; once it has, one status line per source.
 
 For everyone, their daily rank on both boards over the last 30 complete days
-(`bot.boards.rank_history`), as a PNG in an image block. Home tabs cannot show an image from
-bytes, and `image_url` must be publicly hosted, so the PNG is uploaded with
-`files_upload_v2` *without* a channel: the file stays private to the bot, which is the
-one publishing the view, and the image block refers to it with `slack_file: {"id": …}`
-(Slack renders a file the poster can access). The file id is kept per person and reused
-while their ranks are unchanged (the 30 days end yesterday, so at most one upload a day
-each); the one it replaces is deleted. Without `files:write` (or when Slack refuses the
-file) the ranks show as a text sparkline instead.
+(`bot.boards.rank_history`, drawn by `bot.render.rank_chart`), as a PNG in an image
+block. Home tabs cannot show an image from bytes, and `image_url` must be publicly
+hosted, so the PNG is uploaded with `files_upload_v2` *without* a channel: the file
+stays private to the bot, which is the one publishing the view, and the image block
+refers to it with `slack_file: {"id": …}` (Slack renders a file the poster can access).
+The file id is kept per person and reused while their ranks are unchanged (the 30 days
+end yesterday, so at most one upload a day each); the one it replaces is deleted.
+Without `files:write` (or when Slack refuses the file) the ranks show as a text
+sparkline instead.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.blocks.basic_components import SlackFile
 
-from bot.boards.rank_history import DayRanks, alt_text, daily_ranks, rank_chart, sparkline_text
+from bot.boards.rank_history import DayRanks, daily_ranks
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL, today
 from bot.render.blocks import ago, code_span, mrkdwn
+from bot.render.rank_chart import rank_chart, rank_chart_alt, sparkline_text
 from bot.runtime.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -215,7 +217,8 @@ def history_blocks(deps: Deps, client: WebClient, user: str, config: BoardConfig
     if file_id:
         return [SectionBlock(text=mrkdwn(title)).to_dict(),
                 ImageBlock(slack_file=SlackFile(id=file_id), block_id="rank_chart",
-                           alt_text=alt_text(ranks.history, ranks.raw_metric)[:2000]).to_dict()]
+                           alt_text=rank_chart_alt(ranks.history, ranks.raw_metric)[:2000]
+                           ).to_dict()]
     return [SectionBlock(text=mrkdwn(
         f"{title}\n{sparkline_text(ranks.history, ranks.raw_metric)}")).to_dict()]
 
@@ -235,7 +238,7 @@ def chart_file(deps: Deps, client: WebClient, user: str, ranks: RankHistory) -> 
         png = rank_chart(ranks.history, ranks.raw_metric)
         answer = client.files_upload_v2(content=png, filename="tokenboard-ranks.png",
                                         title="Your rank, last 30 days",
-                                        alt_txt=alt_text(ranks.history, ranks.raw_metric))
+                                        alt_txt=rank_chart_alt(ranks.history, ranks.raw_metric))
         file_id = str(answer["file"]["id"])
     except SlackApiError as exc:
         error = exc.response.get("error") or "error"
@@ -256,7 +259,7 @@ def chart_file(deps: Deps, client: WebClient, user: str, ranks: RankHistory) -> 
     return file_id
 
 
-def forget_chart(deps: Deps, user: str) -> None:
+def forget_rank_chart(deps: Deps, user: str) -> None:
     """Slack would not show the uploaded chart (e.g. still being processed): drop it, so
     the next open uploads afresh."""
     deps.store.r.delete(deps.store.keys.rank_chart(user))
