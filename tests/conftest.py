@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from freezegun import freeze_time
 from redis.cluster import RedisCluster, key_slot
 
 from bot.core.settings import Settings
@@ -29,6 +29,7 @@ from bot.store.embedded import EmbeddedRedis, LocalCluster, free_port
 from bot.store.keys import Keys
 from bot.web.app import build_web_app
 from bot.web.server import Server
+from tests.clock import shifted_now
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
 
@@ -37,17 +38,45 @@ BOT_TOKEN = "xoxb-test"
 INGEST_TOKEN = "ingest-secret-1"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Several tests report "now" and read back "today": never run across UTC midnight.
+# Fixtures that start a server of tokenboard's own, a Redis Cluster or an installed wheel
+# for a test: a test using one must be marked `slow` (checked at collection, below).
+SLOW_FIXTURES = frozenset({"app", "outage", "admin_app", "local_cluster", "cluster_client",
+                           "installed"})
+# What tests/unit/ never uses: the Slack Web API stub (an HTTP server) or a slow fixture.
+NOT_UNIT_FIXTURES = SLOW_FIXTURES | {"stub_server", "stub"}
+UNIT = Path(__file__).parent / "unit"
 
-    The suite takes well under two minutes, so starting it after 23:57 UTC waits until
-    the new day begins instead.
-    """
-    now = datetime.now(UTC)
-    if now.hour == 23 and now.minute >= 57:
-        wait = (60 - now.minute) * 60 - now.second + 2
-        print(f"waiting {wait} s for UTC midnight to pass before running the suite")
-        time.sleep(wait)
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The rule for `slow` (README, Development), checked rather than remembered: a test
+    that uses a server of tokenboard's own, a cluster or an installed wheel is marked
+    slow, and nothing under tests/unit/ is slow or uses the Slack stub."""
+    problems = []
+    for item in items:
+        slow = item.get_closest_marker("slow") is not None
+        used = sorted(SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if used and not slow:
+            problems.append(f"{item.nodeid} uses {', '.join(used)} but is not marked slow")
+        if Path(str(item.path)).is_relative_to(UNIT):
+            banned = sorted(NOT_UNIT_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+            if slow or banned:
+                problems.append(f"{item.nodeid} is under tests/unit/ but is "
+                                + ("marked slow" if slow else f"using {', '.join(banned)}"))
+    if problems:
+        raise pytest.UsageError("tests in the wrong place:\n  " + "\n  ".join(problems))
+
+
+@pytest.fixture(autouse=True)
+def clock_clear_of_midnight() -> Iterator[None]:
+    """Several tests report "now" and read back "today": a test starting a few minutes
+    either side of UTC midnight runs with its process's clock moved past midnight
+    (freezegun, ticking), instead of waiting for the day to turn (tests/clock.py)."""
+    target = shifted_now(datetime.now(UTC))
+    if target is None:
+        yield
+        return
+    with freeze_time(target, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")
