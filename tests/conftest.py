@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,9 +31,9 @@ from bot.store.embedded import EmbeddedRedis, LocalCluster, free_port
 from bot.store.keys import Keys
 from bot.web.app import build_web_app
 from bot.web.server import Server
-from tests.clock import shifted_now
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
+from tests.support.clock import shifted_now
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
@@ -40,8 +42,8 @@ INGEST_TOKEN = "ingest-secret-1"
 
 # Fixtures that start a server of tokenboard's own, a Redis Cluster or an installed wheel
 # for a test: a test using one must be marked `slow` (checked at collection, below).
-SLOW_FIXTURES = frozenset({"app", "outage", "admin_app", "local_cluster", "cluster_client",
-                           "installed"})
+SLOW_FIXTURES = frozenset({"app", "outage", "admin_app", "setup_app", "small", "serve",
+                           "local_cluster", "cluster_client", "installed"})
 # What tests/unit/ never uses: the Slack Web API stub (an HTTP server) or a slow fixture.
 NOT_UNIT_FIXTURES = SLOW_FIXTURES | {"stub_server", "stub"}
 UNIT = Path(__file__).parent / "unit"
@@ -64,6 +66,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                 + ("marked slow" if slow else f"using {', '.join(banned)}"))
     if problems:
         raise pytest.UsageError("tests in the wrong place:\n  " + "\n  ".join(problems))
+
+
+def starts_a_process(args: object) -> bool:
+    """Whether a Popen of `args` starts Python, tokenboard, pip or a redis-server."""
+    words = [str(a) for a in args] if isinstance(args, list | tuple) else [str(args)]
+    return any(sys.executable in w or "tokenboard" in w or "redis-server" in w
+               or os.path.basename(w).startswith(("pip", "python")) for w in words)
+
+
+@pytest.fixture(autouse=True)
+def slow_work_only_in_slow_tests(request: pytest.FixtureRequest,
+                                 monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The rule for `slow` at run time: a test not marked slow that starts tokenboard's
+    HTTP server or a process (Python, tokenboard, pip, redis-server) fails, saying so.
+    Session fixtures (the shared redis-server) are set up before this and not checked."""
+    if request.node.get_closest_marker("slow") is not None:
+        yield
+        return
+    popen = subprocess.Popen.__init__
+
+    def refuse(what: str) -> AssertionError:
+        return AssertionError(f"{request.node.nodeid} {what}: mark it @pytest.mark.slow "
+                              "(README, Development)")
+
+    def guarded_popen(self: subprocess.Popen, args: object, *rest: object,
+                      **kwargs: object) -> None:
+        if starts_a_process(args):
+            raise refuse(f"starts a process ({str(args)[:80]})")
+        popen(self, args, *rest, **kwargs)  # type: ignore[arg-type]
+
+    def guarded_start(self: Server) -> Server:
+        raise refuse("starts tokenboard's HTTP server")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded_popen)
+    monkeypatch.setattr(Server, "start", guarded_start)
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -44,6 +44,7 @@ from tests.slack_signing import (
     new_trigger_id,
 )
 from tests.slack_stub import SlackStub
+from tests.support.view_limits import check_view_limits, many_kinds_config
 from tests.test_cli import run as run_cli
 from tests.test_digest import CHANNEL, posted_dates, posts
 from tests.test_slack import board_lines, response_text, wait_for
@@ -212,17 +213,6 @@ def opened_views(stub: SlackStub, method: str = "views.open") -> list[dict]:
     return [decoded(c.args["view"]) for c in stub.calls(method)]  # type: ignore[misc]
 
 
-def check_view_limits(view: dict) -> list[str]:
-    """Slack's modal limits; returns the block ids."""
-    assert view["type"] == "modal"
-    assert 0 < len(view["title"]["text"]) <= 24
-    assert len(view["blocks"]) <= 100
-    assert len(view.get("private_metadata", "")) <= 3000
-    ids = [b["block_id"] for b in view["blocks"] if "block_id" in b]
-    assert len(ids) == len(set(ids)), "block ids must be unique"
-    return ids
-
-
 def at_noon(day: date) -> str:
     return datetime.combine(day, time(12), UTC).isoformat()
 
@@ -242,6 +232,7 @@ def config_version(deps: Deps) -> int:
 # -- a valid submission saves, is audited and changes the rankings ---------------------------------
 
 
+@pytest.mark.slow
 def test_valid_submission_saves_audits_and_rescores_past_periods(admin_app: App) -> None:
     deps = admin_app.deps
     today = datetime.now(UTC).date()
@@ -290,6 +281,7 @@ def test_valid_submission_saves_audits_and_rescores_past_periods(admin_app: App)
             {"U0A": 3 * days, "U0B": 2 * SQRT3 * days})
 
 
+@pytest.mark.slow
 def test_weight_only_save_keeps_the_schedule_from_the_environment(
         settings: Settings, redis_client: redis.Redis, stub: SlackStub) -> None:
     env_settings = replace(settings, admin_user_ids=(ADMIN,), digest_time="07:00",
@@ -307,6 +299,7 @@ def test_weight_only_save_keeps_the_schedule_from_the_environment(
         running.stop()
 
 
+@pytest.mark.slow
 def test_workspace_admin_submission_saves_every_section(app: App, channels: set[str]) -> None:
     app.stub.add_user("U0WSADM", display_name="Wanda", is_admin=True)
     channels.add("C0DIGEST")
@@ -345,6 +338,7 @@ def test_workspace_admin_submission_saves_every_section(app: App, channels: set[
 # -- each invalid field is reported on its block, and nothing changes -----------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("block_id", "value", "expected_block"), [
     ("weight:pr_merged", "abc", "weight:pr_merged"),
     ("weight:pr_merged", "-1", "weight:pr_merged"),
@@ -377,6 +371,7 @@ def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, v
     assert admin_app.deps.store.config_history() == []
 
 
+@pytest.mark.slow
 def test_usage_settings_in_the_modal(admin_app: App) -> None:
     view = config_view(admin_app.deps.store.load_config())
     answer = submit(admin_app, view, ADMIN, {"token_types": ["input", "output"],
@@ -400,6 +395,7 @@ def test_usage_settings_in_the_modal(admin_app: App) -> None:
     assert [o["value"] for o in boxes["element"]["initial_options"]] == ["input", "output"]
 
 
+@pytest.mark.slow
 def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(
         admin_app: App, channels: set[str]) -> None:
     view = config_view(admin_app.deps.store.load_config())
@@ -426,6 +422,7 @@ def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(
 # -- who is an admin ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_non_admin_submission_is_refused_and_changes_nothing(admin_app: App) -> None:
     admin_app.stub.add_user("U0NOBODY", display_name="Nobody")
     view = config_view(admin_app.deps.store.load_config())
@@ -454,6 +451,7 @@ def test_non_admin_submission_is_refused_and_changes_nothing(admin_app: App) -> 
     assert admin_app.stub.calls("views.push") == []
 
 
+@pytest.mark.slow
 def test_opening_the_modal(admin_app: App) -> None:
     stub = admin_app.stub
     stub.add_user("U0NOBODY", display_name="Nobody")
@@ -482,6 +480,7 @@ def test_opening_the_modal(admin_app: App) -> None:
     assert len(stub.calls("views.open")) == 2  # the command above and the admin's click
 
 
+@pytest.mark.slow
 def test_workspace_admins_owners_and_configured_admins_count(app: App) -> None:
     stub = app.stub
     stub.add_user("U0WSADMIN", display_name="Admin", is_admin=True)
@@ -508,14 +507,7 @@ def test_workspace_admins_owners_and_configured_admins_count(app: App) -> None:
 # -- many outcome kinds: Slack's limits and the pushed page ---------------------------------------
 
 
-def many_kinds_config(total: int) -> BoardConfig:
-    """The 6 default kinds, then k07..k<total>, each weight 1, cap 5, sqrt."""
-    outcomes = dict(DEFAULT_OUTCOMES)
-    for i in range(len(outcomes) + 1, total + 1):
-        outcomes[f"k{i:02d}"] = OutcomeRule(label=f"Kind number {i}", weight=1, cap=5)
-    return BoardConfig(outcomes=outcomes)
-
-
+@pytest.mark.slow
 def test_thirty_outcome_kinds_fit_and_the_rest_are_on_a_pushed_page(admin_app: App) -> None:
     stub, store = admin_app.stub, admin_app.deps.store
     config = many_kinds_config(30)
@@ -554,23 +546,6 @@ def test_thirty_outcome_kinds_fit_and_the_rest_are_on_a_pushed_page(admin_app: A
     # An invalid value on the page is reported on its block.
     bad = submit(admin_app, page, ADMIN, {"cap:k30": "0"}).json()
     assert bad == {"response_action": "errors", "errors": {"cap:k30": bad["errors"]["cap:k30"]}}
-
-
-def test_a_hundred_kinds_are_all_reachable_within_the_limits() -> None:
-    config = many_kinds_config(100)
-    seen: list[str] = []
-    view, page = config_view(config), 0
-    while True:
-        ids = check_view_limits(view)
-        seen += [i.split(":")[1] for i in ids if i.startswith("weight:")]
-        more = [b for b in view["blocks"] if b.get("block_id") == "more_kinds"]
-        if not more:
-            break
-        page += 1
-        assert more[0]["elements"][0]["value"] == str(page)
-        view = kinds_page_view(config, page)
-    # 20 on the main modal, then pages of 30: 21-50, 51-80, 81-100.
-    assert page == 3 and seen == list(config.outcomes)
 
 
 # -- rescoring ------------------------------------------------------------------------------------
@@ -629,6 +604,7 @@ def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
     assert redis_client.ttl(store.zkey("points", ALL)) == -1
 
 
+@pytest.mark.slow
 def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app: App) -> None:
     deps, store, r = admin_app.deps, admin_app.deps.store, admin_app.deps.store.r
     now = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
@@ -748,6 +724,7 @@ def reply(app: App, text: str, user: str, name: str) -> dict:
     return wait_for(lambda: app.stub.responses(name))[0]
 
 
+@pytest.mark.slow
 def test_opt_out_hides_a_person_from_others_and_from_the_digest(app: App) -> None:
     for uid, name in (("U0OLGA", "Olga"), ("U0SAM", "Sam"), ("U0TIA", "Tia")):
         app.stub.add_user(uid, display_name=name)
@@ -799,6 +776,7 @@ def snapshot(r: redis.Redis) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_forget_me_removes_every_key_and_entry_after_confirmation(app: App) -> None:
     stub, store, r = app.stub, app.deps.store, app.deps.store.r
     stub.add_user("U0GONE", display_name="Gone", email="gone@example.com")
@@ -875,6 +853,7 @@ def labels(lines: list[str]) -> list[str]:
             for line in lines]
 
 
+@pytest.mark.slow
 def test_display_modes(app: App) -> None:
     for uid, name in (("U0DA", "Alma"), ("U0DB", "Bruno"), ("U0DC", "Chen")):
         app.stub.add_user(uid, display_name=name)
@@ -905,6 +884,7 @@ def test_display_modes(app: App) -> None:
     assert "<@" not in response_text(seen)
 
 
+@pytest.mark.slow
 def test_anonymous_digest_names_nobody(app: App) -> None:
     for uid, name in (("U0DA", "Alma"), ("U0DB", "Bruno"), ("U0DC", "Chen")):
         app.stub.add_user(uid, display_name=name)
@@ -915,6 +895,7 @@ def test_anonymous_digest_names_nobody(app: App) -> None:
     assert not any(n in built.alt for n in ("Alma", "Bruno", "Chen"))  # ... the chart is not
 
 
+@pytest.mark.slow
 def test_digest_mentions_people_only_when_an_admin_chose_mentions(app: App) -> None:
     for uid, name in (("U0DA", "Alma"), ("U0DB", "Bruno")):
         app.stub.add_user(uid, display_name=name)
@@ -989,6 +970,7 @@ def open_home(app: App, user: str, event_id: str) -> str:
     return shown(json.dumps(views[-1], ensure_ascii=False))
 
 
+@pytest.mark.slow
 def test_app_home_shows_admins_the_last_changes_and_the_button(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BOB", display_name="Bob")
@@ -1009,6 +991,7 @@ def test_app_home_shows_admins_the_last_changes_and_the_button(app: App) -> None
 # -- the config CLI --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_export_then_import_saves_and_rescores(tmp_path: Path, deps: Deps,
                                                    redis_url: str) -> None:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
@@ -1037,6 +1020,7 @@ def test_cli_export_then_import_saves_and_rescores(tmp_path: Path, deps: Deps,
     assert config_version(deps) == 1
 
 
+@pytest.mark.slow
 def test_cli_import_reports_every_error(tmp_path: Path, deps: Deps, redis_url: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -1067,6 +1051,7 @@ def _changes_printed(stdout: str) -> list[str]:
     return [line.strip() for line in stdout.splitlines() if line.startswith("  ")]
 
 
+@pytest.mark.slow
 def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
         tmp_path: Path, deps: Deps, redis_url: str) -> None:
     deps.store.save_config(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
@@ -1091,6 +1076,7 @@ def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
     assert saved.outcomes["hotfix"].weight == 4 and saved.board_size == 15
 
 
+@pytest.mark.slow
 def test_cli_import_replace_removes_what_the_file_does_not_list(
         tmp_path: Path, deps: Deps, redis_url: str) -> None:
     deps.store.save_config(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
@@ -1119,6 +1105,7 @@ def test_cli_import_replace_removes_what_the_file_does_not_list(
     assert len(deps.store.load_config().outcomes) == 7
 
 
+@pytest.mark.slow
 def test_cli_import_turns_a_channel_name_into_its_id(tmp_path: Path, deps: Deps,
                                                      redis_url: str, stub: SlackStub) -> None:
     for i in range(3):  # the answer is paged: the channel is on a later page
@@ -1164,6 +1151,7 @@ def test_a_digest_channel_name_in_the_environment_posts_to_its_id(
     assert "no channel named #gone" in (deps.store.digest_error() or "")
 
 
+@pytest.mark.slow
 def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BEN", display_name="Ben", is_admin=True)
@@ -1190,6 +1178,7 @@ def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> No
                   {"weight:pr_merged": "9"}).body == b""
 
 
+@pytest.mark.slow
 def test_a_demoted_workspace_admin_is_refused_although_the_profile_is_cached(
         app: App) -> None:
     app.stub.add_user("U0EX", display_name="Ex", is_admin=True)
@@ -1201,6 +1190,7 @@ def test_a_demoted_workspace_admin_is_refused_although_the_profile_is_cached(
     assert app.deps.store.config_history() == []
 
 
+@pytest.mark.slow
 def test_the_rules_against_cheap_outcomes_page(admin_app: App) -> None:
     stub, store = admin_app.stub, admin_app.deps.store
     admin_app.command("config", user_id=ADMIN, name="open")

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.intake.scoring import save_configuration
 from bot.render.config_modal import config_view
 from handlers.commands import SHARING_OFF
 from tests.conftest import App
 from tests.test_admin import block_actions, submit
 from tests.test_slack import TS, board_lines, response_text, seed, wait_for
+
+pytestmark = pytest.mark.slow  # see README: Development
 
 NAMES = {"U0ANA": "Ana Lima", "U0BEN": "Ben Okafor", "U0CY": "Cy Park", "U0DEE": "Dee Ruiz",
          "U0EVA": "Eva Stone", "U0FOX": "Fox Mori"}

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from matplotlib.colors import to_hex
 
 import bot.slack.board_chart
@@ -23,8 +24,8 @@ from bot.boards.rank_history import DayRanks
 from bot.core.ranking import Row
 from bot.render.rank_chart import rank_figure, rank_lines
 from jobs.digest import DigestRunner
-from tests.chart_checks import check_slope_chart
 from tests.conftest import App
+from tests.support.chart_checks import check_slope_chart
 from tests.test_admin import open_home
 from tests.test_digest import DAY, local, make_deps, section_texts, seed
 from tests.test_first_run import outcome, record, usage
@@ -75,6 +76,7 @@ def test_the_digest_chart(settings, redis_client, stub, monkeypatch) -> None:
 # -- the /leaderboard reply's chart ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_board_chart(app: App, monkeypatch) -> None:
     # tokens, merged PRs (5·√n points): A 5, B 10, C 15, the six Z nothing
     people = {"U0A": (9000, 1), "U0B": (8000, 4), "U0C": (7000, 9),
@@ -106,6 +108,7 @@ def test_the_board_chart(app: App, monkeypatch) -> None:
 USAGE_COLOUR, OUTCOME_COLOUR, NONE_COLOUR = "#e01e5a", "#2eb67d", "#999999"
 
 
+@pytest.mark.slow
 def test_the_app_home_chart(app: App, monkeypatch) -> None:
     """App Home draws one person's ranks over 30 days, not a slope chart: one line per
     board, coloured by the board (never by direction). A day without outcome points is

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 import redis
 
 from bot.core.config import BoardConfig
@@ -557,6 +558,7 @@ def finish(process: subprocess.Popen) -> tuple[int, str, str]:
     return process.returncode, stdout, stderr
 
 
+@pytest.mark.slow
 def test_digest_command(settings, redis_client, redis_url, stub, tmp_path) -> None:
     deps = make_deps(settings, redis_client)
     add_names(stub)

@@ -20,6 +20,7 @@ import unicodedata
 import uuid
 from collections import defaultdict
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -158,6 +159,7 @@ def expected_totals(events: list[dict]) -> dict[str, tuple[float, float]]:
 
 # -- /ingest --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @FUZZ
 @given(body=json_values)
 def test_random_json_never_5xx(app: App, body: object) -> None:
@@ -165,6 +167,7 @@ def test_random_json_never_5xx(app: App, body: object) -> None:
     assert status in (200, 400, 413), (status, answer)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_bodies_never_5xx(app: App, data: st.DataObject) -> None:
@@ -188,6 +191,7 @@ def test_mutated_bodies_never_5xx(app: App, data: st.DataObject) -> None:
         assert isinstance(answer, dict) and answer["accepted"] <= 3
 
 
+@pytest.mark.slow
 @FUZZ
 @given(batch=mixed_batch())
 def test_valid_events_beside_hostile_ones_are_counted_exactly_once(
@@ -216,6 +220,7 @@ def test_valid_events_beside_hostile_ones_are_counted_exactly_once(
 
 # -- Slack payloads -------------------------------------------------------------------------
 
+@pytest.mark.slow
 @hsettings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=st.dictionaries(st.sampled_from(["id", "user", "email", "ts", "tool", "tokens",

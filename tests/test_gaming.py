@@ -8,12 +8,16 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL
 from bot.intake.outcomes import receive
 from bot.sources.webhook_facts import Fact
 from bot.store.pull_requests import PullRequests
 from tests.conftest import App
+
+pytestmark = pytest.mark.slow  # see README: Development
 
 DAYS = 14
 STEADY = [f"steady{i}" for i in range(12)]

@@ -23,6 +23,8 @@ from bot.sources.reports import OutcomeReport, UsageReport
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 
+pytestmark = pytest.mark.slow  # see README: Development
+
 ADMIN = "U0ADMIN"
 PEOPLE = [f"U0P{i:04d}" for i in range(300)]
 NEWCOMERS = [f"U0NEW{i:02d}" for i in range(20)]  # first seen while the rebuild runs

@@ -45,6 +45,7 @@ def expected_tokens(scale: int) -> dict[str, float]:
             for i, person in enumerate(PEOPLE)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["single", "cluster"])
 def test_two_workspaces_under_the_same_load_stay_apart(
         backend: str, request: pytest.FixtureRequest, settings: Settings, stub: SlackStub,

@@ -2,16 +2,14 @@
 
 A test here may use the session's redis-server (`redis_client`, `store`, `deps`) and
 nothing else that runs beside it: no server of tokenboard's own, no Slack Web API stub,
-no process started by the test (checked: `tests/conftest.py` refuses the fixtures at
-collection, and `no_processes` below refuses a process at run time). Slack is configured
-but unreachable: code that would ask Slack fails the test instead of waiting.
+no process started by the test (checked by tests/conftest.py: the fixtures at
+collection, a process or tokenboard's server at run time, since no test here is slow).
+Slack is configured but unreachable: code that would ask Slack fails the test instead of
+waiting.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,20 +49,3 @@ def identities(store: Store) -> Identities:
     """The identity map with no Slack client: Slack user ids and linked identities
     resolve; an email not linked cannot be looked up (LookupUnavailable)."""
     return Identities(store, Directory(store, None))
-
-
-@pytest.fixture(autouse=True)
-def no_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A unit test starts no process of Python, tokenboard, pip or redis-server."""
-    real = subprocess.Popen.__init__
-
-    def refuse(self: subprocess.Popen, args: object, *rest: object, **kwargs: object) -> None:
-        words = [str(a) for a in args] if isinstance(args, list | tuple) else [str(args)]
-        if any(sys.executable in w or "tokenboard" in w or "redis-server" in w or "pip" in w
-               for w in words):
-            raise AssertionError(f"tests/unit/ starts no processes ({' '.join(words)[:80]}): "
-                                 "mark the test slow and move it out of tests/unit/")
-        real(self, args, *rest, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
-    yield

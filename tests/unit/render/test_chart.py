@@ -22,7 +22,7 @@ from bot.render.chart import (
     slope_chart,
     slope_chart_alt,
 )
-from tests.chart_checks import board_rows, check_slope_chart, expected_kind
+from tests.support.chart_checks import board_rows, check_slope_chart, expected_kind
 
 
 @pytest.mark.parametrize("points", [

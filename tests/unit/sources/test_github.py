@@ -372,3 +372,10 @@ REPO = "acme/api"
 def test_github_revert_variants(title: str | None, body: str | None,
                                 expected: tuple[str, int] | None) -> None:
     assert github_reverts(title, body, REPO, 99) == expected
+
+
+def test_github_documented_test_vector() -> None:
+    from bot.sources.github import github_verify
+
+    github_verify("It's a Secret to Everybody", b"Hello, World!",
+                  "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")

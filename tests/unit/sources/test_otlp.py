@@ -51,8 +51,8 @@ from bot.sources.otlp import (
     read_body,
     status_body,
 )
-from tests.paths import PAYLOADS as SUITE_PAYLOADS
 from tests.reference import reference_dir, shape_differences
+from tests.support.paths import PAYLOADS as SUITE_PAYLOADS
 
 PAYLOADS = SUITE_PAYLOADS / "otlp"
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.sources.webhook_facts import WebhookError
-from tests.paths import PAYLOADS as SUITE_PAYLOADS
 from tests.reference import reference_dir
+from tests.support.paths import PAYLOADS as SUITE_PAYLOADS
 
 PAYLOADS = SUITE_PAYLOADS / "github"
 

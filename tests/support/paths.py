@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent  # the repository
 PAYLOADS = TESTS / "payloads"  # the suite's own payloads (tests/payloads/README.md)
