@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from bot.connectors import runner, vendors
-from bot.connectors.status import status_lines  # noqa: F401 - moved; still importable here
 from bot.connectors.vendors import PULL_HOUR
 from bot.runtime.deps import Deps
 from bot.store.store import RELEASE_LUA

@@ -28,10 +28,11 @@ from bot.intake.scoring import save_configuration
 from bot.render.config_modal import config_view, kinds_page_view
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
+from bot.slack.digest_schedule import current_schedule
 from bot.sources.reports import OutcomeReport, UsageReport
 from bot.store.store import COUNTED, STALE_CONFIG
 from handlers.admin import NOT_ADMIN
-from jobs.digest import DigestRunner, current_schedule
+from jobs.digest import DigestRunner
 from jobs.scheduler import DigestScheduler
 from tests.conftest import App, HttpAnswer
 from tests.rendered import shown

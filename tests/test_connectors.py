@@ -422,8 +422,9 @@ def test_pull_and_import_commands(tmp_path, redis_url: str, stub, people,
 
 def test_the_daily_pull_runs_once_across_processes_and_resumes(
         deps: Deps, people, claude: ClaudeStub) -> None:
+    from bot.connectors.status import status_lines
     from bot.runtime.app import build_deps
-    from jobs.pulls import DailyPulls, status_lines
+    from jobs.pulls import DailyPulls
 
     settings = replace(deps.settings, anthropic_admin_key=KEY, anthropic_api_url=claude.url)
     first, second = (build_deps(settings, deps.store.r) for _ in range(2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobs.digest import Schedule
+from bot.slack.digest_schedule import Schedule
 from tests.support.digests import CHANNEL
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from jobs.digest import Schedule
+from bot.slack.digest_schedule import Schedule
 from jobs.scheduler import digest_trigger
 from tests.support.schedules import berlin, utc
 
