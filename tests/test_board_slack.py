@@ -14,7 +14,7 @@ from tests.conftest import App
 from tests.test_admin import block_actions, submit
 from tests.test_slack import TS, board_lines, response_text, seed, wait_for
 
-pytestmark = pytest.mark.slow  # see README: Development
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 NAMES = {"U0ANA": "Ana Lima", "U0BEN": "Ben Okafor", "U0CY": "Cy Park", "U0DEE": "Dee Ruiz",
          "U0EVA": "Eva Stone", "U0FOX": "Fox Mori"}

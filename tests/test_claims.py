@@ -15,7 +15,7 @@ from tests.conftest import App
 from tests.test_admin import block_actions, open_home
 from tests.test_slack import wait_for
 
-pytestmark = pytest.mark.slow  # see README: Development
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 
 def points(app: App) -> dict[str, float]:

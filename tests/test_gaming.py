@@ -17,7 +17,7 @@ from bot.sources.webhook_facts import Fact
 from bot.store.pull_requests import PullRequests
 from tests.conftest import App
 
-pytestmark = pytest.mark.slow  # see README: Development
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 DAYS = 14
 STEADY = [f"steady{i}" for i in range(12)]

@@ -11,7 +11,7 @@ import pytest
 from bot.core.periods import day_bucket, local_date
 from tests.conftest import App, http
 
-pytestmark = pytest.mark.slow  # see README: Development
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 NOW = datetime.now(UTC) - timedelta(minutes=1)
 TS = NOW.isoformat().replace("+00:00", "Z")

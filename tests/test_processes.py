@@ -24,7 +24,7 @@ from tests.conftest import BOT_TOKEN, SIGNING_SECRET, http
 from tests.slack_stub import SlackStub
 from tests.test_faults import ServeProcess
 
-pytestmark = pytest.mark.slow  # see README: Development
+pytestmark = pytest.mark.slow  # starts tokenboard serve and worker processes
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ from bot.sources.reports import OutcomeReport, UsageReport
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 
-pytestmark = pytest.mark.slow  # see README: Development
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 ADMIN = "U0ADMIN"
 PEOPLE = [f"U0P{i:04d}" for i in range(300)]
