@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from bot.core.config import DEFAULT_OUTCOMES, BoardConfig, OutcomeRule
-from bot.core.periods import ALL, day_bucket, month_bucket, week_bucket
+from bot.core.periods import ALL, day_bucket
 from bot.core.settings import Settings
 from bot.intake.scoring import save_configuration
 from bot.render.config_modal import config_view, kinds_page_view
@@ -561,48 +561,6 @@ def outcome(event_id: str, user: str, day: date, kind: str, count: int) -> tuple
     ts = datetime.combine(day, time(12), UTC)
     return OutcomeReport(id=event_id, type="outcome", user=user, ts=ts, kind=kind,
                          count=count), user
-
-
-def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
-                                                       redis_client: redis.Redis) -> None:
-    store = deps.store
-    today = datetime.now(UTC).date()
-    monday = today - timedelta(days=today.weekday() + 7)  # last week's Monday
-    d1, d2 = monday, monday + timedelta(days=1)  # same ISO week
-    record(deps, [outcome("e1", "U0A", d1, "pr_merged", 1), outcome("e2", "U0A", d2,
-                                                                       "pr_merged", 1),
-                  outcome("e3", "U0B", d1, "review", 3), outcome("e4", "U0B", d2, "review", 3)])
-    # Set known TTLs by hand on the buckets that must keep theirs.
-    ttls = {}
-    for i, bucket in enumerate((day_bucket(d2), week_bucket(d2), month_bucket(d2))):
-        for metric in ("points", "tokens"):
-            key = store.zkey(metric, bucket)
-            ttls[key] = 500_000 + 1000 * i
-            redis_client.expire(key, ttls[key])
-    # Day d1 passes retention: its counts and day sets expire.
-    redis_client.delete(*redis_client.keys(store.days_key(d1) + "*"),
-                        *(store.zkey(m, day_bucket(d1))
-                          for m in ("tokens", "cost", "requests", "points")))
-
-    new = BoardConfig(outcomes={**DEFAULT_OUTCOMES, "pr_merged": OutcomeRule(
-        label="PRs merged", weight=8, cap=10)})
-    stats = store.rebuild_points(new)
-    assert stats["days"] == 1  # only d2 is still kept
-
-    # d1 keeps its old points (A 5, B 2·√3); d2 is rescored (A 8, B 2·√3).
-    assert bucket_points(deps, ALL) == pytest.approx({"U0A": 13, "U0B": 4 * SQRT3})
-    assert bucket_points(deps, week_bucket(d2)) == pytest.approx({"U0A": 13, "U0B": 4 * SQRT3})
-    same_month = d1.month == d2.month
-    assert bucket_points(deps, month_bucket(d2)) == pytest.approx(
-        {"U0A": 13 if same_month else 8, "U0B": (4 if same_month else 2) * SQRT3})
-    assert bucket_points(deps, day_bucket(d2)) == pytest.approx({"U0A": 8, "U0B": 2 * SQRT3})
-    assert store.day_counts(d2, "U0A") == {"o:pr_merged": 1.0}  # raw counts untouched
-
-    keys = store.dump_keys()
-    assert [k for k in keys if "rebuild" in k] == []
-    for key, ttl in ttls.items():
-        assert ttl - 60 <= redis_client.ttl(key) <= ttl, key
-    assert redis_client.ttl(store.zkey("points", ALL)) == -1
 
 
 @pytest.mark.slow
