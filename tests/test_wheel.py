@@ -104,10 +104,12 @@ def test_the_installed_wheel_serves_counts_and_ranks(installed: tuple[Path, Path
     _, venv = installed
     tokenboard = venv / "bin" / "tokenboard"
     assert tokenboard.exists()
-    # The installed package is the one that runs, never this checkout.
+    # The installed package is the one that runs, never this checkout (also when the
+    # suite itself runs with PYTHONPATH pointing at the checkout).
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import bot, handlers, jobs; print(bot.__file__)"],
-                           cwd=tmp_path, capture_output=True, text=True, check=True)
+                           cwd=tmp_path, env=clean, capture_output=True, text=True, check=True)
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout
 
     port = free_port()
