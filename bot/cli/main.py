@@ -10,10 +10,15 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli.access import add_parsers, workspace_option
 from bot.core.periods import PERIODS
 from bot.core.settings import SettingsError, check_workspace, load_settings
+
+if TYPE_CHECKING:
+    from bot.core.settings import Settings
+    from bot.runtime.deps import Deps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +130,7 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
 
 
-def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path) -> int:
+def run_digest(settings: Settings, day: date | None, dry_run: bool, force: bool, out: Path) -> int:
     from bot.runtime.app import build_deps
     from bot.slack.digest_schedule import current_schedule
     from jobs.digest import DigestRunner, previous_day
@@ -170,7 +175,7 @@ def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path
         deps.close()
 
 
-def run_config(settings, args: argparse.Namespace) -> int:
+def run_config(settings: Settings, args: argparse.Namespace) -> int:
     import yaml
 
     from bot.runtime.app import build_deps
@@ -203,7 +208,7 @@ def run_config(settings, args: argparse.Namespace) -> int:
         deps.close()
 
 
-def _import_config(deps, args: argparse.Namespace, data: object) -> int:
+def _import_config(deps: Deps, args: argparse.Namespace, data: object) -> int:
     """Merge the file onto the current configuration (or, with --replace, take it whole),
     validate it with the modal's rules, then show or save the changes."""
     from bot.core.config import describe_changes
@@ -263,7 +268,7 @@ def _import_config(deps, args: argparse.Namespace, data: object) -> int:
     return 0
 
 
-def print_leaderboard(settings, period: str, as_json: bool) -> int:
+def print_leaderboard(settings: Settings, period: str, as_json: bool) -> int:
     import redis
 
     from bot.render.text import board_json, side_by_side, side_by_side_people

@@ -109,7 +109,7 @@ class RowList(Sequence[Row]):
     def __len__(self) -> int:
         return len(self._order)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i: int | slice) -> Row | list[Row]:  # type: ignore[override]
         if isinstance(i, slice):
             return [self._make(j) for j in self._order[i].tolist()]
         return self._make(int(self._order[i]))

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from bot.boards.leaderboard import PeriodBoard
 from bot.core.agreement import agreement_sentence
 from bot.core.plaintext import plain_text
+from bot.core.ranking import Row
 from bot.render.blocks import fmt_move, fmt_number, fmt_raw
 
 COL = 44
@@ -63,7 +64,7 @@ def side_by_side(pb: PeriodBoard, names: Mapping[str, str], size: int | None = N
 
 def board_json(pb: PeriodBoard, names: Mapping[str, str]) -> dict:
     """The `--json` form: one list per ranking plus the agreement figures."""
-    def row(r, score: float, rank: int) -> dict:
+    def row(r: Row, score: float, rank: int) -> dict:
         return {"user": r.user, "name": plain_text(names.get(r.user, r.user)), "score": score,
                 "rank": rank, "move": r.move, "flagged": r.flagged,
                 "efficiency": r.efficiency}

@@ -8,6 +8,8 @@ is, or Slack knows no such channel, `ChannelUnresolved` says which and what to d
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -16,6 +18,9 @@ from bot.core.channel_ids import CHANNEL_ID, CHANNEL_NAME, channel_problem, is_c
 __all__ = ["CHANNEL_ID", "CHANNEL_NAME", "ChannelUnresolved", "channel_problem",
            "is_channel_id", "resolve_channel"]
 
+if TYPE_CHECKING:
+    from bot.store.store import Store
+
 CACHE_TTL = 86_400
 
 
@@ -23,7 +28,7 @@ class ChannelUnresolved(ValueError):
     """A channel name that could not be turned into an id; the message says why."""
 
 
-def resolve_channel(value: str, client: WebClient | None, cache=None) -> str:
+def resolve_channel(value: str, client: WebClient | None, cache: Store | None = None) -> str:
     """The channel id for `value` (an id, or a name looked up with conversations.list).
 
     `cache` (a Store, optional) keeps name → id for a day. Raises ChannelUnresolved.
