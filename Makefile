@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test run bench lint clean
+.PHONY: install demo test test-fast run bench lint clean help
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
 run: $(STAMP)
 	$(BIN)/tokenboard serve
 
@@ -31,3 +34,13 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .tokenboard demo-output .pytest_cache
+
+help:
+	@echo "make install    the virtualenv in $(VENV), with the dev tools (the targets that need it make it)"
+	@echo "make demo       offline: synthetic org, real ingest, both rankings (README: The demo)"
+	@echo "make test       every test (pytest)"
+	@echo "make test-fast  every test not marked slow (pytest -m 'not slow'), under a minute"
+	@echo "make run        tokenboard serve"
+	@echo "make bench      the benchmarks (docs/benchmarks.md)"
+	@echo "make lint       ruff check"
+	@echo "make clean      remove the virtualenv and local data"

@@ -28,6 +28,7 @@ from bot.render.config_modal import (
 from bot.render.config_modal_rules import RULES_ACTION, RULES_CALLBACK, parse_rules, rules_view
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
+from handlers.home import publish_home
 
 log = logging.getLogger(__name__)
 NOT_ADMIN = ("Only tokenboard admins can change its configuration: workspace admins and "
@@ -44,8 +45,10 @@ def open_config(deps: Deps, client: WebClient, trigger_id: str, user: str) -> bo
     return True
 
 
-def channel_problem(client: WebClient, channel: str) -> str | None:
-    """Why the digest could not post in `channel`, or None if it can."""
+def digest_posting_problem(client: WebClient, channel: str) -> str | None:
+    """Why the digest could not post in `channel` (asked of Slack: the bot cannot see it,
+    it is archived, the bot is not in it), or None if it can. Whether a value is a channel
+    id or name at all is `bot.core.channel_ids.channel_problem`."""
     try:
         info = client.conversations_info(channel=channel)["channel"]
     except SlackApiError as exc:
@@ -108,7 +111,7 @@ def register(app: App, workspaces: Workspaces) -> None:
         new, errors = parse_main(view["state"]["values"], deps.store.configs.load(),
                                  deps.settings.digest_time, deps.settings.timezone)
         if new.digest_channel and "digest_channel" not in errors:
-            problem = channel_problem(client, new.digest_channel)
+            problem = digest_posting_problem(client, new.digest_channel)
             if problem:
                 errors["digest_channel"] = problem
         if not errors:
@@ -138,8 +141,6 @@ def register(app: App, workspaces: Workspaces) -> None:
 
     def after_save(body: dict, client: WebClient, context: BoltContext) -> None:
         """Rescore if weights changed, then refresh the admin's App Home."""
-        from handlers.home import publish_home
-
         deps = workspaces.for_context(context)
         try:
             rebuild_scores(deps.store)

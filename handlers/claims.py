@@ -11,21 +11,15 @@ import time
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
-    MarkdownTextObject,
-    SectionBlock,
-)
 
 from bot.intake.identities import CLAIM_SOURCES, IdentityError
 from bot.render.blocks import code_span, escape
+from bot.render.claim_blocks import APPROVE, REJECT
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
+from handlers.home import publish_home
 
 log = logging.getLogger(__name__)
-APPROVE, REJECT = "claim_approve", "claim_reject"
-SHOWN = 10
 USAGE = (f"Say which identity is yours: `/leaderboard link github YOUR-LOGIN` (sources: "
          f"{', '.join(CLAIM_SOURCES)}). An admin confirms it on App Home.")
 
@@ -43,25 +37,6 @@ def request_link(deps: Deps, user: str, words: list[str]) -> str:
     return (f"Asked an admin to confirm that {code_span(claim.identity)} is you.{note} You "
             "will get a message when they decide; once confirmed, everything it reported "
             "so far counts for you too.")
-
-
-def claim_blocks(deps: Deps) -> list[dict]:
-    """App Home blocks for admins: pending claims with Approve / Reject buttons."""
-    claims = deps.identities.claims()
-    if not claims:
-        return []
-    blocks = [SectionBlock(text=MarkdownTextObject(
-        text=f"*{len(claims)} identity claim{'s' if len(claims) != 1 else ''} waiting*"))]
-    for claim in claims[:SHOWN]:
-        now = (f" (linked to <@{claim.linked_to}> now)" if claim.linked_to else "")
-        value = json.dumps({"identity": claim.identity, "user": claim.user})
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f"<@{claim.user}> says {code_span(claim.identity)} is them{now}.")))
-        blocks.append(ActionsBlock(elements=[
-            ButtonElement(action_id=APPROVE, text="Approve", style="primary", value=value),
-            ButtonElement(action_id=REJECT, text="Reject", style="danger", value=value),
-        ]))
-    return [b.to_dict() for b in blocks]
 
 
 def register(app: App, workspaces: Workspaces) -> None:
@@ -93,8 +68,6 @@ def register(app: App, workspaces: Workspaces) -> None:
             except SlackApiError as exc:
                 log.warning("could not tell %s about their claim: %s", user,
                             exc.response.get("error"))
-        from handlers.home import publish_home
-
         publish_home(deps, client, admin)
 
     app.action(APPROVE)(decide)

@@ -27,7 +27,8 @@ from bot.render.blocks import (
 )
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
-from bot.slack.board_chart import chart_for_reply, forget_chart
+from bot.slack.board_chart import chart_for_reply, forget_board_chart
+from bot.slack.directory import names_in
 from bot.slack.first_run import delete_chart_file
 from bot.store.teams import TeamStore
 from handlers.admin import NOT_ADMIN, open_config
@@ -41,6 +42,7 @@ VERBS = {"config": "config", "settings": "config", "optout": "optout", "opt-out"
 FORGET_CONFIRM, FORGET_CANCEL = "forget_me_confirm", "forget_me_cancel"
 UNAVAILABLE = ("tokenboard cannot reach its database right now, so nothing is shown. "
                "Please try again in a minute.")
+PARSED = "leaderboard_parsed"  # the ack's parse of the text, in the context the lazy answer gets
 
 
 def parse(text: str) -> tuple[str, str | None]:
@@ -72,8 +74,9 @@ def parse(text: str) -> tuple[str, str | None]:
 
 
 def register(app: App, workspaces: Workspaces) -> None:
-    def ack_command(ack: Ack, command: dict) -> None:
+    def ack_command(ack: Ack, command: dict, context: BoltContext) -> None:
         action, arg = parse(command.get("text", ""))
+        context[PARSED] = (action, arg)  # Bolt copies the context for the lazy listener
         if action == "help":
             ack(blocks=help_blocks(), text="How /leaderboard works", response_type="ephemeral")
         elif action == "unknown":
@@ -88,13 +91,15 @@ def register(app: App, workspaces: Workspaces) -> None:
     def answer(command: dict, respond: Respond, client: WebClient,
                context: BoltContext) -> None:
         try:
-            _answer(workspaces.for_context(context), command, respond, client)
+            _answer(workspaces.for_context(context), command, respond, client,
+                    context.get(PARSED))
         except (redis.ConnectionError, redis.TimeoutError):
             log.warning("/leaderboard: Redis unavailable")
             respond(text=UNAVAILABLE, response_type="ephemeral")
 
-    def _answer(deps: Deps, command: dict, respond: Respond, client: WebClient) -> None:
-        action, period = parse(command.get("text", ""))
+    def _answer(deps: Deps, command: dict, respond: Respond, client: WebClient,
+                parsed: tuple[str, str | None] | None) -> None:
+        action, period = parsed if parsed is not None else parse(command.get("text", ""))
         viewer = command["user_id"]
         if action == "config":
             if not open_config(deps, client, command["trigger_id"], viewer):
@@ -203,11 +208,17 @@ CANNOT_POST = ("I could not post in this channel ({error}). Invite me with "
 
 
 def _names_and_flags(deps: Deps, pb: PeriodBoard, viewer: str | None) -> tuple[dict, bool]:
-    shown = pb.board.raw[: pb.config.board_size] + pb.board.outcome[: pb.config.board_size]
-    names = deps.directory.names([r.user for r in shown])
+    """The names of the people shown and whether `viewer` sees the flags, from one read
+    of the profile cache (the viewer's role, when it decides, is read with the names)."""
+    config = pb.config
+    shown = [r.user for r in pb.board.raw[: config.board_size]
+             + pb.board.outcome[: config.board_size]]
     if viewer is None:  # a channel post: flags only when everyone may see them
-        return names, pb.config.flags == "everyone"
-    return names, deps.sees_flags(viewer, pb.config)
+        return deps.directory.names(shown), config.flags == "everyone"
+    role_asked = config.flags == "admins" and not deps.admin_by_setting(viewer, config)
+    profiles = deps.directory.profiles(shown + [viewer] if role_asked else shown)
+    names = names_in(profiles, shown)
+    return names, deps.sees_flags(viewer, config, profiles=profiles)
 
 
 def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, viewer: str,
@@ -233,7 +244,7 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
         # Slack refused the message (e.g. the uploaded file is not ready or not visible):
         # the board matters more than its picture.
         log.warning("/leaderboard reply with the chart was refused; sending it without")
-        forget_chart(deps, chart)
+        forget_board_chart(deps, chart)
         send(None)
 
 

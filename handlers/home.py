@@ -11,15 +11,15 @@ from slack_sdk.errors import SlackApiError
 
 from bot.boards.rings import ring_note
 from bot.boards.why import person_why, why_blocks
+from bot.connectors.status import status_lines
 from bot.intake.scoring import recent_changes
-from bot.render.blocks import code_span, escape, fmt_number, home_view
+from bot.render.blocks import ago, code_span, escape, fmt_number, home_view
+from bot.render.claim_blocks import claim_blocks
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
-from bot.slack.first_run import ago, forget_chart, has_chart, history_blocks, setup_blocks
+from bot.slack.digest_schedule import current_schedule
+from bot.slack.first_run import forget_rank_chart, has_chart, history_blocks, setup_blocks
 from bot.store.senders import SenderInfo
-from handlers.claims import claim_blocks
-from jobs.digest import current_schedule
-from jobs.pulls import status_lines
 
 log = logging.getLogger(__name__)
 HOME_PERIODS = ("today", "week", "month")
@@ -37,7 +37,7 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
         schedule = current_schedule(deps, config)
         checklist, first_run = setup_blocks(deps, schedule.channel)
         setup = checklist if first_run else []
-        admin_blocks = ([] if first_run else checklist) + claim_blocks(deps)
+        admin_blocks = ([] if first_run else checklist) + claim_blocks(deps.identities.claims())
         if not schedule.channel:
             admin_notes.append("Daily digest: no channel set (DIGEST_CHANNEL).")
         else:
@@ -87,7 +87,7 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
             raise
         log.warning("App Home chart refused by views.publish (%s); showing text",
                     exc.response.get("response_metadata") or exc.response.get("error"))
-        forget_chart(deps, user_id)
+        forget_rank_chart(deps, user_id)
         history = history_blocks(deps, client, user_id, config, chart=False)
         publish()
 

@@ -18,21 +18,21 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import redis
 from slack_sdk.errors import SlackApiError
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.core.agreement import MIN_TO_COMPARE, spearman
 from bot.core.config import BoardConfig
 from bot.core.periods import day_bucket, week_bucket
-from bot.core.ranking import MIN_TO_COMPARE, Totals, spearman
+from bot.core.totals import Totals
 from bot.intake.scoring import scoring_changes_since
 from bot.render.blocks import escape
-from bot.render.chart import alt_text, chart_people, slope_chart
-from bot.render.digest_blocks import DigestData, digest_blocks, people_named
+from bot.render.chart import chart_people, slope_chart, slope_chart_alt
+from bot.render.digest_blocks import DigestData, digest_blocks, digest_people
 from bot.runtime.deps import Deps
-from bot.slack.channels import ChannelUnresolved, is_channel_id, resolve_channel
+from bot.slack.digest_schedule import Schedule, current_schedule
 from jobs.teams import digest_with_teams
 
 log = logging.getLogger(__name__)
@@ -51,45 +51,6 @@ FATAL_ERRORS = {
 
 
 @dataclass(frozen=True)
-class Schedule:
-    """When and where the digest goes: config values, falling back to the environment."""
-
-    channel: str
-    time: str  # "HH:MM"
-    timezone: str
-    enabled: bool
-    grace_hours: float
-    channel_error: str | None = None  # a channel name that could not be turned into an id
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
-    def hour_minute(self) -> tuple[int, int]:
-        hh, mm = self.time.split(":")
-        return int(hh), int(mm)
-
-
-def current_schedule(deps: Deps, config: BoardConfig | None = None) -> Schedule:
-    """The one place the digest schedule is read from; admins' changes apply at once."""
-    config = config or deps.store.configs.load()
-    s = deps.settings
-    channel, channel_error = config.digest_channel or s.digest_channel, None
-    if channel and not is_channel_id(channel):  # DIGEST_CHANNEL=#general: its id
-        try:
-            channel = resolve_channel(channel, deps.client, deps.store)
-        except ChannelUnresolved as exc:
-            channel_error = f"the digest channel {channel} in the environment: {exc}"
-    return Schedule(channel=channel,
-                    time=config.digest_time or s.digest_time,
-                    timezone=config.timezone or s.timezone,
-                    enabled=config.digest_enabled,
-                    grace_hours=s.digest_grace_hours,
-                    channel_error=channel_error)
-
-
-@dataclass(frozen=True)
 class Built:
     data: DigestData
     blocks: list[dict]
@@ -100,7 +61,9 @@ class Built:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DigestResult:
+    """What one digest run did (not an outcome of the boards: `bot.core.counts.Outcome`)."""
+
     status: str  # posted | already_posted | claimed_elsewhere | failed | disabled | no_channel
     day: date
     channel: str = ""
@@ -130,7 +93,7 @@ class DigestRunner:
                           week_rho=quotable_rho(self._week_to_date(day, config, hidden)),
                           changes=self._changes(day))
         shown = chart_people(board.raw, board.outcome, config.board_size)
-        names = self.deps.directory.names(people_named(data))
+        names = self.deps.directory.names(digest_people(data))
         blocks, text = digest_blocks(data, names)
         blocks, text = digest_with_teams(self.deps, day, config, blocks, text)  # TEAMS
         png, alt, chart_error = None, "", None
@@ -139,7 +102,7 @@ class DigestRunner:
                 names = {r.user: "someone" for r in shown}
             try:
                 png = slope_chart(shown, names, f"Usage rank → outcome rank, {day:%a %d %b %Y}")
-                alt = alt_text(shown, names)
+                alt = slope_chart_alt(shown, names)
             except Exception as exc:  # the digest goes out without its chart, never not at all
                 log.exception("digest %s: the chart could not be drawn; posting without it", day)
                 png, alt = None, ""
@@ -179,50 +142,50 @@ class DigestRunner:
         return scoring_changes_since(self.deps.store, since)
 
     # -- delivery ---------------------------------------------------------------------
-    def run(self, day: date, force: bool = False) -> Outcome:
+    def run(self, day: date, force: bool = False) -> DigestResult:
         """Post the digest for local `day` unless it was already posted. Never raises."""
         try:
             return self._run(day, force)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.error("digest %s: Redis unavailable (%s); not posted", day, exc)
-            return Outcome("failed", day, error=f"Redis unavailable: {exc}")
+            return DigestResult("failed", day, error=f"Redis unavailable: {exc}")
         except Exception as exc:  # the scheduler must survive anything
             log.exception("digest %s failed", day)
-            return Outcome("failed", day, error=str(exc))
+            return DigestResult("failed", day, error=str(exc))
 
-    def _run(self, day: date, force: bool) -> Outcome:
+    def _run(self, day: date, force: bool) -> DigestResult:
         config = self.deps.store.configs.load()
         schedule = current_schedule(self.deps, config)
         store = self.deps.store
         if not schedule.enabled and not force:
-            return Outcome("disabled", day)
+            return DigestResult("disabled", day)
         channel = schedule.channel
         if not channel:
             log.warning("digest %s: no channel configured (DIGEST_CHANNEL)", day)
-            return Outcome("no_channel", day)
+            return DigestResult("no_channel", day)
         if self.deps.client is None:
-            return Outcome("failed", day, channel, error="SLACK_BOT_TOKEN is not set")
+            return DigestResult("failed", day, channel, error="SLACK_BOT_TOKEN is not set")
         if schedule.channel_error:
             log.error("digest %s: %s", day, schedule.channel_error)
             store.digests.set_error(f"Digest for {day} not posted: "
                                    f"{escape(schedule.channel_error)}")
-            return Outcome("failed", day, channel, error=schedule.channel_error)
+            return DigestResult("failed", day, channel, error=schedule.channel_error)
         posted = store.digests.posted(channel, day)
         if posted and not force:
-            return Outcome("already_posted", day, channel, ts=posted)
+            return DigestResult("already_posted", day, channel, ts=posted)
         if not store.digests.claim(channel, day, self.owner, CLAIM_TTL):
-            return Outcome("claimed_elsewhere", day, channel)
+            return DigestResult("claimed_elsewhere", day, channel)
         try:
             posted = None if force else store.digests.posted(channel, day)
             if posted:
-                return Outcome("already_posted", day, channel, ts=posted)
+                return DigestResult("already_posted", day, channel, ts=posted)
             if store.digests.mark_attempt(channel, day) and not force:
                 found = self._find_posted(channel, day)
                 if found:
                     store.digests.mark_posted(channel, day, found)
                     log.info("digest %s was posted (ts %s) by a process that died; not "
                              "posting again", day, found)
-                    return Outcome("already_posted", day, channel, ts=found)
+                    return DigestResult("already_posted", day, channel, ts=found)
             built = self.build(day, config)
             ts = self._post(channel, day, built)
         except SlackApiError as exc:
@@ -234,7 +197,7 @@ class DigestRunner:
                       hint)
             fatal = error in FATAL_ERRORS  # retrying cannot help: stop automatic retries
             store.digests.set_error(message, channel if fatal else "", day if fatal else None)
-            return Outcome("failed", day, channel, error=error)
+            return DigestResult("failed", day, channel, error=error)
         except BaseException:
             store.digests.release(channel, day, self.owner)
             raise
@@ -250,7 +213,7 @@ class DigestRunner:
         log.info("digest %s posted to %s (ts %s)", day, channel, ts)
         if built.png:
             self._upload_chart(channel, ts, day, built)
-        return Outcome("posted", day, channel, ts=ts)
+        return DigestResult("posted", day, channel, ts=ts)
 
     def _post(self, channel: str, day: date, built: Built) -> str:
         client = self.deps.client

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.boards.leaderboard import REFRESH_EVERY
+from bot.intake.scoring import rebuild_scores
 from bot.runtime.deps import Deps
-from jobs.pulls import TICK_MINUTES
+from jobs.figures import refresh_figures
+from jobs.pulls import TICK_MINUTES, DailyPulls
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,6 @@ def rescore(deps: Deps) -> None:
     """Rebuild outcome points if a scoring change has not been applied yet: the one left
     by a crash, or saved while no process could run it. One at a time per process;
     `rebuild_points` itself refuses to run twice across processes."""
-    from bot.intake.scoring import rebuild_scores
-
     if not _rescoring.acquire(blocking=False):
         return  # still running from the last turn: not a problem worth a log line
     try:
@@ -46,17 +46,8 @@ def rescore(deps: Deps) -> None:
         _rescoring.release()
 
 
-def refresh_figures(deps: Deps) -> None:
-    """The boards' whole-population figures and shared charts (jobs/figures.py)."""
-    from jobs.figures import refresh_figures as refresh
-
-    refresh(deps)
-
-
 def pull_vendors(deps: Deps) -> None:
     """The vendors' admin reports, once a day per source, claimed in Redis (jobs/pulls.py)."""
-    from jobs.pulls import DailyPulls
-
     DailyPulls(deps).tick()
 
 
@@ -69,6 +60,7 @@ def sync_teams(deps: Deps) -> None:
 
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("rescore", 10, rescore),
+    # the boards' whole-population figures and shared charts (jobs/figures.py)
     PeriodicJob("figures", REFRESH_EVERY, refresh_figures, at_start=False),
     PeriodicJob("pulls", TICK_MINUTES * 60, pull_vendors),
     PeriodicJob("teams", 60, sync_teams),  # claims one sync per 15 minutes

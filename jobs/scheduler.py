@@ -17,7 +17,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.runtime.deps import Deps
-from jobs.digest import DigestRunner, Outcome, Schedule, current_schedule, previous_day
+from bot.slack.digest_schedule import Schedule, current_schedule
+from jobs.digest import DigestResult, DigestRunner, previous_day
 from jobs.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class DigestScheduler:
         except Exception:
             log.exception("%s job failed", job.name)
 
-    def fire(self, now: datetime | None = None) -> Outcome | None:
+    def fire(self, now: datetime | None = None) -> DigestResult | None:
         """The cron job: post the digest for the local day before. Never raises."""
         try:
             schedule = current_schedule(self.deps)
@@ -86,7 +87,7 @@ class DigestScheduler:
             log.exception("digest job failed")
             return None
 
-    def catch_up(self, now: datetime | None = None) -> Outcome | None:
+    def catch_up(self, now: datetime | None = None) -> DigestResult | None:
         """Post a digest whose time passed within the grace window and that is not out yet.
 
         Runs at start-up and with every sync, so a digest missed while every process was

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from freezegun import freeze_time
 from redis.cluster import RedisCluster, key_slot
 
 from bot.core.settings import Settings
@@ -31,23 +33,88 @@ from bot.web.app import build_web_app
 from bot.web.server import Server
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
+from tests.support.clock import shifted_now
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
 INGEST_TOKEN = "ingest-secret-1"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Several tests report "now" and read back "today": never run across UTC midnight.
+# Fixtures that start a server of tokenboard's own, a Redis Cluster or an installed wheel
+# for a test: a test using one must be marked `slow` (checked at collection, below).
+SLOW_FIXTURES = frozenset({"app", "outage", "admin_app", "setup_app", "small", "serve",
+                           "local_cluster", "cluster_client", "installed"})
+# What tests/unit/ never uses: the Slack Web API stub (an HTTP server) or a slow fixture.
+NOT_UNIT_FIXTURES = SLOW_FIXTURES | {"stub_server", "stub"}
+UNIT = Path(__file__).parent / "unit"
 
-    The suite takes well under two minutes, so starting it after 23:57 UTC waits until
-    the new day begins instead.
-    """
-    now = datetime.now(UTC)
-    if now.hour == 23 and now.minute >= 57:
-        wait = (60 - now.minute) * 60 - now.second + 2
-        print(f"waiting {wait} s for UTC midnight to pass before running the suite")
-        time.sleep(wait)
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The rule for `slow` (README, Development), checked rather than remembered: a test
+    that uses a server of tokenboard's own, a cluster or an installed wheel is marked
+    slow, and nothing under tests/unit/ is slow or uses the Slack stub."""
+    problems = []
+    for item in items:
+        slow = item.get_closest_marker("slow") is not None
+        used = sorted(SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if used and not slow:
+            problems.append(f"{item.nodeid} uses {', '.join(used)} but is not marked slow")
+        if Path(str(item.path)).is_relative_to(UNIT):
+            banned = sorted(NOT_UNIT_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+            if slow or banned:
+                problems.append(f"{item.nodeid} is under tests/unit/ but is "
+                                + ("marked slow" if slow else f"using {', '.join(banned)}"))
+    if problems:
+        raise pytest.UsageError("tests in the wrong place:\n  " + "\n  ".join(problems))
+
+
+def starts_a_process(args: object) -> bool:
+    """Whether a Popen of `args` starts Python, tokenboard, pip or a redis-server."""
+    words = [str(a) for a in args] if isinstance(args, list | tuple) else [str(args)]
+    return any(sys.executable in w or "tokenboard" in w or "redis-server" in w
+               or os.path.basename(w).startswith(("pip", "python")) for w in words)
+
+
+@pytest.fixture(autouse=True)
+def slow_work_only_in_slow_tests(request: pytest.FixtureRequest,
+                                 monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The rule for `slow` at run time: a test not marked slow that starts tokenboard's
+    HTTP server or a process (Python, tokenboard, pip, redis-server) fails, saying so.
+    Session fixtures (the shared redis-server) are set up before this and not checked."""
+    if request.node.get_closest_marker("slow") is not None:
+        yield
+        return
+    popen = subprocess.Popen.__init__
+
+    def refuse(what: str) -> AssertionError:
+        return AssertionError(f"{request.node.nodeid} {what}: mark it @pytest.mark.slow "
+                              "(README, Development)")
+
+    def guarded_popen(self: subprocess.Popen, args: object, *rest: object,
+                      **kwargs: object) -> None:
+        if starts_a_process(args):
+            raise refuse(f"starts a process ({str(args)[:80]})")
+        popen(self, args, *rest, **kwargs)  # type: ignore[arg-type]
+
+    def guarded_start(self: Server) -> Server:
+        raise refuse("starts tokenboard's HTTP server")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded_popen)
+    monkeypatch.setattr(Server, "start", guarded_start)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def clock_clear_of_midnight() -> Iterator[None]:
+    """Several tests report "now" and read back "today": a test starting a few minutes
+    either side of UTC midnight runs with its process's clock moved past midnight
+    (freezegun, ticking), instead of waiting for the day to turn (tests/clock.py)."""
+    target = shifted_now(datetime.now(UTC))
+    if target is None:
+        yield
+        return
+    with freeze_time(target, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

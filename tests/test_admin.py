@@ -22,16 +22,17 @@ import pytest
 import redis
 
 from bot.core.config import DEFAULT_OUTCOMES, BoardConfig, OutcomeRule
-from bot.core.periods import ALL, day_bucket, month_bucket, week_bucket
+from bot.core.periods import ALL, day_bucket
 from bot.core.settings import Settings
 from bot.intake.scoring import save_configuration
 from bot.render.config_modal import config_view, kinds_page_view
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
+from bot.slack.digest_schedule import current_schedule
 from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import COUNTED, STALE_CONFIG
 from handlers.admin import NOT_ADMIN
-from jobs.digest import DigestRunner, current_schedule
+from jobs.digest import DigestRunner
 from jobs.scheduler import DigestScheduler
 from tests.conftest import App, HttpAnswer
 from tests.rendered import shown
@@ -44,6 +45,7 @@ from tests.slack_signing import (
     new_trigger_id,
 )
 from tests.slack_stub import SlackStub
+from tests.support.view_limits import check_view_limits, many_kinds_config
 from tests.test_cli import run as run_cli
 from tests.test_digest import CHANNEL, posted_dates, posts
 from tests.test_slack import board_lines, response_text, wait_for
@@ -212,17 +214,6 @@ def opened_views(stub: SlackStub, method: str = "views.open") -> list[dict]:
     return [decoded(c.args["view"]) for c in stub.calls(method)]  # type: ignore[misc]
 
 
-def check_view_limits(view: dict) -> list[str]:
-    """Slack's modal limits; returns the block ids."""
-    assert view["type"] == "modal"
-    assert 0 < len(view["title"]["text"]) <= 24
-    assert len(view["blocks"]) <= 100
-    assert len(view.get("private_metadata", "")) <= 3000
-    ids = [b["block_id"] for b in view["blocks"] if "block_id" in b]
-    assert len(ids) == len(set(ids)), "block ids must be unique"
-    return ids
-
-
 def at_noon(day: date) -> str:
     return datetime.combine(day, time(12), UTC).isoformat()
 
@@ -242,6 +233,7 @@ def config_version(deps: Deps) -> int:
 # -- a valid submission saves, is audited and changes the rankings ---------------------------------
 
 
+@pytest.mark.slow
 def test_valid_submission_saves_audits_and_rescores_past_periods(admin_app: App) -> None:
     deps = admin_app.deps
     today = datetime.now(UTC).date()
@@ -290,6 +282,7 @@ def test_valid_submission_saves_audits_and_rescores_past_periods(admin_app: App)
             {"U0A": 3 * days, "U0B": 2 * SQRT3 * days})
 
 
+@pytest.mark.slow
 def test_weight_only_save_keeps_the_schedule_from_the_environment(
         settings: Settings, redis_client: redis.Redis, stub: SlackStub) -> None:
     env_settings = replace(settings, admin_user_ids=(ADMIN,), digest_time="07:00",
@@ -307,6 +300,7 @@ def test_weight_only_save_keeps_the_schedule_from_the_environment(
         running.stop()
 
 
+@pytest.mark.slow
 def test_workspace_admin_submission_saves_every_section(app: App, channels: set[str]) -> None:
     app.stub.add_user("U0WSADM", display_name="Wanda", is_admin=True)
     channels.add("C0DIGEST")
@@ -345,6 +339,7 @@ def test_workspace_admin_submission_saves_every_section(app: App, channels: set[
 # -- each invalid field is reported on its block, and nothing changes -----------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("block_id", "value", "expected_block"), [
     ("weight:pr_merged", "abc", "weight:pr_merged"),
     ("weight:pr_merged", "-1", "weight:pr_merged"),
@@ -377,6 +372,7 @@ def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, v
     assert admin_app.deps.store.configs.history() == []
 
 
+@pytest.mark.slow
 def test_usage_settings_in_the_modal(admin_app: App) -> None:
     view = config_view(admin_app.deps.store.configs.load())
     answer = submit(admin_app, view, ADMIN, {"token_types": ["input", "output"],
@@ -400,6 +396,7 @@ def test_usage_settings_in_the_modal(admin_app: App) -> None:
     assert [o["value"] for o in boxes["element"]["initial_options"]] == ["input", "output"]
 
 
+@pytest.mark.slow
 def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(
         admin_app: App, channels: set[str]) -> None:
     view = config_view(admin_app.deps.store.configs.load())
@@ -426,6 +423,7 @@ def test_digest_channel_without_the_bot_is_refused_until_it_is_invited(
 # -- who is an admin ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_non_admin_submission_is_refused_and_changes_nothing(admin_app: App) -> None:
     admin_app.stub.add_user("U0NOBODY", display_name="Nobody")
     view = config_view(admin_app.deps.store.configs.load())
@@ -454,6 +452,7 @@ def test_non_admin_submission_is_refused_and_changes_nothing(admin_app: App) -> 
     assert admin_app.stub.calls("views.push") == []
 
 
+@pytest.mark.slow
 def test_opening_the_modal(admin_app: App) -> None:
     stub = admin_app.stub
     stub.add_user("U0NOBODY", display_name="Nobody")
@@ -482,6 +481,7 @@ def test_opening_the_modal(admin_app: App) -> None:
     assert len(stub.calls("views.open")) == 2  # the command above and the admin's click
 
 
+@pytest.mark.slow
 def test_workspace_admins_owners_and_configured_admins_count(app: App) -> None:
     stub = app.stub
     stub.add_user("U0WSADMIN", display_name="Admin", is_admin=True)
@@ -508,14 +508,7 @@ def test_workspace_admins_owners_and_configured_admins_count(app: App) -> None:
 # -- many outcome kinds: Slack's limits and the pushed page ---------------------------------------
 
 
-def many_kinds_config(total: int) -> BoardConfig:
-    """The 6 default kinds, then k07..k<total>, each weight 1, cap 5, sqrt."""
-    outcomes = dict(DEFAULT_OUTCOMES)
-    for i in range(len(outcomes) + 1, total + 1):
-        outcomes[f"k{i:02d}"] = OutcomeRule(label=f"Kind number {i}", weight=1, cap=5)
-    return BoardConfig(outcomes=outcomes)
-
-
+@pytest.mark.slow
 def test_thirty_outcome_kinds_fit_and_the_rest_are_on_a_pushed_page(admin_app: App) -> None:
     stub, store = admin_app.stub, admin_app.deps.store
     config = many_kinds_config(30)
@@ -556,23 +549,6 @@ def test_thirty_outcome_kinds_fit_and_the_rest_are_on_a_pushed_page(admin_app: A
     assert bad == {"response_action": "errors", "errors": {"cap:k30": bad["errors"]["cap:k30"]}}
 
 
-def test_a_hundred_kinds_are_all_reachable_within_the_limits() -> None:
-    config = many_kinds_config(100)
-    seen: list[str] = []
-    view, page = config_view(config), 0
-    while True:
-        ids = check_view_limits(view)
-        seen += [i.split(":")[1] for i in ids if i.startswith("weight:")]
-        more = [b for b in view["blocks"] if b.get("block_id") == "more_kinds"]
-        if not more:
-            break
-        page += 1
-        assert more[0]["elements"][0]["value"] == str(page)
-        view = kinds_page_view(config, page)
-    # 20 on the main modal, then pages of 30: 21-50, 51-80, 81-100.
-    assert page == 3 and seen == list(config.outcomes)
-
-
 # -- rescoring ------------------------------------------------------------------------------------
 
 
@@ -588,48 +564,7 @@ def outcome(event_id: str, user: str, day: date, kind: str, count: int) -> tuple
                          count=count), user
 
 
-def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
-                                                       redis_client: redis.Redis) -> None:
-    store = deps.store
-    today = datetime.now(UTC).date()
-    monday = today - timedelta(days=today.weekday() + 7)  # last week's Monday
-    d1, d2 = monday, monday + timedelta(days=1)  # same ISO week
-    record(deps, [outcome("e1", "U0A", d1, "pr_merged", 1), outcome("e2", "U0A", d2,
-                                                                       "pr_merged", 1),
-                  outcome("e3", "U0B", d1, "review", 3), outcome("e4", "U0B", d2, "review", 3)])
-    # Set known TTLs by hand on the buckets that must keep theirs.
-    ttls = {}
-    for i, bucket in enumerate((day_bucket(d2), week_bucket(d2), month_bucket(d2))):
-        for metric in ("points", "tokens"):
-            key = store.keys.board(metric, bucket)
-            ttls[key] = 500_000 + 1000 * i
-            redis_client.expire(key, ttls[key])
-    # Day d1 passes retention: its counts and day sets expire.
-    redis_client.delete(*redis_client.keys(store.keys.days(d1) + "*"),
-                        *(store.keys.board(m, day_bucket(d1))
-                          for m in ("tokens", "cost", "requests", "points")))
-
-    new = BoardConfig(outcomes={**DEFAULT_OUTCOMES, "pr_merged": OutcomeRule(
-        label="PRs merged", weight=8, cap=10)})
-    stats = store.rescoring.rebuild_points(new)
-    assert stats["days"] == 1  # only d2 is still kept
-
-    # d1 keeps its old points (A 5, B 2·√3); d2 is rescored (A 8, B 2·√3).
-    assert bucket_points(deps, ALL) == pytest.approx({"U0A": 13, "U0B": 4 * SQRT3})
-    assert bucket_points(deps, week_bucket(d2)) == pytest.approx({"U0A": 13, "U0B": 4 * SQRT3})
-    same_month = d1.month == d2.month
-    assert bucket_points(deps, month_bucket(d2)) == pytest.approx(
-        {"U0A": 13 if same_month else 8, "U0B": (4 if same_month else 2) * SQRT3})
-    assert bucket_points(deps, day_bucket(d2)) == pytest.approx({"U0A": 8, "U0B": 2 * SQRT3})
-    assert store.reads.day_counts(d2, "U0A") == {"o:pr_merged": 1.0}  # raw counts untouched
-
-    keys = store.dump_keys()
-    assert [k for k in keys if "rebuild" in k] == []
-    for key, ttl in ttls.items():
-        assert ttl - 60 <= redis_client.ttl(key) <= ttl, key
-    assert redis_client.ttl(store.keys.board("points", ALL)) == -1
-
-
+@pytest.mark.slow
 def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app: App) -> None:
     deps, store, r = admin_app.deps, admin_app.deps.store, admin_app.deps.store.r
     now = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
@@ -659,7 +594,8 @@ def test_ingest_goes_on_while_scores_are_rebuilt_and_uses_new_weights(admin_app:
 
     # A writer still holding the old version is told to reload, and writes nothing.
     ts = datetime.now(UTC) - timedelta(minutes=1)
-    stale = as_counts(OutcomeReport(id="x4", type="outcome", user="U0D", ts=ts, kind="pr_merged"))
+    stale = as_counts(OutcomeReport(id="x4", type="outcome", user="U0D", ts=ts,
+                                    kind="pr_merged"))
     assert store.counting.record([(stale, "U0D")], old_config, old_version) == [STALE_CONFIG]
     assert "U0D" not in outcome_points(deps, "today")
     assert store.counting.record([(stale, "U0D")], *store.configs.load_versioned()) == [COUNTED]
@@ -749,6 +685,7 @@ def reply(app: App, text: str, user: str, name: str) -> dict:
     return wait_for(lambda: app.stub.responses(name))[0]
 
 
+@pytest.mark.slow
 def test_opt_out_hides_a_person_from_others_and_from_the_digest(app: App) -> None:
     for uid, name in (("U0OLGA", "Olga"), ("U0SAM", "Sam"), ("U0TIA", "Tia")):
         app.stub.add_user(uid, display_name=name)
@@ -800,6 +737,7 @@ def snapshot(r: redis.Redis) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_forget_me_removes_every_key_and_entry_after_confirmation(app: App) -> None:
     stub, store, r = app.stub, app.deps.store, app.deps.store.r
     stub.add_user("U0GONE", display_name="Gone", email="gone@example.com")
@@ -877,6 +815,7 @@ def labels(lines: list[str]) -> list[str]:
             for line in lines]
 
 
+@pytest.mark.slow
 def test_display_modes(app: App) -> None:
     for uid, name in (("U0DA", "Alma"), ("U0DB", "Bruno"), ("U0DC", "Chen")):
         app.stub.add_user(uid, display_name=name)
@@ -907,6 +846,7 @@ def test_display_modes(app: App) -> None:
     assert "<@" not in response_text(seen)
 
 
+@pytest.mark.slow
 def test_anonymous_digest_names_nobody(app: App) -> None:
     for uid, name in (("U0DA", "Alma"), ("U0DB", "Bruno"), ("U0DC", "Chen")):
         app.stub.add_user(uid, display_name=name)
@@ -917,6 +857,7 @@ def test_anonymous_digest_names_nobody(app: App) -> None:
     assert not any(n in built.alt for n in ("Alma", "Bruno", "Chen"))  # ... the chart is not
 
 
+@pytest.mark.slow
 def test_digest_mentions_people_only_when_an_admin_chose_mentions(app: App) -> None:
     for uid, name in (("U0DA", "Alma"), ("U0DB", "Bruno")):
         app.stub.add_user(uid, display_name=name)
@@ -991,6 +932,7 @@ def open_home(app: App, user: str, event_id: str) -> str:
     return shown(json.dumps(views[-1], ensure_ascii=False))
 
 
+@pytest.mark.slow
 def test_app_home_shows_admins_the_last_changes_and_the_button(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BOB", display_name="Bob")
@@ -1011,6 +953,7 @@ def test_app_home_shows_admins_the_last_changes_and_the_button(app: App) -> None
 # -- the config CLI --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_export_then_import_saves_and_rescores(tmp_path: Path, deps: Deps,
                                                    redis_url: str) -> None:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
@@ -1039,6 +982,7 @@ def test_cli_export_then_import_saves_and_rescores(tmp_path: Path, deps: Deps,
     assert config_version(deps) == 1
 
 
+@pytest.mark.slow
 def test_cli_import_reports_every_error(tmp_path: Path, deps: Deps, redis_url: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -1069,6 +1013,7 @@ def _changes_printed(stdout: str) -> list[str]:
     return [line.strip() for line in stdout.splitlines() if line.startswith("  ")]
 
 
+@pytest.mark.slow
 def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
         tmp_path: Path, deps: Deps, redis_url: str) -> None:
     deps.store.configs.save(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
@@ -1093,6 +1038,7 @@ def test_cli_import_of_a_partial_file_changes_only_what_it_lists(
     assert saved.outcomes["hotfix"].weight == 4 and saved.board_size == 15
 
 
+@pytest.mark.slow
 def test_cli_import_replace_removes_what_the_file_does_not_list(
         tmp_path: Path, deps: Deps, redis_url: str) -> None:
     deps.store.configs.save(_custom_config(), by="U0ANA", changes=["added outcome kind hotfix"])
@@ -1121,6 +1067,7 @@ def test_cli_import_replace_removes_what_the_file_does_not_list(
     assert len(deps.store.configs.load().outcomes) == 7
 
 
+@pytest.mark.slow
 def test_cli_import_turns_a_channel_name_into_its_id(tmp_path: Path, deps: Deps,
                                                      redis_url: str, stub: SlackStub) -> None:
     for i in range(3):  # the answer is paged: the channel is on a later page
@@ -1166,6 +1113,7 @@ def test_a_digest_channel_name_in_the_environment_posts_to_its_id(
     assert "no channel named #gone" in (deps.store.digests.error() or "")
 
 
+@pytest.mark.slow
 def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> None:
     app.stub.add_user("U0ANA", display_name="Ana", is_admin=True)
     app.stub.add_user("U0BEN", display_name="Ben", is_admin=True)
@@ -1192,6 +1140,7 @@ def test_a_form_opened_before_another_admins_save_cannot_undo_it(app: App) -> No
                   {"weight:pr_merged": "9"}).body == b""
 
 
+@pytest.mark.slow
 def test_a_demoted_workspace_admin_is_refused_although_the_profile_is_cached(
         app: App) -> None:
     app.stub.add_user("U0EX", display_name="Ex", is_admin=True)
@@ -1203,6 +1152,7 @@ def test_a_demoted_workspace_admin_is_refused_although_the_profile_is_cached(
     assert app.deps.store.configs.history() == []
 
 
+@pytest.mark.slow
 def test_the_rules_against_cheap_outcomes_page(admin_app: App) -> None:
     stub, store = admin_app.stub, admin_app.deps.store
     admin_app.command("config", user_id=ADMIN, name="open")

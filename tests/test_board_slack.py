@@ -3,22 +3,18 @@ agreement in words, periods named as people say them, and the chart itself."""
 
 from __future__ import annotations
 
-import io
 import json
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from PIL import Image
+import pytest
 
-from bot.core.periods import period_name, period_phrase, period_title
-from bot.core.ranking import Agreement, PersonTotals, agreement_summary, rank_board
 from bot.intake.scoring import save_configuration
-from bot.render.chart import DOWN, DPI, UP, WIDTH_IN, layout, slope_chart
 from bot.render.config_modal import config_view
 from handlers.commands import SHARING_OFF
 from tests.conftest import App
 from tests.test_admin import block_actions, submit
 from tests.test_slack import TS, board_lines, response_text, seed, wait_for
+
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 NAMES = {"U0ANA": "Ana Lima", "U0BEN": "Ben Okafor", "U0CY": "Cy Park", "U0DEE": "Dee Ruiz",
          "U0EVA": "Eva Stone", "U0FOX": "Fox Mori"}
@@ -208,92 +204,6 @@ def test_anonymous_chart_names_nobody_but_the_viewer(app: App) -> None:
 # -- words first, periods as people say them ---------------------------------------------------
 
 
-def test_agreement_in_words_then_statistics() -> None:
-    a = Agreement(people=54, spearman=-0.31, kendall=-0.22, top_n=10,
-                  missing_from_outcome_top=7)
-    assert agreement_summary(a, "in the week of 23 Nov") == (
-        "Usage and outcomes mostly disagree in the week of 23 Nov: 7 of the 10 heaviest "
-        "users are not in the outcome top 10.",
-        "Spearman ρ = -0.31, Kendall τ = -0.22 over 54 people "
-        "(1 = same order, 0 = unrelated, −1 = reversed).")
-    mostly = Agreement(people=30, spearman=0.7, kendall=0.5, top_n=10,
-                       missing_from_outcome_top=2)
-    assert agreement_summary(mostly, "today")[0] == (
-        "Usage and outcomes mostly agree today: 8 of the 10 heaviest users are also in the "
-        "outcome top 10.")
-    none = Agreement(people=30, spearman=-0.9, kendall=-0.8, top_n=10,
-                     missing_from_outcome_top=10)
-    assert agreement_summary(none, "today")[0] == (
-        "Usage and outcomes disagree today: none of the 10 heaviest users is in the outcome "
-        "top 10.")
-    few = Agreement(people=3, spearman=-1.0, kendall=-1.0, top_n=3, missing_from_outcome_top=0)
-    assert agreement_summary(few, "today") == (
-        "Too few people to compare the two boards yet (3 active).", None)
-
-
-def test_agreement_of_a_constructed_board() -> None:
-    # 12 people; usage order U00..U11; points reward the light users: the usage top 5
-    # (U00-U04) have 0-4 points, U05-U11 have 10+ — so all of the top 5 miss the outcome top 5.
-    people = [PersonTotals(f"U{i:02d}", 1000.0 * (12 - i), (i if i < 5 else 10.0 + i),
-                           1000.0 * (12 - i)) for i in range(12)]
-    board = rank_board(people, top_n=5)
-    words, _ = agreement_summary(board.agreement, "today")
-    assert words == ("Usage and outcomes disagree today: none of the 5 heaviest users is in "
-                     "the outcome top 5.")
-
-
-def test_periods_are_named_as_people_say_them() -> None:
-    tz, now = ZoneInfo("UTC"), datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
-    assert [period_name(p, tz, now) for p in ("today", "yesterday", "week", "month", "all")] \
-        == ["today", "yesterday", "week of 23 Nov", "November 2026", "all time"]
-    assert period_phrase("week", "week of 23 Nov") == "in the week of 23 Nov"
-    assert period_phrase("all", "all time") == "over all time"
-    assert period_title("week", tz, now) == "This week (week of 23 Nov, to Wed 25 Nov)"
-    assert "W48" not in period_title("week", tz, now)
-
-
 # -- the chart ------------------------------------------------------------------------------------
 
 
-def _rows(points: list[float]) -> list:
-    people = [PersonTotals(f"U{i:02d}", 1000.0 * (len(points) - i), p, 1000.0)
-              for i, p in enumerate(points)]
-    board = rank_board(people, top_n=len(points))
-    return list(board.raw)
-
-
-def test_people_tied_at_zero_outcomes_form_one_group() -> None:
-    rows = _rows([0, 0, 5, 0, 9, 1])  # U00, U01, U03 have no outcomes
-    left, right, group, slots = layout(rows)
-    assert group == 3
-    # one slot below the 3 scored and below U03's usage slot (3), so every line goes down
-    assert {right[u] for u in ("U00", "U01", "U03")} == {4}
-    assert [u for u, _ in sorted(right.items(), key=lambda kv: kv[1])][:3] == [
-        "U04", "U02", "U05"]
-    assert slots == 6 and sorted(left.values()) == list(range(6))
-    single = layout(_rows([0, 5, 9]))
-    assert single[2] == 0  # one person with nothing is just a row
-
-
-def test_chart_is_sharp_colour_blind_safe_and_has_a_legend() -> None:
-    rows = _rows([4, 0, 5, 0, 9, 1, 3, 2])  # U00 falls (#1 → #3), most climb
-    png = slope_chart(rows, {r.user: r.user for r in rows}, "Usage rank → outcome rank")
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    assert image.size[0] == int(WIDTH_IN * DPI) == 1400  # 2× resolution for phones
-    colours = {c for _, c in image.getcolors(maxcolors=1 << 20)}
-
-    def rgb(hex_colour: str) -> tuple[int, int, int]:
-        return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-
-    assert rgb(UP) in colours and rgb(DOWN) in colours  # Okabe–Ito blue and vermillion
-    for old in ("#1a7f37", "#cf222e"):  # the former green/red pair
-        assert rgb(old) not in colours
-    # the legend sits below the plot: under the bottom spine (the last row that is mostly
-    # black), where no line of the chart reaches, both colours appear again
-    width, height = image.size
-    pixels = image.load()
-    spine = max(y for y in range(height)
-                if sum(pixels[x, y] == (0, 0, 0) for x in range(0, width, 7)) > width // 14)
-    below = image.crop((0, spine + 2, width, height))
-    low = {c for _, c in below.getcolors(maxcolors=1 << 20)}
-    assert rgb(UP) in low and rgb(DOWN) in low

@@ -11,7 +11,7 @@ from the ranks and points alone, never read from the chart module.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,121 +20,19 @@ from matplotlib.colors import to_hex
 import bot.slack.board_chart
 import bot.slack.first_run
 import jobs.digest
-from bot.boards.rank_history import DayRanks, rank_figure, rank_lines
-from bot.core.ranking import PersonTotals, Row, rank_board
-from bot.render.chart import alt_text, figure, layout, line_specs, line_style
+from bot.boards.rank_history import DayRanks
+from bot.core.ranking import Row
+from bot.render.rank_chart import rank_figure, rank_lines
 from jobs.digest import DigestRunner
 from tests.conftest import App
+from tests.support.chart_checks import check_slope_chart
 from tests.test_admin import open_home
 from tests.test_digest import DAY, local, make_deps, section_texts, seed
 from tests.test_first_run import outcome, record, usage
 from tests.test_slack import seed as seed_app
 from tests.test_slack import wait_for
 
-# What each kind of line must look like, written out here, not imported.
-EXPECTED = {
-    "climb": ("#0072b2", "-", "climbs when ranked by outcomes"),
-    "fall": ("#d55e00", "--", "falls when ranked by outcomes"),
-    "same": ("#000000", ":", "same place on both"),
-    "no outcomes": ("#999999", "-.", "no outcomes (ranked last)"),
-}
-LEGEND_ORDER = ["climb", "fall", "same", "no outcomes"]
-
-
-def expected_kind(row: Row) -> str:
-    """From the ranks and points alone: no points is its own kind; otherwise a smaller
-    outcome rank number than the usage one is a climb, a larger one a fall."""
-    if row.points <= 0:
-        return "no outcomes"
-    if row.outcome_rank < row.raw_rank:
-        return "climb"
-    if row.outcome_rank > row.raw_rank:
-        return "fall"
-    return "same"
-
-
-def check_slope_chart(rows: Sequence[Row], names: Mapping[str, str],
-                      kinds: Mapping[str, str]) -> None:
-    """The specs and the real Figure of `rows` agree with `expected_kind` and `kinds` (the
-    hand-worked answer for this org), and no-outcome lines go down below everyone else."""
-    assert {r.user: expected_kind(r) for r in rows} == kinds
-    specs = {s.user: s for s in line_specs(rows)}
-    assert set(specs) == {r.user for r in rows}
-    scored_slots = [specs[r.user].y1 for r in rows if r.points > 0]
-    for row in rows:
-        spec = specs[row.user]
-        colour, linestyle, label = EXPECTED[kinds[row.user]]
-        assert (to_hex(spec.colour), spec.linestyle, spec.label) == (colour, linestyle,
-                                                                      label), row
-        style = line_style(row)
-        assert (to_hex(style.colour), style.linestyle) == (colour, linestyle)
-        if row.points <= 0:  # below every scored person on the right, and going down
-            assert spec.y1 > spec.y0, row
-            assert all(spec.y1 > y for y in scored_slots), row
-
-    fig = figure(rows, names, "test chart")
-    [ax] = fig.axes
-    drawn = {line.get_gid(): line for line in ax.get_lines()}
-    assert set(drawn) == {r.user for r in rows}
-    for row in rows:
-        line = drawn[row.user]
-        colour, linestyle, _ = EXPECTED[kinds[row.user]]
-        assert to_hex(line.get_color()) == colour, row
-        assert line.get_linestyle() == linestyle, row
-        assert list(line.get_ydata()) == [specs[row.user].y0, specs[row.user].y1]
-    [legend] = fig.legends
-    present = [k for k in LEGEND_ORDER if k in set(kinds.values())]
-    assert [t.get_text() for t in legend.get_texts()] == [EXPECTED[k][2] for k in present]
-    for handle, kind in zip(legend.legend_handles, present, strict=True):
-        assert to_hex(handle.get_color()) == EXPECTED[kind][0]
-        assert handle.get_linestyle() == EXPECTED[kind][1]
-
-    alt = alt_text(rows, names)
-    climbers = [r for r in rows if kinds[r.user] == "climb"]
-    if "Biggest climb: " in alt:
-        climber = alt.split("Biggest climb: ", 1)[1].split(",", 1)[0]
-        assert climber in {names.get(r.user, r.user) for r in climbers}
-    else:
-        assert not climbers
-
-
 # -- the pure functions -----------------------------------------------------------------------
-
-
-def board_rows(points: list[float]) -> list[Row]:
-    """Usage ranks 1..n in list order, with these outcome points."""
-    people = [PersonTotals(f"U{i:02d}", 1000.0 * (len(points) - i), p, 1000.0)
-              for i, p in enumerate(points)]
-    return list(rank_board(people, top_n=len(points)).raw)
-
-
-@pytest.mark.parametrize("points", [
-    [2, 5, 10, 0, 0, 0, 0, 0, 0],  # 3 scored, 6 with nothing at usage #4..#9
-    [0, 5, 9, 1],                  # one person with nothing: no group, still its own kind
-    [0, 0, 0],                     # nobody has outcomes
-    [9, 5, 1],                     # nobody moves
-    [4, 0, 5, 0, 9, 1, 3, 2],
-])
-def test_line_styles_follow_ranks(points: list[float]) -> None:
-    rows = board_rows(points)
-    check_slope_chart(rows, {}, {r.user: expected_kind(r) for r in rows})
-
-
-def test_people_without_outcomes_never_climb_or_stay() -> None:
-    # Three scored people and six with nothing: the six share outcome rank #4, so usage
-    # #4 has "move 0" and #5..#9 have "moves up"; neither is true.
-    rows = board_rows([2, 5, 10, 0, 0, 0, 0, 0, 0])
-    assert [(r.raw_rank, r.outcome_rank) for r in rows[3:]] == [(k, 4) for k in range(4, 10)]
-    kinds = {r.user: line_style(r).label for r in rows}
-    assert kinds == {"U00": "falls when ranked by outcomes",
-                     "U01": "same place on both",
-                     "U02": "climbs when ranked by outcomes",
-                     **{f"U{i:02d}": "no outcomes (ranked last)" for i in range(3, 9)}}
-    left, right, group, slots = layout(rows)
-    assert group == 6 and {right[f"U{i:02d}"] for i in range(3, 9)} == {9} and slots == 10
-    alt = alt_text(rows, {})
-    assert "Biggest climb: U02, #3 to #1." in alt and "Biggest drop: U00, #1 to #3." in alt
-    assert "No outcomes, ranked last: U03 (#4 by usage)" in alt
 
 
 # -- the digest's chart ---------------------------------------------------------------------------
@@ -178,6 +76,7 @@ def test_the_digest_chart(settings, redis_client, stub, monkeypatch) -> None:
 # -- the /leaderboard reply's chart ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_board_chart(app: App, monkeypatch) -> None:
     # tokens, merged PRs (5·√n points): A 5, B 10, C 15, the six Z nothing
     people = {"U0A": (9000, 1), "U0B": (8000, 4), "U0C": (7000, 9),
@@ -209,6 +108,7 @@ def test_the_board_chart(app: App, monkeypatch) -> None:
 USAGE_COLOUR, OUTCOME_COLOUR, NONE_COLOUR = "#e01e5a", "#2eb67d", "#999999"
 
 
+@pytest.mark.slow
 def test_the_app_home_chart(app: App, monkeypatch) -> None:
     """App Home draws one person's ranks over 30 days, not a slope chart: one line per
     board, coloured by the board (never by direction). A day without outcome points is

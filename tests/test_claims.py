@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.config import BoardConfig
 from bot.core.counts import Outcome
 from bot.core.periods import ALL
 from tests.conftest import App
 from tests.test_admin import block_actions, open_home
 from tests.test_slack import wait_for
+
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 
 def points(app: App) -> dict[str, float]:

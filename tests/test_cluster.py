@@ -22,7 +22,7 @@ from redis.cluster import RedisCluster
 
 from bot.core.config import OutcomeRule
 from bot.core.periods import local_date
-from bot.core.settings import Settings, SettingsError, load_settings
+from bot.core.settings import Settings
 from bot.intake.scoring import rebuild_scores, save_configuration
 from bot.runtime.app import build_deps
 from bot.runtime.app import redis_client as app_redis_client
@@ -59,14 +59,7 @@ def keys_on(cluster: LocalCluster, port: int, workspace: str) -> list[str]:
         return c.keys(f"tb:{{{workspace}}}:*")
 
 
-def test_redis_cluster_setting() -> None:
-    assert load_settings({"REDIS_CLUSTER": "true"}, None).redis_cluster is True
-    assert load_settings({"REDIS_CLUSTER": "false"}, None).redis_cluster is False
-    assert load_settings({}, None).redis_cluster is None
-    with pytest.raises(SettingsError, match="REDIS_CLUSTER"):
-        load_settings({"REDIS_CLUSTER": "maybe"}, None)
-
-
+@pytest.mark.slow
 def test_every_path_runs_on_the_primary_owning_each_workspace(
         local_cluster: LocalCluster, cluster_client: RedisCluster, settings: Settings,
         stub: SlackStub) -> None:
@@ -163,6 +156,7 @@ class Stream:
         return totals
 
 
+@pytest.mark.slow
 def test_a_replica_promoted_during_ingest_loses_nothing_acknowledged(
         local_cluster: LocalCluster, cluster_client: RedisCluster, settings: Settings,
         stub: SlackStub) -> None:
@@ -183,6 +177,7 @@ def test_a_replica_promoted_during_ingest_loses_nothing_acknowledged(
     assert keys_on(local_cluster, promoted.port, workspace)
 
 
+@pytest.mark.slow
 def test_with_redis_wait_replicas_a_primary_killed_during_ingest_loses_nothing_acknowledged(
         settings: Settings, stub: SlackStub, tmp_path: Path) -> None:
     """REDIS_WAIT_REPLICAS=1: a report is acknowledged only once the replica has it, so

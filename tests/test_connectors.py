@@ -8,7 +8,6 @@ import copy
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,7 @@ from bot.connectors.runner import PullResult, run_import, run_pull
 from bot.core.periods import ALL, Bucket
 from bot.runtime.deps import Deps
 from bot.sources.copilot import records as copilot_records
-from tests.reference import reference_dir, shape_differences
+from tests.support.vendor_reports import COPILOT_REPORT, github_docs_example
 from tests.vendor_stubs import ClaudeStub, CopilotStub, CursorStub, OpenAIStub, ms
 
 TODAY = datetime.now(UTC).date()
@@ -230,16 +229,6 @@ def test_one_source_per_tool(deps: Deps, people, claude: ClaudeStub) -> None:
 
 # -- Copilot --------------------------------------------------------------------------------
 
-# The suite's own users-1-day report (NDJSON, as the download links serve it): jpark-dev on
-# two days, Mara-Okafor on the first.
-COPILOT_REPORT = Path(__file__).resolve().parent / "payloads" / "copilot" / "users-1-day.ndjson"
-
-
-def github_docs_example() -> Path:
-    """GitHub Docs' user-level example (CC BY 4.0) in ../shared; skips, or fails in CI,
-    without it."""
-    return reference_dir("copilot") / "example-schema.user-level.json"
-
 
 def copilot_record(login: str, day: date, prompt: int, output: int, interactions: int = 1
                    ) -> dict:
@@ -324,15 +313,6 @@ def test_copilot_import_of_githubs_example_and_a_pull_are_the_same_row(deps: Dep
     usage = records[0]["totals_by_cli"]["token_usage"]
     assert board(deps, "tokens", ALL, "U0ANA") == (
         usage["prompt_tokens_sum"] + usage["output_tokens_sum"] + 1000)
-
-
-@pytest.mark.reference
-def test_our_copilot_report_has_the_shape_of_githubs_example() -> None:
-    """Every field of GitHub's documented example, at every level, is in each of our rows
-    with the same JSON type."""
-    example = json.loads(github_docs_example().read_text())
-    for line in COPILOT_REPORT.read_text().splitlines():
-        assert shape_differences(example[0], json.loads(line)) == []
 
 
 def test_import_rejects_bad_rows_with_reasons(deps: Deps) -> None:
@@ -432,6 +412,7 @@ def test_a_vendor_row_counts_on_its_own_date_whatever_the_time_zone(
 
 # -- the commands -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_pull_and_import_commands(tmp_path, redis_url: str, stub, people,
                                   claude: ClaudeStub) -> None:
     from tests.conftest import BOT_TOKEN
@@ -466,8 +447,9 @@ def test_pull_and_import_commands(tmp_path, redis_url: str, stub, people,
 
 def test_the_daily_pull_runs_once_across_processes_and_resumes(
         deps: Deps, people, claude: ClaudeStub) -> None:
+    from bot.connectors.status import status_lines
     from bot.runtime.app import build_deps
-    from jobs.pulls import DailyPulls, status_lines
+    from jobs.pulls import DailyPulls
 
     settings = replace(deps.settings, anthropic_admin_key=KEY, anthropic_api_url=claude.url)
     first, second = (build_deps(settings, deps.store.r) for _ in range(2))
@@ -508,25 +490,6 @@ def test_a_pull_that_stopped_yesterday_is_finished_by_todays(deps: Deps, people,
     result = job.tick(yesterday + timedelta(days=1))["claude-code"]
     assert result.ok and result.since == first_day.isoformat()
     assert deps.store.reads.day_counts(first_day, "U0ANA")["tokens"] == 5
-
-
-def test_base_urls_take_scheme_host_and_port_only() -> None:
-    from bot.core.settings import SettingsError, load_settings
-
-    loaded = load_settings({"CURSOR_API_URL": "http://127.0.0.1:8081/"}, dotenv_path=None)
-    assert loaded.cursor_api_url == "http://127.0.0.1:8081"
-    assert load_settings({}, dotenv_path=None).openai_api_url == "https://api.openai.com"
-    for bad in ("http://127.0.0.1:8081/v1", "ftp://host", "127.0.0.1:8081", "http://h/?x=1"):
-        with pytest.raises(SettingsError, match="OPENAI_API_URL must be scheme://host:port"):
-            load_settings({"OPENAI_API_URL": bad}, dotenv_path=None)
-
-
-def test_retry_after_as_an_http_date() -> None:
-    from bot.connectors.http import retry_after
-
-    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-    assert retry_after("Wed, 25 Nov 2026 09:00:30 GMT", now) == 30
-    assert retry_after("12", now) == 12 and retry_after("soon", now) is None
 
 
 def test_opentelemetry_leaves_claude_code_to_the_api_when_it_holds_the_tool(
@@ -586,6 +549,7 @@ def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) ->
     assert not broken.ok and "cannot be read as a openai report" in broken.error
 
 
+@pytest.mark.slow
 def test_app_home_shows_admins_each_connectors_last_pull(app, claude: ClaudeStub) -> None:
     from tests.test_admin import open_home
 

@@ -16,8 +16,8 @@ import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+import pytest
 import redis
 
 from bot.core.config import BoardConfig
@@ -29,11 +29,9 @@ from bot.sources.reports import as_counts as as_event
 from handlers.home import publish_home
 from jobs.digest import DigestRunner
 from tests.slack_stub import SlackStub
+from tests.support.digests import BERLIN, CHANNEL, DAY
 
 ROOT = Path(__file__).resolve().parents[1]
-CHANNEL = "C0DIGEST"
-BERLIN = ZoneInfo("Europe/Berlin")
-DAY = date(2026, 11, 24)  # a Tuesday; the day before is in the same ISO week (2026-W48)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # -- shared helpers (test_scheduler.py imports these) ------------------------------------
@@ -559,6 +557,7 @@ def finish(process: subprocess.Popen) -> tuple[int, str, str]:
     return process.returncode, stdout, stderr
 
 
+@pytest.mark.slow
 def test_digest_command(settings, redis_client, redis_url, stub, tmp_path) -> None:
     deps = make_deps(settings, redis_client)
     add_names(stub)

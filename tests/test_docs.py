@@ -40,7 +40,7 @@ def test_operations_document_the_rescore_retry_after() -> None:
 
 
 def test_operations_document_the_spring_dst_limitation() -> None:
-    assert "xfail(strict=True" in read("tests/test_scheduler.py")
+    assert "xfail(strict=True" in read("tests/unit/jobs/test_scheduler.py")
     ops = read("docs/operations.md")
     assert "00:00–00:59" in ops and "CronTrigger" in ops
 

@@ -57,6 +57,8 @@ from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_stub import SlackStub
 from tests.test_webhooks_http import GH_SECRET, merged_pr
 
+pytestmark = pytest.mark.slow  # serve processes; a redis-server killed and restarted
+
 ROOT = Path(__file__).resolve().parents[1]
 SENDER, TOKEN = "faults", "fault-suite-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

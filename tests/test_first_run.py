@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import redis
 
-from bot.boards.rank_history import daily_ranks, sparkline
-from bot.core.periods import day_bucket
-from bot.core.settings import Settings, SettingsError, load_settings
+from bot.core.settings import Settings
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
-from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from tests.conftest import App
 from tests.slack_stub import SlackStub
+from tests.support.day_reports import outcome, record, usage
 from tests.test_admin import block_actions, open_home, publishes_for
 from tests.test_slack import wait_for
 
@@ -46,24 +44,6 @@ def setup_app(setup_settings: Settings, redis_client: redis.Redis,
     stub.member_channels.clear()
 
 
-def usage(event_id: str, user: str, day: date, tokens: int) -> tuple:
-    ts = datetime.combine(day, time(12), UTC)
-    return UsageReport(id=event_id, type="usage", user=user, ts=ts, tool="t",
-                       tokens=tokens), user
-
-
-def outcome(event_id: str, user: str, day: date, kind: str, count: int = 1) -> tuple:
-    ts = datetime.combine(day, time(12), UTC)
-    return OutcomeReport(id=event_id, type="outcome", user=user, ts=ts, kind=kind,
-                         count=count), user
-
-
-def record(deps: Deps, reports: list[tuple]) -> None:
-    config, version = deps.store.configs.load_versioned()
-    events = [(as_counts(report), who) for report, who in reports]
-    assert deps.store.counting.record(events, config, version) == [1] * len(reports)
-
-
 def last_view(app: App, user: str) -> dict:
     return publishes_for(app.stub, user)[-1]
 
@@ -71,6 +51,7 @@ def last_view(app: App, user: str) -> dict:
 # -- the admin's checklist ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_admin_sees_the_full_checklist_with_values_to_paste_until_data_arrives(
         setup_app: App) -> None:
     home = open_home(setup_app, ADMIN, "EvFirst")
@@ -101,6 +82,7 @@ def test_admin_sees_the_full_checklist_with_values_to_paste_until_data_arrives(
     assert "• GitLab webhook: off (`GITLAB_WEBHOOK_TOKEN` not set)" in home
 
 
+@pytest.mark.slow
 def test_placeholders_when_public_url_is_unset(setup_app: App, settings: Settings) -> None:
     setup_app.deps.settings = replace(setup_app.deps.settings, public_url="")
     view = open_home(setup_app, ADMIN, "EvNoUrl")
@@ -109,6 +91,7 @@ def test_placeholders_when_public_url_is_unset(setup_app: App, settings: Setting
     assert "Set `PUBLIC_URL`" in view
 
 
+@pytest.mark.slow
 def test_nobody_else_sees_the_checklist(setup_app: App) -> None:
     setup_app.stub.add_user("U0BOB", display_name="Bob")
     home = open_home(setup_app, "U0BOB", "EvBob")
@@ -116,6 +99,7 @@ def test_nobody_else_sees_the_checklist(setup_app: App) -> None:
     assert not setup_app.stub.calls("conversations.info")
 
 
+@pytest.mark.slow
 def test_channel_membership_is_asked_once_a_minute(setup_app: App) -> None:
     open_home(setup_app, ADMIN, "EvC1")
     open_home(setup_app, ADMIN, "EvC2")
@@ -130,56 +114,7 @@ def test_channel_membership_is_asked_once_a_minute(setup_app: App) -> None:
     assert 0 < ttl <= 60
 
 
-def test_public_url_setting() -> None:
-    assert load_settings({"PUBLIC_URL": " https://tb.example.com/ "}).public_url == \
-        "https://tb.example.com"
-    assert load_settings({}).public_url == ""
-    for bad in ("tb.example.com", "ftp://tb.example.com", "https://tb.example.com/?a=1"):
-        with pytest.raises(SettingsError, match="PUBLIC_URL"):
-            load_settings({"PUBLIC_URL": bad})
-
-
 # -- everyone's ranks over 30 days --------------------------------------------------------------
-
-
-def test_daily_ranks_match_the_whole_board(deps: Deps, redis_client: redis.Redis) -> None:
-    today = datetime.now(UTC).date()
-    d1, d2, d3 = (today - timedelta(days=n) for n in (3, 2, 1))
-    record(deps, [
-        # d1: tokens A 300, V 200, B 200 (tie), C 100 → V is 2nd (competition "1224")
-        usage("1", "U0A", d1, 300), usage("2", "U0V", d1, 200), usage("3", "U0B", d1, 200),
-        usage("4", "U0C", d1, 100),
-        # points: C deploy 3, V review 2 → C 1st, V 2nd, A and B 0 → 3rd
-        outcome("5", "U0C", d1, "deploy"), outcome("6", "U0V", d1, "review"),
-        # d2: only V and the opted-out O, who scores more on both boards
-        usage("7", "U0V", d2, 50), usage("8", "U0O", d2, 500), outcome("9", "U0O", d2, "deploy"),
-        # d3: V has only outcome points (a pr_merged, 5), A only tokens
-        outcome("10", "U0V", d3, "pr_merged"), usage("11", "U0A", d3, 10),
-    ])
-    deps.store.privacy.set_opt_out("U0O", True)
-    hidden = deps.leaderboards.hidden_from("U0V")
-    config = deps.store.configs.load()
-    redis_client.config_resetstat()
-    history = daily_ranks(deps.store, "U0V", today - timedelta(days=1), hidden=hidden)
-    stats = redis_client.info("commandstats")
-    assert len(history) == 30 and history[-1].day == d3
-    # nothing read a whole board: only point reads and counts
-    assert not [c for c in stats if "zrange" in c or "zunion" in c]
-    by_day = {h.day: (h.raw, h.outcome) for h in history}
-    assert by_day[d1] == (2, 2)
-    assert by_day[d2] == (1, 1)  # O is left out of the boards V sees
-    assert by_day[d3] == (2, 1)  # tokens: A 10 > V 0; points: V 5 > A 0
-    assert sum(1 for h in history if h.raw is not None) == 3
-    for day in (d1, d2, d3):  # and the same as ranking each whole day board
-        row = deps.leaderboards.board_for_bucket(day_bucket(day), config, hidden).by_user["U0V"]
-        assert by_day[day] == (row.raw_rank, row.outcome_rank)
-
-
-def test_sparkline() -> None:
-    # best 1 → tallest, worst 3 → lowest, 2 → halfway (round(3.5) = 4 → ▅); no data · .
-    assert sparkline([1, None, 3, 2]) == "█·▁▅"
-    assert sparkline([4, 4]) == "██"
-    assert sparkline([None, None]) == ""
 
 
 def seed_history(deps: Deps, viewer: str = "U0VIEWER") -> tuple[date, date]:
@@ -194,6 +129,7 @@ def seed_history(deps: Deps, viewer: str = "U0VIEWER") -> tuple[date, date]:
     return d1, d2
 
 
+@pytest.mark.slow
 def test_home_shows_the_viewer_their_rank_chart(app: App) -> None:
     seed_history(app.deps)
     home = open_home(app, "U0VIEWER", "EvChart1")
@@ -222,6 +158,7 @@ def test_home_shows_the_viewer_their_rank_chart(app: App) -> None:
     assert file_id not in app.stub.files() and len(app.stub.files()) == 1
 
 
+@pytest.mark.slow
 def test_without_files_write_the_ranks_show_as_a_sparkline(app: App) -> None:
     seed_history(app.deps)
     app.stub.fail_next("files.getUploadURLExternal", "missing_scope")
@@ -236,6 +173,7 @@ def test_without_files_write_the_ranks_show_as_a_sparkline(app: App) -> None:
     assert len(app.stub.calls("files.getUploadURLExternal")) == 1
 
 
+@pytest.mark.slow
 def test_a_chart_slack_will_not_show_yet_falls_back_to_text(app: App) -> None:
     seed_history(app.deps)
     pending: list[str] = []  # the upload succeeds, but Slack is still processing the file
@@ -257,12 +195,14 @@ def test_a_chart_slack_will_not_show_yet_falls_back_to_text(app: App) -> None:
     assert [b["type"] for b in last_view(app, "U0VIEWER")["blocks"]].count("image") == 1
 
 
+@pytest.mark.slow
 def test_someone_without_ranks_gets_a_line_not_a_chart(app: App) -> None:
     home = open_home(app, "U0NEW", "EvNew")
     assert "Not on the boards in the last 30 days" in home
     assert not app.stub.calls("files.getUploadURLExternal")
 
 
+@pytest.mark.slow
 def test_forget_me_forgets_the_chart(app: App) -> None:
     seed_history(app.deps)
     open_home(app, "U0VIEWER", "EvForget")

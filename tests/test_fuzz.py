@@ -16,25 +16,19 @@ from __future__ import annotations
 
 import json
 import math
-import unicodedata
 import uuid
 from collections import defaultdict
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bot.boards.leaderboard import PeriodBoard
-from bot.core.config import BoardConfig
 from bot.core.periods import day_bucket, local_date
-from bot.core.ranking import PersonTotals, rank_board
-from bot.render.blocks import help_blocks, home_view, leaderboard_blocks
-from bot.render.digest_blocks import DigestData, digest_blocks
-from bot.render.text import side_by_side
 from jobs.digest import DigestRunner
 from tests.conftest import INGEST_TOKEN, App, http
-from tests.rendered import live_mentions
 from tests.slack_signing import event_body
+from tests.support.hostile_names import hostile_text, mrkdwn_texts, rendered_problems
 from tests.test_digest import DAY, local, make_deps, posts, seed
 from tests.test_ingest_http import NOW, TS
 from tests.test_slack import metadata_event
@@ -46,7 +40,6 @@ FUZZ = hsettings(max_examples=30, deadline=None, derandomize=True,
 SCORING = {"pr_merged": (5, 10, math.sqrt), "deploy": (3, 10, math.sqrt),
            "incident_resolved": (5, 5, math.sqrt), "ticket_resolved": (3, 10, math.sqrt),
            "review": (2, 10, math.sqrt), "commit": (1, 20, lambda x: math.log(1 + x))}
-BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
 def post_raw(app: App, body: bytes) -> tuple[int, object]:
@@ -158,6 +151,7 @@ def expected_totals(events: list[dict]) -> dict[str, tuple[float, float]]:
 
 # -- /ingest --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @FUZZ
 @given(body=json_values)
 def test_random_json_never_5xx(app: App, body: object) -> None:
@@ -165,6 +159,7 @@ def test_random_json_never_5xx(app: App, body: object) -> None:
     assert status in (200, 400, 413), (status, answer)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_bodies_never_5xx(app: App, data: st.DataObject) -> None:
@@ -188,6 +183,7 @@ def test_mutated_bodies_never_5xx(app: App, data: st.DataObject) -> None:
         assert isinstance(answer, dict) and answer["accepted"] <= 3
 
 
+@pytest.mark.slow
 @FUZZ
 @given(batch=mixed_batch())
 def test_valid_events_beside_hostile_ones_are_counted_exactly_once(
@@ -216,6 +212,7 @@ def test_valid_events_beside_hostile_ones_are_counted_exactly_once(
 
 # -- Slack payloads -------------------------------------------------------------------------
 
+@pytest.mark.slow
 @hsettings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=st.dictionaries(st.sampled_from(["id", "user", "email", "ts", "tool", "tokens",
@@ -233,68 +230,6 @@ def test_metadata_events_with_any_payload_are_acked(app: App, payload: dict,
 
 
 # -- names on every surface -----------------------------------------------------------------
-
-hostile_text = st.lists(
-    st.sampled_from(list("ab *_~`>&<!@#|:\\$^{}\n\t") + [
-        "\u202e", "\u202d", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c", "\x1b",
-        "\x00", "\x07", "\x7f", "\x9b", "\u2028", "\u2029", "\ufeff", "\u200b", "é",
-        "😀", "\u200d", "@here", "@channel", "@everyone", "<!here>", "<!channel>",
-        "<@U0BOSS>", "<!subteam^S1>", "<#C0GEN>", "<http://x|y>", "$x^$", "\\frac{"])
-    | st.characters(), max_size=12).map("".join)
-
-
-def rendered_problems(text: str, mrkdwn: bool) -> list[str]:
-    problems = [f"U+{ord(c):04X}" for c in text
-                if unicodedata.category(c) in BAD_CATEGORIES and c not in "\n\u200d\u200c"]
-    if mrkdwn:
-        problems += live_mentions(text)
-    return problems
-
-
-def mrkdwn_texts(blocks: object) -> list[tuple[str, bool]]:
-    """(text, verbatim) of every mrkdwn object; plain_text objects as (text, True)."""
-    found: list[tuple[str, bool]] = []
-    if isinstance(blocks, dict):
-        if blocks.get("type") in ("mrkdwn", "plain_text") and "text" in blocks:
-            found.append((blocks["text"], blocks.get("verbatim", blocks["type"] == "plain_text")))
-        for value in blocks.values():
-            found += mrkdwn_texts(value)
-    elif isinstance(blocks, list):
-        for value in blocks:
-            found += mrkdwn_texts(value)
-    return found
-
-
-def board(names: list[str]) -> tuple[PeriodBoard, dict[str, str]]:
-    ids = [f"U0N{i:02d}" for i in range(len(names))]
-    people = [PersonTotals(user=u, raw=1000.0 * (i + 1), points=float((i * 7) % 5),
-                           tokens=200_000.0 * (i + 1)) for i, u in enumerate(ids)]
-    config = BoardConfig(board_size=25)
-    pb = PeriodBoard(period="day", bucket=day_bucket(DAY), title="Tue 24 Nov",
-                     label="on Tue 24 Nov", config=config,
-                     board=rank_board(people, top_n=config.board_size))
-    return pb, dict(zip(ids, names, strict=True))
-
-
-@hsettings(max_examples=60, deadline=None, derandomize=True)
-@given(names=st.lists(hostile_text, min_size=1, max_size=26), command=hostile_text)
-def test_no_rendered_surface_has_a_live_mention_or_control_character(
-        names: list[str], command: str) -> None:
-    pb, by_id = board(names)
-    viewer = next(iter(by_id))
-    surfaces = [
-        leaderboard_blocks(pb, viewer, by_id, show_flags=True),
-        digest_blocks(DigestData(day=DAY, day_board=pb, previous_rho=0.5, week_rho=None,
-                                 changes=[f"{names[0]}: weight 5 → 8"]), by_id)[0],
-        home_view(viewer, [pb], admin_notes=[], is_admin=True),
-        help_blocks(not_understood=command),
-    ]
-    for blocks in surfaces:
-        for text, verbatim in mrkdwn_texts(blocks):
-            assert verbatim, text
-            assert rendered_problems(text, mrkdwn=True) == [], text
-    terminal = side_by_side(pb, by_id)
-    assert rendered_problems(terminal.replace("\n", " "), mrkdwn=False) == [], terminal
 
 
 @hsettings(max_examples=12, deadline=None, derandomize=True,

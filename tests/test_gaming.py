@@ -8,11 +8,15 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL
 from bot.intake.outcomes import count_facts
 from bot.sources.webhook_facts import Fact
 from tests.conftest import App
+
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 DAYS = 14
 STEADY = [f"steady{i}" for i in range(12)]

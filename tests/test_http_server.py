@@ -14,12 +14,14 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from bot.core.settings import Settings
 from bot.runtime.app import build_bolt_app, build_workspaces
 from bot.runtime.deps import Deps
 from bot.store.embedded import free_port
 from bot.web.app import build_web_app
-from bot.web.server import Server, expects_continue, request_arrived, without_expect
+from bot.web.server import Server
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_stub import SlackStub
 from tests.test_processes import let_go
@@ -32,6 +34,7 @@ def healthz(url: str, timeout: float) -> int:
         return resp.status
 
 
+@pytest.mark.slow
 def test_healthz_answers_while_a_thousand_connections_idle(app: App) -> None:
     idle: list[socket.socket] = []
     try:
@@ -54,6 +57,7 @@ def test_healthz_answers_while_a_thousand_connections_idle(app: App) -> None:
             sock.close()
 
 
+@pytest.mark.slow
 def test_idle_connections_are_closed_after_the_idle_timeout(app: App) -> None:
     server = Server(app.server.wsgi_app, idle_timeout=1).start()
     try:
@@ -66,6 +70,7 @@ def test_idle_connections_are_closed_after_the_idle_timeout(app: App) -> None:
         server.stop()
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_request_in_flight(tmp_path: Path, redis_url: str,
                                                 redis_client, stub: SlackStub) -> None:
     port = free_port()
@@ -124,30 +129,7 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path: Path, redis_url: str,
     assert "Traceback" not in stderr and "Bad file descriptor" not in stderr, stderr
 
 
-def test_a_request_is_handed_on_once_it_has_arrived() -> None:
-    head = b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
-    assert not request_arrived(head[:-2], cap=100)  # headers not finished
-    assert not request_arrived(head + b"01234", cap=100)  # half the body
-    assert request_arrived(head + b"0123456789", cap=100)
-    assert request_arrived(head, cap=5)  # over the cap: the worker answers 413 unread
-    assert request_arrived(head.replace(b"10", b"ten"), cap=100)  # the parser answers 400
-    assert request_arrived(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", cap=100)
-    chunked = b"POST /v1/logs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
-    assert not request_arrived(chunked, cap=100)
-    assert request_arrived(chunked + b"0\r\n\r\n", cap=100)
-    assert request_arrived(b"GET /" + b"x" * 70_000, cap=100)  # too long: parser refuses
-
-
-def test_expect_100_continue_is_answered_once_and_taken_out() -> None:
-    head = (b"POST /ingest HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\n"
-            b"Content-Length: 2\r\n\r\n")
-    assert expects_continue(head)
-    assert not expects_continue(head.replace(b"HTTP/1.1", b"HTTP/1.0"))
-    assert not expects_continue(head[:-4])
-    assert without_expect(head + b"{}") == (b"POST /ingest HTTP/1.1\r\nHost: t\r\n"
-                                            b"Content-Length: 2\r\n\r\n{}")
-
-
+@pytest.mark.slow
 def test_curl_style_expect_continue_gets_its_answer(app: App) -> None:
     body = json.dumps({"events": []}).encode()
     with socket.create_connection(("127.0.0.1", app.server.port), timeout=10) as sock:
@@ -165,6 +147,7 @@ def test_curl_style_expect_continue_gets_its_answer(app: App) -> None:
                                                            "rejected": []}
 
 
+@pytest.mark.slow
 def test_add_to_slack_pages_are_served(deps: Deps, settings: Settings, redis_client,
                                        stub: SlackStub) -> None:
     oauth = replace(settings, slack_bot_token="", slack_client_id="111.222",

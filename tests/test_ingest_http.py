@@ -6,8 +6,12 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.periods import day_bucket, local_date
 from tests.conftest import App, http
+
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 NOW = datetime.now(UTC) - timedelta(minutes=1)
 TS = NOW.isoformat().replace("+00:00", "Z")

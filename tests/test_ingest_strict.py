@@ -7,13 +7,10 @@ import json
 import time
 
 import pytest
-from slack_sdk import WebClient
 
 from bot.core.periods import ALL
-from bot.slack.directory import Directory, LookupUnavailable
 from bot.sources.strict_json import MAX_DEPTH
-from bot.store.embedded import free_port
-from tests.conftest import BOT_TOKEN, INGEST_TOKEN, App, http
+from tests.conftest import INGEST_TOKEN, App, http
 from tests.test_ingest_http import TS, outcome, totals, usage
 
 
@@ -32,6 +29,7 @@ def by_email(id: str, email: str, tokens: int = 10) -> dict:
 
 # -- values out of range cost their own event, never the batch ------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad_ts", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
 def test_an_impossible_date_rejects_its_event_and_the_rest_is_counted(app: App,
                                                                       bad_ts: str) -> None:
@@ -46,6 +44,7 @@ def test_an_impossible_date_rejects_its_event_and_the_rest_is_counted(app: App,
     assert totals(app) == {"U0ANA": (float(sum(range(1, 1000))), 0.0)}
 
 
+@pytest.mark.slow
 def test_huge_numbers_reject_their_event_only(app: App) -> None:
     good = json.dumps(usage("good", tokens=42))
     huge_int = json.dumps(usage("huge-int")).replace('"tokens": 1000', '"tokens": ' + "9" * 4301)
@@ -66,6 +65,7 @@ def test_huge_numbers_reject_their_event_only(app: App) -> None:
     assert totals(app) == {"U0ANA": (42.0, 0.0)}
 
 
+@pytest.mark.slow
 def test_unpaired_surrogate_text_rejects_its_event(app: App) -> None:
     body = json.dumps({"events": [usage("x"), usage("ok", tokens=5)]})
     body = body.replace('"id": "x"', '"id": "x\\ud800"')
@@ -80,6 +80,7 @@ def test_unpaired_surrogate_text_rejects_its_event(app: App) -> None:
 
 # -- what is not strict JSON is refused whole --------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("raw, message", [
     (b'{"events": [{"id": "n", "type": "usage", "user": "U0ANA", "ts": 1, "tool": "t", '
      b'"tokens": 1, "cost_usd": NaN}]}', "NaN"),
@@ -100,6 +101,7 @@ def test_not_strict_json_is_400_and_nothing_counted(app: App, raw: bytes, messag
     assert totals(app) == {}
 
 
+@pytest.mark.slow
 def test_depth_limit_is_exact(app: App) -> None:
     def nested(levels: int) -> str:  # a value `levels` deep inside an event (depth 3)
         return "[" * levels + "]" * levels
@@ -117,6 +119,7 @@ def test_depth_limit_is_exact(app: App) -> None:
     assert totals(app) == {"U0ANA": (2000.0, 0.0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content_type, status", [
     ("application/json", 200),
     ("application/json; charset=utf-8", 200),
@@ -135,6 +138,7 @@ def test_content_type(app: App, content_type: str | None, status: int) -> None:
 
 # -- strict types ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_types_are_strict(app: App) -> None:
     events = [
         usage("bool-tokens", tokens=True),
@@ -166,6 +170,7 @@ def test_types_are_strict(app: App) -> None:
 
 # -- email lookups Slack cannot answer now: 503 for the whole batch --------------------------
 
+@pytest.mark.slow
 def test_rate_limited_lookup_is_503_with_slacks_retry_after_and_nothing_counted(
         app: App) -> None:
     app.stub.add_user("U0CARA", real_name="Cara", email="cara@example.com")
@@ -184,6 +189,7 @@ def test_rate_limited_lookup_is_503_with_slacks_retry_after_and_nothing_counted(
     assert totals(app) == {"U0ANA": (1.0, 0.0), "U0CARA": (10.0, 0.0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status, error", [(500, "internal_error"), (503, "service_unavailable"),
                                            (200, "missing_scope")])
 def test_failing_lookup_is_503_and_nothing_counted(app: App, status: int, error: str) -> None:
@@ -195,14 +201,7 @@ def test_failing_lookup_is_503_and_nothing_counted(app: App, status: int, error:
     assert totals(app) == {}
 
 
-def test_unreachable_slack_is_lookup_unavailable(deps) -> None:
-    dead = WebClient(token=BOT_TOKEN, base_url=f"http://127.0.0.1:{free_port()}/api/")
-    directory = Directory(deps.store, dead)
-    with pytest.raises(LookupUnavailable) as raised:
-        directory.users_for_emails(["a@example.com"])
-    assert raised.value.retry_after >= 1
-
-
+@pytest.mark.slow
 def test_unknown_email_is_kept_for_an_admin_to_link(app: App) -> None:
     answer = app.ingest([usage("k1"), by_email("k2", "nobody@example.com")])
     assert answer.status == 200
@@ -210,6 +209,7 @@ def test_unknown_email_is_kept_for_an_admin_to_link(app: App) -> None:
                              "unmapped": ["email:nobody@example.com"]}
 
 
+@pytest.mark.slow
 def test_new_emails_are_looked_up_concurrently_once_each(app: App) -> None:
     people = 40
     for i in range(people):
@@ -225,6 +225,7 @@ def test_new_emails_are_looked_up_concurrently_once_each(app: App) -> None:
     assert totals(app) == {f"U0P{i:03d}": (2.0 * (i + 1), 0.0) for i in range(people)}
 
 
+@pytest.mark.slow
 def test_the_first_rate_limit_stops_the_lookups(app: App) -> None:
     people = 60
     for i in range(people):

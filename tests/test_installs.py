@@ -13,81 +13,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
-import yaml
 from slack_bolt import App, BoltRequest
-from slack_sdk.oauth.installation_store import Installation
 
 from bot.core.settings import Settings
 from bot.intake.ingest import ingest_events
 from bot.runtime.app import build_bolt_app, build_workspaces
 from bot.runtime.workspaces import Workspaces
-from bot.store.installations import BOT_SCOPES, RedisInstallationStore, RedisOAuthStateStore
+from bot.store.installations import BOT_SCOPES
 from tests.conftest import SIGNING_SECRET
 from tests.slack_signing import event_body, sign, slash_command_body
 from tests.slack_stub import SlackStub
+from tests.support.installations import CLIENT_ID, CLIENT_SECRET
 from tests.test_slack import wait_for
 
-CLIENT_ID, CLIENT_SECRET = "111.222", "oauth-secret"
-MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
-
-
-def test_install_asks_for_the_manifest_scopes() -> None:
-    manifest = yaml.safe_load(MANIFEST.read_text())
-    assert list(BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
-    events = manifest["settings"]["event_subscriptions"]["bot_events"]
-    assert {"app_uninstalled", "tokens_revoked"} <= set(events)
-
-
 # -- the stores --------------------------------------------------------------------------
-
-
-def installation(team: str | None, user: str = "U0INST", enterprise: str | None = None,
-                 **extra: object) -> Installation:
-    return Installation(app_id="A0TEST", enterprise_id=enterprise, team_id=team,
-                        user_id=user, bot_token=f"xoxb-{team or enterprise}",
-                        bot_id="B1", bot_user_id="UBOT", bot_scopes=list(BOT_SCOPES),
-                        is_enterprise_install=team is None, **extra)
-
-
-def test_installations_are_kept_per_team_enterprise_and_user(redis_client: redis.Redis
-                                                             ) -> None:
-    store = RedisInstallationStore(redis_client, CLIENT_ID)
-    store.save(installation("T0AAA", user="U0ONE", user_token="xoxp-one"))
-    store.save(installation("T0AAA", user="U0TWO", bot_refresh_token="xoxe-1",
-                            bot_token_expires_in=43200))
-    store.save(installation(None, enterprise="E0ORG"))  # an org-wide install
-    bot = store.find_bot(enterprise_id=None, team_id="T0AAA")
-    assert bot is not None and bot.bot_token == "xoxb-T0AAA"
-    assert bot.bot_refresh_token == "xoxe-1" and bot.bot_token_expires_at > time.time()
-    one = store.find_installation(enterprise_id=None, team_id="T0AAA", user_id="U0ONE")
-    assert one is not None and one.user_token == "xoxp-one"
-    latest = store.find_installation(enterprise_id=None, team_id="T0AAA")
-    assert latest is not None and latest.user_id == "U0TWO"
-    org = store.find_bot(enterprise_id="E0ORG", team_id="T0ANY", is_enterprise_install=True)
-    assert org is not None and org.bot_token == "xoxb-E0ORG"
-    assert store.find_bot(enterprise_id=None, team_id="T0BBB") is None
-    assert {(t["enterprise_id"], t["team_id"]) for t in store.installed()} == {
-        (None, "T0AAA"), ("E0ORG", None)}
-    store.delete_installation(enterprise_id=None, team_id="T0AAA", user_id="U0ONE")
-    assert store.find_installation(enterprise_id=None, team_id="T0AAA",
-                                   user_id="U0ONE") is None
-    store.delete_all(enterprise_id=None, team_id="T0AAA")
-    assert store.find_bot(enterprise_id=None, team_id="T0AAA") is None
-    assert store.find_installation(enterprise_id=None, team_id="T0AAA") is None
-    assert store.find_installation(enterprise_id=None, team_id="T0AAA",
-                                   user_id="U0TWO") is None
-    assert [t["enterprise_id"] for t in store.installed()] == ["E0ORG"]
-
-
-def test_oauth_state_is_single_use_and_expires(redis_client: redis.Redis) -> None:
-    states = RedisOAuthStateStore(redis_client, expiration_seconds=1)
-    first, second = states.issue(), states.issue()
-    assert first != second
-    assert states.consume(first) is True
-    assert states.consume(first) is False  # single use
-    assert states.consume("forged") is False
-    time.sleep(1.2)
-    assert states.consume(second) is False  # expired
 
 
 # -- the OAuth flow through Bolt -----------------------------------------------------------
@@ -230,6 +169,7 @@ def test_a_rotating_bot_token_is_refreshed_before_it_expires(
         None, "refresh_token"]
 
 
+@pytest.mark.slow
 def test_workspaces_cli_lists_installs_and_keeps_data(
         multi: tuple[Workspaces, App], stub: SlackStub, redis_url: str, tmp_path: Path
         ) -> None:
@@ -253,6 +193,7 @@ def test_workspaces_cli_lists_installs_and_keeps_data(
     assert single.returncode == 2 and "SLACK_CLIENT_ID" in single.stderr
 
 
+@pytest.mark.slow
 def test_serve_installs_from_add_to_slack_and_counts_each_workspaces_reports(
         stub: SlackStub, redis_url: str, redis_client: redis.Redis, tmp_path: Path) -> None:
     """`tokenboard serve` with SLACK_CLIENT_ID/SECRET and no bot token: the install page,

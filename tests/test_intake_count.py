@@ -50,9 +50,9 @@ def test_count_sorts_what_happened_to_each_item(deps: Deps) -> None:
 
 def test_a_scoring_change_meanwhile_rescores_with_the_new_configuration(deps: Deps) -> None:
     store = deps.store
-    old = store.load_config_versioned()
+    old = store.configs.load_versioned()
     config = old[0]
-    store.save_config(config.model_copy(update={"outcomes": {
+    store.configs.save(config.model_copy(update={"outcomes": {
         k: v for k, v in config.outcomes.items() if k != "review"}}))
     # written with the configuration loaded before the change: scored with the new one
     result = count(store, [(0, outcome("m1"), "U0ANA"), (1, outcome("r1", "review"), "U0ANA"),
@@ -76,4 +76,4 @@ def test_still_stale_after_every_try_is_a_retry_once_the_rest_is_counted(
         count(store, [(0, usage("a"), "U0ANA"), (1, usage("b"), "U0ANA")], "s")
     assert runs == [2] + [1] * (RESCORE_TRIES - 1)
     monkeypatch.setattr(Store, "record", record)
-    assert store.day_counts(usage("a").ts.date(), "U0ANA")["tokens"] == 10  # a counted
+    assert store.reads.day_counts(usage("a").ts.date(), "U0ANA")["tokens"] == 10  # a counted

@@ -48,6 +48,7 @@ def test_manifest_declares_what_the_app_uses(manifest):
         assert scope in scopes, scope
 
 
+@pytest.mark.slow
 def test_a_missing_schema_is_skipped_locally_and_fails_in_ci(tmp_path: Path) -> None:
     """This file and tests/reference.py, copied into a clone with no ../shared next to it,
     run by pytest without CI, then with CI=true; then with a schema in ../shared."""

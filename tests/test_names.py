@@ -3,106 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from pathlib import Path
 
 import pytest
 
-from bot.boards.leaderboard import PeriodBoard
-from bot.core.config import BoardConfig
-from bot.core.periods import day_bucket
 from bot.core.plaintext import plain_text
-from bot.core.ranking import PersonTotals, rank_board
-from bot.render.blocks import escape, escape_short, leaderboard_blocks
 from jobs.digest import DigestRunner
 from tests.conftest import BOT_TOKEN
 from tests.rendered import live_mentions, shown
 from tests.slack_stub import SlackStub
+from tests.support.hostile_names import ESC, HOSTILE, RLO, bad_chars, mrkdwn_objects
 from tests.test_cli import run
 from tests.test_digest import DAY, PNG_SIGNATURE, local, make_deps, posts, seed
-
-RLO, ESC = "\u202e", "\x1b"
-HOSTILE = {
-    "U0MATH": "$x^$",
-    "U0BIDI": f"evil{RLO}gnp.exe",
-    "U0ESC": f"{ESC}[2J{ESC}]0;pwned\x07Eve",
-    "U0STAR": "*bold",
-    "U0UNDER": "_it",
-    "U0CLOSE": "it_ bold*",
-    "U0TICK": "`code",
-    "U0HERE": "@here Hank",
-    "U0CMD": "<!here> & <@U0BOSS>",
-    "U0NL": "two\nlines\u2028sep",
-}
-FORMAT = re.compile(r"[*_~`]")
-BAD_CHARS = {"Cc", "Cf", "Cs", "Zl", "Zp"}
-
-
-def bad_chars(text: str) -> list[str]:
-    return [c for c in text if unicodedata.category(c) in BAD_CHARS and c not in "\n\u200c\u200d"]
-
-
-@pytest.mark.parametrize("raw, plain", [
-    (f"a{RLO}b\u2066c\u2069\u200ed\u200fe\u061c", "abcde"),
-    (f"{ESC}[31mred{ESC}[0m\x00\x7f\x9b", "[31mred[0m"),
-    ("  many \t spaces\r\nand\u2029lines  ", "many spaces and lines"),
-    ("👩\u200d💻 keeps its joiner", "👩\u200d💻 keeps its joiner"),
-    ("x\ud800y", "xy"),
-])
-def test_plain_text(raw: str, plain: str) -> None:
-    assert plain_text(raw) == plain
-    assert plain_text("abcdefghij", limit=5) == "abcd…"
-
-
-def test_mrkdwn_escape_shows_the_name_and_formats_nothing() -> None:
-    for name in HOSTILE.values():
-        for escaped in (escape(name), escape_short(name, budget=10_000)):
-            assert shown(escaped) == plain_text(name)
-            outside = re.sub(r"<!date\^0\^\{_\}\|[*_~`@]>", "", escaped)
-            assert not FORMAT.search(outside), escaped
-            assert "<" not in outside and ">" not in outside
-            assert live_mentions(escaped) == [] and bad_chars(escaped) == []
-
-
-def board_of(names: dict[str, str]) -> tuple[PeriodBoard, dict[str, str]]:
-    people = [PersonTotals(user=u, raw=1000.0 * (i + 1), points=float(i % 3),
-                           tokens=1000.0 * (i + 1)) for i, u in enumerate(names)]
-    config = BoardConfig(board_size=25)
-    board = rank_board(people, top_n=config.board_size)
-    return PeriodBoard(period="day", bucket=day_bucket(DAY), title="Tue", label="on Tue",
-                       config=config, board=board), names
-
-
-def mrkdwn_objects(blocks: object) -> list[dict]:
-    found = []
-    if isinstance(blocks, dict):
-        if blocks.get("type") == "mrkdwn":
-            found.append(blocks)
-        for value in blocks.values():
-            found += mrkdwn_objects(value)
-    elif isinstance(blocks, list):
-        for value in blocks:
-            found += mrkdwn_objects(value)
-    return found
-
-
-def test_leaderboard_blocks_render_names_as_plain_text() -> None:
-    pb, names = board_of(HOSTILE)
-    blocks = leaderboard_blocks(pb, "U0VIEWER", names)
-    objects = mrkdwn_objects(blocks)
-    assert objects and all(o.get("verbatim") is True for o in objects)
-    text = "\n".join(o["text"] for o in objects)
-    assert live_mentions(text) == [] and bad_chars(text) == []
-    seen = shown(text)
-    for name in HOSTILE.values():
-        assert plain_text(name) in seen
-    # Outside our own markup (rank code spans, the bold column titles) no formatting
-    # character remains: a name's `*` or `_` cannot pair with anything.
-    rows = [line for o in objects for line in o["text"].splitlines()[1:]]
-    for line in rows:
-        label = re.sub(r"^`\s*\d+\.` ", "", line)
-        assert not FORMAT.search(re.sub(r"<!date\^0\^\{_\}\|[*_~`@]>", "", label)), line
 
 
 def test_a_mathtext_name_does_not_stop_the_digest(settings, redis_client, stub: SlackStub
@@ -150,6 +62,7 @@ def settings_channel(deps) -> str:
     return deps.settings.digest_channel
 
 
+@pytest.mark.slow
 def test_terminal_leaderboard_and_dry_run_digest_show_plain_names(
         tmp_path: Path, settings, redis_client, redis_url: str, stub: SlackStub) -> None:
     deps = make_deps(settings, redis_client)

@@ -99,6 +99,7 @@ def partial(answer: HttpAnswer, json_body: bool = False) -> tuple[int, str]:
     return response.partial_success.rejected_data_points, response.partial_success.error_message
 
 
+@pytest.mark.slow
 def test_claude_code_delta_export_counts_every_token_type(app: App, sdks: list[Sdk]) -> None:
     app.stub.add_user("U0ANA", real_name="Ana", email="ana@example.com")
     sdk = Sdk(app, claude_resource(), delta=True)
@@ -133,6 +134,7 @@ def test_claude_code_delta_export_counts_every_token_type(app: App, sdks: list[S
     assert board(app) == {"U0ANA": total}
 
 
+@pytest.mark.slow
 def test_cumulative_series_exact_across_restart_and_replay(app: App, sdks: list[Sdk]) -> None:
     app.stub.add_user("U0BO", real_name="Bo", email="bo@example.com")
     first = Sdk(app, claude_resource(**{"user.email": "bo@example.com"}), delta=False)
@@ -166,6 +168,7 @@ def encoded(values: list[int], delta: bool, resource: dict[str, str]) -> list[by
     return bodies
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delta", [True, False], ids=["delta", "cumulative"])
 def test_a_retried_or_replayed_export_adds_nothing(app: App, delta: bool) -> None:
     bodies = encoded([10, 20, 40], delta, claude_resource(**{"enduser.id": "cy@example.com"}))
@@ -176,6 +179,7 @@ def test_a_retried_or_replayed_export_adds_nothing(app: App, delta: bool) -> Non
     assert board(app) == {"U0CY": 70}
 
 
+@pytest.mark.slow
 def test_retry_after_a_redis_outage_counts_once(outage: Outage) -> None:
     app = outage.app
     app.stub.add_user("U0DI", real_name="Di", email="di@example.com")
@@ -189,6 +193,7 @@ def test_retry_after_a_redis_outage_counts_once(outage: Outage) -> None:
     assert board(app) == {"U0DI": 5}
 
 
+@pytest.mark.slow
 def test_gemini_cli_and_genai_histograms(app: App, sdks: list[Sdk]) -> None:
     gemini = Sdk(app, {"service.name": "gemini-cli", "user.email": "gil@example.com"},
                  delta=True)
@@ -212,6 +217,7 @@ def test_gemini_cli_and_genai_histograms(app: App, sdks: list[Sdk]) -> None:
     assert board(app, "requests", scope=3) == {"U0GIL": 4}
 
 
+@pytest.mark.slow
 def test_token_types_setting_decides_the_tokens_figure(app: App) -> None:
     config = BoardConfig(token_types=["input", "output"])
     app.deps.store.configs.save(config, by="test")
@@ -230,6 +236,7 @@ def test_token_types_setting_decides_the_tokens_figure(app: App) -> None:
     assert day["cache_read_tokens"] == 4000  # kept, just not in the figure
 
 
+@pytest.mark.slow
 def test_unmapped_identities_are_kept_named_and_credited_on_link(app: App) -> None:
     bodies = encoded([1000], True, claude_resource(**{"user.email": "nobody@corp.com"}))
     bodies += encoded([250], True, claude_resource(**{"user.account_uuid": "acc-77"}))
@@ -272,6 +279,7 @@ def metrics_json(*metrics: dict, resource: dict[str, str] | None = None) -> byte
                                                               "unknownField": 1}]}]}).encode()
 
 
+@pytest.mark.slow
 def test_json_and_gzip_bodies_with_rejections_explained(app: App) -> None:
     app.stub.add_user("U0FAY", real_name="Fay", email="fay@example.com")
     fay = {"user.email": "fay@example.com", "type": "input"}
@@ -292,6 +300,7 @@ def test_json_and_gzip_bodies_with_rejections_explained(app: App) -> None:
     assert board(app, day=local_date(yesterday, UTC)) == {"U0FAY": 11}
 
 
+@pytest.mark.slow
 def test_refusals_speak_otlp(app: App, settings) -> None:
     body = metrics_json(point_json("claude_code.token.usage", 1, {"user.email": "a@b.co"}))
     unauthorized = post(app, "/v1/metrics", body, {"Content-Type": "application/json"})
@@ -310,6 +319,7 @@ def test_refusals_speak_otlp(app: App, settings) -> None:
     assert http("GET", app.url + "/v1/metrics").status == 405
 
 
+@pytest.mark.slow
 def test_the_sdk_exporter_sees_success_and_refusal(app: App) -> None:
     app.stub.add_user("U0HAL", real_name="Hal", email="hal@example.com")
     reader = InMemoryMetricReader(preferred_temporality=DELTA)
@@ -345,6 +355,7 @@ def logs_json(*records: dict) -> bytes:
         "scopeLogs": [{"scope": {"name": CLAUDE}, "logRecords": list(records)}]}]}).encode()
 
 
+@pytest.mark.slow
 def test_api_request_events_count_only_when_chosen(app: App) -> None:
     app.stub.add_user("U0GUS", real_name="Gus", email="gus@example.com")
     tokens = {"input_tokens": 100, "output_tokens": 20, "cache_read_tokens": 1000,
@@ -382,11 +393,13 @@ def accepted_and_ignored(app: App, bodies: dict[str, bytes]) -> None:
     assert board(app) == {}
 
 
+@pytest.mark.slow
 def test_another_services_export_is_accepted_and_ignored(app: App) -> None:
     accepted_and_ignored(app, {"/v1/metrics": (PAYLOADS / "metrics.generic.json").read_bytes(),
                                "/v1/logs": (PAYLOADS / "logs.generic.json").read_bytes()})
 
 
+@pytest.mark.slow
 @pytest.mark.reference
 def test_example_payloads_from_opentelemetry_proto(app: App) -> None:
     examples = reference_dir("otlp")
@@ -404,6 +417,7 @@ def claude_code_export(name: str) -> bytes:
     return text.encode()
 
 
+@pytest.mark.slow
 def test_claude_codes_own_export_over_otlp_json(app: App) -> None:
     app.stub.add_user("U0MARA", real_name="Mara", email="mara.okafor@nimbus-works.example")
     metrics = claude_code_export("metrics.claude_code.json")
@@ -422,6 +436,7 @@ def test_claude_codes_own_export_over_otlp_json(app: App) -> None:
         assert board(app) == {"U0MARA": 26253 + 1290 + 418 + 15402 + 2118 + 553 + 194 + 5086}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delta", [True, False], ids=["delta", "cumulative"])
 def test_exactly_once_across_a_restart_of_tokenboard(app: App, settings, redis_client,
                                                      delta: bool) -> None:
@@ -440,14 +455,3 @@ def test_exactly_once_across_a_restart_of_tokenboard(app: App, settings, redis_c
         restarted.stop()
 
 
-@pytest.mark.parametrize("attributes, expected", [
-    ({"user.email": "Ana@X.com", "user.account_uuid": "acc-1"}, "email:ana@x.com"),
-    ({"enduser.id": "bo@x.com", "user.account_uuid": "acc-1"}, "email:bo@x.com"),
-    ({"enduser.id": "svc-7"}, "otel:svc-7"),
-    ({"user.email": "not an email", "user.account_id": "acc-2"}, "otel:acc-2"),
-    ({"user.id": "install-123", "session.id": "s"}, None),
-])
-def test_who_a_point_is(attributes: dict[str, str], expected: str | None) -> None:
-    from bot.intake.telemetry import identity_of
-
-    assert identity_of(attributes) == expected

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import redis
 
 from bot.runtime.deps import Deps
@@ -22,6 +23,8 @@ from bot.store.embedded import free_port
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, http
 from tests.slack_stub import SlackStub
 from tests.test_faults import ServeProcess
+
+pytestmark = pytest.mark.slow  # starts tokenboard serve and worker processes
 
 ROOT = Path(__file__).resolve().parents[1]
 

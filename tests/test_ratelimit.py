@@ -6,9 +6,9 @@ import logging
 import time
 from dataclasses import replace
 
+import pytest
+
 from bot.runtime.app import build_deps
-from bot.store.keys import Keys
-from bot.store.ratelimit import RateLimiter
 from tests.conftest import INGEST_TOKEN, App
 
 
@@ -17,6 +17,7 @@ def usage(event_id: str) -> list[dict]:
              "tool": "t", "tokens": 1}]
 
 
+@pytest.mark.slow
 def test_ingest_answers_429_past_the_senders_rate(settings, redis_client, stub,
                                                    caplog) -> None:
     caplog.set_level(logging.INFO)
@@ -39,22 +40,7 @@ def test_ingest_answers_429_past_the_senders_rate(settings, redis_client, stub,
                for r in caplog.records)
 
 
-def test_the_limit_is_shared_by_every_process_and_zero_is_off(redis_client) -> None:
-    keys = Keys("default")
-    one, two = RateLimiter(redis_client, keys, 10), RateLimiter(redis_client, keys, 10)
-    answers = [(one if i % 2 else two).check("tool-a") for i in range(10)]
-    assert answers == [None] * 10
-    wait = one.check("tool-a")
-    assert wait is not None and 0 < wait <= 6.0  # one request every 6 s at 10 a minute
-    assert two.check("tool-a") is not None
-    assert one.check("tool-b") is None
-    off = RateLimiter(redis_client, keys, 0)
-    assert [off.check("tool-a") for _ in range(100)] == [None] * 100
-    # The state expires once the sender would be back to a full allowance (60 s).
-    ttl = redis_client.pttl("tb:{default}:rate:tool-a")
-    assert 54_000 < ttl <= 60_000, ttl
-
-
+@pytest.mark.slow
 def test_rate_limit_is_off_when_set_to_zero(settings, redis_client, stub) -> None:
     unlimited = App(build_deps(replace(settings, ingest_rate_limit=0), redis_client), stub)
     try:
@@ -65,6 +51,7 @@ def test_rate_limit_is_off_when_set_to_zero(settings, redis_client, stub) -> Non
     assert not redis_client.keys("tb:{default}:rate:*")
 
 
+@pytest.mark.slow
 def test_otlp_exports_share_the_senders_rate(settings, redis_client, stub) -> None:
     from google.rpc import status_pb2
 
@@ -83,6 +70,7 @@ def test_otlp_exports_share_the_senders_rate(settings, redis_client, stub) -> No
     assert "requests a minute" in status_pb2.Status.FromString(answers[2].body).message
 
 
+@pytest.mark.slow
 def test_a_token_can_carry_its_own_rate(settings, redis_client, stub) -> None:
     deps = build_deps(replace(settings, ingest_rate_limit=2), redis_client)
     fleet = deps.senders.create("laptops", rate_limit=0)  # every laptop shares it

@@ -41,6 +41,8 @@ from bot.core.periods import ALL
 from bot.intake.scoring import rebuild_scores, save_configuration
 from tests.conftest import App, http
 
+pytestmark = pytest.mark.slow  # the app's HTTP server, a week of signed deliveries
+
 GH_SECRET, PD_SECRET = "red-gh", "red-pd"
 DAYS = 7
 REPO = "acme/app"

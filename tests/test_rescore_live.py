@@ -24,6 +24,8 @@ from bot.sources.reports import as_counts as as_event
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
+
 ADMIN = "U0ADMIN"
 PEOPLE = [f"U0P{i:04d}" for i in range(300)]
 NEWCOMERS = [f"U0NEW{i:02d}" for i in range(20)]  # first seen while the rebuild runs

@@ -29,6 +29,8 @@ from tests.round_robin import RoundRobinProxy
 from tests.serve_processes import Process, start, stop_all, wait_healthy
 from tests.slack_stub import SlackStub
 
+pytestmark = pytest.mark.slow  # starts three tokenboard serve processes, a kill
+
 CHANNEL = "C0DIGEST"
 SENDERS, BATCHES, EVENTS = 4, 20, 25  # per sender: batches of events
 KILL_AFTER = SENDERS * BATCHES // 3  # acknowledged batches before one process is killed

@@ -7,8 +7,12 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.conftest import App
 from tests.slack_signing import event_body, slash_command_body, url_verification_body
+
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 NOW = datetime.now(UTC) - timedelta(minutes=1)
 TS = NOW.isoformat()

@@ -12,6 +12,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 from bot.runtime.app import build_bolt_app
 from tests.conftest import SIGNING_SECRET, App, Outage, http
 from tests.slack_signing import sign, slash_command_body, url_verification_body
@@ -46,6 +48,7 @@ def post(app: App, body: bytes, headers: dict[str, str], content_type: str = FOR
                 {"Content-Type": content_type, **headers})
 
 
+@pytest.mark.slow
 def test_unsigned_requests_are_401(app: App) -> None:
     body = slash_command_body(text="help").encode()
     now = int(time.time())
@@ -66,6 +69,7 @@ def test_unsigned_requests_are_401(app: App) -> None:
     assert post(app, body, good).status == 200  # the same body, signed: accepted
 
 
+@pytest.mark.slow
 def test_unsigned_junk_is_401_not_500(app: App) -> None:
     now = int(time.time())
     bad_signature = {"X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": "v0=" + "0" * 64}
@@ -75,6 +79,7 @@ def test_unsigned_junk_is_401_not_500(app: App) -> None:
     assert post(app, b"payload=" + deep, bad_signature).status == 401
 
 
+@pytest.mark.slow
 def test_signed_but_unparseable_is_400(app: App) -> None:
     now = int(time.time())
     not_utf8 = b"command=%2Fleaderboard&text=\xff\xfe"
@@ -88,6 +93,7 @@ def test_signed_but_unparseable_is_400(app: App) -> None:
                 "application/json").status == 400
 
 
+@pytest.mark.slow
 def test_body_limits(app: App) -> None:
     limit = app.deps.settings.slack_max_body_bytes
     now = int(time.time())
@@ -107,6 +113,7 @@ def test_body_limits(app: App) -> None:
     assert status == 411
 
 
+@pytest.mark.slow
 def test_refusals_log_one_line_and_never_the_body(app: App, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("slack_bolt", "slack_bolt.RequestVerification", "slack_bolt.App"):
@@ -131,6 +138,7 @@ def test_bolt_logs_no_bodies_even_at_debug(deps) -> None:
     assert level >= logging.WARNING
 
 
+@pytest.mark.slow
 def test_a_replayed_command_is_not_run_again(app: App) -> None:
     body = slash_command_body(text="help")
     headers = sign(body, SIGNING_SECRET)
@@ -142,6 +150,7 @@ def test_a_replayed_command_is_not_run_again(app: App) -> None:
     assert 300 <= ttl <= 420, ttl
 
 
+@pytest.mark.slow
 def test_slack_retries_are_signed_afresh_and_answered(app: App) -> None:
     body = url_verification_body("abc123")
     now = int(time.time())
@@ -155,6 +164,7 @@ def test_slack_retries_are_signed_afresh_and_answered(app: App) -> None:
     assert retry.status == 200 and json.loads(retry.body)["challenge"] == "abc123"
 
 
+@pytest.mark.slow
 def test_slack_acks_and_ingest_answers_while_redis_hangs(outage: Outage) -> None:
     app = outage.app
     seed = app.ingest([{"id": "e1", "type": "usage", "user": "U0A", "ts": int(time.time()) - 60,

@@ -9,12 +9,15 @@ import json
 import threading
 from urllib.parse import parse_qsl
 
+import pytest
 from websockets.sync.server import ServerConnection, serve
 
 from bot.runtime.serve import socket_mode
 from tests.conftest import App
 from tests.slack_signing import APP_ID, event_body, slash_command_body
 from tests.test_slack import seed, wait_for
+
+pytestmark = pytest.mark.slow  # starts the app's HTTP server
 
 APP_TOKEN = "xapp-1-A0TEST-1-socket"
 

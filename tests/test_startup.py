@@ -11,7 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-from bot.slack.startup import forget_slack_secrets
+import pytest
+
 from bot.store.embedded import free_port
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_stub import SlackStub
@@ -43,6 +44,7 @@ def serve_then_stop(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
         timer.cancel()
 
 
+@pytest.mark.slow
 def test_a_refused_bot_token_stops_serve_with_one_line(tmp_path: Path, stub: SlackStub,
                                                        redis_url: str) -> None:
     # within 20 s (the run times out otherwise), one line, no traceback
@@ -68,6 +70,7 @@ def test_a_refused_bot_token_stops_serve_with_one_line(tmp_path: Path, stub: Sla
     assert done.stderr.strip() == "tokenboard: SLACK_BOT_TOKEN was refused by Slack: invalid_auth"
 
 
+@pytest.mark.slow
 def test_serve_starts_with_a_good_token_and_logs_no_warnings(tmp_path: Path, stub: SlackStub,
                                                              redis_url: str) -> None:
     code, lines = serve_then_stop(serve_env(stub.url, redis_url), tmp_path)
@@ -83,6 +86,7 @@ def test_serve_starts_with_a_good_token_and_logs_no_warnings(tmp_path: Path, stu
     assert lines[-1].endswith("bot.runtime.serve: stopped")
 
 
+@pytest.mark.slow
 def test_slack_unreachable_at_start_up_is_a_warning(tmp_path: Path, redis_url: str) -> None:
     closed = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
     code, lines = serve_then_stop(serve_env(closed, redis_url), tmp_path)
@@ -93,8 +97,3 @@ def test_slack_unreachable_at_start_up_is_a_warning(tmp_path: Path, redis_url: s
     assert any("listening on port" in line for line in lines)
 
 
-def test_slack_secrets_are_taken_out_of_the_environment() -> None:
-    environ = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
-               "SLACK_APP_TOKEN": "xapp-1", "PORT": "3000"}
-    forget_slack_secrets(environ)
-    assert environ == {"PORT": "3000"}

@@ -87,6 +87,7 @@ def points(app: App, day: datetime = NOW) -> dict[str, float]:
     return {m.decode(): s for m, s in app.deps.store.r.zrange(key, 0, -1, withscores=True)}
 
 
+@pytest.mark.slow
 def test_github_merged_pr_review_deploy_and_issue(hooks: App) -> None:
     pr = merged_pr(1001, 7, "octo", "rev", body="Fixes #77")
     assert github(hooks, "pull_request", review(pr, "rev", 1, "approved")).status == 200
@@ -108,6 +109,7 @@ def test_github_merged_pr_review_deploy_and_issue(hooks: App) -> None:
     assert points(hooks) == {"U0OCTO": 5.0, "U0REV": 2.0, "U0BEA": 6.0}
 
 
+@pytest.mark.slow
 def test_the_same_object_counts_once_whatever_the_delivery(hooks: App) -> None:
     pr = merged_pr(1002, 8, "octo", "rev")
     first = github(hooks, "pull_request", pr, delivery="d-1")
@@ -120,6 +122,7 @@ def test_the_same_object_counts_once_whatever_the_delivery(hooks: App) -> None:
     assert points(hooks) == {"U0OCTO": 5.0, "U0REV": 2.0}
 
 
+@pytest.mark.slow
 def test_what_is_not_counted(hooks: App) -> None:
     closed = payload("pull_request/closed.json")  # closed without merging
     closed["pull_request"]["closed_at"] = iso(NOW)
@@ -135,6 +138,7 @@ def test_what_is_not_counted(hooks: App) -> None:
     assert points(hooks) == {}
 
 
+@pytest.mark.slow
 @pytest.mark.reference
 def test_reference_octokit_examples_count_nothing(hooks: App) -> None:
     """octokit/webhooks' examples (../shared/fixtures/github): a pull request closed without
@@ -149,6 +153,7 @@ def test_reference_octokit_examples_count_nothing(hooks: App) -> None:
     assert points(hooks) == {}
 
 
+@pytest.mark.slow
 def test_refusals_count_nothing(hooks: App, app: App) -> None:
     pr = merged_pr(1003, 9, "octo", "rev")
     assert github(hooks, "pull_request", pr, secret="wrong").status == 401
@@ -167,13 +172,7 @@ def test_refusals_count_nothing(hooks: App, app: App) -> None:
     assert http("POST", hooks.url + "/webhooks/jira", b"{}").status == 404
 
 
-def test_github_documented_test_vector() -> None:
-    from bot.sources.github import github_verify
-
-    github_verify("It's a Secret to Everybody", b"Hello, World!",
-                  "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
-
-
+@pytest.mark.slow
 def test_redis_down_is_503_and_the_retry_counts_once(outage: Outage) -> None:
     app = outage.app
     app.deps.settings = replace(app.deps.settings, github_webhook_secret=GH_SECRET)
@@ -188,6 +187,7 @@ def test_redis_down_is_503_and_the_retry_counts_once(outage: Outage) -> None:
     assert points(app) == {"U0OCTO": 5.0}
 
 
+@pytest.mark.slow
 def test_small_self_merged_and_reverted_pull_requests(hooks: App) -> None:
     # tiny (3 lines), merged by someone else: 0.2 of a merge; weight 5, √
     github(hooks, "pull_request", merged_pr(2001, 21, "octo", "rev", lines=3))
@@ -215,6 +215,7 @@ def test_small_self_merged_and_reverted_pull_requests(hooks: App) -> None:
     assert all_time["U0BEA"] == pytest.approx(5 * math.sqrt(0.5 + 0.1))
 
 
+@pytest.mark.slow
 def test_changed_fractions_rescore_the_past(hooks: App) -> None:
     yesterday = NOW - timedelta(days=1)
     github(hooks, "pull_request", merged_pr(3001, 31, "octo", "rev", lines=3,
@@ -234,6 +235,7 @@ def gitlab(app: App, event: str, doc: dict, token: str = GL_TOKEN) -> HttpAnswer
         "X-Gitlab-Event-UUID": str(uuid.uuid4())})
 
 
+@pytest.mark.slow
 def test_gitlab_merge_request_and_deployment(hooks: App) -> None:
     hooks.deps.identities.link("U0ANA", "gitlab:ana")
     merge = {"object_kind": "merge_request", "event_type": "merge_request",
@@ -264,6 +266,7 @@ def pagerduty(app: App, doc: dict, secrets: tuple[str, ...] = (PD_SECRET,)) -> H
         "Content-Type": "application/json", "X-PagerDuty-Signature": signature})
 
 
+@pytest.mark.slow
 def test_pagerduty_resolved_incident_with_rotated_secrets(hooks: App) -> None:
     hooks.deps.identities.link("U0SRE", "pagerduty:PSRE1")
     event = {"event": {"id": "01EVT", "event_type": "incident.resolved",
@@ -277,6 +280,7 @@ def test_pagerduty_resolved_incident_with_rotated_secrets(hooks: App) -> None:
     assert points(hooks) == {"U0SRE": 5.0}
 
 
+@pytest.mark.slow
 def test_unlinked_logins_are_kept_and_credited(hooks: App) -> None:
     answer = github(hooks, "pull_request", merged_pr(4001, 41, "newbie", "rev"))
     assert answer.json() == {"counted": 1, "duplicates": 0, "unmapped": ["github:newbie"]}

@@ -112,7 +112,8 @@ def test_the_installed_wheel_serves_counts_and_ranks(installed: tuple[Path, Path
     _, venv = installed
     tokenboard = venv / "bin" / "tokenboard"
     assert tokenboard.exists()
-    # The installed package is the one that runs, never this checkout.
+    # The installed package is the one that runs, never this checkout (also when the
+    # suite itself runs with PYTHONPATH pointing at the checkout).
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import bot, handlers, jobs; print(bot.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True, check=True,

@@ -11,26 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.main import main
 from bot.core.settings import Settings
 from bot.runtime.app import build_deps
 from tests.conftest import App, workspaces_on_each_primary
 from tests.slack_stub import SlackStub
+from tests.support.cli_in_process import cli
 
 NOW = datetime.now(UTC) - timedelta(minutes=1)
 TS = NOW.isoformat().replace("+00:00", "Z")
 PEOPLE = [f"U0P{i}" for i in range(12)]
 BATCHES = 12
-
-
-def cli(args: list[str], url: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`tokenboard ARGS` in this process, against `url`."""
-    monkeypatch.setenv("REDIS_URL", url)
-    capsys.readouterr()
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def batch(number: int, scale: int) -> list[dict]:
@@ -45,6 +35,7 @@ def expected_tokens(scale: int) -> dict[str, float]:
             for i, person in enumerate(PEOPLE)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["single", "cluster"])
 def test_two_workspaces_under_the_same_load_stay_apart(
         backend: str, request: pytest.FixtureRequest, settings: Settings, stub: SlackStub,
@@ -115,9 +106,3 @@ def test_two_workspaces_under_the_same_load_stay_apart(
     assert json.loads(out)["raw"] == []  # the process's own workspace got nothing
 
 
-def test_a_workspace_option_must_be_a_workspace_name(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli(["tokens", "create", "x", "--workspace", "T1}{x"], settings.redis_url,
-                       monkeypatch, capsys)
-    assert code == 2 and "--workspace" in err and "T1}{x" in err

@@ -16,14 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.boards.read import read_top
+from bot.core.agreement import Agreement
 from bot.core.config import BoardConfig
 from bot.core.periods import Bucket, bucket_for_period, period_label, period_name, period_title
 from bot.core.population import Population, population_of, signature
-from bot.core.ranking import Board, rank_board
+from bot.core.ranking import Board, Row, rank_board
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,10 @@ class Leaderboards:
         board = read.board
         if board.people and ranked_on_request(board.people) and (
                 board.figures_missing or board.figures_age is not None):
-            self.refresh_population(bucket, config)
-            board = read_top(self.store, bucket, config, viewer, top_n, now=now).board
+            # A small org: rank everyone now, and put the new figures on the rows already
+            # read (the board script runs once per request).
+            population = self.refresh_population(bucket, config)
+            board = with_figures(board, population, config, read.generation, now, top_n)
         return board
 
     # -- whole-population figures ------------------------------------------------------
@@ -166,3 +169,42 @@ class Leaderboards:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = board
         return board
+
+
+def with_figures(board: Board, population: Population, config: BoardConfig,
+                 generation: int, now: float, top_n: int | None = None) -> Board:
+    """`board` as the board script read it (at `generation`), with the whole-population
+    figures of `population` in place of the stored ones it was read with: each row's
+    efficiency and flag, ρ and τ, the flag threshold, the org's efficiency and the flagged
+    count, as `bot.boards.read.read_top` puts them on a board. The efficiency leaders are
+    those among the rows read, at most `top_n` (default: the board size): the views of a
+    request show none (`full_board` has them all). `figures_age`: None when the figures
+    were computed at the generation read, else their age at `now`."""
+    n = config.board_size if top_n is None else top_n
+
+    def refigured(row: Row) -> Row:
+        return row._replace(
+            efficiency=population.efficiency(row.points, row.tokens,
+                                             config.efficiency_min_tokens),
+            flagged=bool(population.flags(row.points, row.tokens)))
+
+    read = {row.user: row for row in [*board.by_user.values(), *board.efficiency_leaders]}
+    rows = {user: refigured(row) for user, row in read.items()}
+    a = board.agreement
+    return replace(
+        board,
+        raw=[rows[r.user] for r in board.raw],
+        outcome=[rows[r.user] for r in board.outcome],
+        by_user={user: rows[user] for user in board.by_user},
+        agreement=Agreement(people=a.people, spearman=population.spearman,
+                            kendall=population.kendall, top_n=a.top_n,
+                            missing_from_outcome_top=a.missing_from_outcome_top),
+        efficiency_leaders=[rows[user] for user, _ in population.efficiency_leaders
+                            if user in rows][:n],
+        flag_threshold=population.flag_threshold,
+        org_efficiency=population.org_rate * 1e6 if population.org_rate is not None
+        else None,
+        flagged_count=population.flagged_count,
+        figures_age=None if population.generation == generation
+        else max(0.0, now - population.computed_at),
+        figures_missing=False)

@@ -10,10 +10,15 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli.access import add_parsers, workspace_option
 from bot.core.periods import PERIODS
 from bot.core.settings import SettingsError, check_workspace, load_settings
+
+if TYPE_CHECKING:
+    from bot.core.settings import Settings
+    from bot.runtime.deps import Deps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,9 +143,10 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
 
 
-def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path) -> int:
+def run_digest(settings: Settings, day: date | None, dry_run: bool, force: bool, out: Path) -> int:
     from bot.runtime.app import build_deps
-    from jobs.digest import DigestRunner, current_schedule, previous_day
+    from bot.slack.digest_schedule import current_schedule
+    from jobs.digest import DigestRunner, previous_day
 
     if not dry_run:
         settings.require("SLACK_BOT_TOKEN")
@@ -182,7 +188,7 @@ def run_digest(settings, day: date | None, dry_run: bool, force: bool, out: Path
         deps.close()
 
 
-def run_config(settings, args: argparse.Namespace) -> int:
+def run_config(settings: Settings, args: argparse.Namespace) -> int:
     import yaml
 
     from bot.runtime.app import build_deps
@@ -215,7 +221,7 @@ def run_config(settings, args: argparse.Namespace) -> int:
         deps.close()
 
 
-def _import_config(deps, args: argparse.Namespace, data: object) -> int:
+def _import_config(deps: Deps, args: argparse.Namespace, data: object) -> int:
     """Merge the file onto the current configuration (or, with --replace, take it whole),
     validate it with the modal's rules, then show or save the changes."""
     from bot.core.config import describe_changes
@@ -275,16 +281,16 @@ def _import_config(deps, args: argparse.Namespace, data: object) -> int:
     return 0
 
 
-def print_leaderboard(settings, period: str, as_json: bool) -> int:
+def print_leaderboard(settings: Settings, period: str, as_json: bool) -> int:
     import redis
 
-    from bot.render.text import board_json, people_named, side_by_side
+    from bot.render.text import board_json, side_by_side, side_by_side_people
     from bot.runtime.app import build_deps
 
     deps = build_deps(settings)
     try:
         pb = deps.leaderboards.full_board(period)
-        shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
+        shown = [r.user for r in pb.board.raw] if as_json else side_by_side_people(pb)
         names = deps.directory.names(shown)
         if as_json:
             print(json.dumps(board_json(pb, names), indent=2, ensure_ascii=False))

@@ -32,6 +32,7 @@ TOOLS = {"claude-code": "claude_code", "copilot": "copilot", "cursor": "cursor",
 CLAUDE_PAGE = 1000
 CURSOR_PAGE = 500
 OPENAI_BUCKETS = 31  # the most 1d buckets one usage page holds
+PULL_HOUR = 2  # UTC: the vendors have the day before ready by then (the daily pull)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.core.channel_ids import channel_problem, is_channel_id
 from bot.core.outcome_rules import RULE_FIELDS, OutcomeRulesConfig, fractions
-from bot.slack.channels import channel_problem, is_channel_id
 
 KIND_KEY = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 RawMetric = Literal["tokens", "cost", "requests"]

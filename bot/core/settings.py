@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from bot.core.channel_ids import channel_problem
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -143,8 +145,6 @@ def _hours(env: dict[str, str], name: str, default: float) -> float:
 
 def _channel(env: dict[str, str]) -> str:
     """DIGEST_CHANNEL: a channel id, or a name the digest looks up (bot.slack.channels)."""
-    from bot.slack.channels import channel_problem
-
     value = env.get("DIGEST_CHANNEL", "").strip()
     problem = channel_problem(value) if value else None
     if problem:

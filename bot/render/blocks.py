@@ -35,10 +35,11 @@ from slack_sdk.models.blocks.basic_components import SlackFile
 from slack_sdk.models.views import View
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.core.agreement import agreement_summary
 from bot.core.config import RAW_METRIC_LABELS, USER_ID
 from bot.core.periods import PERIODS, period_phrase
 from bot.core.plaintext import plain_text
-from bot.core.ranking import Row, agreement_summary
+from bot.core.ranking import Row
 
 NAME_MAX = 28
 HELP_TEXT = (
@@ -110,6 +111,17 @@ def escape_short(name: str, visible: int = NAME_MAX, budget: int = 40) -> str:
         out.append(piece)
         used += len(piece)
     return "".join(out)
+
+
+def ago(seconds: float) -> str:
+    """How long ago, as App Home says it: "just now", "5 min ago", "3 h ago", "4 days ago"."""
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 2:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
 
 
 def fmt_number(value: float) -> str:

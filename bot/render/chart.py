@@ -191,7 +191,7 @@ def _draw(rows: Sequence[Row], names: Mapping[str, str], title: str) -> Figure:
     return fig
 
 
-def alt_text(rows: Sequence[Row], names: Mapping[str, str]) -> str:
+def slope_chart_alt(rows: Sequence[Row], names: Mapping[str, str]) -> str:
     """A screen-reader description: who climbed and fell most between the boards, and
     who has no outcomes (never counted as a climb)."""
     if not rows:

@@ -19,7 +19,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.boards.leaderboard import PeriodBoard
-from bot.core.ranking import MIN_TO_COMPARE, Row, agreement_strength, agreement_summary
+from bot.core.agreement import MIN_TO_COMPARE, agreement_strength, agreement_summary
+from bot.core.ranking import Row
 from bot.render.blocks import board_columns, escape, fmt_move, mrkdwn, person_label
 from bot.render.chart import CLIMB, chart_people, classify
 
@@ -43,7 +44,7 @@ class DigestData:
         return bool(self.day_board.board.raw)
 
 
-def people_named(data: DigestData) -> list[str]:
+def digest_people(data: DigestData) -> list[str]:
     """Everyone the digest (and its chart) can show, each once: both top lists, which hold
     the biggest moves, and the efficiency leaders, who may be on neither."""
     board = data.day_board.board

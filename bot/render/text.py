@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.core.agreement import agreement_sentence
 from bot.core.plaintext import plain_text
-from bot.core.ranking import agreement_sentence
+from bot.core.ranking import Row
 from bot.render.blocks import fmt_move, fmt_number, fmt_raw
 
 COL = 44
 EFFICIENCY_SHOWN = 5
 
 
-def people_named(pb: PeriodBoard, size: int | None = None) -> list[str]:
+def side_by_side_people(pb: PeriodBoard, size: int | None = None) -> list[str]:
     """Everyone `side_by_side` shows, each once: both top lists and the efficiency
     leaders, who may be on neither."""
     size = size or pb.config.board_size
@@ -63,7 +64,7 @@ def side_by_side(pb: PeriodBoard, names: Mapping[str, str], size: int | None = N
 
 def board_json(pb: PeriodBoard, names: Mapping[str, str]) -> dict:
     """The `--json` form: one list per ranking plus the agreement figures."""
-    def row(r, score: float, rank: int) -> dict:
+    def row(r: Row, score: float, rank: int) -> dict:
         return {"user": r.user, "name": plain_text(names.get(r.user, r.user)), "score": score,
                 "rank": rank, "move": r.move, "flagged": r.flagged,
                 "efficiency": r.efficiency}

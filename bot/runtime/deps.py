@@ -7,7 +7,7 @@ composition root (which imports the handlers).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import redis
@@ -101,28 +101,39 @@ class Deps:
         return deps, sender, rate
 
     def is_admin(self, user_id: str, fresh: bool = False,
-                 config: BoardConfig | None = None) -> bool:
+                 config: BoardConfig | None = None,
+                 profiles: Mapping[str, Mapping[str, str]] | None = None) -> bool:
         """ADMIN_USER_IDS, the configured admins list, or a Slack workspace admin/owner.
 
         `fresh` asks Slack for the role instead of trusting the day-long profile cache:
         used when opening and saving the configuration, so a demoted admin loses access
-        at once.
+        at once. `profiles`: what `Directory.profiles` already gave for the ids of a
+        request (the user among them), so the cache is not read again.
         """
         if user_id in self.settings.admin_user_ids:
             return True
-        if user_id in (config or self.store.configs.load()).admins:
+        if self.admin_by_setting(user_id, config or self.store.configs.load()):
             return True
-        profile = self.directory.profiles([user_id], fresh=fresh).get(user_id, {})
+        if profiles is None or fresh:
+            profiles = self.directory.profiles([user_id], fresh=fresh)
+        profile = profiles.get(user_id, {})
         return profile.get("is_admin") == "1" or profile.get("is_owner") == "1"
 
-    def sees_flags(self, viewer: str, config: BoardConfig | None = None) -> bool:
+    def admin_by_setting(self, user_id: str, config: BoardConfig) -> bool:
+        """An admin without asking Slack: ADMIN_USER_IDS or the configured admins."""
+        return user_id in self.settings.admin_user_ids or user_id in config.admins
+
+    def sees_flags(self, viewer: str, config: BoardConfig | None = None,
+                   profiles: Mapping[str, Mapping[str, str]] | None = None) -> bool:
         """Whether `viewer` is shown the "high usage, no outcomes" flags on the boards:
-        everyone, admins only (the default) or nobody, as configured."""
+        everyone, admins only (the default) or nobody, as configured. `profiles`: as for
+        `is_admin`."""
         config = config or self.store.configs.load()
         if config.display == "teams":  # teams only: flags go to admins only
             return config.flags != "off" and self.is_admin(viewer, config=config)
         return config.flags == "everyone" or (
-            config.flags == "admins" and self.is_admin(viewer, config=config))
+            config.flags == "admins" and self.is_admin(viewer, config=config,
+                                                       profiles=profiles))
 
     def close(self) -> None:
         if self.embedded:

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.boards.leaderboard import PeriodBoard, ranked_on_request
 from bot.core.population import signature
 from bot.render.blocks import Chart
-from bot.render.chart import alt_text, chart_people, slope_chart
+from bot.render.chart import chart_people, slope_chart, slope_chart_alt
 from bot.runtime.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def upload_chart(deps: Deps, client: WebClient, pb: PeriodBoard, names: dict, vi
     return chart
 
 
-def forget_chart(deps: Deps, chart: Chart) -> None:
+def forget_board_chart(deps: Deps, chart: Chart) -> None:
     """Slack refused a reply with `chart`: upload afresh next time."""
     for drawn in [k for k, v in deps.charts.items() if v == chart]:
         del deps.charts[drawn]
@@ -113,7 +113,7 @@ def _draw_and_upload(client: WebClient, pb: PeriodBoard, rows: list, names: dict
                      ) -> Chart | None:
     try:
         png = slope_chart(rows, names, f"Usage rank → outcome rank, {pb.name or pb.label}")
-        alt = alt_text(rows, names)
+        alt = slope_chart_alt(rows, names)
         answer = client.files_upload_v2(content=png, filename=f"tokenboard-{pb.period}.png",
                                         title=f"tokenboard · {pb.title}", alt_txt=alt)
         file = answer.get("file") or (answer.get("files") or [{}])[0]

@@ -8,14 +8,19 @@ is, or Slack knows no such channel, `ChannelUnresolved` says which and what to d
 
 from __future__ import annotations
 
-import re
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-# Slack channel names: lowercase letters, digits, -, _ and . (and non-Latin letters), ≤ 80.
-CHANNEL_NAME = re.compile(r"^#?[^\sA-Z#<>@&,*`|]{1,80}$")
+from bot.core.channel_ids import CHANNEL_ID, CHANNEL_NAME, channel_problem, is_channel_id
+
+__all__ = ["CHANNEL_ID", "CHANNEL_NAME", "ChannelUnresolved", "channel_problem",
+           "is_channel_id", "resolve_channel"]
+
+if TYPE_CHECKING:
+    from bot.store.store import Store
+
 CACHE_TTL = 86_400
 
 
@@ -23,19 +28,7 @@ class ChannelUnresolved(ValueError):
     """A channel name that could not be turned into an id; the message says why."""
 
 
-def is_channel_id(value: str) -> bool:
-    return bool(CHANNEL_ID.match(value))
-
-
-def channel_problem(value: str) -> str | None:
-    """Why `value` is neither a channel id nor a channel name; None when it is one."""
-    if is_channel_id(value) or CHANNEL_NAME.match(value):
-        return None
-    return (f"{value!r} is neither a channel id (C… or G…) nor a channel name like "
-            "#general")
-
-
-def resolve_channel(value: str, client: WebClient | None, cache=None) -> str:
+def resolve_channel(value: str, client: WebClient | None, cache: Store | None = None) -> str:
     """The channel id for `value` (an id, or a name looked up with conversations.list).
 
     `cache` (a Store, optional) keeps name → id for a day. Raises ChannelUnresolved.

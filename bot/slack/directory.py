@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_sdk import WebClient
@@ -113,8 +113,7 @@ class Directory:
         return entry
 
     def names(self, user_ids: list[str]) -> dict[str, str]:
-        profiles = self.profiles(user_ids)
-        return {uid: profiles.get(uid, {}).get("name", uid) for uid in user_ids}
+        return names_in(self.profiles(user_ids), user_ids)
 
     def user_for_email(self, email: str) -> str | None:
         """The Slack user id for `email`, None if Slack knows no such user.
@@ -189,6 +188,12 @@ class Directory:
                                     ) from None
         self.store.slack_cache.put_email(email, user["id"])
         return user["id"]
+
+
+def names_in(profiles: Mapping[str, Mapping[str, str]], user_ids: list[str]) -> dict[str, str]:
+    """Each id's name in `profiles` (as `Directory.profiles` gives them); the id itself when
+    there is none."""
+    return {uid: profiles.get(uid, {}).get("name", uid) for uid in user_ids}
 
 
 def _lookup_client(client: WebClient | None) -> WebClient | None:

@@ -6,14 +6,15 @@ plus the digest channel and whether the bot is in it. While the workspace has no
 yet the whole checklist shows; once it has, one status line per source.
 
 For everyone, their daily rank on both boards over the last 30 complete days
-(`bot.boards.rank_history`), as a PNG in an image block. Home tabs cannot show an image from
-bytes, and `image_url` must be publicly hosted, so the PNG is uploaded with
-`files_upload_v2` *without* a channel: the file stays private to the bot, which is the
-one publishing the view, and the image block refers to it with `slack_file: {"id": …}`
-(Slack renders a file the poster can access). The file id is kept per person and reused
-while their ranks are unchanged (the 30 days end yesterday, so at most one upload a day
-each); the one it replaces is deleted. Without `files:write` (or when Slack refuses the
-file) the ranks show as a text sparkline instead.
+(`bot.boards.rank_history`, drawn by `bot.render.rank_chart`), as a PNG in an image
+block. Home tabs cannot show an image from bytes, and `image_url` must be publicly
+hosted, so the PNG is uploaded with `files_upload_v2` *without* a channel: the file
+stays private to the bot, which is the one publishing the view, and the image block
+refers to it with `slack_file: {"id": …}` (Slack renders a file the poster can access).
+The file id is kept per person and reused while their ranks are unchanged (the 30 days
+end yesterday, so at most one upload a day each); the one it replaces is deleted.
+Without `files:write` (or when Slack refuses the file) the ranks show as a text
+sparkline instead.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.blocks.basic_components import SlackFile
 
-from bot.boards.rank_history import DayRanks, alt_text, daily_ranks, rank_chart, sparkline_text
+from bot.boards.rank_history import DayRanks, daily_ranks
 from bot.core.config import BoardConfig
 from bot.core.periods import today
-from bot.render.blocks import code_span, mrkdwn
+from bot.render.blocks import ago, code_span, mrkdwn
+from bot.render.rank_chart import rank_chart, rank_chart_alt, sparkline_text
 from bot.runtime.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -50,16 +52,6 @@ CHART_TTL = 3 * 86400  # seconds a person's uploaded chart is remembered
 UPLOAD_OFF_TTL = 600  # seconds uploads are not tried again after Slack refused one
 HEARD = "heard"  # status words, also what the tests look for
 NOT_HEARD = "not heard from yet"
-
-
-def ago(seconds: float) -> str:
-    minutes = int(max(seconds, 0) // 60)
-    if minutes < 2:
-        return "just now"
-    if minutes < 120:
-        return f"{minutes} min ago"
-    hours = minutes // 60
-    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
 
 
 @dataclass(frozen=True)
@@ -222,7 +214,8 @@ def history_blocks(deps: Deps, client: WebClient, user: str, config: BoardConfig
     if file_id:
         return [SectionBlock(text=mrkdwn(title)).to_dict(),
                 ImageBlock(slack_file=SlackFile(id=file_id), block_id="rank_chart",
-                           alt_text=alt_text(ranks.history, ranks.raw_metric)[:2000]).to_dict()]
+                           alt_text=rank_chart_alt(ranks.history, ranks.raw_metric)[:2000]
+                           ).to_dict()]
     return [SectionBlock(text=mrkdwn(
         f"{title}\n{sparkline_text(ranks.history, ranks.raw_metric)}")).to_dict()]
 
@@ -241,7 +234,7 @@ def chart_file(deps: Deps, client: WebClient, user: str, ranks: RankHistory) -> 
         png = rank_chart(ranks.history, ranks.raw_metric)
         answer = client.files_upload_v2(content=png, filename="tokenboard-ranks.png",
                                         title="Your rank, last 30 days",
-                                        alt_txt=alt_text(ranks.history, ranks.raw_metric))
+                                        alt_txt=rank_chart_alt(ranks.history, ranks.raw_metric))
         file_id = str(answer["file"]["id"])
     except SlackApiError as exc:
         error = exc.response.get("error") or "error"
@@ -261,7 +254,7 @@ def chart_file(deps: Deps, client: WebClient, user: str, ranks: RankHistory) -> 
     return file_id
 
 
-def forget_chart(deps: Deps, user: str) -> None:
+def forget_rank_chart(deps: Deps, user: str) -> None:
     """Slack would not show the uploaded chart (e.g. still being processed): drop it, so
     the next open uploads afresh."""
     deps.store.charts.forget_rank_chart(user)

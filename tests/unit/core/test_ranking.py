@@ -18,7 +18,6 @@ from bot.core.ranking import (
     PersonTotals,
     Row,
     agreement_sentence,
-    agreement_strength,
     rank_board,
 )
 
@@ -107,14 +106,6 @@ def test_distinct_correlations():
     # raw top 3 {a,b,c}, outcome top 3 {b,d,e}: a and c are missing -> 2
     assert a.top_n == 3
     assert a.missing_from_outcome_top == 2
-
-
-def test_negative_correlation_sentence():
-    a = rank_board(DISTINCT, top_n=3).agreement
-    assert agreement_sentence(a, "this week") == (
-        "Raw usage and outcomes disagreed weakly this week: ρ = -0.30 (Kendall τ = -0.20) "
-        "over 5 people; 2 of the raw top 3 are not in the outcome top 3."
-    )
 
 
 def test_rows_are_plain_rows_shared_between_lists():
@@ -381,36 +372,3 @@ def test_flag_needs_some_tokens():
 # --- wording ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("rho", "word"),
-    [
-        (None, "no measurable"),
-        (0.0, "barely"),
-        (0.1999, "barely"),
-        (0.2, "weakly"),
-        (-0.39, "weakly"),
-        (0.4, "moderately"),
-        (0.6, "strongly"),
-        (-0.79, "strongly"),
-        (0.8, "very strongly"),
-        (-1.0, "very strongly"),
-    ],
-)
-def test_agreement_strength(rho, word):
-    assert agreement_strength(rho) == word
-
-
-def test_agreement_sentence_example_from_spec():
-    a = Agreement(people=54, spearman=0.31, kendall=0.22, top_n=10, missing_from_outcome_top=4)
-    assert agreement_sentence(a, "this week") == (
-        "Raw usage and outcomes agreed weakly this week: ρ = 0.31 (Kendall τ = 0.22) "
-        "over 54 people; 4 of the raw top 10 are not in the outcome top 10."
-    )
-
-
-def test_agreement_sentence_negative_moderate():
-    a = Agreement(people=12, spearman=-0.456, kendall=-0.333, top_n=5, missing_from_outcome_top=3)
-    assert agreement_sentence(a, "today") == (
-        "Raw usage and outcomes disagreed moderately today: ρ = -0.46 (Kendall τ = -0.33) "
-        "over 12 people; 3 of the raw top 5 are not in the outcome top 5."
-    )

@@ -9,7 +9,7 @@ import pytest
 from freezegun import freeze_time
 
 from bot.boards.leaderboard import Leaderboards
-from bot.core.periods import bucket_for_period
+from bot.core.periods import bucket_for_period, period_name, period_phrase, period_title
 from bot.intake.ingest import ingest_events
 from bot.store.store import Store
 
@@ -71,3 +71,13 @@ def test_reports_land_on_the_local_day_on_a_dst_day(redis_client, deps) -> None:
                       "month": 11111, "all": 11111}
     with freeze_time("2026-03-29T12:00:00Z"):
         assert sum(r.tokens for r in Leaderboards(store).period_board("week").board.raw) == 10111
+
+
+def test_periods_are_named_as_people_say_them() -> None:
+    tz, now = ZoneInfo("UTC"), datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
+    assert [period_name(p, tz, now) for p in ("today", "yesterday", "week", "month", "all")] \
+        == ["today", "yesterday", "week of 23 Nov", "November 2026", "all time"]
+    assert period_phrase("week", "week of 23 Nov") == "in the week of 23 Nov"
+    assert period_phrase("all", "all time") == "over all time"
+    assert period_title("week", tz, now) == "This week (week of 23 Nov, to Wed 25 Nov)"
+    assert "W48" not in period_title("week", tz, now)

@@ -7,12 +7,18 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
-from bot.core.config import BoardConfig, OutcomeRule
+import pytest
+import redis
+
+from bot.core.config import DEFAULT_OUTCOMES, BoardConfig, OutcomeRule
 from bot.core.counts import Outcome
-from bot.core.periods import ALL, day_bucket, month_bucket, week_bucket
+from bot.core.periods import ALL, Bucket, day_bucket, month_bucket, week_bucket
+from bot.runtime.deps import Deps
 from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
+from tests.support import day_reports
 
+SQRT3 = math.sqrt(3)
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
@@ -121,3 +127,50 @@ def test_period_totals_pages_through_large_boards(redis_client) -> None:
     people = {p.user: p for p in store.reads.period_totals(ALL)}
     assert len(people) == n
     assert people["U012344"].tokens == 12344 and people["U012344"].points == 12344 % 7
+
+
+def bucket_points(deps: Deps, bucket: Bucket) -> dict[str, float]:
+    return {p.user: p.points for p in deps.store.reads.period_totals(bucket)}
+
+
+def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
+                                                       redis_client: redis.Redis) -> None:
+    store = deps.store
+    today = datetime.now(UTC).date()
+    monday = today - timedelta(days=today.weekday() + 7)  # last week's Monday
+    d1, d2 = monday, monday + timedelta(days=1)  # same ISO week
+    on = day_reports.outcome
+    day_reports.record(deps, [on("e1", "U0A", d1, "pr_merged", 1),
+                              on("e2", "U0A", d2, "pr_merged", 1),
+                              on("e3", "U0B", d1, "review", 3), on("e4", "U0B", d2, "review", 3)])
+    # Set known TTLs by hand on the buckets that must keep theirs.
+    ttls = {}
+    for i, bucket in enumerate((day_bucket(d2), week_bucket(d2), month_bucket(d2))):
+        for metric in ("points", "tokens"):
+            key = store.keys.board(metric, bucket)
+            ttls[key] = 500_000 + 1000 * i
+            redis_client.expire(key, ttls[key])
+    # Day d1 passes retention: its counts and day sets expire.
+    redis_client.delete(*redis_client.keys(store.keys.days(d1) + "*"),
+                        *(store.keys.board(m, day_bucket(d1))
+                          for m in ("tokens", "cost", "requests", "points")))
+
+    new = BoardConfig(outcomes={**DEFAULT_OUTCOMES, "pr_merged": OutcomeRule(
+        label="PRs merged", weight=8, cap=10)})
+    stats = store.rescoring.rebuild_points(new)
+    assert stats["days"] == 1  # only d2 is still kept
+
+    # d1 keeps its old points (A 5, B 2·√3); d2 is rescored (A 8, B 2·√3).
+    assert bucket_points(deps, ALL) == pytest.approx({"U0A": 13, "U0B": 4 * SQRT3})
+    assert bucket_points(deps, week_bucket(d2)) == pytest.approx({"U0A": 13, "U0B": 4 * SQRT3})
+    same_month = d1.month == d2.month
+    assert bucket_points(deps, month_bucket(d2)) == pytest.approx(
+        {"U0A": 13 if same_month else 8, "U0B": (4 if same_month else 2) * SQRT3})
+    assert bucket_points(deps, day_bucket(d2)) == pytest.approx({"U0A": 8, "U0B": 2 * SQRT3})
+    assert store.reads.day_counts(d2, "U0A") == {"o:pr_merged": 1.0}  # raw counts untouched
+
+    keys = store.dump_keys()
+    assert [k for k in keys if "rebuild" in k] == []
+    for key, ttl in ttls.items():
+        assert ttl - 60 <= redis_client.ttl(key) <= ttl, key
+    assert redis_client.ttl(store.keys.board("points", ALL)) == -1

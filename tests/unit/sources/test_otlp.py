@@ -17,7 +17,6 @@ import json
 import math
 import tracemalloc
 import zlib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,8 +52,9 @@ from bot.sources.otlp import (
     unpack_body,
 )
 from tests.reference import reference_dir, shape_differences
+from tests.support.paths import PAYLOADS as SUITE_PAYLOADS
 
-PAYLOADS = Path(__file__).resolve().parent / "payloads" / "otlp"
+PAYLOADS = SUITE_PAYLOADS / "otlp"
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 T0 = 1_789_332_594_000_000_000
