@@ -14,6 +14,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.core.config import BoardConfig
 from bot.core.plaintext import plain_text
 from bot.intake.scoring import ConfigInvalid, rebuild_scores, save_configuration
 from bot.render.config_modal import (
@@ -114,16 +115,7 @@ def register(app: App, workspaces: Workspaces) -> None:
             problem = digest_posting_problem(client, new.digest_channel)
             if problem:
                 errors["digest_channel"] = problem
-        if not errors:
-            try:
-                save_configuration(deps.store, new, by=user)
-            except ConfigInvalid as exc:
-                errors = {k if k in view["state"]["values"] else _first_block(view): v
-                          for k, v in exc.problems.items()}
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
+        finish(ack, deps, new, errors, user, view)
 
     def submit_page(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
         deps = workspaces.for_context(context)
@@ -155,16 +147,7 @@ def register(app: App, workspaces: Workspaces) -> None:
             ack(response_action="errors", errors=refused)
             return
         new, errors = parse_rules(view["state"]["values"], deps.store.configs.load())
-        if not errors:
-            try:
-                save_configuration(deps.store, new, by=user)
-            except ConfigInvalid as exc:
-                errors = {k if k in view["state"]["values"] else _first_block(view): v
-                          for k, v in exc.problems.items()}
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
+        finish(ack, deps, new, errors, user, view)
 
     app.view(MAIN_CALLBACK)(ack=submit_main, lazy=[after_save])
     app.view(PAGE_CALLBACK)(ack=submit_page, lazy=[after_save])
@@ -198,3 +181,18 @@ def register(app: App, workspaces: Workspaces) -> None:
         client.views_push(trigger_id=body["trigger_id"],
                           view=kinds_page_view(config, page, version=version))
 
+
+def finish(ack: Ack, deps: Deps, new: BoardConfig, errors: dict[str, str], user: str,
+           view: dict) -> None:
+    """Save `new` unless the form had errors; answer the modal with what was wrong (a
+    problem the configuration itself finds is shown on its field, else on the first)."""
+    if not errors:
+        try:
+            save_configuration(deps.store, new, by=user)
+        except ConfigInvalid as exc:
+            errors = {k if k in view["state"]["values"] else _first_block(view): v
+                      for k, v in exc.problems.items()}
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()

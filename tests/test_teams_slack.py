@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.store.teams import TeamInfo, TeamStore
 from jobs.digest import DigestRunner
 from tests.conftest import App
 from tests.test_admin import block_actions
 from tests.test_board_slack import NAMES, PEOPLE, buttons, first_reply, seeded, set_config
 from tests.test_slack import response_text, wait_for
+
+pytestmark = pytest.mark.slow  # the HTTP server and the Slack stub
 
 ROSTERS = {"Platform": {"U0ANA", "U0BEN", "U0FOX"}, "Web": {"U0CY", "U0DEE"},
            "Data": {"U0EVA", "U0ANA"}}

@@ -5,6 +5,7 @@ one (`IdentityError`). Pure; the map from identities to Slack users is
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 IDENTITY = re.compile(r"^([a-z][a-z0-9-]{1,30}):([^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,253})$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -32,3 +33,13 @@ def normalize(identity: str) -> str:
     if source == "email" and not EMAIL.match(value):
         raise IdentityError(f"{value!r} is not an email address")
     return f"{source}:{value}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Someone's word that an identity is theirs, waiting for an admin."""
+
+    identity: str
+    user: str          # who says the identity is theirs
+    at: float          # when (epoch s)
+    linked_to: str | None  # whom the identity is linked to now, if anyone

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,10 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 class SettingsError(Exception):
     """A configuration problem worth one line to the operator, not a traceback."""
+
+
+# A workspace name as Redis keys take it (bot.store.keys builds keys from it).
+WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,6 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int | None = Non
 def check_workspace(value: str, name: str = "--workspace") -> str:
     """A workspace name as Redis keys take it: a Slack team id like T012AB3CD, or a name
     such as `demo` (letters, digits, '_' and '-', at most 64)."""
-    from bot.store.keys import WORKSPACE
-
     if not WORKSPACE.match(value):
         raise SettingsError(f"{name} must be a Slack team id like T012AB3CD or a name of "
                             f"letters, digits, '_' and '-' (at most 64), got {value!r}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.core.config import BoardConfig
-from bot.core.identity import IdentityError, normalize
+from bot.core.identity import Claim, IdentityError, normalize
 from bot.intake.count import ScoringChanged, rescored
 from bot.slack.directory import Directory
 from bot.store.store import COUNTED, REBUILDING, Store
@@ -33,14 +33,6 @@ class Unmapped:
     tokens: float
     outcomes: float
     last_seen: float | None
-
-
-@dataclass(frozen=True)
-class Claim:
-    identity: str
-    user: str          # who says the identity is theirs
-    at: float          # when (epoch s)
-    linked_to: str | None  # whom the identity is linked to now, if anyone
 
 
 CLAIM_SOURCES = ("github", "gitlab", "pagerduty", "otel", "email")

@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.intake.identities import Claim
+from bot.core.identity import Claim
 from bot.render.blocks import code_span
 
 __all__ = ["APPROVE", "REJECT", "SHOWN", "claim_blocks"]

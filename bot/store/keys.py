@@ -103,14 +103,12 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from bot.core.periods import Bucket
 
 # A workspace name: a Slack team or enterprise id (T012AB3CD, E012AB3CD), or a name such as
 # `default` or `demo`. No braces (they would break the hash tag), no ':' (the separator).
-WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INSTALL_PREFIX = "tb:{install}"  # one hash tag: installations are few and read together
 
 

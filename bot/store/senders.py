@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import redis
 
-from bot.store.keys import WORKSPACE, Keys
+from bot.core.settings import WORKSPACE
+from bot.store.keys import Keys
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 TOKEN_PREFIX = "tb."  # then the workspace, '.', and the secret (URL-safe base64: no '.')

@@ -127,13 +127,19 @@ class WebhookRoute:
                result: Counted) -> Answer:
         if decoded:
             caller.deps.store.heard.mark(self.source)
-        out: dict[str, Any] = {"counted": result.counted,
-                               "duplicates": len(result.duplicates) + len(result.conflicts)}
-        if result.rejected:
-            out["ignored"] = [rejection.reason for rejection in result.rejected]
-        if result.unmapped:
-            out["unmapped"] = result.unmapped
-        return json_answer(200, out)
+        return json_answer(200, webhook_json(result))
+
+
+def webhook_json(counted: Counted) -> dict[str, Any]:
+    """A webhook delivery's answer: `{"counted", "duplicates", "ignored"?, "unmapped"?}`
+    (a conflict, the same object delivered again with other details, is a duplicate)."""
+    out: dict[str, Any] = {"counted": counted.counted,
+                           "duplicates": len(counted.duplicates) + len(counted.conflicts)}
+    if counted.rejected:
+        out["ignored"] = [rejection.reason for rejection in counted.rejected]
+    if counted.unmapped:
+        out["unmapped"] = counted.unmapped
+    return out
 
 
 def route(path: str) -> WebhookRoute | None:

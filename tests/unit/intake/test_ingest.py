@@ -14,16 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.periods import day_bucket
+from bot.intake.count import Counted, Rejection
 from bot.intake.identities import Identities
-from bot.intake.ingest import (
-    BadBatch,
-    IngestResult,
-    content_type_problem,
-    ingest_events,
-    parse_batch,
-)
+from bot.intake.ingest import BadBatch, content_type_problem, ingest_events, parse_batch
 from bot.slack.directory import LookupUnavailable
 from bot.store.store import Store
+from bot.web.ingest_route import ingest_json
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 TODAY = day_bucket(NOW.date())
@@ -37,6 +33,11 @@ def usage(id: str, user: str = "U0ANA", tokens: int = 1000, **more: object) -> d
 def merged(id: str, user: str = "U0ANA", count: int = 4, **more: object) -> dict:
     return {"id": id, "type": "outcome", "user": user, "ts": NOW.isoformat(),
             "kind": "pr_merged", "count": count, **more}
+
+
+def rejected(events: list, counted: Counted) -> list[dict]:
+    """The rejected events as /ingest answers them: index, error and id when it has one."""
+    return ingest_json(events, counted)["rejected"]
 
 
 def today(store: Store) -> dict[str, tuple[float, float]]:
@@ -95,15 +96,18 @@ def test_more_than_a_thousand_events_are_too_large() -> None:
 
 
 def test_a_rejection_names_the_event_by_index_and_by_its_id_when_it_has_one() -> None:
-    result = IngestResult()
-    result.reject(0, {"id": "a"}, "bad")
-    result.reject(1, {"id": 5}, "worse")
-    result.reject(2, [1], "worst")
-    assert result.as_dict() == {"accepted": 0, "duplicates": 0, "rejected": [
+    events = [{"id": "a"}, {"id": 5}, [1]]
+    result = Counted()
+    result.reject("bad", 0)
+    result.reject("worse", 1)
+    result.reject("worst", 2)
+    assert result.rejected == [Rejection("bad", 0), Rejection("worse", 1),
+                               Rejection("worst", 2)]
+    assert ingest_json(events, result) == {"accepted": 0, "duplicates": 0, "rejected": [
         {"index": 0, "error": "bad", "id": "a"}, {"index": 1, "error": "worse"},
         {"index": 2, "error": "worst"}]}
     result.unmapped.append("email:x@example.com")
-    assert result.as_dict()["unmapped"] == ["email:x@example.com"]
+    assert ingest_json(events, result)["unmapped"] == ["email:x@example.com"]
 
 
 # -- counting ---------------------------------------------------------------------------
@@ -114,23 +118,24 @@ def test_valid_events_count_once_and_bad_ones_are_named(store: Store,
     batch = [usage("u1"), merged("o1"), {"id": "x1", "type": "nonsense"}, usage("u1"),
              usage("u2", user="U0BEN", tokens=250)]
     result = ingest_events(store, identities, batch, now=NOW)
-    assert (result.accepted, result.duplicates) == (3, 1)
-    [rejected] = result.rejected
-    assert (rejected["index"], rejected["id"]) == (2, "x1")
-    assert "type must be 'usage' or 'outcome'" in rejected["error"]
+    assert (result.counted, result.duplicates) == (3, [3])
+    [refused] = rejected(batch, result)
+    assert (refused["index"], refused["id"]) == (2, "x1")
+    assert "type must be 'usage' or 'outcome'" in refused["error"]
     assert today(store) == {"U0ANA": (1000.0, 10.0), "U0BEN": (250.0, 0.0)}
     # the same batch again: every event a duplicate, nothing added
     again = ingest_events(store, identities, batch, now=NOW)
-    assert (again.accepted, again.duplicates) == (0, 4)
+    assert (again.counted, len(again.duplicates)) == (0, 4)
     assert today(store) == {"U0ANA": (1000.0, 10.0), "U0BEN": (250.0, 0.0)}
 
 
 def test_an_id_reused_for_other_content_is_a_conflict(store: Store,
                                                       identities: Identities) -> None:
     ingest_events(store, identities, [usage("u1", tokens=10)], now=NOW)
-    result = ingest_events(store, identities, [usage("u1", tokens=20)], now=NOW)
-    assert result.accepted == 0
-    assert result.rejected == [{"index": 0, "id": "u1", "error": (
+    batch = [usage("u1", tokens=20)]
+    result = ingest_events(store, identities, batch, now=NOW)
+    assert result.counted == 0 and result.conflicts == [0]
+    assert rejected(batch, result) == [{"index": 0, "id": "u1", "error": (
         "conflict: id 'u1' was already used by this sender for a different report; use a "
         "new id")}]
     assert today(store) == {"U0ANA": (10.0, 0.0)}
@@ -140,7 +145,7 @@ def test_ids_belong_to_their_sender(store: Store, identities: Identities) -> Non
     ingest_events(store, identities, [usage("u1", tokens=10)], now=NOW, sender="ci")
     result = ingest_events(store, identities, [usage("u1", tokens=10)], now=NOW,
                            sender="laptops")
-    assert result.accepted == 1
+    assert result.counted == 1
     assert today(store) == {"U0ANA": (20.0, 0.0)}
 
 
@@ -150,10 +155,10 @@ def test_an_unknown_outcome_kind_or_a_time_out_of_range_is_rejected(
              usage("late", ts=(NOW + timedelta(minutes=11)).isoformat()),
              usage("old", ts=(NOW - timedelta(days=401)).isoformat())]
     result = ingest_events(store, identities, batch, now=NOW)
-    assert result.accepted == 0 and [r["index"] for r in result.rejected] == [0, 1, 2]
-    assert "unknown outcome kind 'haiku_written'" in result.rejected[0]["error"]
-    assert "is in the future" in result.rejected[1]["error"]
-    assert "older than the 400-day retention window" in result.rejected[2]["error"]
+    assert result.counted == 0 and [r.index for r in result.rejected] == [0, 1, 2]
+    assert "unknown outcome kind 'haiku_written'" in result.rejected[0].reason
+    assert "is in the future" in result.rejected[1].reason
+    assert "older than the 400-day retention window" in result.rejected[2].reason
     assert today(store) == {}
 
 
@@ -168,7 +173,7 @@ def test_an_email_counts_for_whom_it_is_and_is_kept_when_it_is_nobody(
     for event in batch:
         del event["user"]
     result = ingest_events(store, identities, batch, now=NOW)
-    assert result.accepted == 3 and result.unmapped == ["email:gone@example.com"]
+    assert result.counted == 3 and result.unmapped == ["email:gone@example.com"]
     assert today(store) == {"U0ANA": (1000.0, 0.0), "U0CY": (0.0, 5.0)}  # 5·√1
 
 

@@ -19,10 +19,12 @@ from bot.core.config import DEFAULT_OUTCOMES, BoardConfig
 from bot.core.counts import Outcome
 from bot.core.periods import ALL
 from bot.intake.identities import Identities
-from bot.intake.outcomes import outcomes_for, receive
+from bot.intake.outcomes import count_facts, outcomes_for
 from bot.sources.webhook_facts import Fact
+from bot.store.outcome_ledger import OutcomeLedger
 from bot.store.pull_requests import PullRequests
 from bot.store.store import Store
+from bot.web.webhook_routes import webhook_json
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 REPO = "acme/api"
@@ -48,7 +50,8 @@ def review(number: int, reviewer: str, object_id: str) -> Fact:
 
 def outcomes(facts: list[Fact], prs: PullRequests, config: BoardConfig | None = None
              ) -> tuple[list[tuple[Outcome, str]], list[str]]:
-    return outcomes_for(facts, config or BoardConfig(), prs, NOW, 400)
+    return outcomes_for(facts, config or BoardConfig(), prs, NOW, 400,
+                        OutcomeLedger(prs.r, prs.keys, 400))
 
 
 def test_a_merge_counts_for_its_author_and_is_remembered(prs: PullRequests) -> None:
@@ -103,11 +106,11 @@ def test_a_delivery_counts_once_for_whom_its_identities_are(
     identities.link("U0ANA", "github:ana")
     facts = [merge(7, merged_by="github:bo"), review(7, "github:bo", "github:review:1"),
              review(7, "github:bo", "github:review:2")]
-    receipt = receive(store, identities, prs, facts, "github", now=NOW)
-    assert receipt.as_dict() == {"counted": 2, "duplicates": 1, "unmapped": ["github:bo"]}
+    counted = count_facts(store, identities, prs, facts, "github", now=NOW)
+    assert webhook_json(counted) == {"counted": 2, "duplicates": 1, "unmapped": ["github:bo"]}
     assert store.reads.day_counts(NOW.date(), "U0ANA") == {"o:pr_merged": 1.0}
-    again = receive(store, identities, prs, facts, "github", now=NOW)  # a redelivery
-    assert again.as_dict() == {"counted": 0, "duplicates": 3}
+    again = count_facts(store, identities, prs, facts, "github", now=NOW)  # a redelivery
+    assert webhook_json(again) == {"counted": 0, "duplicates": 3}
     assert store.reads.day_counts(NOW.date(), "U0ANA") == {"o:pr_merged": 1.0}
     # 5·√1 points for one merge (weight 5, square root)
     assert {p.user: p.points for p in store.reads.period_totals(ALL)}["U0ANA"] == pytest.approx(5.0)

@@ -10,9 +10,16 @@ import pytest
 from bot.core.config import BoardConfig
 from bot.core.periods import day_bucket
 from bot.intake.identities import Identities
-from bot.intake.telemetry import counted_here, identity_of, receive, to_usage, usage_fields
+from bot.intake.telemetry import (
+    count_points,
+    counted_here,
+    identity_of,
+    point_usage,
+    usage_fields,
+)
 from bot.sources.otlp import Decoded, Point
 from bot.store.store import Store
+from bot.web.otlp_routes import partial_success
 
 
 @pytest.mark.parametrize("attributes, expected", [
@@ -67,18 +74,18 @@ def test_a_token_type_left_out_of_the_tokens_figure_is_still_kept_by_type() -> N
 
 def test_a_delta_point_is_named_by_its_series_and_window() -> None:
     config = BoardConfig()
-    first = to_usage(point(5), config)
-    assert first.id == to_usage(point(7), config).id  # a retry with another value: same id
-    assert first.id != to_usage(point(5, at=NOW + timedelta(minutes=1)), config).id
-    assert first.id != to_usage(point(5, series="s2"), config).id
+    first = point_usage(point(5), config)
+    assert first.id == point_usage(point(7), config).id  # a retry with another value: same id
+    assert first.id != point_usage(point(5, at=NOW + timedelta(minutes=1)), config).id
+    assert first.id != point_usage(point(5, series="s2"), config).id
     assert first.ts == NOW and first.value == 5
-    logged = to_usage(point(5, event_id="req-1"), config)
-    assert logged.id != first.id and logged.id == to_usage(point(9, event_id="req-1",
+    logged = point_usage(point(5, event_id="req-1"), config)
+    assert logged.id != first.id and logged.id == point_usage(point(9, event_id="req-1",
                                                                  series="other"), config).id
 
 
 def test_a_cumulative_point_carries_its_series_instead_of_an_id() -> None:
-    usage = to_usage(point(40, cumulative=True), BoardConfig())
+    usage = point_usage(point(40, cumulative=True), BoardConfig())
     assert (usage.id, usage.series, usage.value) == ("", "s1", 40)
     assert usage.time_ns - usage.start_ns == 60 * NS
 
@@ -100,14 +107,15 @@ def test_an_export_counts_once_for_whom_each_point_is(store: Store,
     store.slack_cache.put_email("ana@example.com", "U0ANA")
     decoded = Decoded(points=[point(300), point(0.25, "cost", None, series="s2"),
                               point(50, who={"user.account_uuid": "acc-9"}, series="s3")])
-    receipt = receive(store, identities, decoded, "metrics", "exporter", now=NOW)
-    assert (receipt.counted, receipt.duplicates, receipt.rejected) == (3, 0, 0)
-    assert receipt.unmapped == ["otel:acc-9"]
-    assert "kept for nobody until an admin links them" in receipt.message()
+    counted = count_points(store, identities, decoded, "metrics", "exporter", now=NOW)
+    rejected, message = partial_success(decoded, counted)
+    assert (counted.counted, len(counted.duplicates), rejected) == (3, 0, 0)
+    assert counted.unmapped == ["otel:acc-9"]
+    assert "kept for nobody until an admin links them" in message
     counts = day(store, "U0ANA")
     assert (counts["tokens"], counts["output_tokens"], counts["cost"]) == (300, 300, 0.25)
-    again = receive(store, identities, decoded, "metrics", "exporter", now=NOW)
-    assert (again.counted, again.duplicates) == (0, 3)
+    again = count_points(store, identities, decoded, "metrics", "exporter", now=NOW)
+    assert (again.counted, len(again.duplicates)) == (0, 3)
     assert day(store, "U0ANA")["tokens"] == 300
 
 
@@ -117,9 +125,9 @@ def test_a_cumulative_series_adds_only_its_increase(store: Store,
     start = NOW - timedelta(hours=1)
     for value, minute in ((100, 10), (100, 10), (160, 20), (160, 20), (250, 30)):
         at = start + timedelta(minutes=minute)
-        receive(store, identities, Decoded(points=[point(value, at=at, start=start,
-                                                         cumulative=True)]),
-                "metrics", "exporter", now=NOW)
+        count_points(store, identities, Decoded(points=[point(value, at=at, start=start,
+                                                              cumulative=True)]),
+                     "metrics", "exporter", now=NOW)
     assert day(store, "U0ANA")["tokens"] == 250  # 100, +60, +90; the replays add nothing
 
 
@@ -129,9 +137,10 @@ def test_points_naming_nobody_or_out_of_time_are_rejected_with_reasons(
                               point(1, at=NOW + timedelta(minutes=11), series="s2"),
                               point(1, at=NOW - timedelta(days=401), series="s3")],
                       rejected=2, reasons=["2 points had no value"])
-    receipt = receive(store, identities, decoded, "metrics", "exporter", now=NOW)
-    assert (receipt.counted, receipt.rejected) == (0, 5)
-    message = receipt.message()
+    counted = count_points(store, identities, decoded, "metrics", "exporter", now=NOW)
+    rejected, message = partial_success(decoded, counted)
+    assert (counted.counted, rejected) == (0, 5)
+    assert [r.index for r in counted.rejected] == [0, 1, 2]
     assert message.startswith("2 points had no value; gemini_cli: a data point has no "
                               "user.email")
     assert "is timed in the future" in message
