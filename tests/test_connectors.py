@@ -577,7 +577,7 @@ def most_in_a_window(times: list[float], window: float) -> int:
 
 
 def test_copilot_404_for_a_day_without_a_report_is_an_empty_day(deps: Deps, people) -> None:
-    from jobs.pulls import status_lines
+    from bot.connectors.status import status_lines
 
     server = CopilotStub("ghp_test", "acme", files=1)
     try:

@@ -11,7 +11,8 @@ from bot.core.counts import Outcome, Usage
 from bot.core.window import MAX_FUTURE, outside_window
 from bot.intake.count import RESCORE_TRIES, Counted, ScoringChanged, count
 from bot.runtime.deps import Deps
-from bot.store.store import STALE_CONFIG, Store
+from bot.store.counting import Counting
+from bot.store.store import STALE_CONFIG
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -63,17 +64,18 @@ def test_a_scoring_change_meanwhile_rescores_with_the_new_configuration(deps: De
 def test_still_stale_after_every_try_is_a_retry_once_the_rest_is_counted(
         deps: Deps, monkeypatch: pytest.MonkeyPatch) -> None:
     store = deps.store
-    record = Store.record
+    record = Counting.record
     runs: list[int] = []
 
-    def always_stale_for_b(self: Store, reports: list, *args: object, **kw: object) -> list:
+    def always_stale_for_b(self: Counting, reports: list, *args: object, **kw: object
+                           ) -> list:
         runs.append(len(reports))
         answers = record(self, [r for r in reports if r[0].id != "b"], *args, **kw)
         return [STALE_CONFIG if r[0].id == "b" else answers.pop(0) for r in reports]
 
-    monkeypatch.setattr(Store, "record", always_stale_for_b)
+    monkeypatch.setattr(Counting, "record", always_stale_for_b)
     with pytest.raises(ScoringChanged):
         count(store, [(0, usage("a"), "U0ANA"), (1, usage("b"), "U0ANA")], "s")
     assert runs == [2] + [1] * (RESCORE_TRIES - 1)
-    monkeypatch.setattr(Store, "record", record)
+    monkeypatch.setattr(Counting, "record", record)
     assert store.reads.day_counts(usage("a").ts.date(), "U0ANA")["tokens"] == 10  # a counted

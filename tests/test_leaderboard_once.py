@@ -21,7 +21,7 @@ import bot.boards.leaderboard
 import handlers.commands
 from bot.runtime.app import build_bolt_app
 from bot.runtime.deps import Deps
-from bot.store.store import Store
+from bot.store.slack_cache import SlackCache
 from tests.conftest import SIGNING_SECRET
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
@@ -56,7 +56,7 @@ def seed(deps: Deps, stub: SlackStub) -> None:
                            "kind": "pr_merged", "count": prs})
     from bot.intake.ingest import ingest_events
 
-    assert ingest_events(deps.store, deps.identities, events).accepted == len(events)
+    assert ingest_events(deps.store, deps.identities, events).counted == len(events)
     deps.directory.names(list(PEOPLE))  # the names are cached, as after any earlier reply
 
 
@@ -86,7 +86,7 @@ def test_names_and_the_viewers_role_come_from_one_read_of_the_profile_cache(
         deps: Deps, stub: SlackStub, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(deps, stub)
     stub.add_user("U0VIEWER", display_name="Vi")  # not an admin: flags are for admins
-    reads = counting(monkeypatch, Store, "cached_users")
+    reads = counting(monkeypatch, SlackCache, "users")
     reply = command(deps, stub, "week", "U0VIEWER", "profiles")
     assert "Ana" in json.dumps(reply["blocks"])  # the names shown came from that read
     [(_store, users)] = reads
@@ -98,7 +98,7 @@ def test_an_admins_role_is_read_with_the_names_and_shows_the_flags(
         deps: Deps, stub: SlackStub, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(deps, stub)
     stub.add_user("U0BOSS", display_name="Boss", is_admin=True)
-    reads = counting(monkeypatch, Store, "cached_users")
+    reads = counting(monkeypatch, SlackCache, "users")
     command(deps, stub, "week", "U0BOSS", "admin")
     assert len(reads) == 1 and "U0BOSS" in reads[0][1]
 

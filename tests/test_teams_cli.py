@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.core.config import BoardConfig
 from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
@@ -18,6 +20,8 @@ TOKENS = {"U0A": 900, "U0B": 300, "U0C": 100, "U0D": 50, "U0E": 0}
 OUTCOMES = {"U0C": "deploy", "U0D": "review", "U0E": "deploy"}  # 3, 2, 3 points
 ROSTERS = {"Platform": ["U0A", "U0B"], "Web": ["U0B", "U0C", "U0D"], "Ops": ["U0E"],
            "Empty": ["U0Z"]}
+
+pytestmark = pytest.mark.slow  # tokenboard subprocesses
 
 
 def fill(store: Store) -> None:
@@ -67,6 +71,7 @@ def test_import_list_and_the_team_board(tmp_path: Path, redis_client, redis_url:
     table = run(["leaderboard", "--teams", "--period", "all"], env, tmp_path).stdout
     assert "BY USAGE PER ACTIVE MEMBER" in table and "Too few teams" in table
     inside = run(["leaderboard", "--team", "web", "--period", "all", "--json"], env, tmp_path)
+    assert inside.returncode == 0, inside.stderr
     data = json.loads(inside.stdout)
     assert [r["user"] for r in data["raw"]] == ["U0B", "U0C", "U0D"]
     assert data["team"] == "Web" and data["team_agreement"]["people"] == 3

@@ -144,14 +144,14 @@ def print_team_board(settings, period: str, team: str | None, as_json: bool) -> 
 
 def _print_inside(deps, inside, as_json: bool) -> int:
     from bot.render.team_text import inside_team_header
-    from bot.render.text import board_json, people_named, side_by_side
+    from bot.render.text import board_json, side_by_side, side_by_side_people
 
     pb = inside.pb
     if pb.config.display == "teams":  # teams only: nobody is named, here either
         print("\n".join(inside_team_header(inside)))
         print("Individuals are not ranked in this workspace (display: teams).")
         return 0
-    shown = [r.user for r in pb.board.raw] if as_json else people_named(pb)
+    shown = [r.user for r in pb.board.raw] if as_json else side_by_side_people(pb)
     names = deps.directory.names(shown)
     if as_json:
         data = board_json(pb, names)

@@ -112,8 +112,7 @@ def test_figures_put_on_the_rows_read_equal_a_second_read(redis_client: redis.Re
         lb.refresh_population(BUCKET, config)
         fill(store, {viewer: (1e6, 3.0, 1e6)})
     one_read = lb.top_board(BUCKET, config, viewer, period=None)
-    again = read_top(store, BUCKET, config, viewer,
-                     store.keys.population(BUCKET.scope, BUCKET.name)).board
+    again = read_top(store, BUCKET, config, viewer).board
     assert list(one_read.raw) == list(again.raw)
     assert list(one_read.outcome) == list(again.outcome)
     assert dict(one_read.by_user) == dict(again.by_user)
