@@ -63,7 +63,8 @@ class VendorStub:
         self.requests: list[Seen] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever,  # fast shutdown() in fixtures
+                         kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
