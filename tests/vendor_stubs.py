@@ -67,7 +67,8 @@ class VendorStub:
         self.faults: list[Fault] = []
         self.clock: Callable[[], float] | None = None
         self.lock = threading.Lock()
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever,  # fast shutdown() in fixtures
+                         kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
