@@ -104,17 +104,17 @@ def slow_work_only_in_slow_tests(request: pytest.FixtureRequest,
     yield
 
 
-@pytest.fixture(autouse=True)
-def clock_clear_of_midnight() -> Iterator[None]:
-    """Several tests report "now" and read back "today": a test starting a few minutes
-    either side of UTC midnight runs with its process's clock moved past midnight
-    (freezegun, ticking), instead of waiting for the day to turn (tests/clock.py)."""
+def pytest_configure(config: pytest.Config) -> None:
+    """Several tests report "now" and read back "today", some with a "now" taken when
+    their module is imported: a session that starts a few minutes either side of UTC
+    midnight runs with its process's clock moved past midnight (freezegun, ticking; before
+    collection, so modules import with it) instead of waiting for the day to turn
+    (tests/support/clock.py)."""
     target = shifted_now(datetime.now(UTC))
-    if target is None:
-        yield
-        return
-    with freeze_time(target, tick=True):
-        yield
+    if target is not None:
+        clock = freeze_time(target, tick=True)
+        clock.start()
+        config.add_cleanup(clock.stop)
 
 
 @pytest.fixture(scope="session")

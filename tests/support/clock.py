@@ -1,11 +1,12 @@
 """The tests' clock near UTC midnight: moved past it, never waited for.
 
 Many tests report "now" and read back "today" (or "yesterday", with reports timed a
-minute or so in the past). A test that starts in the last minutes of a UTC day, or in the
-first minutes of the next one, could see those two land on different days. Instead of
-waiting for the day to turn, `shifted_now` says where to move the clock of the test's
-process (freezegun, ticking: time goes on from there), and `tests/conftest.py` does so for
-the duration of each test that starts inside that window. Outside it (every day but a few
+minute or so in the past), and some take "now" when their module is imported. A session
+that starts in the last minutes of a UTC day, or in the first minutes of the next one,
+could see those land on different days. Instead of waiting for the day to turn (the
+suite used to sleep up to three minutes), `shifted_now` says where to move the clock of
+the test process (freezegun, ticking: time goes on from there); `tests/conftest.py` does
+so before collection, for the whole session. Outside that window (every day but a few
 minutes) the clock is left alone.
 
 The shift is at most BEFORE + AFTER (four minutes), so the processes a test starts (which
@@ -17,12 +18,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-BEFORE = timedelta(minutes=2)  # a test starting this close to midnight is moved past it
+BEFORE = timedelta(minutes=2)  # a session starting this close to midnight is moved past it
 AFTER = timedelta(minutes=2)  # ... to this long after it (reports timed a minute back stay)
 
 
 def shifted_now(now: datetime) -> datetime | None:
-    """Where a test starting at `now` (aware) should find the clock: AFTER past the nearest
+    """Where a session starting at `now` (aware) should find the clock: AFTER past the nearest
     UTC midnight when `now` is within BEFORE before it or AFTER after it; None (leave the
     clock alone) otherwise."""
     now = now.astimezone(UTC)
