@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import redis
@@ -33,6 +33,7 @@ from bot.render.chart import chart_people, slope_chart, slope_chart_alt
 from bot.render.digest_blocks import DigestData, digest_blocks, digest_people
 from bot.runtime.deps import Deps
 from bot.slack.digest_schedule import Schedule, current_schedule
+from jobs.team_digest import TeamDigestResult, run_team_digests
 from jobs.teams import digest_with_teams
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class DigestResult:
     channel: str = ""
     ts: str | None = None
     error: str | None = None
+    teams: tuple[TeamDigestResult, ...] = ()  # each team's own digest (team_digest_channels)
 
 
 class DigestRunner:
@@ -143,7 +145,20 @@ class DigestRunner:
 
     # -- delivery ---------------------------------------------------------------------
     def run(self, day: date, force: bool = False) -> DigestResult:
-        """Post the digest for local `day` unless it was already posted. Never raises."""
+        """Post the digest for local `day` unless it was already posted, then each team's
+        own digest that is not out yet. Never raises."""
+        result = self._run_main(day, force)
+        if result.status == "disabled":
+            return result
+        try:
+            config = self.deps.store.configs.load()
+            teams = run_team_digests(self.deps, day, config, self.owner, CLAIM_TTL, force)
+        except Exception:  # the scheduler must survive anything
+            log.exception("team digests %s failed", day)
+            return result
+        return replace(result, teams=tuple(teams)) if teams else result
+
+    def _run_main(self, day: date, force: bool) -> DigestResult:
         try:
             return self._run(day, force)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -120,3 +120,21 @@ def test_user_groups_sync_and_a_deleted_group_keeps_its_team(
     assert run(["teams", "remove", "web"], env, tmp_path).returncode == 0
     listed = json.loads(run(["teams", "list", "--json"], env, tmp_path).stdout)["teams"]
     assert [t["team"] for t in listed] == ["platform"]
+
+
+def test_a_team_gets_a_digest_channel_and_loses_it(tmp_path: Path, redis_client,
+                                                     redis_url: str) -> None:
+    env = {"REDIS_URL": redis_url}
+    store = Store(redis_client)
+    assert run(["teams", "import", str(write_csv(tmp_path / "t.csv", ROSTERS))], env,
+               tmp_path).returncode == 0
+    done = run(["teams", "channel", "platform", "C0PLAT"], env, tmp_path)  # case ignored
+    assert done.returncode == 0, done.stderr
+    assert store.configs.load().team_digest_channels == {"Platform": "C0PLAT"}
+    listed = json.loads(run(["teams", "list", "--json"], env, tmp_path).stdout)
+    assert {t["team"]: t["digest_channel"] for t in listed["teams"]}["Platform"] == "C0PLAT"
+    done = run(["teams", "channel", "Platfrom", "C0PLAT"], env, tmp_path)
+    assert done.returncode == 1 and "Platform" in done.stderr  # the closest name suggested
+    done = run(["teams", "channel", "Platform", "--off"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert store.configs.load().team_digest_channels == {}

@@ -107,19 +107,27 @@ class TeamBoards:
         info = self.resolve(name)
         now = self.now()
         config = config or self.store.configs.load()
-        bucket = bucket_for_period(period, self.store.tz, now)
+        tz = self.store.tz
+        return self.inside_bucket(
+            info, bucket_for_period(period, tz, now), config, period,
+            title=f"{info.name} · {period_title(period, tz, now)}", label=period_label(period),
+            name=period_name(period, tz, now), hidden=hidden,
+            team_board=self.period_board(period, config).board)
+
+    def inside_bucket(self, info: TeamInfo, bucket: Bucket, config: BoardConfig, period: str,
+                      title: str, label: str, name: str = "", hidden: Collection[str] = (),
+                      team_board: TeamBoard | None = None) -> InsideTeam:
+        """The boards inside team `info` for one calendar bucket (a team's own digest)."""
         scores = self.teams.member_scores(info.name, bucket, config.raw_metric)
         people = [PersonTotals(u, raw=r, points=p, tokens=t) for u, (r, p, t) in scores.items()
                   if u not in hidden]
         board = rank_board(people, top_n=config.board_size,
                            efficiency_min_tokens=config.efficiency_min_tokens)
-        tz = self.store.tz
-        pb = PeriodBoard(period=period, bucket=bucket,
-                         title=f"{info.name} · {period_title(period, tz, now)}",
-                         label=period_label(period), config=config, board=board,
-                         name=period_name(period, tz, now))
+        pb = PeriodBoard(period=period, bucket=bucket, title=title, label=label,
+                         config=config, board=board, name=name)
         a = board.agreement
-        team_board = self.period_board(period, config).board
+        if team_board is None:
+            team_board = rank_teams(self.teams.period_totals(bucket, config.raw_metric))
         return InsideTeam(team=info, pb=pb,
                           agreement=TeamAgreement(a.people, a.spearman, a.kendall),
                           row=team_board.by_team.get(info.name))

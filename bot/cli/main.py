@@ -183,7 +183,10 @@ def run_digest(settings: Settings, day: date | None, dry_run: bool, force: bool,
         }
         print(messages.get(outcome.status, outcome.status),
               file=sys.stderr if outcome.status == "failed" else sys.stdout)
-        return 1 if outcome.status == "failed" else 0
+        for team in outcome.teams:
+            print(team.line(day), file=sys.stderr if team.status == "failed" else sys.stdout)
+        failed = outcome.status == "failed" or any(t.status == "failed" for t in outcome.teams)
+        return 1 if failed else 0
     finally:
         deps.close()
 

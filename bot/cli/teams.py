@@ -26,7 +26,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     remove = teams_sub.add_parser("remove", help="remove teams (e.g. one whose Slack user "
                                                  "group was deleted)")
     remove.add_argument("names", nargs="+")
-    for p in (listing, load, remove, teams_sub.choices["sync"]):
+    channel = teams_sub.add_parser(
+        "channel", help="post a team's own daily digest to a channel (or stop with --off)",
+        description="The team's digest (its members' two boards for the day) is posted with "
+                    "the main digest, at the same time, to this channel.")
+    channel.add_argument("team")
+    target = channel.add_mutually_exclusive_group(required=True)
+    target.add_argument("channel", nargs="?", help="channel id (C…) or #name")
+    target.add_argument("--off", action="store_true", help="no digest of its own")
+    for p in (listing, load, remove, channel, teams_sub.choices["sync"]):
         workspace_option(p, "whose teams")
 
 
@@ -47,8 +55,10 @@ def run(settings, args: argparse.Namespace) -> int:
         command = args.teams_command
         if command == "list":
             rosters = teams.rosters()
+            channels = deps.store.configs.load().team_digest_channels
             rows = [{"team": name, "source": info.source, "handle": info.handle,
-                     "id": info.id, "note": info.note, "members": sorted(rosters.get(name, ()))}
+                     "id": info.id, "note": info.note, "digest_channel": channels.get(name),
+                     "members": sorted(rosters.get(name, ()))}
                     for name, info in teams.teams().items()]
             if args.json:
                 print(json.dumps({"teams": rows}, indent=2, ensure_ascii=False))
@@ -97,6 +107,8 @@ def run(settings, args: argparse.Namespace) -> int:
             assert result is not None
             print("\n".join(result.lines()))
             return 1 if result.problems and not result.synced else 0
+        if command == "channel":
+            return _set_channel(deps, args)
         names = teams.teams()
         missing = [n for n in args.names if n not in names]
         if missing:
@@ -107,6 +119,43 @@ def run(settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         deps.close()
+
+
+def _set_channel(deps, args: argparse.Namespace) -> int:
+    from bot.core.teams import closest_teams, find_team
+    from bot.intake.scoring import ConfigInvalid, save_configuration
+    from bot.slack.channels import ChannelUnresolved, resolve_channel
+    from bot.store.teams import TeamStore
+
+    known = TeamStore(deps.store).teams()
+    name = find_team(args.team, known)
+    if name is None:
+        close = closest_teams(args.team, known)
+        print(f"tokenboard: no team {args.team!r}"
+              + (f"; did you mean {' or '.join(close)}?" if close else ""), file=sys.stderr)
+        return 1
+    config = deps.store.configs.load()
+    channels = {t: c for t, c in config.team_digest_channels.items() if t != name}
+    if not args.off:
+        try:
+            channels[name] = resolve_channel(args.channel, deps.client, deps.store)
+        except ChannelUnresolved as exc:
+            print(f"tokenboard: {exc}", file=sys.stderr)
+            return 1
+    try:
+        result = save_configuration(deps.store, config.model_copy(
+            update={"team_digest_channels": channels}), by="cli:teams")
+    except ConfigInvalid as exc:
+        for where, problem in exc.problems.items():
+            print(f"tokenboard: {where}: {problem}", file=sys.stderr)
+        return 1
+    if result.version is None:
+        print("No changes.")
+    elif args.off:
+        print(f"Team {name} has no digest of its own any more.")
+    else:
+        print(f"Team {name}'s digest goes to {channels[name]} with the daily digest.")
+    return 0
 
 
 def print_team_board(settings, period: str, team: str | None, as_json: bool) -> int:

@@ -86,6 +86,9 @@ class BoardConfig(OutcomeRulesConfig):
     # Teams from Slack user groups: their handles or ids, synced by the worker
     # (bot/slack/usergroups.py); teams can also come from a CSV (`tokenboard teams import`).
     team_usergroups: list[str] = Field(default_factory=list, max_length=200)
+    # A team's own daily digest: team name → channel id, posted with the main digest
+    # (`tokenboard teams channel TEAM CHANNEL`).
+    team_digest_channels: dict[str, str] = Field(default_factory=dict, max_length=200)
 
     def modifier_fractions(self) -> dict[str, float]:
         """What a modified outcome count is scaled by, per modifier (absent: 1)."""
@@ -128,6 +131,12 @@ def check_config(config: BoardConfig) -> dict[str, str]:
     bad_admins = [a for a in config.admins if not USER_ID.match(a)]
     if bad_admins:
         problems["admins"] = f"not Slack user ids: {', '.join(bad_admins)}"
+    bad_channels = [f"{team} → {channel}" for team, channel in
+                    sorted(config.team_digest_channels.items())
+                    if not team.strip() or not is_channel_id(channel)]
+    if bad_channels:
+        problems["team_digest_channels"] = ("not a team name and a channel id (C… or G…): "
+                                            + ", ".join(bad_channels))
     if not config.outcomes:
         problems["outcomes"] = "keep at least one outcome kind"
     if not config.token_types:
@@ -175,7 +184,7 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
                  "sharing_enabled", "digest_enabled", "digest_channel", "digest_time",
                  "timezone", "admins",
                  "token_types", "claude_code_usage", *RULE_FIELDS, "tool_sources",
-                 "team_usergroups"):
+                 "team_usergroups", "team_digest_channels"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")

@@ -55,6 +55,8 @@ def team_list_text(rows: list[dict]) -> str:
         out.append(f"{plain_text(r['team'])} ({len(r['members'])} members, {source})")
         if r.get("note"):
             out.append(f"  note: {plain_text(r['note'])}")
+        if r.get("digest_channel"):
+            out.append(f"  digest of its own in {r['digest_channel']}")
         out.append("  " + (", ".join(r["members"]) or "(nobody)"))
     return "\n".join(out)
 

@@ -44,9 +44,12 @@ class DigestLedger:
         value = self.ws.r.get(self.ws.keys.key("digest", "last_at"))
         return float(value) if value else None
 
-    def mark_posted(self, channel: str, day: date, ts: str) -> None:
+    def mark_posted(self, channel: str, day: date, ts: str, last: bool = True) -> None:
+        """Record the posted ts; `last`: this is the main digest, whose time the next
+        digest's "scoring changes since" starts from."""
         pipe = self.ws.r.pipeline(transaction=True)
-        pipe.set(self.ws.keys.key("digest", "last_at"), time_now())
+        if last:
+            pipe.set(self.ws.keys.key("digest", "last_at"), time_now())
         pipe.set(self._key(channel, day, "posted"), ts, ex=DIGEST_KEEP)
         pipe.delete(self._key(channel, day, "claim"))
         pipe.execute()
