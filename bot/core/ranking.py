@@ -165,7 +165,8 @@ class Board:
     by_user: Mapping[str, Row]
     agreement: Agreement
     efficiency_leaders: list[Row]
-    """People with an efficiency, sorted by efficiency desc then user id, at most top_n."""
+    """People with an efficiency and outcome points, sorted by efficiency desc then user
+    id, at most top_n."""
     flag_threshold: float
     """The nearest-rank tokens percentile used for the flag (0.0 when nobody is active)."""
     org_efficiency: float | None
@@ -319,7 +320,9 @@ def rank_board(
     outcome_rows = RowList(outcome_order, make)
     by_user_id = RowsByUser(users, make)
 
-    eligible_by_user = by_user[eligible[by_user]]
+    # Nobody without outcomes is "most efficient" (shrunk toward the org rate, their
+    # efficiency is small but not zero).
+    eligible_by_user = by_user[(eligible & (points > 0))[by_user]]
     leader_order = eligible_by_user[np.argsort(-eff[eligible_by_user], kind="stable")]
     efficiency_leaders = [make(i) for i in leader_order[:top_n].tolist()]
 
