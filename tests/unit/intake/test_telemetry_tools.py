@@ -19,6 +19,7 @@ from opentelemetry.sdk.resources import Resource
 
 from bot.core.config import BoardConfig
 from bot.intake.identities import Identities
+from bot.intake.scoring import ConfigInvalid, merge_config, validate_config
 from bot.intake.telemetry import count_points, counted_here, identity_of, usage_fields
 from bot.sources.otlp import Decoded, Point, decode_logs, decode_metrics
 from bot.store.store import Store
@@ -65,8 +66,15 @@ def test_codex_counts_its_tokens_from_events_or_from_metrics(
                         config, signal) is counted
 
 
-def test_codex_usage_defaults_to_events() -> None:
+def test_codex_usage_defaults_to_events_and_imports_like_every_setting() -> None:
     assert BoardConfig().codex_usage == "events"
+    exported = BoardConfig(codex_usage="metrics").model_dump(mode="json")
+    assert exported["codex_usage"] == "metrics"
+    assert validate_config(merge_config(BoardConfig(), {"codex_usage": "metrics"})) \
+        .codex_usage == "metrics"
+    with pytest.raises(ConfigInvalid) as refused:
+        validate_config(merge_config(BoardConfig(), {"codex_usage": "both"}))
+    assert "codex_usage" in str(refused.value.problems)
 
 
 # ---------------------------------------------------------------------------------------
