@@ -22,7 +22,9 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 from opentelemetry.sdk.resources import Resource
 
 from bot.sources.otlp import Decoded, Point, decode_logs, decode_metrics
+from tests.support.paths import PAYLOADS as SUITE_PAYLOADS
 
+PAYLOADS = SUITE_PAYLOADS / "otlp"
 T1 = 1_789_332_654_000_000_000
 DELTA, CUMULATIVE = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
 ENCODINGS = pytest.mark.parametrize("as_json", [False, True], ids=["protobuf", "json"])
@@ -263,3 +265,33 @@ def test_a_cumulative_copilot_series_keeps_its_series_and_start() -> None:
     assert (out1.value, out2.value) == (640.0, 700.0)  # running totals
     assert (out2.series, out2.start_ns) == (out1.series, out1.start_ns)
     assert out1.attributes == {"user.email": "bo@example.com"}
+
+
+# ---------------------------------------------------------------------------------------
+# the suite's own OTLP/JSON exports (tests/payloads/otlp), as Codex (protocol "json") and
+# the Copilot CLI send them
+
+def test_codexs_own_events_export_over_otlp_json() -> None:
+    decoded = decode_logs((PAYLOADS / "logs.codex.json").read_bytes(), True)
+    assert (decoded.rejected, decoded.reasons) == (0, [])
+    # two completed responses; the created one, the tool result and the failed completion
+    # are not counted
+    assert values(decoded.points) == {
+        ("codex", "tokens", "input"): 18422.0 + 19530.0,
+        ("codex", "tokens", "output"): 913.0 + 267.0,
+        ("codex", "tokens", "cached_input"): 15104.0,
+        ("codex", "tokens", "reasoning_output"): 448.0,
+        ("codex", "requests", None): 2.0}
+    assert len({p.event_id for p in decoded.points}) == 2
+    assert {p.attributes["user.email"] for p in decoded.points} == {
+        "mara.okafor@nimbus-works.example"}
+
+
+def test_the_copilot_clis_own_metrics_export_over_otlp_json() -> None:
+    decoded = decode_metrics((PAYLOADS / "metrics.copilot_cli.json").read_bytes(), True)
+    assert (decoded.rejected, decoded.reasons) == (0, [])
+    assert values(decoded.points) == {("copilot", "tokens", "input"): 61240.0,
+                                      ("copilot", "tokens", "output"): 1867.0}
+    assert all(p.cumulative for p in decoded.points)
+    assert {p.attributes["user.email"] for p in decoded.points} == {
+        "mara.okafor@nimbus-works.example"}
