@@ -376,12 +376,15 @@ def test_invalid_field_is_reported_on_its_block(admin_app: App, block_id: str, v
 def test_usage_settings_in_the_modal(admin_app: App) -> None:
     view = config_view(admin_app.deps.store.configs.load())
     answer = submit(admin_app, view, ADMIN, {"token_types": ["input", "output"],
-                                             "claude_code_usage": "events"})
+                                             "claude_code_usage": "events",
+                                             "codex_usage": "metrics"})
     assert answer.status == 200 and not answer.body
     config = admin_app.deps.store.configs.load()
-    assert (config.token_types, config.claude_code_usage) == (["input", "output"], "events")
+    assert (config.token_types, config.claude_code_usage, config.codex_usage) == (
+        ["input", "output"], "events", "metrics")
     changes = admin_app.deps.store.configs.history()[0]["changes"]
     assert "claude code usage metrics → events" in changes
+    assert "codex usage events → metrics" in changes
     view = config_view(config)
     answer = submit(admin_app, view, ADMIN, {"pr_small_lines": "25", "pr_small_fraction": "0.1",
                                              "pr_self_merge_fraction": "0"})

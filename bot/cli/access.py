@@ -33,12 +33,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     workspace_option(revoke, "the token belongs to")
 
     ident = sub.add_parser("identities",
-                           help="link source identities (email:, otel:, github:, ...) to people")
+                           help="link source identities (email:, otel:, cursor:, github:, ...) to "
+                                "people")
     isub = ident.add_subparsers(dest="identities_command", required=True)
     link = isub.add_parser("link", help="link SOURCE:VALUE to a Slack user and credit its "
                                         "kept reports")
     link.add_argument("slack_user", help="a Slack user id like U012AB3CD")
-    link.add_argument("identity", help="e.g. email:ana@example.com, otel:user_01abc")
+    link.add_argument("identity", help="e.g. email:ana@example.com, otel:user_01abc, "
+                                       "cursor:4821")
     unlink = isub.add_parser("unlink", help="remove a link (credited reports stay)")
     unlink.add_argument("identity")
     imp = isub.add_parser("import", help="link every row of a CSV with header "

@@ -27,6 +27,9 @@ TokenType = Literal["input", "output", "cache_read", "cache_creation", "thought"
 ToolSource = Literal["otlp", "ingest", "claude-code", "copilot", "cursor", "openai"]
 TOKEN_TYPES: tuple[str, ...] = ("input", "output", "cache_read", "cache_creation", "thought",
                                 "tool", "cache")
+# Token types that are part of another type as the tool reports them (Codex's cached input
+# is inside its input, its reasoning inside its output): kept per day, never in "tokens".
+SUBSET_TOKEN_TYPES: tuple[str, ...] = ("cached_input", "reasoning_output")
 
 
 class OutcomeRule(BaseModel):
@@ -78,6 +81,10 @@ class BoardConfig(OutcomeRulesConfig):
     # Claude Code sends the same tokens as metrics and as api_request log events: count
     # one of the two, never both.
     claude_code_usage: Literal["metrics", "events"] = "metrics"
+    # Codex sends its tokens as the codex.sse_event log event (which names the person) and,
+    # with a metrics exporter, as codex.turn.token_usage (which does not): count one of the
+    # two, never both.
+    codex_usage: Literal["metrics", "events"] = "events"
     # Which source counts a tool that arrives by more than one (Claude Code over
     # OpenTelemetry and from the Analytics API): tool → source. A tool not named here
     # counts from the source first heard from for it; every other source's usage of that
@@ -183,8 +190,8 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
     for name in ("raw_metric", "board_size", "efficiency_min_tokens", "display", "flags",
                  "sharing_enabled", "digest_enabled", "digest_channel", "digest_time",
                  "timezone", "admins",
-                 "token_types", "claude_code_usage", *RULE_FIELDS, "tool_sources",
-                 "team_usergroups", "team_digest_channels"):
+                 "token_types", "claude_code_usage", "codex_usage", *RULE_FIELDS,
+                 "tool_sources", "team_usergroups", "team_digest_channels"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")

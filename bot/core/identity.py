@@ -12,6 +12,11 @@ EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 CASE_INSENSITIVE = ("email", "github", "gitlab")  # logins there ignore case
+# The identities OpenTelemetry reports carry besides emails: `otel:ID` (an account id, or an
+# enduser.id that is not an email) and `cursor:ID` (Cursor's opaque team-scoped user id).
+# Neither names a person by itself: each is kept for nobody until an admin links it.
+OTEL = "otel"
+CURSOR = "cursor"
 
 
 class IdentityError(ValueError):
@@ -28,7 +33,7 @@ def normalize(identity: str) -> str:
     match = IDENTITY.match(f"{source}:{value}") if sep else None
     if not match:
         raise IdentityError(f"{identity!r} is not an identity like email:ana@example.com, "
-                            "otel:user_01abc or github:octocat")
+                            "otel:user_01abc, cursor:4821 or github:octocat")
     source, value = match.groups()
     if source == "email" and not EMAIL.match(value):
         raise IdentityError(f"{value!r} is not an email address")

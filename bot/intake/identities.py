@@ -1,7 +1,8 @@
 """The identity map: who a source's identity (`source:value`) is in Slack.
 
 One map for every source: `email:ana@example.com`, `otel:user_01abc` (an OpenTelemetry
-account id), `github:octocat`, `gitlab:ana`, `pagerduty:PABC123`, `anthropic-key:ci-bot`.
+account id), `cursor:4821` (Cursor's user id over OpenTelemetry), `github:octocat`,
+`gitlab:ana`, `pagerduty:PABC123`, `anthropic-key:ci-bot`.
 Emails also resolve through Slack's users.lookupByEmail; an explicit link wins over it.
 
 Reports from an identity that maps to nobody are kept, not dropped: counted per identity

@@ -5,11 +5,13 @@ to whose day, and hands it to the same counting as every other source
 (`bot.intake.count.count`). The OTLP answer is built from the `Counted` by its route
 (`bot.web.otlp_routes`).
 
-- Who: `user.email` decides when present (explicit identity links first, then Slack's
+- Who: the point's own attributes, then its resource's (what OTEL_RESOURCE_ATTRIBUTES
+  sets). `user.email` decides when present (explicit identity links first, then Slack's
   users.lookupByEmail); otherwise `enduser.id` (an email, or `otel:ID`), then
-  `user.account_uuid` / `user.account_id` (`otel:ID`, linked with `tokenboard identities
-  link`). Claude Code's `user.id` is an installation, not a person: never used. An
-  identity that maps to nobody is kept, not dropped, and named in the answer.
+  `user.account_uuid` / `user.account_id` (`otel:ID`), then Cursor's `cursor.user.id`
+  (`cursor:ID`); the tool's own ids are linked with `tokenboard identities link`. Claude
+  Code's `user.id` is an installation, not a person: never used. An identity that maps to
+  nobody is kept, not dropped, and named in the answer.
 - When: the local day of the point's own time, not of its arrival.
 - Exactly once: a delta point's id is its series + start + time (a retried export is a
   duplicate); a cumulative series keeps its last point in Redis (a replay adds nothing, a
@@ -21,9 +23,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from bot.core.config import BoardConfig
+from bot.core.config import SUBSET_TOKEN_TYPES, BoardConfig
 from bot.core.counts import Usage
-from bot.core.identity import EMAIL, IdentityError, normalize
+from bot.core.identity import CURSOR, EMAIL, OTEL, IdentityError, normalize
 from bot.core.window import outside_window
 from bot.intake.count import Counted, count
 from bot.intake.identities import Identities
@@ -31,19 +33,22 @@ from bot.intake.tool_sources import counts
 from bot.sources.otlp import Decoded, Point
 from bot.store.store import Store
 
-# tools that a vendor's admin report also covers: only one source counts them
-ADMIN_REPORTED = frozenset({"claude_code"})
+# tools that a vendor's admin report also covers (the Claude Code Analytics API, GitHub's
+# Copilot metrics, Cursor's Admin API): only one source counts them
+ADMIN_REPORTED = frozenset({"claude_code", "copilot", "cursor"})
 
 
 def identity_of(attributes: dict[str, str]) -> str | None:
     """Who the point is, as an identity: `user.email`, else `enduser.id` (an email, or
-    `otel:ID`), else `user.account_uuid` / `user.account_id` (`otel:ID`); malformed values
-    are passed over. None when it names nobody."""
+    `otel:ID`), else `user.account_uuid` / `user.account_id` (`otel:ID`), else
+    `cursor.user.id` (`cursor:ID`); malformed values are passed over. None when it names
+    nobody."""
     end_user = attributes.get("enduser.id", "").strip()
     for candidate in (f"email:{attributes.get('user.email', '').strip()}",
-                      f"email:{end_user}" if EMAIL.match(end_user) else f"otel:{end_user}",
-                      f"otel:{attributes.get('user.account_uuid', '').strip()}",
-                      f"otel:{attributes.get('user.account_id', '').strip()}"):
+                      f"email:{end_user}" if EMAIL.match(end_user) else f"{OTEL}:{end_user}",
+                      f"{OTEL}:{attributes.get('user.account_uuid', '').strip()}",
+                      f"{OTEL}:{attributes.get('user.account_id', '').strip()}",
+                      f"{CURSOR}:{attributes.get('cursor.user.id', '').strip()}"):
         try:
             return normalize(candidate)
         except IdentityError:
@@ -52,11 +57,13 @@ def identity_of(attributes: dict[str, str]) -> str | None:
 
 
 def usage_fields(point: Point, config: BoardConfig) -> tuple[tuple[str, float], ...]:
-    """Day-hash fields the point adds to, per unit of its value."""
+    """Day-hash fields the point adds to, per unit of its value: a token type's own field
+    always, and "tokens" for the types in `config.token_types` (never for a type that is
+    part of another, SUBSET_TOKEN_TYPES)."""
     if point.quantity == "tokens":
         kind = point.token_type or "input"
         fields: list[tuple[str, float]] = [(f"{kind}_tokens", 1.0)]
-        if kind in config.token_types:
+        if kind in config.token_types and kind not in SUBSET_TOKEN_TYPES:
             fields.append(("tokens", 1.0))
         return tuple(fields)
     if point.quantity in ("cost", "sessions", "requests"):
@@ -86,13 +93,19 @@ def point_usage(point: Point, config: BoardConfig) -> Usage:
 
 
 def counted_here(point: Point, config: BoardConfig, signal: str) -> bool:
-    """Claude Code reports the same tokens and cost as metrics and as api_request events:
-    only the configured one counts (sessions and activity always come from metrics)."""
-    if point.tool != "claude_code":
+    """Claude Code reports the same tokens and cost as metrics and as api_request events,
+    Codex the same tokens as metrics and as sse_event events: only the configured one
+    counts (`claude_code_usage`, `codex_usage`). What only metrics carry always comes from
+    them (Claude Code's sessions and activity, Codex's cost)."""
+    if point.tool == "claude_code":
+        setting, shared = config.claude_code_usage, ("tokens", "cost")
+    elif point.tool == "codex":
+        setting, shared = config.codex_usage, ("tokens",)
+    else:
         return True
     if signal == "logs":
-        return config.claude_code_usage == "events"
-    return config.claude_code_usage == "metrics" or point.quantity not in ("tokens", "cost")
+        return setting == "events"
+    return setting == "metrics" or point.quantity not in shared
 
 
 CONFLICT = ("a data point repeats an earlier one's series and time with another value "
@@ -124,9 +137,9 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
                 continue
         who = identity_of(point.attributes)
         if who is None:
-            result.reject(f"{point.tool}: a data point has no user.email, enduser.id or "
-                          "user.account_uuid attribute (user.id is an installation id, "
-                          "not a person)", index)
+            result.reject(f"{point.tool}: a data point has no user.email, enduser.id, "
+                          "user.account_uuid, user.account_id or cursor.user.id attribute "
+                          "(user.id is an installation id, not a person)", index)
             continue
         usage = point_usage(point, config)
         if not usage.fields:

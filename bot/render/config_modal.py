@@ -1,7 +1,7 @@
 """The admin configuration modal: Block Kit out, validated BoardConfig back in. Pure.
 
-Stable block ids: `raw_metric`, `token_types`, `claude_code_usage`, `weight:<kind>`,
-`cap:<kind>`, `transform:<kind>`, `pr_small_lines`, `pr_small_fraction`,
+Stable block ids: `raw_metric`, `token_types`, `claude_code_usage`, `codex_usage`,
+`weight:<kind>`, `cap:<kind>`, `transform:<kind>`, `pr_small_lines`, `pr_small_fraction`,
 `pr_self_merge_fraction`, `rules` (a button pushing `bot.render.config_modal_rules`), `new_kind`,
 `remove_kinds`, `digest_channel`,
 `digest_time`, `timezone`, `board_size`, `digest_enabled`, `display`, `flags`, `sharing`,
@@ -60,6 +60,10 @@ TOKEN_TYPE_LABELS = {"input": "Input", "output": "Output", "cache_read": "Cache 
                      "tool": "Tool (Gemini)", "cache": "Cached (Gemini)"}
 CLAUDE_CODE_USAGE_LABELS = {"metrics": "Metrics (claude_code.token.usage; the default)",
                             "events": "Events (claude_code.api_request, one per model call)"}
+CODEX_USAGE_LABELS = {"events": "Events (codex.sse_event, one per response, with the person; "
+                                "the default)",
+                      "metrics": "Metrics (codex.turn.token_usage; the person only from "
+                                 "the resource)"}
 
 
 def _options(labels: dict[str, str]) -> list[Option]:
@@ -124,6 +128,11 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
         block_id="claude_code_usage", label="Claude Code tokens and cost come from",
         element=RadioButtonsElement(action_id="value", options=usage_options, initial_option=next(
             o for o in usage_options if o.value == config.claude_code_usage))))
+    codex_options = _options(CODEX_USAGE_LABELS)
+    blocks.append(InputBlock(
+        block_id="codex_usage", label="Codex tokens come from",
+        element=RadioButtonsElement(action_id="value", options=codex_options, initial_option=next(
+            o for o in codex_options if o.value == config.codex_usage))))
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(
         text="*Outcome kinds.* Points per person per day = weight × transform(min(count, "
              "cap)). Favour outcomes that are hard to fake; cap the trivial ones."))]
@@ -360,6 +369,7 @@ def parse_main(values: dict, config: BoardConfig, default_time: str = "09:00",
         if "team_usergroups" in values else config.team_usergroups,
         "token_types": token_types or config.token_types,
         "claude_code_usage": _value(values, "claude_code_usage") or config.claude_code_usage,
+        "codex_usage": _value(values, "codex_usage") or config.codex_usage,
         **pr_rules,
     })
     return updated, errors

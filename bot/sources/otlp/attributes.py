@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry.proto.common.v1 import common_pb2
 
 from bot.sources.otlp.model import IDENTITY_KEYS
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def by_key(kvs: Iterable[common_pb2.KeyValue]) -> dict[str, common_pb2.AnyValue]:
@@ -99,3 +102,24 @@ def checked_value(value: float) -> float:
     if value < 0:
         raise Reject(f"negative values are not counted ({value:g})")
     return value + 0.0  # -0.0 → 0.0
+
+
+def number_attr(attrs: Mapping[str, common_pb2.AnyValue], key: str) -> float | None:
+    """Attribute `key` as a countable number (an int, a double, or a number written as
+    text), None when absent; Reject when it is not a number or cannot be counted."""
+    value = attrs.get(key)
+    if value is None:
+        return None
+    kind = value.WhichOneof("value")
+    if kind == "int_value":
+        number = float(value.int_value)
+    elif kind == "double_value":
+        number = value.double_value
+    elif kind == "string_value" and _NUMBER.fullmatch(value.string_value.strip()):
+        number = float(value.string_value)
+    else:
+        raise Reject(f"{key} is not a number ({as_text(value)!r})")
+    try:
+        return checked_value(number)
+    except Reject as exc:
+        raise Reject(f"{key}: {exc}") from None

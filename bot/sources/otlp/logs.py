@@ -1,23 +1,23 @@
 """OTLP logs → `Point`s: Claude Code's `api_request` events (tokens by type, cost, one
-request each), each with its own exactly-once id."""
+request each) and Codex's completed-response `codex.sse_event`s (`bot.sources.otlp.codex`),
+each with its own exactly-once id."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
 
+from bot.sources.otlp import codex
 from bot.sources.otlp.attributes import (
     Reject,
-    as_text,
     by_key,
     canonical,
-    checked_value,
     digest,
     identity_attrs,
+    number_attr,
     str_attr,
 )
 from bot.sources.otlp.model import Decoded, Point
@@ -31,11 +31,11 @@ _API_FIELDS = (  # attribute, quantity, token_type
     ("cache_creation_tokens", "tokens", "cache_creation"),
     ("cost_usd", "cost", None),
 )
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def decode_logs(raw: bytes, is_json: bool) -> Decoded:
-    """Points from the `claude_code.api_request` events of an ExportLogsServiceRequest."""
+    """Points from the `claude_code.api_request` and Codex's completed-response
+    `codex.sse_event` events of an ExportLogsServiceRequest."""
     request = parse_logs_request(raw, is_json)
     out = Decoded()
     for rl in request.resource_logs:
@@ -47,13 +47,17 @@ def decode_logs(raw: bytes, is_json: bool) -> Decoded:
             claude_scope = sl.scope.name.startswith("com.anthropic.claude_code")
             for record in sl.log_records:
                 attrs = by_key(record.attributes)
-                if not _is_api_request(record, attrs, claude_scope or service == "claude-code"):
+                if _is_api_request(record, attrs, claude_scope or service == "claude-code"):
+                    event, decode = API_REQUEST, _api_request_points
+                elif codex.is_completed_response(record, attrs):
+                    event, decode = codex.SSE_EVENT, codex.response_points
+                else:
                     continue
                 try:
-                    out.points.extend(_api_request_points(
+                    out.points.extend(decode(
                         record, attrs, res, scope, res_canon, rl.resource, sl.scope.name))
                 except Reject as exc:
-                    out.reject(f"{API_REQUEST}: {exc}")
+                    out.reject(f"{event}: {exc}")
     return out
 
 
@@ -68,34 +72,15 @@ def _is_api_request(record: logs_pb2.LogRecord, attrs: Mapping[str, common_pb2.A
     return event == API_REQUEST or (event == "api_request" and from_claude_code)
 
 
-def _number(attrs: Mapping[str, common_pb2.AnyValue], key: str) -> float | None:
-    value = attrs.get(key)
-    if value is None:
-        return None
-    kind = value.WhichOneof("value")
-    if kind == "int_value":
-        number = float(value.int_value)
-    elif kind == "double_value":
-        number = value.double_value
-    elif kind == "string_value" and _NUMBER.fullmatch(value.string_value.strip()):
-        number = float(value.string_value)
-    else:
-        raise Reject(f"{key} is not a number ({as_text(value)!r})")
-    try:
-        return checked_value(number)
-    except Reject as exc:
-        raise Reject(f"{key}: {exc}") from None
-
-
 def _api_request_points(record: logs_pb2.LogRecord, attrs: Mapping[str, common_pb2.AnyValue],
                         res: Mapping[str, common_pb2.AnyValue],
                         scope: Mapping[str, common_pb2.AnyValue], res_canon: list[Any],
                         resource: Any, scope_name: str) -> list[Point]:
     values: list[tuple[str, str | None, float]] = []
     for key, quantity, token_type in _API_FIELDS:
-        number = _number(attrs, key)
+        number = number_attr(attrs, key)
         if number is None and key == "cost_usd":
-            micros = _number(attrs, "cost_usd_micros")
+            micros = number_attr(attrs, "cost_usd_micros")
             number = None if micros is None else micros / 1_000_000
         if number is not None:
             values.append((quantity, token_type, number))

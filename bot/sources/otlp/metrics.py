@@ -1,5 +1,6 @@
-"""OTLP metrics → `Point`s: which metrics count (Claude Code's, Gemini CLI's and the
-gen_ai.* semantic conventions), their temporality, token types and series."""
+"""OTLP metrics → `Point`s: which metrics count (Claude Code's, Gemini CLI's, Codex's,
+Cursor's and the gen_ai.* semantic conventions, which GitHub Copilot sends), their
+temporality, token types and series."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ _CLAUDE_TOKENS = {"input": "input", "output": "output", "cacheRead": "cache_read
                   "cacheCreation": "cache_creation"}
 _GEMINI_TOKENS = {t: t for t in ("input", "output", "thought", "cache", "tool")}
 _GENAI_TOKENS = {"input": "input", "output": "output"}
+# Codex: cached_input is part of input and reasoning_output part of output (kept apart, never
+# added to "tokens"); total is input + output, so it is not counted again.
+_CODEX_TOKENS = {"input": "input", "output": "output", "cached_input": "cached_input",
+                 "reasoning_output": "reasoning_output"}
+_CURSOR_TOKENS = {t: t for t in ("input", "output", "cache_read", "cache_creation")}
 _LINES = {"added": "activity:lines_added", "removed": "activity:lines_removed"}
 
 
@@ -39,6 +45,8 @@ class _Rule:
     quantity: str  # "tokens" splits by `type_key` into token_type; others map to a quantity
     type_key: str | None = None
     types: Mapping[str, str] | None = None
+    ignored: frozenset[str] = frozenset()  # values of `type_key` skipped without a word
+    scale: float = 1.0  # what one unit of the metric is in the quantity's unit
 
 
 GENAI_TOKEN_USAGE = "gen_ai.client.token.usage"
@@ -51,12 +59,21 @@ METRICS: dict[str, _Rule] = {
     "claude_code.lines_of_code.count": _Rule("claude_code", "activity:lines", "type", _LINES),
     "gemini_cli.token.usage": _Rule("gemini_cli", "tokens", "type", _GEMINI_TOKENS),
     "gemini_cli.api.request.count": _Rule("gemini_cli", "requests"),
+    "codex.turn.token_usage": _Rule("codex", "tokens", "token_type", _CODEX_TOKENS,
+                                    ignored=frozenset({"total"})),
+    "codex.turn.cost_microusd": _Rule("codex", "cost", scale=1e-6),
+    "cursor.token.usage": _Rule("cursor", "tokens", "cursor.token.type", _CURSOR_TOKENS),
+    "cursor.cost.usage": _Rule("cursor", "cost"),
     GENAI_TOKEN_USAGE: _Rule(None, "tokens", "gen_ai.token.type", _GENAI_TOKENS),
 }
 # These tools export gen_ai.client.token.usage next to their own token metric: counting
 # both would count their tokens twice, so their gen_ai.* copy is ignored.
-_OWN_TOKEN_METRICS = ("claude_code.token.usage", "gemini_cli.token.usage")
-_OWN_SERVICE_NAMES = ("claude-code", "gemini-cli")
+_OWN_TOKEN_METRICS = ("claude_code.token.usage", "gemini_cli.token.usage",
+                      "codex.turn.token_usage", "cursor.token.usage")
+_OWN_SERVICE_NAMES = ("claude-code", "gemini-cli", "cursor")
+# gen_ai.* metrics name their tool by service.name; these services are one tool (GitHub
+# Copilot Chat in VS Code, and the Copilot CLI), the one GitHub's Copilot metrics report.
+SERVICE_TOOLS = {"copilot-chat": "copilot", "github-copilot": "copilot"}
 GENAI_FALLBACK_TOOL = "genai"
 
 
@@ -84,7 +101,7 @@ def decode_metrics(raw: bytes, is_json: bool) -> Decoded:
 def _service_tool(service: str) -> str:
     if not service or service.startswith("unknown_service"):
         return GENAI_FALLBACK_TOOL
-    return service
+    return SERVICE_TOOLS.get(service, service)
 
 
 def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
@@ -125,17 +142,20 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
             if dp.time_unix_nano == 0:
                 raise Reject("data point has no timeUnixNano")
             attrs = by_key(dp.attributes)
-            quantity, token_type = _classify(rule, attrs)
+            classified = _classify(rule, attrs)
         except Reject as exc:
             out.reject(f"{name}: {exc}")
             continue
+        if classified is None:
+            continue  # a type the rule leaves out (Codex's total)
+        quantity, token_type = classified
         if rule.tool is None:  # gen_ai.*: model from the semantic-convention attributes
             model = (str_attr(attrs, "gen_ai.response.model")
                      or str_attr(attrs, "gen_ai.request.model"))
         else:
             model = str_attr(attrs, "model")
         out.points.append(Point(
-            tool=tool, quantity=quantity, token_type=token_type, value=value,
+            tool=tool, quantity=quantity, token_type=token_type, value=value * rule.scale,
             cumulative=temporality == _CUMULATIVE, start_ns=dp.start_time_unix_nano,
             time_ns=dp.time_unix_nano, attributes=identity_attrs(res, scope, attrs),
             model=model or None,
@@ -158,12 +178,15 @@ def _point_value(dp: Any, kind: str) -> float:
     return checked_value(value)
 
 
-def _classify(rule: _Rule, attrs: Mapping[str, common_pb2.AnyValue]) -> tuple[str, str | None]:
+def _classify(rule: _Rule,
+              attrs: Mapping[str, common_pb2.AnyValue]) -> tuple[str, str | None] | None:
     if rule.type_key is None or rule.types is None:
         return rule.quantity, None
     raw = str_attr(attrs, rule.type_key)
     if raw is None:
         raise Reject(f"data point has no {rule.type_key!r} attribute")
+    if raw in rule.ignored:
+        return None
     mapped = rule.types.get(raw)
     if mapped is None:
         raise Reject(f"unknown {rule.type_key} {raw!r} (known: {', '.join(rule.types)})")

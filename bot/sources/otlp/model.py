@@ -12,7 +12,7 @@ JSON = "application/json"
 
 # Attributes copied into Point.attributes (resource < scope < data point / log record).
 IDENTITY_KEYS = ("user.email", "enduser.id", "user.account_uuid", "user.account_id", "user.id",
-                 "organization.id", "session.id", "model")
+                 "cursor.user.id", "organization.id", "session.id", "model")
 
 MAX_REASONS = 20  # distinct reasons kept per request; the rest are only counted
 
@@ -36,11 +36,14 @@ class OtlpError(Exception):
 
 @dataclass(frozen=True)
 class Point:
-    """One number to count, from a metric data point or an api_request log event."""
+    """One number to count, from a metric data point or a log event (Claude Code's
+    api_request, Codex's sse_event)."""
 
-    tool: str  # "claude_code", "gemini_cli", or service.name for gen_ai.* metrics
+    tool: str  # "claude_code", "gemini_cli", "codex", "cursor", "copilot", or for other
+    #            gen_ai.* metrics the resource's service.name
     quantity: str  # "tokens", "cost", "sessions", "requests", "activity:<kind>"
-    token_type: str | None  # input, output, cache_read, cache_creation, thought, tool, cache
+    token_type: str | None  # input, output, cache_read, cache_creation, thought, tool, cache,
+    #                         and Codex's cached_input, reasoning_output (parts of input, output)
     value: float
     cumulative: bool  # True: running total since start_ns; False: delta over the window
     start_ns: int
@@ -48,7 +51,7 @@ class Point:
     attributes: dict[str, str]  # IDENTITY_KEYS found, resource < scope < point
     model: str | None
     series: str  # hex digest of resource attrs + scope name + metric name + point attrs
-    event_id: str | None  # logs: request_id, else a digest of the record; metrics: None
+    event_id: str | None  # logs: the event's own id, else a digest of the record; metrics: None
 
 
 @dataclass
