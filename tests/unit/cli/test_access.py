@@ -16,3 +16,42 @@ def test_a_workspace_option_must_be_a_workspace_name(
                        monkeypatch, capsys)
     assert code == 2 and "--workspace" in err and "T1}{x" in err
 
+
+
+def test_personal_tokens_are_made_listed_and_revoked(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url = settings.redis_url
+    code, out, _ = cli(["tokens", "create", "ana-laptop", "--user", "U0ANA"], url,
+                       monkeypatch, capsys)
+    token = out.splitlines()[-1]
+    assert code == 0 and token.startswith("tb.")
+    assert "Token for 'ana-laptop' of U0ANA" in out
+    assert "name nobody count for U0ANA; it cannot report for anyone else" in out
+    code, out, _ = cli(["tokens", "create", "ci"], url, monkeypatch, capsys)
+    assert code == 0 and "U0ANA" not in out
+    code, out, _ = cli(["tokens", "create", "ana-desktop", "--user", "U0ANA"], url,
+                       monkeypatch, capsys)
+    assert code == 0 and "It replaces U0ANA's earlier token 'ana-laptop', revoked now." in out
+
+    code, out, _ = cli(["tokens", "list"], url, monkeypatch, capsys)
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["NAME", "WHOSE", "FROM"]
+    assert (rows["ana-desktop"][1], rows["ana-desktop"][-1]) == ("U0ANA", "active")
+    assert (rows["ana-laptop"][1], rows["ana-laptop"][-1]) == ("U0ANA", "revoked")
+    assert (rows["ci"][1], rows["ci"][-1]) == ("shared", "active")
+
+    code, out, _ = cli(["tokens", "revoke", "ana-desktop"], url, monkeypatch, capsys)
+    assert code == 0 and "Revoked 'ana-desktop'" in out
+    code, out, _ = cli(["tokens", "list"], url, monkeypatch, capsys)
+    assert [line.split()[-1] for line in out.splitlines()
+            if line.startswith("ana-desktop ")] == ["revoked"]
+
+
+def test_a_personal_tokens_user_must_be_a_slack_user_id(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(["tokens", "create", "x", "--user", "ana@example.com"],
+                         settings.redis_url, monkeypatch, capsys)
+    assert code == 1 and out == ""
+    assert "'ana@example.com' is not a Slack user id like U012AB3CD (or W012AB3CD)" in err
