@@ -4,6 +4,7 @@ session Redis."""
 from __future__ import annotations
 
 import pytest
+import redis
 
 from bot.core.settings import Settings
 from tests.support.cli_in_process import cli
@@ -19,8 +20,9 @@ def test_a_workspace_option_must_be_a_workspace_name(
 
 
 def test_personal_tokens_are_made_listed_and_revoked(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        settings: Settings, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
+    """(`redis_client`: the session Redis, flushed.)"""
     url = settings.redis_url
     code, out, _ = cli(["tokens", "create", "ana-laptop", "--user", "U0ANA"], url,
                        monkeypatch, capsys)
