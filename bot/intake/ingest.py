@@ -104,9 +104,8 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     for index, report in checked:
         who = for_owner(report.user or resolved[index], owner)
         if who is None:
-            result.reject(f"email {report.email} is another person's than the one this "
-                          "personal token belongs to; a personal token reports only for "
-                          "its owner", index)
+            result.reject(f"email {report.email} is another person's than this personal "
+                          "token's owner; a personal token reports only for its owner", index)
         else:
             items.append((index, as_counts(report), who))
     count(store, items, sender, (config, version), into=result)

@@ -99,9 +99,9 @@ def counted_here(point: Point, config: BoardConfig, signal: str) -> bool:
 
 CONFLICT = ("a data point repeats an earlier one's series and time with another value "
             "(conflict); it was not counted")
-NOT_OWNER = ("{tool}: a data point names another person (user.email, enduser.id or "
-             "user.account_uuid) than the one this personal token belongs to; a personal "
-             "token reports only for its owner, so it was not counted")
+NOT_OWNER = ("{tool}: a data point names (by user.email, enduser.id or user.account_uuid) "
+             "another person than this personal token's owner; a personal token reports "
+             "only for its owner, so it was not counted")
 
 
 def count_points(store: Store, identities: Identities, decoded: Decoded, signal: str,

@@ -87,9 +87,9 @@ def test_a_point_naming_another_person_is_refused_and_the_rest_counts(
     rejected, message = partial_success(decoded, counted)
     assert [r.index for r in counted.rejected] == [1, 2]
     assert (counted.counted, rejected, counted.unmapped) == (3, 2, [])
-    assert message == ("codex: a data point names another person (user.email, enduser.id "
-                       "or user.account_uuid) than the one this personal token belongs "
-                       "to; a personal token reports only for its owner, so it was not "
+    assert message == ("codex: a data point names (by user.email, enduser.id or "
+                       "user.account_uuid) another person than this personal token's "
+                       "owner; a personal token reports only for its owner, so it was not "
                        "counted")
     assert people(store) == {"U0ANA": 500 + 40 + 9}
 
@@ -129,8 +129,8 @@ def test_ingest_with_a_personal_token_may_leave_out_user(store: Store,
                                           "this is; a personal token reports only for its "
                                           "owner"},
         {"index": 3, "id": "e4", "error": "email bob@example.com is another person's than "
-                                          "the one this personal token belongs to; a "
-                                          "personal token reports only for its owner"}]
+                                          "this personal token's owner; a personal token "
+                                          "reports only for its owner"}]
     assert people(store) == {"U0ANA": 1000 + 250 + 30 + 5}
     # the same report without `user` and with the owner's id is the same report: a retry
     again = ingest_events(store, identities, [usage("e1", 1000, user="U0ANA")], now=NOW,
