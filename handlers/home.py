@@ -20,6 +20,7 @@ from bot.runtime.workspaces import Workspaces
 from bot.slack.digest_schedule import current_schedule
 from bot.slack.first_run import forget_rank_chart, has_chart, history_blocks, setup_blocks
 from bot.store.senders import SenderInfo
+from handlers.tokens import home_token_blocks
 
 log = logging.getLogger(__name__)
 HOME_PERIODS = ("today", "week", "month")
@@ -70,12 +71,13 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     why = why_blocks(person_why(deps.store, config, week.bucket, user_id),
                      title="How your outcome points were made this week")
     why = team_home_blocks(deps, user_id, config) + why  # TEAMS: the person's teams
+    token = home_token_blocks(deps, user_id)
 
     def publish() -> None:
         client.views_publish(user_id=user_id,
                              view=home_view(user_id, boards, admin_notes, is_admin=is_admin,
                                             admin_blocks=admin_blocks, history=history,
-                                            setup=setup, why=why))
+                                            setup=setup, why=why, token=token))
 
     try:
         publish()
@@ -116,7 +118,8 @@ def senders_note(deps: Deps, now: float | None = None) -> str | None:
         since = ago(now - row.last_used)
         return "reported just now" if since == "just now" else f"last report {since}"
 
-    shown = "\n".join(f"• {code_span(r.name)}: {when(r)}" for r in rows[:15])
+    shown = "\n".join(f"• {code_span(r.name)}{f' (<@{r.owner}>)' if r.owner else ''}: "
+                      f"{when(r)}" for r in rows[:15])
     more = f"\n…and {len(rows) - 15} more (`tokenboard tokens list`)" if len(rows) > 15 else ""
     return f"*Report senders* (tokens, by name)\n{shown}{more}"
 

@@ -26,7 +26,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         help="this token's own requests a minute (e.g. one token for a fleet "
                              "of laptops exporting OpenTelemetry; 0 = no limit; default: "
                              "INGEST_RATE_LIMIT)")
-    listing = tsub.add_parser("list", help="names, where they come from, created, last used")
+    create.add_argument("--user", default=None, metavar="SLACK_USER",
+                        help="make it a personal token of this Slack user (U012AB3CD or "
+                             "W012AB3CD): its reports that name nobody count for them, and "
+                             "it reports for nobody else; it replaces their earlier one")
+    listing = tsub.add_parser("list", help="names, whose, where they come from, created, "
+                                           "last used")
     workspace_option(listing, "whose tokens to list")
     revoke = tsub.add_parser("revoke", help="refuse NAME's token from now on")
     revoke.add_argument("name")
@@ -61,18 +66,26 @@ def _when(epoch: float | None) -> str:
 
 def run_tokens(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime.app import build_deps
-    from bot.store.senders import SenderError
+    from bot.store.senders import SenderError, check_user
 
     deps = build_deps(settings)
     try:
         senders = deps.senders
         if args.tokens_command == "create":
             try:
-                token = senders.create(args.name, args.rate_limit)
+                previous = senders.personal(check_user(args.user)) if args.user else None
+                token = senders.create(args.name, args.rate_limit, owner=args.user)
             except SenderError as exc:
                 print(f"tokenboard: {exc}", file=sys.stderr)
                 return 1
-            print(f"Token for {args.name!r} (shown once; tokenboard keeps only its hash).")
+            whose = f" of {args.user}" if args.user else ""
+            print(f"Token for {args.name!r}{whose} (shown once; tokenboard keeps only its "
+                  "hash).")
+            if previous is not None and previous != args.name:
+                print(f"It replaces {args.user}'s earlier token {previous!r}, revoked now.")
+            if args.user:
+                print(f"Reports sent with it that name nobody count for {args.user}; it "
+                      "cannot report for anyone else.")
             print("Send it as: Authorization: Bearer <token>")
             print(token)
             return 0
@@ -86,14 +99,14 @@ def run_tokens(settings: Settings, args: argparse.Namespace) -> int:
         if not rows:
             print("No tokens. Set INGEST_TOKENS or run `tokenboard tokens create NAME`.")
             return 0
-        print(f"{'NAME':<24} {'FROM':<13} {'CREATED':<21} {'LAST USED':<21} {'RATE/MIN':<9} "
-              "STATUS")
+        print(f"{'NAME':<24} {'WHOSE':<12} {'FROM':<13} {'CREATED':<21} {'LAST USED':<21} "
+              f"{'RATE/MIN':<9} STATUS")
         for row in rows:
-            origin = "INGEST_TOKENS" if row.source == "env" else "cli"
+            origin = {"env": "INGEST_TOKENS", "home": "App Home"}.get(row.source, "cli")
             rate = ("default" if row.rate_limit is None else
                     "no limit" if row.rate_limit == 0 else f"{row.rate_limit:,}")
-            print(f"{row.name:<24} {origin:<13} {_when(row.created):<21} "
-                  f"{_when(row.last_used):<21} {rate:<9} "
+            print(f"{row.name:<24} {row.owner or 'shared':<12} {origin:<13} "
+                  f"{_when(row.created):<21} {_when(row.last_used):<21} {rate:<9} "
                   f"{'revoked' if row.revoked else 'active'}")
         return 0
     finally:

@@ -36,6 +36,17 @@ class Unmapped:
     last_seen: float | None
 
 
+def for_owner(who: str, owner: str | None) -> str | None:
+    """Whom a report counts for, `who` being what it names resolved (a Slack user id, or
+    an identity that maps to nobody) and `owner` the Slack user of the personal token it
+    came with (None: a shared token, which reports for anyone). A personal token is one
+    person's: a report naming its owner, or an identity that maps to nobody, counts for
+    the owner; one naming another person is refused (None)."""
+    if owner is None or who == owner:
+        return who
+    return None if USER_ID.match(who) else owner
+
+
 CLAIM_SOURCES = ("github", "gitlab", "pagerduty", "otel", "email")
 MAX_CLAIMS_PER_USER = 10
 

@@ -13,7 +13,7 @@ from email.message import Message
 from typing import Any
 
 from bot.intake.count import Counted, count
-from bot.intake.identities import Identities
+from bot.intake.identities import Identities, for_owner
 from bot.sources.reports import (
     MAX_EVENTS,
     OutcomeReport,
@@ -72,9 +72,13 @@ def parse_batch(body: bytes) -> list[Any]:
 
 
 def ingest_events(store: Store, identities: Identities, events: list[Any],
-                  now: datetime | None = None, sender: str = "default") -> Counted:
+                  now: datetime | None = None, sender: str = "default",
+                  owner: str | None = None) -> Counted:
     """Validate and count `events` from `sender` (ids are scoped to it). An email that
     maps to nobody is kept under the identity `email:ADDRESS` (listed in `unmapped`).
+    `owner`: the Slack user of the personal token the batch came with: events naming
+    nobody count for them, events naming another person are rejected
+    (`bot.intake.identities.for_owner`; an email that maps to nobody is the owner's).
     Every event that is not counted and not a duplicate is in `rejected`, with its index
     and why. Redis errors and LookupUnavailable (Slack cannot map emails right now)
     propagate before anything is counted (the caller answers 503), and so does
@@ -87,7 +91,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
         try:
             checked.append((index, validate_report(
                 raw, now=now, retention_days=store.retention_days,
-                known_kinds=frozenset(config.outcomes))))
+                known_kinds=frozenset(config.outcomes), owner=owner)))
         except ReportError as exc:
             result.reject(str(exc), index)
     # Every email of the batch at once (concurrent lookups); LookupUnavailable propagates
@@ -96,8 +100,15 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     resolved = dict(zip((i for i, _ in emails), identities.resolve_many(
         [f"email:{r.email}" for _, r in emails]), strict=True))
     reports = dict(checked)
-    count(store, [(index, as_counts(report), report.user or resolved[index])
-                  for index, report in checked], sender, (config, version), into=result)
+    items = []
+    for index, report in checked:
+        who = for_owner(report.user or resolved[index], owner)
+        if who is None:
+            result.reject(f"email {report.email} is another person's than this personal "
+                          "token's owner; a personal token reports only for its owner", index)
+        else:
+            items.append((index, as_counts(report), who))
+    count(store, items, sender, (config, version), into=result)
     for index in result.conflicts:
         result.reject(f"conflict: id {reports[index].id!r} was already used by this sender "
                       "for a different report; use a new id", index)

@@ -11,7 +11,9 @@ to whose day, and hands it to the same counting as every other source
   `user.account_uuid` / `user.account_id` (`otel:ID`), then Cursor's `cursor.user.id`
   (`cursor:ID`); the tool's own ids are linked with `tokenboard identities link`. Claude
   Code's `user.id` is an installation, not a person: never used. An identity that maps to
-  nobody is kept, not dropped, and named in the answer.
+  nobody is kept, not dropped, and named in the answer. With a
+  personal token (`owner`), a point naming nobody, the owner or an identity that maps to
+  nobody counts for the owner, and one naming another person is refused.
 - When: the local day of the point's own time, not of its arrival.
 - Exactly once: a delta point's id is its series + start + time (a retried export is a
   duplicate); a cumulative series keeps its last point in Redis (a replay adds nothing, a
@@ -28,7 +30,7 @@ from bot.core.counts import Usage
 from bot.core.identity import CURSOR, EMAIL, OTEL, IdentityError, normalize
 from bot.core.window import outside_window
 from bot.intake.count import Counted, count
-from bot.intake.identities import Identities
+from bot.intake.identities import Identities, for_owner
 from bot.intake.tool_sources import counts
 from bot.sources.otlp import Decoded, Point
 from bot.store.store import Store
@@ -110,13 +112,19 @@ def counted_here(point: Point, config: BoardConfig, signal: str) -> bool:
 
 CONFLICT = ("a data point repeats an earlier one's series and time with another value "
             "(conflict); it was not counted")
+NOT_OWNER = ("{tool}: a data point names (by user.email, enduser.id or user.account_uuid) "
+             "another person than this personal token's owner; a personal token reports "
+             "only for its owner, so it was not counted")
 
 
 def count_points(store: Store, identities: Identities, decoded: Decoded, signal: str,
-                 sender: str, now: datetime | None = None) -> Counted:
+                 sender: str, now: datetime | None = None, owner: str | None = None
+                 ) -> Counted:
     """Count the decoded points of one export (`signal` "metrics" or "logs"). Points that
     name nobody, lie outside the counting window or conflict are `rejected` (indices into
-    `decoded.points`); the decoder's own refusals stay in `decoded`.
+    `decoded.points`); the decoder's own refusals stay in `decoded`. `owner`: the Slack
+    user of the personal token the export came with (`bot.intake.identities.for_owner`):
+    points naming nobody count for them, points naming another person are rejected.
 
     Redis errors and LookupUnavailable propagate (the caller answers 503), and so does
     ScoringChanged after every point that could be counted has been: the exporter
@@ -135,7 +143,7 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
                 ours[point.tool] = counts(store, config, point.tool, "otlp")
             if not ours[point.tool]:
                 continue
-        who = identity_of(point.attributes)
+        who = identity_of(point.attributes) or owner
         if who is None:
             result.reject(f"{point.tool}: a data point has no user.email, enduser.id, "
                           "user.account_uuid, user.account_id or cursor.user.id attribute "
@@ -155,8 +163,14 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
             continue
         kept.append((index, usage, who))
     resolved = identities.resolve_many([w for _, _, w in kept])
-    count(store, [(index, usage, who) for (index, usage, _), who in
-                  zip(kept, resolved, strict=True)], sender, (config, version), into=result)
+    items = []
+    for (index, usage, _), who in zip(kept, resolved, strict=True):
+        mine = for_owner(who, owner)
+        if mine is None:
+            result.reject(NOT_OWNER.format(tool=decoded.points[index].tool), index)
+        else:
+            items.append((index, usage, mine))
+    count(store, items, sender, (config, version), into=result)
     for index in result.conflicts:
         result.reject(CONFLICT, index)
     return result

@@ -333,9 +333,10 @@ def help_blocks(not_understood: str | None = None) -> list[dict]:
 def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | None = None,
               is_admin: bool = False, admin_blocks: list[dict] | None = None,
               history: list[dict] | None = None, setup: list[dict] | None = None,
-              why: list[dict] | None = None) -> dict:
+              why: list[dict] | None = None, token: list[dict] | None = None) -> dict:
     """The App Home tab: the viewer's ranks on both boards for several periods, then
-    `history` (their ranks over 30 days); for admins `setup` (what to connect) first."""
+    `history` (their ranks over 30 days) and `token` (their personal token); for admins
+    `setup` (what to connect) first."""
     blocks: list[Block] = []
     if is_admin and setup:
         blocks += [Block.parse(b) for b in setup]
@@ -346,6 +347,7 @@ def home_view(viewer: str, boards: list[PeriodBoard], admin_notes: list[str] | N
             text=f"*{escape(pb.title)}*\n{own_line(pb, viewer)}")))
     blocks += [Block.parse(b) for b in why or []]
     blocks += [Block.parse(b) for b in history or []]
+    blocks += [Block.parse(b) for b in token or []]
     blocks.append(ContextBlock(elements=[mrkdwn(
         text="Two boards, on purpose: usage alone rewards burning tokens. "
              "Type `/leaderboard help` to learn more.")]))

@@ -148,7 +148,7 @@ def build_bolt_app(deps: Deps | Workspaces, listener_executor: Executor | None =
     listeners, so the HTTP answer does not wait on Bolt's 10 ms ack polling, and an
     event whose processing fails (Redis down) is not acked and Slack retries it.
     """
-    from handlers import admin, claims, commands, events, home, installs, teams
+    from handlers import admin, claims, commands, events, home, installs, teams, tokens
 
     workspaces = deps if isinstance(deps, Workspaces) else Workspaces.of(deps)
     settings = workspaces.settings
@@ -163,7 +163,7 @@ def build_bolt_app(deps: Deps | Workspaces, listener_executor: Executor | None =
         app = App(client=workspaces.single.client, token_verification_enabled=False,
                   **common)
     quiet_bolt_body_logs()
-    for module in (commands, events, home, admin, claims, installs, teams):
+    for module in (commands, events, home, admin, claims, installs, teams, tokens):
         module.register(app, workspaces)
     return app
 

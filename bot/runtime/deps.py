@@ -21,7 +21,7 @@ from bot.intake.identities import Identities
 from bot.slack.directory import Directory
 from bot.store.embedded import EmbeddedRedis
 from bot.store.ratelimit import RateLimiter
-from bot.store.senders import Senders, token_workspace
+from bot.store.senders import Sender, Senders, token_workspace
 from bot.store.store import Store
 
 
@@ -85,9 +85,9 @@ class Deps:
                 found = self.others.setdefault(workspace, found)
         return found
 
-    def for_sender(self, header: str) -> tuple[Deps, str | None, int | None]:
-        """The Deps of the workspace an `Authorization: Bearer` token belongs to, the
-        sender's name (None: refused) and its own rate limit (None: the default).
+    def for_sender(self, header: str) -> tuple[Deps, Sender | None]:
+        """The Deps of the workspace an `Authorization: Bearer` token belongs to and the
+        sender (its name, own rate limit and a personal token's owner; None: refused).
 
         A token made by `tokenboard tokens create --workspace W` names W and is looked up
         only among W's tokens, so its reports can only be counted in W; any other token
@@ -95,10 +95,10 @@ class Deps:
         """
         workspace = token_workspace(header) or self.store.ws
         deps = self.for_workspace(workspace, remember=False)
-        sender, rate = deps.senders.identify(header)
+        sender = deps.senders.identify(header)
         if sender is not None and deps is not self:  # kept only once a token proved it
             deps = self.others.setdefault(workspace, deps)
-        return deps, sender, rate
+        return deps, sender
 
     def is_admin(self, user_id: str, fresh: bool = False,
                  config: BoardConfig | None = None,

@@ -136,11 +136,18 @@ class ReportError(ValueError):
 
 
 def validate_report(
-    raw: Any, *, now: datetime, retention_days: int, known_kinds: frozenset[str] | set[str]
+    raw: Any, *, now: datetime, retention_days: int, known_kinds: frozenset[str] | set[str],
+    owner: str | None = None
 ) -> UsageReport | OutcomeReport:
-    """Validate one wire event; raise ReportError with every problem in one line."""
+    """Validate one wire event; raise ReportError with every problem in one line.
+
+    `owner`: the Slack user of the personal token the report came with: a report naming
+    nobody (no `user`, no `email`) is theirs, and one whose `user` is someone else is
+    refused (an `email` is resolved later, `bot.intake.identities.for_owner`)."""
     if not isinstance(raw, dict):
         raise ReportError(f"event must be a JSON object, got {_json_type(raw)}")
+    if owner is not None and raw.get("user") is None and raw.get("email") is None:
+        raw = {**raw, "user": owner}
     unusable = _unusable_value(raw)
     if unusable:
         raise ReportError(unusable)
@@ -161,6 +168,9 @@ def validate_report(
         raise ReportError(
             f"unknown outcome kind {report.kind!r}; known kinds: {', '.join(sorted(known_kinds))}"
         )
+    if owner is not None and report.user is not None and report.user != owner:
+        raise ReportError(f"user {report.user} is not {owner}, whose personal token this "
+                          "is; a personal token reports only for its owner")
     return report
 
 

@@ -52,7 +52,12 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
     tb:{ws}:optout                    people left out of boards shown to others
     tb:{ws}:digest:...                digest claims, attempts, posted ts, errors, ρ
     tb:{ws}:tokens                    hash sha256(token) → sender name (tokens made by the CLI)
-    tb:{ws}:token:<name>              hash: hash, created, source
+    tb:{ws}:token:<name>              hash: hash, created, source, user (a personal token's
+                                      owner)
+    tb:{ws}:tokens:owner              hash sha256(token) → Slack user a personal token
+                                      belongs to (its reports naming nobody are theirs)
+    tb:{ws}:tokens:personal           hash Slack user → the name of their personal token
+    tb:{ws}:tokens:rate               hash name → the token's own requests a minute
     tb:{ws}:tokens:used               hash name → last used (epoch s)
     tb:{ws}:tokens:revoked            set of revoked sender names (also INGEST_TOKENS ones)
     tb:{ws}:ident                     hash identity ("source:value") → Slack user id

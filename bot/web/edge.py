@@ -64,12 +64,15 @@ class Refused(Exception):
 class Caller:
     """Who sends: the workspace's Deps, the sender's name (event ids are scoped to it) and
     its own requests-a-minute limit (None: the workspace's). `limited`: whether the
-    per-sender rate limit applies."""
+    per-sender rate limit applies. `owner`: the Slack user a personal token belongs to
+    (its reports that name nobody are theirs, and it reports for nobody else); None for
+    a shared token and for webhooks."""
 
     deps: Deps
     sender: str
     rate: int | None = None
     limited: bool = True
+    owner: str | None = None
 
 
 class Authenticator(Protocol):
@@ -85,17 +88,17 @@ class Authenticator(Protocol):
 @dataclass(frozen=True)
 class Bearer:
     """`Authorization: Bearer <token>` (INGEST_TOKENS or `tokenboard tokens create`): the
-    token names the sender and the workspace (`Deps.for_sender`). `hint` says how to send
-    one, in the 401's sentence."""
+    token names the sender, the workspace (`Deps.for_sender`) and, for a personal token,
+    the person. `hint` says how to send one, in the 401's sentence."""
 
     hint: str
 
     def caller(self, deps: Deps, environ: Environ) -> Caller:
-        deps, sender, rate = deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
+        deps, sender = deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
         if sender is None:
             raise Refused(401, f"missing, wrong or revoked bearer token ({self.hint})",
                           [("WWW-Authenticate", 'Bearer realm="tokenboard"')])
-        return Caller(deps, sender, rate)
+        return Caller(deps, sender.name, sender.rate, owner=sender.owner)
 
     def verify(self, caller: Caller, environ: Environ, body: bytes) -> None:
         return None

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import redis
 
 from bot.core.settings import Settings
 from bot.intake.identities import Identities
@@ -39,3 +40,43 @@ def test_identities_link_takes_a_cursor_id_and_credits_what_was_kept(
     assert code == 0 and "cursor:4821" in out
     day = datetime.fromtimestamp(kept.time_ns / 1e9, UTC).date()
     assert store.reads.day_counts(day, "U0CARA")["tokens"] == 1200
+
+
+def test_personal_tokens_are_made_listed_and_revoked(
+        settings: Settings, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """(`redis_client`: the session Redis, flushed.)"""
+    url = settings.redis_url
+    code, out, _ = cli(["tokens", "create", "ana-laptop", "--user", "U0ANA"], url,
+                       monkeypatch, capsys)
+    token = out.splitlines()[-1]
+    assert code == 0 and token.startswith("tb.")
+    assert "Token for 'ana-laptop' of U0ANA" in out
+    assert "name nobody count for U0ANA; it cannot report for anyone else" in out
+    code, out, _ = cli(["tokens", "create", "ci"], url, monkeypatch, capsys)
+    assert code == 0 and "U0ANA" not in out
+    code, out, _ = cli(["tokens", "create", "ana-desktop", "--user", "U0ANA"], url,
+                       monkeypatch, capsys)
+    assert code == 0 and "It replaces U0ANA's earlier token 'ana-laptop', revoked now." in out
+
+    code, out, _ = cli(["tokens", "list"], url, monkeypatch, capsys)
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["NAME", "WHOSE", "FROM"]
+    assert (rows["ana-desktop"][1], rows["ana-desktop"][-1]) == ("U0ANA", "active")
+    assert (rows["ana-laptop"][1], rows["ana-laptop"][-1]) == ("U0ANA", "revoked")
+    assert (rows["ci"][1], rows["ci"][-1]) == ("shared", "active")
+
+    code, out, _ = cli(["tokens", "revoke", "ana-desktop"], url, monkeypatch, capsys)
+    assert code == 0 and "Revoked 'ana-desktop'" in out
+    code, out, _ = cli(["tokens", "list"], url, monkeypatch, capsys)
+    assert [line.split()[-1] for line in out.splitlines()
+            if line.startswith("ana-desktop ")] == ["revoked"]
+
+
+def test_a_personal_tokens_user_must_be_a_slack_user_id(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(["tokens", "create", "x", "--user", "ana@example.com"],
+                         settings.redis_url, monkeypatch, capsys)
+    assert code == 1 and out == ""
+    assert "'ana@example.com' is not a Slack user id like U012AB3CD (or W012AB3CD)" in err
