@@ -112,7 +112,8 @@ def counted_here(point: Point, config: BoardConfig, signal: str) -> bool:
 
 CONFLICT = ("a data point repeats an earlier one's series and time with another value "
             "(conflict); it was not counted")
-NOT_OWNER = ("{tool}: a data point names (by user.email, enduser.id or user.account_uuid) "
+NOT_OWNER = ("{tool}: a data point names (by user.email, enduser.id, user.account_uuid, "
+             "user.account_id or cursor.user.id) "
              "another person than this personal token's owner; a personal token reports "
              "only for its owner, so it was not counted")
 

@@ -20,13 +20,13 @@ from bot.web.otlp_routes import partial_success
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 NS = 1_000_000_000
-NOBODY = {"service.name": "codex", "user.id": "installation-7"}  # names no person
+NOBODY = {"service.name": "aider", "user.id": "installation-7"}  # names no person
 
 
 def point(value: float, who: dict[str, str], series: str, quantity: str = "tokens",
           token_type: str | None = "output") -> Point:
     start = NOW - timedelta(minutes=1)
-    return Point(tool="codex", quantity=quantity, token_type=token_type, value=value,
+    return Point(tool="aider", quantity=quantity, token_type=token_type, value=value,
                  cumulative=False, start_ns=int(start.timestamp()) * NS,
                  time_ns=int(NOW.timestamp()) * NS, attributes=who, model=None,
                  series=series, event_id=None)
@@ -87,9 +87,9 @@ def test_a_point_naming_another_person_is_refused_and_the_rest_counts(
     rejected, message = partial_success(decoded, counted)
     assert [r.index for r in counted.rejected] == [1, 2]
     assert (counted.counted, rejected, counted.unmapped) == (3, 2, [])
-    assert message == ("codex: a data point names (by user.email, enduser.id or "
-                       "user.account_uuid) another person than this personal token's "
-                       "owner; a personal token reports only for its owner, so it was not "
+    assert message == ("aider: a data point names (by user.email, enduser.id, "
+                       "user.account_uuid, user.account_id or cursor.user.id) another "
+                       "person than this personal token's owner; a personal token reports only for its owner, so it was not "
                        "counted")
     assert people(store) == {"U0ANA": 500 + 40 + 9}
 
@@ -100,8 +100,8 @@ def test_a_shared_tokens_points_naming_nobody_are_still_refused(
     counted = count_points(store, identities, decoded, "metrics", "fleet", now=NOW)
     rejected, message = partial_success(decoded, counted)
     assert (counted.counted, rejected) == (0, 1)
-    assert message.startswith("codex: a data point has no user.email, enduser.id or "
-                              "user.account_uuid attribute")
+    assert message.startswith("aider: a data point has no user.email, enduser.id, "
+                              "user.account_uuid")
     assert people(store) == {}
 
 
