@@ -89,8 +89,8 @@ def test_a_point_naming_another_person_is_refused_and_the_rest_counts(
     assert (counted.counted, rejected, counted.unmapped) == (3, 2, [])
     assert message == ("aider: a data point names (by user.email, enduser.id, "
                        "user.account_uuid, user.account_id or cursor.user.id) another "
-                       "person than this personal token's owner; a personal token reports only for its owner, so it was not "
-                       "counted")
+                       "person than this personal token's owner; a personal token reports "
+                       "only for its owner, so it was not counted")
     assert people(store) == {"U0ANA": 500 + 40 + 9}
 
 
