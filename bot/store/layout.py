@@ -31,12 +31,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from bot.core.counts import id_digest
 from bot.store.claims import give_back, take
 from bot.store.counting import stored_fingerprint
 from bot.store.events import ttls
-from bot.store.lua import Call, Script
+from bot.store.lua import Call, Script, run_pipeline
 from bot.store.workspace import WorkspaceRedis
 
 LAYOUT_VERSION = 2
@@ -184,13 +186,18 @@ class Layout:
             for name in PHASES[PHASES.index(phase):]:
                 while True:
                     cursor, page = r.scan(cursor, match=self._pattern(name), count=SCAN_PAGE)
-                    for key in page:
-                        if stop_after is not None and out.units >= stop_after:
-                            return out
-                        self._move(name, key, out)
-                        if progress:
-                            progress(name, done + out.units, max(total or 0,
-                                                                 done + out.units))
+                    stopping = stop_after is not None and len(page) >= stop_after - out.units
+                    if stopping:
+                        page = page[:max(0, stop_after - out.units)]  # type: ignore[operator]
+                    if name == "days":
+                        self._move_days(page, out)
+                    else:
+                        for key in page:
+                            self._move_ids(key, out)
+                    if progress:
+                        progress(name, done + out.units, max(total or 0, done + out.units))
+                    if stopping:
+                        return out  # as if the process died here: the cursor is not saved
                     self._save(name, cursor, done + out.units)
                     if cursor == 0:
                         break
@@ -231,19 +238,31 @@ class Layout:
         elif kind == b"hash":
             raise LayoutBusy("a rescoring is running; migrate once it has finished")
 
-    def _move(self, phase: str, raw_key: bytes, out: Migrated) -> None:
-        key = raw_key.decode()
-        tail = key[len(self.ws.keys.key("")):]  # "day:<date>:<user>" or "seen:<sender>:…"
-        if phase == "days":
-            _, day_text, user = tail.split(":", 2)
+    def _move_days(self, page: list[bytes], out: Migrated) -> None:
+        """Each person-day of the page by its own script call, in one round trip (each
+        call is atomic and idempotent, so a page sent again moves nothing twice)."""
+        k = self.ws.keys
+        calls = []
+        for raw_key in page:
+            key = raw_key.decode()
+            _, day_text, user = key[len(k.key("")):].split(":", 2)  # day:<date>:<user>
             day = date.fromisoformat(day_text)
-            moved = int(MIGRATE_DAY.run(self.ws.r, migrate_day_call(
-                old=key, days=self.ws.keys.days(day), rebuild_days=self.ws.keys.rebuild("days"),
-                user=user, day=day, ttl=self._ttl(day))))
-            if moved:
+            calls.append(migrate_day_call(old=key, days=k.days(day),
+                                          rebuild_days=k.rebuild("days"), user=user, day=day,
+                                          ttl=self._ttl(day)))
+
+        def build(pipe: object) -> None:
+            for call in calls:
+                MIGRATE_DAY.queue(pipe, call)
+
+        for moved in run_pipeline(self.ws.r, build, (MIGRATE_DAY,)) if calls else []:
+            if int(moved):
                 out.person_days += 1
-                out.fields += moved
-            return
+                out.fields += int(moved)
+
+    def _move_ids(self, raw_key: bytes, out: Migrated) -> None:
+        key = raw_key.decode()
+        tail = key[len(self.ws.keys.key("")):]  # seen:<sender>:<date or event id>
         _, sender, rest = tail.split(":", 2)
         kind = self.ws.r.type(key)
         if kind == b"hash":
@@ -288,4 +307,10 @@ class Layout:
         return [day, day - timedelta(days=1)]
 
     def _ttl(self, day: date) -> int:
-        return ttls(day, self.ws.tz, self.ws.retention_days).day
+        return _day_ttl(day, self.ws.tz, self.ws.retention_days, int(time.time()) // 60)
+
+
+@lru_cache(maxsize=1024)
+def _day_ttl(day: date, tz: ZoneInfo, retention_days: int, _minute: int) -> int:
+    """The day's expiry as counting sets it (computed once a minute per day)."""
+    return ttls(day, tz, retention_days).day
