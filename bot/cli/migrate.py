@@ -81,6 +81,8 @@ def run(settings: Settings, args: argparse.Namespace, explicit: bool) -> int:
                   f"({result.sender_days:,} sender-days, {result.id_keys:,} single-id keys) "
                   f"in {result.seconds:.1f} s"
                   + (f" ({rate:.2f} ms a person-day)" if result.person_days else ""))
+            for note in result.notes:
+                print(f"{label}: {note}")
         return 1 if failed else 0
     finally:
         deps.close()

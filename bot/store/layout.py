@@ -245,8 +245,12 @@ class Layout:
         calls = []
         for raw_key in page:
             key = raw_key.decode()
-            _, day_text, user = key[len(k.key("")):].split(":", 2)  # day:<date>:<user>
-            day = date.fromisoformat(day_text)
+            parts = key[len(k.key("")):].split(":", 2)  # day:<date>:<user>
+            day = _day(parts[1]) if len(parts) == 3 else None
+            if day is None:
+                out.notes.append(f"left as it is (not a person-day): {key}")
+                continue
+            user = parts[2]
             calls.append(migrate_day_call(old=key, days=k.days(day),
                                           rebuild_days=k.rebuild("days"), user=user, day=day,
                                           ttl=self._ttl(day)))
@@ -262,11 +266,14 @@ class Layout:
 
     def _move_ids(self, raw_key: bytes, out: Migrated) -> None:
         key = raw_key.decode()
-        tail = key[len(self.ws.keys.key("")):]  # seen:<sender>:<date or event id>
-        _, sender, rest = tail.split(":", 2)
+        parts = key[len(self.ws.keys.key("")):].split(":", 2)  # seen:<sender>:<date or id>
         kind = self.ws.r.type(key)
-        if kind == b"hash":
-            day = date.fromisoformat(rest)
+        day = _day(parts[2]) if len(parts) == 3 and kind == b"hash" else None
+        if len(parts) < 3 or (kind == b"hash" and day is None):
+            out.notes.append(f"left as it is (not a sender's ids): {key}")
+            return
+        _, sender, rest = parts
+        if day is not None:
             out.sender_days += 1
             self._move_id_hash(key, sender, day, out)
         elif kind == b"string":
@@ -287,6 +294,7 @@ class Layout:
             cursor = 0
             while True:
                 cursor, page = r.hscan(key, cursor, count=SCAN_PAGE)
+                r.expire(self.ws.keys.migration("lock"), LOCK_TTL)  # a large day: still ours
                 if page:
                     ids = [(name.decode(), id_digest(name.decode()),
                             stored_fingerprint(value.decode())) for name, value in page.items()]
@@ -308,6 +316,13 @@ class Layout:
 
     def _ttl(self, day: date) -> int:
         return _day_ttl(day, self.ws.tz, self.ws.retention_days, int(time.time()) // 60)
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=1024)

@@ -125,3 +125,13 @@ def test_the_older_layouts_rescoring_lock_goes(store: Store) -> None:
     fill(store, BoardConfig())
     assert store.layout.migrate().finished
     assert not store.r.exists(f"{P}:rebuild")
+
+
+def test_keys_that_only_look_like_the_older_layout_are_left_and_named(store: Store) -> None:
+    fill(store, BoardConfig())
+    store.r.set(f"{P}:seen:none", "x")
+    store.r.hset(f"{P}:day:someday:U0A", "tokens", 1)
+    done = store.layout.migrate()
+    assert done.finished and store.layout.state() == "current"
+    assert sorted(done.notes) == [f"left as it is (not a person-day): {P}:day:someday:U0A",
+                                  f"left as it is (not a sender's ids): {P}:seen:none"]
