@@ -135,3 +135,16 @@ def test_keys_that_only_look_like_the_older_layout_are_left_and_named(store: Sto
     assert done.finished and store.layout.state() == "current"
     assert sorted(done.notes) == [f"left as it is (not a person-day): {P}:day:someday:U0A",
                                   f"left as it is (not a sender's ids): {P}:seen:none"]
+
+
+def test_cost_as_the_raw_metric_rebuilt_from_the_migrated_days_is_the_same(store: Store
+                                                                           ) -> None:
+    """The older layout kept cost per day, week and month whatever the raw metric; the
+    current one builds those sets from the day counts when cost is chosen."""
+    config = BoardConfig(raw_metric="cost")
+    old = fill(store, config)
+    assert store.layout.migrate().finished
+    version = store.configs.save(config)
+    store.rescoring.sync_raw_sets(config, version)
+    assert store.configs.raw_sets() == "cost"
+    assert_everything_as_counted(store, old)
