@@ -1,5 +1,5 @@
 """The `tokenboard` command: serve, worker, demo, leaderboard, digest, config, tokens,
-identities, workspaces, pull, import, teams."""
+identities, workspaces, pull, import, teams, migrate."""
 
 from __future__ import annotations
 
@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     add_workspaces_parser(sub)
     add_pull_parsers(sub, _day)
     add_teams_parsers(sub)
+    from bot.cli.migrate import add_parser as add_migrate_parser
+
+    add_migrate_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -114,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli.teams import print_team_board
 
             return print_team_board(settings, args.period, args.team, args.json)
+        if args.command == "migrate":
+            from bot.cli.migrate import run as run_migrate
+
+            return run_migrate(settings, args, explicit=bool(args.workspace))
         if args.command == "workspaces":
             from bot.cli.workspace_list import run as run_workspaces
 

@@ -60,6 +60,9 @@ class Settings:
     web_concurrency: int = 0  # web worker processes; 0: one per core
     web_threads: int = 8  # threads per web worker process
     serve_jobs: str = "auto"  # auto: serve runs the jobs while no worker runs; off: never
+    # on: serve and worker move data of an older storage layout at start (one process, the
+    # others wait); off: they refuse to start until `tokenboard migrate` has run
+    migrate_on_start: str = "on"
     public_url: str = ""  # https://tokenboard.example.com: what senders are told to use
     # vendors' admin reports (bot.connectors): a connector whose key is unset is off
     anthropic_admin_key: str = ""
@@ -204,6 +207,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv_path: str | None = "
         web_concurrency=_int(env, "WEB_CONCURRENCY", 0, minimum=0),
         web_threads=_int(env, "WEB_THREADS", 8, minimum=1),
         serve_jobs=_choice(env, "SERVE_JOBS", ("auto", "off")),
+        migrate_on_start=_choice(env, "MIGRATE_ON_START", ("on", "off")),
         public_url=_public_url(env.get("PUBLIC_URL", "")),
         anthropic_admin_key=env.get("ANTHROPIC_ADMIN_KEY", "").strip(),
         anthropic_api_url=_base_url(env, "ANTHROPIC_API_URL", "https://api.anthropic.com"),

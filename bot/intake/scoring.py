@@ -114,12 +114,18 @@ def rebuild_scores(store: Store, progress: Callable[[int, int], None] | None = N
     stats = None
     for _attempt in range(20):
         config, version = store.configs.load_versioned()
+        points = store.configs.scored_version() < last_scoring_version(store)
+        raw = store.configs.raw_sets() != config.raw_metric
+        if (points or raw) and store.layout.state() == "older":
+            log.warning("rescoring waits: days of an older storage layout are not migrated "
+                        "yet (`tokenboard migrate`, or a start with MIGRATE_ON_START=on)")
+            return stats
         try:
-            if store.configs.scored_version() < last_scoring_version(store):
+            if points:
                 stats = store.rescoring.rebuild_points(config, progress, version=version)
                 store.configs.set_scored_version(version)
                 log.info("outcome points rebuilt for configuration v%s: %s", version, stats)
-            if store.configs.raw_sets() != config.raw_metric:
+            if raw:
                 stats = store.rescoring.sync_raw_sets(config, version, progress) or stats
             return stats
         except RebuildAborted as exc:

@@ -23,6 +23,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.core.settings import Settings, SettingsError
 from bot.runtime.app import build_bolt_app, build_client, build_deps, build_workspaces, second_deps
 from bot.runtime.deps import Deps
+from bot.runtime.layout import prepare_layouts, served_stores
 from bot.runtime.worker import EmbeddedJobs
 from bot.slack.startup import check_bot_token, forget_slack_secrets
 from bot.web.app import build_web_app
@@ -75,6 +76,8 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _exit_zero)
     code = 0
     try:
+        # before any request or job: the storage layout is current (migrated if older)
+        prepare_layouts(settings, served_stores(settings, deps.store))
         _serve(settings, deps, closers)
     except SystemExit as exc:  # gunicorn's master ends with sys.exit
         if os.getpid() != master:

@@ -159,6 +159,7 @@ class EmbeddedJobs:
 def run_worker(settings: Settings) -> int:
     """`tokenboard worker`: the jobs and the heartbeat until SIGTERM or SIGINT."""
     from bot.runtime.app import build_client, build_deps, build_workspaces
+    from bot.runtime.layout import prepare_layouts, served_stores
     from bot.slack.startup import check_bot_token, forget_slack_secrets
 
     forget_slack_secrets()
@@ -177,6 +178,7 @@ def run_worker(settings: Settings) -> int:
     signal.signal(signal.SIGINT, stop)
     jobs = Jobs(deps, workspaces)
     try:
+        prepare_layouts(settings, served_stores(settings, deps.store))
         heartbeat.beat()
         jobs.start()
         log.info("worker %s running the background jobs", heartbeat.me)

@@ -104,6 +104,14 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
                                       (named and described in bot/store/teams.py)
     tb:{ws}:worker                    "host pid" of the live `tokenboard worker` (heartbeat,
                                       30 s expiry): while it is set, serve runs no jobs
+    tb:{ws}:layout                    the storage layout's version (bot/store/layout.py)
+    tb:{ws}:migrate                   a migration from an older layout under way: hash
+                                      phase, SCAN cursor, keys moved (resume point)
+    tb:{ws}:migrate:lock              "host pid" of the process migrating (expires)
+
+The older layout (1, no `layout` key), read only to migrate it: `day:<date>:<user>` (a
+person's day, a hash field → count) and `seen:<sender>:<date>` (a sender's event ids of a
+day, a hash id → fingerprint) or `seen:<sender>:<event id>` (one string key per id).
 """
 
 from __future__ import annotations
@@ -206,6 +214,22 @@ class Keys:
 
     def worker_heartbeat(self) -> str:
         return self.key("worker")
+
+    def layout(self) -> str:
+        """The storage layout's version."""
+        return self.key("layout")
+
+    def migration(self, part: str = "") -> str:
+        """A migration's resume point (part ""), or its lock ("lock")."""
+        return self.key("migrate", part) if part else self.key("migrate")
+
+    def layout1_days(self) -> str:
+        """SCAN pattern of the older layout's person-day hashes, `day:<date>:<user>`."""
+        return self.key("day", "*")
+
+    def layout1_ids(self) -> str:
+        """SCAN pattern of the older layout's event ids, `seen:<sender>:<date or id>`."""
+        return self.key("seen", "*")
 
 
 class InstallKeys:

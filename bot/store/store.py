@@ -16,6 +16,7 @@ and for tests that set up or inspect Redis).
     store.pulls       the vendor connectors' state, one source per tool
     store.identity_map  identity links, what is kept for unmapped identities, claims
     store.worker      the worker's heartbeat
+    store.layout      the storage layout's version, migrating an older layout's data
     store.outcome_ledger, store.pull_requests  what the outcome rules remember
     store.senders(…), store.rate_limiter(…), store.replays(…)  per-process objects
 
@@ -39,6 +40,7 @@ from bot.store.figures import Figures
 from bot.store.heard import Heard
 from bot.store.identity_map import IdentityMap
 from bot.store.keys import Keys
+from bot.store.layout import Layout
 from bot.store.outcome_ledger import OutcomeLedger
 from bot.store.privacy import Privacy
 from bot.store.pull_requests import PullRequests
@@ -84,6 +86,7 @@ class Store:
         self.pulls = PullState(space)
         self.identity_map = IdentityMap(space)
         self.worker = WorkerBeat(space)
+        self.layout = Layout(space)
         self.outcome_ledger = OutcomeLedger(self.r, self.keys, retention_days)
         self.pull_requests = PullRequests(self.r, self.keys, retention_days)
 
