@@ -88,7 +88,8 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
         else:  # at least the retention period, at most retention + a month
             assert 30 * 86400 <= ttl <= 62 * 86400
     assert store.reads.day_counts(day, "U0A") == {"tokens": 500, "cost": 0.25, "requests": 3,
-                                            "input_tokens": 400, "output_tokens": 100}
+                                            "input_tokens": 400, "output_tokens": 100,
+                                            "t:t": 500, "c:t": 2500}  # $0.25 in 1/10,000 $
     # event ids live in the sender's buckets for the report's day: retention after that day
     ids = store.keys.ids("default", day)
     assert 30 * 86400 < redis_client.ttl(ids) <= 32 * 86400 + 1
@@ -105,6 +106,47 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
     assert redis_client.zscore(store.keys.board("cost", day_bucket(other.date())), "U0A") == 0.5
     assert redis_client.zscore(store.keys.board("requests", day_bucket(other.date())),
                                "U0A") is None
+
+
+def _usage(id: str, tool: str, tokens: int, cost: float = 0.0, model: str | None = None,
+           user: str = "U0A"):
+    return as_counts(UsageReport(id=id, type="usage", user=user, ts=NOW, tool=tool,
+                                 tokens=tokens, cost_usd=cost, model=model))
+
+
+def test_tools_are_kept_per_person_day_and_in_the_orgs_day_totals(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    events = [(_usage("a", "claude_code", 1000, 0.5, "claude-opus-4-5-20251101"), "U0A"),
+              (_usage("b", "Cursor", 300, 0.125, "gpt-5"), "U0A"),
+              (_usage("c", "cursor", 200, user="U0B"), "U0B"),
+              (_usage("d", "copilot", 50, user="U0C"), "email:nobody@example.com")]
+    assert store.counting.record(events, BoardConfig()) == [1, 1, 1, 1]
+    day = NOW.date()
+    ana = store.reads.day_counts(day, "U0A")
+    assert {k: v for k, v in ana.items() if k[:2] in ("t:", "c:", "m:")} == {
+        "t:cc": 1000, "c:cc": 5000, "m:claude-opus-4-5": 1000,
+        "t:cu": 300, "c:cu": 1250, "m:gpt-5": 300}
+    # the org's per tool, unmapped people included (their usage is the org's too)
+    assert store.reads.tool_totals([day]) == {"t:cc": 1000, "c:cc": 5000, "t:cu": 500,
+                                              "c:cu": 1250, "t:cp": 50}
+    assert store.reads.tool_totals([day - timedelta(days=1)]) == {}
+    assert 29 * 86400 < redis_client.ttl(store.keys.tool_totals(day)) <= 32 * 86400
+    # a duplicate adds nothing anywhere
+    assert store.counting.record(events[:1], BoardConfig()) == [0]
+    assert store.reads.tool_totals([day])["t:cc"] == 1000
+
+
+def test_a_person_day_keeps_three_models_and_the_rest_as_other(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    for i, model in enumerate(["m1", "m2", "m3", "m4", "m5"]):  # one call each: in order
+        store.counting.record([(_usage(f"e{i}", "codex", 10 * (i + 1), model=model), "U0A")],
+                              BoardConfig())
+    store.counting.record([(_usage("again", "codex", 7, model="m2"), "U0A"),
+                           (_usage("more", "codex", 1, model="m6"), "U0A")], BoardConfig())
+    day = store.reads.day_counts(NOW.date(), "U0A")
+    assert {k: v for k, v in day.items() if k.startswith("m:")} == {
+        "m:m1": 10, "m:m2": 27, "m:m3": 30, "m:other": 40 + 50 + 1}
+    assert day["tokens"] == day["t:cx"] == 10 + 20 + 30 + 40 + 50 + 7 + 1
 
 
 def test_keys_carry_the_workspace_hash_tag(redis_client) -> None:
