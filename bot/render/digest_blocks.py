@@ -142,10 +142,10 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     people = "person" if flagged == 1 else "people"
     extra.append(f"*High usage, no outcomes:* {flagged} {people} "
                  "(not named here; admins can review them in `/leaderboard`).")
+    blocks.append(SectionBlock(text=mrkdwn(text="\n".join(extra))))
     split = usage_by_tool(data.tools) if data.tools else None
     if split:
-        extra.append(split)
-    blocks.append(SectionBlock(text=mrkdwn(text="\n".join(extra))))
+        blocks.append(SectionBlock(text=mrkdwn(text=split[:3000])))
     blocks += _changes_blocks(data)
     blocks.append(ContextBlock(elements=[mrkdwn(
         text="↑/↓: places gained or lost when ranked by outcomes instead of usage. "
