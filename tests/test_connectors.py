@@ -536,12 +536,12 @@ def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) ->
     # per tool and per model: (1, 2, 3, 4) halves to 0+1+1+2 sonnet, 1+1+2+2 opus; (10, 0,
     # 0, 0) to 5 and 5
     assert tool_fields(deps.store.reads.day_counts(D1, "U0ANA")) == {
-        "t:cc": 20, "c:cc": 10_000, "m:claude-sonnet": 4 + 5, "m:claude-opus": 6 + 5}
+        "t:cc": 20, "c:cc": 10_000, "m:sonnet": 4 + 5, "m:opus": 6 + 5}
     corrected = [{"data": [claude_record(D1, (2, 0, 0, 0), 10, email="ana@example.com")],
                   "has_more": False, "next_page": None}]
     assert run_import(deps.store, deps.identities, "claude-code", json.dumps(corrected)).ok
     assert tool_fields(deps.store.reads.day_counts(D1, "U0ANA")) == {  # replaced, not added
-        "t:cc": 2, "c:cc": 1_000, "m:claude-sonnet": 1, "m:claude-opus": 1}
+        "t:cc": 2, "c:cc": 1_000, "m:sonnet": 1, "m:opus": 1}
     assert deps.store.reads.tool_totals([D1]) == {"t:cc": 2, "c:cc": 1_000}
 
     cursor_report = [{"data": [{"date": ms(D2), "email": "ana@example.com",

@@ -151,7 +151,7 @@ def test_me_and_app_home_show_where_the_tokens_went(app: App) -> None:
     assert "Where your tokens went today" in text
     assert "• Claude Code: 1,000 tokens (67%) · $0.50" in text
     assert "• Cursor: 500 tokens (33%) · $0.10" in text
-    assert "`claude-opus-4-5` 1,000 tokens (67%), `gpt-5` 500 tokens (33%)" in text
+    assert "`opus-4-5` 1,000 tokens (67%), `gpt-5` 500 tokens (33%)" in text
 
     event = {"type": "app_home_opened", "user": "U0TOOLS", "channel": "D0T", "tab": "home",
              "event_ts": "1732440000.000301"}

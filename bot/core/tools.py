@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 TOOL_FIELD, COST_FIELD, MODEL_FIELD = "t:", "c:", "m:"
 COST_UNIT = 10_000  # c:<tool> counts ten-thousandths of a dollar
-MAX_NAME = 20       # characters of a tool or model name kept
+MAX_NAME = 16       # characters of a tool or model name kept
 MAX_MODELS = 3      # distinct models kept per person-day (the rest: m:other)
 OTHER = "other"
 
@@ -43,7 +43,9 @@ MULTI_SOURCE: dict[str, tuple[str, ...]] = {
 }
 
 _NOT_NAME = re.compile(r"[^a-z0-9_.+-]+")
-_DATED = re.compile(r"-(20\d{6}|\d{4}-\d{2}-\d{2})$")  # a model's release date suffix
+_DATED = re.compile(r"[-@](20\d{6}|\d{4}-\d{2}-\d{2})$")  # a release date suffix
+_VENDOR = re.compile(r"^(([a-z]{2}\.)?anthropic\.)?(claude-)?")  # `claude-opus-4` → `opus-4`
+_REVISION = re.compile(r"-v\d+(:\d+)?$")  # Bedrock's `-v1:0`
 
 
 def tool_key(tool: str) -> str:
@@ -61,10 +63,13 @@ def tool_code(tool: str) -> str:
 
 
 def model_key(model: str) -> str:
-    """A model's name as kept: lower case, the provider prefix (`openai/`) and a release
-    date suffix (`-20250514`) left out, at most MAX_NAME characters."""
+    """A model's name as kept: lower case, without what every model of its family
+    repeats (a provider path `openai/`, `claude-`, Bedrock's `anthropic.` and `-v1:0`, a
+    release date `-20250514`), at most MAX_NAME characters: `claude-opus-4-5-20251101`
+    → `opus-4-5`."""
     text = model.strip().lower().rsplit("/", 1)[-1]
-    text = _DATED.sub("", re.sub(r"\s+", "-", text))
+    text = _REVISION.sub("", _VENDOR.sub("", re.sub(r"\s+", "-", text)))
+    text = _DATED.sub("", text)
     text = _NOT_NAME.sub("", text).strip("-")[:MAX_NAME]
     return text or OTHER
 

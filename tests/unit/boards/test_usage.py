@@ -57,8 +57,8 @@ def test_a_persons_tools_from_ingest_and_a_vendor_row(store: Store,
         assert [(t.name, t.tokens, round(t.cost, 4), t.share) for t in ana.tools] == [
             ("Claude Code", 1000, 0.5, 67), ("Cursor", 500, 0.25, 33)]
         assert ana.tokens == store.reads.day_counts(TODAY, "U0ANA")["tokens"] == 1500
-        assert ana.models == [("claude-opus-4-5", 600, 40), ("gpt-5", 500, 33),
-                              ("claude-sonnet-4-5", 400, 27)]
+        assert ana.models == [("opus-4-5", 600, 40), ("gpt-5", 500, 33),
+                              ("sonnet-4-5", 400, 27)]
     assert person_usage(store, day_bucket(TODAY - timedelta(days=1)), "U0ANA",
                         today=TODAY).tools == []
 

@@ -24,7 +24,7 @@ from bot.core.tools import (
     ("gemini_cli", "gemini_cli", "gc"),
     ("Cursor", "cursor", "cu"),
     ("my,agent=v2|x", "myagentv2x", "myagentv2x"),  # what the day packing cannot hold
-    ("A Very Long Internal Tool Name Indeed", "a_very_long_internal", "a_very_long_internal"),
+    ("A Very Long Internal Tool Name Indeed", "a_very_long_inte", "a_very_long_inte"),
     ("   ", "other", "other"),
 ])
 def test_tool_names_are_keyed_short_and_safe(sent: str, key: str, code: str) -> None:
@@ -33,7 +33,10 @@ def test_tool_names_are_keyed_short_and_safe(sent: str, key: str, code: str) -> 
 
 
 @pytest.mark.parametrize(("sent", "key"), [
-    ("claude-opus-4-5-20251101", "claude-opus-4-5"),
+    ("claude-opus-4-5-20251101", "opus-4-5"),
+    ("claude-sonnet-4-5@20250929", "sonnet-4-5"),
+    ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", "3-5-sonnet"),
+    ("models/gemini-2.5-flash-lite", "gemini-2.5-flash"),
     ("openai/GPT-4o-2024-08-06", "gpt-4o"),
     ("gpt-5", "gpt-5"),
     ("gemini 2.5 pro", "gemini-2.5-pro"),
@@ -45,7 +48,7 @@ def test_model_names_drop_provider_and_date(sent: str, key: str) -> None:
 
 def test_usage_fields_give_tokens_per_tool_and_model_and_cost_in_units() -> None:
     assert usage_fields("claude_code", tokens=1000, cost=0.5, model="claude-opus-4") == [
-        ("t:cc", 1000), ("m:claude-opus-4", 1000), ("c:cc", 5000.0)]
+        ("t:cc", 1000), ("m:opus-4", 1000), ("c:cc", 5000.0)]
     assert usage_fields("cursor", cost=0.00004) == [("c:cu", 0.0)]  # under a unit: rounds
     assert usage_fields("cursor", cost=0.00006) == [("c:cu", 1.0)]
     assert usage_fields("copilot") == []

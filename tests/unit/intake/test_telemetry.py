@@ -69,7 +69,7 @@ def test_what_a_point_adds_to_a_day(quantity: str, token_type: str | None,
 def test_tokens_are_kept_per_tool_and_model_and_cost_per_tool() -> None:
     config = BoardConfig()
     tokens = point(1, tool="claude_code", model="claude-opus-4-5-20251101")
-    assert usage_fields(tokens, config)[-2:] == (("t:cc", 1.0), ("m:claude-opus-4-5", 1.0))
+    assert usage_fields(tokens, config)[-2:] == (("t:cc", 1.0), ("m:opus-4-5", 1.0))
     assert usage_fields(point(1, tool="my-agent"), config)[-1] == ("t:my_agent", 1.0)
     assert usage_fields(point(1, "cost", None, tool="codex"), config) == (
         ("cost", 1.0), ("c:cx", 10_000.0))

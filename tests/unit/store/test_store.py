@@ -124,7 +124,7 @@ def test_tools_are_kept_per_person_day_and_in_the_orgs_day_totals(redis_client) 
     day = NOW.date()
     ana = store.reads.day_counts(day, "U0A")
     assert {k: v for k, v in ana.items() if k[:2] in ("t:", "c:", "m:")} == {
-        "t:cc": 1000, "c:cc": 5000, "m:claude-opus-4-5": 1000,
+        "t:cc": 1000, "c:cc": 5000, "m:opus-4-5": 1000,
         "t:cu": 300, "c:cu": 1250, "m:gpt-5": 300}
     # the org's per tool, unmapped people included (their usage is the org's too)
     assert store.reads.tool_totals([day]) == {"t:cc": 1000, "c:cc": 5000, "t:cu": 500,
