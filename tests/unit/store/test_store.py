@@ -136,6 +136,35 @@ def test_tools_are_kept_per_person_day_and_in_the_orgs_day_totals(redis_client) 
     assert store.reads.tool_totals([day])["t:cc"] == 1000
 
 
+def packed(redis_client, store: Store, user: str) -> str:
+    """The person's packed day of NOW as stored, its pieces joined."""
+    text = ""
+    for key in sorted(redis_client.scan_iter(match=f"{store.keys.days(NOW.date())}:*")):
+        for field, value in sorted(redis_client.hgetall(key).items()):
+            if field.decode().split("|")[0] == user:
+                text += "," + value.decode()[1 if "|" not in field.decode() else 0:]
+    return text
+
+
+def test_a_tool_or_model_holding_the_whole_day_is_packed_bare(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    store.counting.record([(_usage("a", "claude_code", 1000, 0.5, "claude-opus-4-5"), "U0A")],
+                          BoardConfig())
+    items = packed(redis_client, store, "U0A").split(",")
+    assert {"t:cc", "c:cc", "m:opus-4-5"} <= set(items)  # the day's own tokens and cost
+    day = store.reads.day_counts(NOW.date(), "U0A")
+    assert (day["t:cc"], day["c:cc"], day["m:opus-4-5"]) == (1000, 5000, 1000)
+    store.counting.record([(_usage("b", "cursor", 24, 0.0004, "gpt-5"), "U0A")],
+                          BoardConfig())
+    items = packed(redis_client, store, "U0A").split(",")
+    assert {"t:cc=1000", "c:cc=5000", "m:opus-4-5=1000", "t:cu=24", "c:cu=4",
+            "m:gpt-5=24"} <= set(items)
+    day = store.reads.day_counts(NOW.date(), "U0A")
+    assert {k: v for k, v in day.items() if ":" in k} == {
+        "t:cc": 1000, "c:cc": 5000, "m:opus-4-5": 1000, "t:cu": 24, "c:cu": 4, "m:gpt-5": 24}
+    assert day["tokens"] == 1024 and day["cost"] == 0.5004
+
+
 def test_a_person_day_keeps_three_models_and_the_rest_as_other(redis_client) -> None:
     store = Store(redis_client, retention_days=30)
     for i, model in enumerate(["m1", "m2", "m3", "m4", "m5"]):  # one call each: in order
