@@ -245,3 +245,19 @@ def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
     for key, ttl in ttls.items():
         assert ttl - 60 <= redis_client.ttl(key) <= ttl, key
     assert redis_client.ttl(store.keys.board("points", ALL)) == -1
+
+
+def test_a_persons_days_are_summed_in_one_read(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    yesterday = NOW - timedelta(days=1)
+    events = [(_usage("a", "cursor", 100), "U0A"),
+              (as_counts(UsageReport(id="b", type="usage", user="U0A", ts=yesterday,
+                                     tool="cursor", tokens=20)), "U0A"),
+              (as_counts(OutcomeReport(id="c", type="outcome", user="U0A", ts=yesterday,
+                                       kind="review", count=2)), "U0A")]
+    assert store.counting.record(events, BoardConfig()) == [1, 1, 1]
+    days = [NOW.date() - timedelta(days=k) for k in range(3)]  # the oldest has nothing
+    assert store.reads.summed_day_counts(days, "U0A") == {
+        "tokens": 120, "cost": 0, "requests": 2, "t:cu": 120, "o:review": 2}
+    assert store.reads.summed_day_counts([], "U0A") == {}
+    assert store.reads.summed_day_counts(days, "U0NOBODY") == {}
