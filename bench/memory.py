@@ -3,7 +3,10 @@
 Fills `people × days` (default 100,000 × 1; `--people 20000 --days 30` for a month-long
 window; `--quick` 5,000 × 3) through `Store.counting.record`: each person-day 2–6 usage events and
 0–4 outcomes (mean 2), 6.0 events on average, event ids shaped like UUIDs (36
-characters, as senders typically use); the usage events of a person-day go through one
+characters, as senders typically use); each usage event is by one of the person-day's
+tools (1 for 70 % of person-days, 2 for 25 %, 3 for 5 %) and models (1 for 50 %, 2 for
+35 %, 3 for 15 %) with its per-tool and per-model fields (`bot.core.tools`; `--no-tools`
+leaves them out); the usage events of a person-day go through one
 script call, each outcome through its own, 2,000 person-days per pipeline, from two
 processes. Reports:
 
@@ -15,7 +18,7 @@ processes. Reports:
 - a projection to 100,000 people × 30 days: the per-day families scale with person-days,
   the week, month and all-time sets with people × the number of such sets in 30 days.
 
-    .venv/bin/python -m bench.memory [--quick] [--people N] [--days D]
+    .venv/bin/python -m bench.memory [--quick] [--people N] [--days D] [--no-tools]
 """
 
 from __future__ import annotations
@@ -36,23 +39,34 @@ from bench._common import machine, private_redis, redis_version
 from bot.core.config import BoardConfig
 from bot.core.counts import Outcome, Usage, fingerprint
 from bot.core.periods import buckets_for_day
+from bot.core.tools import usage_fields
 from bot.store.store import Store
 
 KINDS = ("pr_merged", "deploy", "incident_resolved", "ticket_resolved", "review", "commit")
 BATCH = 2000  # person-days per Store.counting.record call
 WORKERS = 2  # filling processes (Redis runs the scripts one at a time either way)
 TARGET = (100_000, 30)
+TOOLS = ("claude_code", "cursor", "copilot", "codex", "gemini_cli")
+MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "claude-haiku-4-5",
+          "gpt-5", "gpt-5-codex", "gemini-2.5-pro")
 
 
-def person_day_events(rng: random.Random, user: str, day_start: datetime) -> list[Any]:
+def person_day_events(rng: random.Random, user: str, day_start: datetime,
+                      tools: bool = True) -> list[Any]:
     """A person-day's reports, as the usage/outcome shapes `Store.counting.record` counts."""
     events: list[Any] = []
+    used = rng.sample(TOOLS, rng.choices((1, 2, 3), (70, 25, 5))[0])
+    models = rng.sample(MODELS, rng.choices((1, 2, 3), (50, 35, 15))[0])
     for _ in range(rng.randint(2, 6)):
         ts = day_start + timedelta(seconds=rng.randint(0, 86_399))
         tokens = int(rng.lognormvariate(10, 1.0))
         fields = (("tokens", tokens), ("cost", round(tokens * 3e-6, 6)),
                   ("requests", rng.randint(1, 8)), ("input_tokens", tokens * 3 // 4),
                   ("output_tokens", tokens // 4))
+        if tools:
+            fields += tuple(usage_fields(rng.choice(used), tokens=tokens,
+                                         cost=round(tokens * 3e-6, 6),
+                                         model=rng.choice(models)))
         events.append(Usage(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), ts=ts,
                             fields=fields, fingerprint=fingerprint(user, ts, fields)))
     for _ in range(rng.choice((0, 1, 2, 2, 3, 4))):
@@ -64,7 +78,8 @@ def person_day_events(rng: random.Random, user: str, day_start: datetime) -> lis
     return events
 
 
-def fill(url: str, people: int, ndays: int, first: datetime, worker: int) -> int:
+def fill(url: str, people: int, ndays: int, first: datetime, worker: int,
+         tools: bool = True) -> int:
     """Count worker's share of the people (every WORKERS-th block of BATCH) on every day."""
     client = redis.Redis.from_url(url)
     store = Store(client, retention_days=400)
@@ -76,7 +91,7 @@ def fill(url: str, people: int, ndays: int, first: datetime, worker: int) -> int
             rng = random.Random(d * people + block)
             pending = [(e, f"U{p:08X}")  # Slack-like 9-character ids
                        for p in range(block, min(block + BATCH, people))
-                       for e in person_day_events(rng, f"U{p:08X}", day_start)]
+                       for e in person_day_events(rng, f"U{p:08X}", day_start, tools)]
             events += sum(store.counting.record(pending, config))
         if worker == 0:
             print(f"   day {d + 1}/{ndays} filled", flush=True)
@@ -125,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="5,000 people x 3 days")
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--no-tools", action="store_true",
+                        help="leave out the per-tool and per-model fields")
     args = parser.parse_args(argv)
     people, ndays = (5_000, 3) if args.quick else (args.people, args.days)
     print(f"== memory: {people:,} people x {ndays} days through Store.counting.record "
@@ -141,8 +158,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         m0 = int(client.info("memory")["used_memory"])
         t0 = time.perf_counter()
         with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
-            events = sum(pool.starmap(fill, [(_server.url, people, ndays, first, w)
-                                             for w in range(WORKERS)]))
+            events = sum(pool.starmap(fill, [(_server.url, people, ndays, first, w,
+                                              not args.no_tools) for w in range(WORKERS)]))
         secs = time.perf_counter() - t0
         stats = client.info("commandstats").get("cmdstat_evalsha", {})
         m1 = int(client.info("memory")["used_memory"])

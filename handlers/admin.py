@@ -1,4 +1,5 @@
-"""Admin configuration in Slack: open the modal, page through outcome kinds, save.
+"""Admin configuration in Slack: open the modal, page through outcome kinds, the rules
+against cheap outcomes and the sources of each tool, save.
 
 Authorization is checked when the modal opens and again on every submission, from
 ADMIN_USER_IDS, Slack's is_admin/is_owner and the configured admins list; nothing in
@@ -27,6 +28,7 @@ from bot.render.config_modal import (
     parse_page,
 )
 from bot.render.config_modal_rules import RULES_ACTION, RULES_CALLBACK, parse_rules, rules_view
+from bot.render.config_modal_tools import TOOLS_ACTION, TOOLS_CALLBACK, parse_tools, tools_view
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 from handlers.home import publish_home
@@ -149,7 +151,18 @@ def register(app: App, workspaces: Workspaces) -> None:
         new, errors = parse_rules(view["state"]["values"], deps.store.configs.load())
         finish(ack, deps, new, errors, user, view)
 
+    def submit_tools(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+        deps = workspaces.for_context(context)
+        user = body["user"]["id"]
+        refused = refusal(deps, user, view)
+        if refused:
+            ack(response_action="errors", errors=refused)
+            return
+        new, errors = parse_tools(view["state"]["values"], deps.store.configs.load())
+        finish(ack, deps, new, errors, user, view)
+
     app.view(MAIN_CALLBACK)(ack=submit_main, lazy=[after_save])
+    app.view(TOOLS_CALLBACK)(ack=submit_tools, lazy=[after_save])
     app.view(PAGE_CALLBACK)(ack=submit_page, lazy=[after_save])
     app.view(RULES_CALLBACK)(ack=submit_rules, lazy=[after_save])
 
@@ -161,6 +174,16 @@ def register(app: App, workspaces: Workspaces) -> None:
             return
         config, version = deps.store.configs.load_versioned()
         client.views_push(trigger_id=body["trigger_id"], view=rules_view(config, version))
+
+    @app.action(TOOLS_ACTION)
+    def open_tools(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
+        ack()
+        deps = workspaces.for_context(context)
+        if not deps.is_admin(body["user"]["id"]):
+            return
+        config, version = deps.store.configs.load_versioned()
+        client.views_push(trigger_id=body["trigger_id"],
+                          view=tools_view(config, deps.store.pulls.tool_sources(), version))
 
     @app.action("open_config")
     def open_from_home(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:

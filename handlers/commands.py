@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.boards.usage import person_usage
 from bot.boards.why import person_why, why_blocks
 from bot.core.periods import PERIODS
 from bot.render.blocks import (
@@ -25,6 +26,7 @@ from bot.render.blocks import (
     me_blocks,
     shared_board_blocks,
 )
+from bot.render.usage_blocks import build_usage_blocks
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 from bot.slack.board_chart import chart_for_reply, forget_board_chart
@@ -125,7 +127,9 @@ def register(app: App, workspaces: Workspaces) -> None:
             return
         if action == "me":
             pb = deps.leaderboards.period_board(period, viewer=viewer)
-            why = why_blocks(person_why(deps.store, pb.config, pb.bucket, viewer))
+            why = (build_usage_blocks(person_usage(deps.store, pb.bucket, viewer),
+                                      f"Where your tokens went {pb.label}")
+                   + why_blocks(person_why(deps.store, pb.config, pb.bucket, viewer)))
             respond(blocks=me_blocks(pb, viewer, why), text=f"Your numbers · {pb.title}",
                     response_type="ephemeral", replace_original=False)
             return

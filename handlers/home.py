@@ -10,11 +10,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.boards.rings import ring_note
+from bot.boards.usage import person_usage
 from bot.boards.why import person_why, why_blocks
 from bot.connectors.status import status_lines
 from bot.intake.scoring import recent_changes
 from bot.render.blocks import ago, code_span, escape, fmt_number, home_view
 from bot.render.claim_blocks import claim_blocks
+from bot.render.usage_blocks import build_usage_blocks
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 from bot.slack.digest_schedule import current_schedule
@@ -70,6 +72,8 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
     week = boards[HOME_PERIODS.index("week")]
     why = why_blocks(person_why(deps.store, config, week.bucket, user_id),
                      title="How your outcome points were made this week")
+    why = build_usage_blocks(person_usage(deps.store, week.bucket, user_id),
+                             "Where your tokens went this week") + why
     why = team_home_blocks(deps, user_id, config) + why  # TEAMS: the person's teams
     token = home_token_blocks(deps, user_id)
 

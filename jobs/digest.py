@@ -23,6 +23,7 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.boards.usage import org_usage
 from bot.core.agreement import MIN_TO_COMPARE, spearman
 from bot.core.config import BoardConfig
 from bot.core.periods import day_bucket, week_bucket
@@ -93,7 +94,8 @@ class DigestRunner:
         data = DigestData(day=day, day_board=day_board,
                           previous_rho=self._rho_of(day - timedelta(days=1), config, hidden),
                           week_rho=quotable_rho(self._week_to_date(day, config, hidden)),
-                          changes=self._changes(day))
+                          changes=self._changes(day),
+                          tools=org_usage(self.deps.store, [day]))
         shown = chart_people(board.raw, board.outcome, config.board_size)
         names = self.deps.directory.names(digest_people(data))
         blocks, text = digest_blocks(data, names)

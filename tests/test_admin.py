@@ -1183,3 +1183,42 @@ def test_the_rules_against_cheap_outcomes_page(admin_app: App) -> None:
                                 "incident self fraction 0.1 → 0"]
     bad = submit(admin_app, page, ADMIN, {"ticket_unlinked_fraction": "1.5"}).json()
     assert list(bad["errors"]) == ["ticket_unlinked_fraction"]
+
+
+@pytest.mark.slow
+def test_the_sources_of_each_tool_page(admin_app: App) -> None:
+    stub, store = admin_app.stub, admin_app.deps.store
+    store.pulls.claim_tool("claude_code", "otlp")  # OpenTelemetry was heard first
+    admin_app.command("config", user_id=ADMIN, name="open")
+    [view] = wait_for(lambda: opened_views(stub))
+    [button] = [b for b in view["blocks"] if b.get("block_id") == "tool_sources"]
+    assert button["elements"][0]["action_id"] == "config_open_tools"
+    click = block_actions(ADMIN, "config_open_tools", "tools", "tool_sources", view=view)
+    assert admin_app.slack(click).status == 200
+    [page] = wait_for(lambda: opened_views(stub, "views.push"))
+    assert page["callback_id"] == "config_tools"
+    assert check_view_limits(page) == ["source:claude_code", "source:copilot",
+                                       "source:cursor", "source:openai"]
+    claude = next(b for b in page["blocks"] if b.get("block_id") == "source:claude_code")
+    assert claude["element"]["initial_option"]["text"]["text"] == (
+        "First heard from (currently: OpenTelemetry)")
+    answer = submit(admin_app, page, ADMIN, {"source:claude_code": "claude-code"})
+    assert (answer.status, answer.body) == (200, b"")
+    assert store.configs.load().tool_sources == {"claude_code": "claude-code"}
+    [entry, *_] = store.configs.history()
+    assert entry["changes"] == [
+        "claude_code counts from claude-code (was the source first heard from)"]
+    # /ingest's Claude Code usage is now left out, other tools' counted
+    ts = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    answer = admin_app.ingest([
+        {"id": "cc", "type": "usage", "user": "U0ANA", "ts": ts, "tool": "Claude Code",
+         "tokens": 10},
+        {"id": "mc", "type": "usage", "user": "U0ANA", "ts": ts, "tool": "meshclaw",
+         "tokens": 5}]).json()
+    assert answer["accepted"] == 1 and [r["id"] for r in answer["rejected"]] == ["cc"]
+    assert "counts from the Claude Code Analytics API, not from /ingest" in (
+        answer["rejected"][0]["error"])
+    again = submit(admin_app, page, ADMIN, {"source:claude_code": "first",
+                                            "source:cursor": "cursor"})
+    assert (again.status, again.body) == (200, b"") and store.configs.load().tool_sources == {
+        "cursor": "cursor"}

@@ -30,6 +30,11 @@ def people(stub) -> None:
     stub.add_user("U0BOB", real_name="Bob")  # Bob's email is unknown to Slack
 
 
+def tool_fields(day: dict[str, float]) -> dict[str, float]:
+    """The per-tool and per-model fields of a day (bot.core.tools)."""
+    return {k: v for k, v in day.items() if k[:2] in ("t:", "c:", "m:")}
+
+
 def board(deps: Deps, metric: str, bucket: Bucket, who: str) -> float | None:
     return deps.store.r.zscore(deps.store.keys.board(metric, bucket), who)
 
@@ -528,23 +533,38 @@ def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) ->
         assert result.ok and result.rows == 1
     assert deps.store.reads.day_counts(D1, "U0ANA")["tokens"] == 20
     assert deps.store.reads.day_counts(D1, "U0ANA")["cost"] == pytest.approx(1.0)
+    # per tool and per model: (1, 2, 3, 4) halves to 0+1+1+2 sonnet, 1+1+2+2 opus; (10, 0,
+    # 0, 0) to 5 and 5
+    assert tool_fields(deps.store.reads.day_counts(D1, "U0ANA")) == {
+        "t:cc": 20, "c:cc": 10_000, "m:sonnet": 4 + 5, "m:opus": 6 + 5}
+    corrected = [{"data": [claude_record(D1, (2, 0, 0, 0), 10, email="ana@example.com")],
+                  "has_more": False, "next_page": None}]
+    assert run_import(deps.store, deps.identities, "claude-code", json.dumps(corrected)).ok
+    assert tool_fields(deps.store.reads.day_counts(D1, "U0ANA")) == {  # replaced, not added
+        "t:cc": 2, "c:cc": 1_000, "m:sonnet": 1, "m:opus": 1}
+    assert deps.store.reads.tool_totals([D1]) == {"t:cc": 2, "c:cc": 1_000}
 
     cursor_report = [{"data": [{"date": ms(D2), "email": "ana@example.com",
                                 "chatRequests": 4}]},
                      {"usageEvents": [{"timestamp": str(ms(D2) + 5), "userEmail":
-                                       "ana@example.com", "tokenUsage": {"inputTokens": 7,
-                                                                         "totalCents": 3}}],
+                                       "ana@example.com", "model": "gpt-5",
+                                       "tokenUsage": {"inputTokens": 7, "totalCents": 3}}],
                       "pagination": {"hasNextPage": False}}]
     assert run_import(deps.store, deps.identities, "cursor", json.dumps(cursor_report)).ok
     assert (deps.store.reads.day_counts(D2, "U0ANA")["tokens"],
             deps.store.reads.day_counts(D2, "U0ANA")["requests"]) == (7, 4)
+    assert tool_fields(deps.store.reads.day_counts(D2, "U0ANA")) == {
+        "t:cu": 7, "c:cu": 300, "m:gpt-5": 7}
 
     openai_report = {"users": {"data": [{"id": "u1", "email": "ana@example.com"}]},
                      "usage": [{"data": [{"start_time": ms(D3) // 1000, "results": [
-                         {"user_id": "u1", "input_tokens": 30, "output_tokens": 3,
+                         {"user_id": "u1", "model": "gpt-4o-2024-08-06",
+                          "input_tokens": 30, "output_tokens": 3,
                           "input_cached_tokens": 20, "num_model_requests": 1}]}]}]}
     assert run_import(deps.store, deps.identities, "openai", json.dumps(openai_report)).ok
     assert deps.store.reads.day_counts(D3, "U0ANA")["tokens"] == 33
+    assert tool_fields(deps.store.reads.day_counts(D3, "U0ANA")) == {"t:oa": 33,
+                                                                     "m:gpt-4o": 33}
     broken = run_import(deps.store, deps.identities, "openai", "{not json")
     assert not broken.ok and "cannot be read as a openai report" in broken.error
 

@@ -52,13 +52,13 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def seed(deps: Deps, at: datetime, people: dict[str, tuple[int, dict[str, int]]],
-         prefix: str = "") -> None:
-    """people: user -> (tokens, {outcome kind: count}), all reported at `at`."""
+         prefix: str = "", tool: str = "t") -> None:
+    """people: user -> (tokens, {outcome kind: count}), all reported at `at` by `tool`."""
     reports: list[tuple[UsageReport | OutcomeReport, str]] = []
     for user, (tokens, outcomes) in people.items():
         if tokens:
             reports.append((UsageReport(id=f"{prefix}u-{user}-{at.isoformat()}", type="usage",
-                                        user=user, ts=at, tool="t", tokens=tokens), user))
+                                        user=user, ts=at, tool=tool, tokens=tokens), user))
         for kind, count in outcomes.items():
             reports.append((OutcomeReport(id=f"{prefix}o-{user}-{kind}-{at.isoformat()}",
                                           type="outcome", user=user, ts=at, kind=kind,
@@ -289,6 +289,22 @@ def test_a_day_without_reports_posts_a_short_no_activity_line(settings, redis_cl
     assert "no " in line.lower() and "reported" in line.lower() and len(line) < 200
     assert "Gil" not in json.dumps(post["blocks"]) and "ρ" not in line
     assert stub.uploads() == {} and stub.calls("files.getUploadURLExternal") == []
+
+
+def test_the_digest_splits_the_days_usage_by_tool(settings, redis_client, stub) -> None:
+    deps = make_deps(settings, redis_client)
+    seed(deps, local(DAY, 9), {"U0ANA": (400_000, {}), "U0BEN": (220_000, {})},
+         tool="claude_code")
+    seed(deps, local(DAY, 10), {"U0ANA": (250_000, {})}, tool="Cursor")
+    seed(deps, local(DAY, 11), {"U0CAI": (130_000, {"pr_merged": 1})}, tool="copilot")
+    seed(deps, local(DAY - timedelta(days=1), 12), {"U0DEV": (900_000, {})}, tool="codex")
+    assert DigestRunner(deps).run(DAY).status == "posted"
+    [post] = posts(stub)
+    [line] = [t for t in section_texts(post) if "Usage by tool" in t]
+    # 620k of 1M tokens by Claude Code, 250k by Cursor, 130k by Copilot; Codex was the
+    # day before
+    assert line == "*Usage by tool:* Claude Code 62%, Cursor 25%, Copilot 13%"
+    assert sum(int(p) for p in re.findall(r"(\d+)%", line)) == 100
 
 
 # Five people on one day: tokens A > B > C > D > E; points C 15 (9 PRs), E 10 (4 PRs),

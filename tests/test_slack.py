@@ -131,6 +131,40 @@ def test_me_shows_only_the_callers_numbers(app: App) -> None:
     assert "Other Person" not in text and "U0OTHER" not in text
 
 
+def test_me_and_app_home_show_where_the_tokens_went(app: App) -> None:
+    """Claude Code's 1,000 tokens over /ingest, Cursor's 500 from its Admin API's daily
+    row: both, with their shares of the person's tokens, on /leaderboard me and App Home."""
+    from bot.connectors.runner import PullResult, record_rows
+    from bot.sources import cursor
+
+    answer = app.ingest([{"id": "cc-1", "type": "usage", "user": "U0TOOLS", "ts": TS,
+                          "tool": "claude_code", "tokens": 1000, "cost_usd": 0.5,
+                          "model": "claude-opus-4-5-20251101"}]).json()
+    assert answer["accepted"] == 1, answer
+    app.deps.identities.link("U0TOOLS", "email:tools@example.com")
+    record_rows(app.deps.store, app.deps.identities, "cursor", [cursor.event_row({
+        "userEmail": "tools@example.com", "timestamp": int(NOW.timestamp() * 1000),
+        "model": "gpt-5", "tokenUsage": {"inputTokens": 500, "totalCents": 10}})],
+        PullResult("cursor"))
+    app.command("me today", user_id="U0TOOLS", name="tools")
+    text = response_text(wait_for(lambda: app.stub.responses("tools"))[0])
+    assert "Where your tokens went today" in text
+    assert "• Claude Code: 1,000 tokens (67%) · $0.50" in text
+    assert "• Cursor: 500 tokens (33%) · $0.10" in text
+    assert "`opus-4-5` 1,000 tokens (67%), `gpt-5` 500 tokens (33%)" in text
+
+    event = {"type": "app_home_opened", "user": "U0TOOLS", "channel": "D0T", "tab": "home",
+             "event_ts": "1732440000.000301"}
+    assert app.slack(event_body(event, event_id="EvTools"),
+                     content_type="application/json").status == 200
+    call = wait_for(lambda: app.stub.calls("views.publish"))[0]
+    view = call.args["view"] if isinstance(call.args["view"], dict) \
+        else json.loads(call.args["view"])
+    home = json.dumps(view, ensure_ascii=False)
+    assert "Where your tokens went this week" in home
+    assert "• Claude Code: 1,000 tokens (67%)" in home and "• Cursor: 500 tokens (33%)" in home
+
+
 def test_names_are_cached_and_escaped(app: App) -> None:
     app.stub.add_user("U0EVIL", display_name="<!channel> & <@U0BOSS>")
     seed(app, {"U0EVIL": (100, 0)})

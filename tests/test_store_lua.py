@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import tools
 from bot.core.counts import DAY_CODES
 from bot.store import lua
 from bot.store.lua import INCLUDE, load, source
@@ -54,6 +55,8 @@ def test_constants_in_the_lua_agree_with_python() -> None:
     names = ", ".join(f"{code} = '{name}'" for name, code in DAY_CODES.items())
     assert f"local DAY_CODES = {{{codes}}}" in day
     assert f"local DAY_NAMES = {{{names}}}" in day
+    assert f"local COST_UNIT = {tools.COST_UNIT}\n" in day
+    assert f"local MAX_MODELS = {tools.MAX_MODELS}\n" in source("common/event.lua")
 
 
 def test_every_script_loads_into_redis(redis_client) -> None:

@@ -191,8 +191,13 @@ def describe_changes(old: BoardConfig, new: BoardConfig) -> list[str]:
                  "sharing_enabled", "digest_enabled", "digest_channel", "digest_time",
                  "timezone", "admins",
                  "token_types", "claude_code_usage", "codex_usage", *RULE_FIELDS,
-                 "tool_sources", "team_usergroups", "team_digest_channels"):
+                 "team_usergroups", "team_digest_channels"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             changes.append(f"{name.replace('_', ' ')} {_fmt(a)} → {_fmt(b)}")
+    first = "the source first heard from"
+    for tool in sorted(old.tool_sources.keys() | new.tool_sources.keys()):
+        a, b = old.tool_sources.get(tool), new.tool_sources.get(tool)
+        if a != b:
+            changes.append(f"{tool} counts from {b or first} (was {a or first})")
     return changes

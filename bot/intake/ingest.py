@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
+from bot.core.config import BoardConfig
+from bot.core.tools import MULTI_SOURCE, tool_key
 from bot.intake.count import Counted, count
 from bot.intake.identities import Identities, for_owner
+from bot.intake.tool_sources import LABELS, counts, first_heard
 from bot.sources.reports import (
     MAX_EVENTS,
     OutcomeReport,
@@ -82,7 +85,11 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     Every event that is not counted and not a duplicate is in `rejected`, with its index
     and why. Redis errors and LookupUnavailable (Slack cannot map emails right now)
     propagate before anything is counted (the caller answers 503), and so does
-    ScoringChanged once every event that could be counted has been."""
+    ScoringChanged once every event that could be counted has been.
+
+    Usage of a tool that another source counts (`tool_sources`: the configuration's
+    choice, else the source first heard from) is valid but not counted: it is in
+    `rejected` with that reason, so nothing counts twice."""
     now = now or datetime.now(UTC)
     result = Counted()
     config, version = store.configs.load_versioned()
@@ -94,6 +101,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
                 known_kinds=frozenset(config.outcomes), owner=owner)))
         except ReportError as exc:
             result.reject(str(exc), index)
+    checked = held_elsewhere(store, config, checked, result)
     # Every email of the batch at once (concurrent lookups); LookupUnavailable propagates
     # before anything is counted, so the sender's retry of the whole batch loses nothing.
     emails = [(i, r) for i, r in checked if not r.user]
@@ -116,3 +124,26 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
         result.reject(f"outcome kind {getattr(reports[index], 'kind', '')!r} was just "
                       "removed by an admin", index)
     return result
+
+
+def held_elsewhere(store: Store, config: BoardConfig,
+                   checked: list[tuple[int, UsageReport | OutcomeReport]],
+                   result: Counted) -> list[tuple[int, UsageReport | OutcomeReport]]:
+    """`checked` without the usage reports of tools another source counts, each of those
+    rejected with the reason. Asked once per tool and batch (`tool_sources.counts` caches
+    the source first heard from), never once per event."""
+    ours: dict[str, bool] = {}
+    kept = []
+    for index, report in checked:
+        tool = tool_key(report.tool) if isinstance(report, UsageReport) else ""
+        if tool in MULTI_SOURCE:
+            if tool not in ours:
+                ours[tool] = counts(store, config, tool, "ingest")
+            if not ours[tool]:
+                holder = config.tool_sources.get(tool) or first_heard(store, tool) or "?"
+                result.reject(f"{tool} usage counts from {LABELS.get(holder, holder)}, not "
+                              "from /ingest (tool_sources), so nothing counts twice: valid, "
+                              "not counted", index)
+                continue
+        kept.append((index, report))
+    return kept

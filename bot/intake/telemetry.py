@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from bot.core.config import SUBSET_TOKEN_TYPES, BoardConfig
 from bot.core.counts import Usage
 from bot.core.identity import CURSOR, EMAIL, OTEL, IdentityError, normalize
+from bot.core.tools import usage_fields as tool_fields
 from bot.core.window import outside_window
 from bot.intake.count import Counted, count
 from bot.intake.identities import Identities, for_owner
@@ -61,14 +62,18 @@ def identity_of(attributes: dict[str, str]) -> str | None:
 def usage_fields(point: Point, config: BoardConfig) -> tuple[tuple[str, float], ...]:
     """Day-hash fields the point adds to, per unit of its value: a token type's own field
     always, and "tokens" for the types in `config.token_types` (never for a type that is
-    part of another, SUBSET_TOKEN_TYPES)."""
+    part of another, SUBSET_TOKEN_TYPES); tokens and cost also per tool, and tokens per
+    model (`bot.core.tools`)."""
     if point.quantity == "tokens":
         kind = point.token_type or "input"
         fields: list[tuple[str, float]] = [(f"{kind}_tokens", 1.0)]
         if kind in config.token_types and kind not in SUBSET_TOKEN_TYPES:
             fields.append(("tokens", 1.0))
+            fields += tool_fields(point.tool, tokens=1.0, model=point.model)
         return tuple(fields)
-    if point.quantity in ("cost", "sessions", "requests"):
+    if point.quantity == "cost":
+        return (("cost", 1.0), *tool_fields(point.tool, cost=1.0))
+    if point.quantity in ("sessions", "requests"):
         return ((point.quantity, 1.0),)
     if point.quantity.startswith("activity:"):
         return ((f"a:{point.quantity.split(':', 1)[1]}", 1.0),)

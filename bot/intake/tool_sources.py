@@ -1,8 +1,11 @@
 """One source per tool: when a tool's usage arrives by several sources (Claude Code over
-OpenTelemetry and from the Claude Code Analytics API), only one of them counts.
+OpenTelemetry, from the Claude Code Analytics API and over /ingest), only one of them
+counts.
 
-The configuration names it (`tool_sources`); otherwise the first source heard from for
-that tool keeps it (recorded once in Redis, shown to admins on App Home)."""
+The configuration names it (`tool_sources`, chosen in the configuration modal's page of
+`bot.render.config_modal_tools`); otherwise the first source heard from for that tool keeps
+it (recorded once in Redis, shown to admins on App Home). The tools and their sources:
+`bot.core.tools.MULTI_SOURCE`."""
 
 from __future__ import annotations
 

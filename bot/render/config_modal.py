@@ -1,7 +1,8 @@
 """The admin configuration modal: Block Kit out, validated BoardConfig back in. Pure.
 
 Stable block ids: `raw_metric`, `token_types`, `claude_code_usage`, `codex_usage`,
-`weight:<kind>`, `cap:<kind>`, `transform:<kind>`, `pr_small_lines`, `pr_small_fraction`,
+`tool_sources` (a button pushing `bot.render.config_modal_tools`), `weight:<kind>`,
+`cap:<kind>`, `transform:<kind>`, `pr_small_lines`, `pr_small_fraction`,
 `pr_self_merge_fraction`, `rules` (a button pushing `bot.render.config_modal_rules`), `new_kind`,
 `remove_kinds`, `digest_channel`,
 `digest_time`, `timezone`, `board_size`, `digest_enabled`, `display`, `flags`, `sharing`,
@@ -133,6 +134,9 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
         block_id="codex_usage", label="Codex tokens come from",
         element=RadioButtonsElement(action_id="value", options=codex_options, initial_option=next(
             o for o in codex_options if o.value == config.codex_usage))))
+    blocks.append(ActionsBlock(block_id="tool_sources", elements=[ButtonElement(
+        action_id="config_open_tools", value="tools",
+        text="Which source counts each tool (Claude Code, Copilot, Cursor, OpenAI) →")]))
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(
         text="*Outcome kinds.* Points per person per day = weight × transform(min(count, "
              "cap)). Favour outcomes that are hard to fake; cap the trivial ones."))]

@@ -19,10 +19,12 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.boards.leaderboard import PeriodBoard
+from bot.boards.usage import UsageSummary
 from bot.core.agreement import MIN_TO_COMPARE, agreement_strength, agreement_summary
 from bot.core.ranking import Row
 from bot.render.blocks import board_columns, escape, fmt_move, mrkdwn, person_label
 from bot.render.chart import CLIMB, chart_people, classify
+from bot.render.usage_blocks import usage_by_tool
 
 MOVES_SHOWN = 3
 EFFICIENCY_SHOWN = 3
@@ -38,6 +40,7 @@ class DigestData:
     week_rho: float | None
     """ρ of the week to date, None when it is not quoted (as `previous_rho`)."""
     changes: list[str] = field(default_factory=list)  # configuration changes to mention
+    tools: UsageSummary | None = None  # the org's usage that day split by tool
 
     @property
     def active(self) -> bool:
@@ -140,6 +143,9 @@ def digest_blocks(data: DigestData, names: Mapping[str, str]) -> tuple[list[dict
     extra.append(f"*High usage, no outcomes:* {flagged} {people} "
                  "(not named here; admins can review them in `/leaderboard`).")
     blocks.append(SectionBlock(text=mrkdwn(text="\n".join(extra))))
+    split = usage_by_tool(data.tools) if data.tools else None
+    if split:
+        blocks.append(SectionBlock(text=mrkdwn(text=split[:3000])))
     blocks += _changes_blocks(data)
     blocks.append(ContextBlock(elements=[mrkdwn(
         text="↑/↓: places gained or lost when ranked by outcomes instead of usage. "

@@ -7,6 +7,8 @@ Per record: `date` (`YYYY-MM-DD` or `YYYY-MM-DDT00:00:00Z`), `actor` (a user's
 `model_breakdown[]` with `tokens` {input, output, cache_read, cache_creation} and
 `estimated_cost` {currency, amount in cents}, and `core_metrics` (sessions, lines,
 commits and pull requests by Claude Code: kept as usage-side activity, never outcomes).
+Tokens and cost are also kept as Claude Code's, and tokens per model
+(`bot.core.tools`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.core.tools import model_fields, usage_fields
 from bot.sources.daily import (
     DailyRow,
     Parsed,
@@ -26,6 +29,7 @@ from bot.sources.daily import (
 )
 
 SOURCE = "claude-code"
+TOOL = "claude_code"
 TOKEN_TYPES = ("input", "output", "cache_read", "cache_creation")
 
 
@@ -42,19 +46,28 @@ def row_of(record: Any) -> DailyRow:
     day = day_of(record.get("date"))
     tokens = {t: 0.0 for t in TOKEN_TYPES}
     cents = 0.0
+    per_model: dict[str, float] = {}
     breakdown = record.get("model_breakdown") or []
     if not isinstance(breakdown, list):
         raise RowError("model_breakdown is not a list")
     for model in breakdown:
+        model_tokens = 0.0
         for kind in TOKEN_TYPES:
-            tokens[kind] += count(model, "tokens", kind)
+            amount = count(model, "tokens", kind)
+            tokens[kind] += amount
+            model_tokens += amount
+        name = model.get("model") if isinstance(model, dict) else None
+        if isinstance(name, str) and name.strip():
+            per_model[name] = per_model.get(name, 0.0) + model_tokens
         cost = model.get("estimated_cost") if isinstance(model, dict) else None
         if isinstance(cost, dict) and str(cost.get("currency", "USD")).upper() != "USD":
             raise RowError(f"estimated_cost is in {cost.get('currency')!r}, not USD")
         cents += count(model, "estimated_cost", "amount")
     core = record.get("core_metrics") or {}
-    return DailyRow(who, day, fields(
-        tokens=sum(tokens.values()), cost=cents / 100,
+    total = sum(tokens.values())
+    per_tool = usage_fields(TOOL, tokens=total, cost=cents / 100)
+    return DailyRow(who, day, (*fields(
+        tokens=total, cost=cents / 100,
         input_tokens=tokens["input"], output_tokens=tokens["output"],
         cache_read_tokens=tokens["cache_read"],
         cache_creation_tokens=tokens["cache_creation"],
@@ -62,7 +75,8 @@ def row_of(record: Any) -> DailyRow:
         a_lines_added=count(core, "lines_of_code", "added"),
         a_lines_removed=count(core, "lines_of_code", "removed"),
         a_commits=count(core, "commits_by_claude_code"),
-        a_pull_requests=count(core, "pull_requests_by_claude_code")))
+        a_pull_requests=count(core, "pull_requests_by_claude_code")),
+        *per_tool, *model_fields(per_model)))
 
 
 def parse_page(page: Any, where: str = "page") -> tuple[Parsed, str | None]:

@@ -13,7 +13,7 @@ output_tokens_sum}. What counts:
 - sessions: `totals_by_cli.session_count`; activity: accepted generations, lines added
   and deleted.
 
-Copilot reports no cost per person.
+Copilot reports no cost per person. Tokens are also kept as Copilot's (`bot.core.tools`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.core.tools import usage_fields
 from bot.sources.daily import DailyRow, Parsed, RowError, count, day_of, fields, identity, merge
 
 SOURCE = "copilot"
+TOOL = "copilot"
 
 
 def row_of(record: Any) -> DailyRow:
@@ -33,7 +35,7 @@ def row_of(record: Any) -> DailyRow:
     day = day_of(record.get("day"))
     prompt = count(record, "totals_by_cli", "token_usage", "prompt_tokens_sum")
     output = count(record, "totals_by_cli", "token_usage", "output_tokens_sum")
-    return DailyRow(who, day, fields(
+    return DailyRow(who, day, (*fields(
         tokens=prompt + output, input_tokens=prompt, output_tokens=output,
         requests=(count(record, "user_initiated_interaction_count")
                   + count(record, "code_generation_activity_count")
@@ -41,7 +43,8 @@ def row_of(record: Any) -> DailyRow:
         sessions=count(record, "totals_by_cli", "session_count"),
         a_code_acceptances=count(record, "code_acceptance_activity_count"),
         a_lines_added=count(record, "loc_added_sum"),
-        a_lines_removed=count(record, "loc_deleted_sum")))
+        a_lines_removed=count(record, "loc_deleted_sum")),
+        *usage_fields(TOOL, tokens=prompt + output)))
 
 
 def records(text: str) -> list[tuple[str, Any]]:

@@ -10,7 +10,8 @@
   {hasNextPage}: tokens (the four types) and cost are added up per person and UTC day.
 
 A person's day is one row made of both answers, so the window's every page is read
-before its rows are counted.
+before its rows are counted. Tokens and cost are also kept as Cursor's, and tokens per
+model (an event's `model`; `bot.core.tools`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.core.tools import usage_fields
 from bot.sources.daily import (
     DailyRow,
     Parsed,
@@ -30,6 +32,7 @@ from bot.sources.daily import (
 )
 
 SOURCE = "cursor"
+TOOL = "cursor"
 MAX_DAYS = 30  # the API's longest window
 
 
@@ -51,10 +54,13 @@ def event_row(event: Any) -> DailyRow:
     day = day_of_epoch_ms(event.get("timestamp"))
     inp, out, write, read = (count(event, "tokenUsage", name) for name in (
         "inputTokens", "outputTokens", "cacheWriteTokens", "cacheReadTokens"))
-    return DailyRow(who, day, fields(tokens=inp + out + write + read, input_tokens=inp,
-                                     output_tokens=out, cache_creation_tokens=write,
-                                     cache_read_tokens=read,
-                                     cost=count(event, "tokenUsage", "totalCents") / 100))
+    cost = count(event, "tokenUsage", "totalCents") / 100
+    model = event.get("model")
+    return DailyRow(who, day, (*fields(tokens=inp + out + write + read, input_tokens=inp,
+                                       output_tokens=out, cache_creation_tokens=write,
+                                       cache_read_tokens=read, cost=cost),
+                               *usage_fields(TOOL, tokens=inp + out + write + read, cost=cost,
+                                             model=model if isinstance(model, str) else None)))
 
 
 def parse_daily(answer: Any, where: str = "daily-usage-data") -> Parsed:

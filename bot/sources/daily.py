@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from bot.core.identity import IdentityError, normalize
+from bot.core.tools import capped
 
 DAY_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(T00:00:00(\.0+)?(Z|\+00:00))?$")
 
@@ -98,10 +99,11 @@ def fields(**amounts: float) -> tuple[tuple[str, float], ...]:
 
 def merge(rows: Iterable[DailyRow]) -> list[DailyRow]:
     """One row per identity and day: a source that reports someone's day in several
-    records (per terminal, per model) adds them up, so the day's row is the whole day."""
+    records (per terminal, per model) adds them up, so the day's row is the whole day
+    (with no more models than a person-day keeps: `bot.core.tools.capped`)."""
     merged: dict[tuple[str, date], dict[str, float]] = {}
     for row in rows:
         totals = merged.setdefault((row.identity, row.day), {})
         for name, amount in row.fields:
             totals[name] = totals.get(name, 0.0) + amount
-    return [DailyRow(who, day, tuple(totals.items())) for (who, day), totals in merged.items()]
+    return [DailyRow(who, day, tuple(capped(totals))) for (who, day), totals in merged.items()]

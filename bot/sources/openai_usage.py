@@ -9,7 +9,8 @@
 Tokens are `input_tokens + output_tokens`: cached input is already inside
 `input_tokens`, so it is never added again. A user the users list does not know is the
 identity `openai-user:ID`; usage with no user (API keys used by services) is rejected
-with that reason.
+with that reason. Tokens are also kept as OpenAI's, and per model (a result's `model`,
+`group_by=model`; `bot.core.tools`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.tools import usage_fields
 from bot.sources.daily import DailyRow, Parsed, RowError, count, fields, identity, merge
 
 SOURCE = "openai"
+TOOL = "openai"
 
 
 def user_emails(page: Any) -> tuple[dict[str, str], str | None]:
@@ -46,9 +49,12 @@ def result_row(result: Any, day_start: Any, emails: dict[str, str]) -> DailyRow:
     who = (identity("email", emails[user]) if user in emails
            else identity("openai-user", str(user)))
     inp, out = count(result, "input_tokens"), count(result, "output_tokens")
-    return DailyRow(who, day, fields(tokens=inp + out, input_tokens=inp, output_tokens=out,
-                                     cache_read_tokens=count(result, "input_cached_tokens"),
-                                     requests=count(result, "num_model_requests")))
+    model = result.get("model")
+    return DailyRow(who, day, (*fields(tokens=inp + out, input_tokens=inp, output_tokens=out,
+                                       cache_read_tokens=count(result, "input_cached_tokens"),
+                                       requests=count(result, "num_model_requests")),
+                               *usage_fields(TOOL, tokens=inp + out,
+                                             model=model if isinstance(model, str) else None)))
 
 
 def parse_page(page: Any, emails: dict[str, str], where: str = "page"

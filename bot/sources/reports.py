@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from bot.core.counts import Outcome, Usage, fingerprint
+from bot.core.tools import usage_fields
 from bot.core.window import outside_window
 from bot.sources.strict_json import OutOfRange
 
@@ -118,6 +119,7 @@ class UsageReport(_Report):
     input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS_PER_REPORT)
     output_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS_PER_REPORT)
     requests: int = Field(default=1, ge=0, le=1_000_000)
+    model: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 class OutcomeReport(_Report):
@@ -227,12 +229,15 @@ def describe(exc: ValidationError) -> str:
 def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
     """The fingerprint of a wire report's content, its id left out."""
     content = report.model_dump(mode="json", exclude={"id"})
+    if content.get("model", "") is None:  # as before `model` was a field: same fingerprint
+        del content["model"]
     return fingerprint(sorted(content.items()))
 
 
 def usage_from_report(report: UsageReport) -> Usage:
     """A usage report in the counting model: tokens, cost and requests (the raw boards'
-    fields) and the token types it gives."""
+    fields), the token types it gives, and its tokens and cost per tool and model
+    (`bot.core.tools`)."""
     fields: list[tuple[str, float]] = [("tokens", report.tokens),
                                        ("cost", float(report.cost_usd)),
                                        ("requests", report.requests)]
@@ -240,6 +245,8 @@ def usage_from_report(report: UsageReport) -> Usage:
         fields.append(("input_tokens", report.input_tokens))
     if report.output_tokens:
         fields.append(("output_tokens", report.output_tokens))
+    fields += usage_fields(report.tool, tokens=report.tokens, cost=float(report.cost_usd),
+                           model=report.model)
     return Usage(id=report.id, ts=report.ts, fields=tuple(fields),
                  fingerprint=report_fingerprint(report))
 

@@ -61,6 +61,7 @@ class _UsageGroup:
 
     keys: EventKeys
     head: EventArgs
+    tools: str  # the org's per-tool totals of the day
     parts: list[UsagePart] = field(default_factory=list)
 
 
@@ -105,7 +106,8 @@ class Counting:
                 if at is None:
                     group = _UsageGroup(event_keys(keys, day, who, ids, config.raw_metric,
                                                    "tokens"),
-                                        self._head(who, day, version, "-", now))
+                                        self._head(who, day, version, "-", now),
+                                        keys.tool_totals(day))
                     groups[(who, day)] = at = len(slots)
                     slots.append((USAGE, group, []))
                 _, group, indices = slots[at]
@@ -122,7 +124,8 @@ class Counting:
                 field=field_name, count=event.count, kind=event.kind,
                 rules=scoring_rules(config, event.kind), digest=id_digest(event.id))
             slots.append((OUTCOME, call, [index]))
-        calls = [(script, usage_call(keys=what.keys, head=what.head, parts=what.parts)
+        calls = [(script, usage_call(keys=what.keys, head=what.head, parts=what.parts,
+                                          tools=what.tools)
                   if isinstance(what, _UsageGroup) else what) for script, what, _ in slots]
         answers = self._run(calls)
         statuses = [0] * len(events)

@@ -126,7 +126,7 @@ class EventArgs:
 
 @dataclass(frozen=True)
 class UsagePart:
-    """One usage report of a usage call: its marker key (KEYS[25 + p]) and its ARGV."""
+    """One usage report of a usage call: its marker key (KEYS[26 + p]) and its ARGV."""
 
     marker: str
     kind: str            # 'd' one-off or delta, 'c' cumulative series, 'r' vendor's daily row
@@ -138,15 +138,16 @@ class UsagePart:
 
 
 def usage_call(*, keys: EventKeys, head: EventArgs, parts: Sequence[UsagePart],
-               series_ttl: int = SERIES_TTL) -> Call:
-    """lua/usage.lua: several usage reports of one person (or identity) and day."""
+               tools: str, series_ttl: int = SERIES_TTL) -> Call:
+    """lua/usage.lua: several usage reports of one person (or identity) and day; `tools`
+    is the org's per-tool totals of that day (KEYS[26])."""
     args = [*head.as_list(), series_ttl, len(parts)]
     for part in parts:
         args += [part.kind, part.fingerprint, repr(float(part.value)), part.start, part.time,
                  len(part.fields)]
         for name, amount in part.fields:
             args += [name, repr(float(amount))]
-    return Call(keys.as_list() + [part.marker for part in parts], args)
+    return Call(keys.as_list() + [tools] + [part.marker for part in parts], args)
 
 
 def outcome_call(*, keys: EventKeys, head: EventArgs, field: str, count: int, kind: str,

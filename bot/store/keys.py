@@ -20,7 +20,11 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
                                       output_tokens, cache_read_tokens,
                                       cache_creation_tokens, sessions,
                                       a:<activity> (a tool's own claims, never points),
+                                      t:<tool>, c:<tool>, m:<model> (tokens and cost per
+                                      tool, tokens per model: bot/core/tools.py),
                                       o:<kind> (outcome counts; kept so scores can be rebuilt)
+    tb:{ws}:tools:<date>              the org's tokens and cost per tool that day (hash
+                                      t:<tool>/c:<tool> → amount; everyone's, mapped or not)
     tb:{ws}:z:<metric>:<scope>:<name> sorted set per period bucket; metric is tokens, cost,
                                       requests or points; scope d/w/m/a. cost and requests
                                       have d/w/m sets only while they are the raw metric
@@ -169,6 +173,11 @@ class Keys:
 
     def series(self, digest: str) -> str:
         return self.key("series", digest)
+
+    def tool_totals(self, day: date) -> str:
+        """The org's per-tool tokens and cost of one day (`t:<tool>`, `c:<tool>` →
+        amount, bot.core.tools), everyone's, mapped or not."""
+        return self.key("tools", day.isoformat())
 
     def vendor_row(self, row: str, day: date) -> str:
         """What a vendor's daily row (`source|identity`) last said for that day."""

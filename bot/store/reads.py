@@ -12,7 +12,7 @@ import numpy as np
 
 from bot.core.periods import ALL, Bucket, day_bucket
 from bot.core.ranking import Totals
-from bot.store.lua import Call, Script
+from bot.store.lua import Call, Script, run_pipeline
 from bot.store.workspace import WorkspaceRedis
 
 READ_CHUNK = 1000  # ZRANGE page: well under 1 ms of Redis time, far below the 10 ms budget
@@ -130,6 +130,32 @@ class Reads:
         """A person's raw counts of `day` (tokens, cost, …, o:<kind> outcome counts)."""
         pairs = DAY_READ.run(self.ws.r, day_read_call(days=self.ws.keys.days(day), user=user))
         return {pairs[i].decode(): float(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+
+    def summed_day_counts(self, days: Sequence[date], user: str) -> dict[str, float]:
+        """A person's raw counts added up over `days`: one pipeline of one read per day."""
+        def build(pipe) -> None:
+            for day in days:
+                DAY_READ.queue(pipe, day_read_call(days=self.ws.keys.days(day), user=user))
+
+        total: dict[str, float] = {}
+        for pairs in (run_pipeline(self.ws.r, build, (DAY_READ,)) if days else []):
+            for i in range(0, len(pairs), 2):
+                name = pairs[i].decode()
+                total[name] = total.get(name, 0.0) + float(pairs[i + 1])
+        return total
+
+    def tool_totals(self, days: Sequence[date]) -> dict[str, float]:
+        """The org's per-tool fields (`t:<tool>`, `c:<tool>`) added up over `days`: one
+        small hash a day, whatever the org's size."""
+        pipe = self.ws.r.pipeline(transaction=False)
+        for day in days:
+            pipe.hgetall(self.ws.keys.tool_totals(day))
+        total: dict[str, float] = {}
+        for found in pipe.execute() if days else []:
+            for name, amount in found.items():
+                key = name.decode()
+                total[key] = total.get(key, 0.0) + float(amount)
+        return total
 
     def has_counts(self) -> bool:
         """Anyone on the all-time tokens or points board."""

@@ -1,6 +1,8 @@
 -- Several usage reports of one person (or identity) and local day, in one call: each has
--- its own marker (an event id in KEYS[1], or a cumulative series' state KEYS[25 + p]) and
--- status; the day's counters and boards are written once for all that counted.
+-- its own marker (an event id in KEYS[1], or a cumulative series' state KEYS[26 + p]) and
+-- status; the day's counters and boards are written once for all that counted, and the
+-- per-tool fields (`t:`, `c:`: bot.core.tools) also to the org's tool totals of the day
+-- (KEYS[26], a small hash: field → amount), mapped or not.
 -- ARGV: 12 series state ttl, 13 number of parts, then per part: kind ('d' one-off or
 --       delta, 'c' cumulative, 'r' a vendor's daily row that replaces the previous one;
 --       its marker is the row's state), fingerprint, value, series start ('d': the event
@@ -13,7 +15,7 @@ local adds = {}
 local statuses = {}
 local pos, counted = 14, false
 for p = 1, tonumber(ARGV[13]) do
-  local key, kind, fp = KEYS[25 + p], ARGV[pos], ARGV[pos + 1]
+  local key, kind, fp = KEYS[26 + p], ARGV[pos], ARGV[pos + 1]
   local v, start, t, nf = tonumber(ARGV[pos + 2]), ARGV[pos + 3], ARGV[pos + 4],
                           tonumber(ARGV[pos + 5])
   local status, changes = 1, nil
@@ -79,6 +81,15 @@ for p = 1, tonumber(ARGV[13]) do
 end
 if not counted then return statuses end
 if adds.cost then adds.cost = math.floor(adds.cost * 1e12 + 0.5) / 1e12 end
+local org_tools = false
+for field, amount in pairs(adds) do
+  local prefix = string.sub(field, 1, 2)
+  if (prefix == 't:' or prefix == 'c:') and amount ~= 0 then
+    redis.call('HINCRBY', KEYS[26], field, string.format('%d', amount))
+    org_tools = true
+  end
+end
+if org_tools then redis.call('EXPIRE', KEYS[26], ARGV[3]) end
 local _, _, b = add_to_day(adds)
 if not mapped then
   keep_unmapped(board.tokens)

@@ -184,3 +184,46 @@ def test_when_slack_cannot_be_asked_nothing_of_the_batch_is_counted(
     with pytest.raises(LookupUnavailable):
         ingest_events(store, identities, batch, now=NOW)
     assert today(store) == {}
+
+
+# -- one source per tool (tool_sources) -------------------------------------------------
+
+
+def test_ingest_takes_a_tool_nobody_holds_and_counts_it(store: Store,
+                                                       identities: Identities) -> None:
+    result = ingest_events(store, identities, [usage("c1", tool="claude-code")], now=NOW)
+    assert result.counted == 1 and not result.rejected
+    assert store.pulls.tool_source("claude_code") == "ingest"
+    assert today(store) == {"U0ANA": (1000, 0)}
+
+
+def test_a_tool_another_source_holds_is_valid_but_not_counted(
+        store: Store, identities: Identities, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.pulls.claim_tool("cursor", "cursor")  # Cursor's Admin API was heard first
+    asked: list[str] = []
+    real = store.pulls.tool_source
+    monkeypatch.setattr(store.pulls, "tool_source", lambda tool: asked.append(tool) or real(tool))
+    events = [usage(f"cu{i}", tool=name, tokens=100) for i, name in
+              enumerate(["cursor", "Cursor", "cursor"] * 20)]
+    events.insert(1, usage("other", tool="meshclaw", tokens=7))
+    result = ingest_events(store, identities, events, now=NOW)
+    assert result.counted == 1 and today(store) == {"U0ANA": (7, 0)}
+    answer = rejected(events, result)
+    assert len(answer) == 60 and {a["index"] for a in answer} == set(range(len(events))) - {1}
+    assert answer[0] == {"index": 0, "id": "cu0", "error": (
+        "cursor usage counts from Cursor's Admin API, not from /ingest (tool_sources), so "
+        "nothing counts twice: valid, not counted")}
+    assert asked == ["cursor"]  # once for the batch, not once per event
+
+
+def test_the_configuration_names_the_source_that_counts(store: Store,
+                                                        identities: Identities) -> None:
+    from bot.core.config import BoardConfig
+
+    store.pulls.claim_tool("copilot", "ingest")  # first heard, but the configuration decides
+    store.configs.save(BoardConfig(tool_sources={"copilot": "otlp", "openai": "ingest"}))
+    events = [usage("cp", tool="copilot"), usage("oa", tool="openai", tokens=50)]
+    result = ingest_events(store, identities, events, now=NOW)
+    assert result.counted == 1 and today(store) == {"U0ANA": (50, 0)}
+    assert [(a["id"], a["error"].split(",")[0]) for a in rejected(events, result)] == [
+        ("cp", "copilot usage counts from OpenTelemetry")]

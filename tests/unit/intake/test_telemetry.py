@@ -40,13 +40,13 @@ NS = 1_000_000_000
 def point(value: float, quantity: str = "tokens", token_type: str | None = "output",
           at: datetime = NOW, cumulative: bool = False, start: datetime | None = None,
           who: dict[str, str] | None = None, tool: str = "gemini_cli", series: str = "s1",
-          event_id: str | None = None) -> Point:
+          event_id: str | None = None, model: str | None = None) -> Point:
     start = start or at - timedelta(minutes=1)
     return Point(tool=tool, quantity=quantity, token_type=token_type, value=value,
                  cumulative=cumulative, start_ns=int(start.timestamp()) * NS,
                  time_ns=int(at.timestamp()) * NS,
                  attributes={"user.email": "ana@example.com"} if who is None else who,
-                 model=None, series=series, event_id=event_id)
+                 model=model, series=series, event_id=event_id)
 
 
 def day(store: Store, user: str) -> dict[str, float]:
@@ -54,9 +54,9 @@ def day(store: Store, user: str) -> dict[str, float]:
 
 
 @pytest.mark.parametrize(("quantity", "token_type", "fields"), [
-    ("tokens", "output", (("output_tokens", 1.0), ("tokens", 1.0))),
-    ("tokens", None, (("input_tokens", 1.0), ("tokens", 1.0))),  # no type: input
-    ("cost", None, (("cost", 1.0),)),
+    ("tokens", "output", (("output_tokens", 1.0), ("tokens", 1.0), ("t:gc", 1.0))),
+    ("tokens", None, (("input_tokens", 1.0), ("tokens", 1.0), ("t:gc", 1.0))),  # no type: input
+    ("cost", None, (("cost", 1.0), ("c:gc", 10_000.0))),
     ("sessions", None, (("sessions", 1.0),)),
     ("activity:edit", None, (("a:edit", 1.0),)),
     ("lines", None, ()),
@@ -64,6 +64,15 @@ def day(store: Store, user: str) -> dict[str, float]:
 def test_what_a_point_adds_to_a_day(quantity: str, token_type: str | None,
                                     fields: tuple) -> None:
     assert usage_fields(point(1, quantity, token_type), BoardConfig()) == fields
+
+
+def test_tokens_are_kept_per_tool_and_model_and_cost_per_tool() -> None:
+    config = BoardConfig()
+    tokens = point(1, tool="claude_code", model="claude-opus-4-5-20251101")
+    assert usage_fields(tokens, config)[-2:] == (("t:cc", 1.0), ("m:opus-4-5", 1.0))
+    assert usage_fields(point(1, tool="my-agent"), config)[-1] == ("t:my_agent", 1.0)
+    assert usage_fields(point(1, "cost", None, tool="codex"), config) == (
+        ("cost", 1.0), ("c:cx", 10_000.0))
 
 
 def test_a_token_type_left_out_of_the_tokens_figure_is_still_kept_by_type() -> None:

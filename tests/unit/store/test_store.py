@@ -88,7 +88,8 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
         else:  # at least the retention period, at most retention + a month
             assert 30 * 86400 <= ttl <= 62 * 86400
     assert store.reads.day_counts(day, "U0A") == {"tokens": 500, "cost": 0.25, "requests": 3,
-                                            "input_tokens": 400, "output_tokens": 100}
+                                            "input_tokens": 400, "output_tokens": 100,
+                                            "t:t": 500, "c:t": 2500}  # $0.25 in 1/10,000 $
     # event ids live in the sender's buckets for the report's day: retention after that day
     ids = store.keys.ids("default", day)
     assert 30 * 86400 < redis_client.ttl(ids) <= 32 * 86400 + 1
@@ -105,6 +106,76 @@ def test_one_event_touches_every_bucket_and_expires_them(redis_client) -> None:
     assert redis_client.zscore(store.keys.board("cost", day_bucket(other.date())), "U0A") == 0.5
     assert redis_client.zscore(store.keys.board("requests", day_bucket(other.date())),
                                "U0A") is None
+
+
+def _usage(id: str, tool: str, tokens: int, cost: float = 0.0, model: str | None = None,
+           user: str = "U0A"):
+    return as_counts(UsageReport(id=id, type="usage", user=user, ts=NOW, tool=tool,
+                                 tokens=tokens, cost_usd=cost, model=model))
+
+
+def test_tools_are_kept_per_person_day_and_in_the_orgs_day_totals(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    events = [(_usage("a", "claude_code", 1000, 0.5, "claude-opus-4-5-20251101"), "U0A"),
+              (_usage("b", "Cursor", 300, 0.125, "gpt-5"), "U0A"),
+              (_usage("c", "cursor", 200, user="U0B"), "U0B"),
+              (_usage("d", "copilot", 50, user="U0C"), "email:nobody@example.com")]
+    assert store.counting.record(events, BoardConfig()) == [1, 1, 1, 1]
+    day = NOW.date()
+    ana = store.reads.day_counts(day, "U0A")
+    assert {k: v for k, v in ana.items() if k[:2] in ("t:", "c:", "m:")} == {
+        "t:cc": 1000, "c:cc": 5000, "m:opus-4-5": 1000,
+        "t:cu": 300, "c:cu": 1250, "m:gpt-5": 300}
+    # the org's per tool, unmapped people included (their usage is the org's too)
+    assert store.reads.tool_totals([day]) == {"t:cc": 1000, "c:cc": 5000, "t:cu": 500,
+                                              "c:cu": 1250, "t:cp": 50}
+    assert store.reads.tool_totals([day - timedelta(days=1)]) == {}
+    assert 29 * 86400 < redis_client.ttl(store.keys.tool_totals(day)) <= 32 * 86400
+    # a duplicate adds nothing anywhere
+    assert store.counting.record(events[:1], BoardConfig()) == [0]
+    assert store.reads.tool_totals([day])["t:cc"] == 1000
+
+
+def packed(redis_client, store: Store, user: str) -> str:
+    """The person's packed day of NOW as stored, its pieces joined."""
+    text = ""
+    for key in sorted(redis_client.scan_iter(match=f"{store.keys.days(NOW.date())}:*")):
+        for field, value in sorted(redis_client.hgetall(key).items()):
+            if field.decode().split("|")[0] == user:
+                text += "," + value.decode()[1 if "|" not in field.decode() else 0:]
+    return text
+
+
+def test_a_tool_or_model_holding_the_whole_day_is_packed_bare(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    store.counting.record([(_usage("a", "claude_code", 1000, 0.5, "claude-opus-4-5"), "U0A")],
+                          BoardConfig())
+    items = packed(redis_client, store, "U0A").split(",")
+    assert {"t:cc", "c:cc", "m:opus-4-5"} <= set(items)  # the day's own tokens and cost
+    day = store.reads.day_counts(NOW.date(), "U0A")
+    assert (day["t:cc"], day["c:cc"], day["m:opus-4-5"]) == (1000, 5000, 1000)
+    store.counting.record([(_usage("b", "cursor", 24, 0.0004, "gpt-5"), "U0A")],
+                          BoardConfig())
+    items = packed(redis_client, store, "U0A").split(",")
+    assert {"t:cc=1000", "c:cc=5000", "m:opus-4-5=1000", "t:cu=24", "c:cu=4",
+            "m:gpt-5=24"} <= set(items)
+    day = store.reads.day_counts(NOW.date(), "U0A")
+    assert {k: v for k, v in day.items() if ":" in k} == {
+        "t:cc": 1000, "c:cc": 5000, "m:opus-4-5": 1000, "t:cu": 24, "c:cu": 4, "m:gpt-5": 24}
+    assert day["tokens"] == 1024 and day["cost"] == 0.5004
+
+
+def test_a_person_day_keeps_three_models_and_the_rest_as_other(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    for i, model in enumerate(["m1", "m2", "m3", "m4", "m5"]):  # one call each: in order
+        store.counting.record([(_usage(f"e{i}", "codex", 10 * (i + 1), model=model), "U0A")],
+                              BoardConfig())
+    store.counting.record([(_usage("again", "codex", 7, model="m2"), "U0A"),
+                           (_usage("more", "codex", 1, model="m6"), "U0A")], BoardConfig())
+    day = store.reads.day_counts(NOW.date(), "U0A")
+    assert {k: v for k, v in day.items() if k.startswith("m:")} == {
+        "m:m1": 10, "m:m2": 27, "m:m3": 30, "m:other": 40 + 50 + 1}
+    assert day["tokens"] == day["t:cx"] == 10 + 20 + 30 + 40 + 50 + 7 + 1
 
 
 def test_keys_carry_the_workspace_hash_tag(redis_client) -> None:
@@ -174,3 +245,19 @@ def test_rebuild_keeps_ttls_and_points_of_expired_days(deps: Deps,
     for key, ttl in ttls.items():
         assert ttl - 60 <= redis_client.ttl(key) <= ttl, key
     assert redis_client.ttl(store.keys.board("points", ALL)) == -1
+
+
+def test_a_persons_days_are_summed_in_one_read(redis_client) -> None:
+    store = Store(redis_client, retention_days=30)
+    yesterday = NOW - timedelta(days=1)
+    events = [(_usage("a", "cursor", 100), "U0A"),
+              (as_counts(UsageReport(id="b", type="usage", user="U0A", ts=yesterday,
+                                     tool="cursor", tokens=20)), "U0A"),
+              (as_counts(OutcomeReport(id="c", type="outcome", user="U0A", ts=yesterday,
+                                       kind="review", count=2)), "U0A")]
+    assert store.counting.record(events, BoardConfig()) == [1, 1, 1]
+    days = [NOW.date() - timedelta(days=k) for k in range(3)]  # the oldest has nothing
+    assert store.reads.summed_day_counts(days, "U0A") == {
+        "tokens": 120, "cost": 0, "requests": 2, "t:cu": 120, "o:review": 2}
+    assert store.reads.summed_day_counts([], "U0A") == {}
+    assert store.reads.summed_day_counts(days, "U0NOBODY") == {}

@@ -2,48 +2,67 @@
 -- pr_merged=2,a:lines=7` (one-letter codes: bot.core.counts.DAY_CODES, which
 -- tests/test_store_lua.py checks DAY_CODES below against; outcome fields `o:<kind>`
 -- without their `o:`; other names as they are, or `:<name>` when they hold no colon).
+-- A tool's or model's field (`t:`, `m:` tokens, `c:` cost in 1/COST_UNIT dollars:
+-- bot.core.tools) that holds the day's whole tokens or cost is written bare, without
+-- `=<amount>`: the common day of one tool and one model packs shorter.
 -- Text longer than a listpack value goes on in fields `<user>|1`, ... and the first piece
 -- starts with the number of those. DAY_PIECE: bytes of packed text per piece (+ 1 digit).
 --#include common/buckets.lua
 local DAY_CODES = {tokens = 'T', cost = 'C', requests = 'R', input_tokens = 'I', output_tokens = 'O', cache_read_tokens = 'K', cache_creation_tokens = 'W', sessions = 'S'}
 local DAY_NAMES = {T = 'tokens', C = 'cost', R = 'requests', I = 'input_tokens', O = 'output_tokens', K = 'cache_read_tokens', W = 'cache_creation_tokens', S = 'sessions'}
 local DAY_PIECE = 63
+local COST_UNIT = 10000
+local function day_cost_units(t)
+  return math.floor((t.cost or 0) * COST_UNIT + 0.5)
+end
+-- What a bare `t:`/`m:`/`c:` field of day `t` stands for.
+local function day_whole(name, t)
+  if string.sub(name, 1, 2) == 'c:' then return day_cost_units(t) end
+  return t.tokens or 0
+end
 local function day_num(x)
   if x == math.floor(x) and math.abs(x) < 1e15 then return string.format('%d', x) end
   local s = string.format('%.15g', x)
   if tonumber(s) ~= x then s = string.format('%.17g', x) end
   return s
 end
-local function day_item(name, x)
+local function day_item(name, x, t)
   local code = DAY_CODES[name]
   if code then return code .. day_num(x) end
   name = string.gsub(name, '[,=|]', '_')
+  local kind = string.sub(name, 1, 2)
+  if x ~= 0 and (kind == 't:' or kind == 'm:' or kind == 'c:') and x == day_whole(name, t) then
+    return name
+  end
   if string.sub(name, 1, 2) == 'o:' then name = string.sub(name, 3)
   elseif not string.find(name, ':', 1, true) then name = ':' .. name end
   return name .. '=' .. day_num(x)
 end
-local function day_decode(text, t)
+local function day_decode(text, t, bare)
   for item in string.gmatch(text, '[^,]+') do
     local eq = string.find(item, '=', 1, true)
     local name, x
-    if eq then
+    if not eq and string.find(item, ':', 1, true) then
+      bare[#bare + 1] = item
+    elseif eq then
       name, x = string.sub(item, 1, eq - 1), string.sub(item, eq + 1)
       if string.sub(name, 1, 1) == ':' then name = string.sub(name, 2)
       elseif not string.find(name, ':', 1, true) then name = 'o:' .. name end
     else
       name, x = DAY_NAMES[string.sub(item, 1, 1)], string.sub(item, 2)
     end
-    if name then t[name] = (t[name] or 0) + tonumber(x) end
+    if name and x then t[name] = (t[name] or 0) + tonumber(x) end
   end
   return t
 end
 -- A person's day from its first piece; piece(k) gives continuation k.
 local function day_unpack(first, piece)
-  local t = {}
+  local t, bare = {}, {}
   if not first then return t, 0 end
   local extra = tonumber(string.sub(first, 1, 1))
-  day_decode(string.sub(first, 2), t)
-  for k = 1, extra do day_decode(piece(k) or '', t) end
+  day_decode(string.sub(first, 2), t, bare)
+  for k = 1, extra do day_decode(piece(k) or '', t, bare) end
+  for _, name in ipairs(bare) do t[name] = (t[name] or 0) + day_whole(name, t) end
   return t, extra + 1
 end
 -- Only the outcome counts (`o:<kind>…`) of a person's day, without decoding the rest:
@@ -73,7 +92,7 @@ end
 local function day_write(key, user, t, old)
   local pieces, cur = {}, ''
   for name, x in pairs(t) do
-    local item = day_item(name, x)
+    local item = day_item(name, x, t)
     if cur == '' then cur = item
     elseif #cur + 1 + #item > DAY_PIECE and #pieces < 8 then
       pieces[#pieces + 1] = cur

@@ -87,6 +87,23 @@ local function keep_unmapped(amount)
   redis.call('EXPIRE', KEYS[24], ARGV[2])
   redis.call('HSET', KEYS[25], user, ARGV[11])
 end
+-- A person's day keeps at most MAX_MODELS models (`m:<model>`, bot.core.tools): the
+-- tokens of any other model go to `m:other`.
+local MAX_MODELS = 3
+local function cap_models(before, adds)
+  local seen = 0
+  for name in pairs(before) do
+    if string.sub(name, 1, 2) == 'm:' and name ~= 'm:other' then seen = seen + 1 end
+  end
+  local out = {}
+  for name, x in pairs(adds) do
+    if string.sub(name, 1, 2) == 'm:' and name ~= 'm:other' and not before[name] then
+      if seen < MAX_MODELS then seen = seen + 1 else name = 'm:other' end
+    end
+    out[name] = (out[name] or 0) + x
+  end
+  return out
+end
 -- Add `adds` (name → amount) to the person's (or identity's) day; returns the counts
 -- before, after, and the person's bucket index (-1 unmapped).
 local function add_to_day(adds)
@@ -105,7 +122,7 @@ local function add_to_day(adds)
   local before, pieces = day_read(key, user)
   local after = {}
   for name, x in pairs(before) do after[name] = x end
-  for name, x in pairs(adds) do after[name] = (after[name] or 0) + x end
+  for name, x in pairs(cap_models(before, adds)) do after[name] = (after[name] or 0) + x end
   local added = day_write(key, user, after, pieces)
   redis.call('EXPIRE', key, ARGV[3])
   lh_grow(KEYS[2], st, added, ARGV[3], user_hash, day_frozen, DAYS_LOAD)
