@@ -85,9 +85,9 @@ def test_a_personal_token_refuses_points_naming_someone_else(app: App) -> None:
     ]))
     assert answer.status == 200
     assert partial(answer) == {"rejectedDataPoints": "1", "errorMessage": (
-        "gemini_cli: a data point names (by user.email, enduser.id or user.account_uuid) "
-        "another person than this personal token's owner; a personal token reports only "
-        "for its owner, so it was not counted")}
+        "gemini_cli: a data point names (by user.email, enduser.id, user.account_uuid, "
+        "user.account_id or cursor.user.id) another person than this personal token's "
+        "owner; a personal token reports only for its owner, so it was not counted")}
     assert board(app) == {"U0ANA": 700 + 25}
 
 

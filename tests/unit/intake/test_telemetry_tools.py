@@ -48,8 +48,8 @@ def test_parts_of_another_token_type_are_kept_but_never_added_to_tokens(
         token_type: str) -> None:
     for config in (BoardConfig(), BoardConfig(token_types=["input", "output"])):
         assert usage_fields(point(token_type), config) == ((f"{token_type}_tokens", 1.0),)
-    assert usage_fields(point("input"), BoardConfig()) == (("input_tokens", 1.0),
-                                                           ("tokens", 1.0))
+    assert usage_fields(point("input"), BoardConfig()) == (
+        ("input_tokens", 1.0), ("tokens", 1.0), ("t:cx", 1.0))  # and Codex's (cx) share
 
 
 @pytest.mark.parametrize(("setting", "signal", "quantity", "counted"), [
