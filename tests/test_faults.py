@@ -87,11 +87,17 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServeProcess:
+    def _launch(self) -> int:
+        """Start the process; returns where its output begins in the log."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "bot", "serve"],
                                             env=self.env, cwd=self.cwd, stdout=log,
                                             stderr=subprocess.STDOUT)
+        return offset
+
+    def start(self, timeout: float = 30.0) -> ServeProcess:
+        offset = self._launch()
         self.starts += 1
         deadline = time.monotonic() + timeout
         while True:  # up once /healthz answers at all (503 while its Redis is down)
@@ -101,6 +107,15 @@ class ServeProcess:
             except urllib.error.HTTPError:
                 return self
             except (urllib.error.URLError, http.client.HTTPException, OSError):
+                assert self.process is not None
+                if self.process.poll() is not None and time.monotonic() < deadline and \
+                        b"Address already in use" in self.log_path.read_bytes()[offset:]:
+                    # A worker of the killed server was still booting (it lets go of the
+                    # port once it runs and sees its master gone): start again, as a
+                    # supervisor would.
+                    time.sleep(0.5)
+                    offset = self._launch()
+                    continue
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"tokenboard serve did not start: {self.log()}") from None
                 time.sleep(0.05)
