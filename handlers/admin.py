@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -141,25 +142,22 @@ def register(app: App, workspaces: Workspaces) -> None:
         finally:
             publish_home(deps, client, body["user"]["id"])
 
-    def submit_rules(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
-        deps = workspaces.for_context(context)
-        user = body["user"]["id"]
-        refused = refusal(deps, user, view)
-        if refused:
-            ack(response_action="errors", errors=refused)
-            return
-        new, errors = parse_rules(view["state"]["values"], deps.store.configs.load())
-        finish(ack, deps, new, errors, user, view)
+    def submit_parsed(parse: Callable[[dict, BoardConfig], tuple[BoardConfig,
+                                                                  dict[str, str]]]
+                      ) -> Callable[..., None]:
+        """The listener of a pushed settings page whose values `parse` reads."""
+        def submit(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+            deps = workspaces.for_context(context)
+            user = body["user"]["id"]
+            refused = refusal(deps, user, view)
+            if refused:
+                ack(response_action="errors", errors=refused)
+                return
+            new, errors = parse(view["state"]["values"], deps.store.configs.load())
+            finish(ack, deps, new, errors, user, view)
+        return submit
 
-    def submit_tools(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
-        deps = workspaces.for_context(context)
-        user = body["user"]["id"]
-        refused = refusal(deps, user, view)
-        if refused:
-            ack(response_action="errors", errors=refused)
-            return
-        new, errors = parse_tools(view["state"]["values"], deps.store.configs.load())
-        finish(ack, deps, new, errors, user, view)
+    submit_rules, submit_tools = submit_parsed(parse_rules), submit_parsed(parse_tools)
 
     app.view(MAIN_CALLBACK)(ack=submit_main, lazy=[after_save])
     app.view(TOOLS_CALLBACK)(ack=submit_tools, lazy=[after_save])

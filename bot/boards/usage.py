@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from bot.boards.why import period_days
 from bot.core.periods import Bucket
-from bot.core.tools import ToolUse, UsageSplit, shares, split, tool_name
+from bot.core.tools import ToolTotals, ToolUse, UsageSplit, shares, split, tool_name
 from bot.store.store import Store
 
 MODELS_SHOWN = 3
@@ -29,7 +29,7 @@ class ToolLine:
 
 
 @dataclass(frozen=True)
-class UsageSummary:
+class UsageSummary(ToolTotals):
     """A split ready to show: tools with their shares (adding up to 100), the top
     models and the rest of the models' tokens as "others"."""
 
@@ -37,14 +37,6 @@ class UsageSummary:
     models: list[tuple[str, float, int]]  # (model, tokens, share of the models' tokens)
     other_models: float = 0.0
     other_share: int = 0
-
-    @property
-    def tokens(self) -> float:
-        return sum(t.tokens for t in self.tools)
-
-    @property
-    def cost(self) -> float:
-        return sum(t.cost for t in self.tools)
 
 
 def summarise(found: UsageSplit | Mapping[str, float],

@@ -18,8 +18,9 @@ characters. Each field costs bytes in every person-day kept, so names stay short
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 TOOL_FIELD, COST_FIELD, MODEL_FIELD = "t:", "c:", "m:"
 COST_UNIT = 10_000  # c:<tool> counts ten-thousandths of a dollar
@@ -137,12 +138,10 @@ class ToolUse:
     cost: float     # USD
 
 
-@dataclass(frozen=True)
-class UsageSplit:
-    """Where usage went: per tool (most tokens first) and per model."""
+class ToolTotals:
+    """Tokens and cost summed over `tools` (anything with `.tokens` and `.cost`)."""
 
-    tools: list[ToolUse] = field(default_factory=list)
-    models: list[tuple[str, float]] = field(default_factory=list)  # (model, tokens)
+    tools: Sequence[Any]
 
     @property
     def tokens(self) -> float:
@@ -151,6 +150,14 @@ class UsageSplit:
     @property
     def cost(self) -> float:
         return sum(t.cost for t in self.tools)
+
+
+@dataclass(frozen=True)
+class UsageSplit(ToolTotals):
+    """Where usage went: per tool (most tokens first) and per model."""
+
+    tools: list[ToolUse] = field(default_factory=list)
+    models: list[tuple[str, float]] = field(default_factory=list)  # (model, tokens)
 
 
 def split(counts: Mapping[str, float]) -> UsageSplit:
