@@ -28,6 +28,7 @@ from opentelemetry.sdk.resources import Resource
 from bot.core.config import BoardConfig
 from bot.core.periods import buckets_for_day, local_date
 from tests.conftest import INGEST_TOKEN, App, http
+from tests.unit.intake.test_telemetry_tools import cursor_usage
 
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 PROTO = {"Content-Type": "application/x-protobuf", **AUTH}
@@ -108,12 +109,7 @@ def test_a_cursor_user_id_is_named_until_linked_then_counted_for_the_person(app:
     provider = MeterProvider(metric_readers=[reader], resource=Resource.create({
         "service.name": "cursor", "cursor.team.id": 77, "cursor.surface": "desktop",
         "cursor.entrypoint": "desktop", "cursor.user.id": 4821}))
-    meter = provider.get_meter("cursor.telemetry", "0.1.0")
-    tokens = meter.create_counter("cursor.token.usage")
-    for token_type, amount in {"input": 1200, "output": 340, "cache_read": 9000,
-                               "cache_creation": 150}.items():
-        tokens.add(amount, {"cursor.token.type": token_type})
-    meter.create_counter("cursor.cost.usage", unit="USD").add(0.42)
+    cursor_usage(provider)  # as Cursor's exporter records it
     body = encode_metrics(reader.get_metrics_data()).SerializeToString()
     provider.shutdown()
     answer = http("POST", app.url + "/v1/metrics", body, PROTO)
