@@ -120,20 +120,6 @@ def register(app: App, workspaces: Workspaces) -> None:
                 errors["digest_channel"] = problem
         finish(ack, deps, new, errors, user, view)
 
-    def submit_page(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
-        deps = workspaces.for_context(context)
-        user = body["user"]["id"]
-        refused = refusal(deps, user, view)
-        if refused:
-            ack(response_action="errors", errors=refused)
-            return
-        new, errors = parse_page(view["state"]["values"], deps.store.configs.load())
-        if not errors:
-            save_configuration(deps.store, new, by=user)
-            ack()
-            return
-        ack(response_action="errors", errors=errors)
-
     def after_save(body: dict, client: WebClient, context: BoltContext) -> None:
         """Rescore if weights changed, then refresh the admin's App Home."""
         deps = workspaces.for_context(context)
@@ -157,6 +143,7 @@ def register(app: App, workspaces: Workspaces) -> None:
             finish(ack, deps, new, errors, user, view)
         return submit
 
+    submit_page = submit_parsed(parse_page)
     submit_rules, submit_tools = submit_parsed(parse_rules), submit_parsed(parse_tools)
 
     app.view(MAIN_CALLBACK)(ack=submit_main, lazy=[after_save])
