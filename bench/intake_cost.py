@@ -145,8 +145,7 @@ def _measure(client: Any, requests: Sequence[Callable[[], None]], warm: int,
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
     """Measure this process's `bot` (whatever sys.path gave) and print JSON."""
-    from bench._common import INGEST_TOKEN, WORKSPACE, counting_client, private_redis, \
-        slack_stub
+    from bench._common import INGEST_TOKEN, WORKSPACE, counting_client, private_redis, slack_stub
     from bench.ingest import make_events
     from bench.otlp import ExportBuilder, email, slack_id
     from bot.core.settings import Settings
