@@ -59,8 +59,9 @@ def default_baseline() -> str:
 
 
 def checkout(ref: str, into: Path) -> Path:
-    """`bot/` of `ref` in `into`, with this tree's bench/ and tests/ beside it."""
-    archive = subprocess.run(["git", "archive", ref, "bot"], cwd=REPO, capture_output=True,
+    """`bot/`, `handlers/` and `jobs/` of `ref` in `into`, with this tree's bench/ and tests/
+    beside it."""
+    archive = subprocess.run(["git", "archive", ref, "bot", "handlers", "jobs"], cwd=REPO, capture_output=True,
                              check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     for name in ("bench", "tests"):
@@ -103,8 +104,14 @@ def _stats(client: Any) -> dict[str, tuple[int, int]]:
             for k, v in client.info("commandstats").items()}
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(client: Any, requests: Sequence[Callable[[], None]], warm: int,
-             per: int, logged: int = 40) -> dict[str, Any]:
+             per: int, redis_pid: int, logged: int = 40) -> dict[str, Any]:
     """Time the requests after `warm` of them with SLOWLOG off (INFO commandstats: the
     EVALSHAs' own time, and for the other top-level commands their calls × the µs per
     call of that command), then run `logged` more with SLOWLOG at 0 to see which
@@ -116,10 +123,10 @@ def _measure(client: Any, requests: Sequence[Callable[[], None]], warm: int,
     timed = requests[warm:len(requests) - logged]
     client.config_set("slowlog-log-slower-than", -1)
     stats0, sends0 = _stats(client), CountingConnection.sends
-    cpu0 = time.process_time()
+    cpu0, redis0 = time.process_time(), _cpu(redis_pid)
     for call in timed:
         call()
-    cpu = time.process_time() - cpu0
+    cpu, redis_cpu = time.process_time() - cpu0, _cpu(redis_pid) - redis0
     sends, stats1 = CountingConnection.sends - sends0, _stats(client)
     client.config_set("slowlog-log-slower-than", 0)
     client.slowlog_reset()
@@ -138,7 +145,8 @@ def _measure(client: Any, requests: Sequence[Callable[[], None]], warm: int,
         elif calls:
             usec += count / logged * n * spent / calls
     return {"requests": n, "python_us": cpu / n / per * 1e6,
-            "redis_us": usec / n / per, "commands": commands / logged,
+            "redis_us": usec / n / per, "redis_cpu_us": redis_cpu / n / per * 1e6,
+            "commands": commands / logged,
             "script_calls_per_event": inner / logged / per,
             "round_trips": sends / n, "by_command": names}
 
@@ -187,12 +195,13 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             bodies = [builder.build(j % people, base - j * 1_000_000, rng).body
                       for j in range(rounds)]
             calls = [post("/v1/metrics", b, "application/x-protobuf") for b in bodies]
-            out["otlp"] = _measure(admin, calls, min(50, rounds // 10), 1)
+            out["otlp"] = _measure(admin, calls, min(50, rounds // 10), 1, server.process.pid)
         if args.only in (None, "ingest"):
             events = make_events(rounds * BATCH, PEOPLE, datetime.now(UTC), seed=3)
             calls = [post("/ingest", json.dumps({"events": events[i:i + BATCH]}).encode(),
                           "application/json") for i in range(0, len(events), BATCH)]
-            out["ingest"] = _measure(admin, calls, min(20, rounds // 10), BATCH)
+            out["ingest"] = _measure(admin, calls, min(20, rounds // 10), BATCH,
+                                     server.process.pid)
         client.close()
     return out
 
@@ -226,6 +235,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _row(name: str, r: dict[str, Any], unit: str) -> str:
     return (f"   {name:28s} {r['python_us']:9.1f} {r['redis_us']:9.1f} "
+            f"{r['redis_cpu_us']:9.1f} "
             f"{r['commands']:9.2f} {r['round_trips']:9.2f} "
             f"{r['script_calls_per_event']:9.1f}")
 
@@ -258,8 +268,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for path, unit in (("otlp", "export"), ("ingest", "event")):
         if args.only not in (None, path):
             continue
-        print(f"   {path} (per {unit}: Python CPU µs, Redis µs; per request: commands, "
-              f"round trips; per {unit}: redis.calls in scripts)")
+        print(f"   {path} (per {unit}: Python CPU µs, Redis command µs, redis-server CPU µs; "
+              f"per request: commands, round trips; per {unit}: redis.calls in scripts)")
         for name, rs in runs.items():
             for k, r in enumerate(rs):
                 print(_row(f"{name} #{k + 1}", r[path], unit))

@@ -166,7 +166,7 @@ class RecordCall:
                      keys.none(), keys.unmapped("tokens"), keys.unmapped("outcomes"),
                      keys.unmapped("last"), *(k for k, _ in guards)]
         self.args_head = [version, now, series_ttl, len(guards)]
-        self.rules = rules
+        self.rules, self.outcomes = rules, 0
         self.guard_values = [v for _, v in guards]
         self.day_keys: list[str] = []
         self.day_args: list = []
@@ -217,12 +217,14 @@ class RecordCall:
         """One outcome; `field` is the day's o:<kind>[~<modifiers>]."""
         self.items += ["o", *self._who(day_at, member, kept), fingerprint, field, int(count),
                        kind, digest]
+        self.outcomes += 1
         self.events += 1
         self.groups += 1
 
     def call(self) -> Call:
         return Call([*self.head, *self.day_keys, *self.extra],
-                    [*self.args_head, len(self.days), self.rules, *self.guard_values,
+                    [*self.args_head, len(self.days), self.rules if self.outcomes else "",
+                     *self.guard_values,
                      *self.day_args, self.groups, *self.items])
 
 

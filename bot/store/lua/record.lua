@@ -8,7 +8,7 @@
 --       boards (tokens, cost, requests, points × d/w/m/a), then the events' own keys
 --       (X of them, numbered 1..X below: 0 is none).
 -- ARGV: 1 config version the caller scored with, 2 now (epoch s), 3 series state ttl,
---       4 G, 5 D, 6 JSON [RULES, MODS] (every kind), then G values the guard keys must
+--       4 G, 5 D, 6 JSON [RULES, MODS] (every kind; "" when no outcome), then G values the guard keys must
 --       hold (a missing key holds '0'), then per day: the day (ISO) and the ttls of its
 --       event ids, counts, day, week and month boards; then the number of events, then
 --       per event:
@@ -34,7 +34,7 @@ for g = 1, G do
 end
 C.gen, C.rebuild, C.version, C.now = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local none, series_ttl = KEYS[4], ARGV[3]
-local config = cjson.decode(ARGV[6])
+local config = nil
 local days = {}
 for d = 1, D do
   local k, a = 7 + G + 18 * (d - 1), 7 + G + 6 * (d - 1)
@@ -147,9 +147,9 @@ local function usage(pos)
     keep_unmapped(board.tokens)
     return pos
   end
-  touch(1, 4, string.format('%.17g', board.tokens), false, b)
-  touch(5, 8, string.format('%.17g', board.cost), false, b)
-  touch(9, 12, string.format('%.17g', board.requests), false, b)
+  touch(1, 4, board.tokens, false, b)
+  touch(5, 8, board.cost, false, b)
+  touch(9, 12, board.requests, false, b)
   touch(13, 16, 0, true, b)
   return pos
 end
@@ -168,19 +168,39 @@ local function outcome(pos)
     keep_unmapped(n)
     return pos + 10
   end
+  config = config or cjson.decode(ARGV[6])
   local delta = day_points(after, config[1], config[2], kind)
                 - day_points(before, config[1], config[2], kind)
   touch(1, 12, 0, true, b)
-  touch(13, 16, string.format('%.17g', delta), false, b)
+  touch(13, 16, delta, false, b)
   return pos + 10
 end
 
-local pos = 7 + G + 6 * D
-local n = tonumber(ARGV[pos])
-pos = pos + 1
+local first = 8 + G + 6 * D  -- the first event
+local n = tonumber(ARGV[first - 1])
+C.many_people = n > 8
+-- who the call writes in which board, read with one ZMSCORE per board on first use
+local pos = first
+for _ = 1, n do
+  if ARGV[pos + 3] == '1' then
+    local boards, user = days[tonumber(ARGV[pos + 1])].boards, ARGV[pos + 2]
+    for i = 1, 16 do
+      if boards[i] then board_want(boards[i], user) end
+    end
+  end
+  if ARGV[pos] == 'u' then
+    local parts = tonumber(ARGV[pos + 6])
+    pos = pos + 7
+    for _ = 1, parts do pos = pos + 7 + 2 * tonumber(ARGV[pos + 6]) end
+  else
+    pos = pos + 11
+  end
+end
+pos = first
 for _ = 1, n do
   if ARGV[pos] == 'u' then pos = usage(pos + 1) else pos = outcome(pos + 1) end
 end
+boards_flush()
 lh_flush()
 if counted > 0 then redis.call('INCRBY', KEYS[1], counted) end
 return statuses

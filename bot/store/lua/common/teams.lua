@@ -6,8 +6,8 @@
 -- person's teams (`<prefix>team:of:<user>`) in `<prefix>team:z:<metric>:<scope>:<name>`
 -- by the same amount, and a person new to a points set adds 1 to their teams' active
 -- members of the period (`…:n`), wherever that team set is built (`…:built`).
--- A call asks whether a team set is built once per set, and a person's teams only when
--- one of the sets it writes is built, once per person.
+-- A call asks whether a team set is built at most once per set, and a person's teams at
+-- most once per person (C.many_people: the call counts many people).
 local team_names, team_built = {}, {}
 local function team_key(key)
   local prefix = string.sub(C.gen, 1, -4)
@@ -29,16 +29,21 @@ local function teams_of_user()
   end
   return names
 end
+-- Whether the person's teams move with board `key`: asked key first when the call counts
+-- many people (a few EXISTS per day), person first when it counts few (one SMEMBERS).
+local function team_work(key)
+  if C.many_people then return built(key) and #teams_of_user() > 0 end
+  return #teams_of_user() > 0 and built(key)
+end
 -- Before the write of board `key` (i: its place): is the person in a team whose set of
 -- this period is built, and new to this points set?
 local function team_fresh(i, key)
-  if i < 13 or not built(key) or #teams_of_user() == 0 then return false end
-  return not redis.call('ZSCORE', key, E.user)
+  if i < 13 or not team_work(key) then return false end
+  return not board_score(key, E.user)
 end
 local function team_touch(i, key, amount, fresh)
-  if not built(key) then return end
+  if not team_work(key) then return end
   local teams = teams_of_user()
-  if #teams == 0 then return end
   local tkey = team_key(key)
   for _, t in ipairs(teams) do
     redis.call('ZINCRBY', tkey, amount, t)
