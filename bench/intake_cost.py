@@ -61,7 +61,8 @@ def default_baseline() -> str:
 def checkout(ref: str, into: Path) -> Path:
     """`bot/`, `handlers/` and `jobs/` of `ref` in `into`, with this tree's bench/ and tests/
     beside it."""
-    archive = subprocess.run(["git", "archive", ref, "bot", "handlers", "jobs"], cwd=REPO, capture_output=True,
+    archive = subprocess.run(["git", "archive", ref, "bot", "handlers", "jobs"], cwd=REPO,
+                             capture_output=True,
                              check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     for name in ("bench", "tests"):
