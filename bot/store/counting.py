@@ -143,6 +143,13 @@ class Counting:
                 statuses[index] = int(status)
         return statuses
 
+    def check(self, version: int, guards: Sequence[tuple[str, str]]) -> int:
+        """COUNTED when `version` is the stored configuration version and every guard
+        holds (lua/record.lua with no events), else STALE_CONFIG or STALE_CACHE."""
+        answer = self._run([(RECORD, RecordCall(self.ws.keys, version, time_now(), "",
+                                                guards).call())])[0]
+        return int(answer[0]) if answer else COUNTED
+
     def _calls(self, slots: list[_Slot], config: BoardConfig, version: int, sender: str,
                guards: Sequence[tuple[str, str]]) -> list[tuple[RecordCall, list[int]]]:
         keys, now, rules = self.ws.keys, time_now(), self._rules_of(config)

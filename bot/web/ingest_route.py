@@ -50,7 +50,8 @@ class IngestRoute:
 
     def count(self, caller: Caller, decoded: list[Any]) -> Counted:
         deps = caller.deps
-        return ingest_events(deps.store, deps.identities, decoded, sender=caller.sender)
+        return ingest_events(deps.store, deps.identities, decoded, sender=caller.sender,
+                             guards=caller.guards)
 
     def answer(self, caller: Caller, environ: Environ, decoded: list[Any],
                result: Counted) -> Answer:

@@ -59,7 +59,8 @@ class OtlpRoute:
 
     def count(self, caller: Caller, decoded: otlp.Decoded) -> Counted:
         deps = caller.deps
-        return count_points(deps.store, deps.identities, decoded, self.signal, caller.sender)
+        return count_points(deps.store, deps.identities, decoded, self.signal, caller.sender,
+                            guards=caller.guards)
 
     def answer(self, caller: Caller, environ: Environ, decoded: otlp.Decoded,
                result: Counted) -> Answer:
