@@ -26,7 +26,6 @@ touch(5, 8, adds.cost or 0, false, b)
 touch(9, 12, adds.requests or 0, false, b)
 touch(13, 16, points, false, b)
 redis.call('DEL', KEYS[1])
-boards_flush()
 lh_flush()
 redis.call('INCR', KEYS[19])
 return 1

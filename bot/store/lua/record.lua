@@ -179,28 +179,10 @@ end
 local first = 8 + G + 6 * D  -- the first event
 local n = tonumber(ARGV[first - 1])
 C.many_people = n > 8
--- who the call writes in which board, read with one ZMSCORE per board on first use
 local pos = first
-for _ = 1, n do
-  if ARGV[pos + 3] == '1' then
-    local boards, user = days[tonumber(ARGV[pos + 1])].boards, ARGV[pos + 2]
-    for i = 1, 16 do
-      if boards[i] then board_want(boards[i], user) end
-    end
-  end
-  if ARGV[pos] == 'u' then
-    local parts = tonumber(ARGV[pos + 6])
-    pos = pos + 7
-    for _ = 1, parts do pos = pos + 7 + 2 * tonumber(ARGV[pos + 6]) end
-  else
-    pos = pos + 11
-  end
-end
-pos = first
 for _ = 1, n do
   if ARGV[pos] == 'u' then pos = usage(pos + 1) else pos = outcome(pos + 1) end
 end
-boards_flush()
 lh_flush()
 if counted > 0 then redis.call('INCRBY', KEYS[1], counted) end
 return statuses

@@ -29,7 +29,6 @@
 --#include common/day.lua
 --#include common/points.lua
 --#include common/rebuild.lua
---#include common/boards.lua
 local E, C = {}, {}
 local TTL_AT = {'d', 'w', 'm'}
 --#include common/teams.lua
@@ -64,14 +63,14 @@ local function mirror(i, key, amount, day_bucket)
   local fresh = tmp .. ':new'
   if user_hash(user) <= tonumber(cursor) or redis.call('SISMEMBER', fresh, user) == 1 then
     redis.call('ZINCRBY', tmp, amount, user)
-  elseif not board_score(key, user) then
+  elseif not redis.call('ZSCORE', key, user) then
     redis.call('ZINCRBY', tmp, amount, user)
     redis.call('SADD', fresh, user)
     redis.call('EXPIRE', fresh, TMP_TTL)
   end
 end
 -- Add `amount` (or only make sure the person is there, with 0) to boards first..last
--- (1-16: tokens, cost, requests, points × d/w/m/a), written by boards_flush at the end.
+-- (1-16: tokens, cost, requests, points × d/w/m/a).
 local function touch(first, last, amount, only_if_new, day_bucket)
   local user = E.user
   for i = first, last do
@@ -79,9 +78,14 @@ local function touch(first, last, amount, only_if_new, day_bucket)
     if key then
       if rebuilding(i) then mirror(i, key, only_if_new and 0 or amount, day_bucket) end
       local team_new = team_fresh(i, key)
-      local scope = (i - 1) % 4
-      board_add(key, user, amount, only_if_new, scope < 3 and E.ttl[TTL_AT[scope + 1]] or nil)
+      if only_if_new then
+        redis.call('ZADD', key, 'NX', 0, user)
+      else
+        redis.call('ZINCRBY', key, amount, user)  -- a number: written exactly (%.17g)
+      end
       team_touch(i, key, only_if_new and 0 or amount, team_new)
+      local scope = (i - 1) % 4
+      if scope < 3 then expire_once(key, E.ttl[TTL_AT[scope + 1]]) end
     end
   end
 end

@@ -39,7 +39,7 @@ end
 -- this period is built, and new to this points set?
 local function team_fresh(i, key)
   if i < 13 or not team_work(key) then return false end
-  return not board_score(key, E.user)
+  return not redis.call('ZSCORE', key, E.user)
 end
 local function team_touch(i, key, amount, fresh)
   if not team_work(key) then return end
