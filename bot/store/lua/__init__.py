@@ -12,8 +12,8 @@ defined once, before their first use. That is the only preprocessing: the includ
 is a Lua comment, so every file is plain Lua that reads and lints on its own. The
 shared pieces live in `common/`: `buckets.lua` (linear-hashing buckets, event ids),
 `day.lua` (a person's packed day), `points.lua` (outcome points), `rebuild.lua` (a
-rebuild's constants), `teams.lua` (the team hook) and `event.lua` (the event being counted and the helpers of
-the counting scripts).
+rebuild's constants), `teams.lua` (the team hook) and `event.lua` (the event being
+counted and the helpers of the counting scripts).
 
 **Running.** `Script(name)` is one script: its text is read and expanded once per
 process, its SHA computed once. `run(client, call)` sends EVALSHA (loading the script

@@ -142,7 +142,7 @@ local function usage(pos)
   if not any then return pos end
   counted = counted + 1
   if adds.cost then adds.cost = math.floor(adds.cost * 1e12 + 0.5) / 1e12 end
-  local _, _, b = add_to_day(adds)
+  local before, _, b = add_to_day(adds)
   if not E.mapped then
     keep_unmapped(board.tokens)
     return pos
@@ -150,7 +150,7 @@ local function usage(pos)
   touch(1, 4, board.tokens, false, b)
   touch(5, 8, board.cost, false, b)
   touch(9, 12, board.requests, false, b)
-  touch(13, 16, 0, true, b)
+  if not next(before) then touch(13, 16, 0, true, b) end  -- (see `touch`: already there)
   return pos
 end
 
@@ -171,7 +171,7 @@ local function outcome(pos)
   config = config or cjson.decode(ARGV[6])
   local delta = day_points(after, config[1], config[2], kind)
                 - day_points(before, config[1], config[2], kind)
-  touch(1, 12, 0, true, b)
+  if not next(before) then touch(1, 12, 0, true, b) end
   touch(13, 16, delta, false, b)
   return pos + 10
 end

@@ -70,7 +70,10 @@ local function mirror(i, key, amount, day_bucket)
   end
 end
 -- Add `amount` (or only make sure the person is there, with 0) to boards first..last
--- (1-16: tokens, cost, requests, points × d/w/m/a).
+-- (1-16: tokens, cost, requests, points × d/w/m/a). A person who already has counts on
+-- the day is in every board of the day already (the event that began their day put them
+-- there, a rebuild puts everyone with counts in the sets it builds, and forgetting a
+-- person deletes their days too): the scripts make sure of them only for a new day.
 local function touch(first, last, amount, only_if_new, day_bucket)
   local user = E.user
   for i = first, last do
