@@ -148,3 +148,25 @@ def test_an_ingest_batch_costs_one_round_trip(deps: Deps) -> None:
     assert post(deps, "/ingest", batch(0), "application/json")[0] == 200
     for start in range(50, 300, 50):
         assert post(deps, "/ingest", batch(start), "application/json") == (200, 1)
+
+
+def test_a_kind_added_by_another_process_is_known_to_the_next_batch(deps: Deps) -> None:
+    now = datetime.now(UTC).isoformat()
+
+    def outcome(i: int, kind: str) -> bytes:
+        return json.dumps({"events": [{"id": f"o{i}", "type": "outcome", "user": "U0Q",
+                                       "ts": now, "kind": kind, "count": 1}]}).encode()
+
+    assert post(deps, "/ingest", outcome(0, "pr_merged"), "application/json")[0] == 200
+    assert post(deps, "/ingest", outcome(1, "pr_merged"), "application/json") == (200, 1)
+    other = Store(redis.Redis(connection_pool=deps.store.r.connection_pool))
+    config = other.configs.load()
+    rule = next(iter(config.outcomes.values()))
+    other.configs.save(config.model_copy(update={"outcomes": {**config.outcomes,
+                                                              "talk_given": rule}}))
+    # the cached configuration does not know the kind: the batch is checked, found stale,
+    # read afresh and counted
+    status, trips = post(deps, "/ingest", outcome(2, "talk_given"), "application/json")
+    assert status == 200 and trips > 1
+    day = deps.store.reads.day_counts(datetime.now(UTC).date(), "U0Q")
+    assert day.get("o:talk_given") == 1
