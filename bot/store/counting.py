@@ -2,8 +2,8 @@
 people's days and the period boards, exactly once per event id; crediting an unmapped
 identity's kept days to the person it was linked to.
 
-Both boards of a bucket hold the same members: a usage event adds its person to the
-points set with 0 and an outcome event adds them to the raw sets with 0, so rank
+Both boards of a bucket hold the same members: the first usage event of a person's day
+adds them to the points sets with 0 and the first outcome to the raw sets with 0, so rank
 arithmetic on either board covers everyone active.
 """
 
