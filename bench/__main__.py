@@ -19,8 +19,8 @@ from typing import Any
 from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
-BENCHMARKS = ["slash_latency", "ingest", "otlp", "vendor_import", "scale_out", "memory",
-              "teams", "leaderboard", "digest", "rebuild", "monday"]
+BENCHMARKS = ["slash_latency", "intake_cost", "ingest", "otlp", "vendor_import", "scale_out",
+              "memory", "teams", "leaderboard", "digest", "rebuild", "monday"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -32,6 +32,21 @@ def summary(results: dict[str, Any]) -> list[str]:
     if r := results.get("ingest"):
         lines.append(f"ingest        app {r['app_events_per_s']:,.0f} events/s vs plain redis-py "
                      f"{r['plain_events_per_s']:,.0f} = {r['ratio']:.2f}x (target >= 0.5x)")
+    if r := results.get("intake_cost"):
+        for path, unit in (("ingest", "event"), ("otlp", "export")):
+            if path not in r:
+                continue
+            ours = r[path]["this tree"]
+            base = r[path].get("baseline") or [{}]
+            best = {k: min(x[k] for x in ours) for k in ("python_us", "redis_cpu_us",
+                                                         "round_trips")}
+            was = {k: min(x.get(k, float("nan")) for x in base)
+                   for k in ("python_us", "redis_cpu_us", "round_trips")}
+            lines.append(f"intake_cost   {path} per {unit}: Python {best['python_us']:.0f} us "
+                         f"(baseline {was['python_us']:.0f}), Redis CPU "
+                         f"{best['redis_cpu_us']:.0f} us (baseline {was['redis_cpu_us']:.0f}), "
+                         f"{best['round_trips']:.1f} round trips (baseline "
+                         f"{was['round_trips']:.1f})")
     if r := results.get("otlp"):
         b = r["best"]
         per = ", ".join(f"{n} proc {c['exports_per_s']:,.0f}" for n, c in r["configs"].items())

@@ -46,8 +46,6 @@ from bot.core.config import BoardConfig
 from bot.core.periods import buckets_for_day
 from bot.intake.ingest import parse_batch
 from bot.sources.reports import as_counts, validate_report
-from bot.store.counting import event_day
-from bot.store.events import event_keys, ttls
 from bot.store.senders import parse_env_tokens
 from bot.store.store import Store
 
@@ -316,7 +314,7 @@ def breakdown(app: Any, client: redis.Redis, batches: list[list[dict]]) -> dict[
     config, version = _config(store)
     kinds = frozenset(config.outcomes)
     totals = {"json.loads (parse_batch)": 0.0, "validate_report (pydantic)": 0.0,
-              "keys + TTLs (event_keys, ttls)": 0.0, "Store.counting.record (all of it)": 0.0}
+              "Store.counting.record (all of it)": 0.0}
     for batch in batches:
         body = ingest_body(batch)
         t0 = time.perf_counter()
@@ -325,17 +323,11 @@ def breakdown(app: Any, client: redis.Redis, batches: list[list[dict]]) -> dict[
         now = datetime.now(UTC)
         valid = [(as_counts(validate_report(raw, now=now, retention_days=store.retention_days,
                                           known_kinds=kinds)), raw["user"]) for raw in events]
-        t2 = time.perf_counter()
-        for report, user in valid:
-            day = event_day(report, store.tz)
-            event_keys(store.keys, day, user, store.keys.ids("bench", day), "tokens", "tokens")
-            ttls(day, store.tz, store.retention_days)
-        t3 = time.perf_counter()
+        t3 = t2 = time.perf_counter()
         store.counting.record(valid, config, *version)
         t4 = time.perf_counter()
         totals["json.loads (parse_batch)"] += t1 - t0
         totals["validate_report (pydantic)"] += t2 - t1
-        totals["keys + TTLs (event_keys, ttls)"] += t3 - t2
         totals["Store.counting.record (all of it)"] += t4 - t3
     return totals
 
@@ -454,10 +446,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                 for name, secs in phases.items():
                     print(f"     {name:36s} {secs / n * 1e6:7.1f}")
                 client.flushdb()
-                rec = phases["Store.counting.record (all of it)"]
-                keys = phases["keys + TTLs (event_keys, ttls)"]
-                print(f"     {'record minus keys/TTLs (EVALSHA+IO)':36s} "
-                      f"{(rec - keys) / n * 1e6:7.1f}")
                 prof = profile_ingest(app, sample[: 6 if args.quick else 20])
                 client.flushdb()
                 print("   cProfile of POST /ingest in process (by own time, then cumulative):")

@@ -38,7 +38,7 @@ from bench._common import machine, parse_args, private_redis, redis_version
 from bot.core.config import BoardConfig, OutcomeRule
 from bot.core.periods import buckets_for_day
 from bot.intake.scoring import rebuild_scores, save_configuration
-from bot.store.events import OUTCOME, USAGE
+from bot.store.events import RECORD
 from bot.store.lua import load
 from bot.store.rescoring import REBUILD_COPY_SCRIPT, RESCORE
 from bot.store.store import Store
@@ -218,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         command = slowest["command"]
         command = command.decode() if isinstance(command, bytes) else str(command)
         over = sum(1 for e in log if e["duration"] > 10_000)
-        names = {RESCORE.sha: "rescore", REBUILD_COPY_SCRIPT.sha: "copy", USAGE.sha: "usage",
-                 OUTCOME.sha: "outcome"}
+        names = {RESCORE.sha: "rescore", REBUILD_COPY_SCRIPT.sha: "copy",
+                 RECORD.sha: "record"}
         slow: Counter[str] = Counter()
         for e in log:
             if e["duration"] > 10_000:

@@ -20,7 +20,7 @@ SCRIPTS = sorted(p.stem for p in LUA.glob("*.lua"))
 
 
 def test_every_script_expands_with_each_include_once() -> None:
-    assert {"usage", "outcome", "credit", "rescore", "top", "gcra", "release"} <= set(SCRIPTS)
+    assert {"record", "credit", "rescore", "top", "gcra", "release"} <= set(SCRIPTS)
     for name in SCRIPTS:
         text = load(name)
         assert not INCLUDE.search(text), name
@@ -29,11 +29,11 @@ def test_every_script_expands_with_each_include_once() -> None:
 
 
 def test_includes_come_before_their_use() -> None:
-    text = load("usage")
+    text = load("record")
     assert text.index("local function lh_state") < text.index("local function day_find")
     assert text.index("local function day_points") < text.index("local function add_to_day")
     assert text.count("local DONE, TMP_TTL") == 1
-    assert "--#include" in source("usage.lua")
+    assert "--#include" in source("record.lua")
 
 
 def test_an_include_loop_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

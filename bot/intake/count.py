@@ -27,11 +27,13 @@ from typing import TypeVar
 
 from bot.core.config import BoardConfig
 from bot.core.counts import Outcome, Usage
+from bot.store.cached import Guard
 from bot.store.store import (
     CONFLICT,
     COUNTED,
     DUPLICATE,
     REBUILDING,
+    STALE_CACHE,
     STALE_CONFIG,
     Store,
     is_identity,
@@ -42,6 +44,13 @@ REMOVED_KIND = -10  # status: an outcome kind an admin removed while it was bein
 
 T = TypeVar("T")
 Item = tuple[int, Usage | Outcome, str]  # (index in what the source received, what, who)
+
+
+class StaleCaches(Exception):
+    """What the request was read with from this process's caches (the configuration,
+    the sender's token, identity links: `bot.store.cached`) changed in Redis meanwhile;
+    the counting call that found it counted nothing. Forget the caches and do the
+    request again."""
 
 
 class ScoringChanged(Exception):
@@ -117,19 +126,34 @@ def _configured(item: Item, config: BoardConfig) -> bool:
 
 def count(store: Store, items: Sequence[Item], sender: str,
           config: tuple[BoardConfig, int] | None = None,
-          into: Counted | None = None) -> Counted:
+          into: Counted | None = None, guards: Sequence[Guard] | None = None) -> Counted:
     """Count (index, what, who) items from `sender` (event ids are scoped to it), each
     once, into `into` (or a new Counted). `who` is a Slack user id, or an identity that
     maps to nobody yet (kept for it, listed in `unmapped`). `config`: the (configuration,
     version) the caller just loaded, if it did.
 
+    `guards` (not None): the caller read what it knows from this process's caches
+    (`config` among them) at these versions; the counting call checks them and the
+    configuration version, even with no items, and StaleCaches is raised when one moved
+    (nothing of that call was counted).
+
     Redis errors propagate; ScoringChanged once every item that could be counted has
     been (see the module's policy for a scoring change)."""
     result = into if into is not None else Counted()
-    statuses = rescored(store, items,
-                        lambda batch, cfg, version: store.counting.record(
-                            [(what, who) for _, what, who in batch], cfg, version, sender),
-                        config, _configured)
+    if guards is not None:  # read from caches: one call, which checks them
+        cfg, version = config or store.configs.load_cached()
+        statuses = store.counting.record([(what, who) for _, what, who in items], cfg,
+                                         version, sender, guards) if items else [
+            store.counting.check(version, guards)]
+        if STALE_CONFIG in statuses or STALE_CACHE in statuses:
+            raise StaleCaches("read from caches that changed meanwhile")
+        if not items:
+            return result
+    else:
+        statuses = rescored(store, items,
+                            lambda batch, cfg, version: store.counting.record(
+                                [(what, who) for _, what, who in batch], cfg, version,
+                                sender), config, _configured)
     for (index, _what, who), status in zip(items, statuses, strict=True):
         if status == COUNTED:
             result.counted += 1

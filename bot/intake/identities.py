@@ -23,6 +23,7 @@ from bot.core.config import BoardConfig
 from bot.core.identity import Claim, IdentityError, normalize
 from bot.intake.count import ScoringChanged, rescored
 from bot.slack.directory import Directory
+from bot.store.cached import Guard
 from bot.store.store import COUNTED, REBUILDING, Store
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -76,7 +77,18 @@ class Identities:
         One HMGET for the links; the unlinked emails are looked up together (cached; the
         new ones concurrently). LookupUnavailable when Slack cannot answer right now:
         nothing is resolved, the caller answers 503."""
-        links = self.linked(firsts)
+        return self._resolve(firsts, self.linked(firsts))
+
+    def resolve_many_cached(self, firsts: list[str]) -> tuple[list[str], Guard | None]:
+        """`resolve_many` with the links this process read before at their current
+        version (`bot.store.cached`), and the guard the counting call checks (None: no
+        identity to resolve): linked identities then cost no Redis round trip."""
+        if not firsts:
+            return [], None
+        links, guard = self.map.links_cached(firsts)
+        return self._resolve(firsts, links), guard
+
+    def _resolve(self, firsts: list[str], links: dict[str, str]) -> list[str]:
         emails = {f[len("email:"):] for f in firsts
                   if f not in links and f.startswith("email:")}
         users = self.directory.users_for_emails(sorted(emails)) if emails else {}

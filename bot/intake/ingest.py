@@ -8,6 +8,7 @@ three count the same way; /ingest's JSON answer is built from the `Counted` by i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
@@ -26,6 +27,7 @@ from bot.sources.reports import (
     validate_report,
 )
 from bot.sources.strict_json import MAX_DEPTH, StrictJSONError, loads
+from bot.store.cached import Guard
 from bot.store.store import Store
 
 
@@ -76,7 +78,8 @@ def parse_batch(body: bytes) -> list[Any]:
 
 def ingest_events(store: Store, identities: Identities, events: list[Any],
                   now: datetime | None = None, sender: str = "default",
-                  owner: str | None = None) -> Counted:
+                  owner: str | None = None, guards: Sequence[Guard] | None = None
+                  ) -> Counted:
     """Validate and count `events` from `sender` (ids are scoped to it). An email that
     maps to nobody is kept under the identity `email:ADDRESS` (listed in `unmapped`).
     `owner`: the Slack user of the personal token the batch came with: events naming
@@ -89,10 +92,15 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
 
     Usage of a tool that another source counts (`tool_sources`: the configuration's
     choice, else the source first heard from) is valid but not counted: it is in
-    `rejected` with that reason, so nothing counts twice."""
+    `rejected` with that reason, so nothing counts twice.
+
+    `guards` (not None): the caller authenticated from this process's caches at these
+    versions; the configuration and identity links are then read from the caches too,
+    and StaleCaches is raised when any of them moved (`bot.intake.count.count`)."""
     now = now or datetime.now(UTC)
     result = Counted()
-    config, version = store.configs.load_versioned()
+    config, version = (store.configs.load_cached() if guards is not None
+                       else store.configs.load_versioned())
     checked: list[tuple[int, UsageReport | OutcomeReport]] = []
     for index, raw in enumerate(events):
         try:
@@ -105,8 +113,13 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     # Every email of the batch at once (concurrent lookups); LookupUnavailable propagates
     # before anything is counted, so the sender's retry of the whole batch loses nothing.
     emails = [(i, r) for i, r in checked if not r.user]
-    resolved = dict(zip((i for i, _ in emails), identities.resolve_many(
-        [f"email:{r.email}" for _, r in emails]), strict=True))
+    firsts = [f"email:{r.email}" for _, r in emails]
+    if guards is not None:
+        users, links = identities.resolve_many_cached(firsts)
+        guards = [*guards, *([links] if links else [])]
+    else:
+        users = identities.resolve_many(firsts)
+    resolved = dict(zip((i for i, _ in emails), users, strict=True))
     reports = dict(checked)
     items = []
     for index, report in checked:
@@ -116,7 +129,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
                           "token's owner; a personal token reports only for its owner", index)
         else:
             items.append((index, as_counts(report), who))
-    count(store, items, sender, (config, version), into=result)
+    count(store, items, sender, (config, version), into=result, guards=guards)
     for index in result.conflicts:
         result.reject(f"conflict: id {reports[index].id!r} was already used by this sender "
                       "for a different report; use a new id", index)

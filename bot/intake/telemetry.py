@@ -23,6 +23,7 @@ to whose day, and hands it to the same counting as every other source
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.core.config import SUBSET_TOKEN_TYPES, BoardConfig
@@ -34,6 +35,7 @@ from bot.intake.count import Counted, count
 from bot.intake.identities import Identities, for_owner
 from bot.intake.tool_sources import counts
 from bot.sources.otlp import Decoded, Point
+from bot.store.cached import Guard
 from bot.store.store import Store
 
 # tools that a vendor's admin report also covers (the Claude Code Analytics API, GitHub's
@@ -124,8 +126,8 @@ NOT_OWNER = ("{tool}: a data point names (by user.email, enduser.id, user.accoun
 
 
 def count_points(store: Store, identities: Identities, decoded: Decoded, signal: str,
-                 sender: str, now: datetime | None = None, owner: str | None = None
-                 ) -> Counted:
+                 sender: str, now: datetime | None = None, owner: str | None = None,
+                 guards: Sequence[Guard] | None = None) -> Counted:
     """Count the decoded points of one export (`signal` "metrics" or "logs"). Points that
     name nobody, lie outside the counting window or conflict are `rejected` (indices into
     `decoded.points`); the decoder's own refusals stay in `decoded`. `owner`: the Slack
@@ -135,10 +137,16 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
     Redis errors and LookupUnavailable propagate (the caller answers 503), and so does
     ScoringChanged after every point that could be counted has been: the exporter
     retries the whole export and the counted points are duplicates then.
+
+    `guards` (not None): the caller authenticated from this process's caches at these
+    versions; the configuration and identity links are then read from the caches too,
+    and StaleCaches is raised when any of them moved (`bot.intake.count.count`).
     """
     now = now or datetime.now(UTC)
     result = Counted()
-    config, version = store.configs.load_versioned()
+    cached = guards is not None
+    config, version = (store.configs.load_cached() if cached
+                       else store.configs.load_versioned())
     kept: list[tuple[int, Usage, str]] = []
     ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it
     for index, point in enumerate(decoded.points):
@@ -168,7 +176,12 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
                           f"{store.retention_days}-day retention window", index)
             continue
         kept.append((index, usage, who))
-    resolved = identities.resolve_many([w for _, _, w in kept])
+    firsts = [w for _, _, w in kept]
+    if guards is not None:
+        resolved, links = identities.resolve_many_cached(firsts)
+        guards = [*guards, *([links] if links else [])]
+    else:
+        resolved = identities.resolve_many(firsts)
     items = []
     for (index, usage, _), who in zip(kept, resolved, strict=True):
         mine = for_owner(who, owner)
@@ -176,7 +189,7 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
             result.reject(NOT_OWNER.format(tool=decoded.points[index].tool), index)
         else:
             items.append((index, usage, mine))
-    count(store, items, sender, (config, version), into=result)
+    count(store, items, sender, (config, version), into=result, guards=guards)
     for index in result.conflicts:
         result.reject(CONFLICT, index)
     return result

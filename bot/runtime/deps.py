@@ -19,6 +19,7 @@ from bot.core.config import BoardConfig
 from bot.core.settings import Settings
 from bot.intake.identities import Identities
 from bot.slack.directory import Directory
+from bot.store.cached import Guard
 from bot.store.embedded import EmbeddedRedis
 from bot.store.ratelimit import RateLimiter
 from bot.store.senders import Sender, Senders, token_workspace
@@ -85,9 +86,11 @@ class Deps:
                 found = self.others.setdefault(workspace, found)
         return found
 
-    def for_sender(self, header: str) -> tuple[Deps, Sender | None]:
-        """The Deps of the workspace an `Authorization: Bearer` token belongs to and the
-        sender (its name, own rate limit and a personal token's owner; None: refused).
+    def for_sender(self, header: str) -> tuple[Deps, Sender | None, Guard | None]:
+        """The Deps of the workspace an `Authorization: Bearer` token belongs to, the
+        sender (its name, own rate limit and a personal token's owner; None: refused) and
+        the guard of the tokens' version it was read at (`Senders.identify_cached`: what
+        this process read before; the counting call checks the guard).
 
         A token made by `tokenboard tokens create --workspace W` names W and is looked up
         only among W's tokens, so its reports can only be counted in W; any other token
@@ -95,10 +98,17 @@ class Deps:
         """
         workspace = token_workspace(header) or self.store.ws
         deps = self.for_workspace(workspace, remember=False)
-        sender = deps.senders.identify(header)
+        sender, guard = deps.senders.identify_cached(header)
         if sender is not None and deps is not self:  # kept only once a token proved it
             deps = self.others.setdefault(workspace, deps)
-        return deps, sender
+        return deps, sender, guard
+
+    def forget_cached(self) -> None:
+        """Drop what this workspace's report intake keeps between requests (tokens,
+        configuration, identity links: `bot.store.cached`)."""
+        self.senders.cache.forget()
+        self.store.configs.forget()
+        self.store.identity_map.cache.forget()
 
     def is_admin(self, user_id: str, fresh: bool = False,
                  config: BoardConfig | None = None,

@@ -26,6 +26,7 @@ def save_config_call(*, config: str, version: str, history: str, document: str,
 class Configs:
     def __init__(self, ws: WorkspaceRedis) -> None:
         self.ws = ws
+        self._cached: tuple[BoardConfig, int] | None = None
 
     def _key(self, *what: str) -> str:
         return self.ws.keys.key("config", *what)
@@ -36,7 +37,17 @@ class Configs:
     def load_versioned(self) -> tuple[BoardConfig, int]:
         raw, version = self.ws.r.mget(self._key(), self._key("version"))
         config = BoardConfig.model_validate_json(raw) if raw else BoardConfig()
-        return config, int(version or 0)
+        self._cached = config, int(version or 0)
+        return self._cached
+
+    def load_cached(self) -> tuple[BoardConfig, int]:
+        """The configuration and version this process read last (read now if none):
+        for counting, whose script checks the version (`bot.store.cached`)."""
+        return self._cached or self.load_versioned()
+
+    def forget(self) -> None:
+        """Drop what `load_cached` keeps."""
+        self._cached = None
 
     def version(self) -> int:
         return int(self.ws.r.get(self._key("version")) or 0)

@@ -2,8 +2,8 @@
 people's days and the period boards, exactly once per event id; crediting an unmapped
 identity's kept days to the person it was linked to.
 
-Both boards of a bucket hold the same members: a usage event adds its person to the
-points set with 0 and an outcome event adds them to the raw sets with 0, so rank
+Both boards of a bucket hold the same members: the first usage event of a person's day
+adds them to the points sets with 0 and the first outcome to the raw sets with 0, so rank
 arithmetic on either board covers everyone active.
 """
 
@@ -21,23 +21,25 @@ from bot.core.counts import Outcome, Usage, id_digest
 from bot.core.periods import local_date
 from bot.store.events import (
     CREDIT,
-    OUTCOME,
-    USAGE,
+    RECORD,
+    DayKeys,
     EventArgs,
-    EventKeys,
+    RecordCall,
+    Ttls,
     UsagePart,
     credit_call,
+    day_keys,
     event_keys,
-    outcome_call,
     scoring_rules,
     ttls,
-    usage_call,
 )
 from bot.store.lua import Call, Script, run_pipeline
 from bot.store.workspace import WorkspaceRedis, is_identity, time_now
 
-COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT = 1, 0, -1, -2, -3
+COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT, STALE_CACHE = 1, 0, -1, -2, -3, -4
 Event = Usage | Outcome
+CALL_EVENTS = 100  # usage reports and outcomes per record.lua call (a few ms of Redis)
+DAY_KEYS_KEPT = 4096  # (sender, day, raw metric) → keys remembered per process
 
 
 def event_day(event: Event, tz: ZoneInfo) -> date:
@@ -56,13 +58,15 @@ def stored_fingerprint(text: str) -> bytes:
 
 
 @dataclass
-class _UsageGroup:
-    """The usage events of one person (or identity) and day: one usage.lua call."""
+class _Slot:
+    """One usage group (the usage reports of one person or identity and day) or one
+    outcome: what one record.lua item counts, and the indices of its events."""
 
-    keys: EventKeys
-    head: EventArgs
-    tools: str  # the org's per-tool totals of the day
+    who: str
+    day: date
     parts: list[UsagePart] = field(default_factory=list)
+    outcome: Outcome | None = None
+    indices: list[int] = field(default_factory=list)
 
 
 class Counting:
@@ -71,6 +75,8 @@ class Counting:
         (WAIT, at most `wait_ms`), else raises redis.ConnectionError (REDIS_WAIT_REPLICAS)."""
         self.ws = ws
         self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
+        self._day_keys: dict[tuple[str, date, str], DayKeys] = {}
+        self._rules: tuple[BoardConfig, str] | None = None
 
     def _head(self, who: str, day: date, version: int, fingerprint: bytes | str,
               now: float) -> EventArgs:
@@ -78,62 +84,100 @@ class Counting:
                          version=version, fingerprint=fingerprint,
                          mapped=not is_identity(who), day=day, now=now)
 
+    def _keys_of(self, sender: str, day: date, raw_metric: str) -> DayKeys:
+        at = (sender, day, raw_metric)
+        found = self._day_keys.get(at)
+        if found is None:
+            if len(self._day_keys) >= DAY_KEYS_KEPT:
+                self._day_keys.clear()
+            found = self._day_keys[at] = day_keys(self.ws.keys, sender, day, raw_metric)
+        return found
+
+    def _rules_of(self, config: BoardConfig) -> str:
+        memo = self._rules
+        if memo is None or memo[0] is not config:
+            memo = self._rules = (config, scoring_rules(config))
+        return memo[1]
+
     def record(self, events: Sequence[tuple[Event, str]], config: BoardConfig,
-               version: int = 0, sender: str = "default") -> list[int]:
+               version: int = 0, sender: str = "default",
+               guards: Sequence[tuple[str, str]] = ()) -> list[int]:
         """Count each (event, who) once. `who` is a Slack user id, or an identity
         (`source:value`) that maps to nobody yet: then the counts are kept under the
         identity until an admin links it (see bot.intake.identities). Event ids are scoped to
         `sender`. Per event: COUNTED, DUPLICATE, STALE_CONFIG (`version` is not the
-        stored configuration version: reload it and retry that event) or CONFLICT (the
-        id was used before for other content). A running rebuild never stops counting.
+        stored configuration version: reload it and retry that event), CONFLICT (the
+        id was used before for other content) or STALE_CACHE (a `guards` key, (key,
+        value), does not hold its value: nothing of that call was counted; reload what
+        was cached and retry). A running rebuild never stops counting.
 
-        Usage events of one person and day go through one Lua script call together and
-        each outcome through its own (atomic: all of its counters or none), pipelined
-        without MULTI so a large batch never holds Redis for long. A connection error
-        raises redis.ConnectionError; events that did run are remembered, so a retry of
-        the whole batch counts each event once.
+        Usage events of one person and day are counted together (their day and boards
+        written once) and each outcome on its own, each atomically (all of its counters
+        or none), CALL_EVENTS to a lua/record.lua call, the calls pipelined without MULTI
+        so a large batch never holds Redis for long. A connection error raises
+        redis.ConnectionError; events that did run are remembered, so a retry of the
+        whole batch counts each event once.
         """
-        now = time_now()
-        keys = self.ws.keys
-        # in order: a usage group (its call built once all its parts are known) or a call
-        slots: list[tuple[Script, _UsageGroup | Call, list[int]]] = []
-        groups: dict[tuple[str, date], int] = {}
+        tz = self.ws.tz
+        slots: list[_Slot] = []
+        groups: dict[tuple[str, date], _Slot] = {}
         for index, (event, who) in enumerate(events):
-            day = event_day(event, self.ws.tz)
-            ids = keys.ids(sender, day)
+            day = getattr(event, "day", None) or local_date(event.ts, tz)
             if isinstance(event, Usage):
-                at = groups.get((who, day))
-                if at is None:
-                    group = _UsageGroup(event_keys(keys, day, who, ids, config.raw_metric,
-                                                   "tokens"),
-                                        self._head(who, day, version, "-", now),
-                                        keys.tool_totals(day))
-                    groups[(who, day)] = at = len(slots)
-                    slots.append((USAGE, group, []))
-                _, group, indices = slots[at]
-                assert isinstance(group, _UsageGroup)
-                group.parts.append(self._usage_part(event, day))
-                indices.append(index)
-                continue
-            field_name = f"o:{event.kind}"
-            if event.modifiers:
-                field_name += "~" + "+".join(sorted(event.modifiers))
-            call = outcome_call(
-                keys=event_keys(keys, day, who, ids, config.raw_metric, "outcomes"),
-                head=self._head(who, day, version, stored_fingerprint(event.fingerprint), now),
-                field=field_name, count=event.count, kind=event.kind,
-                rules=scoring_rules(config, event.kind), digest=id_digest(event.id))
-            slots.append((OUTCOME, call, [index]))
-        calls = [(script, usage_call(keys=what.keys, head=what.head, parts=what.parts,
-                                          tools=what.tools)
-                  if isinstance(what, _UsageGroup) else what) for script, what, _ in slots]
-        answers = self._run(calls)
+                slot = groups.get((who, day))
+                if slot is None:
+                    slot = groups[(who, day)] = _Slot(who, day)
+                    slots.append(slot)
+                slot.parts.append(self._usage_part(event, day))
+            else:
+                slot = _Slot(who, day, outcome=event)
+                slots.append(slot)
+            slot.indices.append(index)
+        calls = self._calls(slots, config, version, sender, guards)
+        answers = self._run([(RECORD, c.call()) for c, _ in calls])
         statuses = [0] * len(events)
-        for (_, _, indices), answer in zip(slots, answers, strict=True):
-            parts = answer if isinstance(answer, list) else [answer] * len(indices)
-            for index, status in zip(indices, parts, strict=True):
+        for (record, indices), answer in zip(calls, answers, strict=True):
+            if len(answer) == 1 and record.events > 1:  # the whole call: stale
+                answer = answer * record.events
+            for index, status in zip(indices, answer, strict=True):
                 statuses[index] = int(status)
         return statuses
+
+    def check(self, version: int, guards: Sequence[tuple[str, str]]) -> int:
+        """COUNTED when `version` is the stored configuration version and every guard
+        holds (lua/record.lua with no events), else STALE_CONFIG or STALE_CACHE."""
+        answer = self._run([(RECORD, RecordCall(self.ws.keys, version, time_now(), "",
+                                                guards).call())])[0]
+        return int(answer[0]) if answer else COUNTED
+
+    def _calls(self, slots: list[_Slot], config: BoardConfig, version: int, sender: str,
+               guards: Sequence[tuple[str, str]]) -> list[tuple[RecordCall, list[int]]]:
+        keys, now, rules = self.ws.keys, time_now(), self._rules_of(config)
+        raw, expiries = config.raw_metric, {}
+        calls: list[tuple[RecordCall, list[int]]] = []
+        record = None
+        for slot in slots:
+            if record is None or record.events >= CALL_EVENTS:
+                record = RecordCall(keys, version, now, rules, guards)
+                calls.append((record, []))
+            day, who = slot.day, slot.who
+            day_ttls: Ttls | None = expiries.get(day)
+            if day_ttls is None:
+                day_ttls = expiries[day] = ttls(day, self.ws.tz, self.ws.retention_days)
+            at = record.day(day, self._keys_of(sender, day, raw), day_ttls)
+            kept = (keys.identity_day(day, who), keys.identity_days(who)) \
+                if is_identity(who) else None
+            event = slot.outcome
+            if event is None:
+                record.usage(at, who, kept, slot.parts)
+            else:
+                field_name = f"o:{event.kind}"
+                if event.modifiers:
+                    field_name += "~" + "+".join(sorted(event.modifiers))
+                record.outcome(at, who, kept, stored_fingerprint(event.fingerprint),
+                               field_name, event.count, event.kind, id_digest(event.id))
+            calls[-1][1].extend(slot.indices)
+        return calls
 
     def _usage_part(self, event: Usage, day: date) -> UsagePart:
         keys = self.ws.keys
@@ -143,7 +187,7 @@ class Counting:
         elif cumulative:
             marker, kind = keys.series(event.series), "c"
         else:
-            marker, kind = keys.none(), "d"
+            marker, kind = None, "d"
         return UsagePart(marker=marker, kind=kind,
                          fingerprint=stored_fingerprint(event.fingerprint), value=event.value,
                          start=f"{event.start_ns:020d}" if cumulative else id_digest(event.id),
@@ -162,7 +206,7 @@ class Counting:
             if self.wait_replicas:
                 pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
 
-        answers = run_pipeline(self.ws.r, build, (USAGE, OUTCOME))
+        answers = run_pipeline(self.ws.r, build, (RECORD,))
         if self.wait_replicas and answers.pop() < self.wait_replicas:
             raise redis.ConnectionError(
                 f"fewer than {self.wait_replicas} replica(s) confirmed the writes "

@@ -1,6 +1,6 @@
-"""The KEYS and ARGV of the counting scripts (`lua/usage.lua`, `lua/outcome.lua`,
-`lua/credit.lua`; their common layout is `lua/common/event.lua`'s), one builder per
-script, and the expiries and boards of a day. `bot.store.counting` runs them."""
+"""The KEYS and ARGV of the counting scripts (`lua/record.lua`, a batch of usage reports
+and outcomes; `lua/credit.lua`; what they share is `lua/common/event.lua`), one builder
+per script, and the expiries and boards of a day. `bot.store.counting` runs them."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ METRICS = ("tokens", "cost", "requests", "points")
 RAW_METRICS = ("cost", "requests")  # kept per day, week and month only as the raw metric
 SERIES_TTL = 35 * 86400  # a cumulative series silent this long starts afresh
 
-USAGE = Script("usage")
-OUTCOME = Script("outcome")
+RECORD = Script("record")
 CREDIT = Script("credit")
 
 
@@ -126,9 +125,10 @@ class EventArgs:
 
 @dataclass(frozen=True)
 class UsagePart:
-    """One usage report of a usage call: its marker key (KEYS[26 + p]) and its ARGV."""
+    """One usage report of a usage group: its marker key (None: an event id, claimed in
+    the sender's ids of the day) and what it adds."""
 
-    marker: str
+    marker: str | None
     kind: str            # 'd' one-off or delta, 'c' cumulative series, 'r' vendor's daily row
     fingerprint: bytes | str
     value: float
@@ -137,24 +137,96 @@ class UsagePart:
     fields: Sequence[tuple[str, float]]
 
 
-def usage_call(*, keys: EventKeys, head: EventArgs, parts: Sequence[UsagePart],
-               tools: str, series_ttl: int = SERIES_TTL) -> Call:
-    """lua/usage.lua: several usage reports of one person (or identity) and day; `tools`
-    is the org's per-tool totals of that day (KEYS[26])."""
-    args = [*head.as_list(), series_ttl, len(parts)]
-    for part in parts:
-        args += [part.kind, part.fingerprint, repr(float(part.value)), part.start, part.time,
-                 len(part.fields)]
-        for name, amount in part.fields:
-            args += [name, repr(float(amount))]
-    return Call(keys.as_list() + [tools] + [part.marker for part in parts], args)
+@dataclass(frozen=True)
+class DayKeys:
+    """The keys of one day of a record call: the sender's event ids, the day's counts
+    and its 16 boards (the same for every batch of that sender, day and raw metric)."""
+
+    ids: str
+    days: str
+    boards: tuple[str, ...]
+    tools: str  # the org's per-tool totals of the day
 
 
-def outcome_call(*, keys: EventKeys, head: EventArgs, field: str, count: int, kind: str,
-                 rules: str, digest: bytes) -> Call:
-    """lua/outcome.lua: one outcome; `field` is the day's o:<kind>[~<modifiers>], `rules`
-    the JSON [RULES, MODS] of `kind`, `digest` the event id's."""
-    return Call(keys.as_list(), [*head.as_list(), field, int(count), kind, rules, digest])
+def day_keys(keys: Keys, sender: str, day: date, raw_metric: str) -> DayKeys:
+    return DayKeys(keys.ids(sender, day), keys.days(day),
+                   tuple(board_keys(keys, day, raw_metric)), keys.tool_totals(day))
+
+
+class RecordCall:
+    """lua/record.lua's KEYS and ARGV, built up one event at a time: each day's keys and
+    expiries once, the scoring rules once, each event's own arguments.
+
+    `guards`: (key, value) pairs the script checks before counting anything (a missing
+    key holds "0"): the versions the caller's caches were read at."""
+
+    def __init__(self, keys: Keys, version: int, now: float, rules: str,
+                 guards: Sequence[tuple[str, str]] = (), series_ttl: int = SERIES_TTL
+                 ) -> None:
+        self.head = [keys.key("gen"), keys.rebuild(), keys.key("config", "version"),
+                     keys.none(), keys.unmapped("tokens"), keys.unmapped("outcomes"),
+                     keys.unmapped("last"), *(k for k, _ in guards)]
+        self.args_head = [version, now, series_ttl, len(guards)]
+        self.rules, self.outcomes = rules, 0
+        self.guard_values = [v for _, v in guards]
+        self.day_keys: list[str] = []
+        self.day_args: list = []
+        self.days: dict[date, int] = {}
+        self.extra: list[str] = []
+        self.items: list = []
+        self.events = 0  # usage parts and outcomes so far (one status each)
+        self.groups = 0  # usage groups and outcomes so far
+
+    def day(self, day: date, keys: DayKeys, ttls: Ttls) -> int:
+        """The call's index of `day` (its keys and expiries added the first time)."""
+        at = self.days.get(day)
+        if at is None:
+            self.days[day] = at = len(self.days) + 1
+            self.day_keys += [keys.ids, keys.days, *keys.boards, keys.tools]
+            self.day_args += [day.isoformat(), ttls.ids, ttls.day, ttls.d, ttls.w, ttls.m]
+        return at
+
+    def _key(self, key: str | None) -> int:
+        if key is None:
+            return 0
+        self.extra.append(key)
+        return len(self.extra)
+
+    def _who(self, day_at: int, member: str, kept: tuple[str, str] | None) -> list:
+        """`kept`: (the identity's day, its days) when `member` is an identity that maps
+        to nobody."""
+        if kept is None:
+            return [day_at, member, "1", 0, 0]
+        return [day_at, member, "0", self._key(kept[0]), self._key(kept[1])]
+
+    def usage(self, day_at: int, member: str, kept: tuple[str, str] | None,
+              parts: Sequence[UsagePart]) -> None:
+        """Usage reports of one person (or identity) and day."""
+        args = ["u", *self._who(day_at, member, kept), len(parts)]
+        for part in parts:
+            args += [self._key(part.marker), part.kind, part.fingerprint,
+                     repr(float(part.value)), part.start, part.time, len(part.fields)]
+            for name, amount in part.fields:
+                args += [name, repr(float(amount))]
+        self.items += args
+        self.events += len(parts)
+        self.groups += 1
+
+    def outcome(self, day_at: int, member: str, kept: tuple[str, str] | None,
+                fingerprint: bytes | str, field: str, count: int, kind: str,
+                digest: bytes) -> None:
+        """One outcome; `field` is the day's o:<kind>[~<modifiers>]."""
+        self.items += ["o", *self._who(day_at, member, kept), fingerprint, field, int(count),
+                       kind, digest]
+        self.outcomes += 1
+        self.events += 1
+        self.groups += 1
+
+    def call(self) -> Call:
+        return Call([*self.head, *self.day_keys, *self.extra],
+                    [*self.args_head, len(self.days), self.rules if self.outcomes else "",
+                     *self.guard_values,
+                     *self.day_args, self.groups, *self.items])
 
 
 def credit_call(*, keys: EventKeys, head: EventArgs, rules: str) -> Call:

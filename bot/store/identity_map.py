@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import redis
+
+from bot.store.cached import Guard, VersionedCache
 from bot.store.workspace import WorkspaceRedis
 
 
@@ -25,6 +28,17 @@ class IdentityMap:
         self.ws = ws
         self._links = ws.keys.key("ident")
         self._claims = ws.keys.key("claims")
+        self.version_key = ws.keys.key("ident", "version")
+        self.cache: VersionedCache[str, str | None] = VersionedCache(
+            ws.r, self.version_key, self._read, self._parse)
+
+    def _read(self, pipe: redis.client.Pipeline, identities: list[str]) -> None:
+        pipe.hmget(self._links, identities)
+
+    @staticmethod
+    def _parse(replies: list, identities: list[str]) -> dict[str, str | None]:
+        return {i: v.decode() if v else None
+                for i, v in zip(identities, replies[0], strict=True)}
 
     # -- links ----------------------------------------------------------------------------
     def links(self, identities: Sequence[str]) -> dict[str, str]:
@@ -34,16 +48,28 @@ class IdentityMap:
         values = self.ws.r.hmget(self._links, list(identities))
         return {i: v.decode() for i, v in zip(identities, values, strict=True) if v}
 
+    def links_cached(self, identities: Sequence[str]) -> tuple[dict[str, str], Guard]:
+        """`links`, from what this process read before at the links' current version
+        (`bot.store.cached`), with the guard the counting call checks."""
+        values, guard = self.cache.get(identities)
+        return {i: u for i, u in values.items() if u}, guard
+
     def link(self, identity: str, user: str) -> str | None:
         """Link `identity` to `user`; returns who it was linked to before."""
-        previous = self.ws.r.hget(self._links, identity)
-        self.ws.r.hset(self._links, identity, user)
+        pipe = self.ws.r.pipeline(transaction=True)
+        pipe.hget(self._links, identity)
+        pipe.hset(self._links, identity, user)
+        pipe.incr(self.version_key)
+        previous = pipe.execute()[0]
         return previous.decode() if previous else None
 
     def unlink(self, identity: str) -> str | None:
         """Forget the link; returns who it pointed to."""
-        user = self.ws.r.hget(self._links, identity)
-        self.ws.r.hdel(self._links, identity)
+        pipe = self.ws.r.pipeline(transaction=True)
+        pipe.hget(self._links, identity)
+        pipe.hdel(self._links, identity)
+        pipe.incr(self.version_key)
+        user = pipe.execute()[0]
         return user.decode() if user else None
 
     def all_links(self) -> list[tuple[str, str]]:

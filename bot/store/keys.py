@@ -64,7 +64,9 @@ names of buckets (`<directory>:<i>`) and of a rebuild's sets (`<set>:rebuild`,
     tb:{ws}:tokens:rate               hash name → the token's own requests a minute
     tb:{ws}:tokens:used               hash name → last used (epoch s)
     tb:{ws}:tokens:revoked            set of revoked sender names (also INGEST_TOKENS ones)
+    tb:{ws}:tokens:version            bumped by every token change (bot.store.cached)
     tb:{ws}:ident                     hash identity ("source:value") → Slack user id
+    tb:{ws}:ident:version             bumped by every link change (bot.store.cached)
     tb:{ws}:iday:<date>:<identity>    raw per-day counts of an identity that maps to nobody
     tb:{ws}:idays:<identity>          set of the days that identity has counts on
     tb:{ws}:unmapped:<metric>         sorted set identity → tokens / outcomes kept for it

@@ -63,7 +63,10 @@ class Privacy:
                  if v == user.encode()]
         claims = [key for key in r.hkeys(k.key("claims")) if key.decode().endswith(f"|{user}")]
         if links:
-            removed += r.hdel(k.key("ident"), *links)
+            pipe = r.pipeline(transaction=True)
+            pipe.hdel(k.key("ident"), *links)
+            pipe.incr(k.key("ident", "version"))  # bot.store.cached: links read before
+            removed += pipe.execute()[0]
         if claims:
             removed += r.hdel(k.key("claims"), *claims)
         pipe = r.pipeline(transaction=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import redis
 
 from bot.core.settings import WORKSPACE
+from bot.store.cached import Guard, VersionedCache
 from bot.store.keys import Keys
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -108,6 +109,22 @@ class Senders:
         self.env = {name: _digest(token).encode()
                     for name, token in parse_env_tokens(env_tokens).items()}
         self._used: dict[str, float] = {}
+        self.version_key = keys.key("tokens", "version")
+        self.cache: VersionedCache[bytes, tuple] = VersionedCache(
+            client, self.version_key, self._read, self._parse)
+
+    def _read(self, pipe: redis.client.Pipeline, digests: list[bytes]) -> None:
+        pipe.hmget(self.keys.key("tokens"), digests)
+        pipe.hmget(self.keys.key("tokens", "owner"), digests)
+        pipe.smembers(self.keys.key("tokens", "revoked"))
+        pipe.hgetall(self.keys.key("tokens", "rate"))
+
+    @staticmethod
+    def _parse(replies: list, digests: list[bytes]) -> dict[bytes, tuple]:
+        """digest → (name or None, owner or None, revoked names, rates)."""
+        found, owners, revoked, rates = replies
+        return {d: (f.decode() if f else None, o, frozenset(revoked), rates)
+                for d, f, o in zip(digests, found, owners, strict=True)}
 
     def authenticate(self, header: str) -> str | None:
         """The sender name for an `Authorization: Bearer <token>` header, or None."""
@@ -132,13 +149,34 @@ class Senders:
         for name, expected in self.env.items():  # no early exit
             if hmac.compare_digest(given, expected):
                 env_name = name
+        return self._named(env_name, *self._parse(self._fetch([given]), [given])[given])
+
+    def _fetch(self, digests: list[bytes]) -> list:
         pipe = self.r.pipeline(transaction=False)
-        pipe.hget(self.keys.key("tokens"), given)
-        pipe.hget(self.keys.key("tokens", "owner"), given)
-        pipe.smembers(self.keys.key("tokens", "revoked"))
-        pipe.hgetall(self.keys.key("tokens", "rate"))
-        found, owner, revoked, rates = pipe.execute()
-        name = env_name or (found.decode() if found else None)
+        self._read(pipe, digests)
+        return pipe.execute()
+
+    def identify_cached(self, header: str) -> tuple[Sender | None, Guard | None]:
+        """`identify`, from what this process read before at the tokens' current version
+        (`bot.store.cached`), with the guard that the counting call checks: a token
+        created, revoked or given another rate since moves the version, and the report
+        is then authenticated afresh."""
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None, None
+        given = _digest(token).encode()
+        env_name = None
+        for name, expected in self.env.items():  # no early exit
+            if hmac.compare_digest(given, expected):
+                env_name = name
+        values, guard = self.cache.get([given])
+        sender = self._named(env_name, *values[given])
+        return sender, guard if sender is not None else None
+
+    def _named(self, env_name: str | None, found: str | None, owner: bytes | None,
+               revoked: frozenset[bytes], rates: dict[bytes, bytes]) -> Sender | None:
+        name = env_name or found
         if name is None or name.encode() in revoked:
             return None
         self._touch(name)
@@ -196,6 +234,7 @@ class Senders:
             pipe.hdel(self.keys.key("tokens", "rate"), name)
         else:
             pipe.hset(self.keys.key("tokens", "rate"), name, rate_limit)
+        pipe.incr(self.version_key)
         pipe.execute()
         return token
 
@@ -248,6 +287,7 @@ class Senders:
         if user and self.personal(user.decode()) == name:
             pipe.hdel(self.keys.key("tokens", "personal"), user)
         pipe.sadd(self.keys.key("tokens", "revoked"), name)
+        pipe.incr(self.version_key)
 
     def list(self) -> list[SenderInfo]:
         revoked = {m.decode() for m in self.r.smembers(self.keys.key("tokens", "revoked"))}

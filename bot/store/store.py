@@ -34,7 +34,15 @@ from redis.cluster import RedisCluster
 from bot.store.charts import Charts
 from bot.store.cluster import workspace_client
 from bot.store.configs import Configs
-from bot.store.counting import CONFLICT, COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, Counting
+from bot.store.counting import (
+    CONFLICT,
+    COUNTED,
+    DUPLICATE,
+    REBUILDING,
+    STALE_CACHE,
+    STALE_CONFIG,
+    Counting,
+)
 from bot.store.digest_ledger import DigestLedger
 from bot.store.figures import Figures
 from bot.store.heard import Heard
@@ -54,7 +62,8 @@ from bot.store.slack_cache import SlackCache
 from bot.store.workers import WorkerBeat
 from bot.store.workspace import WorkspaceRedis, is_identity
 
-__all__ = ["COUNTED", "CONFLICT", "DUPLICATE", "REBUILDING", "STALE_CONFIG", "RebuildAborted",
+__all__ = ["COUNTED", "CONFLICT", "DUPLICATE", "REBUILDING", "STALE_CACHE", "STALE_CONFIG",
+           "RebuildAborted",
            "Store", "is_identity"]
 
 

@@ -17,7 +17,10 @@ call and its answers, errors included: the shape of an OpenTelemetry Collector r
 5. the route's decoder: its wire format in, its refusals (400, 413, 415…) as `Refused`.
 6. the route's counting: a scoring change (`ScoringChanged`), Slack unable to map people
    (`LookupUnavailable`) or Redis unreachable answer 503 with Retry-After, in the route's
-   words (`Wording`); senders retry the whole request and nothing counts twice.
+   words (`Wording`); senders retry the whole request and nothing counts twice. The
+   sender's token, the configuration and identity links come from this process's caches
+   (`bot.store.cached`), whose versions the counting call checks: when one moved
+   (`StaleCaches`), the caches are dropped and steps 1 and 6 done again, once.
 7. the route's answer.
 
 Every refusal is a `Refused` (status, sentence, headers) that the route encodes
@@ -34,9 +37,10 @@ from typing import Any, Protocol, TypeVar
 
 import redis
 
-from bot.intake.count import ScoringChanged
+from bot.intake.count import ScoringChanged, StaleCaches
 from bot.runtime.deps import Deps
 from bot.slack.directory import LookupUnavailable
+from bot.store.cached import Guard
 from bot.store.ratelimit import retry_after_header
 from bot.web.server import BodyLimits
 
@@ -73,6 +77,9 @@ class Caller:
     rate: int | None = None
     limited: bool = True
     owner: str | None = None
+    # the versions of what was read from this process's caches (None: nothing was);
+    # counting checks them (bot.store.cached)
+    guards: tuple[Guard, ...] | None = None
 
 
 class Authenticator(Protocol):
@@ -94,11 +101,12 @@ class Bearer:
     hint: str
 
     def caller(self, deps: Deps, environ: Environ) -> Caller:
-        deps, sender = deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
+        deps, sender, guard = deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
         if sender is None:
             raise Refused(401, f"missing, wrong or revoked bearer token ({self.hint})",
                           [("WWW-Authenticate", 'Bearer realm="tokenboard"')])
-        return Caller(deps, sender.name, sender.rate, owner=sender.owner)
+        return Caller(deps, sender.name, sender.rate, owner=sender.owner,
+                      guards=(guard,) if guard else ())
 
     def verify(self, caller: Caller, environ: Environ, body: bytes) -> None:
         return None
@@ -151,7 +159,12 @@ def serve(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -> Answer:
         body = read_within(environ, limit)
         route.auth.verify(caller, environ, body)
         decoded = route.decode(caller, environ, body, limit)
-        result = _counted(route, caller, decoded)
+        try:
+            result = _counted(route, caller, decoded)
+        except StaleCaches:  # read afresh, once
+            caller.deps.forget_cached()
+            caller = _authenticated(route, deps, environ)
+            result = _counted(route, caller, decoded, last=True)
     except Refused as refused:
         return route.refuse(environ, refused)
     return route.answer(caller, environ, decoded, result)
@@ -195,10 +208,15 @@ def read_within(environ: Environ, limit: int) -> bytes:
     return environ["wsgi.input"].read(length) if length else b""
 
 
-def _counted(route: ReportRoute[D, R], caller: Caller, decoded: D) -> R:
+def _counted(route: ReportRoute[D, R], caller: Caller, decoded: D, last: bool = False) -> R:
+    """The route's count; StaleCaches propagates unless `last` (then 503)."""
     wording = route.wording
     try:
         return route.count(caller, decoded)
+    except StaleCaches:
+        if not last:
+            raise
+        raise Refused(503, wording.scoring_changed, [("Retry-After", "5")]) from None
     except ScoringChanged:
         raise Refused(503, wording.scoring_changed, [("Retry-After", "5")]) from None
     except LookupUnavailable as exc:

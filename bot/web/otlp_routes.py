@@ -60,7 +60,7 @@ class OtlpRoute:
     def count(self, caller: Caller, decoded: otlp.Decoded) -> Counted:
         deps = caller.deps
         return count_points(deps.store, deps.identities, decoded, self.signal, caller.sender,
-                            owner=caller.owner)
+                            owner=caller.owner, guards=caller.guards)
 
     def answer(self, caller: Caller, environ: Environ, decoded: otlp.Decoded,
                result: Counted) -> Answer:

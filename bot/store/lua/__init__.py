@@ -12,8 +12,8 @@ defined once, before their first use. That is the only preprocessing: the includ
 is a Lua comment, so every file is plain Lua that reads and lints on its own. The
 shared pieces live in `common/`: `buckets.lua` (linear-hashing buckets, event ids),
 `day.lua` (a person's packed day), `points.lua` (outcome points), `rebuild.lua` (a
-rebuild's constants) and `event.lua` (the KEYS/ARGV layout and helpers of the counting
-scripts).
+rebuild's constants), `teams.lua` (the team hook) and `event.lua` (the event being
+counted and the helpers of the counting scripts).
 
 **Running.** `Script(name)` is one script: its text is read and expanded once per
 process, its SHA computed once. `run(client, call)` sends EVALSHA (loading the script
@@ -21,7 +21,7 @@ and retrying once when Redis answers NOSCRIPT, e.g. after a restart); `queue(pip
 call)` adds the EVALSHA to a pipeline (see `run_pipeline` for the NOSCRIPT retry). A
 `Call` is a script's KEYS and ARGV; each script's `Call` is built by one function with
 named arguments (`<name>_call`), beside the `Script` in the module that runs it, e.g.
-`bot.store.events.usage_call` for `usage.lua`, `bot.store.configs.save_config_call`
+`bot.store.events.RecordCall` for `record.lua`, `bot.store.configs.save_config_call`
 for `save_config.lua`.
 """
 

@@ -1,8 +1,18 @@
--- Credits an unmapped identity's day to the person it was just linked to: KEYS as
--- common/event.lua with KEYS[1] the identity's day hash; ARGV 1, 3-7, 9 ('1'), 10 as
--- there, 12 JSON [RULES, MODS]. Returns 1 credited, 0 nothing to credit, -2 stale
--- configuration.
+-- Credits an unmapped identity's day to the person it was just linked to.
+-- KEYS: 1 the identity's day hash, 2 the day's directory of people's counts, 3-18 the
+--       boards (tokens, cost, requests, points × d/w/m/a; 22 where one is not kept),
+--       19 gen, 20 rebuild state, 21 config version, 22 `none`
+-- ARGV: 1 the person, 3 the day counts' ttl, 4-6 the day's, week's and month's boards'
+--       ttls, 7 the configuration version the caller scored with, 10 the day (ISO),
+--       12 JSON [RULES, MODS]. (bot.store.events builds them: EventKeys, EventArgs.)
+-- Returns 1 credited, 0 nothing to credit, -2 stale configuration.
 --#include common/event.lua
+if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
+C.gen, C.rebuild, C.version, C.now = KEYS[19], KEYS[20], ARGV[7], ARGV[11]
+local boards = {}
+for i = 1, 16 do boards[i] = KEYS[2 + i] ~= KEYS[22] and KEYS[2 + i] end
+E.user, E.mapped, E.day, E.days, E.boards = ARGV[1], true, ARGV[10], KEYS[2], boards
+E.ttl = {ids = ARGV[3], day = ARGV[3], d = ARGV[4], w = ARGV[5], m = ARGV[6]}
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return 0 end
 local adds = {}
@@ -11,10 +21,11 @@ local before, after, b = add_to_day(adds)
 local config = cjson.decode(ARGV[12])
 local points = day_points(after, config[1], config[2], nil)
                - day_points(before, config[1], config[2], nil)
-touch(3, 6, string.format('%.17g', adds.tokens or 0), false, b)
-touch(7, 10, string.format('%.17g', adds.cost or 0), false, b)
-touch(11, 14, string.format('%.17g', adds.requests or 0), false, b)
-touch(15, 18, string.format('%.17g', points), false, b)
+touch(1, 4, adds.tokens or 0, false, b)
+touch(5, 8, adds.cost or 0, false, b)
+touch(9, 12, adds.requests or 0, false, b)
+touch(13, 16, points, false, b)
 redis.call('DEL', KEYS[1])
+lh_flush()
 redis.call('INCR', KEYS[19])
 return 1

@@ -9,9 +9,33 @@
 -- content fingerprint) and for the people's counts of a day (field: user id).
 -- IDS_LOAD and DAYS_LOAD are bot.store.days's (tests/test_store_lua.py checks they agree).
 local IDS_LOAD, DAYS_LOAD = 160, 64
+-- A script call reads a directory once (`lh_state`) and keeps its entry count in memory:
+-- `lh_flush` writes the counts that changed, with the directory's expiry, once at the end.
+-- Keys given an expiry by this call are remembered too (a key's expiry depends only on
+-- its day, so once per call is enough; a bucket emptied by a split is forgotten).
+local expired, lh_dirs = {}, {}
+local function expire_once(key, ttl)
+  if expired[key] then return end
+  expired[key] = true
+  redis.call('EXPIRE', key, ttl)
+end
 local function lh_state(dir)
-  local st = redis.call('HMGET', dir, 'l', 's')
-  return {l = tonumber(st[1] or '0'), s = tonumber(st[2] or '0')}
+  local st = lh_dirs[dir]
+  if st then return st end
+  local raw = redis.call('HMGET', dir, 'l', 's', 'n')
+  st = {l = tonumber(raw[1] or '0'), s = tonumber(raw[2] or '0'),
+        n = tonumber(raw[3] or '0'), ttl = nil}
+  lh_dirs[dir] = st
+  return st
+end
+local function lh_flush()
+  for dir, st in pairs(lh_dirs) do
+    if st.ttl then
+      redis.call('HSET', dir, 'n', st.n)
+      redis.call('EXPIRE', dir, st.ttl)
+      st.ttl = nil
+    end
+  end
 end
 local function lh_count(st) return 2 ^ st.l + st.s end
 local function lh_index(st, h)
@@ -22,12 +46,12 @@ local function lh_index(st, h)
 end
 -- `added` entries went into dir's buckets: split the next bucket if the mean load passed
 -- `load` (unless `frozen`: a rebuild is walking this dir's buckets). hash_of(field)
--- gives a field's 32-bit hash; ttl is the buckets' expiry.
+-- gives a field's 32-bit hash; ttl is the buckets' expiry (and the directory's, written
+-- by `lh_flush`).
 local function lh_grow(dir, st, added, ttl, hash_of, frozen, load)
   if added == 0 then return end
-  local n = redis.call('HINCRBY', dir, 'n', added)
-  redis.call('EXPIRE', dir, ttl)
-  if n <= load * lh_count(st) or (frozen and frozen()) then return end
+  st.n, st.ttl = st.n + added, ttl
+  if st.n <= load * lh_count(st) or (frozen and frozen()) then return end
   local size = 2 ^ st.l
   local from = dir .. ':' .. st.s
   local all = redis.call('HGETALL', from)
@@ -43,7 +67,9 @@ local function lh_grow(dir, st, added, ttl, hash_of, frozen, load)
     local to = dir .. ':' .. (st.s + size)
     redis.call('HSET', to, unpack(moved))
     redis.call('EXPIRE', to, ttl)
+    expired[to] = true
     redis.call('HDEL', from, unpack(names))
+    expired[from] = nil
   end
   st.s = st.s + 1
   if st.s == size then st.l, st.s = st.l + 1, 0 end
@@ -66,7 +92,7 @@ local function claim_id(dir, digest, fp, ttl)
   local st = lh_state(dir)
   local key = dir .. ':' .. lh_index(st, digest_hash(digest))
   if redis.call('HSETNX', key, digest, fp) == 1 then
-    redis.call('EXPIRE', key, ttl)
+    expire_once(key, ttl)
     lh_grow(dir, st, 1, ttl, digest_hash, nil, IDS_LOAD)
     return 1
   end

@@ -1,19 +1,21 @@
--- What the counting scripts (usage.lua, outcome.lua, credit.lua) share: the layout of
--- their KEYS and first ARGV, the boards of one person-day, and a running rebuild.
+-- What the counting scripts (record.lua, credit.lua) share: the event being counted (`E`),
+-- the boards of one person-day, a running rebuild, and what one script call remembers so
+-- that each key is expired, each directory read and each person's teams looked up once
+-- per call, however many events the call counts.
 --
--- KEYS: 1 the sender's day directory of event ids (credit: the identity's day hash),
---       2 the day's directory of people's counts (unmapped: the identity's day hash),
---       3-6 tokens d/w/m/a, 7-10 cost, 11-14 requests, 15-18 points (KEYS[22] = not
---       kept), 19 gen, 20 rebuild state, 21 config version, 22 `none`, a key never written
---       (the placeholder for a set that is not kept), 23 unmapped totals,
---       24 the identity's days, 25 unmapped last-seen
--- ARGV: 1 member (Slack user, or identity when unmapped), 2 event-id ttl, 3 day ttl,
---       4-6 ttl d/w/m, 7 config version the caller scored with, 8 content fingerprint,
---       9 '1' mapped / '0' unmapped, 10 the day (ISO), 11 now (epoch s), then per script.
--- (bot.store.events builds them: EventKeys, EventArgs.)
--- Returns 1 counted, 0 duplicate, -2 the caller's configuration is out of date (reload it
--- and retry), -3 the id was already used for different content (a conflict). Nothing is
--- written unless it returns 1 (a cumulative series that did not grow only moves its state
+-- E (set by the script before each event):
+--   user      member (Slack user, or the identity when unmapped); mapped: boolean
+--   day       the day (ISO); ttl = {ids, day, d, w, m} (seconds: event ids, day counts,
+--             the day's, week's and month's boards)
+--   ids       the sender's day directory of event ids (credit: the identity's day hash)
+--   days      the day's directory of people's counts (unmapped: the identity's day hash)
+--   boards    16 keys: tokens, cost, requests, points × d/w/m/a (false: not kept)
+--   unmapped  unmapped totals; idays the identity's days; unmapped_last last-seen hash
+-- C (set once per call): gen, rebuild (the rebuild state key), version (the caller's
+--   configuration version), now (epoch s)
+-- Statuses: 1 counted, 0 duplicate, -2 the caller's configuration is out of date (reload
+-- it and retry), -3 the id was already used for different content (a conflict). Nothing
+-- is written unless it is 1 (a cumulative series that did not grow only moves its state
 -- forward).
 --
 -- A rebuild (bot.store.rescoring) of one metric with configuration version V builds
@@ -27,31 +29,36 @@
 --#include common/day.lua
 --#include common/points.lua
 --#include common/rebuild.lua
-if (redis.call('GET', KEYS[21]) or '0') ~= ARGV[7] then return -2 end
-local user = ARGV[1]
-local mapped = ARGV[9] == '1'
+local E, C = {}, {}
+local TTL_AT = {'d', 'w', 'm'}
 --#include common/teams.lua
 local METRIC_AT = {'tokens', 'cost', 'requests', 'points'}
 local rebuild_metric = nil
 local function rebuilding(i)
   if rebuild_metric == nil then
-    local st = redis.call('HMGET', KEYS[20], 'version', 'metric')
-    rebuild_metric = (st[1] == ARGV[7]) and st[2] or false
+    local st = redis.call('HMGET', C.rebuild, 'version', 'metric')
+    rebuild_metric = (st[1] == C.version) and st[2] or false
   end
-  return rebuild_metric == METRIC_AT[math.floor((i - 3) / 4) + 1]
+  return rebuild_metric == METRIC_AT[math.floor((i - 1) / 4) + 1]
 end
+local frozen_days = {}
 local function day_frozen()
-  local done = tonumber(redis.call('HGET', KEYS[20] .. ':days', ARGV[10]) or '0')
+  local done = frozen_days[E.day]
+  if done == nil then
+    done = tonumber(redis.call('HGET', C.rebuild .. ':days', E.day) or '0')
+    frozen_days[E.day] = done
+  end
   return done > 0 and done < DONE
 end
 local function mirror(i, key, amount, day_bucket)
+  local user = E.user
   local tmp = key .. ':rebuild'
-  if (i - 3) % 4 == 0 then
-    local done = tonumber(redis.call('HGET', KEYS[20] .. ':days', ARGV[10]) or '-1')
+  if (i - 1) % 4 == 0 then
+    local done = tonumber(redis.call('HGET', C.rebuild .. ':days', E.day) or '-1')
     if day_bucket < done then redis.call('ZINCRBY', tmp, amount, user) end
     return
   end
-  local cursor = redis.call('HGET', KEYS[20] .. ':copy', key)
+  local cursor = redis.call('HGET', C.rebuild .. ':copy', key)
   if not cursor then return end
   local fresh = tmp .. ':new'
   if user_hash(user) <= tonumber(cursor) or redis.call('SISMEMBER', fresh, user) == 1 then
@@ -62,30 +69,35 @@ local function mirror(i, key, amount, day_bucket)
     redis.call('EXPIRE', fresh, TMP_TTL)
   end
 end
--- Add `amount` (or only make sure the person is there, with 0) to boards first..last.
+-- Add `amount` (or only make sure the person is there, with 0) to boards first..last
+-- (1-16: tokens, cost, requests, points × d/w/m/a). A person who already has counts on
+-- the day is in every board of the day already (the event that began their day put them
+-- there, a rebuild puts everyone with counts in the sets it builds, and forgetting a
+-- person deletes their days too): the scripts make sure of them only for a new day.
 local function touch(first, last, amount, only_if_new, day_bucket)
+  local user = E.user
   for i = first, last do
-    local key = KEYS[i]
-    if key ~= KEYS[22] then
+    local key = E.boards[i]
+    if key then
       if rebuilding(i) then mirror(i, key, only_if_new and 0 or amount, day_bucket) end
       local team_new = team_fresh(i, key)
       if only_if_new then
         redis.call('ZADD', key, 'NX', 0, user)
       else
-        redis.call('ZINCRBY', key, amount, user)
+        redis.call('ZINCRBY', key, amount, user)  -- a number: written exactly (%.17g)
       end
       team_touch(i, key, only_if_new and 0 or amount, team_new)
-      local ttl = ARGV[4 + ((i - 3) % 4)]
-      if (i - 3) % 4 < 3 then redis.call('EXPIRE', key, ttl) end
+      local scope = (i - 1) % 4
+      if scope < 3 then expire_once(key, E.ttl[TTL_AT[scope + 1]]) end
     end
   end
 end
 
 local function keep_unmapped(amount)
-  redis.call('ZINCRBY', KEYS[23], amount, user)
-  redis.call('SADD', KEYS[24], ARGV[10])
-  redis.call('EXPIRE', KEYS[24], ARGV[2])
-  redis.call('HSET', KEYS[25], user, ARGV[11])
+  redis.call('ZINCRBY', E.unmapped, amount, E.user)
+  redis.call('SADD', E.idays, E.day)
+  expire_once(E.idays, E.ttl.ids)
+  redis.call('HSET', E.unmapped_last, E.user, C.now)
 end
 -- A person's day keeps at most MAX_MODELS models (`m:<model>`, bot.core.tools): the
 -- tokens of any other model go to `m:other`.
@@ -107,24 +119,25 @@ end
 -- Add `adds` (name → amount) to the person's (or identity's) day; returns the counts
 -- before, after, and the person's bucket index (-1 unmapped).
 local function add_to_day(adds)
-  if not mapped then
+  if not E.mapped then
     for name, x in pairs(adds) do
       if name == 'cost' then
-        redis.call('HINCRBYFLOAT', KEYS[2], name, string.format('%.17g', x))
+        redis.call('HINCRBYFLOAT', E.days, name, string.format('%.17g', x))
       else
-        redis.call('HINCRBY', KEYS[2], name, string.format('%d', x))
+        redis.call('HINCRBY', E.days, name, string.format('%d', x))
       end
     end
-    redis.call('EXPIRE', KEYS[2], ARGV[3])
+    expire_once(E.days, E.ttl.day)
     return nil, nil, -1
   end
-  local st, b, key = day_find(KEYS[2], user)
+  local user = E.user
+  local st, b, key = day_find(E.days, user)
   local before, pieces = day_read(key, user)
   local after = {}
   for name, x in pairs(before) do after[name] = x end
   for name, x in pairs(cap_models(before, adds)) do after[name] = (after[name] or 0) + x end
   local added = day_write(key, user, after, pieces)
-  redis.call('EXPIRE', key, ARGV[3])
-  lh_grow(KEYS[2], st, added, ARGV[3], user_hash, day_frozen, DAYS_LOAD)
+  expire_once(key, E.ttl.day)
+  lh_grow(E.days, st, added, E.ttl.day, user_hash, day_frozen, DAYS_LOAD)
   return before, after, b
 end

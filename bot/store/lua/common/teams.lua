@@ -1,37 +1,59 @@
--- Teams (bot/store/teams.py): included by common/event.lua after `local user` (the
--- person); its `touch` calls team_fresh before and team_touch after writing a person's
--- board set.
+-- Teams (bot/store/teams.py): included by common/event.lua (E is the event being
+-- counted, C.gen the workspace's `<prefix>gen`); its `touch` calls team_fresh before and
+-- team_touch after writing a person's board set (i: 1-16, tokens, cost, requests, points
+-- × d/w/m/a).
 -- A person's change of a board set `<prefix>z:<metric>:<scope>:<name>` moves each of the
 -- person's teams (`<prefix>team:of:<user>`) in `<prefix>team:z:<metric>:<scope>:<name>`
 -- by the same amount, and a person new to a points set adds 1 to their teams' active
 -- members of the period (`…:n`), wherever that team set is built (`…:built`).
--- KEYS[19] is `<prefix>gen`, so the team keys stay in the workspace's hash tag.
-local team_prefix = string.sub(KEYS[19], 1, -4)
-local team_names = nil
-local function teams_of_user()
-  if team_names == nil then
-    team_names = redis.call('SMEMBERS', team_prefix .. 'team:of:' .. user)
-  end
-  return team_names
+-- A call asks whether a team set is built at most once per set, and a person's teams at
+-- most once per person (C.many_people: the call counts many people).
+local team_names, team_built = {}, {}
+local function team_key(key)
+  local prefix = string.sub(C.gen, 1, -4)
+  return prefix .. 'team:' .. string.sub(key, #prefix + 1)
 end
--- Before the write of board KEYS[i]: is the person in a team and new to this points set?
+local function built(key)
+  local b = team_built[key]
+  if b == nil then
+    b = redis.call('EXISTS', team_key(key) .. ':built') == 1
+    team_built[key] = b
+  end
+  return b
+end
+local function teams_of_user()
+  local names = team_names[E.user]
+  if names == nil then
+    names = redis.call('SMEMBERS', string.sub(C.gen, 1, -4) .. 'team:of:' .. E.user)
+    team_names[E.user] = names
+  end
+  return names
+end
+-- Whether the person's teams move with board `key`: asked key first when the call counts
+-- many people (a few EXISTS per day), person first when it counts few (one SMEMBERS).
+local function team_work(key)
+  if C.many_people then return built(key) and #teams_of_user() > 0 end
+  return #teams_of_user() > 0 and built(key)
+end
+-- Before the write of board `key` (i: its place): is the person in a team whose set of
+-- this period is built, and new to this points set?
 local function team_fresh(i, key)
-  if i < 15 or #teams_of_user() == 0 then return false end
-  return not redis.call('ZSCORE', key, user)
+  if i < 13 or not team_work(key) then return false end
+  return not redis.call('ZSCORE', key, E.user)
 end
 local function team_touch(i, key, amount, fresh)
+  if not team_work(key) then return end
   local teams = teams_of_user()
-  if #teams == 0 then return end
-  local tkey = team_prefix .. 'team:' .. string.sub(key, #team_prefix + 1)
-  if redis.call('EXISTS', tkey .. ':built') == 0 then return end
+  local tkey = team_key(key)
   for _, t in ipairs(teams) do
     redis.call('ZINCRBY', tkey, amount, t)
     if fresh then redis.call('HINCRBY', tkey .. ':n', t, 1) end
   end
-  if (i - 3) % 4 < 3 then
-    local ttl = ARGV[4 + ((i - 3) % 4)]
-    redis.call('EXPIRE', tkey, ttl)
-    redis.call('EXPIRE', tkey .. ':built', ttl)
-    if i >= 15 then redis.call('EXPIRE', tkey .. ':n', ttl) end
+  local scope = (i - 1) % 4
+  if scope < 3 then
+    local ttl = E.ttl[TTL_AT[scope + 1]]
+    expire_once(tkey, ttl)
+    expire_once(tkey .. ':built', ttl)
+    if i >= 13 then expire_once(tkey .. ':n', ttl) end
   end
 end

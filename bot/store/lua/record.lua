@@ -1,0 +1,199 @@
+-- Counts a batch of usage and outcome events in one call (common/event.lua counts each;
+-- what the events share, the call does once: the configuration check, each key's expiry,
+-- each directory's read and entry count, each person's teams, the generation bump).
+-- KEYS: 1 gen, 2 rebuild state, 3 config version, 4 `none` (never written: the
+--       placeholder for a set that is not kept), 5 unmapped token totals, 6 unmapped
+--       outcome totals, 7 unmapped last-seen, then G guard keys, then per day D blocks of
+--       19: the sender's directory of event ids, the day's directory of counts, the 16
+--       boards (tokens, cost, requests, points × d/w/m/a), the org's per-tool totals of
+--       the day (field → amount: the `t:`/`c:` fields of bot.core.tools of every counted
+--       usage, mapped or not), then the events' own keys
+--       (X of them, numbered 1..X below: 0 is none).
+-- ARGV: 1 config version the caller scored with, 2 now (epoch s), 3 series state ttl,
+--       4 G, 5 D, 6 JSON [RULES, MODS] (every kind; "" when no outcome), then G values the guard keys must
+--       hold (a missing key holds '0'), then per day: the day (ISO) and the ttls of its
+--       event ids, counts, day, week and month boards; then the number of events, then
+--       per event:
+--   'u' day, member, mapped ('1'/'0'), identity-day key, identity-days key, parts, then
+--       per part: marker key (an id: `none`; a cumulative series' or a vendor row's
+--       state), kind ('d' one-off or delta, 'c' cumulative, 'r' a vendor's daily row that
+--       replaces the previous one), fingerprint, value, series start ('d': the event id's
+--       8-byte digest), point time (both zero-padded to 20 digits), number of fields,
+--       then field, amount-per-unit pairs: usage reports of one person (or identity) and
+--       day, their counters and boards written once for all that counted;
+--   'o' day, member, mapped, identity-day key, identity-days key, fingerprint, day field
+--       (o:<kind> or o:<kind>~<mods>), count (may be negative: a revert), kind, the event
+--       id's digest: one outcome.
+-- Returns one status per usage part and outcome, in order (common/event.lua), or {-2}
+-- when the configuration version moved (nothing counted; reload it and retry), or {-4}
+-- when a guard key does not hold its value (nothing counted; the caller's caches are
+-- stale: reload them and retry).
+--#include common/event.lua
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return {-2} end
+local G, D = tonumber(ARGV[4]), tonumber(ARGV[5])
+for g = 1, G do
+  if (redis.call('GET', KEYS[7 + g]) or '0') ~= ARGV[6 + g] then return {-4} end
+end
+C.gen, C.rebuild, C.version, C.now = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local none, series_ttl = KEYS[4], ARGV[3]
+local config = nil
+local days = {}
+for d = 1, D do
+  local k, a = 7 + G + 19 * (d - 1), 7 + G + 6 * (d - 1)
+  local boards = {}
+  for i = 1, 16 do
+    local key = KEYS[k + 2 + i]
+    boards[i] = key ~= none and key
+  end
+  days[d] = {ids = KEYS[k + 1], days = KEYS[k + 2], boards = boards, day = ARGV[a],
+             tools = KEYS[k + 19],
+             ttl = {ids = ARGV[a + 1], day = ARGV[a + 2], d = ARGV[a + 3],
+                    w = ARGV[a + 4], m = ARGV[a + 5]}}
+end
+local xbase = 7 + G + 19 * D  -- the events' own keys follow
+local NO_BOARDS = {false, false, false, false, false, false, false, false,
+                   false, false, false, false, false, false, false, false}
+
+-- E for the event at ARGV[pos] (its day, member, mapped, identity keys)
+local function begin(pos, unmapped_totals)
+  local day = days[tonumber(ARGV[pos])]
+  E.user, E.mapped, E.day, E.ttl, E.ids = ARGV[pos + 1], ARGV[pos + 2] == '1', day.day,
+                                          day.ttl, day.ids
+  E.tools = day.tools
+  if E.mapped then
+    E.days, E.boards = day.days, day.boards
+  else
+    E.days, E.boards = KEYS[xbase + tonumber(ARGV[pos + 3])], NO_BOARDS
+    E.unmapped, E.idays = unmapped_totals, KEYS[xbase + tonumber(ARGV[pos + 4])]
+    E.unmapped_last = KEYS[7]
+  end
+end
+
+local statuses, counted = {}, 0
+
+-- usage reports of one person (or identity) and day, from ARGV[pos]; returns the next pos
+local function usage(pos)
+  begin(pos, KEYS[5])
+  local board = {tokens = 0, cost = 0, requests = 0}
+  local adds, any = {}, false
+  pos = pos + 6
+  for _ = 1, tonumber(ARGV[pos - 1]) do
+    local key, kind, fp = KEYS[xbase + tonumber(ARGV[pos])], ARGV[pos + 1], ARGV[pos + 2]
+    local v, start, t, nf = tonumber(ARGV[pos + 3]), ARGV[pos + 4], ARGV[pos + 5],
+                            tonumber(ARGV[pos + 6])
+    local f0 = pos + 7  -- first field name
+    local status, changes = 1, nil
+    if kind == 'c' then
+      -- A cumulative series: its state replaces the dedupe marker. A new start time is a
+      -- reset; a point not newer than the last one is a replay and adds nothing.
+      local st = redis.call('HMGET', key, 's', 't', 'v')
+      if not st[1] or start > st[1] then
+        redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 3])
+      elseif start < st[1] or t <= st[2] then status = 0
+      else
+        if v >= tonumber(st[3]) then v = v - tonumber(st[3]) end
+        redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 3])
+      end
+      if status == 1 then redis.call('EXPIRE', key, series_ttl) end
+      if v <= 0 then status = 0 end
+    elseif kind == 'r' then
+      -- A vendor's daily row: it replaces what the same source said before for this
+      -- identity and day (KEY: the row's state, field → amount), so the day changes by
+      -- the difference, per field, up or down; an identical row adds nothing.
+      local prev, state = {}, redis.call('HGETALL', key)
+      for j = 1, #state, 2 do prev[state[j]] = tonumber(state[j + 1]) end
+      local row = {}
+      changes = {}
+      for f = 0, nf - 1 do
+        local field = ARGV[f0 + 2 * f]
+        local amount = tonumber(ARGV[f0 + 2 * f + 1]) * v
+        row[#row + 1] = field
+        row[#row + 1] = string.format('%.17g', amount)
+        local before = prev[field] or 0
+        if amount ~= before then changes[#changes + 1] = {field, amount - before} end
+        prev[field] = nil
+      end
+      for field, amount in pairs(prev) do
+        if amount ~= 0 then changes[#changes + 1] = {field, -amount} end
+      end
+      if #changes == 0 then status = 0
+      else
+        redis.call('DEL', key)
+        if #row > 0 then redis.call('HSET', key, unpack(row)) end
+        redis.call('EXPIRE', key, E.ttl.ids)
+      end
+    else
+      status = claim_id(E.ids, start, fp, E.ttl.ids)
+    end
+    if status == 1 then
+      any = true
+      if not changes then
+        changes = {}
+        for f = 0, nf - 1 do
+          changes[f + 1] = {ARGV[f0 + 2 * f], tonumber(ARGV[f0 + 2 * f + 1]) * v}
+        end
+      end
+      for _, change in ipairs(changes) do
+        local field, amount = change[1], change[2]
+        if field ~= 'cost' then amount = math.floor(amount + 0.5) end
+        adds[field] = (adds[field] or 0) + amount
+        if board[field] then board[field] = board[field] + amount end
+      end
+    end
+    statuses[#statuses + 1] = status
+    pos = f0 + 2 * nf
+  end
+  if not any then return pos end
+  counted = counted + 1
+  if adds.cost then adds.cost = math.floor(adds.cost * 1e12 + 0.5) / 1e12 end
+  for field, amount in pairs(adds) do  -- the org's per-tool totals of the day
+    local prefix = string.sub(field, 1, 2)
+    if (prefix == 't:' or prefix == 'c:') and amount ~= 0 then
+      redis.call('HINCRBY', E.tools, field, string.format('%d', amount))
+      expire_once(E.tools, E.ttl.day)
+    end
+  end
+  local before, _, b = add_to_day(adds)
+  if not E.mapped then
+    keep_unmapped(board.tokens)
+    return pos
+  end
+  touch(1, 4, board.tokens, false, b)
+  touch(5, 8, board.cost, false, b)
+  touch(9, 12, board.requests, false, b)
+  if not next(before) then touch(13, 16, 0, true, b) end  -- (see `touch`: already there)
+  return pos
+end
+
+-- one outcome, from ARGV[pos]; returns the next pos
+local function outcome(pos)
+  begin(pos, KEYS[6])
+  local fp, field, n, kind, digest = ARGV[pos + 5], ARGV[pos + 6], ARGV[pos + 7],
+                                     ARGV[pos + 8], ARGV[pos + 9]
+  local c = claim_id(E.ids, digest, fp, E.ttl.ids)
+  statuses[#statuses + 1] = c
+  if c ~= 1 then return pos + 10 end
+  counted = counted + 1
+  local before, after, b = add_to_day({[field] = tonumber(n)})
+  if not E.mapped then
+    keep_unmapped(n)
+    return pos + 10
+  end
+  config = config or cjson.decode(ARGV[6])
+  local delta = day_points(after, config[1], config[2], kind)
+                - day_points(before, config[1], config[2], kind)
+  if not next(before) then touch(1, 12, 0, true, b) end
+  touch(13, 16, delta, false, b)
+  return pos + 10
+end
+
+local first = 8 + G + 6 * D  -- the first event
+local n = tonumber(ARGV[first - 1])
+C.many_people = n > 8
+local pos = first
+for _ = 1, n do
+  if ARGV[pos] == 'u' then pos = usage(pos + 1) else pos = outcome(pos + 1) end
+end
+lh_flush()
+if counted > 0 then redis.call('INCRBY', KEYS[1], counted) end
+return statuses

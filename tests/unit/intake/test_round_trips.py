@@ -1,0 +1,172 @@
+"""Redis round trips of a report at the report edge (`bot.web.edge.serve`, in process): an
+OTLP export of a linked person, or an /ingest batch, costs one round trip once the
+process has read the sender's token, the configuration and the links (`bot.store.cached`),
+and a change made meanwhile by another process (a link, a revoked token, a new
+configuration) is seen by the very next report. Round trips are counted on the
+connection (one socket write per command or pipeline), never timed."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+
+from bot.core.config import BoardConfig
+from bot.core.periods import ALL
+from bot.core.settings import Settings
+from bot.runtime.app import build_deps
+from bot.runtime.deps import Deps
+from bot.store.senders import Senders
+from bot.store.store import Store
+from bot.web.edge import serve
+from bot.web.ingest_route import IngestRoute
+from bot.web.otlp_routes import OtlpRoute
+from tests.conftest import INGEST_TOKEN
+
+PROTO = "application/x-protobuf"
+
+
+class Counting(redis.Connection):
+    sends = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        Counting.sends += 1
+        super().send_packed_command(command, check_health)
+
+
+@pytest.fixture
+def deps(settings: Settings, redis_client: redis.Redis) -> Iterator[Deps]:
+    """The app's Deps on a client whose connections count their round trips; no rate
+    limit (its own round trip per request: INGEST_RATE_LIMIT)."""
+    kwargs = redis_client.connection_pool.connection_kwargs
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=Counting, host=kwargs["host"], port=kwargs["port"], protocol=2))
+    yield build_deps(dataclasses.replace(settings, ingest_rate_limit=0), client)
+    client.close()
+
+
+def _kv(key: str, value: str) -> common_pb2.KeyValue:
+    return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
+
+
+def export(email: str, n: int, tokens: float = 100.0) -> bytes:
+    """Claude Code's token usage of one person: input and output, delta, export n."""
+    t = int(datetime.now(UTC).timestamp()) * 10**9 - 10**9 * (1000 - n)
+    points = [metrics_pb2.NumberDataPoint(
+        attributes=[_kv("user.email", email), _kv("type", kind), _kv("model", "m")],
+        start_time_unix_nano=t - 60 * 10**9, time_unix_nano=t, as_double=tokens)
+        for kind in ("input", "output")]
+    metric = metrics_pb2.Metric(name="claude_code.token.usage", unit="tokens",
+                                sum=metrics_pb2.Sum(data_points=points, is_monotonic=True,
+                                                    aggregation_temporality=1))
+    return metrics_service_pb2.ExportMetricsServiceRequest(resource_metrics=[
+        metrics_pb2.ResourceMetrics(
+            resource=resource_pb2.Resource(attributes=[_kv("service.name", "claude-code")]),
+            scope_metrics=[metrics_pb2.ScopeMetrics(metrics=[metric])])]
+    ).SerializeToString()
+
+
+def post(deps: Deps, path: str, body: bytes, content_type: str,
+         token: str = INGEST_TOKEN) -> tuple[int, int]:
+    """(HTTP status, Redis round trips) of one request."""
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type,
+               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+               "HTTP_AUTHORIZATION": f"Bearer {token}"}
+    route = OtlpRoute("metrics") if path == "/v1/metrics" else IngestRoute()
+    before = Counting.sends
+    status, _, _ = serve(route, deps, environ)
+    return status, Counting.sends - before
+
+
+def tokens_of(deps: Deps, user: str) -> float:
+    return deps.store.r.zscore(deps.store.keys.board("tokens", ALL), user) or 0.0
+
+
+def test_an_otlp_export_costs_one_round_trip_once_caches_are_warm(deps: Deps) -> None:
+    other = Store(redis.Redis(connection_pool=deps.store.r.connection_pool))  # "another process"
+    other.identity_map.link("email:ana@example.com", "U0ANA")
+    status, first = post(deps, "/v1/metrics", export("ana@example.com", 0), PROTO)
+    assert status == 200 and first > 1  # token, configuration and links read once
+    for n in range(1, 6):
+        assert post(deps, "/v1/metrics", export("ana@example.com", n),
+                    PROTO) == (200, 1)
+    assert tokens_of(deps, "U0ANA") == 6 * 200
+
+    # another process links a second identity and the email moves: the next export sees it
+    other.identity_map.link("email:ana@example.com", "U0ANB")
+    status, trips = post(deps, "/v1/metrics", export("ana@example.com", 6),
+                         PROTO)
+    assert status == 200 and trips > 1  # found stale, read afresh, counted once
+    assert tokens_of(deps, "U0ANB") == 200 and tokens_of(deps, "U0ANA") == 6 * 200
+    assert post(deps, "/v1/metrics", export("ana@example.com", 7),
+                PROTO) == (200, 1)
+
+    # a new configuration: the export is scored with it, then one round trip again
+    other.configs.save(BoardConfig(token_types=["output"]))
+    status, trips = post(deps, "/v1/metrics", export("ana@example.com", 8),
+                         PROTO)
+    assert status == 200 and trips > 1
+    assert tokens_of(deps, "U0ANB") == 200 + 200 + 100  # only output tokens count now
+    assert post(deps, "/v1/metrics", export("ana@example.com", 9),
+                PROTO) == (200, 1)
+
+
+def test_a_token_revoked_by_another_process_is_refused_at_once(deps: Deps) -> None:
+    token = deps.senders.create("laptops")
+    deps.store.identity_map.link("email:bo@example.com", "U0BO")
+    assert post(deps, "/v1/metrics", export("bo@example.com", 0), PROTO,
+                token)[0] == 200
+    assert post(deps, "/v1/metrics", export("bo@example.com", 1), PROTO,
+                token) == (200, 1)
+    Senders(redis.Redis(connection_pool=deps.store.r.connection_pool),
+            deps.store.keys).revoke("laptops")
+    assert post(deps, "/v1/metrics", export("bo@example.com", 2, tokens=7),
+                PROTO, token)[0] == 401
+    assert tokens_of(deps, "U0BO") == 400  # nothing of the refused export counted
+
+
+def test_an_ingest_batch_costs_one_round_trip(deps: Deps) -> None:
+    now = datetime.now(UTC).isoformat()
+
+    def batch(start: int) -> bytes:
+        return json.dumps({"events": [
+            {"id": f"e{i}", "type": "usage", "user": f"U0P{i % 7}", "ts": now, "tool": "t",
+             "tokens": 10} if i % 4 else
+            {"id": f"e{i}", "type": "outcome", "user": f"U0P{i % 7}", "ts": now,
+             "kind": "pr_merged", "count": 1} for i in range(start, start + 50)]}).encode()
+
+    assert post(deps, "/ingest", batch(0), "application/json")[0] == 200
+    for start in range(50, 300, 50):
+        assert post(deps, "/ingest", batch(start), "application/json") == (200, 1)
+
+
+def test_a_kind_added_by_another_process_is_known_to_the_next_batch(deps: Deps) -> None:
+    now = datetime.now(UTC).isoformat()
+
+    def outcome(i: int, kind: str) -> bytes:
+        return json.dumps({"events": [{"id": f"o{i}", "type": "outcome", "user": "U0Q",
+                                       "ts": now, "kind": kind, "count": 1}]}).encode()
+
+    assert post(deps, "/ingest", outcome(0, "pr_merged"), "application/json")[0] == 200
+    assert post(deps, "/ingest", outcome(1, "pr_merged"), "application/json") == (200, 1)
+    other = Store(redis.Redis(connection_pool=deps.store.r.connection_pool))
+    config = other.configs.load()
+    rule = next(iter(config.outcomes.values()))
+    other.configs.save(config.model_copy(update={"outcomes": {**config.outcomes,
+                                                              "talk_given": rule}}))
+    # the cached configuration does not know the kind: the batch is checked, found stale,
+    # read afresh and counted
+    status, trips = post(deps, "/ingest", outcome(2, "talk_given"), "application/json")
+    assert status == 200 and trips > 1
+    day = deps.store.reads.day_counts(datetime.now(UTC).date(), "U0Q")
+    assert day.get("o:talk_given") == 1
