@@ -498,7 +498,7 @@ def link_people(client: redis.Redis, people: int) -> None:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="2,000 people, 3 rounds of 1.5 s + 2.5 s runs, no SIGTERM check")
+                        help="2,000 people, 3 rounds of 1 s + 1.5 s runs, no SIGTERM check")
     parser.add_argument("--rounds", type=int, default=0)
     parser.add_argument("--duration", type=float, default=0, help="seconds per export run")
     parser.add_argument("--servers", default=",".join(SERVERS))
@@ -512,8 +512,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
     people = 2_000 if args.quick else 20_000
     rounds = args.rounds or 3
-    seconds = args.duration or (2.5 if args.quick else 10.0)
-    health_seconds = 1.5 if args.quick else 5.0
+    seconds = args.duration or (1.5 if args.quick else 10.0)
+    health_seconds = 1.0 if args.quick else 5.0
     kind = args.loadgen
     if kind == "auto":
         kind = "wrk" if shutil.which("wrk") else "python"
