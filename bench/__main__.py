@@ -19,8 +19,8 @@ from typing import Any
 from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
-BENCHMARKS = ["slash_latency", "intake_cost", "ingest", "otlp", "servers", "vendor_import",
-              "scale_out", "memory", "teams", "leaderboard", "digest", "rebuild", "monday"]
+BENCHMARKS = ["slash_latency", "intake_cost", "ingest", "otlp", "vendor_import", "scale_out",
+              "memory", "teams", "leaderboard", "digest", "rebuild", "monday"]
 
 
 def load(name: str) -> Callable[[Sequence[str]], Any]:
@@ -54,14 +54,6 @@ def summary(results: dict[str, Any]) -> list[str]:
                      f"target >= 1,700); /healthz {b['healthz_per_s']:,.0f} req/s; per export "
                      f"{b['server_ms_per_export']:.2f} ms server CPU + "
                      f"{b['redis_us_per_export']:.0f} us Redis; load generator {r['loadgen']}")
-    if r := results.get("servers"):
-        for name, s in r["summary"].items():
-            held = r["guarantees"].get(name, {})
-            kept = ", ".join(f"{key} {'held' if v.get('held') else 'NOT held'}"
-                             for key, v in held.items())
-            lines.append(f"servers       {name}: /healthz {s['healthz_per_s']:,.0f} req/s at "
-                         f"{s['healthz_cpu_ms']:.2f} ms CPU, exports {s['exports_per_s']:,.0f}/s "
-                         f"at {s['export_cpu_ms']:.2f} ms CPU (medians); {kept or 'no checks'}")
     if r := results.get("scale_out"):
         lines.append("scale_out     " + "; ".join(
             f"{k} serve {v['events_per_s']:,.0f} events/s, board p99 {v['board_p99_ms']:.0f} ms"

@@ -545,10 +545,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         def env(port: int) -> dict[str, str]:
             return server_env(port, redis_server.url, stub.url, tmp / "data", args.threads)
 
-        if not args.no_guarantees:
+        if not args.no_guarantees and not args.quick:  # on fresh servers, (c) stops them
             for name in servers:
-                results["guarantees"][name] = guarantees(
-                    name, env, args.threads, tmp, stub, sigterm_too=not args.quick)
+                srv = start(name, env(free_port()), args.threads, tmp)
+                try:
+                    results["guarantees"][name] = guarantees(srv, stub, sigterm_too=True)
+                finally:
+                    srv.stop()
         running = {name: start(name, env(free_port()), args.threads, tmp) for name in servers}
         from bot.store.store import Store
 
@@ -591,6 +594,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                           f"{row['export_errors']})  server {cost.cpu['server']:.0%} "
                           f"loadgen {cost.cpu['load generator']:.0%}  load {row['load']:.2f}",
                           flush=True)
+            if not args.no_guarantees and args.quick:  # (a) and (b) on the same servers
+                for name in servers:
+                    results["guarantees"][name] = guarantees(running[name], stub,
+                                                             sigterm_too=False)
         finally:
             for srv in running.values():
                 srv.stop()
@@ -612,37 +619,33 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return results
 
 
-def guarantees(name: str, env: Callable[[int], dict[str, str]], threads: int, tmp: Path,
-               stub: Any, sigterm_too: bool) -> dict[str, Any]:
-    """(a), (b) and (c) on a freshly started `name`."""
-    srv = start(name, env(free_port()), threads, tmp)
+def guarantees(srv: Running, stub: Any, sigterm_too: bool) -> dict[str, Any]:
+    """(a), (b) and, with `sigterm_too`, (c) (which stops `srv`) on a running server."""
+    name = srv.kind
     out: dict[str, Any] = {}
-    try:
-        for _ in range(3):  # warm-up: the app's first requests
-            get_healthz(srv.url, 5)
-        out["slow_clients"] = a = slow_clients(srv)
-        print(f"   {name:9s} (a) {a['stalled']} stalled half requests: {a['probes']} "
-              f"GET /healthz, slowest {a['slowest_s'] * 1000:.0f} ms, failed {a['failed']}: "
-              f"{'held' if a['held'] else 'NOT held'}", flush=True)
-        out["big_body"] = b = big_body(srv)
-        for framing in ("length", "chunked"):
-            f = b[framing]
-            print(f"   {name:9s} (b) 20 MB {framing:7s}: {f['answer']} after "
-                  f"{f['written_at_answer'] / MiB:.1f} MiB written ({f['seconds']:.2f} s); "
-                  f"server peak RSS +{f['hwm_growth'] / MiB:.1f} MiB (sampled RSS "
-                  f"+{f['rss_peak_growth'] / MiB:.1f} MiB)", flush=True)
-        print(f"   {name:9s} (b) {'held' if b['held'] else 'NOT held'}")
-        if sigterm_too:
-            out["sigterm"] = c = sigterm(srv, stub)
-            refused = c["refused_new_after_s"]
-            when = "not within 1.5 s" if refused is None else f"after {refused:.2f} s"
-            print(f"   {name:9s} (c) SIGTERM with a request in flight: in flight answered "
-                  f"{c['in_flight']}, new connections refused {when}"
-                  f", exit {c['exit_code']} after {c['exit_s']:.1f} s"
-                  f"{', traceback logged' if c['traceback'] else ''}: "
-                  f"{'held' if c['held'] else 'NOT held'}", flush=True)
-    finally:
-        srv.stop()
+    for _ in range(3):  # warm-up: the app's first requests
+        get_healthz(srv.url, 5)
+    out["slow_clients"] = a = slow_clients(srv)
+    print(f"   {name:9s} (a) {a['stalled']} stalled half requests: {a['probes']} "
+          f"GET /healthz, slowest {a['slowest_s'] * 1000:.0f} ms, failed {a['failed']}: "
+          f"{'held' if a['held'] else 'NOT held'}", flush=True)
+    out["big_body"] = b = big_body(srv)
+    for framing in ("length", "chunked"):
+        f = b[framing]
+        print(f"   {name:9s} (b) 20 MB {framing:7s}: {f['answer']} after "
+              f"{f['written_at_answer'] / MiB:.1f} MiB written ({f['seconds']:.2f} s); "
+              f"server peak RSS +{f['hwm_growth'] / MiB:.1f} MiB (sampled RSS "
+              f"+{f['rss_peak_growth'] / MiB:.1f} MiB)", flush=True)
+    print(f"   {name:9s} (b) {'held' if b['held'] else 'NOT held'}")
+    if sigterm_too:
+        out["sigterm"] = c = sigterm(srv, stub)
+        refused = c["refused_new_after_s"]
+        when = "not within 1.5 s" if refused is None else f"after {refused:.2f} s"
+        print(f"   {name:9s} (c) SIGTERM with a request in flight: in flight answered "
+              f"{c['in_flight']}, new connections refused {when}"
+              f", exit {c['exit_code']} after {c['exit_s']:.1f} s"
+              f"{', traceback logged' if c['traceback'] else ''}: "
+              f"{'held' if c['held'] else 'NOT held'}", flush=True)
     return out
 
 
