@@ -24,7 +24,8 @@ is one Redis round trip. Server CPU is read from /proc/<pid>/stat of every proce
 server (utime + stime), before and after each run. At the end every export sent must be
 counted exactly once (the all-time board's tokens and `gen`).
 
-Guarantees, each server freshly started (they come before the throughput runs):
+Guarantees, each server freshly started, before the throughput runs (with --quick, (a)
+and (b) on the measured servers after them, and no (c)):
 
 - (a) slow clients: 50 connections that send half a request and stall (25 with half the
   headers, 25 with whole headers, a sender's token and a tenth of a 100-byte body); then
@@ -527,6 +528,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                   "pip install '.[bench]')")
         else:
             servers.append(name)
+    if not servers:
+        print("   servers: nothing to measure")
+        return {"loadgen": kind, "servers": [], "rounds": [], "guarantees": {},
+                "summary": {}}
     print(f"== servers: the same WSGI app on {', '.join(servers)}, 1 web process each, "
           f"{args.threads} threads; {rounds} rounds of GET /healthz {health_seconds:g} s then "
           f"OTLP exports {seconds:g} s, {CONNECTIONS} connections ({machine()})")
