@@ -155,7 +155,11 @@ def day_keys(keys: Keys, sender: str, day: date, raw_metric: str) -> DayKeys:
 
 class RecordCall:
     """lua/record.lua's KEYS and ARGV, built up one event at a time: each day's keys and
-    expiries once, the scoring rules once, each event's own arguments.
+    expiries once, the scoring rules once, each event's own arguments: its text and
+    numbers in one JSON array (one argument for the whole call: packing a thousand
+    arguments was most of the call's Python cost), its binary digests after it, two per
+    event. Amounts go as JSON numbers, written by `repr` as before, so Lua reads the same
+    doubles.
 
     `guards`: (key, value) pairs the script checks before counting anything (a missing
     key holds "0"): the versions the caller's caches were read at."""
@@ -173,7 +177,8 @@ class RecordCall:
         self.day_args: list = []
         self.days: dict[date, int] = {}
         self.extra: list[str] = []
-        self.items: list = []
+        self.items: list = []  # text and numbers: one JSON argument
+        self.binary: list[bytes | str] = []  # fingerprints, digests, series starts
         self.events = 0  # usage parts and outcomes so far (one status each)
         self.groups = 0  # usage groups and outcomes so far
 
@@ -203,11 +208,13 @@ class RecordCall:
               parts: Sequence[UsagePart]) -> None:
         """Usage reports of one person (or identity) and day."""
         args = ["u", *self._who(day_at, member, kept), len(parts)]
+        binary = self.binary
         for part in parts:
-            args += [self._key(part.marker), part.kind, part.fingerprint,
-                     repr(float(part.value)), part.start, part.time, len(part.fields)]
+            args += [self._key(part.marker), part.kind, repr(float(part.value)), part.time,
+                     len(part.fields)]
             for name, amount in part.fields:
-                args += [name, repr(float(amount))]
+                args += [name, float(amount)]
+            binary += [part.fingerprint, part.start]
         self.items += args
         self.events += len(parts)
         self.groups += 1
@@ -216,8 +223,8 @@ class RecordCall:
                 fingerprint: bytes | str, field: str, count: int, kind: str,
                 digest: bytes) -> None:
         """One outcome; `field` is the day's o:<kind>[~<modifiers>]."""
-        self.items += ["o", *self._who(day_at, member, kept), fingerprint, field, int(count),
-                       kind, digest]
+        self.items += ["o", *self._who(day_at, member, kept), field, int(count), kind]
+        self.binary += [fingerprint, digest]
         self.outcomes += 1
         self.events += 1
         self.groups += 1
@@ -226,7 +233,9 @@ class RecordCall:
         return Call([*self.head, *self.day_keys, *self.extra],
                     [*self.args_head, len(self.days), self.rules if self.outcomes else "",
                      *self.guard_values,
-                     *self.day_args, self.groups, *self.items])
+                     *self.day_args, self.groups,
+                     json.dumps(self.items, ensure_ascii=False, separators=(",", ":")
+                                ).encode(), *self.binary])
 
 
 def credit_call(*, keys: EventKeys, head: EventArgs, rules: str) -> Call:
