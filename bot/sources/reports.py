@@ -32,6 +32,8 @@ MAX_TOKENS_PER_REPORT = 100_000_000  # more than any single tool run; beyond thi
 MAX_COST_PER_REPORT = 100_000.0
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+EPOCH = re.compile(r"\d+(\.\d+)?")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_ts(value: Any) -> datetime:
@@ -48,7 +50,7 @@ def parse_ts(value: Any) -> datetime:
         return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
+        if EPOCH.fullmatch(text):
             return parse_ts(float(text))
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -84,7 +86,7 @@ class _Report(BaseModel):
         # whitespace strip every other text field gets.
         if isinstance(value, str) and value != value.strip():
             raise ValueError("id must not start or end with whitespace")
-        if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if isinstance(value, str) and CONTROL.search(value):
             raise ValueError("id must not contain control characters")
         return value
 
@@ -186,14 +188,14 @@ def _unusable_value(raw: dict[str, Any]) -> str | None:
     """A field whose value no model may see: a number out of range (kept by the strict
     JSON reader as a marker) or text that is not valid Unicode (a lone surrogate from a
     `\\ud800` escape, which Redis could not store)."""
-    for key, value in raw.items():
-        field = _printable(key)
+    for key, value in raw.items():  # ASCII text (the usual) is valid Unicode: no encoding
         if isinstance(value, OutOfRange):
-            return f"{field}: number {value!r} is out of range"
-        if isinstance(value, str) and not _is_unicode(value):
-            return f"{field}: text is not valid Unicode (unpaired surrogate escape)"
-        if not _is_unicode(key):
-            return f"{field}: field name is not valid Unicode (unpaired surrogate escape)"
+            return f"{_printable(key)}: number {value!r} is out of range"
+        if isinstance(value, str) and not value.isascii() and not _is_unicode(value):
+            return f"{_printable(key)}: text is not valid Unicode (unpaired surrogate escape)"
+        if not key.isascii() and not _is_unicode(key):
+            return (f"{_printable(key)}: field name is not valid Unicode (unpaired "
+                    "surrogate escape)")
     return None
 
 
@@ -227,11 +229,33 @@ def describe(exc: ValidationError) -> str:
 
 
 def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
-    """The fingerprint of a wire report's content, its id left out."""
+    """The fingerprint of a wire report's content, its id left out: every other field
+    (defaults included) as `model_dump(mode="json")` gives it, sorted by name, `model`
+    left out when None (as before it was a field). Built from the attributes directly,
+    `ts` written as pydantic writes a UTC time (`…Z`): the same value, for less work."""
+    names = _CONTENT[type(report)]
+    ts = report.ts
+    if ts.tzinfo is not UTC:  # not from parse_ts: as pydantic dumps it
+        return fingerprint(sorted(_content(report).items()))
+    text = ts.isoformat()
+    stamp = text[:-6] + "Z" if text.endswith("+00:00") else text
+    values = report.__dict__
+    items = [(name, stamp if name == "ts" else values[name]) for name in names]
+    if values.get("model", "") is None:
+        items.remove(("model", None))
+    return fingerprint(items)
+
+
+def _content(report: UsageReport | OutcomeReport) -> dict[str, Any]:
     content = report.model_dump(mode="json", exclude={"id"})
-    if content.get("model", "") is None:  # as before `model` was a field: same fingerprint
+    if content.get("model", "") is None:
         del content["model"]
-    return fingerprint(sorted(content.items()))
+    return content
+
+
+# The fields a fingerprint covers, in sorted order, per report type.
+_CONTENT = {cls: tuple(sorted(set(cls.model_fields) - {"id"}))
+            for cls in (UsageReport, OutcomeReport)}
 
 
 def usage_from_report(report: UsageReport) -> Usage:
