@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.core.counts import Outcome, Usage, fingerprint
+from bot.core.counts import Outcome, Usage, fingerprint, fingerprint_of
 from bot.core.tools import usage_fields
 from bot.core.window import outside_window
 from bot.sources.strict_json import OutOfRange
@@ -231,19 +231,19 @@ def describe(exc: ValidationError) -> str:
 def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
     """The fingerprint of a wire report's content, its id left out: every other field
     (defaults included) as `model_dump(mode="json")` gives it, sorted by name, `model`
-    left out when None (as before it was a field). Built from the attributes directly,
-    `ts` written as pydantic writes a UTC time (`…Z`): the same value, for less work."""
-    names = _CONTENT[type(report)]
+    left out when None (as before it was a field). Built from the attributes with the
+    text `fingerprint` would hash (`repr` of the sorted items: a template per report type
+    and `%r` of each value), `ts` written as pydantic writes a UTC time (`…Z`): the same
+    value, for less work."""
     ts = report.ts
     if ts.tzinfo is not UTC:  # not from parse_ts: as pydantic dumps it
         return fingerprint(sorted(_content(report).items()))
     text = ts.isoformat()
-    stamp = text[:-6] + "Z" if text.endswith("+00:00") else text
     values = report.__dict__
-    items = [(name, stamp if name == "ts" else values[name]) for name in names]
-    if values.get("model", "") is None:
-        items.remove(("model", None))
-    return fingerprint(items)
+    names, template = _TEMPLATES[type(report), values.get("model", "") is None]
+    stamp = text[:-6] + "Z" if text.endswith("+00:00") else text
+    return fingerprint_of(template % tuple([stamp if name == "ts" else values[name]
+                                            for name in names]))
 
 
 def _content(report: UsageReport | OutcomeReport) -> dict[str, Any]:
@@ -253,9 +253,17 @@ def _content(report: UsageReport | OutcomeReport) -> dict[str, Any]:
     return content
 
 
-# The fields a fingerprint covers, in sorted order, per report type.
-_CONTENT = {cls: tuple(sorted(set(cls.model_fields) - {"id"}))
-            for cls in (UsageReport, OutcomeReport)}
+def _template(names: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    """`repr(([(name, value), ...],))` with a `%r` for each value (what `fingerprint`
+    hashes)."""
+    return names, "([" + ", ".join(f"({name!r}, %r)" for name in names) + "],)"
+
+
+# The fields a fingerprint covers, in sorted order, and its text's template, per report
+# type and whether `model` is left out.
+_TEMPLATES = {(cls, no_model): _template(tuple(sorted(
+    set(cls.model_fields) - {"id", *(("model",) if no_model else ())})))
+    for cls in (UsageReport, OutcomeReport) for no_model in (False, True)}
 
 
 def usage_from_report(report: UsageReport) -> Usage:
