@@ -83,9 +83,26 @@ def identity_attrs(*layers: Mapping[str, common_pb2.AnyValue]) -> dict[str, str]
     return merged
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # as json.dumps with these
+
+
 def digest(*parts: Any) -> str:
     """A 128-bit hex digest of JSON-able `parts` (series and record ids)."""
-    blob = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+    return _blake(_JSON.encode(parts))
+
+
+def digest_head(*parts: Any) -> str:
+    """What `digest(*parts, last)` hashes, up to `last`: written once for many `last`s
+    (`digest_with`), as the points of one metric share their resource, scope and name."""
+    return _JSON.encode(parts)[:-1] + ("," if parts else "")
+
+
+def digest_with(head: str, last: Any) -> str:
+    """`digest(*parts, last)` from `digest_head(*parts)`: the same value."""
+    return _blake(f"{head}{_JSON.encode(last)}]")
+
+
+def _blake(blob: str) -> str:
     return hashlib.blake2b(blob.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

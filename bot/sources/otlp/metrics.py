@@ -16,7 +16,8 @@ from bot.sources.otlp.attributes import (
     by_key,
     canonical,
     checked_value,
-    digest,
+    digest_head,
+    digest_with,
     identity_attrs,
     str_attr,
 )
@@ -134,6 +135,10 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
         out.reject(f"{name}: aggregation temporality {temporality} is neither delta (1) nor "
                    "cumulative (2)", len(data.data_points))
         return
+    # What every point of the metric shares, once: its series digest's head and the
+    # identity attributes of its resource and scope (a point's own ones win).
+    head = digest_head("metric", res_canon, scope_name, name)
+    shared = identity_attrs(res, scope)
     for dp in data.data_points:
         if dp.flags & _NO_RECORDED_VALUE:
             continue  # a staleness marker, not a value
@@ -157,9 +162,8 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
         out.points.append(Point(
             tool=tool, quantity=quantity, token_type=token_type, value=value * rule.scale,
             cumulative=temporality == _CUMULATIVE, start_ns=dp.start_time_unix_nano,
-            time_ns=dp.time_unix_nano, attributes=identity_attrs(res, scope, attrs),
-            model=model or None,
-            series=digest("metric", res_canon, scope_name, name, canonical(attrs)),
+            time_ns=dp.time_unix_nano, attributes={**shared, **identity_attrs(attrs)},
+            model=model or None, series=digest_with(head, canonical(attrs)),
             event_id=None))
 
 
