@@ -8,6 +8,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.core.config import BoardConfig
@@ -20,6 +22,7 @@ RAW_METRICS = ("cost", "requests")  # kept per day, week and month only as the r
 SERIES_TTL = 35 * 86400  # a cumulative series silent this long starts afresh
 
 RECORD = Script("record")
+_ITEMS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # record.lua's A
 CREDIT = Script("credit")
 
 
@@ -36,10 +39,19 @@ class Ttls:
 
 
 def ttls(day: date, tz: ZoneInfo, retention_days: int) -> Ttls:
+    now = datetime.now(tz)
+    # Each expiry is a whole number of seconds until a whole second: the same for every
+    # instant of one second but its very start, so it is worked out once per second.
+    return _ttls(day, tz, retention_days, now.replace(microsecond=0), now.microsecond > 0)
+
+
+@lru_cache(maxsize=64)
+def _ttls(day: date, tz: ZoneInfo, retention_days: int, second: datetime,
+          later: bool) -> Ttls:
     keep = timedelta(days=retention_days)
     week_end = day + timedelta(days=7 - day.isoweekday())
     next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    now = datetime.now(tz)
+    now = second + timedelta(microseconds=1) if later else second
 
     def until(last_day: date) -> int:
         end = datetime.combine(last_day + timedelta(days=1), time(), tz) + keep
@@ -123,8 +135,7 @@ class EventArgs:
                 self.day.isoformat(), self.now]
 
 
-@dataclass(frozen=True)
-class UsagePart:
+class UsagePart(NamedTuple):
     """One usage report of a usage group: its marker key (None: an event id, claimed in
     the sender's ids of the day) and what it adds."""
 
@@ -158,8 +169,8 @@ class RecordCall:
     expiries once, the scoring rules once, each event's own arguments: its text and
     numbers in one JSON array (one argument for the whole call: packing a thousand
     arguments was most of the call's Python cost), its binary digests after it, two per
-    event. Amounts go as JSON numbers, written by `repr` as before, so Lua reads the same
-    doubles.
+    event. Amounts go as JSON numbers (a float written by `repr`, as before), so Lua reads
+    the same doubles.
 
     `guards`: (key, value) pairs the script checks before counting anything (a missing
     key holds "0"): the versions the caller's caches were read at."""
@@ -213,7 +224,9 @@ class RecordCall:
             args += [self._key(part.marker), part.kind, repr(float(part.value)), part.time,
                      len(part.fields)]
             for name, amount in part.fields:
-                args += [name, float(amount)]
+                # an int as it is (JSON writes it faster than a float; Lua reads the same
+                # double), anything else as a float
+                args += [name, amount if type(amount) is int else float(amount)]
             binary += [part.fingerprint, part.start]
         self.items += args
         self.events += len(parts)
@@ -234,8 +247,7 @@ class RecordCall:
                     [*self.args_head, len(self.days), self.rules if self.outcomes else "",
                      *self.guard_values,
                      *self.day_args, self.groups,
-                     json.dumps(self.items, ensure_ascii=False, separators=(",", ":")
-                                ).encode(), *self.binary])
+                     _ITEMS.encode(self.items).encode(), *self.binary])
 
 
 def credit_call(*, keys: EventKeys, head: EventArgs, rules: str) -> Call:
