@@ -97,6 +97,11 @@ def digest_head(*parts: Any) -> str:
     return _JSON.encode(parts)[:-1] + ("," if parts else "")
 
 
+def digest_more(head: str, *parts: Any) -> str:
+    """`digest_head(*before, *parts)` from `head = digest_head(*before)`."""
+    return head + _JSON.encode(parts)[1:-1] + "," if parts else head
+
+
 def digest_with(head: str, last: Any) -> str:
     """`digest(*parts, last)` from `digest_head(*parts)`: the same value."""
     return _blake(f"{head}{_JSON.encode(last)}]")

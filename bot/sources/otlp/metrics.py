@@ -17,6 +17,7 @@ from bot.sources.otlp.attributes import (
     canonical,
     checked_value,
     digest_head,
+    digest_more,
     digest_with,
     identity_attrs,
     str_attr,
@@ -89,13 +90,19 @@ def decode_metrics(raw: bytes, is_json: bool) -> Decoded:
         names = {m.name for sm in rm.scope_metrics for m in sm.metrics}
         skip_genai = service in _OWN_SERVICE_NAMES or any(n in names for n in _OWN_TOKEN_METRICS)
         for sm in rm.scope_metrics:
+            # What every point of the scope shares, once: its series digests' head and
+            # the identity attributes of its resource and scope (a point's own ones win).
             scope = by_key(sm.scope.attributes)
+            head = digest_head("metric", res_canon, sm.scope.name)
+            shared: dict[str, str] | None = None
             for metric in sm.metrics:
                 rule = METRICS.get(metric.name)
                 if rule is None or (metric.name == GENAI_TOKEN_USAGE and skip_genai):
                     continue
                 tool = rule.tool or _service_tool(service)
-                _metric_points(metric, rule, tool, res, scope, res_canon, sm.scope.name, out)
+                if shared is None:
+                    shared = identity_attrs(res, scope)
+                _metric_points(metric, rule, tool, shared, head, out)
     return out
 
 
@@ -106,9 +113,9 @@ def _service_tool(service: str) -> str:
 
 
 def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
-                   res: Mapping[str, common_pb2.AnyValue],
-                   scope: Mapping[str, common_pb2.AnyValue], res_canon: list[Any],
-                   scope_name: str, out: Decoded) -> None:
+                   shared: dict[str, str], scope_head: str, out: Decoded) -> None:
+    """`shared`: the identity attributes of the resource and scope; `scope_head`: the
+    head of the series digests of the scope's points (`digest_head`)."""
     name = metric.name
     kind = metric.WhichOneof("data")
     data: Any
@@ -135,10 +142,7 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
         out.reject(f"{name}: aggregation temporality {temporality} is neither delta (1) nor "
                    "cumulative (2)", len(data.data_points))
         return
-    # What every point of the metric shares, once: its series digest's head and the
-    # identity attributes of its resource and scope (a point's own ones win).
-    head = digest_head("metric", res_canon, scope_name, name)
-    shared = identity_attrs(res, scope)
+    head = digest_more(scope_head, name)
     for dp in data.data_points:
         if dp.flags & _NO_RECORDED_VALUE:
             continue  # a staleness marker, not a value
