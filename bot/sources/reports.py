@@ -188,7 +188,10 @@ def _unusable_value(raw: dict[str, Any]) -> str | None:
     """A field whose value no model may see: a number out of range (kept by the strict
     JSON reader as a marker) or text that is not valid Unicode (a lone surrogate from a
     `\\ud800` escape, which Redis could not store)."""
-    for key, value in raw.items():  # ASCII text (the usual) is valid Unicode: no encoding
+    for key, value in raw.items():
+        kind = type(value)  # the usual field: an ASCII name, a number, null or ASCII text
+        if key.isascii() and (kind in _PLAIN or (kind is str and value.isascii())):
+            continue
         if isinstance(value, OutOfRange):
             return f"{_printable(key)}: number {value!r} is out of range"
         if isinstance(value, str) and not value.isascii() and not _is_unicode(value):
@@ -197,6 +200,9 @@ def _unusable_value(raw: dict[str, Any]) -> str | None:
             return (f"{_printable(key)}: field name is not valid Unicode (unpaired "
                     "surrogate escape)")
     return None
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def _is_unicode(text: str) -> bool:
