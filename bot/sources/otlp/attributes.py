@@ -42,6 +42,31 @@ def tagged(value: common_pb2.AnyValue) -> Any:
     return ["n"]
 
 
+def read_point(kvs: Iterable[common_pb2.KeyValue]) -> tuple[list[Any], dict[str, str | None]]:
+    """A data point's attributes read once: `canonical` of them, and each as text
+    (`as_text`; a repeated key: the last one wins, as in `by_key`)."""
+    tags: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}
+    for kv in kvs:
+        key, value = kv.key, kv.value
+        if value.WhichOneof("value") == "string_value":
+            text = value.string_value
+            tags[key], texts[key] = ["s", text], text
+        else:
+            tags[key], texts[key] = tagged(value), as_text(value)
+    return [[key, tags[key]] for key in sorted(tags)], texts
+
+
+def identity_texts(texts: Mapping[str, str | None]) -> dict[str, str]:
+    """`identity_attrs` of one layer read by `read_point`."""
+    merged: dict[str, str] = {}
+    for key in IDENTITY_KEYS:
+        text = texts.get(key)
+        if text:
+            merged[key] = text
+    return merged
+
+
 def canonical(attrs: Mapping[str, common_pb2.AnyValue]) -> list[Any]:
     """Attributes in one order and type-tagged: what a series digest is taken of."""
     return [[key, tagged(attrs[key])] for key in sorted(attrs)]

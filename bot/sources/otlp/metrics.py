@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from bot.sources.otlp.attributes import (
@@ -20,6 +19,8 @@ from bot.sources.otlp.attributes import (
     digest_more,
     digest_with,
     identity_attrs,
+    identity_texts,
+    read_point,
     str_attr,
 )
 from bot.sources.otlp.model import Decoded, Point
@@ -150,8 +151,8 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
             value = _point_value(dp, kind)
             if dp.time_unix_nano == 0:
                 raise Reject("data point has no timeUnixNano")
-            attrs = by_key(dp.attributes)
-            classified = _classify(rule, attrs)
+            canon, texts = read_point(dp.attributes)
+            classified = _classify(rule, texts)
         except Reject as exc:
             out.reject(f"{name}: {exc}")
             continue
@@ -159,15 +160,14 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
             continue  # a type the rule leaves out (Codex's total)
         quantity, token_type = classified
         if rule.tool is None:  # gen_ai.*: model from the semantic-convention attributes
-            model = (str_attr(attrs, "gen_ai.response.model")
-                     or str_attr(attrs, "gen_ai.request.model"))
+            model = texts.get("gen_ai.response.model") or texts.get("gen_ai.request.model")
         else:
-            model = str_attr(attrs, "model")
+            model = texts.get("model")
         out.points.append(Point(
             tool=tool, quantity=quantity, token_type=token_type, value=value * rule.scale,
             cumulative=temporality == _CUMULATIVE, start_ns=dp.start_time_unix_nano,
-            time_ns=dp.time_unix_nano, attributes={**shared, **identity_attrs(attrs)},
-            model=model or None, series=digest_with(head, canonical(attrs)),
+            time_ns=dp.time_unix_nano, attributes={**shared, **identity_texts(texts)},
+            model=model or None, series=digest_with(head, canon),
             event_id=None))
 
 
@@ -186,11 +186,11 @@ def _point_value(dp: Any, kind: str) -> float:
     return checked_value(value)
 
 
-def _classify(rule: _Rule,
-              attrs: Mapping[str, common_pb2.AnyValue]) -> tuple[str, str | None] | None:
+def _classify(rule: _Rule, texts: Mapping[str, str | None]) -> tuple[str, str | None] | None:
+    """`texts`: the point's attributes as text (`read_point`)."""
     if rule.type_key is None or rule.types is None:
         return rule.quantity, None
-    raw = str_attr(attrs, rule.type_key)
+    raw = texts.get(rule.type_key)
     if raw is None:
         raise Reject(f"data point has no {rule.type_key!r} attribute")
     if raw in rule.ignored:
