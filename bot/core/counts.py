@@ -50,7 +50,12 @@ def id_digest(event_id: str) -> bytes:
 
 def fingerprint(*parts: object) -> str:
     """A short digest of a report's content: a reused id with another content conflicts."""
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]  # 48 bits: per id, plenty
+    return fingerprint_of(repr(parts))
+
+
+def fingerprint_of(text: str) -> str:
+    """`fingerprint` of parts whose `repr` is `text`."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]  # 48 bits: per id, plenty
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 TOOL_FIELD, COST_FIELD, MODEL_FIELD = "t:", "c:", "m:"
@@ -47,29 +48,35 @@ _NOT_NAME = re.compile(r"[^a-z0-9_.+-]+")
 _DATED = re.compile(r"[-@](20\d{6}|\d{4}-\d{2}-\d{2})$")  # a release date suffix
 _VENDOR = re.compile(r"^(([a-z]{2}\.)?anthropic\.)?(claude-)?")  # `claude-opus-4` → `opus-4`
 _REVISION = re.compile(r"-v\d+(:\d+)?$")  # Bedrock's `-v1:0`
+_SPACES = re.compile(r"\s+")
+_SEPARATORS = re.compile(r"[\s-]+")
+NAMES_KEPT = 4096  # tool and model names remembered per process, each with its key
 
 
+@lru_cache(maxsize=NAMES_KEPT)
 def tool_key(tool: str) -> str:
     """A tool's name as tokenboard keys it: lower case, spaces and hyphens as `_`
     (`Claude Code`, `claude-code` → `claude_code`), at most MAX_NAME characters."""
-    text = re.sub(r"[\s-]+", "_", tool.strip().lower())
+    text = _SEPARATORS.sub("_", tool.strip().lower())
     text = _NOT_NAME.sub("", text).strip("_")[:MAX_NAME]
     return text or OTHER
 
 
+@lru_cache(maxsize=NAMES_KEPT)
 def tool_code(tool: str) -> str:
     """The short name a tool is kept under in a day field."""
     key = tool_key(tool)
     return TOOL_CODES.get(key, key)
 
 
+@lru_cache(maxsize=NAMES_KEPT)
 def model_key(model: str) -> str:
     """A model's name as kept: lower case, without what every model of its family
     repeats (a provider path `openai/`, `claude-`, Bedrock's `anthropic.` and `-v1:0`, a
     release date `-20250514`), at most MAX_NAME characters: `claude-opus-4-5-20251101`
     → `opus-4-5`."""
     text = model.strip().lower().rsplit("/", 1)[-1]
-    text = _REVISION.sub("", _VENDOR.sub("", re.sub(r"\s+", "-", text)))
+    text = _REVISION.sub("", _VENDOR.sub("", _SPACES.sub("-", text)))
     text = _DATED.sub("", text)
     text = _NOT_NAME.sub("", text).strip("-")[:MAX_NAME]
     return text or OTHER

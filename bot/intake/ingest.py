@@ -102,11 +102,12 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     config, version = (store.configs.load_cached() if guards is not None
                        else store.configs.load_versioned())
     checked: list[tuple[int, UsageReport | OutcomeReport]] = []
+    kinds, retention_days = frozenset(config.outcomes), store.retention_days
     for index, raw in enumerate(events):
         try:
             checked.append((index, validate_report(
-                raw, now=now, retention_days=store.retention_days,
-                known_kinds=frozenset(config.outcomes), owner=owner)))
+                raw, now=now, retention_days=retention_days, known_kinds=kinds,
+                owner=owner)))
         except ReportError as exc:
             result.reject(str(exc), index)
     checked = held_elsewhere(store, config, checked, result)

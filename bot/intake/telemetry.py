@@ -43,6 +43,10 @@ from bot.store.store import Store
 ADMIN_REPORTED = frozenset({"claude_code", "copilot", "cursor"})
 
 
+WHO_KEYS = ("user.email", "enduser.id", "user.account_uuid", "user.account_id",
+            "cursor.user.id")  # all that `identity_of` reads
+
+
 def identity_of(attributes: dict[str, str]) -> str | None:
     """Who the point is, as an identity: `user.email`, else `enduser.id` (an email, or
     `otel:ID`), else `user.account_uuid` / `user.account_id` (`otel:ID`), else
@@ -149,6 +153,7 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
                        else store.configs.load_versioned())
     kept: list[tuple[int, Usage, str]] = []
     ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it
+    whos: dict[tuple[str | None, ...], str | None] = {}  # the export's points mostly agree
     for index, point in enumerate(decoded.points):
         if not counted_here(point, config, signal):
             continue
@@ -157,7 +162,11 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
                 ours[point.tool] = counts(store, config, point.tool, "otlp")
             if not ours[point.tool]:
                 continue
-        who = identity_of(point.attributes) or owner
+        named = tuple(map(point.attributes.get, WHO_KEYS))
+        found = whos.get(named, False)
+        if found is False:
+            found = whos[named] = identity_of(point.attributes)
+        who = found or owner
         if who is None:
             result.reject(f"{point.tool}: a data point has no user.email, enduser.id, "
                           "user.account_uuid, user.account_id or cursor.user.id attribute "

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.core.counts import Outcome, Usage, fingerprint
+from bot.core.counts import Outcome, Usage, fingerprint, fingerprint_of
 from bot.core.tools import usage_fields
 from bot.core.window import outside_window
 from bot.sources.strict_json import OutOfRange
@@ -32,6 +32,8 @@ MAX_TOKENS_PER_REPORT = 100_000_000  # more than any single tool run; beyond thi
 MAX_COST_PER_REPORT = 100_000.0
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+EPOCH = re.compile(r"\d+(\.\d+)?")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_ts(value: Any) -> datetime:
@@ -48,7 +50,7 @@ def parse_ts(value: Any) -> datetime:
         return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
+        if EPOCH.fullmatch(text):
             return parse_ts(float(text))
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -84,7 +86,7 @@ class _Report(BaseModel):
         # whitespace strip every other text field gets.
         if isinstance(value, str) and value != value.strip():
             raise ValueError("id must not start or end with whitespace")
-        if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if isinstance(value, str) and CONTROL.search(value):
             raise ValueError("id must not contain control characters")
         return value
 
@@ -187,14 +189,20 @@ def _unusable_value(raw: dict[str, Any]) -> str | None:
     JSON reader as a marker) or text that is not valid Unicode (a lone surrogate from a
     `\\ud800` escape, which Redis could not store)."""
     for key, value in raw.items():
-        field = _printable(key)
+        kind = type(value)  # the usual field: an ASCII name, a number, null or ASCII text
+        if key.isascii() and (kind in _PLAIN or (kind is str and value.isascii())):
+            continue
         if isinstance(value, OutOfRange):
-            return f"{field}: number {value!r} is out of range"
-        if isinstance(value, str) and not _is_unicode(value):
-            return f"{field}: text is not valid Unicode (unpaired surrogate escape)"
-        if not _is_unicode(key):
-            return f"{field}: field name is not valid Unicode (unpaired surrogate escape)"
+            return f"{_printable(key)}: number {value!r} is out of range"
+        if isinstance(value, str) and not value.isascii() and not _is_unicode(value):
+            return f"{_printable(key)}: text is not valid Unicode (unpaired surrogate escape)"
+        if not key.isascii() and not _is_unicode(key):
+            return (f"{_printable(key)}: field name is not valid Unicode (unpaired "
+                    "surrogate escape)")
     return None
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def _is_unicode(text: str) -> bool:
@@ -227,11 +235,41 @@ def describe(exc: ValidationError) -> str:
 
 
 def report_fingerprint(report: UsageReport | OutcomeReport) -> str:
-    """The fingerprint of a wire report's content, its id left out."""
+    """The fingerprint of a wire report's content, its id left out: every other field
+    (defaults included) as `model_dump(mode="json")` gives it, sorted by name, `model`
+    left out when None (as before it was a field). Built from the attributes with the
+    text `fingerprint` would hash (`repr` of the sorted items: a template per report type
+    and `%r` of each value), `ts` written as pydantic writes a UTC time (`…Z`): the same
+    value, for less work."""
+    ts = report.ts
+    if ts.tzinfo is not UTC:  # not from parse_ts: as pydantic dumps it
+        return fingerprint(sorted(_content(report).items()))
+    text = ts.isoformat()
+    values = report.__dict__
+    names, template = _TEMPLATES[type(report), values.get("model", "") is None]
+    stamp = text[:-6] + "Z" if text.endswith("+00:00") else text
+    return fingerprint_of(template % tuple([stamp if name == "ts" else values[name]
+                                            for name in names]))
+
+
+def _content(report: UsageReport | OutcomeReport) -> dict[str, Any]:
     content = report.model_dump(mode="json", exclude={"id"})
-    if content.get("model", "") is None:  # as before `model` was a field: same fingerprint
+    if content.get("model", "") is None:
         del content["model"]
-    return fingerprint(sorted(content.items()))
+    return content
+
+
+def _template(names: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    """`repr(([(name, value), ...],))` with a `%r` for each value (what `fingerprint`
+    hashes)."""
+    return names, "([" + ", ".join(f"({name!r}, %r)" for name in names) + "],)"
+
+
+# The fields a fingerprint covers, in sorted order, and its text's template, per report
+# type and whether `model` is left out.
+_TEMPLATES = {(cls, no_model): _template(tuple(sorted(
+    set(cls.model_fields) - {"id", *(("model",) if no_model else ())})))
+    for cls in (UsageReport, OutcomeReport) for no_model in (False, True)}
 
 
 def usage_from_report(report: UsageReport) -> Usage:

@@ -28,6 +28,7 @@ MAX_DIGITS = 30  # far beyond any count, token total or epoch a report can hold
 # strings before counting brackets.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_LIMIT = 10 ** MAX_DIGITS  # the least integer of more than MAX_DIGITS digits
 
 
 class StrictJSONError(ValueError):
@@ -91,6 +92,37 @@ def depth(text: str) -> int:
     return int(np.cumsum(steps).max())
 
 
+class _Large(Exception):
+    """A number out of range in what the parser's own numbers gave."""
+
+
+def nesting(value: Any) -> int:
+    """The container nesting of a value parsed with the parser's own numbers (what
+    `depth` says of its text); raises _Large at a number that `loads` keeps as
+    OutOfRange (an integer of more than MAX_DIGITS digits, a float that overflowed)."""
+    kind = type(value)
+    if kind is dict:
+        children: Any = value.values()
+    elif kind is list:
+        children = value
+    else:
+        if (kind is float and math.isinf(value)) or (kind is int and not
+                                                     -_LIMIT < value < _LIMIT):
+            raise _Large
+        return 0
+    deepest = 0
+    for child in children:
+        kind = type(child)
+        if kind is dict or kind is list:
+            inner = nesting(child)
+            if inner > deepest:
+                deepest = inner
+        elif (kind is float and math.isinf(child)) or (kind is int and not
+                                                       -_LIMIT < child < _LIMIT):
+            raise _Large
+    return deepest + 1
+
+
 def loads(body: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """Parse `body` strictly; raise StrictJSONError saying what is wrong."""
     if isinstance(body, bytes):
@@ -101,6 +133,16 @@ def loads(body: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
                                   ) from None
     else:
         text = body
+    # The usual body: parsed with the parser's own numbers (no call per number), then its
+    # depth and numbers checked on what was parsed. Anything wrong (too deep, a number
+    # out of range, not JSON), and the careful path below finds it in its own order and
+    # words.
+    try:
+        value = json.loads(text, object_pairs_hook=_object, parse_constant=_parse_constant)
+        if nesting(value) <= max_depth:
+            return value
+    except (ValueError, RecursionError, _Large):  # StrictJSONError, JSONDecodeError too
+        pass
     deepest = depth(text)
     if deepest > max_depth:
         raise StrictJSONError(f"JSON nests {deepest} levels deep; the limit is {max_depth}")

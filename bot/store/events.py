@@ -8,6 +8,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.core.config import BoardConfig
@@ -20,6 +22,7 @@ RAW_METRICS = ("cost", "requests")  # kept per day, week and month only as the r
 SERIES_TTL = 35 * 86400  # a cumulative series silent this long starts afresh
 
 RECORD = Script("record")
+_ITEMS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # record.lua's A
 CREDIT = Script("credit")
 
 
@@ -36,10 +39,19 @@ class Ttls:
 
 
 def ttls(day: date, tz: ZoneInfo, retention_days: int) -> Ttls:
+    now = datetime.now(tz)
+    # Each expiry is a whole number of seconds until a whole second: the same for every
+    # instant of one second but its very start, so it is worked out once per second.
+    return _ttls(day, tz, retention_days, now.replace(microsecond=0), now.microsecond > 0)
+
+
+@lru_cache(maxsize=64)
+def _ttls(day: date, tz: ZoneInfo, retention_days: int, second: datetime,
+          later: bool) -> Ttls:
     keep = timedelta(days=retention_days)
     week_end = day + timedelta(days=7 - day.isoweekday())
     next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    now = datetime.now(tz)
+    now = second + timedelta(microseconds=1) if later else second
 
     def until(last_day: date) -> int:
         end = datetime.combine(last_day + timedelta(days=1), time(), tz) + keep
@@ -123,8 +135,7 @@ class EventArgs:
                 self.day.isoformat(), self.now]
 
 
-@dataclass(frozen=True)
-class UsagePart:
+class UsagePart(NamedTuple):
     """One usage report of a usage group: its marker key (None: an event id, claimed in
     the sender's ids of the day) and what it adds."""
 
@@ -155,7 +166,11 @@ def day_keys(keys: Keys, sender: str, day: date, raw_metric: str) -> DayKeys:
 
 class RecordCall:
     """lua/record.lua's KEYS and ARGV, built up one event at a time: each day's keys and
-    expiries once, the scoring rules once, each event's own arguments.
+    expiries once, the scoring rules once, each event's own arguments: its text and
+    numbers in one JSON array (one argument for the whole call: packing a thousand
+    arguments was most of the call's Python cost), its binary digests after it, two per
+    event. Amounts go as JSON numbers (a float written by `repr`, as before), so Lua reads
+    the same doubles.
 
     `guards`: (key, value) pairs the script checks before counting anything (a missing
     key holds "0"): the versions the caller's caches were read at."""
@@ -173,7 +188,8 @@ class RecordCall:
         self.day_args: list = []
         self.days: dict[date, int] = {}
         self.extra: list[str] = []
-        self.items: list = []
+        self.items: list = []  # text and numbers: one JSON argument
+        self.binary: list[bytes | str] = []  # fingerprints, digests, series starts
         self.events = 0  # usage parts and outcomes so far (one status each)
         self.groups = 0  # usage groups and outcomes so far
 
@@ -203,11 +219,15 @@ class RecordCall:
               parts: Sequence[UsagePart]) -> None:
         """Usage reports of one person (or identity) and day."""
         args = ["u", *self._who(day_at, member, kept), len(parts)]
+        binary = self.binary
         for part in parts:
-            args += [self._key(part.marker), part.kind, part.fingerprint,
-                     repr(float(part.value)), part.start, part.time, len(part.fields)]
+            args += [self._key(part.marker), part.kind, repr(float(part.value)), part.time,
+                     len(part.fields)]
             for name, amount in part.fields:
-                args += [name, repr(float(amount))]
+                # an int as it is (JSON writes it faster than a float; Lua reads the same
+                # double), anything else as a float
+                args += [name, amount if type(amount) is int else float(amount)]
+            binary += [part.fingerprint, part.start]
         self.items += args
         self.events += len(parts)
         self.groups += 1
@@ -216,8 +236,8 @@ class RecordCall:
                 fingerprint: bytes | str, field: str, count: int, kind: str,
                 digest: bytes) -> None:
         """One outcome; `field` is the day's o:<kind>[~<modifiers>]."""
-        self.items += ["o", *self._who(day_at, member, kept), fingerprint, field, int(count),
-                       kind, digest]
+        self.items += ["o", *self._who(day_at, member, kept), field, int(count), kind]
+        self.binary += [fingerprint, digest]
         self.outcomes += 1
         self.events += 1
         self.groups += 1
@@ -226,7 +246,8 @@ class RecordCall:
         return Call([*self.head, *self.day_keys, *self.extra],
                     [*self.args_head, len(self.days), self.rules if self.outcomes else "",
                      *self.guard_values,
-                     *self.day_args, self.groups, *self.items])
+                     *self.day_args, self.groups,
+                     _ITEMS.encode(self.items).encode(), *self.binary])
 
 
 def credit_call(*, keys: EventKeys, head: EventArgs, rules: str) -> Call:

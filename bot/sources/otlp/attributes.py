@@ -42,6 +42,31 @@ def tagged(value: common_pb2.AnyValue) -> Any:
     return ["n"]
 
 
+def read_point(kvs: Iterable[common_pb2.KeyValue]) -> tuple[list[Any], dict[str, str | None]]:
+    """A data point's attributes read once: `canonical` of them, and each as text
+    (`as_text`; a repeated key: the last one wins, as in `by_key`)."""
+    tags: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}
+    for kv in kvs:
+        key, value = kv.key, kv.value
+        if value.WhichOneof("value") == "string_value":
+            text = value.string_value
+            tags[key], texts[key] = ["s", text], text
+        else:
+            tags[key], texts[key] = tagged(value), as_text(value)
+    return [[key, tags[key]] for key in sorted(tags)], texts
+
+
+def identity_texts(texts: Mapping[str, str | None]) -> dict[str, str]:
+    """`identity_attrs` of one layer read by `read_point`."""
+    merged: dict[str, str] = {}
+    for key in IDENTITY_KEYS:
+        text = texts.get(key)
+        if text:
+            merged[key] = text
+    return merged
+
+
 def canonical(attrs: Mapping[str, common_pb2.AnyValue]) -> list[Any]:
     """Attributes in one order and type-tagged: what a series digest is taken of."""
     return [[key, tagged(attrs[key])] for key in sorted(attrs)]
@@ -83,9 +108,31 @@ def identity_attrs(*layers: Mapping[str, common_pb2.AnyValue]) -> dict[str, str]
     return merged
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # as json.dumps with these
+
+
 def digest(*parts: Any) -> str:
     """A 128-bit hex digest of JSON-able `parts` (series and record ids)."""
-    blob = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+    return _blake(_JSON.encode(parts))
+
+
+def digest_head(*parts: Any) -> str:
+    """What `digest(*parts, last)` hashes, up to `last`: written once for many `last`s
+    (`digest_with`), as the points of one metric share their resource, scope and name."""
+    return _JSON.encode(parts)[:-1] + ("," if parts else "")
+
+
+def digest_more(head: str, *parts: Any) -> str:
+    """`digest_head(*before, *parts)` from `head = digest_head(*before)`."""
+    return head + _JSON.encode(parts)[1:-1] + "," if parts else head
+
+
+def digest_with(head: str, last: Any) -> str:
+    """`digest(*parts, last)` from `digest_head(*parts)`: the same value."""
+    return _blake(f"{head}{_JSON.encode(last)}]")
+
+
+def _blake(blob: str) -> str:
     return hashlib.blake2b(blob.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

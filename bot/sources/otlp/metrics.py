@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from bot.sources.otlp.attributes import (
@@ -16,8 +15,12 @@ from bot.sources.otlp.attributes import (
     by_key,
     canonical,
     checked_value,
-    digest,
+    digest_head,
+    digest_more,
+    digest_with,
     identity_attrs,
+    identity_texts,
+    read_point,
     str_attr,
 )
 from bot.sources.otlp.model import Decoded, Point
@@ -88,13 +91,19 @@ def decode_metrics(raw: bytes, is_json: bool) -> Decoded:
         names = {m.name for sm in rm.scope_metrics for m in sm.metrics}
         skip_genai = service in _OWN_SERVICE_NAMES or any(n in names for n in _OWN_TOKEN_METRICS)
         for sm in rm.scope_metrics:
+            # What every point of the scope shares, once: its series digests' head and
+            # the identity attributes of its resource and scope (a point's own ones win).
             scope = by_key(sm.scope.attributes)
+            head = digest_head("metric", res_canon, sm.scope.name)
+            shared: dict[str, str] | None = None
             for metric in sm.metrics:
                 rule = METRICS.get(metric.name)
                 if rule is None or (metric.name == GENAI_TOKEN_USAGE and skip_genai):
                     continue
                 tool = rule.tool or _service_tool(service)
-                _metric_points(metric, rule, tool, res, scope, res_canon, sm.scope.name, out)
+                if shared is None:
+                    shared = identity_attrs(res, scope)
+                _metric_points(metric, rule, tool, shared, head, out)
     return out
 
 
@@ -105,9 +114,9 @@ def _service_tool(service: str) -> str:
 
 
 def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
-                   res: Mapping[str, common_pb2.AnyValue],
-                   scope: Mapping[str, common_pb2.AnyValue], res_canon: list[Any],
-                   scope_name: str, out: Decoded) -> None:
+                   shared: dict[str, str], scope_head: str, out: Decoded) -> None:
+    """`shared`: the identity attributes of the resource and scope; `scope_head`: the
+    head of the series digests of the scope's points (`digest_head`)."""
     name = metric.name
     kind = metric.WhichOneof("data")
     data: Any
@@ -134,6 +143,7 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
         out.reject(f"{name}: aggregation temporality {temporality} is neither delta (1) nor "
                    "cumulative (2)", len(data.data_points))
         return
+    head = digest_more(scope_head, name)
     for dp in data.data_points:
         if dp.flags & _NO_RECORDED_VALUE:
             continue  # a staleness marker, not a value
@@ -141,8 +151,8 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
             value = _point_value(dp, kind)
             if dp.time_unix_nano == 0:
                 raise Reject("data point has no timeUnixNano")
-            attrs = by_key(dp.attributes)
-            classified = _classify(rule, attrs)
+            canon, texts = read_point(dp.attributes)
+            classified = _classify(rule, texts)
         except Reject as exc:
             out.reject(f"{name}: {exc}")
             continue
@@ -150,16 +160,14 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
             continue  # a type the rule leaves out (Codex's total)
         quantity, token_type = classified
         if rule.tool is None:  # gen_ai.*: model from the semantic-convention attributes
-            model = (str_attr(attrs, "gen_ai.response.model")
-                     or str_attr(attrs, "gen_ai.request.model"))
+            model = texts.get("gen_ai.response.model") or texts.get("gen_ai.request.model")
         else:
-            model = str_attr(attrs, "model")
+            model = texts.get("model")
         out.points.append(Point(
             tool=tool, quantity=quantity, token_type=token_type, value=value * rule.scale,
             cumulative=temporality == _CUMULATIVE, start_ns=dp.start_time_unix_nano,
-            time_ns=dp.time_unix_nano, attributes=identity_attrs(res, scope, attrs),
-            model=model or None,
-            series=digest("metric", res_canon, scope_name, name, canonical(attrs)),
+            time_ns=dp.time_unix_nano, attributes={**shared, **identity_texts(texts)},
+            model=model or None, series=digest_with(head, canon),
             event_id=None))
 
 
@@ -178,11 +186,11 @@ def _point_value(dp: Any, kind: str) -> float:
     return checked_value(value)
 
 
-def _classify(rule: _Rule,
-              attrs: Mapping[str, common_pb2.AnyValue]) -> tuple[str, str | None] | None:
+def _classify(rule: _Rule, texts: Mapping[str, str | None]) -> tuple[str, str | None] | None:
+    """`texts`: the point's attributes as text (`read_point`)."""
     if rule.type_key is None or rule.types is None:
         return rule.quantity, None
-    raw = str_attr(attrs, rule.type_key)
+    raw = texts.get(rule.type_key)
     if raw is None:
         raise Reject(f"data point has no {rule.type_key!r} attribute")
     if raw in rule.ignored:

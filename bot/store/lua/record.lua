@@ -13,17 +13,19 @@
 --       4 G, 5 D, 6 JSON [RULES, MODS] (every kind; "" when no outcome), then G values the guard keys must
 --       hold (a missing key holds '0'), then per day: the day (ISO) and the ttls of its
 --       event ids, counts, day, week and month boards; then the number of events, then
---       per event:
+--       the events' text and numbers as one JSON array (A below), then their binary
+--       arguments, two per event (B below, in the events' order). Per event, in A:
 --   'u' day, member, mapped ('1'/'0'), identity-day key, identity-days key, parts, then
 --       per part: marker key (an id: `none`; a cumulative series' or a vendor row's
 --       state), kind ('d' one-off or delta, 'c' cumulative, 'r' a vendor's daily row that
---       replaces the previous one), fingerprint, value, series start ('d': the event id's
---       8-byte digest), point time (both zero-padded to 20 digits), number of fields,
---       then field, amount-per-unit pairs: usage reports of one person (or identity) and
---       day, their counters and boards written once for all that counted;
---   'o' day, member, mapped, identity-day key, identity-days key, fingerprint, day field
---       (o:<kind> or o:<kind>~<mods>), count (may be negative: a revert), kind, the event
---       id's digest: one outcome.
+--       replaces the previous one), value (text), point time (zero-padded to 20 digits),
+--       number of fields, then field, amount-per-unit pairs (numbers); in B its
+--       fingerprint and series start ('d': the event id's 8-byte digest; zero-padded to
+--       20 digits): usage reports of one person (or identity) and day, their counters and
+--       boards written once for all that counted;
+--   'o' day, member, mapped, identity-day key, identity-days key, day field (o:<kind> or
+--       o:<kind>~<mods>), count (may be negative: a revert), kind; in B its fingerprint
+--       and the event id's digest: one outcome.
 -- Returns one status per usage part and outcome, in order (common/event.lua), or {-2}
 -- when the configuration version moved (nothing counted; reload it and retry), or {-4}
 -- when a guard key does not hold its value (nothing counted; the caller's caches are
@@ -54,45 +56,48 @@ local xbase = 7 + G + 19 * D  -- the events' own keys follow
 local NO_BOARDS = {false, false, false, false, false, false, false, false,
                    false, false, false, false, false, false, false, false}
 
--- E for the event at ARGV[pos] (its day, member, mapped, identity keys)
+local A = cjson.decode(ARGV[8 + G + 6 * D])  -- the events' text and numbers
+local bin = 9 + G + 6 * D  -- the next binary argument (B)
+
+-- E for the event at A[pos] (its day, member, mapped, identity keys)
 local function begin(pos, unmapped_totals)
-  local day = days[tonumber(ARGV[pos])]
-  E.user, E.mapped, E.day, E.ttl, E.ids = ARGV[pos + 1], ARGV[pos + 2] == '1', day.day,
+  local day = days[A[pos]]
+  E.user, E.mapped, E.day, E.ttl, E.ids = A[pos + 1], A[pos + 2] == '1', day.day,
                                           day.ttl, day.ids
   E.tools = day.tools
   if E.mapped then
     E.days, E.boards = day.days, day.boards
   else
-    E.days, E.boards = KEYS[xbase + tonumber(ARGV[pos + 3])], NO_BOARDS
-    E.unmapped, E.idays = unmapped_totals, KEYS[xbase + tonumber(ARGV[pos + 4])]
+    E.days, E.boards = KEYS[xbase + A[pos + 3]], NO_BOARDS
+    E.unmapped, E.idays = unmapped_totals, KEYS[xbase + A[pos + 4]]
     E.unmapped_last = KEYS[7]
   end
 end
 
 local statuses, counted = {}, 0
 
--- usage reports of one person (or identity) and day, from ARGV[pos]; returns the next pos
+-- usage reports of one person (or identity) and day, from A[pos]; returns the next pos
 local function usage(pos)
   begin(pos, KEYS[5])
   local board = {tokens = 0, cost = 0, requests = 0}
   local adds, any = {}, false
   pos = pos + 6
-  for _ = 1, tonumber(ARGV[pos - 1]) do
-    local key, kind, fp = KEYS[xbase + tonumber(ARGV[pos])], ARGV[pos + 1], ARGV[pos + 2]
-    local v, start, t, nf = tonumber(ARGV[pos + 3]), ARGV[pos + 4], ARGV[pos + 5],
-                            tonumber(ARGV[pos + 6])
-    local f0 = pos + 7  -- first field name
+  for _ = 1, A[pos - 1] do
+    local key, kind, fp, start = KEYS[xbase + A[pos]], A[pos + 1], ARGV[bin], ARGV[bin + 1]
+    local v, t, nf = tonumber(A[pos + 2]), A[pos + 3], A[pos + 4]
+    local f0 = pos + 5  -- first field name
+    bin = bin + 2
     local status, changes = 1, nil
     if kind == 'c' then
       -- A cumulative series: its state replaces the dedupe marker. A new start time is a
       -- reset; a point not newer than the last one is a replay and adds nothing.
       local st = redis.call('HMGET', key, 's', 't', 'v')
       if not st[1] or start > st[1] then
-        redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 3])
+        redis.call('HSET', key, 's', start, 't', t, 'v', A[pos + 2])
       elseif start < st[1] or t <= st[2] then status = 0
       else
         if v >= tonumber(st[3]) then v = v - tonumber(st[3]) end
-        redis.call('HSET', key, 's', start, 't', t, 'v', ARGV[pos + 3])
+        redis.call('HSET', key, 's', start, 't', t, 'v', A[pos + 2])
       end
       if status == 1 then redis.call('EXPIRE', key, series_ttl) end
       if v <= 0 then status = 0 end
@@ -105,8 +110,8 @@ local function usage(pos)
       local row = {}
       changes = {}
       for f = 0, nf - 1 do
-        local field = ARGV[f0 + 2 * f]
-        local amount = tonumber(ARGV[f0 + 2 * f + 1]) * v
+        local field = A[f0 + 2 * f]
+        local amount = A[f0 + 2 * f + 1] * v
         row[#row + 1] = field
         row[#row + 1] = string.format('%.17g', amount)
         local before = prev[field] or 0
@@ -130,7 +135,7 @@ local function usage(pos)
       if not changes then
         changes = {}
         for f = 0, nf - 1 do
-          changes[f + 1] = {ARGV[f0 + 2 * f], tonumber(ARGV[f0 + 2 * f + 1]) * v}
+          changes[f + 1] = {A[f0 + 2 * f], A[f0 + 2 * f + 1] * v}
         end
       end
       for _, change in ipairs(changes) do
@@ -165,34 +170,34 @@ local function usage(pos)
   return pos
 end
 
--- one outcome, from ARGV[pos]; returns the next pos
+-- one outcome, from A[pos]; returns the next pos
 local function outcome(pos)
   begin(pos, KEYS[6])
-  local fp, field, n, kind, digest = ARGV[pos + 5], ARGV[pos + 6], ARGV[pos + 7],
-                                     ARGV[pos + 8], ARGV[pos + 9]
+  local field, n, kind = A[pos + 5], A[pos + 6], A[pos + 7]
+  local fp, digest = ARGV[bin], ARGV[bin + 1]
+  bin = bin + 2
   local c = claim_id(E.ids, digest, fp, E.ttl.ids)
   statuses[#statuses + 1] = c
-  if c ~= 1 then return pos + 10 end
+  if c ~= 1 then return pos + 8 end
   counted = counted + 1
   local before, after, b = add_to_day({[field] = tonumber(n)})
   if not E.mapped then
     keep_unmapped(n)
-    return pos + 10
+    return pos + 8
   end
   config = config or cjson.decode(ARGV[6])
   local delta = day_points(after, config[1], config[2], kind)
                 - day_points(before, config[1], config[2], kind)
   if not next(before) then touch(1, 12, 0, true, b) end
   touch(13, 16, delta, false, b)
-  return pos + 10
+  return pos + 8
 end
 
-local first = 8 + G + 6 * D  -- the first event
-local n = tonumber(ARGV[first - 1])
+local n = tonumber(ARGV[7 + G + 6 * D])
 C.many_people = n > 8
-local pos = first
+local pos = 1
 for _ = 1, n do
-  if ARGV[pos] == 'u' then pos = usage(pos + 1) else pos = outcome(pos + 1) end
+  if A[pos] == 'u' then pos = usage(pos + 1) else pos = outcome(pos + 1) end
 end
 lh_flush()
 if counted > 0 then redis.call('INCRBY', KEYS[1], counted) end

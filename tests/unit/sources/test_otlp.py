@@ -1133,3 +1133,14 @@ def test_sdk_log_records() -> None:
         assert {p.time_ns for p in decoded.points} == {T1}
         assert decoded.points[0].attributes == {"user.email": "ana@example.com",
                                                 "session.id": "s", "model": "claude-opus-4-7"}
+
+
+def test_a_digest_written_from_its_head_is_the_same_digest() -> None:
+    from bot.sources.otlp.attributes import digest, digest_head, digest_more, digest_with
+
+    res = [["service.name", ["s", "claude-code"]], ["x", ["d", "1.5"]]]
+    point = [["model", ["s", "opus é"]], ["type", ["s", "input"]], ["bad", ["s", "\ud800"]]]
+    head = digest_more(digest_head("metric", res, "scope"), "claude_code.token.usage")
+    assert digest_with(head, point) == digest("metric", res, "scope",
+                                              "claude_code.token.usage", point)
+    assert digest_with(digest_head(), 1) == digest(1)
