@@ -151,24 +151,22 @@ def register(app: App, workspaces: Workspaces) -> None:
     app.view(PAGE_CALLBACK)(ack=submit_page, lazy=[after_save])
     app.view(RULES_CALLBACK)(ack=submit_rules, lazy=[after_save])
 
-    @app.action(RULES_ACTION)
-    def open_rules(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
-        ack()
-        deps = workspaces.for_context(context)
-        if not deps.is_admin(body["user"]["id"]):
-            return
-        config, version = deps.store.configs.load_versioned()
-        client.views_push(trigger_id=body["trigger_id"], view=rules_view(config, version))
+    def push_page(view_of: Callable[[Deps, BoardConfig, int], dict]) -> Callable[..., None]:
+        """The listener of a button that pushes a settings page (admins only)."""
+        def open_page(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
+            ack()
+            deps = workspaces.for_context(context)
+            if not deps.is_admin(body["user"]["id"]):
+                return
+            config, version = deps.store.configs.load_versioned()
+            client.views_push(trigger_id=body["trigger_id"],
+                              view=view_of(deps, config, version))
+        return open_page
 
-    @app.action(TOOLS_ACTION)
-    def open_tools(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
-        ack()
-        deps = workspaces.for_context(context)
-        if not deps.is_admin(body["user"]["id"]):
-            return
-        config, version = deps.store.configs.load_versioned()
-        client.views_push(trigger_id=body["trigger_id"],
-                          view=tools_view(config, deps.store.pulls.tool_sources(), version))
+    app.action(RULES_ACTION)(push_page(lambda _deps, config, version:
+                                       rules_view(config, version)))
+    app.action(TOOLS_ACTION)(push_page(lambda deps, config, version: tools_view(
+        config, deps.store.pulls.tool_sources(), version)))
 
     @app.action("open_config")
     def open_from_home(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
