@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,6 +33,11 @@ LOOKUP_WORKERS = 8  # concurrent users.lookupByEmail calls (Slack's Tier 3: 50+/
 LOOKUP_TIMEOUT = 5  # seconds per lookup: the sender's HTTP request is waiting
 DEFAULT_RETRY_AFTER = 10  # seconds, when Slack gives no Retry-After
 CACHE_READ_BATCH = 500
+# How long a process trusts an email → user answer it read before without asking Redis
+# again: a report of a person found by email then costs no round trip of its own. An
+# email Slack moves to another person is followed within this time.
+EMAIL_MEMO_SECONDS = 60.0
+EMAIL_MEMO_KEPT = 100_000
 
 
 class LookupUnavailable(Exception):
@@ -60,6 +66,8 @@ class Directory:
         self.store = store
         self.client = client
         self._lookup_client = _lookup_client(client)
+        self._memo: dict[str, tuple[float, str]] = {}  # email → (when read, user id)
+        self._memo_lock = threading.Lock()
 
     def profiles(self, user_ids: list[str], fresh: bool = False) -> dict[str, dict[str, str]]:
         """Profile dicts (name, real_name, is_admin, is_owner) for each id, cache first;
@@ -130,8 +138,16 @@ class Directory:
         Raises LookupUnavailable if any lookup cannot be answered (rate limit, 5xx,
         network, token or scope problems); the answers already received are cached, so
         the retry costs fewer calls."""
-        wanted = sorted({e.lower() for e in emails})
         found: dict[str, str | None] = {}
+        wanted = []
+        now = time.monotonic()
+        with self._memo_lock:  # users found lately by this process (EMAIL_MEMO_SECONDS)
+            for email in sorted({e.lower() for e in emails}):
+                memo = self._memo.get(email)
+                if memo is not None and now - memo[0] < EMAIL_MEMO_SECONDS:
+                    found[email] = memo[1]
+                else:
+                    wanted.append(email)
         missing = []
         for start in range(0, len(wanted), CACHE_READ_BATCH):
             batch = wanted[start:start + CACHE_READ_BATCH]
@@ -141,6 +157,7 @@ class Directory:
                     missing.append(email)
                 else:
                     found[email] = value or None
+        self._remember(found, now)
         if not missing:
             return found
         if self._lookup_client is None:
@@ -163,7 +180,18 @@ class Directory:
                 future.result()
         if failures:
             raise max(failures, key=lambda f: f.retry_after)
+        self._remember(found, now)
         return found
+
+    def _remember(self, found: Mapping[str, str | None], now: float) -> None:
+        """Keep the users found (never a miss: a person who joins is found at once)."""
+        with self._memo_lock:
+            if len(self._memo) >= EMAIL_MEMO_KEPT:
+                self._memo.clear()
+            for email, user in found.items():
+                memo = self._memo.get(email)
+                if user and (memo is None or now - memo[0] >= EMAIL_MEMO_SECONDS):
+                    self._memo[email] = (now, user)  # a fresh answer, not a memo hit
 
     def _lookup(self, email: str) -> str | None:
         assert self._lookup_client is not None

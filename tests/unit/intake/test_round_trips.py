@@ -170,3 +170,13 @@ def test_a_kind_added_by_another_process_is_known_to_the_next_batch(deps: Deps) 
     assert status == 200 and trips > 1
     day = deps.store.reads.day_counts(datetime.now(UTC).date(), "U0Q")
     assert day.get("o:talk_given") == 1
+
+
+def test_a_person_found_by_email_costs_one_round_trip_too(deps: Deps) -> None:
+    """Not linked: the email → user answer the process read is trusted for
+    EMAIL_MEMO_SECONDS (bot.slack.directory), so the export is one round trip again."""
+    deps.store.slack_cache.put_email("cy@example.com", "U0CY")  # what Slack answered
+    assert post(deps, "/v1/metrics", export("cy@example.com", 0), PROTO)[0] == 200
+    for n in range(1, 4):
+        assert post(deps, "/v1/metrics", export("cy@example.com", n), PROTO) == (200, 1)
+    assert tokens_of(deps, "U0CY") == 4 * 200
