@@ -34,9 +34,10 @@ LOOKUP_TIMEOUT = 5  # seconds per lookup: the sender's HTTP request is waiting
 DEFAULT_RETRY_AFTER = 10  # seconds, when Slack gives no Retry-After
 CACHE_READ_BATCH = 500
 # How long a process trusts an email → user answer it read before without asking Redis
-# again: a report of a person found by email then costs no round trip of its own. An
-# email Slack moves to another person is followed within this time.
-EMAIL_MEMO_SECONDS = 60.0
+# again: a report of a person found by email then costs no round trip of its own (longer
+# than the minute between a laptop's exports). An email Slack moves to another person is
+# followed within this time.
+EMAIL_MEMO_SECONDS = 600.0
 EMAIL_MEMO_KEPT = 100_000
 
 
