@@ -34,9 +34,11 @@ from bot.store.events import (
     ttls,
 )
 from bot.store.lua import Call, Script, run_pipeline
+from bot.store.ratelimit import OverRate, is_rate_guard
 from bot.store.workspace import WorkspaceRedis, is_identity, time_now
 
 COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT, STALE_CACHE = 1, 0, -1, -2, -3, -4
+OVER_RATE = -5  # a record call's answer {OVER_RATE, ms}: the sender is over its rate
 Event = Usage | Outcome
 CALL_EVENTS = 100  # usage reports and outcomes per record.lua call (a few ms of Redis)
 DAY_KEYS_KEPT = 4096  # (sender, day, raw metric) → keys remembered per process
@@ -134,7 +136,16 @@ class Counting:
                 slots.append(slot)
             slot.indices.append(index)
         calls = self._calls(slots, config, version, sender, guards)
-        answers = self._run([(RECORD, c.call()) for c, _ in calls])
+        if len(calls) > 1 and any(is_rate_guard(g) for g in guards):
+            # the first call counts the request against the sender's rate: the others
+            # go only once it is through
+            answers = self._run([(RECORD, calls[0][0].call())])
+            _raise_over_rate(answers[0])
+            answers += self._run([(RECORD, c.call()) for c, _ in calls[1:]])
+        else:
+            answers = self._run([(RECORD, c.call()) for c, _ in calls])
+            if answers:
+                _raise_over_rate(answers[0])
         statuses = [0] * len(events)
         for (record, indices), answer in zip(calls, answers, strict=True):
             if len(answer) == 1 and record.events > 1:  # the whole call: stale
@@ -148,6 +159,7 @@ class Counting:
         holds (lua/record.lua with no events), else STALE_CONFIG or STALE_CACHE."""
         answer = self._run([(RECORD, RecordCall(self.ws.keys, version, time_now(), "",
                                                 guards).call())])[0]
+        _raise_over_rate(answer)
         return int(answer[0]) if answer else COUNTED
 
     def _calls(self, slots: list[_Slot], config: BoardConfig, version: int, sender: str,
@@ -160,6 +172,7 @@ class Counting:
             if record is None or record.events >= CALL_EVENTS:
                 record = RecordCall(keys, version, now, rules, guards)
                 calls.append((record, []))
+                guards = [g for g in guards if not is_rate_guard(g)]  # the first call's
             day, who = slot.day, slot.who
             day_ttls: Ttls | None = expiries.get(day)
             if day_ttls is None:
@@ -223,3 +236,9 @@ class Counting:
                             config.raw_metric, "tokens"),
             head=self._head(user, day, version, "-", 0), rules=scoring_rules(config))
         return int(CREDIT.run(self.ws.r, call))
+
+
+def _raise_over_rate(answer: list) -> None:
+    """OverRate when a record call answered {OVER_RATE, ms}: nothing of it counted."""
+    if len(answer) == 2 and int(answer[0]) == OVER_RATE:
+        raise OverRate(int(answer[1]) / 1000)

@@ -23,6 +23,20 @@ WINDOW_MS = 60_000
 LOG_EVERY = 60.0  # seconds between "rate limited" log lines per sender and process
 
 GCRA = Script("gcra")
+RATE_GUARD = "gcra:"  # a counting call's guard value that is the sender's rate instead
+
+
+class OverRate(Exception):
+    """The sender is over its rate: nothing of the request was counted; retry in `wait`
+    seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"over the rate limit; retry in {wait:.3f} s")
+        self.wait = wait
+
+
+def is_rate_guard(guard: tuple[str, str]) -> bool:
+    return guard[1].startswith(RATE_GUARD)
 
 
 def gcra_call(*, sender_key: str, interval_ms: float, window_ms: int) -> Call:
@@ -38,6 +52,20 @@ class RateLimiter:
         self.keys = keys
         self.per_minute = per_minute
         self._logged: dict[str, float] = {}
+        self._until: dict[str, float] = {}  # sender → when it may send again (monotonic)
+
+    def limit(self, per_minute: int | None = None) -> int:
+        """The requests a minute a sender may send (`per_minute`: its token's own)."""
+        return self.per_minute if per_minute is None else per_minute
+
+    def guard(self, sender: str, per_minute: int | None = None) -> tuple[str, str] | None:
+        """The counting call's guard that counts one request of `sender` against its rate
+        in the same round trip as the counting (lua/record.lua; OverRate when refused);
+        None when the sender is not limited."""
+        per_minute = self.limit(per_minute)
+        if per_minute <= 0:
+            return None
+        return self.keys.rate(sender), f"{RATE_GUARD}{WINDOW_MS / per_minute!r}:{WINDOW_MS}"
 
     def check(self, sender: str, per_minute: int | None = None) -> float | None:
         """Count one request of `sender`: None if it may go ahead, else the seconds to wait.
@@ -54,13 +82,31 @@ class RateLimiter:
         if wait_ms < 0:
             return None
         wait = wait_ms / 1000
+        self.refused(sender, wait, per_minute)
+        return wait
+
+    def waiting(self, sender: str) -> float | None:
+        """The seconds `sender`, refused lately by this process, must still wait; None
+        when it may send (this process then asks Redis)."""
+        until = self._until.get(sender)
+        if until is None:
+            return None
+        wait = until - time.monotonic()
+        if wait > 0:
+            return wait
+        self._until.pop(sender, None)
+        return None
+
+    def refused(self, sender: str, wait: float, per_minute: int | None = None) -> None:
+        """Remember that `sender` was refused for `wait` seconds (`waiting`), and log it
+        once a minute per sender and process."""
         now = time.monotonic()
+        self._until[sender] = now + wait
         if now - self._logged.get(sender, -LOG_EVERY) >= LOG_EVERY:
             self._logged[sender] = now
             log.warning("sender %s is over the rate limit (%d requests a minute); "
-                        "refused with Retry-After %d s", sender, per_minute,
+                        "refused with Retry-After %d s", sender, self.limit(per_minute),
                         retry_after_header(wait))
-        return wait
 
 
 def retry_after_header(wait: float) -> int:

@@ -10,7 +10,11 @@ call and its answers, errors included: the shape of an OpenTelemetry Collector r
    workspace) for /ingest and OTLP; webhooks bring their own (per-source secrets).
    Redis unreachable: 503 with Retry-After.
 2. the sender's request rate, for callers with a token (INGEST_RATE_LIMIT or the token's
-   own, shared by every route of the workspace): 429 with Retry-After.
+   own, shared by every route of the workspace): 429 with Retry-After. The request is
+   counted against the rate by the counting call itself (a guard of lua/record.lua: no
+   round trip of its own), or on its own when the request is refused before counting;
+   a sender refused lately is refused again at once, before its body is read, until
+   its Retry-After has passed.
 3. the body, read within the route's limit (`BodyLimits`, the server's table): 413 past
    it, 400 for a bad Content-Length.
 4. the authenticator's check of the body (webhook signatures).
@@ -30,6 +34,7 @@ google.rpc.Status in the request's encoding for OTLP.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -41,7 +46,7 @@ from bot.intake.count import ScoringChanged, StaleCaches
 from bot.runtime.deps import Deps
 from bot.slack.directory import LookupUnavailable
 from bot.store.cached import Guard
-from bot.store.ratelimit import retry_after_header
+from bot.store.ratelimit import OverRate, retry_after_header
 from bot.web.server import BodyLimits
 
 log = logging.getLogger(__name__)
@@ -152,18 +157,21 @@ class ReportRoute(Protocol[D, R]):
 def serve(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -> Answer:
     """Answer one request of `route` (see the module's steps)."""
     try:
-        caller = _authenticated(route, deps, environ)
-        _within_rate(route, caller)
-        limit = BodyLimits.from_settings(caller.deps.settings).for_path(
-            environ.get("PATH_INFO", ""))
-        body = read_within(environ, limit)
-        route.auth.verify(caller, environ, body)
-        decoded = route.decode(caller, environ, body, limit)
+        caller = _within_rate(route, _authenticated(route, deps, environ))
+        try:
+            limit = BodyLimits.from_settings(caller.deps.settings).for_path(
+                environ.get("PATH_INFO", ""))
+            body = read_within(environ, limit)
+            route.auth.verify(caller, environ, body)
+            decoded = route.decode(caller, environ, body, limit)
+        except Refused:  # not counted: the request still counts against the rate
+            _rate_on_its_own(route, caller)
+            raise
         try:
             result = _counted(route, caller, decoded)
         except StaleCaches:  # read afresh, once
             caller.deps.forget_cached()
-            caller = _authenticated(route, deps, environ)
+            caller = _within_rate(route, _authenticated(route, deps, environ))
             result = _counted(route, caller, decoded, last=True)
     except Refused as refused:
         return route.refuse(environ, refused)
@@ -178,7 +186,28 @@ def _authenticated(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -
         raise Refused(503, "storage unavailable; retry", [("Retry-After", "5")]) from None
 
 
-def _within_rate(route: ReportRoute[Any, Any], caller: Caller) -> None:
+def _within_rate(route: ReportRoute[Any, Any], caller: Caller) -> Caller:
+    """`caller` with the guard that counts this request against its sender's rate in the
+    counting call (`RateLimiter.guard`), or Refused 429 at once when the sender was
+    refused lately and its Retry-After has not passed."""
+    limiter = caller.deps.limiter
+    if not caller.limited or limiter is None:
+        return caller
+    wait = limiter.waiting(caller.sender)
+    if wait is not None:
+        raise _over_rate(caller, wait)
+    guard = limiter.guard(caller.sender, caller.rate)
+    if guard is None:
+        return caller
+    if caller.guards is None:  # not counted from caches: the rate on its own, now
+        _rate_on_its_own(route, caller)
+        return dataclasses.replace(caller, limited=False)
+    return dataclasses.replace(caller, guards=(*caller.guards, guard))
+
+
+def _rate_on_its_own(route: ReportRoute[Any, Any], caller: Caller) -> None:
+    """Count the request against its sender's rate in a call of its own (a request that
+    is not counted, or counted without caches): Refused 429 when over it."""
     limiter = caller.deps.limiter
     if not caller.limited or limiter is None:
         return
@@ -188,10 +217,18 @@ def _within_rate(route: ReportRoute[Any, Any], caller: Caller) -> None:
         log.warning("%s: Redis unavailable: %s", route.name, exc)
         raise Refused(503, "storage unavailable; retry", [("Retry-After", "5")]) from None
     if wait is not None:
-        seconds = retry_after_header(wait)
-        limit = limiter.per_minute if caller.rate is None else caller.rate
-        raise Refused(429, f"sender {caller.sender!r} is over {limit} requests a minute; "
-                           f"retry in {seconds} s", [("Retry-After", str(seconds))])
+        raise _over_rate(caller, wait)
+
+
+def _over_rate(caller: Caller, wait: float) -> Refused:
+    """The 429 for a sender over its rate (`RateLimiter.refused` remembers it, so it is
+    refused at once until `wait` passes)."""
+    limiter = caller.deps.limiter
+    assert limiter is not None
+    seconds = retry_after_header(wait)
+    return Refused(429, f"sender {caller.sender!r} is over {limiter.limit(caller.rate)} "
+                        f"requests a minute; retry in {seconds} s",
+                   [("Retry-After", str(seconds))])
 
 
 def read_within(environ: Environ, limit: int) -> bytes:
@@ -219,6 +256,10 @@ def _counted(route: ReportRoute[D, R], caller: Caller, decoded: D, last: bool = 
         raise Refused(503, wording.scoring_changed, [("Retry-After", "5")]) from None
     except ScoringChanged:
         raise Refused(503, wording.scoring_changed, [("Retry-After", "5")]) from None
+    except OverRate as exc:
+        assert caller.deps.limiter is not None
+        caller.deps.limiter.refused(caller.sender, exc.wait, caller.rate)
+        raise _over_rate(caller, exc.wait) from None
     except LookupUnavailable as exc:
         log.warning("%s: email lookup unavailable: %s", route.name, exc)
         seconds = wording.lookup_retry or exc.retry_after

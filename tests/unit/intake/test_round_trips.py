@@ -180,3 +180,32 @@ def test_a_person_found_by_email_costs_one_round_trip_too(deps: Deps) -> None:
     for n in range(1, 4):
         assert post(deps, "/v1/metrics", export("cy@example.com", n), PROTO) == (200, 1)
     assert tokens_of(deps, "U0CY") == 4 * 200
+
+
+@pytest.fixture
+def limited(settings: Settings, redis_client: redis.Redis) -> Iterator[Deps]:
+    """`deps` with a rate limit of 3 requests a minute."""
+    kwargs = redis_client.connection_pool.connection_kwargs
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=Counting, host=kwargs["host"], port=kwargs["port"], protocol=2))
+    yield build_deps(dataclasses.replace(settings, ingest_rate_limit=3), client)
+    client.close()
+
+
+def test_the_rate_limit_costs_no_round_trip_of_its_own(limited: Deps) -> None:
+    """The request is counted against the sender's rate by the counting call itself; a
+    sender over its rate is refused by that call (nothing counted), then at once by the
+    process until its Retry-After has passed."""
+    limited.store.identity_map.link("email:di@example.com", "U0DI")
+    assert post(limited, "/v1/metrics", export("di@example.com", 0), PROTO)[0] == 200
+    for n in (1, 2):  # a burst of 3 a minute is allowed
+        assert post(limited, "/v1/metrics", export("di@example.com", n), PROTO) == (200, 1)
+    assert post(limited, "/v1/metrics", export("di@example.com", 3), PROTO) == (429, 1)
+    assert post(limited, "/v1/metrics", export("di@example.com", 4), PROTO) == (429, 0)
+    assert tokens_of(limited, "U0DI") == 3 * 200  # the refused exports counted nothing
+
+
+def test_a_bad_request_still_counts_against_the_rate(limited: Deps) -> None:
+    for _ in range(3):
+        assert post(limited, "/v1/metrics", b"not protobuf", PROTO)[0] == 400
+    assert post(limited, "/v1/metrics", b"not protobuf", PROTO)[0] == 429
