@@ -11,7 +11,17 @@ from bot.store.teams import TeamInfo, TeamStore
 from jobs.digest import DigestRunner
 from jobs.team_digest import TEAM_METADATA_TYPE
 from tests.support.digests import CHANNEL, DAY
-from tests.test_digest import DAY_ORG, DAY_POINTS, NAMES, add_names, make_deps, posts, seed_org
+from tests.test_digest import (
+    DAY_ORG,
+    DAY_POINTS,
+    NAMES,
+    add_names,
+    cli,
+    finish,
+    make_deps,
+    posts,
+    seed_org,
+)
 
 CORE = ("U0ANA", "U0DEV", "U0EVE")
 EDGE = ("U0BEN", "U0CAI")
@@ -99,3 +109,17 @@ def test_a_team_channel_must_be_a_team_and_a_channel_id(channels: dict[str, str]
     problems = check_config(BoardConfig(team_digest_channels=channels))
     assert "team_digest_channels" in problems
     assert not check_config(BoardConfig(team_digest_channels={"Core": "C0CORE"}))
+
+
+@pytest.mark.slow
+def test_the_digest_command_posts_team_digests_without_a_main_channel(
+        settings, redis_client, redis_url, stub, tmp_path) -> None:
+    deps = make_deps(settings, redis_client)
+    seed_org(deps)
+    with_teams(deps, {"Core": CORE_CHANNEL})
+    env = {"REDIS_URL": redis_url, "SLACK_API_URL": stub.url, "SLACK_BOT_TOKEN": "xoxb-test",
+           "TOKENBOARD_TIMEZONE": "Europe/Berlin"}  # no DIGEST_CHANNEL
+    code, stdout, stderr = finish(cli(["--date", DAY.isoformat()], env, tmp_path))
+    assert code == 0, stderr
+    assert "only the teams' own digests" in stdout and "Team Core's digest" in stdout
+    assert list(team_posts(stub)) == ["Core"] and len(posts(stub)) == 1

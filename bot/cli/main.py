@@ -175,7 +175,7 @@ def run_digest(settings: Settings, day: date | None, dry_run: bool, force: bool,
                 path.write_bytes(built.png)
                 print(f"chart written to {path}", file=sys.stderr)
             return 0
-        if not schedule.channel:
+        if not schedule.channel and not deps.store.configs.load().team_digest_channels:
             raise SettingsError("DIGEST_CHANNEL is not set (see .env.example)")
         outcome = runner.run(day, force=force)
         messages = {
@@ -187,6 +187,8 @@ def run_digest(settings: Settings, day: date | None, dry_run: bool, force: bool,
             "disabled": "The digest is turned off in the configuration; use --force to post "
                         "anyway.",
             "failed": f"Digest for {day} not posted: {outcome.error}",
+            "no_channel": "No digest channel is set (DIGEST_CHANNEL): only the teams' own "
+                          "digests go out.",
         }
         print(messages.get(outcome.status, outcome.status),
               file=sys.stderr if outcome.status == "failed" else sys.stdout)
