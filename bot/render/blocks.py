@@ -242,14 +242,18 @@ def agreement_blocks(pb: PeriodBoard) -> list[Block]:
     return blocks
 
 
-def _actions(period: str, sharing: bool) -> ActionsBlock:
-    buttons = [ButtonElement(action_id=f"{PERIOD_ACTION}_{p}", text=label, value=p,
+def period_actions(period: str, sharing: bool, period_action: str = PERIOD_ACTION,
+                   share_action: str = SHARE_ACTION,
+                   block_id: str = "leaderboard_actions") -> ActionsBlock:
+    """A board's period buttons (`<period_action>_<period>`, the shown one primary) and,
+    with `sharing`, its "Share in channel" button."""
+    buttons = [ButtonElement(action_id=f"{period_action}_{p}", text=label, value=p,
                              style="primary" if p == period else None)
                for p, label in SWITCH_PERIODS.items()]
     if sharing:
-        buttons.append(ButtonElement(action_id=SHARE_ACTION, text="Share in channel",
+        buttons.append(ButtonElement(action_id=share_action, text="Share in channel",
                                      value=period))
-    return ActionsBlock(block_id="leaderboard_actions", elements=buttons)
+    return ActionsBlock(block_id=block_id, elements=buttons)
 
 
 def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
@@ -262,7 +266,7 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
     if not pb.board.people:
         blocks.append(SectionBlock(text=mrkdwn(
             text=f"No usage or outcomes have been reported {pb.label} yet.")))
-        blocks.append(_actions(pb.period, sharing=False))
+        blocks.append(period_actions(pb.period, sharing=False))
         return [b.to_dict() for b in blocks]
     left, right = board_columns(pb, names, show_flags, viewer=viewer)
     blocks.append(SectionBlock(fields=[mrkdwn(text=left),
@@ -280,7 +284,7 @@ def leaderboard_blocks(pb: PeriodBoard, viewer: str, names: Mapping[str, str],
         blocks.append(SectionBlock(text=mrkdwn(text=own_line(pb, viewer))))
     legend = MOVES_LEGEND + (FLAG_LEGEND if show_flags else "")
     blocks.append(ContextBlock(elements=[mrkdwn(text=legend)]))
-    blocks.append(_actions(pb.period, sharing))
+    blocks.append(period_actions(pb.period, sharing))
     return [b.to_dict() for b in blocks]
 
 

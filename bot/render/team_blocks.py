@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
     ContextBlock,
     HeaderBlock,
     SectionBlock,
@@ -19,13 +18,13 @@ from bot.boards.teams import InsideTeam, Place, TeamPeriodBoard
 from bot.core.ranking import Row
 from bot.core.teams import TeamRow, team_agreement_summary
 from bot.render.blocks import (
-    SWITCH_PERIODS,
     escape,
     escape_short,
     fmt_move,
     fmt_number,
     fmt_raw,
     mrkdwn,
+    period_actions,
     person_label,
 )
 
@@ -62,13 +61,8 @@ def _agreement(tb: TeamPeriodBoard) -> list[Block]:
 
 
 def team_actions(period: str, sharing: bool) -> ActionsBlock:
-    buttons = [ButtonElement(action_id=f"{TEAM_PERIOD_ACTION}_{p}", text=label, value=p,
-                             style="primary" if p == period else None)
-               for p, label in SWITCH_PERIODS.items()]
-    if sharing:
-        buttons.append(ButtonElement(action_id=TEAM_SHARE_ACTION, text="Share in channel",
-                                     value=period))
-    return ActionsBlock(block_id="teams_actions", elements=buttons)
+    return period_actions(period, sharing, TEAM_PERIOD_ACTION, TEAM_SHARE_ACTION,
+                          "teams_actions")
 
 
 def own_line(row: Row | None, people: int, metric: str) -> str:
