@@ -104,22 +104,6 @@ def register(app: App, workspaces: Workspaces) -> None:
             deps, view, user)
         return {_first_block(view): problem} if problem else None
 
-    def submit_main(ack: Ack, body: dict, view: dict, client: WebClient,
-                    context: BoltContext) -> None:
-        deps = workspaces.for_context(context)
-        user = body["user"]["id"]
-        refused = refusal(deps, user, view)
-        if refused:
-            ack(response_action="errors", errors=refused)
-            return
-        new, errors = parse_main(view["state"]["values"], deps.store.configs.load(),
-                                 deps.settings.digest_time, deps.settings.timezone)
-        if new.digest_channel and "digest_channel" not in errors:
-            problem = digest_posting_problem(client, new.digest_channel)
-            if problem:
-                errors["digest_channel"] = problem
-        finish(ack, deps, new, errors, user, view)
-
     def after_save(body: dict, client: WebClient, context: BoltContext) -> None:
         """Rescore if weights changed, then refresh the admin's App Home."""
         deps = workspaces.for_context(context)
@@ -128,23 +112,42 @@ def register(app: App, workspaces: Workspaces) -> None:
         finally:
             publish_home(deps, client, body["user"]["id"])
 
-    def submit_parsed(parse: Callable[[dict, BoardConfig], tuple[BoardConfig,
-                                                                  dict[str, str]]]
-                      ) -> Callable[..., None]:
-        """The listener of a pushed settings page whose values `parse` reads."""
-        def submit(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+    Parse = Callable[[Deps, WebClient, dict, BoardConfig], tuple[BoardConfig, dict[str, str]]]
+
+    def submit_parsed(parse: Parse) -> Callable[..., None]:
+        """The listener of a settings view whose values `parse` reads: refused outright
+        for a non-admin or a stale form, else saved unless `parse` found errors."""
+        def submit(ack: Ack, body: dict, view: dict, client: WebClient,
+                   context: BoltContext) -> None:
             deps = workspaces.for_context(context)
             user = body["user"]["id"]
             refused = refusal(deps, user, view)
             if refused:
                 ack(response_action="errors", errors=refused)
                 return
-            new, errors = parse(view["state"]["values"], deps.store.configs.load())
+            new, errors = parse(deps, client, view["state"]["values"],
+                                deps.store.configs.load())
             finish(ack, deps, new, errors, user, view)
         return submit
 
-    submit_page = submit_parsed(parse_page)
-    submit_rules, submit_tools = submit_parsed(parse_rules), submit_parsed(parse_tools)
+    def parse_main_page(deps: Deps, client: WebClient, values: dict, config: BoardConfig
+                        ) -> tuple[BoardConfig, dict[str, str]]:
+        new, errors = parse_main(values, config, deps.settings.digest_time,
+                                 deps.settings.timezone)
+        if new.digest_channel and "digest_channel" not in errors:
+            problem = digest_posting_problem(client, new.digest_channel)
+            if problem:
+                errors["digest_channel"] = problem
+        return new, errors
+
+    def pure(parse: Callable[[dict, BoardConfig], tuple[BoardConfig, dict[str, str]]]
+             ) -> Parse:
+        return lambda _deps, _client, values, config: parse(values, config)
+
+    submit_main = submit_parsed(parse_main_page)
+    submit_page, submit_rules, submit_tools = (submit_parsed(pure(parse_page)),
+                                               submit_parsed(pure(parse_rules)),
+                                               submit_parsed(pure(parse_tools)))
 
     app.view(MAIN_CALLBACK)(ack=submit_main, lazy=[after_save])
     app.view(TOOLS_CALLBACK)(ack=submit_tools, lazy=[after_save])
