@@ -143,6 +143,12 @@ def loads(body: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
             return value
     except (ValueError, RecursionError, _Large):  # StrictJSONError, JSONDecodeError too
         pass
+    return careful_loads(text, max_depth)
+
+
+def careful_loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
+    """`loads` the careful way: depth from the text first, then a call per number and
+    key, each problem in its own words (what `loads` falls back to)."""
     deepest = depth(text)
     if deepest > max_depth:
         raise StrictJSONError(f"JSON nests {deepest} levels deep; the limit is {max_depth}")

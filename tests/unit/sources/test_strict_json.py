@@ -11,28 +11,13 @@ from typing import Any
 import pytest
 
 from bot.sources.strict_json import (
-    MAX_DEPTH,
     OutOfRange,
     StrictJSONError,
-    _object,
-    _parse_constant,
-    _parse_float,
-    _parse_int,
+    careful_loads,
     depth,
     loads,
     nesting,
 )
-
-
-def careful(text: str) -> Any:
-    deepest = depth(text)
-    if deepest > MAX_DEPTH:
-        raise StrictJSONError(f"JSON nests {deepest} levels deep; the limit is {MAX_DEPTH}")
-    try:
-        return json.loads(text, object_pairs_hook=_object, parse_int=_parse_int,
-                          parse_float=_parse_float, parse_constant=_parse_constant)
-    except json.JSONDecodeError as exc:
-        raise StrictJSONError(f"not valid JSON: {exc}") from None
 
 
 def outcome(read: Any, text: str) -> tuple[str, str]:
@@ -50,7 +35,7 @@ EDGES = ["1e400", "-1e400", '{"a": [1e400, {"b": 1}]}', "9" * 31, "-" + "9" * 30
 
 @pytest.mark.parametrize("text", EDGES)
 def test_edges_answer_as_the_careful_path(text: str) -> None:
-    assert outcome(loads, text) == outcome(careful, text)
+    assert outcome(loads, text) == outcome(careful_loads, text)
 
 
 def test_random_bodies_answer_as_the_careful_path() -> None:
@@ -70,7 +55,7 @@ def test_random_bodies_answer_as_the_careful_path() -> None:
         text = json.dumps(value())
         if rng.random() < 0.1:
             text = text[:rng.randrange(len(text) + 1)]
-        assert outcome(loads, text) == outcome(careful, text), text[:200]
+        assert outcome(loads, text) == outcome(careful_loads, text), text[:200]
 
 
 def test_a_number_out_of_range_stays_a_marker_in_its_event() -> None:
