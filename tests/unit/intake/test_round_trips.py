@@ -44,15 +44,21 @@ class Counting(redis.Connection):
         super().send_packed_command(command, check_health)
 
 
-@pytest.fixture
-def deps(settings: Settings, redis_client: redis.Redis) -> Iterator[Deps]:
-    """The app's Deps on a client whose connections count their round trips; no rate
-    limit (its own round trip per request: INGEST_RATE_LIMIT)."""
+def counting_deps(settings: Settings, redis_client: redis.Redis, rate: int
+                  ) -> Iterator[Deps]:
+    """The app's Deps on a client whose connections count their round trips, with
+    INGEST_RATE_LIMIT `rate`."""
     kwargs = redis_client.connection_pool.connection_kwargs
     client = redis.Redis(connection_pool=redis.ConnectionPool(
         connection_class=Counting, host=kwargs["host"], port=kwargs["port"], protocol=2))
-    yield build_deps(dataclasses.replace(settings, ingest_rate_limit=0), client)
+    yield build_deps(dataclasses.replace(settings, ingest_rate_limit=rate), client)
     client.close()
+
+
+@pytest.fixture
+def deps(settings: Settings, redis_client: redis.Redis) -> Iterator[Deps]:
+    """No rate limit."""
+    yield from counting_deps(settings, redis_client, 0)
 
 
 def _kv(key: str, value: str) -> common_pb2.KeyValue:
@@ -148,6 +154,8 @@ def test_an_ingest_batch_costs_one_round_trip(deps: Deps) -> None:
     assert post(deps, "/ingest", batch(0), "application/json")[0] == 200
     for start in range(50, 300, 50):
         assert post(deps, "/ingest", batch(start), "application/json") == (200, 1)
+    # every event counted: 300 events, the 225 with i % 4 != 0 usage of 10 tokens each
+    assert sum(tokens_of(deps, f"U0P{k}") for k in range(7)) == 225 * 10
 
 
 def test_a_kind_added_by_another_process_is_known_to_the_next_batch(deps: Deps) -> None:
@@ -184,12 +192,8 @@ def test_a_person_found_by_email_costs_one_round_trip_too(deps: Deps) -> None:
 
 @pytest.fixture
 def limited(settings: Settings, redis_client: redis.Redis) -> Iterator[Deps]:
-    """`deps` with a rate limit of 3 requests a minute."""
-    kwargs = redis_client.connection_pool.connection_kwargs
-    client = redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=Counting, host=kwargs["host"], port=kwargs["port"], protocol=2))
-    yield build_deps(dataclasses.replace(settings, ingest_rate_limit=3), client)
-    client.close()
+    """A rate limit of 3 requests a minute."""
+    yield from counting_deps(settings, redis_client, 3)
 
 
 def test_the_rate_limit_costs_no_round_trip_of_its_own(limited: Deps) -> None:

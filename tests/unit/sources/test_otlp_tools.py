@@ -171,7 +171,8 @@ def test_codex_events_without_optional_counts_or_ids() -> None:
                                       ("codex", "requests", None): 1.0}
     again = logs_of(codex_events({"service.name": "codex_exec"}, [bare]), False)
     digest_id = {p.event_id for p in decoded.points}
-    assert len(digest_id) == 1 and digest_id == {p.event_id for p in again.points}
+    assert len(digest_id) == 1 and None not in digest_id
+    assert digest_id == {p.event_id for p in again.points}
 
 
 def test_codex_event_with_a_bad_count_is_refused_whole() -> None:

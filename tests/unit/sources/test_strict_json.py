@@ -64,5 +64,6 @@ def test_a_number_out_of_range_stays_a_marker_in_its_event() -> None:
 
 
 def test_nesting_is_what_depth_says() -> None:
-    for text in ('{"a": [1, {"b": []}]}', "[]", "1", '[[[["x"]]], {}]'):
-        assert nesting(json.loads(text)) == depth(text)
+    for text, deepest in (('{"a": [1, {"b": []}]}', 4), ("[]", 1), ("1", 0),
+                          ('[[[["x"]]], {}]', 4), ('{"s": "[[[{"}', 1)):
+        assert nesting(json.loads(text)) == depth(text) == deepest, text

@@ -88,7 +88,7 @@ def test_a_migration_stopped_half_way_finishes_on_the_next_run(store: Store) -> 
     old = fill(store, config)
     first = store.layout.migrate(stop_after=3)
     assert not first.finished and store.layout.state() == "older"
-    assert store.r.exists(f"{P}:migrate") or first.units == 3
+    assert first.units == 3
     second = store.layout.migrate(stop_after=7)
     assert not second.finished
     rest = store.layout.migrate()
