@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from bot.core.config import SUBSET_TOKEN_TYPES, BoardConfig
 from bot.core.counts import Usage
 from bot.core.identity import CURSOR, EMAIL, OTEL, IdentityError, normalize
+from bot.core.tools import MULTI_SOURCE
 from bot.core.tools import usage_fields as tool_fields
 from bot.core.window import outside_window
 from bot.intake.count import Counted, count
@@ -37,11 +38,6 @@ from bot.intake.tool_sources import counts
 from bot.sources.otlp import Decoded, Point
 from bot.store.cached import Guard
 from bot.store.store import Store
-
-# tools that a vendor's admin report also covers (the Claude Code Analytics API, GitHub's
-# Copilot metrics, Cursor's Admin API): only one source counts them
-ADMIN_REPORTED = frozenset({"claude_code", "copilot", "cursor"})
-
 
 WHO_KEYS = ("user.email", "enduser.id", "user.account_uuid", "user.account_id",
             "cursor.user.id")  # all that `identity_of` reads
@@ -157,7 +153,7 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
     for index, point in enumerate(decoded.points):
         if not counted_here(point, config, signal):
             continue
-        if point.tool in ADMIN_REPORTED:
+        if point.tool in MULTI_SOURCE:  # another source may hold it (tool_sources)
             if point.tool not in ours:
                 ours[point.tool] = counts(store, config, point.tool, "otlp")
             if not ours[point.tool]:

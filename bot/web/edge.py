@@ -171,7 +171,9 @@ def serve(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -> Answer:
             result = _counted(route, caller, decoded)
         except StaleCaches:  # read afresh, once
             caller.deps.forget_cached()
-            caller = _within_rate(route, _authenticated(route, deps, environ))
+            # not charged against the rate again: a batch of several counting calls may
+            # have spent it in its first (a stale first call had not: one request free)
+            caller = dataclasses.replace(_authenticated(route, deps, environ), limited=False)
             result = _counted(route, caller, decoded, last=True)
     except Refused as refused:
         return route.refuse(environ, refused)
@@ -199,10 +201,7 @@ def _within_rate(route: ReportRoute[Any, Any], caller: Caller) -> Caller:
     guard = limiter.guard(caller.sender, caller.rate)
     if guard is None:
         return caller
-    if caller.guards is None:  # not counted from caches: the rate on its own, now
-        _rate_on_its_own(route, caller)
-        return dataclasses.replace(caller, limited=False)
-    return dataclasses.replace(caller, guards=(*caller.guards, guard))
+    return dataclasses.replace(caller, guards=(*(caller.guards or ()), guard))
 
 
 def _rate_on_its_own(route: ReportRoute[Any, Any], caller: Caller) -> None:

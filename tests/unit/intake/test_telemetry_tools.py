@@ -211,6 +211,8 @@ def test_a_replayed_cumulative_copilot_series_counts_once(store: Store,
     ("copilot", copilot_chat, {"service.name": "github-copilot",
                                "user.email": "bo@example.com"}),
     ("cursor", cursor_usage, {"service.name": "cursor", "cursor.user.id": 4821}),
+    # an app on OpenAI's SDK exporting gen_ai.* metrics, while OpenAI's Usage API holds it
+    ("openai", copilot_chat, {"service.name": "openai", "user.email": "bo@example.com"}),
 ])
 def test_copilot_and_cursor_count_from_one_source_only(store: Store, identities: Identities,
                                                        tool: str, record,
