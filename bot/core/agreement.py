@@ -96,7 +96,7 @@ def agreement_strength(rho: float | None) -> str:
     return "very strongly"
 
 
-def _fmt(value: float) -> str:
+def fmt_coefficient(value: float) -> str:
     """Two decimals, without a confusing "-0.00"."""
     text = f"{value:.2f}"
     return "0.00" if text == "-0.00" else text
@@ -115,10 +115,10 @@ def agreement_sentence(a: Agreement, period_label: str) -> str:
     if a.people < 2 or a.spearman is None or math.isnan(a.spearman):
         return f"Not enough activity {period_label} to compare the two boards."
     verb = "disagreed" if a.spearman < 0 else "agreed"
-    kendall = "n/a" if a.kendall is None or math.isnan(a.kendall) else _fmt(a.kendall)
+    kendall = "n/a" if a.kendall is None or math.isnan(a.kendall) else fmt_coefficient(a.kendall)
     sentence = (
         f"Raw usage and outcomes {verb} {agreement_strength(a.spearman)} {period_label}: "
-        f"ρ = {_fmt(a.spearman)} (Kendall τ = {kendall}) over {a.people} people"
+        f"ρ = {fmt_coefficient(a.spearman)} (Kendall τ = {kendall}) over {a.people} people"
     )
     if a.top_n > 0:
         be = "is" if a.missing_from_outcome_top == 1 else "are"
@@ -188,9 +188,9 @@ def agreement_summary(a: Agreement, when: str, age: float | None = None,
                 else "barely relate" if rho > -0.2 else "mostly disagree" if rho > -0.6
                 else "disagree")
         words = f"{verb} {when} across all {n} people"
-    kendall = "n/a" if a.kendall is None or math.isnan(a.kendall) else _fmt(a.kendall)
-    stats_line = (f"Spearman ρ = {_fmt(a.spearman)}, Kendall τ = {kendall} over {n} people "
-                  "(1 = same order, 0 = unrelated, −1 = reversed)")
+    kendall = "n/a" if a.kendall is None or math.isnan(a.kendall) else fmt_coefficient(a.kendall)
+    stats_line = (f"Spearman ρ = {fmt_coefficient(a.spearman)}, Kendall τ = {kendall} "
+                  f"over {n} people (1 = same order, 0 = unrelated, −1 = reversed)")
     if age is not None:
         stats_line += f", computed {_ago(age)} ago from everyone's numbers"
     return f"Usage and outcomes {words}.", stats_line + "."

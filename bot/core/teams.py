@@ -11,17 +11,17 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from scipy import stats
+import numpy as np
+
+from bot.core.agreement import MIN_TO_COMPARE, correlations, fmt_coefficient
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 TEAM_NAME_MAX = 80
 CSV_HEADER = ("team", "slack_user")
-MIN_TEAMS_TO_COMPARE = 5
 """Below this many active teams the two team boards are not compared."""
 
 
@@ -157,15 +157,6 @@ def competition_ranks(values: Sequence[float]) -> list[int]:
     return [first[v] for v in values]
 
 
-def correlations(xs: Sequence[float], ys: Sequence[float]) -> tuple[float | None, float | None]:
-    """Spearman ρ and Kendall τ-b, None where undefined (fewer than 2, or a constant side)."""
-    if len(xs) < 2 or len(set(xs)) < 2 or len(set(ys)) < 2:
-        return None, None
-    rho = float(stats.spearmanr(xs, ys).statistic)
-    tau = float(stats.kendalltau(xs, ys).statistic)
-    return (None if math.isnan(rho) else rho), (None if math.isnan(tau) else tau)
-
-
 def rank_teams(teams: Iterable[TeamTotals]) -> TeamBoard:
     """Both team boards, ranked per active member (ties by name), and how they agree."""
     teams = list(teams)
@@ -178,7 +169,7 @@ def rank_teams(teams: Iterable[TeamTotals]) -> TeamBoard:
                                        strict=True)]
     idle = sorted((TeamRow(t.team, t.members, 0, t.raw, t.points, 0.0, 0.0, None, None, None)
                    for t in teams if t.active <= 0), key=lambda r: r.team.casefold())
-    rho, tau = correlations(raw_pm, pts_pm)
+    rho, tau = correlations(np.asarray(raw_pm, dtype=float), np.asarray(pts_pm, dtype=float))
     by_raw = sorted(rows, key=lambda r: (r.raw_rank, r.team.casefold())) + idle
     by_pts = sorted(rows, key=lambda r: (r.outcome_rank, r.team.casefold())) + idle
     return TeamBoard(raw=by_raw, outcome=by_pts,
@@ -186,19 +177,14 @@ def rank_teams(teams: Iterable[TeamTotals]) -> TeamBoard:
                      by_team={r.team: r for r in by_raw})
 
 
-def _fmt(value: float) -> str:
-    text = f"{value:.2f}"
-    return "0.00" if text == "-0.00" else text
-
-
 def team_agreement_summary(a: TeamAgreement, when: str,
                            unit: str = "teams") -> tuple[str, str | None]:
     """Words first, then the ρ/τ line (None when there is nothing to quote). `unit`:
     "teams" for the team board, "members" inside a team."""
     n = a.teams
-    if n < MIN_TEAMS_TO_COMPARE:
+    if n < MIN_TO_COMPARE:
         return (f"Too few {unit} to compare the two boards yet ({n} active; "
-                f"{MIN_TEAMS_TO_COMPARE} needed).", None)
+                f"{MIN_TO_COMPARE} needed).", None)
     if a.spearman is None:
         return (f"The two boards cannot be compared {when}: every one of the {n} {unit} "
                 "ties on one of them (usually: no outcomes reported yet).", None)
@@ -206,9 +192,9 @@ def team_agreement_summary(a: TeamAgreement, when: str,
     verb = ("agree" if rho >= 0.6 else "mostly agree" if rho >= 0.2
             else "barely relate" if rho > -0.2 else "mostly disagree" if rho > -0.6
             else "disagree")
-    kendall = "n/a" if a.kendall is None else _fmt(a.kendall)
+    kendall = "n/a" if a.kendall is None else fmt_coefficient(a.kendall)
     return (f"Usage and outcomes per member {verb} {when} across the {n} active {unit}.",
-            f"Spearman ρ = {_fmt(rho)}, Kendall τ = {kendall} over {n} {unit} "
+            f"Spearman ρ = {fmt_coefficient(rho)}, Kendall τ = {kendall} over {n} {unit} "
             "(1 = same order, 0 = unrelated, −1 = reversed).")
 
 
