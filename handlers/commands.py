@@ -13,8 +13,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.boards.leaderboard import PeriodBoard
-from bot.boards.usage import person_usage
-from bot.boards.why import person_why, why_blocks
+from bot.boards.usage import person_usage_and_why
+from bot.boards.why import why_blocks
 from bot.core.periods import PERIODS
 from bot.render.blocks import (
     PERIOD_ACTION,
@@ -127,9 +127,9 @@ def register(app: App, workspaces: Workspaces) -> None:
             return
         if action == "me":
             pb = deps.leaderboards.period_board(period, viewer=viewer)
-            why = (build_usage_blocks(person_usage(deps.store, pb.bucket, viewer),
-                                      f"Where your tokens went {pb.label}")
-                   + why_blocks(person_why(deps.store, pb.config, pb.bucket, viewer)))
+            usage, made = person_usage_and_why(deps.store, pb.config, pb.bucket, viewer)
+            why = (build_usage_blocks(usage, f"Where your tokens went {pb.label}")
+                   + why_blocks(made))
             respond(blocks=me_blocks(pb, viewer, why), text=f"Your numbers · {pb.title}",
                     response_type="ephemeral", replace_original=False)
             return

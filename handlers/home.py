@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.boards.rings import ring_note
-from bot.boards.usage import person_usage
-from bot.boards.why import person_why, why_blocks
+from bot.boards.usage import person_usage_and_why
+from bot.boards.why import why_blocks
 from bot.connectors.status import status_lines
 from bot.intake.scoring import recent_changes
 from bot.render.blocks import ago, code_span, escape, fmt_number, home_view
@@ -70,10 +70,9 @@ def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:
             admin_notes.append(f":warning: {error}")
     history = history_blocks(deps, client, user_id, config)
     week = boards[HOME_PERIODS.index("week")]
-    why = why_blocks(person_why(deps.store, config, week.bucket, user_id),
-                     title="How your outcome points were made this week")
-    why = build_usage_blocks(person_usage(deps.store, week.bucket, user_id),
-                             "Where your tokens went this week") + why
+    usage, made = person_usage_and_why(deps.store, config, week.bucket, user_id)
+    why = (build_usage_blocks(usage, "Where your tokens went this week")
+           + why_blocks(made, title="How your outcome points were made this week"))
     why = team_home_blocks(deps, user_id, config) + why  # TEAMS: the person's teams
     token = home_token_blocks(deps, user_id)
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.boards.why import period_days
+from bot.boards.why import Why, explain, outcome_counts, period_days
+from bot.core.config import BoardConfig
 from bot.core.periods import Bucket
 from bot.core.tools import ToolTotals, ToolUse, UsageSplit, shares, split, tool_name
 from bot.store.store import Store
@@ -61,9 +62,22 @@ def person_usage(store: Store, bucket: Bucket, user: str,
                  today: date | None = None) -> UsageSummary:
     """The person's tokens and cost per tool and tokens per model in `bucket` (up to
     today in the store's zone)."""
+    return summarise(_person_counts(store, bucket, user, today))
+
+
+def person_usage_and_why(store: Store, config: BoardConfig, bucket: Bucket, user: str
+                         ) -> tuple[UsageSummary, Why]:
+    """`person_usage` and the person's outcome points explained (`bot.boards.why.explain`)
+    from one read of their days (`/leaderboard me`, App Home)."""
+    counts = _person_counts(store, bucket, user)
+    return summarise(counts), explain(outcome_counts(counts), config)
+
+
+def _person_counts(store: Store, bucket: Bucket, user: str,
+                   today: date | None = None) -> dict[str, float]:
     today = today or datetime.now(store.tz).date()
     days = period_days(bucket, today, store.retention_days)
-    return summarise(store.reads.summed_day_counts(days, user))
+    return store.reads.summed_day_counts(days, user)
 
 
 def org_usage(store: Store, days: Sequence[date]) -> UsageSummary:

@@ -2,22 +2,23 @@
 counted, what was discounted and why, and how often their merges were taken back.
 
 `explain` is pure (outcome counts of a period + the configuration → `Why`), and so is
-`why_blocks` (→ Block Kit). `read_counts` is the one Redis read: the person's outcome
-counts of each day of a period (one small script per day, as `/leaderboard me` needs).
+`why_blocks` (→ Block Kit); `outcome_counts` picks the outcome fields out of a person's
+summed day counts, which `bot.boards.usage.person_usage_and_why` reads once for both the
+usage split and this.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.core.config import BoardConfig
 from bot.core.outcome_rules import fraction_of, reason
 from bot.core.periods import Bucket
-from bot.store.store import Store
 
 NOUNS = {"pr_merged": "pull requests merged", "review": "reviews",
          "deploy": "deploys", "ticket_resolved": "tickets closed",
@@ -161,13 +162,6 @@ def period_days(bucket: Bucket, today: date, retention_days: int) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def person_why(store: Store, config: BoardConfig, bucket: Bucket, user: str) -> Why:
-    """`explain` of the person's counts in `bucket` (up to today in the store's zone)."""
-    days = period_days(bucket, datetime.now(store.tz).date(), store.retention_days)
-    return explain(read_counts(store, user, days), config)
-
-
-def read_counts(store: Store, user: str, days: list[date]) -> dict[str, float]:
-    """The person's outcome counts summed over `days` (one pipelined read of the days)."""
-    return {name: n for name, n in store.reads.summed_day_counts(days, user).items()
-            if name.startswith("o:")}
+def outcome_counts(counts: Mapping[str, float]) -> dict[str, float]:
+    """The outcome fields (`o:…`) of summed day counts."""
+    return {name: n for name, n in counts.items() if name.startswith("o:")}
