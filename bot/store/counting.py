@@ -124,7 +124,7 @@ class Counting:
         slots: list[_Slot] = []
         groups: dict[tuple[str, date], _Slot] = {}
         for index, (event, who) in enumerate(events):
-            day = getattr(event, "day", None) or local_date(event.ts, tz)
+            day = event_day(event, tz)
             if isinstance(event, Usage):
                 slot = groups.get((who, day))
                 if slot is None:

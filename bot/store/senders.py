@@ -58,6 +58,15 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _bearer_digest(header: str) -> bytes | None:
+    """The SHA-256 (hex, as bytes) of the token of an `Authorization: Bearer` header."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return _digest(token).encode()
+
+
 def parse_env_tokens(entries: tuple[str, ...] | list[str]) -> dict[str, str]:
     """INGEST_TOKENS entries → {name: token}. `name:token`, or a bare token."""
     named: dict[str, str] = {}
@@ -126,11 +135,6 @@ class Senders:
         return {d: (f.decode() if f else None, o, frozenset(revoked), rates)
                 for d, f, o in zip(digests, found, owners, strict=True)}
 
-    def authenticate(self, header: str) -> str | None:
-        """The sender name for an `Authorization: Bearer <token>` header, or None."""
-        sender = self.identify(header)
-        return sender.name if sender else None
-
     def identify(self, header: str) -> Sender | None:
         """The sender of an `Authorization: Bearer <token>` header (its name, own rate
         limit and, for a personal token, owner), or None when the token is refused.
@@ -140,16 +144,11 @@ class Senders:
         error propagates (the caller answers 503) unless an environment token matched and
         Redis cannot say whether it was revoked, in which case it is still refused.
         """
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        given = _bearer_digest(header)
+        if given is None:
             return None
-        given = _digest(token).encode()
-        env_name = None
-        for name, expected in self.env.items():  # no early exit
-            if hmac.compare_digest(given, expected):
-                env_name = name
-        return self._named(env_name, *self._parse(self._fetch([given]), [given])[given])
+        return self._named(self._env_name(given),
+                           *self._parse(self._fetch([given]), [given])[given])
 
     def _fetch(self, digests: list[bytes]) -> list:
         pipe = self.r.pipeline(transaction=False)
@@ -161,18 +160,21 @@ class Senders:
         (`bot.store.cached`), with the guard that the counting call checks: a token
         created, revoked or given another rate since moves the version, and the report
         is then authenticated afresh."""
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        given = _bearer_digest(header)
+        if given is None:
             return None, None
-        given = _digest(token).encode()
+        values, guard = self.cache.get([given])
+        sender = self._named(self._env_name(given), *values[given])
+        return sender, guard if sender is not None else None
+
+    def _env_name(self, given: bytes) -> str | None:
+        """The INGEST_TOKENS name whose token has digest `given`, compared in constant time
+        against every entry (no early exit)."""
         env_name = None
-        for name, expected in self.env.items():  # no early exit
+        for name, expected in self.env.items():
             if hmac.compare_digest(given, expected):
                 env_name = name
-        values, guard = self.cache.get([given])
-        sender = self._named(env_name, *values[given])
-        return sender, guard if sender is not None else None
+        return env_name
 
     def _named(self, env_name: str | None, found: str | None, owner: bytes | None,
                revoked: frozenset[bytes], rates: dict[bytes, bytes]) -> Sender | None:
