@@ -72,6 +72,22 @@ class IdentityMap:
         user = pipe.execute()[0]
         return user.decode() if user else None
 
+    def forget_user(self, user: str) -> int:
+        """Remove every link to `user` and their pending claims; how many were removed."""
+        links = [key for key, v in self.ws.r.hscan_iter(self._links, count=1000)
+                 if v == user.encode()]
+        claims = [key for key in self.ws.r.hkeys(self._claims)
+                  if key.decode().endswith(f"|{user}")]
+        if not links and not claims:
+            return 0
+        pipe = self.ws.r.pipeline(transaction=True)
+        if links:
+            pipe.hdel(self._links, *links)
+        if claims:
+            pipe.hdel(self._claims, *claims)
+        pipe.incr(self.version_key)  # bot.store.cached: links read before
+        return sum(pipe.execute()[:-1])
+
     def all_links(self) -> list[tuple[str, str]]:
         """(user, identity) of every link, in no order (HSCAN)."""
         return [(v.decode(), k.decode())

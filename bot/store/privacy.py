@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.core.periods import Bucket
+from bot.store.identity_map import IdentityMap
 from bot.store.lua import Call, Script
 from bot.store.workspace import WorkspaceRedis
 
@@ -17,8 +18,9 @@ def day_forget_call(*, days: str, user: str) -> Call:
 
 
 class Privacy:
-    def __init__(self, ws: WorkspaceRedis) -> None:
+    def __init__(self, ws: WorkspaceRedis, identity_map: IdentityMap) -> None:
         self.ws = ws
+        self.identity_map = identity_map
 
     def opted_out(self) -> frozenset[str]:
         return frozenset(m.decode() for m in self.ws.r.smembers(self.ws.keys.key("optout")))
@@ -58,17 +60,7 @@ class Privacy:
                        if v == user.encode()]
         for start in range(0, len(doomed), 500):
             removed += r.unlink(*doomed[start:start + 500])
-        # identity links to the person, and their pending claims
-        links = [key for key, v in r.hscan_iter(k.key("ident"), count=1000)
-                 if v == user.encode()]
-        claims = [key for key in r.hkeys(k.key("claims")) if key.decode().endswith(f"|{user}")]
-        if links:
-            pipe = r.pipeline(transaction=True)
-            pipe.hdel(k.key("ident"), *links)
-            pipe.incr(k.key("ident", "version"))  # bot.store.cached: links read before
-            removed += pipe.execute()[0]
-        if claims:
-            removed += r.hdel(k.key("claims"), *claims)
+        removed += self.identity_map.forget_user(user)  # links to them, pending claims
         pipe = r.pipeline(transaction=True)
         pipe.srem(k.key("optout"), user)
         pipe.incr(k.key("gen"))
