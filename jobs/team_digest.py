@@ -10,6 +10,7 @@ own. A team digest that fails is shown to admins on App Home and never holds bac
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,11 +19,11 @@ from slack_sdk.errors import SlackApiError
 from bot.boards.teams import TeamBoards
 from bot.core.config import BoardConfig
 from bot.core.periods import day_bucket
-from bot.core.teams import find_team, rank_teams
+from bot.core.teams import TeamBoard, find_team, rank_teams
 from bot.render.blocks import escape
 from bot.render.team_blocks import inside_team_blocks
 from bot.runtime.deps import Deps
-from bot.store.teams import TeamStore
+from bot.store.teams import TeamInfo, TeamStore
 
 log = logging.getLogger(__name__)
 TEAM_METADATA_TYPE = "tokenboard_team_digest"
@@ -53,17 +54,16 @@ def _where(team: str, channel: str) -> str:
     return f"team:{team}:{channel}"
 
 
-def team_digest(deps: Deps, day: date, config: BoardConfig, team: str
-                ) -> tuple[list[dict], str]:
-    """The blocks and text of team `team`'s digest for `day` (no Slack call)."""
+def team_digest(deps: Deps, day: date, config: BoardConfig, info: TeamInfo,
+                team_board: TeamBoard) -> tuple[list[dict], str]:
+    """The blocks and text of team `info`'s digest for `day`, with the day's team board
+    (no Slack call)."""
     boards = TeamBoards(deps.store, now=deps.leaderboards.now)
-    info = boards.teams.teams()[team]
-    bucket = day_bucket(day)
+    team = info.name
     hidden = deps.leaderboards.hidden_from(None)  # opted-out people: never in a channel
     inside = boards.inside_bucket(
-        info, bucket, config, "day", title=f"{day:%a %d %b %Y}", label=f"on {day:%a %d %b}",
-        hidden=hidden,
-        team_board=rank_teams(boards.teams.period_totals(bucket, config.raw_metric)))
+        info, day_bucket(day), config, "day", title=f"{day:%a %d %b %Y}",
+        label=f"on {day:%a %d %b}", hidden=hidden, team_board=team_board)
     teams_only = config.display == "teams"
     board = inside.pb.board
     people = [] if teams_only else [r.user for r in [*board.raw, *board.outcome]]
@@ -79,7 +79,16 @@ def run_team_digests(deps: Deps, day: date, config: BoardConfig, owner: str,
     channels = config.team_digest_channels
     if not channels or deps.client is None:
         return []
-    known = TeamStore(deps.store).teams()
+    teams = TeamStore(deps.store)
+    known = teams.teams()
+    day_board: list[TeamBoard] = []  # the day's team board, read once for every team
+
+    def content(name: str) -> tuple[list[dict], str]:
+        if not day_board:
+            day_board.append(rank_teams(teams.period_totals(day_bucket(day),
+                                                            config.raw_metric)))
+        return team_digest(deps, day, config, known[name], day_board[0])
+
     results = []
     for team, channel in sorted(channels.items()):
         name = find_team(team, known)
@@ -88,16 +97,17 @@ def run_team_digests(deps: Deps, day: date, config: BoardConfig, owner: str,
             results.append(TeamDigestResult(team, channel, "unknown_team"))
             continue
         try:
-            results.append(_post_once(deps, day, config, name, channel, owner, claim_ttl,
-                                      force))
+            results.append(_post_once(deps, day, name, channel, owner, claim_ttl, force,
+                                      content))
         except Exception as exc:  # one team's failure never stops the others
             log.exception("team digest %s for %s failed", day, name)
             results.append(TeamDigestResult(name, channel, "failed", error=str(exc)))
     return results
 
 
-def _post_once(deps: Deps, day: date, config: BoardConfig, team: str, channel: str,
-               owner: str, claim_ttl: int, force: bool) -> TeamDigestResult:
+def _post_once(deps: Deps, day: date, team: str, channel: str, owner: str, claim_ttl: int,
+               force: bool, content: Callable[[str], tuple[list[dict], str]]
+               ) -> TeamDigestResult:
     ledger = deps.store.digests
     where = _where(team, channel)
     posted = ledger.posted(where, day)
@@ -111,7 +121,7 @@ def _post_once(deps: Deps, day: date, config: BoardConfig, team: str, channel: s
             if found:
                 ledger.mark_posted(where, day, found, last=False)
                 return TeamDigestResult(team, channel, "already_posted", ts=found)
-        blocks, text = team_digest(deps, day, config, team)
+        blocks, text = content(team)
         assert deps.client is not None
         answer = deps.client.chat_postMessage(
             channel=channel, text=text, blocks=blocks, unfurl_links=False,
