@@ -9,10 +9,13 @@ Every process running the jobs (bot/runtime/worker.py) schedules the digest; the
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -23,6 +26,28 @@ from jobs.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
 SYNC_SECONDS = 30  # how soon a schedule change made on another process takes effect
+JOB_NICENESS = 10  # the jobs' threads leave the CPU to requests on a shared box
+
+
+def lower_priority() -> None:
+    """Run the calling thread at niceness JOB_NICENESS (on Linux niceness is per thread:
+    the process's other threads, and processes it forks later, keep theirs). The jobs
+    (the whole-population figures, charts, the digest) then take the CPU that requests
+    leave: on a box shared with the web processes they no longer stall them for the
+    seconds a refresh takes. Elsewhere, or if refused, the thread runs as it is."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, max(now, JOB_NICENESS))
+    except OSError as exc:
+        log.debug("jobs keep their CPU priority: %s", exc)
+
+
+def job_executor() -> ThreadPoolExecutor:
+    """APScheduler's thread pool (its default size), each thread at JOB_NICENESS."""
+    return ThreadPoolExecutor(10, pool_kwargs={"initializer": lower_priority})
 
 
 def digest_trigger(schedule: Schedule) -> CronTrigger:
@@ -44,7 +69,8 @@ class DigestScheduler:
         self.deps = deps
         self.runner = runner or DigestRunner(deps)
         self.periodic = tuple(periodic)
-        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler = BackgroundScheduler(timezone=UTC,
+                                             executors={"default": job_executor()})
         self.schedule: Schedule | None = None
         self._warned: set[tuple[str, object]] = set()  # (channel, day) skipped and logged
 

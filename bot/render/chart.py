@@ -38,6 +38,13 @@ LABEL_PT, TICK_PT, TITLE_PT = 10, 11, 13
 LINE_WIDTH = 2.2
 
 
+def preload() -> None:
+    """Import what drawing any chart needs (matplotlib's date formatting included, which
+    `rank_chart` imports when it first draws), so that a process that forks workers can
+    import it once for all of them, before the first board."""
+    import matplotlib.dates  # noqa: F401
+
+
 @dataclass(frozen=True, slots=True)
 class Style:
     """How one kind of line is drawn, and what the legend calls it."""

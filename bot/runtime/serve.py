@@ -130,5 +130,8 @@ def _serve(settings: Settings, deps: Deps, closers: list[Callable[[], object]]) 
         jobs_workspaces = (build_workspaces(settings, jobs_deps.store.root)
                            if settings.oauth else None)
         closers.append(EmbeddedJobs(jobs_deps, workspaces=jobs_workspaces).start().stop)
+    from bot.render.chart import preload  # matplotlib: imported by serve only, not the CLI
+
+    preload()  # once here, for every worker (frozen with the rest before they fork)
     WebServer(lambda: wsgi, f"0.0.0.0:{settings.port}", shape,
               hooks={"when_ready": when_ready, "worker_exit": worker_exit}).run()

@@ -9,6 +9,7 @@ arithmetic on either board covers everyone active.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,7 +41,9 @@ from bot.store.workspace import WorkspaceRedis, is_identity, time_now
 COUNTED, DUPLICATE, REBUILDING, STALE_CONFIG, CONFLICT, STALE_CACHE = 1, 0, -1, -2, -3, -4
 OVER_RATE = -5  # a record call's answer {OVER_RATE, ms}: the sender is over its rate
 Event = Usage | Outcome
-CALL_EVENTS = 100  # usage reports and outcomes per record.lua call (a few ms of Redis)
+CALL_EVENTS = 20  # usage reports and outcomes per record.lua call (at most a few ms of
+# Redis, so that other clients' commands never wait long behind one; the calls of a
+# batch still go in one round trip)
 DAY_KEYS_KEPT = 4096  # (sender, day, raw metric) → keys remembered per process
 
 
@@ -137,15 +140,15 @@ class Counting:
             slot.indices.append(index)
         calls = self._calls(slots, config, version, sender, guards)
         if len(calls) > 1 and any(is_rate_guard(g) for g in guards):
-            # the first call counts the request against the sender's rate: the others
-            # go only once it is through
-            answers = self._run([(RECORD, calls[0][0].call())])
+            # the first call counts the request against the sender's rate; if it is
+            # refused, it closes the request's gate, which the others check
+            gate = self.ws.keys.rate_gate(os.urandom(8).hex())
+            calls[0][0].add_guard(gate, "gate")
+            for later, _ in calls[1:]:
+                later.add_guard(gate, "0")
+        answers = self._run([(RECORD, c.call()) for c, _ in calls])
+        if answers:
             _raise_over_rate(answers[0])
-            answers += self._run([(RECORD, c.call()) for c, _ in calls[1:]])
-        else:
-            answers = self._run([(RECORD, c.call()) for c, _ in calls])
-            if answers:
-                _raise_over_rate(answers[0])
         statuses = [0] * len(events)
         for (record, indices), answer in zip(calls, answers, strict=True):
             if len(answer) == 1 and record.events > 1:  # the whole call: stale

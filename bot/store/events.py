@@ -242,6 +242,12 @@ class RecordCall:
         self.events += 1
         self.groups += 1
 
+    def add_guard(self, key: str, value: str) -> None:
+        """One more guard (see the class), checked like those given at construction."""
+        self.head.append(key)
+        self.guard_values.append(value)
+        self.args_head[3] += 1
+
     def call(self) -> Call:
         return Call([*self.head, *self.day_keys, *self.extra],
                     [*self.args_head, len(self.days), self.rules if self.outcomes else "",

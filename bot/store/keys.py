@@ -202,6 +202,11 @@ class Keys:
     def rate(self, sender: str) -> str:
         return self.key("rate", sender)
 
+    def rate_gate(self, request: str) -> str:
+        """One request's gate (lua/record.lua): '1' once its first counting call was
+        refused over the sender's rate, so that its later calls count nothing."""
+        return self.key("gate", request)
+
     def channel_check(self, channel: str) -> str:
         return self.key("chancheck", channel)
 

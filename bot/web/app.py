@@ -4,14 +4,21 @@ when installed from "Add to Slack"), /ingest (reports), /v1/metrics and /v1/logs
 /webhooks/<source> (GitHub, GitLab, PagerDuty), /healthz.
 
 Served by gunicorn (`bot.web.server`). The report routes (`bot.web.ingest_route`,
-`otlp_routes`, `webhook_routes`) go through one report edge (`bot.web.edge`) and read the
-WSGI environ (`request.environ`), so they and each wire format's module stay free of Flask.
+`otlp_routes`, `webhook_routes`) go through one report edge (`bot.web.edge`) and read only
+the WSGI environ, so they and each wire format's module stay free of Flask: a `POST` to one
+of them is answered by `ReportFirst` without going through Flask's request handling (the
+busiest requests by far); everything else, those routes' other methods included, is
+Flask's.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
 
 from flask import Flask, Response, request
 from slack_bolt import App
@@ -19,18 +26,24 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from bot.runtime.deps import Deps
-from bot.web.edge import Answer, serve
+from bot.web.edge import Answer, ReportRoute, json_answer, serve
 from bot.web.ingest_route import IngestRoute
 from bot.web.otlp_routes import OtlpRoute
 from bot.web.slack_guard import ReplayGuard, SlackGuard
 from bot.web.webhook_routes import route as webhook_route
 
+log = logging.getLogger(__name__)
 ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def build_web_app(deps: Deps, bolt_app: App | None) -> Flask:
-    """The Flask app; `bolt_app` None leaves out /slack/events (Socket Mode)."""
+def build_web_app(deps: Deps, bolt_app: App | None) -> ReportFirst:
+    """The WSGI app; `bolt_app` None leaves out /slack/events (Socket Mode)."""
     routes = Routes(deps, bolt_app)
+    return ReportFirst(build_flask_app(routes, bolt_app), routes)
+
+
+def build_flask_app(routes: Routes, bolt_app: App | None) -> Flask:
+    """The Flask app behind `ReportFirst` (every route, the report routes included)."""
     web = Flask("tokenboard")
     if routes.slack is not None:
         web.add_url_rule("/slack/events", "slack", methods=["POST"],
@@ -89,6 +102,43 @@ class Routes:
         ok = self.deps.store.ping()
         return json_response(200 if ok else 503, {"ok": ok, "redis": "up" if ok else "down",
                                                 "pid": os.getpid()})
+
+
+class ReportFirst:
+    """WSGI: a `POST` to a report route is served by the report edge directly (its
+    answer is the same bytes Flask would send); every other request goes to `flask`."""
+
+    def __init__(self, flask: Flask, routes: Routes) -> None:
+        self.flask = flask
+        self.routes = routes
+        self.direct: dict[str, ReportRoute[Any, Any]] = {
+            "/ingest": routes.ingest_route,
+            **{f"/v1/{signal}": route for signal, route in routes.otlp_routes.items()}}
+
+    def route_for(self, environ: dict[str, Any]) -> ReportRoute[Any, Any] | None:
+        """The report route a request goes to directly, or None (Flask's)."""
+        if environ.get("REQUEST_METHOD") != "POST":
+            return None
+        path = environ.get("PATH_INFO", "")
+        route = self.direct.get(path)
+        if route is None and path.startswith("/webhooks/"):
+            route = webhook_route(path)
+        return route
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        route = self.route_for(environ)
+        if route is None:
+            return self.flask(environ, start_response)
+        try:
+            status, body, headers = serve(route, self.routes.deps, environ)
+        except Exception:  # as Flask would: logged, and a 500 that says so
+            log.exception("%s %s failed", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"))
+            status, body, headers = json_answer(500, {"error": "internal error; retry"})
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
 
 def respond(answer: Answer) -> Response:

@@ -17,6 +17,7 @@ benchmarks run the same worker class in process on a thread (`Server`).
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -133,16 +134,27 @@ class GunicornLog(glogging.Logger):
         self.error_log.propagate = True
 
 
+def freeze_before_fork(_arbiter: Any, _worker: Any) -> None:
+    """gunicorn's pre_fork: what the master holds now (the app, its modules) is moved out
+    of the garbage collector's sight (`gc.freeze`), so a worker's full collections walk
+    only what the worker made itself. Without it each full collection walked ~170,000
+    objects inherited from the master, stalling every request of that worker for 80 ms
+    on an idle core (over 200 ms on a busy one), and touched, so copied, the pages
+    shared with the master."""
+    gc.freeze()
+
+
 class WebServer(BaseApplication):
     """The gunicorn master of `tokenboard serve`: `load` builds the WSGI app once, in the
-    master (preload), and the workers fork from it."""
+    master (preload), and the workers fork from it, with the master's objects frozen
+    (`freeze_before_fork`)."""
 
     def __init__(self, load: Callable[[], WSGIApp], bind: str, limits: Limits,
                  hooks: dict[str, Callable[..., Any]] | None = None) -> None:
         self._load = load
         self.body_limits = limits.body  # read by each worker (forked from this master)
         self.settings_ = {**limits.options(), "bind": [bind], "preload_app": True,
-                          **(hooks or {})}
+                          "pre_fork": freeze_before_fork, **(hooks or {})}
         super().__init__()
 
     def load_config(self) -> None:

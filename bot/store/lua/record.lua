@@ -28,7 +28,10 @@
 --       and the event id's digest: one outcome.
 --       A guard whose value is `gcra:<interval ms>:<window ms>` is the sender's rate
 --       instead (common/gcra.lua): checked after every other guard, it counts this
---       request against the sender's rate, or refuses the whole call.
+--       request against the sender's rate, or refuses the whole call. A guard whose
+--       value is `gate` is the request's gate: a call refused over the rate writes '1'
+--       there (for a minute), so the request's later calls, pipelined behind this one
+--       with the gate as an ordinary guard ('0'), count nothing either.
 -- Returns one status per usage part and outcome, in order (common/event.lua), or {-2}
 -- when the configuration version moved (nothing counted; reload it and retry), or {-4}
 -- when a guard key does not hold its value (nothing counted; the caller's caches are
@@ -38,16 +41,20 @@
 --#include common/gcra.lua
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return {-2} end
 local G, D = tonumber(ARGV[4]), tonumber(ARGV[5])
-local rate = nil
+local rate, gate = nil, nil
 for g = 1, G do
   local want = ARGV[6 + g]
   if string.sub(want, 1, 5) == 'gcra:' then rate = g
+  elseif want == 'gate' then gate = g
   elseif (redis.call('GET', KEYS[7 + g]) or '0') ~= want then return {-4} end
 end
 if rate then
   local interval, window = string.match(ARGV[6 + rate], '^gcra:([^:]+):([^:]+)$')
   local wait = gcra_step(KEYS[7 + rate], tonumber(interval), tonumber(window))
-  if wait then return {-5, wait} end
+  if wait then
+    if gate then redis.call('SET', KEYS[7 + gate], '1', 'PX', 60000) end
+    return {-5, wait}
+  end
 end
 C.gen, C.rebuild, C.version, C.now = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local none, series_ttl = KEYS[4], ARGV[3]

@@ -26,6 +26,7 @@ from bot.core.periods import ALL
 from bot.core.settings import Settings
 from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
+from bot.store.counting import CALL_EVENTS
 from bot.store.senders import Senders
 from bot.store.store import Store
 from bot.web.edge import serve
@@ -213,3 +214,25 @@ def test_a_bad_request_still_counts_against_the_rate(limited: Deps) -> None:
     for _ in range(3):
         assert post(limited, "/v1/metrics", b"not protobuf", PROTO)[0] == 400
     assert post(limited, "/v1/metrics", b"not protobuf", PROTO)[0] == 429
+
+
+def test_a_batch_of_several_counting_calls_is_one_round_trip_under_the_rate_limit(
+        limited: Deps, redis_client: redis.Redis) -> None:
+    """A batch larger than one counting call (CALL_EVENTS) sends all its calls at once:
+    the first counts the request against the rate, and when it is refused the request's
+    gate keeps every later call of the batch from counting anything."""
+    events = 3 * CALL_EVENTS + 5  # four calls, one person each
+    now = datetime.now(UTC).isoformat()
+
+    def batch(n: int) -> bytes:
+        return json.dumps({"events": [
+            {"id": f"b{n}-{i}", "type": "usage", "user": f"U0G{i % 4}", "ts": now,
+             "tool": "t", "tokens": 10} for i in range(events)]}).encode()
+
+    assert post(limited, "/ingest", batch(0), "application/json")[0] == 200
+    for n in (1, 2):  # a burst of 3 a minute is allowed
+        assert post(limited, "/ingest", batch(n), "application/json") == (200, 1)
+    assert post(limited, "/ingest", batch(3), "application/json") == (429, 1)
+    assert sum(tokens_of(limited, f"U0G{k}") for k in range(4)) == 3 * events * 10
+    gates = redis_client.keys(limited.store.keys.rate_gate("*"))
+    assert len(gates) == 1 and redis_client.pttl(gates[0]) > 0  # it goes away by itself

@@ -1,15 +1,20 @@
 """jobs.scheduler: the digest's cron trigger in the workspace zone, across both
-daylight-saving changes (freezegun around direct calls; no scheduler runs)."""
+daylight-saving changes (freezegun around direct calls; no scheduler runs), and the
+jobs' threads' CPU priority."""
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from freezegun import freeze_time
 
 from bot.slack.digest_schedule import Schedule
-from jobs.scheduler import digest_trigger
+from jobs.scheduler import JOB_NICENESS, digest_trigger, job_executor
 from tests.support.schedules import berlin, utc
 
 
@@ -61,3 +66,28 @@ def test_a_digest_just_after_midnight_fires_every_day_across_the_spring_change()
             utc("2026-03-28T23:30"),  # Sun 29 Mar 00:30 CET
             utc("2026-03-29T22:30"),  # Mon 30 Mar 00:30 CEST
         ]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="niceness per thread is Linux's")
+def test_jobs_run_at_a_lower_cpu_priority_than_the_rest_of_the_process() -> None:
+    me = threading.get_native_id()
+    mine = os.getpriority(os.PRIO_PROCESS, me)
+    seen: list[tuple[int, int]] = []
+    executor = job_executor()
+    scheduler = BackgroundScheduler(timezone=UTC, executors={"default": executor})
+    done = threading.Event()
+
+    def job() -> None:
+        thread = threading.get_native_id()
+        seen.append((thread, os.getpriority(os.PRIO_PROCESS, thread)))
+        done.set()
+
+    scheduler.add_job(job)
+    scheduler.start()
+    try:
+        assert done.wait(10)
+    finally:
+        scheduler.shutdown()
+    (thread, priority), = seen
+    assert thread != me and priority == max(mine, JOB_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, me) == mine  # the calling thread kept its own
