@@ -15,6 +15,7 @@ from bot.core.counts import Outcome
 from bot.core.periods import ALL, Bucket, day_bucket, month_bucket, week_bucket
 from bot.runtime.deps import Deps
 from bot.sources.reports import OutcomeReport, UsageReport, as_counts
+from bot.store import reads
 from bot.store.store import Store
 from tests.support import day_reports
 
@@ -198,6 +199,33 @@ def test_period_totals_pages_through_large_boards(redis_client) -> None:
     people = {p.user: p for p in store.reads.period_totals(ALL)}
     assert len(people) == n
     assert people["U012344"].tokens == 12344 and people["U012344"].points == 12344 % 7
+    assert store.reads.scores(points) == {f"U{i:06d}": float(i % 7) for i in range(n)}
+
+
+def test_a_large_board_is_read_a_few_pages_at_a_time(
+        redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis runs one client's pipelined commands back to back: the pages of a large
+    board go PAGES_PER_TRIP to a pipeline, so others' commands are served between."""
+    store = Store(redis_client)
+    n, page = 1_000, 10
+    monkeypatch.setattr(reads, "READ_CHUNK", page)
+    redis_client.zadd(store.keys.board("tokens", ALL), {f"U{i:04d}": i for i in range(n)})
+    redis_client.zadd(store.keys.board("points", ALL), {f"U{i:04d}": 1 for i in range(0, n, 2)})
+    sent: list[int] = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(pipe: redis.client.Pipeline, *args: object, **kwargs: object) -> object:
+        sent.append(len(pipe.command_stack))
+        return execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    people = {p.user: p for p in store.reads.period_totals(ALL)}
+    assert {u: (p.tokens, p.points) for u, p in people.items()} == {
+        f"U{i:04d}": (i, 0 if i % 2 else 1) for i in range(n)}
+    pages = n // page + (n // 2) // page
+    assert sent[0] == 2  # the sizes
+    assert sent[1:] == [reads.PAGES_PER_TRIP] * (pages // reads.PAGES_PER_TRIP) + (
+        [pages % reads.PAGES_PER_TRIP] if pages % reads.PAGES_PER_TRIP else [])
 
 
 def bucket_points(deps: Deps, bucket: Bucket) -> dict[str, float]:
