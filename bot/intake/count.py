@@ -49,8 +49,9 @@ Item = tuple[int, Usage | Outcome, str]  # (index in what the source received, w
 class StaleCaches(Exception):
     """What the request was read with from this process's caches (the configuration,
     the sender's token, identity links: `bot.store.cached`) changed in Redis meanwhile;
-    the counting call that found it counted nothing. Forget the caches and do the
-    request again."""
+    the counting call that found it counted nothing (a large batch's earlier calls may
+    have counted theirs: `count`'s `settled`). Forget the caches and do the request
+    again."""
 
 
 class ScoringChanged(Exception):
@@ -126,7 +127,8 @@ def _configured(item: Item, config: BoardConfig) -> bool:
 
 def count(store: Store, items: Sequence[Item], sender: str,
           config: tuple[BoardConfig, int] | None = None,
-          into: Counted | None = None, guards: Sequence[Guard] | None = None) -> Counted:
+          into: Counted | None = None, guards: Sequence[Guard] | None = None,
+          settled: dict[int, int] | None = None) -> Counted:
     """Count (index, what, who) items from `sender` (event ids are scoped to it), each
     once, into `into` (or a new Counted). `who` is a Slack user id, or an identity that
     maps to nobody yet (kept for it, listed in `unmapped`). `config`: the (configuration,
@@ -135,20 +137,33 @@ def count(store: Store, items: Sequence[Item], sender: str,
     `guards` (not None): the caller read what it knows from this process's caches
     (`config` among them) at these versions; the counting call checks them and the
     configuration version, even with no items, and StaleCaches is raised when one moved
-    (nothing of that call was counted).
+    (nothing of that call was counted). A large batch is several counting calls: those
+    that went through are final, and `settled` (item index → status, kept by the caller
+    for the request) records them, so the request's retry sends only the rest and
+    answers the first ones as counted, not as duplicates.
 
     Redis errors propagate; ScoringChanged once every item that could be counted has
     been (see the module's policy for a scoring change)."""
     result = into if into is not None else Counted()
-    if guards is not None:  # read from caches: one call, which checks them
+    if guards is not None:  # read from caches: the counting calls check them
         cfg, version = config or store.configs.load_cached()
-        statuses = store.counting.record([(what, who) for _, what, who in items], cfg,
-                                         version, sender, guards) if items else [
-            store.counting.check(version, guards)]
-        if STALE_CONFIG in statuses or STALE_CACHE in statuses:
-            raise StaleCaches("read from caches that changed meanwhile")
+        settled = {} if settled is None else settled
         if not items:
+            if store.counting.check(version, guards) in (STALE_CONFIG, STALE_CACHE):
+                raise StaleCaches("read from caches that changed meanwhile")
             return result
+        todo = [item for item in items if item[0] not in settled]
+        answers = store.counting.record([(what, who) for _, what, who in todo], cfg,
+                                        version, sender, guards) if todo else []
+        stale = False
+        for (index, _what, _who), status in zip(todo, answers, strict=True):
+            if status in (STALE_CONFIG, STALE_CACHE):
+                stale = True
+            else:
+                settled[index] = status
+        if stale:
+            raise StaleCaches("read from caches that changed meanwhile")
+        statuses = [settled[index] for index, _what, _who in items]
     else:
         statuses = rescored(store, items,
                             lambda batch, cfg, version: store.counting.record(

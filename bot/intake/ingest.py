@@ -78,8 +78,8 @@ def parse_batch(body: bytes) -> list[Any]:
 
 def ingest_events(store: Store, identities: Identities, events: list[Any],
                   now: datetime | None = None, sender: str = "default",
-                  owner: str | None = None, guards: Sequence[Guard] | None = None
-                  ) -> Counted:
+                  owner: str | None = None, guards: Sequence[Guard] | None = None,
+                  settled: dict[int, int] | None = None) -> Counted:
     """Validate and count `events` from `sender` (ids are scoped to it). An email that
     maps to nobody is kept under the identity `email:ADDRESS` (listed in `unmapped`).
     `owner`: the Slack user of the personal token the batch came with: events naming
@@ -96,7 +96,8 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
 
     `guards` (not None): the caller authenticated from this process's caches at these
     versions; the configuration and identity links are then read from the caches too,
-    and StaleCaches is raised when any of them moved (`bot.intake.count.count`)."""
+    and StaleCaches is raised when any of them moved (`bot.intake.count.count`, which
+    keeps in `settled` what is already counted for the request's retry)."""
     now = now or datetime.now(UTC)
     result = Counted()
     config, version = (store.configs.load_cached() if guards is not None
@@ -130,7 +131,8 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
                           "token's owner; a personal token reports only for its owner", index)
         else:
             items.append((index, as_counts(report), who))
-    count(store, items, sender, (config, version), into=result, guards=guards)
+    count(store, items, sender, (config, version), into=result, guards=guards,
+          settled=settled)
     for index in result.conflicts:
         result.reject(f"conflict: id {reports[index].id!r} was already used by this sender "
                       "for a different report; use a new id", index)

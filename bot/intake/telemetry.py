@@ -127,7 +127,8 @@ NOT_OWNER = ("{tool}: a data point names (by user.email, enduser.id, user.accoun
 
 def count_points(store: Store, identities: Identities, decoded: Decoded, signal: str,
                  sender: str, now: datetime | None = None, owner: str | None = None,
-                 guards: Sequence[Guard] | None = None) -> Counted:
+                 guards: Sequence[Guard] | None = None,
+                 settled: dict[int, int] | None = None) -> Counted:
     """Count the decoded points of one export (`signal` "metrics" or "logs"). Points that
     name nobody, lie outside the counting window or conflict are `rejected` (indices into
     `decoded.points`); the decoder's own refusals stay in `decoded`. `owner`: the Slack
@@ -140,7 +141,8 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
 
     `guards` (not None): the caller authenticated from this process's caches at these
     versions; the configuration and identity links are then read from the caches too,
-    and StaleCaches is raised when any of them moved (`bot.intake.count.count`).
+    and StaleCaches is raised when any of them moved (`bot.intake.count.count`, which
+    keeps in `settled` what is already counted for the request's retry).
     """
     now = now or datetime.now(UTC)
     result = Counted()
@@ -194,7 +196,8 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
             result.reject(NOT_OWNER.format(tool=decoded.points[index].tool), index)
         else:
             items.append((index, usage, mine))
-    count(store, items, sender, (config, version), into=result, guards=guards)
+    count(store, items, sender, (config, version), into=result, guards=guards,
+          settled=settled)
     for index in result.conflicts:
         result.reject(CONFLICT, index)
     return result

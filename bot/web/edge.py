@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import redis
@@ -85,6 +85,9 @@ class Caller:
     # the versions of what was read from this process's caches (None: nothing was);
     # counting checks them (bot.store.cached)
     guards: tuple[Guard, ...] | None = None
+    # what of the request is already counted (item index → status), kept for its retry
+    # when a cache was found stale part of the way through (bot.intake.count.count)
+    settled: dict[int, int] = field(default_factory=dict)
 
 
 class Authenticator(Protocol):
@@ -173,7 +176,8 @@ def serve(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -> Answer:
             caller.deps.forget_cached()
             # not charged against the rate again: a batch of several counting calls may
             # have spent it in its first (a stale first call had not: one request free)
-            caller = dataclasses.replace(_authenticated(route, deps, environ), limited=False)
+            caller = dataclasses.replace(_authenticated(route, deps, environ), limited=False,
+                                         settled=caller.settled)
             result = _counted(route, caller, decoded, last=True)
     except Refused as refused:
         return route.refuse(environ, refused)

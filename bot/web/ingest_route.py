@@ -51,7 +51,8 @@ class IngestRoute:
     def count(self, caller: Caller, decoded: list[Any]) -> Counted:
         deps = caller.deps
         return ingest_events(deps.store, deps.identities, decoded, sender=caller.sender,
-                             owner=caller.owner, guards=caller.guards)
+                             owner=caller.owner, guards=caller.guards,
+                             settled=caller.settled)
 
     def answer(self, caller: Caller, environ: Environ, decoded: list[Any],
                result: Counted) -> Answer:

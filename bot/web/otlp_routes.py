@@ -60,7 +60,8 @@ class OtlpRoute:
     def count(self, caller: Caller, decoded: otlp.Decoded) -> Counted:
         deps = caller.deps
         return count_points(deps.store, deps.identities, decoded, self.signal, caller.sender,
-                            owner=caller.owner, guards=caller.guards)
+                            owner=caller.owner, guards=caller.guards,
+                            settled=caller.settled)
 
     def answer(self, caller: Caller, environ: Environ, decoded: otlp.Decoded,
                result: Counted) -> Answer:

@@ -236,3 +236,44 @@ def test_a_batch_of_several_counting_calls_is_one_round_trip_under_the_rate_limi
     assert sum(tokens_of(limited, f"U0G{k}") for k in range(4)) == 3 * events * 10
     gates = redis_client.keys(limited.store.keys.rate_gate("*"))
     assert len(gates) == 1 and redis_client.pttl(gates[0]) > 0  # it goes away by itself
+
+
+def test_a_batch_found_stale_part_of_the_way_answers_what_it_counted_as_counted(
+        deps: Deps, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process saves the configuration between a large batch's counting calls:
+    the calls before it are final, the rest is counted after a fresh read, and the
+    answer says every event was accepted (none is a duplicate of this very request)."""
+    events = 2 * CALL_EVENTS + 3  # three calls
+    now = datetime.now(UTC).isoformat()
+
+    def batch(n: int) -> bytes:
+        return json.dumps({"events": [
+            {"id": f"s{n}-{i}", "type": "usage", "user": f"U0S{i}", "ts": now,
+             "tool": "t", "tokens": 10} for i in range(events)]}).encode()
+
+    def ingest(body: bytes) -> dict[str, Any]:
+        environ = {"PATH_INFO": "/ingest", "REQUEST_METHOD": "POST",
+                   "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": io.BytesIO(body), "HTTP_AUTHORIZATION": f"Bearer {INGEST_TOKEN}"}
+        status, answer, _ = serve(IngestRoute(), deps, environ)
+        assert status == 200
+        return json.loads(answer)
+
+    assert ingest(batch(0))["accepted"] == events  # caches warm
+    other = Store(redis.Redis(connection_pool=deps.store.r.connection_pool))
+    counting = type(deps.store.counting)
+    run, calls_seen = counting._run, []
+
+    def saved_meanwhile(self: Any, calls: list) -> list:
+        calls_seen.append(len(calls))
+        if len(calls_seen) > 1:
+            return run(self, calls)
+        first = run(self, calls[:1])
+        other.configs.save(BoardConfig(token_types=["output"]))  # a new version
+        return first + run(self, calls[1:])
+
+    monkeypatch.setattr(counting, "_run", saved_meanwhile)
+    answer = ingest(batch(1))
+    assert calls_seen == [3, 2]  # the retry sent only the two calls found stale
+    assert (answer["accepted"], answer["duplicates"], answer["rejected"]) == (events, 0, [])
+    assert sum(tokens_of(deps, f"U0S{i}") for i in range(events)) == 2 * events * 10
