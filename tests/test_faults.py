@@ -96,7 +96,9 @@ class ServeProcess:
                                             stderr=subprocess.STDOUT)
         return offset
 
-    def start(self, timeout: float = 30.0) -> ServeProcess:
+    def start(self, timeout: float = 60.0) -> ServeProcess:
+        # 60 s: on a loaded box a relaunch after "Address already in use" takes ~9 s
+        # (start-up, then gunicorn's five tries to bind), and one run needed more than three
         offset = self._launch()
         self.starts += 1
         deadline = time.monotonic() + timeout
