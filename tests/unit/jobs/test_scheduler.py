@@ -82,7 +82,9 @@ def test_jobs_run_at_a_lower_cpu_priority_than_the_rest_of_the_process() -> None
         seen.append((thread, os.getpriority(os.PRIO_PROCESS, thread)))
         done.set()
 
-    scheduler.add_job(job)
+    # a job that stays scheduled: a one-off one is removed after its run, which can race
+    # the shutdown below
+    scheduler.add_job(job, "interval", hours=1, next_run_time=datetime.now(UTC))
     scheduler.start()
     try:
         assert done.wait(10)
