@@ -68,8 +68,9 @@ def test_a_digest_just_after_midnight_fires_every_day_across_the_spring_change()
         ]
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="niceness per thread is Linux's")
 def test_jobs_run_at_a_lower_cpu_priority_than_the_rest_of_the_process() -> None:
+    """On Linux (CI's platform) the job's thread runs at JOB_NICENESS; elsewhere niceness
+    is the whole process's, so the job leaves it as it is."""
     me = threading.get_native_id()
     mine = os.getpriority(os.PRIO_PROCESS, me)
     seen: list[tuple[int, int]] = []
@@ -91,5 +92,6 @@ def test_jobs_run_at_a_lower_cpu_priority_than_the_rest_of_the_process() -> None
     finally:
         scheduler.shutdown()
     (thread, priority), = seen
-    assert thread != me and priority == max(mine, JOB_NICENESS)
+    wanted = max(mine, JOB_NICENESS) if sys.platform == "linux" else mine
+    assert thread != me and priority == wanted
     assert os.getpriority(os.PRIO_PROCESS, me) == mine  # the calling thread kept its own
