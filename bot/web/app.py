@@ -1,7 +1,7 @@
-"""The HTTP surface, a Flask app: /slack/events (Bolt, through its Flask adapter, behind
-the Slack request guard), /slack/install and /slack/oauth_redirect (Bolt's OAuth flow,
-when installed from "Add to Slack"), /ingest (reports), /v1/metrics and /v1/logs (OpenTelemetry),
-/webhooks/<source> (GitHub, GitLab, PagerDuty), /healthz.
+"""The HTTP surface, a Flask app behind `ReportFirst`: /slack/events (Bolt, through its
+Flask adapter, behind the Slack request guard), /slack/install and /slack/oauth_redirect
+(Bolt's OAuth flow, when installed from "Add to Slack"), /ingest (reports), /v1/metrics
+and /v1/logs (OpenTelemetry), /webhooks/<source> (GitHub, GitLab, PagerDuty), /healthz.
 
 Served by gunicorn (`bot.web.server`). The report routes (`bot.web.ingest_route`,
 `otlp_routes`, `webhook_routes`) go through one report edge (`bot.web.edge`) and read only
@@ -30,7 +30,7 @@ from bot.web.edge import Answer, ReportRoute, json_answer, serve
 from bot.web.ingest_route import IngestRoute
 from bot.web.otlp_routes import OtlpRoute
 from bot.web.slack_guard import ReplayGuard, SlackGuard
-from bot.web.webhook_routes import route as webhook_route
+from bot.web.webhook_routes import SOURCES, WebhookRoute
 
 log = logging.getLogger(__name__)
 ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -53,9 +53,9 @@ def build_flask_app(routes: Routes, bolt_app: App | None) -> Flask:
         for path in (flow.install_path, flow.redirect_uri_path):
             web.add_url_rule(path, path, methods=["GET"],
                              view_func=lambda: adapter.handle(request))
-    web.add_url_rule("/ingest", "ingest", methods=["POST"], view_func=routes.ingest_view)
-    web.add_url_rule("/v1/<any(metrics, logs):signal>", "otlp", methods=["POST"],
-                     view_func=routes.otlp)
+    for path in routes.report:  # one table with ReportFirst's
+        if not path.startswith("/webhooks/"):
+            web.add_url_rule(path, path, methods=["POST"], view_func=routes.report_view)
     web.add_url_rule("/webhooks/<source>", "webhooks", methods=ANY, view_func=routes.webhook)
     web.add_url_rule("/healthz", "healthz", methods=ANY, view_func=routes.healthz)
     web.register_error_handler(NotFound, lambda _exc: json_response(
@@ -81,22 +81,22 @@ class Routes:
             self.slack = SlackGuard(bolt_app, settings.slack_signing_secret,
                                     settings.slack_max_body_bytes,
                                     ReplayGuard(store))
-        self.ingest_route = IngestRoute()
-        self.otlp_routes = {signal: OtlpRoute(signal) for signal in ("metrics", "logs")}
+        # every report route by its path, built once: Flask's rules and ReportFirst's
+        # lookups both come from here
+        self.report: dict[str, ReportRoute[Any, Any]] = {
+            "/ingest": IngestRoute(),
+            **{f"/v1/{signal}": OtlpRoute(signal) for signal in ("metrics", "logs")},
+            **{f"/webhooks/{source}": WebhookRoute(source) for source in SOURCES}}
 
-    def ingest_view(self) -> Response:
-        return respond(serve(self.ingest_route, self.deps, request.environ))
-
-    def otlp(self, signal: str) -> Response:
-        return respond(serve(self.otlp_routes[signal], self.deps, request.environ))
+    def report_view(self) -> Response:
+        return respond(serve(self.report[request.path], self.deps, request.environ))
 
     def webhook(self, source: str) -> Response:
-        handler = webhook_route(request.path)
-        if handler is None:
+        if request.path not in self.report:
             return json_response(404, {"error": f"no webhook source at {request.path}"})
         if request.method != "POST":
             return json_response(405, {"error": "use POST"})
-        return respond(serve(handler, self.deps, request.environ))
+        return self.report_view()
 
     def healthz(self) -> Response:
         ok = self.deps.store.ping()
@@ -105,25 +105,19 @@ class Routes:
 
 
 class ReportFirst:
-    """WSGI: a `POST` to a report route is served by the report edge directly (its
-    answer is the same bytes Flask would send); every other request goes to `flask`."""
+    """WSGI: a `POST` to a report route is served by the report edge directly (the
+    same answer as Flask's view of that route, but for a crash: a JSON 500 here);
+    every other request goes to `flask`."""
 
     def __init__(self, flask: Flask, routes: Routes) -> None:
         self.flask = flask
         self.routes = routes
-        self.direct: dict[str, ReportRoute[Any, Any]] = {
-            "/ingest": routes.ingest_route,
-            **{f"/v1/{signal}": route for signal, route in routes.otlp_routes.items()}}
 
     def route_for(self, environ: dict[str, Any]) -> ReportRoute[Any, Any] | None:
         """The report route a request goes to directly, or None (Flask's)."""
         if environ.get("REQUEST_METHOD") != "POST":
             return None
-        path = environ.get("PATH_INFO", "")
-        route = self.direct.get(path)
-        if route is None and path.startswith("/webhooks/"):
-            route = webhook_route(path)
-        return route
+        return self.routes.report.get(environ.get("PATH_INFO", ""))
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:

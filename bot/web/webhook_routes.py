@@ -140,12 +140,3 @@ def webhook_json(counted: Counted) -> dict[str, Any]:
     if counted.unmapped:
         out["unmapped"] = counted.unmapped
     return out
-
-
-def route(path: str) -> WebhookRoute | None:
-    """The route of a /webhooks/<source> path, or None."""
-    source = path.removeprefix("/webhooks/")
-    if not path.startswith("/webhooks/") or source not in SOURCES:
-        return None
-    return WebhookRoute(source)
-

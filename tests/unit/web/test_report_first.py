@@ -132,7 +132,7 @@ def test_a_route_that_fails_answers_500_and_says_so(
     def broken(*_args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.routes.ingest_route, "decode", broken)
+    monkeypatch.setattr(app.routes.report["/ingest"], "decode", broken)
     status, body, kind = answer(app, *REQUESTS[0][:2], BATCH, REQUESTS[0][3])
     assert (status, kind) == (500, "application/json")
     assert json.loads(body) == {"error": "internal error; retry"}
