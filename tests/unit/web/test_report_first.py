@@ -59,10 +59,18 @@ def deps(settings: Settings, redis_client: redis.Redis) -> Iterator[Deps]:
     yield fresh_deps(settings, redis_client)
 
 
-def stored(client: redis.Redis) -> dict[bytes, bytes]:
-    """Every key and its type, but for what a process notes at most once a minute
-    (the source heard from, the token's last use)."""
-    return {key: client.type(key) for key in client.keys()
+def stored(client: redis.Redis) -> dict[bytes, object]:
+    """Every key and what it holds (only the type of those holding times or random
+    versions), but for what a process notes at most once a minute (the source heard
+    from, the token's last use)."""
+    read = {b"zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+            b"hash": client.hgetall, b"set": client.smembers, b"string": client.get,
+            b"list": lambda k: client.lrange(k, 0, -1)}
+    def held(key: bytes) -> object:
+        kind = client.type(key)  # a rate's arrival time and cache versions: times, random
+        return kind if b":rate:" in key or key.endswith(b"version") else read[kind](key)
+
+    return {key: held(key) for key in client.keys()
             if not key.endswith((b":heard", b":tokens:used"))}
 
 

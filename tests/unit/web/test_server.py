@@ -22,8 +22,3 @@ def test_the_master_freezes_what_it_holds_before_each_fork() -> None:
     finally:
         gc.unfreeze()
 
-
-def test_hooks_of_serve_do_not_replace_the_freeze() -> None:
-    server = WebServer(lambda: None, "127.0.0.1:0", Limits(),
-                       hooks={"when_ready": lambda _arbiter: None})
-    assert server.cfg.pre_fork is freeze_before_fork
