@@ -4,7 +4,7 @@ App side: the real Flask app (Bolt + /ingest) under one in-process gunicorn work
 (`bot.web.server.Server`), batches of 500
 usage + outcome events for ~2,000 people, two senders each on one keep-alive
 `http.client.HTTPConnection`. Baseline: a plain redis-py loop issuing the writes that
-USAGE_LUA / OUTCOME_LUA perform, one non-transactional pipeline per 500-event batch,
+the counting scripts (lua/record.lua) perform, one non-transactional pipeline per 500-event batch,
 also two sender threads, same events, same Redis, same run (database flushed between).
 The two end states are compared so the baseline provably does the same writes.
 
@@ -138,7 +138,7 @@ def app_run(port: int, lanes: list[list[bytes]]) -> tuple[float, int]:
 # -- the baseline: the same writes, plain redis-py --------------------------------------------
 
 class PlainWriter:
-    """What USAGE_LUA / OUTCOME_LUA do, as plain pipelined commands.
+    """What the counting scripts (lua/record.lua) do, as plain pipelined commands.
 
     The scripts' early exits (stale configuration, already seen) cannot branch inside a
     pipeline; the guard reads are issued anyway and, every event being new, every write

@@ -110,6 +110,7 @@ def wsgi_app() -> Any:
     from bot.core.settings import load_settings
     from bot.runtime.app import build_bolt_app, build_deps
     from bot.runtime.layout import prepare_layouts, served_stores
+    from bot.runtime.serve import LAZY_THREADS
     from bot.slack.startup import forget_slack_secrets
     from bot.web.app import build_web_app
 
@@ -117,7 +118,7 @@ def wsgi_app() -> Any:
     forget_slack_secrets()
     deps = build_deps(settings)
     prepare_layouts(settings, served_stores(settings, deps.store))
-    lazy = ThreadPoolExecutor(max_workers=5, thread_name_prefix="lazy")
+    lazy = ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="lazy")
     return build_web_app(deps, build_bolt_app(deps, lazy))
 
 
