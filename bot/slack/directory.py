@@ -158,7 +158,7 @@ class Directory:
                     missing.append(email)
                 else:
                     found[email] = value or None
-        self._remember(found, now)
+        self._remember({e: found[e] for e in wanted if e in found}, now)  # the cache's
         if not missing:
             return found
         if self._lookup_client is None:
@@ -181,7 +181,7 @@ class Directory:
                 future.result()
         if failures:
             raise max(failures, key=lambda f: f.retry_after)
-        self._remember(found, now)
+        self._remember({e: found[e] for e in missing}, now)  # Slack's
         return found
 
     def _remember(self, found: Mapping[str, str | None], now: float) -> None:

@@ -81,12 +81,13 @@ class IdentityMap:
         if not links and not claims:
             return 0
         pipe = self.ws.r.pipeline(transaction=True)
-        if links:
-            pipe.hdel(self._links, *links)
         if claims:
             pipe.hdel(self._claims, *claims)
-        pipe.incr(self.version_key)  # bot.store.cached: links read before
-        return sum(pipe.execute()[:-1])
+        if links:  # claims are not cached: only removed links move the version
+            pipe.hdel(self._links, *links)
+            pipe.incr(self.version_key)  # bot.store.cached: links read before
+        answers = pipe.execute()
+        return sum(answers[:-1] if links else answers)
 
     def all_links(self) -> list[tuple[str, str]]:
         """(user, identity) of every link, in no order (HSCAN)."""
