@@ -95,10 +95,11 @@ def code_version() -> str:
 # -- Redis ------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def private_redis() -> Iterator[tuple[EmbeddedRedis, redis.Redis]]:
+def private_redis(start_timeout: float = 10.0) -> Iterator[tuple[EmbeddedRedis, redis.Redis]]:
     """A fresh redis-server in a temp dir; RDB snapshots off so a fork cannot skew timings."""
     with tempfile.TemporaryDirectory(prefix="tokenboard-bench-") as tmp:
-        server = EmbeddedRedis(Path(tmp) / "redis", port=free_port(), appendonly=False).start()
+        server = EmbeddedRedis(Path(tmp) / "redis", port=free_port(),
+                               appendonly=False).start(timeout=start_timeout)
         client = redis.Redis.from_url(server.url)
         try:
             client.config_set("save", "")

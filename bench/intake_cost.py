@@ -155,8 +155,10 @@ def _measure(client: Any, requests: Sequence[Callable[[], None]], warm: int,
             "round_trips": sends / n, "by_command": names}
 
 
-def child(args: argparse.Namespace) -> dict[str, Any]:
-    """Measure this process's `bot` (whatever sys.path gave) and print JSON."""
+def child(args: argparse.Namespace, start_timeout: float = 10.0) -> dict[str, Any]:
+    """Measure this process's `bot` (whatever sys.path gave) and print JSON.
+    `start_timeout`: for redis-server to answer (`bench.script_cost` runs it under
+    callgrind)."""
     from bench._common import INGEST_TOKEN, WORKSPACE, counting_client, private_redis, slack_stub
     from bench.ingest import make_events
     from bench.otlp import ExportBuilder, email, slack_id
@@ -167,7 +169,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     rounds = args.rounds
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tokenboard-intake-") as tmp, \
-            private_redis() as (server, admin), slack_stub() as stub:
+            private_redis(start_timeout) as (server, admin), slack_stub() as stub:
         admin.config_set("slowlog-max-len", 1_000_000)
         admin.client_setname("bench")
         client = counting_client(server.url)

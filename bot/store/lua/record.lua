@@ -95,6 +95,7 @@ local function begin(pos, unmapped_totals)
 end
 
 local statuses, counted = {}, 0
+local tool_adds, tool_ttls = {}, {}  -- per-tool totals key → field → amount, its ttl
 
 -- usage reports of one person (or identity) and day, from A[pos]; returns the next pos
 local function usage(pos)
@@ -135,11 +136,17 @@ local function usage(pos)
         row[#row + 1] = field
         row[#row + 1] = string.format('%.17g', amount)
         local before = prev[field] or 0
-        if amount ~= before then changes[#changes + 1] = {field, amount - before} end
+        if amount ~= before then
+          changes[#changes + 1] = field
+          changes[#changes + 1] = amount - before
+        end
         prev[field] = nil
       end
       for field, amount in pairs(prev) do
-        if amount ~= 0 then changes[#changes + 1] = {field, -amount} end
+        if amount ~= 0 then
+          changes[#changes + 1] = field
+          changes[#changes + 1] = -amount
+        end
       end
       if #changes == 0 then status = 0
       else
@@ -152,14 +159,12 @@ local function usage(pos)
     end
     if status == 1 then
       any = true
-      if not changes then
-        changes = {}
-        for f = 0, nf - 1 do
-          changes[f + 1] = {A[f0 + 2 * f], A[f0 + 2 * f + 1] * v}
-        end
-      end
-      for _, change in ipairs(changes) do
-        local field, amount = change[1], change[2]
+      -- field, amount pairs: the row's changes, else the part's fields times its value
+      local pairs_at, first, scale, count = A, f0, v, nf
+      if changes then pairs_at, first, scale, count = changes, 1, 1, #changes / 2 end
+      for f = 0, count - 1 do
+        local field = pairs_at[first + 2 * f]
+        local amount = pairs_at[first + 2 * f + 1] * scale
         if field ~= 'cost' then amount = math.floor(amount + 0.5) end
         adds[field] = (adds[field] or 0) + amount
         if board[field] then board[field] = board[field] + amount end
@@ -171,11 +176,15 @@ local function usage(pos)
   if not any then return pos end
   counted = counted + 1
   if adds.cost then adds.cost = math.floor(adds.cost * 1e12 + 0.5) / 1e12 end
-  for field, amount in pairs(adds) do  -- the org's per-tool totals of the day
+  local tools = tool_adds[E.tools]  -- the org's per-tool totals of the day (at the end)
+  for field, amount in pairs(adds) do
     local prefix = string.sub(field, 1, 2)
     if (prefix == 't:' or prefix == 'c:') and amount ~= 0 then
-      redis.call('HINCRBY', E.tools, field, string.format('%d', amount))
-      expire_once(E.tools, E.ttl.day)
+      if not tools then
+        tools = {}
+        tool_adds[E.tools], tool_ttls[E.tools] = tools, E.ttl.day
+      end
+      tools[field] = (tools[field] or 0) + amount
     end
   end
   local before, _, b = add_to_day(adds)
@@ -218,6 +227,12 @@ C.many_people = n > 8
 local pos = 1
 for _ = 1, n do
   if A[pos] == 'u' then pos = usage(pos + 1) else pos = outcome(pos + 1) end
+end
+for key, adds in pairs(tool_adds) do
+  for field, amount in pairs(adds) do
+    if amount ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', amount)) end
+  end
+  expire_once(key, tool_ttls[key])
 end
 lh_flush()
 if counted > 0 then redis.call('INCRBY', KEYS[1], counted) end

@@ -3,12 +3,16 @@
 -- logical hash grows. A directory hash `<dir>` holds l (level), s (split pointer) and n
 -- (entries); bucket `<dir>:<i>` holds the entries whose 32-bit hash h maps to i:
 -- `h mod 2^l`, or `h mod 2^(l+1)` when that is below s. When n passes the load per bucket
--- (IDS_LOAD event ids; DAYS_LOAD entries of days, ~50 people, so that rescoring one bucket
--- per call stays short), bucket s is split into s and s + 2^l (one HGETALL of a small
--- hash). Used for the event ids of a sender's day (field: 8-byte id digest, value: 4-byte
--- content fingerprint) and for the people's counts of a day (field: user id).
--- IDS_LOAD and DAYS_LOAD are bot.store.days's (tests/test_store_lua.py checks they agree).
-local IDS_LOAD, DAYS_LOAD = 160, 64
+-- (IDS_LOAD event ids; DAYS_LOAD entries of days, ~25 people), bucket s is split into s
+-- and s + 2^l (one HGETALL of a small hash). Redis finds a field of a listpack by walking
+-- it, so a small load keeps every look-up short (at 160 ids a bucket, walking buckets was
+-- a fifth of a counting call's work); a bucket key costs ~100 bytes, ~3 per entry at 32,
+-- and rescoring one bucket per call stays short. Used for the event ids of a sender's
+-- day (field: 8-byte id digest, value: 4-byte content fingerprint) and for the people's
+-- counts of a day (field: user id). The load only decides when the next split comes: a
+-- directory written with another load is read the same way and splits to this one.
+-- tests/test_store_lua.py holds the values.
+local IDS_LOAD, DAYS_LOAD = 32, 32
 -- A script call reads a directory once (`lh_state`) and keeps its entry count in memory:
 -- `lh_flush` writes the counts that changed, with the directory's expiry, once at the end.
 -- Keys given an expiry by this call are remembered too (a key's expiry depends only on
@@ -81,10 +85,15 @@ local function digest_hash(d)
   local a, b, c, e = string.byte(d, 1, 4)
   return ((a * 256 + b) * 256 + c) * 256 + e
 end
+local user_hashes = {}  -- a call's users' hashes, each taken once
 local function user_hash(u)
+  local h = user_hashes[u]
+  if h then return h end
   local bar = string.find(u, '|', 1, true)
-  if bar then u = string.sub(u, 1, bar - 1) end
-  return tonumber(string.sub(redis.sha1hex(u), 1, 8), 16)
+  local name = bar and string.sub(u, 1, bar - 1) or u
+  h = tonumber(string.sub(redis.sha1hex(name), 1, 8), 16)
+  user_hashes[u] = h
+  return h
 end
 -- Claim an event id (8-byte digest) in a sender's day: 1 new, 0 the same content seen
 -- before, -3 the id was used for other content.

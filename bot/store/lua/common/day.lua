@@ -26,17 +26,32 @@ local function day_num(x)
   if tonumber(s) ~= x then s = string.format('%.17g', x) end
   return s
 end
-local function day_item(name, x, t)
+-- How a name is written (each worked out once per call): its code, or its text bare
+-- (`bare`: a tool's or model's field, which may go without its amount) and before `=`.
+local day_labels = {}
+local function day_label(name)
+  local label = day_labels[name]
+  if label then return label end
   local code = DAY_CODES[name]
-  if code then return code .. day_num(x) end
-  name = string.gsub(name, '[,=|]', '_')
-  local kind = string.sub(name, 1, 2)
-  if x ~= 0 and (kind == 't:' or kind == 'm:' or kind == 'c:') and x == day_whole(name, t) then
-    return name
+  if code then
+    label = {code = code}
+  else
+    local clean = string.gsub(name, '[,=|]', '_')
+    local kind = string.sub(clean, 1, 2)
+    local text = clean
+    if kind == 'o:' then text = string.sub(clean, 3)
+    elseif not string.find(clean, ':', 1, true) then text = ':' .. clean end
+    label = {bare = (kind == 't:' or kind == 'm:' or kind == 'c:') and clean,
+             text = text .. '='}
   end
-  if string.sub(name, 1, 2) == 'o:' then name = string.sub(name, 3)
-  elseif not string.find(name, ':', 1, true) then name = ':' .. name end
-  return name .. '=' .. day_num(x)
+  day_labels[name] = label
+  return label
+end
+local function day_item(name, x, t)
+  local label = day_label(name)
+  if label.code then return label.code .. day_num(x) end
+  if label.bare and x ~= 0 and x == day_whole(label.bare, t) then return label.bare end
+  return label.text .. day_num(x)
 end
 local function day_decode(text, t, bare)
   for item in string.gmatch(text, '[^,]+') do
@@ -90,16 +105,17 @@ end
 -- Write `t` as `user`'s day into bucket `key` (it had `old` pieces); returns how many
 -- fields were added (negative: removed).
 local function day_write(key, user, t, old)
-  local pieces, cur = {}, ''
+  local pieces, items, len = {}, {}, -1  -- len: the piece's text so far (-1: empty)
   for name, x in pairs(t) do
     local item = day_item(name, x, t)
-    if cur == '' then cur = item
-    elseif #cur + 1 + #item > DAY_PIECE and #pieces < 8 then
-      pieces[#pieces + 1] = cur
-      cur = item
-    else cur = cur .. ',' .. item end
+    if len >= 0 and len + 1 + #item > DAY_PIECE and #pieces < 8 then
+      pieces[#pieces + 1] = table.concat(items, ',')
+      items, len = {}, -1
+    end
+    items[#items + 1] = item
+    len = len + 1 + #item
   end
-  pieces[#pieces + 1] = cur
+  pieces[#pieces + 1] = table.concat(items, ',')
   local args = {user, (#pieces - 1) .. pieces[1]}
   for k = 2, #pieces do
     args[#args + 1] = user .. '|' .. (k - 1)

@@ -34,12 +34,14 @@ local TTL_AT = {'d', 'w', 'm'}
 --#include common/teams.lua
 local METRIC_AT = {'tokens', 'cost', 'requests', 'points'}
 local rebuild_metric = nil
-local function rebuilding(i)
+-- The metric a rebuild of this configuration version is rebuilding (false: none), read
+-- once per call.
+local function rebuilding_metric()
   if rebuild_metric == nil then
     local st = redis.call('HMGET', C.rebuild, 'version', 'metric')
     rebuild_metric = (st[1] == C.version) and st[2] or false
   end
-  return rebuild_metric == METRIC_AT[math.floor((i - 1) / 4) + 1]
+  return rebuild_metric
 end
 local frozen_days = {}
 local function day_frozen()
@@ -75,20 +77,25 @@ end
 -- there, a rebuild puts everyone with counts in the sets it builds, and forgetting a
 -- person deletes their days too): the scripts make sure of them only for a new day.
 local function touch(first, last, amount, only_if_new, day_bucket)
-  local user = E.user
+  local user, boards, ttl = E.user, E.boards, E.ttl
+  local rebuilt = rebuilding_metric()
+  if only_if_new then amount = 0 end
   for i = first, last do
-    local key = E.boards[i]
+    local key = boards[i]
     if key then
-      if rebuilding(i) then mirror(i, key, only_if_new and 0 or amount, day_bucket) end
-      local team_new = team_fresh(i, key)
+      if rebuilt and rebuilt == METRIC_AT[math.floor((i - 1) / 4) + 1] then
+        mirror(i, key, amount, day_bucket)
+      end
+      local teams = team_work(key)
+      local team_new = teams and team_fresh(i, key)
       if only_if_new then
         redis.call('ZADD', key, 'NX', 0, user)
       else
         redis.call('ZINCRBY', key, amount, user)  -- a number: written exactly (%.17g)
       end
-      team_touch(i, key, only_if_new and 0 or amount, team_new)
+      if teams then team_touch(i, key, amount, team_new) end
       local scope = (i - 1) % 4
-      if scope < 3 then expire_once(key, E.ttl[TTL_AT[scope + 1]]) end
+      if scope < 3 and not expired[key] then expire_once(key, ttl[TTL_AT[scope + 1]]) end
     end
   end
 end

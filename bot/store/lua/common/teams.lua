@@ -1,6 +1,6 @@
 -- Teams (bot/store/teams.py): included by common/event.lua (E is the event being
--- counted, C.gen the workspace's `<prefix>gen`); its `touch` calls team_fresh before and
--- team_touch after writing a person's board set (i: 1-16, tokens, cost, requests, points
+-- counted, C.gen the workspace's `<prefix>gen`); its `touch` asks team_work, and where it
+-- holds calls team_fresh before and team_touch after writing a person's board set (i: 1-16, tokens, cost, requests, points
 -- × d/w/m/a).
 -- A person's change of a board set `<prefix>z:<metric>:<scope>:<name>` moves each of the
 -- person's teams (`<prefix>team:of:<user>`) in `<prefix>team:z:<metric>:<scope>:<name>`
@@ -35,14 +35,13 @@ local function team_work(key)
   if C.many_people then return built(key) and #teams_of_user() > 0 end
   return #teams_of_user() > 0 and built(key)
 end
--- Before the write of board `key` (i: its place): is the person in a team whose set of
--- this period is built, and new to this points set?
+-- Only where team_work(key) (the person is in a team whose set of this period is built):
+-- before the write of board `key` (i: its place), is the person new to this points set?
 local function team_fresh(i, key)
-  if i < 13 or not team_work(key) then return false end
-  return not redis.call('ZSCORE', key, E.user)
+  return i >= 13 and not redis.call('ZSCORE', key, E.user)
 end
+-- And after it: move the person's teams by the same amount.
 local function team_touch(i, key, amount, fresh)
-  if not team_work(key) then return end
   local teams = teams_of_user()
   local tkey = team_key(key)
   for _, t in ipairs(teams) do
