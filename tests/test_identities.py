@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,6 +68,16 @@ def test_unmapped_email_is_kept_then_credited_to_every_period(app: App) -> None:
         assert scores(app, "tokens", 1, TODAY) == {"U0ANA": 1350}
     assert app.deps.store.reads.day_counts(TODAY, "U0ANA")["o:pr_merged"] == 12
     assert app.deps.identities.unmapped() == ([], 0)
+    # what crediting wrote for yesterday, where Ana had nothing, expires with that day:
+    # its retention after the day's end
+    store = app.deps.store
+    end = (datetime.combine(yesterday + timedelta(days=1), time(), UTC)
+           + timedelta(days=store.retention_days))
+    left = (end - datetime.now(UTC)).total_seconds()
+    written = [store.keys.board("tokens", buckets_for_day(yesterday)[0]),
+               *store.r.scan_iter(match=store.keys.days(yesterday) + ":*")]
+    assert len(written) >= 2
+    assert all(abs(store.r.ttl(key) - left) < 5 for key in written)
     # later reports from the email go straight to Ana
     app.ingest([usage("g4", ghost, 7)])
     assert scores(app, "tokens", 0, TODAY) == {"U0ANA": 1057}

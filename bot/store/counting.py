@@ -24,13 +24,11 @@ from bot.store.events import (
     CREDIT,
     RECORD,
     DayKeys,
-    EventArgs,
     RecordCall,
     Ttls,
     UsagePart,
     credit_call,
     day_keys,
-    event_keys,
     scoring_rules,
     ttls,
 )
@@ -83,12 +81,6 @@ class Counting:
         self._day_keys: dict[tuple[str, date, str], DayKeys] = {}
         self._rules: tuple[BoardConfig, str] | None = None
 
-    def _head(self, who: str, day: date, version: int, fingerprint: bytes | str,
-              now: float) -> EventArgs:
-        return EventArgs(member=who, ttls=ttls(day, self.ws.tz, self.ws.retention_days),
-                         version=version, fingerprint=fingerprint,
-                         mapped=not is_identity(who), day=day, now=now)
-
     def _keys_of(self, sender: str, day: date, raw_metric: str) -> DayKeys:
         at = (sender, day, raw_metric)
         found = self._day_keys.get(at)
@@ -110,11 +102,13 @@ class Counting:
         """Count each (event, who) once. `who` is a Slack user id, or an identity
         (`source:value`) that maps to nobody yet: then the counts are kept under the
         identity until an admin links it (see bot.intake.identities). Event ids are scoped to
-        `sender`. Per event: COUNTED, DUPLICATE, STALE_CONFIG (`version` is not the
-        stored configuration version: reload it and retry that event), CONFLICT (the
-        id was used before for other content) or STALE_CACHE (a `guards` key, (key,
-        value), does not hold its value: nothing of that call was counted; reload what
-        was cached and retry). A running rebuild never stops counting.
+        `sender`. Per event: COUNTED, DUPLICATE, CONFLICT (the id was used before for
+        other content), STALE_CONFIG (`version` is not the stored configuration version)
+        or STALE_CACHE (a `guards` key, (key, value), does not hold its value); the last
+        two for every event of that script call, none of which was counted: reload and
+        retry those events. When `guards` holds the sender's rate (bot.store.ratelimit)
+        and the request is over it, raises OverRate and nothing is counted. A running
+        rebuild never stops counting.
 
         Usage events of one person and day are counted together (their day and boards
         written once) and each outcome on its own, each atomically (all of its counters
@@ -234,10 +228,10 @@ class Counting:
         """Move an unmapped identity's counts of `day` to `user` (points scored with
         `config`). 1 credited, 0 nothing there, or STALE_CONFIG."""
         keys = self.ws.keys
-        call = credit_call(
-            keys=event_keys(keys, day, user, keys.identity_day(day, identity),
-                            config.raw_metric, "tokens"),
-            head=self._head(user, day, version, "-", 0), rules=scoring_rules(config))
+        call = credit_call(keys, identity_day=keys.identity_day(day, identity), member=user,
+                           day=day, raw_metric=config.raw_metric,
+                           ttls=ttls(day, self.ws.tz, self.ws.retention_days),
+                           version=version, rules=scoring_rules(config))
         return int(CREDIT.run(self.ws.r, call))
 
 

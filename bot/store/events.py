@@ -71,68 +71,10 @@ def board_keys(keys: Keys, day: date, raw_metric: str) -> list[str]:
             or b.scope == "a" else keys.none() for metric in METRICS for b in buckets]
 
 
-def scoring_rules(config: BoardConfig, kind: str | None = None) -> str:
-    """[RULES, MODS] as the Lua scoring function takes them (all kinds, or one)."""
-    rules = {k: [r.weight, r.cap or 0, r.transform] for k, r in config.outcomes.items()
-             if kind is None or k == kind}
+def scoring_rules(config: BoardConfig) -> str:
+    """[RULES, MODS] as the Lua scoring function takes them."""
+    rules = {k: [r.weight, r.cap or 0, r.transform] for k, r in config.outcomes.items()}
     return json.dumps([rules, config.modifier_fractions()])
-
-
-@dataclass(frozen=True)
-class EventKeys:
-    """KEYS 1-25 of the counting scripts."""
-
-    ids: str            # 1 the sender's day directory of event ids (credit: identity's day)
-    day: str            # 2 the day's directory of counts (unmapped: the identity's day)
-    boards: list[str]   # 3-18 tokens, cost, requests, points × d/w/m/a
-    gen: str            # 19
-    rebuild: str        # 20
-    version: str        # 21
-    none: str           # 22
-    unmapped: str       # 23 unmapped totals
-    identity_days: str  # 24
-    unmapped_last: str  # 25
-
-    def as_list(self) -> list[str]:
-        return [self.ids, self.day, *self.boards, self.gen, self.rebuild, self.version,
-                self.none, self.unmapped, self.identity_days, self.unmapped_last]
-
-
-def event_keys(keys: Keys, day: date, who: str, ids: str, raw_metric: str,
-               unmapped_metric: str) -> EventKeys:
-    """The keys of an event of `who` on `day` whose id is claimed in `ids`: a person's
-    day and boards, or for an identity (`source:value`) that maps to nobody its own day
-    and the `unmapped_metric` totals ("tokens" or "outcomes")."""
-    common = {"gen": keys.key("gen"), "rebuild": keys.rebuild(),
-              "version": keys.key("config", "version"), "none": keys.none()}
-    if ":" in who:
-        return EventKeys(ids=ids, day=keys.identity_day(day, who), boards=[keys.none()] * 16,
-                         unmapped=keys.unmapped(unmapped_metric),
-                         identity_days=keys.identity_days(who),
-                         unmapped_last=keys.unmapped("last"), **common)
-    placeholder = keys.key("unmapped", "none")
-    return EventKeys(ids=ids, day=keys.days(day), boards=board_keys(keys, day, raw_metric),
-                     unmapped=placeholder, identity_days=placeholder,
-                     unmapped_last=placeholder, **common)
-
-
-@dataclass(frozen=True)
-class EventArgs:
-    """ARGV 1-11 of the counting scripts."""
-
-    member: str         # 1 Slack user, or the identity when unmapped
-    ttls: Ttls          # 2 event-id ttl, 3 day ttl, 4-6 ttl d/w/m
-    version: int        # 7 the configuration version the caller scored with
-    fingerprint: bytes | str  # 8 the content fingerprint ("-": none)
-    mapped: bool        # 9
-    day: date           # 10
-    now: float          # 11 epoch s
-
-    def as_list(self, id_ttl: int | None = None) -> list:
-        t = self.ttls
-        return [self.member, t.ids if id_ttl is None else id_ttl, t.day, t.d, t.w, t.m,
-                self.version, self.fingerprint, "1" if self.mapped else "0",
-                self.day.isoformat(), self.now]
 
 
 class UsagePart(NamedTuple):
@@ -256,6 +198,10 @@ class RecordCall:
                      _ITEMS.encode(self.items).encode(), *self.binary])
 
 
-def credit_call(*, keys: EventKeys, head: EventArgs, rules: str) -> Call:
-    """lua/credit.lua: an unmapped identity's day (keys.ids) credited to head.member."""
-    return Call(keys.as_list(), [*head.as_list(id_ttl=0), rules])
+def credit_call(keys: Keys, *, identity_day: str, member: str, day: date, raw_metric: str,
+                ttls: Ttls, version: int, rules: str) -> Call:
+    """lua/credit.lua: an unmapped identity's day (its hash `identity_day`) credited to
+    `member`, a person, whose points are scored with `rules` of configuration `version`."""
+    return Call([identity_day, keys.days(day), *board_keys(keys, day, raw_metric),
+                 keys.key("gen"), keys.rebuild(), keys.key("config", "version"), keys.none()],
+                [member, version, day.isoformat(), ttls.day, ttls.d, ttls.w, ttls.m, rules])

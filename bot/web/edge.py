@@ -110,11 +110,10 @@ class Bearer:
 
     def caller(self, deps: Deps, environ: Environ) -> Caller:
         deps, sender, guard = deps.for_sender(environ.get("HTTP_AUTHORIZATION", ""))
-        if sender is None:
+        if sender is None or guard is None:  # (a sender comes with its guard)
             raise Refused(401, f"missing, wrong or revoked bearer token ({self.hint})",
                           [("WWW-Authenticate", 'Bearer realm="tokenboard"')])
-        return Caller(deps, sender.name, sender.rate, owner=sender.owner,
-                      guards=(guard,) if guard else ())
+        return Caller(deps, sender.name, sender.rate, owner=sender.owner, guards=(guard,))
 
     def verify(self, caller: Caller, environ: Environ, body: bytes) -> None:
         return None
@@ -174,9 +173,10 @@ def serve(route: ReportRoute[Any, Any], deps: Deps, environ: Environ) -> Answer:
             result = _counted(route, caller, decoded)
         except StaleCaches:  # read afresh, once
             caller.deps.forget_cached()
-            # not charged against the rate again: a batch of several counting calls may
-            # have spent it in its first (a stale first call had not: one request free)
-            caller = dataclasses.replace(_authenticated(route, deps, environ), limited=False,
+            # not charged against the rate again (no rate guard this time): a batch of
+            # several counting calls may have spent it in its first (a stale first call
+            # had not: one request free)
+            caller = dataclasses.replace(_authenticated(route, deps, environ),
                                          settled=caller.settled)
             result = _counted(route, caller, decoded, last=True)
     except Refused as refused:
@@ -209,8 +209,8 @@ def _within_rate(route: ReportRoute[Any, Any], caller: Caller) -> Caller:
 
 
 def _rate_on_its_own(route: ReportRoute[Any, Any], caller: Caller) -> None:
-    """Count the request against its sender's rate in a call of its own (a request that
-    is not counted, or counted without caches): Refused 429 when over it."""
+    """Count a request refused before counting against its sender's rate, in a call of
+    its own: Refused 429 when that puts it over."""
     limiter = caller.deps.limiter
     if not caller.limited or limiter is None:
         return
@@ -224,8 +224,7 @@ def _rate_on_its_own(route: ReportRoute[Any, Any], caller: Caller) -> None:
 
 
 def _over_rate(caller: Caller, wait: float) -> Refused:
-    """The 429 for a sender over its rate (`RateLimiter.refused` remembers it, so it is
-    refused at once until `wait` passes)."""
+    """The 429 for a sender over its rate, to retry in `wait` seconds."""
     limiter = caller.deps.limiter
     assert limiter is not None
     seconds = retry_after_header(wait)

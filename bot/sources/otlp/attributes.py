@@ -42,19 +42,22 @@ def tagged(value: common_pb2.AnyValue) -> Any:
     return ["n"]
 
 
-def read_point(kvs: Iterable[common_pb2.KeyValue]) -> tuple[list[Any], dict[str, str | None]]:
-    """A data point's attributes read once: `canonical` of them, and each as text
-    (`as_text`; a repeated key: the last one wins, as in `by_key`)."""
-    tags: dict[str, Any] = {}
+def read_point(kvs: Iterable[common_pb2.KeyValue]) -> tuple[str, dict[str, str | None]]:
+    """A data point's attributes read once: the JSON text of `canonical` of them (as
+    `digest` writes it: what `digest_with_text` takes), and each as text (`as_text`; a
+    repeated key: the last one wins, as in `by_key`)."""
+    tags: dict[str, str] = {}  # key → its ["key",tag] pair as JSON
     texts: dict[str, str | None] = {}
     for kv in kvs:
         key, value = kv.key, kv.value
         if value.WhichOneof("value") == "string_value":
             text = value.string_value
-            tags[key], texts[key] = ["s", text], text
+            tags[key] = f'[{_string(key)},["s",{_string(text)}]]'
+            texts[key] = text
         else:
-            tags[key], texts[key] = tagged(value), as_text(value)
-    return [[key, tags[key]] for key in sorted(tags)], texts
+            tags[key] = f"[{_string(key)},{_JSON.encode(tagged(value))}]"
+            texts[key] = as_text(value)
+    return f"[{','.join([tags[key] for key in sorted(tags)])}]", texts
 
 
 def identity_texts(texts: Mapping[str, str | None]) -> dict[str, str]:
@@ -109,6 +112,7 @@ def identity_attrs(*layers: Mapping[str, common_pb2.AnyValue]) -> dict[str, str]
 
 
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # as json.dumps with these
+_string = json.encoder.encode_basestring  # a str as _JSON writes it (ensure_ascii=False)
 
 
 def digest(*parts: Any) -> str:
@@ -118,7 +122,7 @@ def digest(*parts: Any) -> str:
 
 def digest_head(*parts: Any) -> str:
     """What `digest(*parts, last)` hashes, up to `last`: written once for many `last`s
-    (`digest_with`), as the points of one metric share their resource, scope and name."""
+    (`digest_with_text`), as the points of one metric share their resource, scope and name."""
     return _JSON.encode(parts)[:-1] + ("," if parts else "")
 
 
@@ -127,9 +131,10 @@ def digest_more(head: str, *parts: Any) -> str:
     return head + _JSON.encode(parts)[1:-1] + "," if parts else head
 
 
-def digest_with(head: str, last: Any) -> str:
-    """`digest(*parts, last)` from `digest_head(*parts)`: the same value."""
-    return _blake(f"{head}{_JSON.encode(last)}]")
+def digest_with_text(head: str, last: str) -> str:
+    """`digest(*parts, x)` from `head = digest_head(*parts)` and `last`, x's JSON text as
+    `digest` writes it (`read_point`'s): the same value."""
+    return _blake(f"{head}{last}]")
 
 
 def _blake(blob: str) -> str:

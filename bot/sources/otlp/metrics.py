@@ -17,7 +17,7 @@ from bot.sources.otlp.attributes import (
     checked_value,
     digest_head,
     digest_more,
-    digest_with,
+    digest_with_text,
     identity_attrs,
     identity_texts,
     read_point,
@@ -167,7 +167,7 @@ def _metric_points(metric: metrics_pb2.Metric, rule: _Rule, tool: str,
             tool=tool, quantity=quantity, token_type=token_type, value=value * rule.scale,
             cumulative=temporality == _CUMULATIVE, start_ns=dp.start_time_unix_nano,
             time_ns=dp.time_unix_nano, attributes={**shared, **identity_texts(texts)},
-            model=model or None, series=digest_with(head, canon),
+            model=model or None, series=digest_with_text(head, canon),
             event_id=None))
 
 

@@ -16,8 +16,8 @@
 --       the events' text and numbers as one JSON array (A below), then their binary
 --       arguments, two per event (B below, in the events' order). Per event, in A:
 --   'u' day, member, mapped ('1'/'0'), identity-day key, identity-days key, parts, then
---       per part: marker key (an id: `none`; a cumulative series' or a vendor row's
---       state), kind ('d' one-off or delta, 'c' cumulative, 'r' a vendor's daily row that
+--       per part: marker key (0 for an event id, claimed in the sender's ids; else a
+--       cumulative series' or a vendor row's state), kind ('d' one-off or delta, 'c' cumulative, 'r' a vendor's daily row that
 --       replaces the previous one), value (text), point time (zero-padded to 20 digits),
 --       number of fields, then field, amount-per-unit pairs (numbers); in B its
 --       fingerprint and series start ('d': the event id's 8-byte digest; zero-padded to
@@ -223,7 +223,7 @@ local function outcome(pos)
 end
 
 local n = tonumber(ARGV[7 + G + 6 * D])
-C.many_people = n > 8
+C.many_people = n > 8  -- n: usage groups and outcomes, most of them of other people
 local pos = 1
 for _ = 1, n do
   if A[pos] == 'u' then pos = usage(pos + 1) else pos = outcome(pos + 1) end

@@ -1136,11 +1136,40 @@ def test_sdk_log_records() -> None:
 
 
 def test_a_digest_written_from_its_head_is_the_same_digest() -> None:
-    from bot.sources.otlp.attributes import digest, digest_head, digest_more, digest_with
+    from bot.sources.otlp.attributes import digest, digest_head, digest_more, digest_with_text
 
     res = [["service.name", ["s", "claude-code"]], ["x", ["d", "1.5"]]]
     point = [["model", ["s", "opus é"]], ["type", ["s", "input"]], ["bad", ["s", "\ud800"]]]
+    text = json.dumps(point, separators=(",", ":"), ensure_ascii=False)
     head = digest_more(digest_head("metric", res, "scope"), "claude_code.token.usage")
-    assert digest_with(head, point) == digest("metric", res, "scope",
-                                              "claude_code.token.usage", point)
-    assert digest_with(digest_head(), 1) == digest(1)
+    assert digest_with_text(head, text) == digest("metric", res, "scope",
+                                                  "claude_code.token.usage", point)
+    assert digest_with_text(digest_head(), "1") == digest(1)
+
+
+_SCALARS = st.one_of(
+    st.builds(lambda v: common_pb2.AnyValue(string_value=v), st.text()),
+    st.builds(lambda v: common_pb2.AnyValue(bool_value=v), st.booleans()),
+    st.builds(lambda v: common_pb2.AnyValue(int_value=v), st.integers(-2**63, 2**63 - 1)),
+    st.builds(lambda v: common_pb2.AnyValue(double_value=v), st.floats()),
+    st.builds(lambda v: common_pb2.AnyValue(bytes_value=v), st.binary(max_size=8)),
+    st.just(common_pb2.AnyValue()))
+_VALUES = st.one_of(_SCALARS, st.builds(
+    lambda vs: common_pb2.AnyValue(array_value=common_pb2.ArrayValue(values=vs)),
+    st.lists(_SCALARS, max_size=3)), st.builds(
+    lambda kvs: common_pb2.AnyValue(kvlist_value=common_pb2.KeyValueList(values=[
+        common_pb2.KeyValue(key=k, value=v) for k, v in kvs])),
+    st.lists(st.tuples(st.text(max_size=5), _SCALARS), max_size=3)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=12), _VALUES), max_size=8))
+def test_a_points_attributes_are_read_as_the_canonical_json_a_digest_takes(pairs) -> None:
+    from bot.sources.otlp.attributes import as_text, by_key, canonical, read_point
+
+    kvs = [common_pb2.KeyValue(key=k, value=v) for k, v in pairs]
+    text, texts = read_point(kvs)
+    # the digests of every stored series depend on this text: it must be json.dumps's
+    assert text == json.dumps(canonical(by_key(kvs)), separators=(",", ":"),
+                              ensure_ascii=False)
+    assert texts == {k: as_text(v) for k, v in by_key(kvs).items()}

@@ -8,6 +8,7 @@
 --   day       the day (ISO); ttl = {ids, day, d, w, m} (seconds: event ids, day counts,
 --             the day's, week's and month's boards)
 --   ids       the sender's day directory of event ids (credit: the identity's day hash)
+--   tools     the org's per-tool totals of the day (record.lua)
 --   days      the day's directory of people's counts (unmapped: the identity's day hash)
 --   boards    16 keys: tokens, cost, requests, points × d/w/m/a (false: not kept)
 --   unmapped  unmapped totals; idays the identity's days; unmapped_last last-seen hash

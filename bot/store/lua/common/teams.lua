@@ -1,13 +1,13 @@
 -- Teams (bot/store/teams.py): included by common/event.lua (E is the event being
 -- counted, C.gen the workspace's `<prefix>gen`); its `touch` asks team_work, and where it
--- holds calls team_fresh before and team_touch after writing a person's board set (i: 1-16, tokens, cost, requests, points
--- × d/w/m/a).
+-- holds calls team_fresh before and team_touch after writing a person's board set
+-- (i: 1-16, tokens, cost, requests, points × d/w/m/a).
 -- A person's change of a board set `<prefix>z:<metric>:<scope>:<name>` moves each of the
 -- person's teams (`<prefix>team:of:<user>`) in `<prefix>team:z:<metric>:<scope>:<name>`
 -- by the same amount, and a person new to a points set adds 1 to their teams' active
 -- members of the period (`…:n`), wherever that team set is built (`…:built`).
 -- A call asks whether a team set is built at most once per set, and a person's teams at
--- most once per person (C.many_people: the call counts many people).
+-- most once per person (C.many_people: the call counts many groups, mostly of other people).
 local team_names, team_built = {}, {}
 local function team_key(key)
   local prefix = string.sub(C.gen, 1, -4)
