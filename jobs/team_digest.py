@@ -23,7 +23,7 @@ from bot.core.teams import TeamBoard, find_team, rank_teams
 from bot.render.blocks import escape
 from bot.render.team_blocks import inside_team_blocks
 from bot.runtime.deps import Deps
-from bot.store.teams import TeamInfo, TeamStore
+from bot.store.teams import TeamInfo
 
 log = logging.getLogger(__name__)
 TEAM_METADATA_TYPE = "tokenboard_team_digest"
@@ -54,14 +54,28 @@ def _where(team: str, channel: str) -> str:
     return f"team:{team}:{channel}"
 
 
+@dataclass(frozen=True)
+class DayOfTeams:
+    """What every team's digest of one day shares, read once per run: the day's team
+    board and who opted out (never in a channel post)."""
+
+    boards: TeamBoards
+    team_board: TeamBoard
+    hidden: frozenset[str]
+
+
+def day_of_teams(deps: Deps, boards: TeamBoards, day: date, config: BoardConfig
+                 ) -> DayOfTeams:
+    return DayOfTeams(boards, rank_teams(boards.teams.period_totals(day_bucket(day),
+                                                                    config.raw_metric)),
+                      deps.leaderboards.hidden_from(None))
+
+
 def team_digest(deps: Deps, day: date, config: BoardConfig, info: TeamInfo,
-                team_board: TeamBoard) -> tuple[list[dict], str]:
-    """The blocks and text of team `info`'s digest for `day`, with the day's team board
-    (no Slack call)."""
-    boards = TeamBoards(deps.store, now=deps.leaderboards.now)
-    team = info.name
-    hidden = deps.leaderboards.hidden_from(None)  # opted-out people: never in a channel
-    inside = boards.inside_bucket(
+                shared: DayOfTeams) -> tuple[list[dict], str]:
+    """The blocks and text of team `info`'s digest for `day` (no Slack call)."""
+    team, hidden, team_board = info.name, shared.hidden, shared.team_board
+    inside = shared.boards.inside_bucket(
         info, day_bucket(day), config, "day", title=f"{day:%a %d %b %Y}",
         label=f"on {day:%a %d %b}", hidden=hidden, team_board=team_board)
     teams_only = config.display == "teams"
@@ -79,15 +93,14 @@ def run_team_digests(deps: Deps, day: date, config: BoardConfig, owner: str,
     channels = config.team_digest_channels
     if not channels or deps.client is None:
         return []
-    teams = TeamStore(deps.store)
-    known = teams.teams()
-    day_board: list[TeamBoard] = []  # the day's team board, read once for every team
+    boards = TeamBoards(deps.store, now=deps.leaderboards.now)
+    known = boards.teams.teams()
+    shared: list[DayOfTeams] = []  # read once, by the first digest that is posted
 
     def content(name: str) -> tuple[list[dict], str]:
-        if not day_board:
-            day_board.append(rank_teams(teams.period_totals(day_bucket(day),
-                                                            config.raw_metric)))
-        return team_digest(deps, day, config, known[name], day_board[0])
+        if not shared:
+            shared.append(day_of_teams(deps, boards, day, config))
+        return team_digest(deps, day, config, known[name], shared[0])
 
     results = []
     for team, channel in sorted(channels.items()):

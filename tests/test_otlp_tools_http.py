@@ -28,7 +28,7 @@ from opentelemetry.sdk.resources import Resource
 from bot.core.config import BoardConfig
 from bot.core.periods import buckets_for_day, local_date
 from tests.conftest import INGEST_TOKEN, App, http
-from tests.unit.intake.test_telemetry_tools import cursor_usage
+from tests.support.otlp_exports import cursor_usage
 
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 PROTO = {"Content-Type": "application/x-protobuf", **AUTH}

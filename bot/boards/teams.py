@@ -115,9 +115,10 @@ class TeamBoards:
             team_board=self.period_board(period, config).board)
 
     def inside_bucket(self, info: TeamInfo, bucket: Bucket, config: BoardConfig, period: str,
-                      title: str, label: str, name: str = "", hidden: Collection[str] = (),
-                      team_board: TeamBoard | None = None) -> InsideTeam:
-        """The boards inside team `info` for one calendar bucket (a team's own digest)."""
+                      title: str, label: str, team_board: TeamBoard, name: str = "",
+                      hidden: Collection[str] = ()) -> InsideTeam:
+        """The boards inside team `info` for one calendar bucket (a team's own digest),
+        with `team_board`, the team board of that bucket, for the team's row."""
         scores = self.teams.member_scores(info.name, bucket, config.raw_metric)
         people = [PersonTotals(u, raw=r, points=p, tokens=t) for u, (r, p, t) in scores.items()
                   if u not in hidden]
@@ -126,8 +127,6 @@ class TeamBoards:
         pb = PeriodBoard(period=period, bucket=bucket, title=title, label=label,
                          config=config, board=board, name=name)
         a = board.agreement
-        if team_board is None:
-            team_board = rank_teams(self.teams.period_totals(bucket, config.raw_metric))
         return InsideTeam(team=info, pb=pb,
                           agreement=TeamAgreement(a.people, a.spearman, a.kendall),
                           row=team_board.by_team.get(info.name))

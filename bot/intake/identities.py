@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -87,6 +87,22 @@ class Identities:
             return [], None
         links, guard = self.map.links_cached(firsts)
         return self._resolve(firsts, links), guard
+
+    def config_for(self, guards: Sequence[Guard] | None) -> tuple[BoardConfig, int]:
+        """The configuration and its version to count with: this process's cached copy
+        when the caller authenticated from caches (`guards` not None: the counting call
+        checks the version), else read now."""
+        configs = self.store.configs
+        return configs.load_cached() if guards is not None else configs.load_versioned()
+
+    def resolve_guarded(self, firsts: list[str], guards: Sequence[Guard] | None,
+                        ) -> tuple[list[str], list[Guard] | None]:
+        """`resolve_many`; with `guards` (the caller's caches), `resolve_many_cached`,
+        and `guards` with the links' guard added (None stays None)."""
+        if guards is None:
+            return self.resolve_many(firsts), None
+        users, links = self.resolve_many_cached(firsts)
+        return users, [*guards, *([links] if links else [])]
 
     def _resolve(self, firsts: list[str], links: dict[str, str]) -> list[str]:
         emails = {f[len("email:"):] for f in firsts

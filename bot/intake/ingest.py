@@ -100,8 +100,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     keeps in `settled` what is already counted for the request's retry)."""
     now = now or datetime.now(UTC)
     result = Counted()
-    config, version = (store.configs.load_cached() if guards is not None
-                       else store.configs.load_versioned())
+    config, version = identities.config_for(guards)
     checked: list[tuple[int, UsageReport | OutcomeReport]] = []
     kinds, retention_days = frozenset(config.outcomes), store.retention_days
     for index, raw in enumerate(events):
@@ -116,11 +115,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     # before anything is counted, so the sender's retry of the whole batch loses nothing.
     emails = [(i, r) for i, r in checked if not r.user]
     firsts = [f"email:{r.email}" for _, r in emails]
-    if guards is not None:
-        users, links = identities.resolve_many_cached(firsts)
-        guards = [*guards, *([links] if links else [])]
-    else:
-        users = identities.resolve_many(firsts)
+    users, guards = identities.resolve_guarded(firsts, guards)
     resolved = dict(zip((i for i, _ in emails), users, strict=True))
     reports = dict(checked)
     items = []

@@ -23,7 +23,7 @@ to whose day, and hands it to the same counting as every other source
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.core.config import SUBSET_TOKEN_TYPES, BoardConfig
@@ -39,8 +39,15 @@ from bot.sources.otlp import Decoded, Point
 from bot.store.cached import Guard
 from bot.store.store import Store
 
-WHO_KEYS = ("user.email", "enduser.id", "user.account_uuid", "user.account_id",
-            "cursor.user.id")  # all that `identity_of` reads
+# Who a point is: the first of these attributes that gives a valid identity.
+_WHO: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("user.email", lambda v: f"email:{v}"),
+    ("enduser.id", lambda v: f"email:{v}" if EMAIL.match(v) else f"{OTEL}:{v}"),
+    ("user.account_uuid", lambda v: f"{OTEL}:{v}"),
+    ("user.account_id", lambda v: f"{OTEL}:{v}"),
+    ("cursor.user.id", lambda v: f"{CURSOR}:{v}"),
+)
+WHO_KEYS = tuple(key for key, _ in _WHO)  # all that `identity_of` reads
 
 
 def identity_of(attributes: dict[str, str]) -> str | None:
@@ -48,14 +55,9 @@ def identity_of(attributes: dict[str, str]) -> str | None:
     `otel:ID`), else `user.account_uuid` / `user.account_id` (`otel:ID`), else
     `cursor.user.id` (`cursor:ID`); malformed values are passed over. None when it names
     nobody."""
-    end_user = attributes.get("enduser.id", "").strip()
-    for candidate in (f"email:{attributes.get('user.email', '').strip()}",
-                      f"email:{end_user}" if EMAIL.match(end_user) else f"{OTEL}:{end_user}",
-                      f"{OTEL}:{attributes.get('user.account_uuid', '').strip()}",
-                      f"{OTEL}:{attributes.get('user.account_id', '').strip()}",
-                      f"{CURSOR}:{attributes.get('cursor.user.id', '').strip()}"):
+    for key, identity in _WHO:
         try:
-            return normalize(candidate)
+            return normalize(identity(attributes.get(key, "").strip()))
         except IdentityError:
             continue
     return None
@@ -146,9 +148,7 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
     """
     now = now or datetime.now(UTC)
     result = Counted()
-    cached = guards is not None
-    config, version = (store.configs.load_cached() if cached
-                       else store.configs.load_versioned())
+    config, version = identities.config_for(guards)
     kept: list[tuple[int, Usage, str]] = []
     ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it
     whos: dict[tuple[str | None, ...], str | None] = {}  # the export's points mostly agree
@@ -184,11 +184,7 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
             continue
         kept.append((index, usage, who))
     firsts = [w for _, _, w in kept]
-    if guards is not None:
-        resolved, links = identities.resolve_many_cached(firsts)
-        guards = [*guards, *([links] if links else [])]
-    else:
-        resolved = identities.resolve_many(firsts)
+    resolved, guards = identities.resolve_guarded(firsts, guards)
     items = []
     for (index, usage, _), who in zip(kept, resolved, strict=True):
         mine = for_owner(who, owner)

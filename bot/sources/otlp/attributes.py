@@ -103,11 +103,8 @@ def identity_attrs(*layers: Mapping[str, common_pb2.AnyValue]) -> dict[str, str]
     """The IDENTITY_KEYS found in `layers` (resource, scope, point), as text."""
     merged: dict[str, str] = {}
     for layer in layers:  # later layers win
-        for key in IDENTITY_KEYS:
-            if key in layer:
-                text = as_text(layer[key])
-                if text:
-                    merged[key] = text
+        merged.update(identity_texts({key: as_text(layer[key]) for key in IDENTITY_KEYS
+                                      if key in layer}))
     return merged
 
 

@@ -16,10 +16,6 @@ from typing import Any
 
 import pytest
 import redis
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
-from opentelemetry.proto.metrics.v1 import metrics_pb2
-from opentelemetry.proto.resource.v1 import resource_pb2
 
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL
@@ -33,6 +29,7 @@ from bot.web.edge import serve
 from bot.web.ingest_route import IngestRoute
 from bot.web.otlp_routes import OtlpRoute
 from tests.conftest import INGEST_TOKEN
+from tests.support.otlp_exports import export
 
 PROTO = "application/x-protobuf"
 
@@ -60,27 +57,6 @@ def counting_deps(settings: Settings, redis_client: redis.Redis, rate: int
 def deps(settings: Settings, redis_client: redis.Redis) -> Iterator[Deps]:
     """No rate limit."""
     yield from counting_deps(settings, redis_client, 0)
-
-
-def _kv(key: str, value: str) -> common_pb2.KeyValue:
-    return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
-
-
-def export(email: str, n: int, tokens: float = 100.0) -> bytes:
-    """Claude Code's token usage of one person: input and output, delta, export n."""
-    t = int(datetime.now(UTC).timestamp()) * 10**9 - 10**9 * (1000 - n)
-    points = [metrics_pb2.NumberDataPoint(
-        attributes=[_kv("user.email", email), _kv("type", kind), _kv("model", "m")],
-        start_time_unix_nano=t - 60 * 10**9, time_unix_nano=t, as_double=tokens)
-        for kind in ("input", "output")]
-    metric = metrics_pb2.Metric(name="claude_code.token.usage", unit="tokens",
-                                sum=metrics_pb2.Sum(data_points=points, is_monotonic=True,
-                                                    aggregation_temporality=1))
-    return metrics_service_pb2.ExportMetricsServiceRequest(resource_metrics=[
-        metrics_pb2.ResourceMetrics(
-            resource=resource_pb2.Resource(attributes=[_kv("service.name", "claude-code")]),
-            scope_metrics=[metrics_pb2.ScopeMetrics(metrics=[metric])])]
-    ).SerializeToString()
 
 
 def post(deps: Deps, path: str, body: bytes, content_type: str,

@@ -24,6 +24,7 @@ from bot.intake.telemetry import count_points, counted_here, identity_of, usage_
 from bot.sources.otlp import Decoded, Point, decode_logs, decode_metrics
 from bot.store.store import Store
 from bot.web.otlp_routes import partial_success
+from tests.support.otlp_exports import cursor_usage
 
 
 @pytest.mark.parametrize("attributes, expected", [
@@ -152,15 +153,6 @@ def test_codex_metrics_count_when_chosen_and_events_do_not(store: Store,
     assert (day["tokens"], day["cached_input_tokens"], day["reasoning_output_tokens"]) == (
         1300, 400, 100)
     assert "requests" not in day
-
-
-def cursor_usage(provider: MeterProvider) -> None:
-    meter = provider.get_meter("cursor.telemetry", "0.1.0")
-    tokens = meter.create_counter("cursor.token.usage")
-    for token_type, amount in {"input": 1200, "output": 340, "cache_read": 9000,
-                               "cache_creation": 150}.items():
-        tokens.add(amount, {"cursor.token.type": token_type})
-    meter.create_counter("cursor.cost.usage", unit="USD").add(0.42)
 
 
 def test_a_cursor_id_is_kept_for_nobody_named_and_credited_when_linked(

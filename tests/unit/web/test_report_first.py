@@ -19,7 +19,7 @@ from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
 from bot.web.app import ReportFirst, build_web_app
 from tests.conftest import INGEST_TOKEN
-from tests.unit.intake.test_round_trips import export
+from tests.support.otlp_exports import export
 
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 PROTO = "application/x-protobuf"
