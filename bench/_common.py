@@ -109,6 +109,20 @@ def private_redis(start_timeout: float = 10.0) -> Iterator[tuple[EmbeddedRedis, 
             server.stop()
 
 
+def stop_processes(*procs: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM to each process still running (a graceful stop), then wait up to `timeout`
+    seconds for each; one that is still there is killed."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def redis_version(client: redis.Redis) -> str:
     version = client.info("server")["redis_version"]
     allocator = client.info("memory").get("mem_allocator", "?")

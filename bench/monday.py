@@ -47,6 +47,7 @@ from bench._common import (
     redis_version,
     signed_command,
     slack_stub,
+    stop_processes,
     time_responses,
 )
 from bench.leaderboard import populate
@@ -83,12 +84,6 @@ def serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     raise RuntimeError(f"{args[0]} did not start on port {port}")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 class Ingest(threading.Thread):
@@ -242,8 +237,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f.halt.set()
             for f in feeders:
                 f.join()
-            stop(ours)
-            stop(mini)
+            stop_processes(ours, mini)
         slow = client.slowlog_get(10_000)
     sent = sum(f.sent for f in feeders)
     elapsed = max(f.ended for f in feeders) - min(f.started for f in feeders)

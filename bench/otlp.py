@@ -77,6 +77,7 @@ from bench._common import (
     private_redis,
     redis_version,
     slack_stub,
+    stop_processes,
 )
 from bot.core.config import BoardConfig
 from bot.core.periods import ALL
@@ -334,15 +335,7 @@ def start_servers(n: int, port: int, redis_url: str, stub_url: str, data_dir: Pa
 
 
 def stop_servers(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_processes(*procs, timeout=10)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -438,7 +431,7 @@ class LoadResult:
 
 def run_wrk(port: int, path: str, seconds: float, lua: Path, args: list[str]
             ) -> tuple[LoadResult, subprocess.Popen]:
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s",
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
            "-s", str(lua), f"http://127.0.0.1:{port}{path}", "--", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc  # type: ignore[return-value]

@@ -76,6 +76,7 @@ from bench._common import (
     private_redis,
     redis_version,
     slack_stub,
+    stop_processes,
 )
 from bench.otlp import (
     CONNECTIONS,
@@ -220,13 +221,7 @@ class Running:
         return sum(memory(p)["VmHWM"] for p in self.pids)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_processes(self.proc)
 
     def stderr(self) -> str:
         return self.log.read_text(errors="replace")
