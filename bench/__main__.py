@@ -19,7 +19,7 @@ from typing import Any
 from bench._common import code_version, machine, percentile
 
 # Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
-BENCHMARKS = ["slash_latency", "intake_cost", "script_cost", "ingest", "otlp", "vendor_import",
+BENCHMARKS = ["slash_latency", "intake_cost", "instructions", "ingest", "otlp", "vendor_import",
               "scale_out", "memory", "teams", "leaderboard", "digest", "rebuild", "monday"]
 
 
@@ -47,13 +47,14 @@ def summary(results: dict[str, Any]) -> list[str]:
                          f"{best['redis_cpu_us']:.0f} us (baseline {was['redis_cpu_us']:.0f}), "
                          f"{best['round_trips']:.1f} round trips (baseline "
                          f"{was['round_trips']:.1f})")
-    if r := results.get("script_cost"):
+    if r := results.get("instructions"):
         for path, unit in (("ingest", "event"), ("otlp", "export")):
             if path in r.get("this tree", {}):
-                was = r.get("baseline", {}).get(path, {}).get("instructions")
-                lines.append(f"script_cost   {path}: {r['this tree'][path]['instructions']:,.0f} "
-                             f"Redis instructions per {unit}"
-                             + (f" (baseline {was:,.0f})" if was else ""))
+                now, was = r["this tree"][path], r.get("baseline", {}).get(path)
+                lines.append(f"instructions  {path} per {unit}: Python {now['python']:,.0f}, "
+                             f"Redis {now['redis']:,.0f}" + (
+                                 f" (baseline {was['python']:,.0f} and {was['redis']:,.0f})"
+                                 if was else ""))
     if r := results.get("otlp"):
         b = r["best"]
         per = ", ".join(f"{n} proc {c['exports_per_s']:,.0f}" for n, c in r["configs"].items())
