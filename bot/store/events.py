@@ -92,18 +92,26 @@ class UsagePart(NamedTuple):
 
 @dataclass(frozen=True)
 class DayKeys:
-    """The keys of one day of a record call: the sender's event ids, the day's counts
-    and its 16 boards (the same for every batch of that sender, day and raw metric)."""
+    """The keys of one day of a record call, as the bytes sent: the sender's event ids,
+    the day's counts, its 16 boards and the org's per-tool totals of the day (the same
+    for every batch of that sender, day and raw metric, so encoded once)."""
 
-    ids: str
-    days: str
-    boards: tuple[str, ...]
-    tools: str  # the org's per-tool totals of the day
+    keys: tuple[bytes, ...]
 
 
 def day_keys(keys: Keys, sender: str, day: date, raw_metric: str) -> DayKeys:
-    return DayKeys(keys.ids(sender, day), keys.days(day),
-                   tuple(board_keys(keys, day, raw_metric)), keys.tool_totals(day))
+    return DayKeys(tuple(k.encode() for k in (keys.ids(sender, day), keys.days(day),
+                                              *board_keys(keys, day, raw_metric),
+                                              keys.tool_totals(day))))
+
+
+@lru_cache(maxsize=64)
+def _head_keys(workspace: str) -> tuple[bytes, ...]:
+    """record.lua's KEYS 1-7 in `workspace`, as the bytes sent (encoded once)."""
+    keys = Keys(workspace)
+    return tuple(k.encode() for k in (
+        keys.key("gen"), keys.rebuild(), keys.key("config", "version"), keys.none(),
+        keys.unmapped("tokens"), keys.unmapped("outcomes"), keys.unmapped("last")))
 
 
 class RecordCall:
@@ -120,13 +128,11 @@ class RecordCall:
     def __init__(self, keys: Keys, version: int, now: float, rules: str,
                  guards: Sequence[tuple[str, str]] = (), series_ttl: int = SERIES_TTL
                  ) -> None:
-        self.head = [keys.key("gen"), keys.rebuild(), keys.key("config", "version"),
-                     keys.none(), keys.unmapped("tokens"), keys.unmapped("outcomes"),
-                     keys.unmapped("last"), *(k for k, _ in guards)]
+        self.head: list[str | bytes] = [*_head_keys(keys.ws), *(k for k, _ in guards)]
         self.args_head = [version, now, series_ttl, len(guards)]
         self.rules, self.outcomes = rules, 0
         self.guard_values = [v for _, v in guards]
-        self.day_keys: list[str] = []
+        self.day_keys: list[bytes] = []
         self.day_args: list = []
         self.days: dict[date, int] = {}
         self.extra: list[str] = []
@@ -140,7 +146,7 @@ class RecordCall:
         at = self.days.get(day)
         if at is None:
             self.days[day] = at = len(self.days) + 1
-            self.day_keys += [keys.ids, keys.days, *keys.boards, keys.tools]
+            self.day_keys += keys.keys
             self.day_args += [day.isoformat(), ttls.ids, ttls.day, ttls.d, ttls.w, ttls.m]
         return at
 

@@ -73,7 +73,7 @@ def _expand(path: str, seen: set[str], chain: tuple[str, ...]) -> str:
 class Call:
     """One run of a script: its KEYS and ARGV."""
 
-    keys: list[str]
+    keys: list[str | bytes]
     args: list[Any] = field(default_factory=list)
 
 
