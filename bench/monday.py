@@ -84,8 +84,6 @@ def serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     raise RuntimeError(f"{args[0]} did not start on port {port}")
 
 
-
-
 class Ingest(threading.Thread):
     """Paced /ingest batches until stopped; counts events sent and answers."""
 

@@ -5,8 +5,8 @@ OTLP/HTTP protobuf, delta temporality, 8 data points (claude_code.token.usage ×
 with `model`, cost.usage, session.count, lines_of_code.count × 2) carrying `user.email`,
 `user.account_uuid`, `user.id`, `session.id`, `organization.id`, `terminal.type`; resource
 `service.name=claude-code`. People: 100,000 emails (10,000 with --quick), each linked in
-advance to a Slack user (`tokenboard identities link`, `--people linked`, the default: an
-export of a linked person is one Redis round trip), or with `--people email` only in the
+advance to a Slack user (`tokenboard identities link`, `--people-by linked`, the default: an
+export of a linked person is one Redis round trip), or with `--people-by email` only in the
 app's email → Slack user cache (`Store.slack_cache.put_email`'s key, written in one
 pipeline), so no Slack lookup is on the hot path; the cache GET of a person the process
 has not seen in the last 10 minutes is.
@@ -329,13 +329,9 @@ def start_servers(n: int, port: int, redis_url: str, stub_url: str, data_dir: Pa
     for proc in procs:
         line = proc.stdout.readline() if proc.stdout else ""
         if line.strip() != "ready":
-            stop_servers(procs)
+            stop_processes(*procs, timeout=10)
             raise RuntimeError(f"server process did not start (said {line!r})")
     return procs
-
-
-def stop_servers(procs: list[subprocess.Popen]) -> None:
-    stop_processes(*procs, timeout=10)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -784,7 +780,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 run, cost = measure(gen, port, "/v1/metrics", seconds, k, pids, client)
                 k = settle(client, gen_key, port, wl, k, run.issued)
             finally:
-                stop_servers(procs)
+                stop_processes(*procs, timeout=10)
             label = f"{n} process{'es' if n > 1 else ''}"
             server_ms = cost.server_cpu_s / run.requests * 1000
             redis_us = cost.redis_cmd_s / run.requests * 1e6

@@ -125,6 +125,13 @@ def _configured(item: Item, config: BoardConfig) -> bool:
     return isinstance(item[1], Usage) or item[1].kind in config.outcomes
 
 
+def config_for(store: Store, guards: Sequence[Guard] | None) -> tuple[BoardConfig, int]:
+    """The configuration and its version to count with: this process's cached copy when
+    the caller read from caches (`guards` not None: the counting calls check the
+    version), else read now."""
+    return store.configs.load_cached() if guards is not None else store.configs.load_versioned()
+
+
 def count(store: Store, items: Sequence[Item], sender: str,
           config: tuple[BoardConfig, int] | None = None,
           into: Counted | None = None, guards: Sequence[Guard] | None = None,
@@ -146,7 +153,7 @@ def count(store: Store, items: Sequence[Item], sender: str,
     been (see the module's policy for a scoring change)."""
     result = into if into is not None else Counted()
     if guards is not None:  # read from caches: the counting calls check them
-        cfg, version = config or store.configs.load_cached()
+        cfg, version = config or config_for(store, guards)
         settled = {} if settled is None else settled
         if not items:
             if store.counting.check(version, guards) in (STALE_CONFIG, STALE_CACHE):

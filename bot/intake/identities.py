@@ -88,13 +88,6 @@ class Identities:
         links, guard = self.map.links_cached(firsts)
         return self._resolve(firsts, links), guard
 
-    def config_for(self, guards: Sequence[Guard] | None) -> tuple[BoardConfig, int]:
-        """The configuration and its version to count with: this process's cached copy
-        when the caller authenticated from caches (`guards` not None: the counting call
-        checks the version), else read now."""
-        configs = self.store.configs
-        return configs.load_cached() if guards is not None else configs.load_versioned()
-
     def resolve_guarded(self, firsts: list[str], guards: Sequence[Guard] | None,
                         ) -> tuple[list[str], list[Guard] | None]:
         """`resolve_many`; with `guards` (the caller's caches), `resolve_many_cached`,

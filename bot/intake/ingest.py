@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.core.config import BoardConfig
 from bot.core.tools import MULTI_SOURCE, tool_key
-from bot.intake.count import Counted, count
+from bot.intake.count import Counted, config_for, count
 from bot.intake.identities import Identities, for_owner
 from bot.intake.tool_sources import LABELS, counts, first_heard
 from bot.sources.reports import (
@@ -100,7 +100,7 @@ def ingest_events(store: Store, identities: Identities, events: list[Any],
     keeps in `settled` what is already counted for the request's retry)."""
     now = now or datetime.now(UTC)
     result = Counted()
-    config, version = identities.config_for(guards)
+    config, version = config_for(store, guards)
     checked: list[tuple[int, UsageReport | OutcomeReport]] = []
     kinds, retention_days = frozenset(config.outcomes), store.retention_days
     for index, raw in enumerate(events):

@@ -32,7 +32,7 @@ from bot.core.identity import CURSOR, EMAIL, OTEL, IdentityError, normalize
 from bot.core.tools import MULTI_SOURCE
 from bot.core.tools import usage_fields as tool_fields
 from bot.core.window import outside_window
-from bot.intake.count import Counted, count
+from bot.intake.count import Counted, config_for, count
 from bot.intake.identities import Identities, for_owner
 from bot.intake.tool_sources import counts
 from bot.sources.otlp import Decoded, Point
@@ -148,7 +148,7 @@ def count_points(store: Store, identities: Identities, decoded: Decoded, signal:
     """
     now = now or datetime.now(UTC)
     result = Counted()
-    config, version = identities.config_for(guards)
+    config, version = config_for(store, guards)
     kept: list[tuple[int, Usage, str]] = []
     ours: dict[str, bool] = {}  # tool → whether OpenTelemetry is the source that counts it
     whos: dict[tuple[str | None, ...], str | None] = {}  # the export's points mostly agree

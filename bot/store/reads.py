@@ -116,11 +116,12 @@ class Reads:
         return Totals(users=users, raw=raw_col, points=points_col, tokens=tokens_col)
 
     def _pages(self, pages: list[tuple[str, int]]) -> Iterator[list]:
-        """Each (sorted set, start) page of READ_CHUNK members with their scores (raw
-        replies: redis-py's withscores conversion costs more than Redis), PAGES_PER_TRIP
-        to a pipeline: Redis runs a client's pipelined commands back to back, so a whole
-        large board in one pipeline would hold every other client up for its whole
-        length (100 ms at 100,000 people)."""
+        """Each (sorted set, start) page of READ_CHUNK members with their scores, as the
+        raw reply (redis-py's withscores conversion costs more than Redis): member, score,
+        … under RESP2, [member, score] pairs under RESP3. PAGES_PER_TRIP to a pipeline:
+        Redis runs a client's pipelined commands back to back, so a whole large board in
+        one pipeline would hold every other client up for its whole length (100 ms at
+        100,000 people)."""
         for first in range(0, len(pages), PAGES_PER_TRIP):
             pipe = self.ws.r.pipeline(transaction=False)
             for key, start in pages[first:first + PAGES_PER_TRIP]:

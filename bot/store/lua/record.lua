@@ -17,9 +17,10 @@
 --       arguments, two per event (B below, in the events' order). Per event, in A:
 --   'u' day, member, mapped ('1'/'0'), identity-day key, identity-days key, parts, then
 --       per part: marker key (0 for an event id, claimed in the sender's ids; else a
---       cumulative series' or a vendor row's state), kind ('d' one-off or delta, 'c' cumulative, 'r' a vendor's daily row that
---       replaces the previous one), value (text), point time (zero-padded to 20 digits),
---       number of fields, then field, amount-per-unit pairs (numbers); in B its
+--       cumulative series' or a vendor row's state), kind ('d' one-off or delta, 'c'
+--       cumulative, 'r' a vendor's daily row that replaces the previous one), value
+--       (text), point time (zero-padded to 20 digits), number of fields, then field,
+--       amount-per-unit pairs (numbers); in B its
 --       fingerprint and series start ('d': the event id's 8-byte digest; zero-padded to
 --       20 digits): usage reports of one person (or identity) and day, their counters and
 --       boards written once for all that counted;

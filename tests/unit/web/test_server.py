@@ -21,4 +21,3 @@ def test_the_master_freezes_what_it_holds_before_each_fork() -> None:
         assert not any(id(x) in oldest for x in held)
     finally:
         gc.unfreeze()
-

@@ -96,7 +96,7 @@ local function touch(first, last, amount, only_if_new, day_bucket)
       end
       if teams then team_touch(i, key, amount, team_new) end
       local scope = (i - 1) % 4
-      if scope < 3 and not expired[key] then expire_once(key, ttl[TTL_AT[scope + 1]]) end
+      if scope < 3 then expire_once(key, ttl[TTL_AT[scope + 1]]) end
     end
   end
 end
