@@ -16,16 +16,25 @@ from bot.connectors.status import status_lines
 from bot.intake.scoring import recent_changes
 from bot.render.blocks import ago, code_span, escape, fmt_number, home_view
 from bot.render.claim_blocks import claim_blocks
+from bot.render.token_blocks import personal_token_blocks
 from bot.render.usage_blocks import build_usage_blocks
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 from bot.slack.digest_schedule import current_schedule
 from bot.slack.first_run import forget_rank_chart, has_chart, history_blocks, setup_blocks
 from bot.store.senders import SenderInfo
-from handlers.tokens import home_token_blocks
 
 log = logging.getLogger(__name__)
 HOME_PERIODS = ("today", "week", "month")
+
+
+def home_token_blocks(deps: Deps, user: str, now: float | None = None) -> list[dict]:
+    """`user`'s token section of App Home."""
+    name = deps.senders.personal(user)
+    info = deps.senders.info(name) if name else None
+    if info is None or info.revoked:
+        return personal_token_blocks(None, None, None, now or time.time())
+    return personal_token_blocks(info.name, info.created, info.last_used, now or time.time())
 
 
 def publish_home(deps: Deps, client: WebClient, user_id: str) -> None:

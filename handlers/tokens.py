@@ -6,28 +6,19 @@ the button."""
 from __future__ import annotations
 
 import logging
-import time
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.render.blocks import escape
-from bot.render.token_blocks import CREATE, REVOKE, notice_view, personal_token_blocks, token_view
+from bot.render.token_blocks import CREATE, REVOKE, notice_view, token_view
 from bot.runtime.deps import Deps
 from bot.runtime.workspaces import Workspaces
 from bot.slack.first_run import PLACEHOLDER
 from bot.store.senders import SenderError
+from handlers.home import publish_home
 
 log = logging.getLogger(__name__)
-
-
-def home_token_blocks(deps: Deps, user: str, now: float | None = None) -> list[dict]:
-    """`user`'s token section of App Home."""
-    name = deps.senders.personal(user)
-    info = deps.senders.info(name) if name else None
-    if info is None or info.revoked:
-        return personal_token_blocks(None, None, None, now or time.time())
-    return personal_token_blocks(info.name, info.created, info.last_used, now or time.time())
 
 
 def create_token(deps: Deps, client: WebClient, user: str, trigger_id: str) -> None:
@@ -53,7 +44,6 @@ def revoke_token(deps: Deps, user: str) -> str | None:
 
 
 def register(app: App, workspaces: Workspaces) -> None:
-    from handlers.home import publish_home  # handlers.home shows home_token_blocks
 
     def ack_only(ack: Ack) -> None:
         ack()
