@@ -71,6 +71,14 @@ def _options(labels: dict[str, str]) -> list[Option]:
     return [Option(value=k, label=v) for k, v in labels.items()]
 
 
+def _radio(block_id: str, label: str, labels: dict[str, str], current: str) -> InputBlock:
+    """Radio buttons of `labels` (value → label), `current` chosen."""
+    options = _options(labels)
+    return InputBlock(block_id=block_id, label=label, element=RadioButtonsElement(
+        action_id="value", options=options,
+        initial_option=next(o for o in options if o.value == current)))
+
+
 def _kind_blocks(config: BoardConfig, kinds: list[str]) -> list[Block]:
     blocks: list[Block] = []
     for kind in kinds:
@@ -124,16 +132,10 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
              "way.",
         element=CheckboxesElement(action_id="value", options=type_options, initial_options=[
             o for o in type_options if o.value in config.token_types] or None)))
-    usage_options = _options(CLAUDE_CODE_USAGE_LABELS)
-    blocks.append(InputBlock(
-        block_id="claude_code_usage", label="Claude Code tokens and cost come from",
-        element=RadioButtonsElement(action_id="value", options=usage_options, initial_option=next(
-            o for o in usage_options if o.value == config.claude_code_usage))))
-    codex_options = _options(CODEX_USAGE_LABELS)
-    blocks.append(InputBlock(
-        block_id="codex_usage", label="Codex tokens come from",
-        element=RadioButtonsElement(action_id="value", options=codex_options, initial_option=next(
-            o for o in codex_options if o.value == config.codex_usage))))
+    blocks.append(_radio("claude_code_usage", "Claude Code tokens and cost come from",
+                         CLAUDE_CODE_USAGE_LABELS, config.claude_code_usage))
+    blocks.append(_radio("codex_usage", "Codex tokens come from", CODEX_USAGE_LABELS,
+                         config.codex_usage))
     blocks.append(ActionsBlock(block_id="tool_sources", elements=[ButtonElement(
         action_id="config_open_tools", value="tools",
         text="Which source counts each tool (Claude Code, Copilot, Cursor, OpenAI) →")]))
@@ -200,16 +202,10 @@ def config_view(config: BoardConfig, default_time: str = "09:00",
         element=CheckboxesElement(action_id="value", options=[on],
                                   initial_options=[on] if config.digest_enabled else None)))
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Privacy*"))]
-    display = _options(DISPLAY_LABELS)
-    blocks.append(InputBlock(
-        block_id="display", label="Show people on boards as",
-        element=RadioButtonsElement(action_id="value", options=display, initial_option=next(
-            o for o in display if o.value == config.display))))
-    flags = _options(FLAG_LABELS)
-    blocks.append(InputBlock(
-        block_id="flags", label="Who sees the \"high usage, no outcomes\" flag",
-        element=RadioButtonsElement(action_id="value", options=flags, initial_option=next(
-            o for o in flags if o.value == config.flags))))
+    blocks.append(_radio("display", "Show people on boards as", DISPLAY_LABELS,
+                         config.display))
+    blocks.append(_radio("flags", "Who sees the \"high usage, no outcomes\" flag", FLAG_LABELS,
+                         config.flags))
     share = Option(value="on", label="People can share /leaderboard in a channel")
     blocks.append(InputBlock(
         block_id="sharing", label="Sharing", optional=True,
