@@ -229,10 +229,11 @@ def send_board(deps: Deps, client: WebClient, respond: Respond, period: str, vie
                replace: bool) -> None:
     """The private board for `period`, with its chart, through the response_url: a new
     message for the command, the same message replaced for a period button."""
-    if deps.store.configs.load().display == "teams":  # TEAMS: individuals are not ranked
+    config = deps.store.configs.load()  # once for the whole answer
+    if config.display == "teams":  # TEAMS: individuals are not ranked
         send_team_board(deps, respond, period, viewer, replace)
         return
-    pb = deps.leaderboards.period_board(period, viewer=viewer)
+    pb = deps.leaderboards.period_board(period, config=config, viewer=viewer)
     names, show_flags = _names_and_flags(deps, pb, viewer)
     chart = chart_for_reply(deps, client, pb, names, viewer)
     sharing = pb.config.sharing_enabled
