@@ -110,19 +110,24 @@ end
 -- A person's day keeps at most MAX_MODELS models (`m:<model>`, bot.core.tools): the
 -- tokens of any other model go to `m:other`.
 local MAX_MODELS = 3
-local function cap_models(before, adds)
+local function models_in(day)
   local seen = 0
-  for name in pairs(before) do
+  for name in pairs(day) do
     if string.sub(name, 1, 2) == 'm:' and name ~= 'm:other' then seen = seen + 1 end
   end
-  local out = {}
+  return seen
+end
+-- Add `adds` into `after` (a copy of `before`), a model new to the day beyond the first
+-- MAX_MODELS going to `m:other` (the day's models are counted only when one is new).
+local function add_capped(before, after, adds)
+  local seen = nil
   for name, x in pairs(adds) do
-    if string.sub(name, 1, 2) == 'm:' and name ~= 'm:other' and not before[name] then
+    if not before[name] and string.sub(name, 1, 2) == 'm:' and name ~= 'm:other' then
+      seen = seen or models_in(before)
       if seen < MAX_MODELS then seen = seen + 1 else name = 'm:other' end
     end
-    out[name] = (out[name] or 0) + x
+    after[name] = (after[name] or 0) + x
   end
-  return out
 end
 -- Add `adds` (name → amount) to the person's (or identity's) day; returns the counts
 -- before, after, and the person's bucket index (-1 unmapped).
@@ -143,7 +148,7 @@ local function add_to_day(adds)
   local before, pieces = day_read(key, user)
   local after = {}
   for name, x in pairs(before) do after[name] = x end
-  for name, x in pairs(cap_models(before, adds)) do after[name] = (after[name] or 0) + x end
+  add_capped(before, after, adds)
   local added = day_write(key, user, after, pieces)
   expire_once(key, E.ttl.day)
   lh_grow(E.days, st, added, E.ttl.day, user_hash, day_frozen, DAYS_LOAD)
