@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import io
 import json
 import math
 import os
@@ -18,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,55 @@ def code_version() -> str:
     return f"commit {commit}{' + uncommitted changes in bot/handlers' if dirty else ''}"
 
 
+# -- processes and threads --------------------------------------------------------------
+
+def stop_processes(*procs: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM to each process still running (a graceful stop), then wait up to `timeout`
+    seconds for each; one that is still there is killed."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (and its reaped children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+def run_concurrently(work: Sequence[Callable[[], None]]) -> float:
+    """Each function on a thread of its own, all at once; seconds until the last is done
+    (the first exception raised in any is raised again)."""
+    errors: list[BaseException] = []
+
+    def wrap(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(fn,)) for fn in work]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
 # -- Redis ------------------------------------------------------------------------------
 
 @contextlib.contextmanager
@@ -107,20 +157,6 @@ def private_redis(start_timeout: float = 10.0) -> Iterator[tuple[EmbeddedRedis, 
         finally:
             client.close()
             server.stop()
-
-
-def stop_processes(*procs: subprocess.Popen, timeout: float = 20) -> None:
-    """SIGTERM to each process still running (a graceful stop), then wait up to `timeout`
-    seconds for each; one that is still there is killed."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def redis_version(client: redis.Redis) -> str:
@@ -176,20 +212,26 @@ class RunningApp:
         self.server.stop()
 
 
-def start_app(redis_url: str, stub: SlackStub, data_dir: Path,
-              redis_client: redis.Redis | None = None, threads: int = 8) -> RunningApp:
-    """The real app (build_deps → Bolt → Flask) behind one gunicorn worker of
-    `tokenboard serve`, in process."""
-    settings = Settings(
+def app_settings(redis_url: str, stub_url: str, data_dir: Path) -> Settings:
+    """The settings the benchmarks run the app with: the stub's Slack, one sender's token,
+    no rate limit."""
+    return Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=stub.url,
+        slack_api_url=stub_url,
         redis_url=redis_url,
         data_dir=data_dir,
         ingest_tokens=(INGEST_TOKEN,), ingest_rate_limit=0,  # benchmarks measure, not throttle
         timezone="UTC",
         workspace=WORKSPACE,
     )
+
+
+def start_app(redis_url: str, stub: SlackStub, data_dir: Path,
+              redis_client: redis.Redis | None = None, threads: int = 8) -> RunningApp:
+    """The real app (build_deps → Bolt → Flask) behind one gunicorn worker of
+    `tokenboard serve`, in process."""
+    settings = app_settings(redis_url, stub.url, data_dir)
     deps = build_deps(settings, redis_client or redis.Redis.from_url(
         redis_url, socket_timeout=10, socket_connect_timeout=2))
     wsgi = build_web_app(deps, build_bolt_app(deps))
@@ -257,6 +299,15 @@ def signed_command(text: str, response_url: str, user_id: str = "U0VIEWER",
     body = slash_command_body(text=text, user_id=user_id, response_url=response_url)
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, SIGNING_SECRET)}
     return body.encode(), headers
+
+
+def post_environ(path: str, body: bytes, content_type: str) -> dict[str, Any]:
+    """The WSGI environ of a POST of `body` to `path` with the sender's token: a request
+    to the app called in process, without HTTP."""
+    return {"PATH_INFO": path, "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": content_type, "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http", "SERVER_NAME": "bench", "SERVER_PORT": "80",
+            "HTTP_AUTHORIZATION": f"Bearer {INGEST_TOKEN}"}
 
 
 def ingest_body(events: list[dict]) -> bytes:

@@ -4,11 +4,11 @@ beside a baseline checkout of the code in the same run.
 Two paths, each through the real Flask app (`build_deps` → Bolt → `WebApp`), called
 directly as WSGI, one request at a time:
 
-- **otlp**: a Claude Code-shaped export (`bench.otlp.ExportBuilder`: protobuf, delta,
-  8 data points, one person each) to `POST /v1/metrics`; the people's `email:` identities
-  are linked in advance (`Store.identity_map.link`), so no Slack look-up is involved;
-  100 people, each exporting once in the warm-up (the steady state: every exporter has
-  been seen before, as each exports every minute);
+- **otlp**: a Claude Code-shaped export (`bench.otlp_exports.ExportBuilder`: protobuf,
+  delta, 8 data points, one person each) to `POST /v1/metrics`; the people's `email:`
+  identities are linked in advance (`Store.identity_map.link`), so no Slack look-up is
+  involved; 100 people, each exporting once in the warm-up (the steady state: every
+  exporter has been seen before, as each exports every minute);
 - **ingest**: `POST /ingest` batches of 50 events (75 % usage, 25 % outcome; the workload
   of `bench.ingest`), 2,000 people over three days, user ids given.
 
@@ -29,7 +29,6 @@ child process, in the same run: figures side by side.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -75,13 +74,6 @@ def checkout(ref: str, into: Path) -> Path:
 
 # -- the child: one code tree, measured -----------------------------------------------------
 
-def _environ(path: str, body: bytes, content_type: str, token: str) -> dict[str, Any]:
-    return {"PATH_INFO": path, "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": content_type, "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": "http", "SERVER_NAME": "bench", "SERVER_PORT": "80",
-            "HTTP_AUTHORIZATION": f"Bearer {token}"}
-
-
 def _slowlog(client: Any) -> tuple[int, int, int, dict[str, int]]:
     """(µs, commands, scripts' inner calls, calls by name) of the commands logged since
     the reset. A script's inner calls (client `?:0`) are inside its EVALSHA's time."""
@@ -108,29 +100,23 @@ def _stats(client: Any) -> dict[str, tuple[int, int]]:
             for k, v in client.info("commandstats").items()}
 
 
-def _cpu(pid: int) -> float:
-    """CPU seconds (user + system) of process `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _measure(client: Any, requests: Sequence[Callable[[], None]], warm: int,
              per: int, redis_pid: int, logged: int = 40) -> dict[str, Any]:
     """Time the requests after `warm` of them with SLOWLOG off (INFO commandstats: the
     EVALSHAs' own time, and for the other top-level commands their calls × the µs per
     call of that command), then run `logged` more with SLOWLOG at 0 to see which
     commands are top-level and how many calls the scripts make."""
-    from bench._common import CountingConnection
+    from bench._common import CountingConnection, cpu_seconds
 
     for call in requests[:warm]:
         call()
     timed = requests[warm:len(requests) - logged]
     client.config_set("slowlog-log-slower-than", -1)
     stats0, sends0 = _stats(client), CountingConnection.sends
-    cpu0, redis0 = time.process_time(), _cpu(redis_pid)
+    cpu0, redis0 = time.process_time(), cpu_seconds(redis_pid)
     for call in timed:
         call()
-    cpu, redis_cpu = time.process_time() - cpu0, _cpu(redis_pid) - redis0
+    cpu, redis_cpu = time.process_time() - cpu0, cpu_seconds(redis_pid) - redis0
     sends, stats1 = CountingConnection.sends - sends0, _stats(client)
     client.config_set("slowlog-log-slower-than", 0)
     client.slowlog_reset()
@@ -159,10 +145,15 @@ def child(args: argparse.Namespace, start_timeout: float = 10.0) -> dict[str, An
     """Measure this process's `bot` (whatever sys.path gave) and print JSON.
     `start_timeout`: for redis-server to answer (`bench.instructions` runs it under
     callgrind)."""
-    from bench._common import INGEST_TOKEN, WORKSPACE, counting_client, private_redis, slack_stub
+    from bench._common import (
+        app_settings,
+        counting_client,
+        post_environ,
+        private_redis,
+        slack_stub,
+    )
     from bench.ingest import make_events
-    from bench.otlp import ExportBuilder, email, slack_id
-    from bot.core.settings import Settings
+    from bench.otlp_exports import ExportBuilder, email, slack_id
     from bot.runtime.app import build_bolt_app, build_deps
     from bot.web.app import build_web_app
 
@@ -173,11 +164,7 @@ def child(args: argparse.Namespace, start_timeout: float = 10.0) -> dict[str, An
         admin.config_set("slowlog-max-len", 1_000_000)
         admin.client_setname("bench")
         client = counting_client(server.url)
-        settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="bench",
-                            slack_api_url=stub.url, redis_url=server.url,
-                            data_dir=Path(tmp) / "data", ingest_tokens=(INGEST_TOKEN,),
-                            ingest_rate_limit=0, timezone="UTC", workspace=WORKSPACE)
-        deps = build_deps(settings, client)
+        deps = build_deps(app_settings(server.url, stub.url, Path(tmp) / "data"), client)
         wsgi = build_web_app(deps, build_bolt_app(deps))
         statuses: list[str] = []
 
@@ -186,8 +173,7 @@ def child(args: argparse.Namespace, start_timeout: float = 10.0) -> dict[str, An
 
         def post(path: str, body: bytes, content_type: str) -> Callable[[], None]:
             def call() -> None:
-                answer = b"".join(wsgi(_environ(path, body, content_type, INGEST_TOKEN),
-                                       respond))
+                answer = b"".join(wsgi(post_environ(path, body, content_type), respond))
                 if not statuses[-1].startswith("200"):
                     raise RuntimeError(f"{path}: {statuses[-1]} {answer[:300]!r}")
             return call
