@@ -17,6 +17,7 @@ import redis
 from bench._common import INGEST_TOKEN, run_concurrently
 from bot.core.config import BoardConfig
 from bot.core.periods import buckets_for_day
+from bot.core.tools import usage_fields
 from bot.store.senders import parse_env_tokens
 from bot.store.store import Store
 
@@ -30,7 +31,8 @@ class PlainWriter:
     The scripts' early exits (stale configuration, already seen) cannot branch inside a
     pipeline; the guard reads are issued anyway and, every event being new, every write
     happens, as in the scripts. Event ids and day counts go into simpler forms (one
-    HSETNX into a hash per sender-day, HINCRBYs into a hash per person-day): the
+    HSETNX into a hash per sender-day, HINCRBYs into a hash per person-day, the per-tool
+    fields of `bot.core.tools` included): the
     scripts' bucketed and packed forms need reads a pipeline cannot make. The end states
     are compared by content (see `snapshot`).
     """
@@ -79,7 +81,14 @@ class PlainWriter:
                 pipe.hincrby(day_key, "requests", ev["requests"])
                 pipe.hincrby(day_key, "input_tokens", ev["input_tokens"])
                 pipe.hincrby(day_key, "output_tokens", ev["output_tokens"])
+                # the per-tool fields of the day, and of the org's day (bot.core.tools)
+                tools_key = f"{PREFIX}tools:{day.isoformat()}"
+                for field, amount in usage_fields(ev["tool"], tokens, ev["cost_usd"],
+                                                  ev.get("model")):
+                    pipe.hincrby(day_key, field, int(amount))
+                    pipe.hincrby(tools_key, field, int(amount))
                 pipe.expire(day_key, ttls[0])
+                pipe.expire(tools_key, ttls[0])
                 for metric, amount in (("tokens", tokens),
                                        ("cost", repr(float(ev["cost_usd"]))),
                                        ("requests", ev["requests"])):
@@ -149,8 +158,9 @@ def baseline_run(client_factory: Callable[[], redis.Redis], config: BoardConfig,
 
 def snapshot(client: redis.Redis, app: bool) -> dict[str, Any]:
     """What both runs must agree on: every sorted set, how many event ids each sender's
-    day remembers, and every person's day counts (read from the app's packed buckets with
-    `Store.reads.day_counts`, from the baseline's plain hashes)."""
+    day remembers, the org's per-tool totals of each day, and every person's day counts
+    (read from the app's packed buckets with `Store.reads.day_counts`, from the
+    baseline's plain hashes)."""
     out: dict[str, Any] = {}
     store = Store(client)
     for key in client.scan_iter(match=f"{PREFIX}*", count=5000):
@@ -163,6 +173,8 @@ def snapshot(client: redis.Redis, app: bool) -> dict[str, Any]:
             day = date.fromisoformat(k.rsplit(":", 1)[1])
             for user in out[k]:
                 out[f"{PREFIX}day:{day.isoformat()}:{user}"] = store.reads.day_counts(day, user)
+        elif kind == "hash" and ":tools:" in k:  # the org's per-tool totals of a day
+            out[k] = {f.decode(): float(v) for f, v in client.hgetall(key).items()}
         elif kind == "hash" and app and ":ids:" in k and k.count(":") == 5:  # a bucket
             ids = f"{PREFIX}ids:{k.split(':')[3]}:{k.split(':')[4]}"
             out[ids] = out.get(ids, 0) + client.hlen(key)
