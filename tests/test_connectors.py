@@ -421,7 +421,7 @@ def test_a_vendor_row_counts_on_its_own_date_whatever_the_time_zone(
 def test_pull_and_import_commands(tmp_path, redis_url: str, stub, people,
                                   claude: ClaudeStub) -> None:
     from tests.conftest import BOT_TOKEN
-    from tests.test_cli import run
+    from tests.support.cli_runs import run
 
     env = {"REDIS_URL": redis_url, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": stub.url,
            "ANTHROPIC_ADMIN_KEY": KEY, "ANTHROPIC_API_URL": claude.url}
@@ -571,7 +571,7 @@ def test_imports_of_claude_code_cursor_and_openai_reports(deps: Deps, people) ->
 
 @pytest.mark.slow
 def test_app_home_shows_admins_each_connectors_last_pull(app, claude: ClaudeStub) -> None:
-    from tests.test_admin import open_home
+    from tests.support.slack_interactions import open_home
 
     app.stub.add_user("U0ADM", display_name="Ada", is_admin=True)
     app.stub.add_user("U0ANA", display_name="Ana", email="ana@example.com")

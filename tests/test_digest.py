@@ -8,112 +8,46 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
-from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 
 from bot.core.config import BoardConfig
-from bot.core.settings import Settings
-from bot.runtime.app import build_deps
 from bot.runtime.deps import Deps
-from bot.sources.reports import OutcomeReport, UsageReport
-from bot.sources.reports import as_counts as as_event
 from handlers.home import publish_home
 from jobs.digest import DigestRunner
 from tests.slack_stub import SlackStub
-from tests.support.digests import BERLIN, CHANNEL, DAY
+from tests.support.digest_org import (
+    DAY_ORG,
+    DAY_POINTS,
+    EVIL_ESC,
+    MENTION_ESC,
+    PREV_ORG,
+    add_names,
+    cli,
+    finish,
+    local,
+    make_deps,
+    seed,
+    seed_org,
+)
+from tests.support.digest_posts import (
+    PNG_SIGNATURE,
+    _decoded,
+    board_fields,
+    header,
+    parse_board,
+    posted_dates,
+    posts,
+    section_texts,
+)
+from tests.support.digests import CHANNEL, DAY
 
 ROOT = Path(__file__).resolve().parents[1]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-# -- shared helpers (test_scheduler.py imports these) ------------------------------------
-
-
-def digest_settings(settings: Settings, **changes: object) -> Settings:
-    return replace(settings, **{"digest_channel": CHANNEL, "timezone": "Europe/Berlin",
-                                **changes})
-
-
-def make_deps(settings: Settings, redis_client: redis.Redis, **changes: object) -> Deps:
-    return build_deps(digest_settings(settings, **changes), redis_client)
-
-
-def local(day: date, hour: int, minute: int = 0) -> datetime:
-    """An aware instant at hour:minute wall-clock time in Berlin on `day`."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=BERLIN)
-
-
-def seed(deps: Deps, at: datetime, people: dict[str, tuple[int, dict[str, int]]],
-         prefix: str = "", tool: str = "t") -> None:
-    """people: user -> (tokens, {outcome kind: count}), all reported at `at` by `tool`."""
-    reports: list[tuple[UsageReport | OutcomeReport, str]] = []
-    for user, (tokens, outcomes) in people.items():
-        if tokens:
-            reports.append((UsageReport(id=f"{prefix}u-{user}-{at.isoformat()}", type="usage",
-                                        user=user, ts=at, tool=tool, tokens=tokens), user))
-        for kind, count in outcomes.items():
-            reports.append((OutcomeReport(id=f"{prefix}o-{user}-{kind}-{at.isoformat()}",
-                                          type="outcome", user=user, ts=at, kind=kind,
-                                          count=count), user))
-    counted = deps.store.counting.record([(as_event(r), who) for r, who in reports],
-                                         BoardConfig())
-    assert all(c == 1 for c in counted), counted  # 1 (or True): counted
-
-
-def _decoded(value: object) -> object:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def posts(stub: SlackStub) -> list[dict]:
-    """The args of every chat.postMessage call, blocks and metadata decoded."""
-    out = []
-    for call in stub.calls("chat.postMessage"):
-        args = dict(call.args)
-        for key in ("blocks", "metadata"):
-            if key in args:
-                args[key] = _decoded(args[key])
-        out.append(args)
-    return out
-
-
-def posted_dates(stub: SlackStub) -> list[str]:
-    return [p["metadata"]["event_payload"]["date"] for p in posts(stub)]
-
-
-def header(post: dict) -> str:
-    return post["blocks"][0]["text"]["text"]
-
-
-def board_fields(post: dict) -> tuple[list[str], list[str]]:
-    [section] = [b for b in post["blocks"] if b["type"] == "section" and b.get("fields")]
-    left, right = (f["text"].splitlines() for f in section["fields"])
-    return left, right
-
-
-LINE = re.compile(r"^`\s*(\d+)\.` (.+?) · (.+?) · (\S+)$")
-
-
-def parse_board(lines: list[str]) -> list[tuple[int, str, str, str]]:
-    """Board lines after the column title -> (rank, name, value, move)."""
-    parsed = []
-    for line in lines[1:]:
-        m = LINE.match(line)
-        assert m, line
-        parsed.append((int(m.group(1)), m.group(2), m.group(3), m.group(4)))
-    return parsed
-
-
-def section_texts(post: dict) -> list[str]:
-    return [b["text"]["text"] for b in post["blocks"]
-            if b["type"] == "section" and b.get("text")]
 
 
 def wait_until(fn, timeout: float = 10.0, step: float = 0.05):
@@ -126,48 +60,10 @@ def wait_until(fn, timeout: float = 10.0, step: float = 0.05):
         time.sleep(step)
 
 
-# -- the fixture org -----------------------------------------------------------------------
-
-EVIL = "<!channel>"
-EVIL_ESC = "&lt;!channel&gt;"
-MENTION = "<@U0ANA> Ben"
-MENTION_ESC = "&lt;@U0ANA&gt; Ben"
-NAMES = {"U0ANA": "Ana", "U0BEN": MENTION, "U0CAI": "Cai", "U0DEV": "Dev", "U0EVE": EVIL,
-         "U0FOX": "Fox", "U0GIL": "Gil", "U0HAL": "Hal", "U0IVY": "Ivy"}
-
-# The reported day. Outcome points with the default rules (weight * sqrt(count)):
-#   review 2*1 = 2, pr_merged 5*1 = 5, 5*sqrt(4) = 10, 5*sqrt(9) = 15, deploy 3*1 = 3.
-DAY_ORG = {
-    "U0ANA": (900_000, {}),                 # 0 pts
-    "U0BEN": (700_000, {"review": 1}),      # 2 pts
-    "U0CAI": (500_000, {"pr_merged": 1}),   # 5 pts
-    "U0DEV": (300_000, {"pr_merged": 4}),   # 10 pts
-    "U0EVE": (150_000, {"pr_merged": 9}),   # 15 pts
-    "U0FOX": (50_000, {"deploy": 1}),       # 3 pts, below the 100k efficiency minimum
-}
-DAY_POINTS = {"U0ANA": 0, "U0BEN": 2, "U0CAI": 5, "U0DEV": 10, "U0EVE": 15, "U0FOX": 3}
-# The day before: three other people, commits scored log(1 + n): ln 2, ln 3, ln 4.
-PREV_ORG = {
-    "U0GIL": (30_000, {"commit": 1}),
-    "U0HAL": (20_000, {"commit": 2}),
-    "U0IVY": (10_000, {"commit": 3}),
-}
-
-
 def spearman_from_ranks(pairs: list[tuple[int, int]]) -> float:
     """ρ = 1 - 6 Σd² / (n(n² - 1)), valid without ties."""
     n = len(pairs)
     return 1 - 6 * sum((a - b) ** 2 for a, b in pairs) / (n * (n * n - 1))
-
-
-def add_names(stub: SlackStub) -> None:
-    for uid, name in NAMES.items():
-        stub.add_user(uid, display_name=name)
-
-
-def seed_org(deps: Deps) -> None:
-    seed(deps, local(DAY, 12), DAY_ORG)
-    seed(deps, local(DAY - timedelta(days=1), 12), PREV_ORG)
 
 
 # -- content -------------------------------------------------------------------------------
@@ -554,23 +450,6 @@ def test_missing_files_write_posts_the_digest_without_the_chart(
     assert len(stub.calls("files.getUploadURLExternal")) == 2
     assert len([r for r in caplog.records
                 if r.levelno == logging.WARNING and "missing_scope" in r.getMessage()]) == 1
-
-
-# -- the `tokenboard digest` command ----------------------------------------------------------
-
-
-def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    """Start `python -m bot digest ...` (several may run at once to save time)."""
-    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd),
-            "MPLCONFIGDIR": str(cwd / "mpl")}
-    return subprocess.Popen([sys.executable, "-m", "bot", "digest", *args],
-                            env={**base, **env}, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def finish(process: subprocess.Popen) -> tuple[int, str, str]:
-    stdout, stderr = process.communicate(timeout=60)
-    return process.returncode, stdout, stderr
 
 
 @pytest.mark.slow

@@ -29,9 +29,10 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 
 from bot.core.config import BoardConfig
-from bot.core.periods import buckets_for_day, local_date
+from bot.core.periods import local_date
 from tests.conftest import INGEST_TOKEN, App, HttpAnswer, Outage, http
 from tests.reference import reference_dir
+from tests.support.otlp_http import board, today
 
 PAYLOADS = Path(__file__).resolve().parent / "payloads" / "otlp"
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
@@ -39,17 +40,6 @@ PROTO = {"Content-Type": "application/x-protobuf", **AUTH}
 JSON = {"Content-Type": "application/json", **AUTH}
 DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
 CLAUDE = "com.anthropic.claude_code"
-
-
-def today() -> datetime:
-    return datetime.now(UTC)
-
-
-def board(app: App, metric: str = "tokens", scope: int = 0, day=None) -> dict[str, float]:
-    """One board's scores (cost and requests: all-time only, unless the raw metric)."""
-    day = day or local_date(today(), UTC)
-    key = app.deps.store.keys.board(metric, buckets_for_day(day)[scope])
-    return {m.decode(): s for m, s in app.deps.store.r.zrange(key, 0, -1, withscores=True)}
 
 
 class Sdk:
