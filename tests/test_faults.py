@@ -1,7 +1,7 @@
 """Faults during a stream of reports: nothing is lost and nothing is counted twice.
 
 Real processes only: `tokenboard serve` runs as a subprocess (`python -m bot serve`) on
-its own durable redis-server (AOF, `appendfsync always`), Slack is tests/slack_stub.py.
+its own durable redis-server (AOF, `appendfsync always`), Slack is tests/slack_stub/.
 Sender threads stream `/ingest` batches (usage and outcome events with distinct ids),
 OpenTelemetry exports (delta and cumulative series, encoded by the OpenTelemetry SDK) and
 GitHub merged-pull-request deliveries (each merge delivered by two hooks), and retry

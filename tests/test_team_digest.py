@@ -35,7 +35,7 @@ def with_teams(deps, channels: dict[str, str], **config: object) -> None:
 
 
 def escaped(name: str) -> str:
-    """A name as Slack mrkdwn shows it (tests/test_digest.py's MENTION_ESC, EVIL_ESC)."""
+    """A name as Slack mrkdwn shows it (tests/support/digest_org.py's MENTION_ESC, EVIL_ESC)."""
     return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

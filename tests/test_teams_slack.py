@@ -1,6 +1,6 @@
 """Teams in Slack: `/leaderboard teams`, `/leaderboard team NAME`, their buttons, the
 "teams only" display setting on every shared surface, the digest section and App Home;
-the real app behind the real HTTP server, Slack simulated by tests/slack_stub.py."""
+the real app behind the real HTTP server, Slack simulated by tests/slack_stub/."""
 
 from __future__ import annotations
 
