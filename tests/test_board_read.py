@@ -16,7 +16,7 @@ from tests.conftest import App
 def test_a_large_org_gets_its_board_at_once_and_the_chart_from_the_background(
         app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.figures import refresh_figures
-    from tests.test_board_slack import first_reply, seeded
+    from tests.support.slack_app import first_reply, seeded
 
     monkeypatch.setattr(leaderboard_module, "INLINE_PEOPLE", 2)
     seeded(app)

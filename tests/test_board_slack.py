@@ -7,47 +7,29 @@ import json
 
 import pytest
 
-from bot.intake.scoring import save_configuration
 from bot.render.config_modal import config_view
 from handlers.commands import SHARING_OFF
 from tests.conftest import App
-from tests.test_admin import block_actions, submit
-from tests.test_slack import TS, board_lines, response_text, seed, wait_for
+from tests.support.polling import wait_for
+from tests.support.slack_app import (
+    NAMES,
+    TS,
+    board_lines,
+    buttons,
+    first_reply,
+    response_text,
+    seeded,
+    set_config,
+)
+from tests.support.slack_interactions import block_actions, submit
 
 pytestmark = pytest.mark.slow  # starts the app's HTTP server
-
-NAMES = {"U0ANA": "Ana Lima", "U0BEN": "Ben Okafor", "U0CY": "Cy Park", "U0DEE": "Dee Ruiz",
-         "U0EVA": "Eva Stone", "U0FOX": "Fox Mori"}
-# tokens, merged PRs: Fox and Eva burn tokens with nothing merged
-PEOPLE = {"U0ANA": (4000, 4), "U0BEN": (3000, 1), "U0CY": (2000, 9), "U0DEE": (1000, 0),
-          "U0EVA": (8000, 0), "U0FOX": (9000, 0)}
-
-
-def seeded(app: App) -> None:
-    for uid, name in NAMES.items():
-        app.stub.add_user(uid, display_name=name)
-    seed(app, PEOPLE)
-
-
-def first_reply(app: App, text: str, user: str, name: str) -> dict:
-    assert app.command(text, user_id=user, name=name).status == 200
-    return wait_for(lambda: app.stub.responses(name))[0]
-
-
-def buttons(reply: dict) -> dict[str, dict]:
-    [actions] = [b for b in reply["blocks"] if b["type"] == "actions"]
-    return {e["action_id"]: e for e in actions["elements"]}
 
 
 def click(app: App, user: str, action_id: str, value: str, name: str) -> None:
     body = block_actions(user, action_id, value, "leaderboard_actions",
                          response_url=app.stub.response_url(name))
     assert app.slack(body).status == 200
-
-
-def set_config(app: App, **update: object) -> None:
-    config = app.deps.store.configs.load()
-    save_configuration(app.deps.store, config.model_copy(update=update), by="U0ADMIN")
 
 
 # -- period buttons --------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from bot.web.server import (
 )
 from tests.conftest import App, http
 from tests.slack_stub import SlackStub
+from tests.support.processes import base_env, children
 from tests.support.request_bytes import LIMITS, MiB, chunk, head
-from tests.test_faults import ServeProcess
-from tests.test_processes import base_env, children
+from tests.support.serve_process import ServeProcess
 
 BIG = 20_000_000  # bytes sent in each oversized request
 PIECE = 64 * 1024

@@ -26,11 +26,13 @@ from bot.render.rank_chart import rank_figure, rank_lines
 from jobs.digest import DigestRunner
 from tests.conftest import App
 from tests.support.chart_checks import check_slope_chart
-from tests.test_admin import open_home
-from tests.test_digest import DAY, local, make_deps, section_texts, seed
-from tests.test_first_run import outcome, record, usage
-from tests.test_slack import seed as seed_app
-from tests.test_slack import wait_for
+from tests.support.day_reports import outcome, record, usage
+from tests.support.digest_org import local, make_deps, seed
+from tests.support.digest_posts import section_texts
+from tests.support.digests import DAY
+from tests.support.polling import wait_for
+from tests.support.slack_app import seed as seed_app
+from tests.support.slack_interactions import open_home
 
 # -- the pure functions -----------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from bot.core.config import BoardConfig
 from bot.core.counts import Outcome
 from bot.core.periods import ALL
 from tests.conftest import App
-from tests.test_admin import block_actions, open_home
-from tests.test_slack import wait_for
+from tests.support.polling import wait_for
+from tests.support.slack_interactions import block_actions, open_home
 
 pytestmark = pytest.mark.slow  # starts the app's HTTP server
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,16 +12,7 @@ from bot.core.config import BoardConfig
 from bot.demo.run import run_demo
 from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
-        ) -> subprocess.CompletedProcess:
-    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
-    return subprocess.run([sys.executable, "-m", "bot", *args], env={**base, **env}, cwd=cwd,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout)
+from tests.support.cli_runs import run
 
 
 @pytest.mark.slow

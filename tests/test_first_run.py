@@ -21,8 +21,8 @@ from bot.runtime.deps import Deps
 from tests.conftest import App
 from tests.slack_stub import SlackStub
 from tests.support.day_reports import outcome, record, usage
-from tests.test_admin import block_actions, open_home, publishes_for
-from tests.test_slack import wait_for
+from tests.support.polling import wait_for
+from tests.support.slack_interactions import block_actions, open_home, publishes_for
 
 ADMIN = "U0ADMIN"
 CHANNEL = "C0DIGEST"

@@ -28,10 +28,12 @@ from bot.core.periods import day_bucket, local_date
 from jobs.digest import DigestRunner
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_signing import event_body
+from tests.support.digest_org import local, make_deps, seed
+from tests.support.digest_posts import posts
+from tests.support.digests import DAY
 from tests.support.hostile_names import hostile_text, mrkdwn_texts, rendered_problems
-from tests.test_digest import DAY, local, make_deps, posts, seed
-from tests.test_ingest_http import NOW, TS
-from tests.test_slack import metadata_event
+from tests.support.ingest_events import NOW, TS
+from tests.support.slack_app import metadata_event
 
 FUZZ = hsettings(max_examples=30, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -24,7 +24,7 @@ from bot.web.app import build_web_app
 from bot.web.server import Server
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_stub import SlackStub
-from tests.test_processes import let_go
+from tests.support.processes import let_go
 
 ROOT = Path(__file__).resolve().parents[1]
 

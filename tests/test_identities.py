@@ -13,7 +13,7 @@ import pytest
 from bot.core.config import BoardConfig
 from bot.core.periods import buckets_for_day, local_date
 from tests.conftest import INGEST_TOKEN, App
-from tests.test_cli import run
+from tests.support.cli_runs import run
 
 NOW = datetime.now(UTC) - timedelta(minutes=1)
 TODAY = local_date(NOW, NOW.tzinfo)  # the suite runs in UTC
@@ -158,7 +158,7 @@ def test_token_and_identity_commands(app: App, tmp_path: Path, redis_url: str,
 
 @pytest.mark.slow
 def test_app_home_lists_unmapped_identities_for_admins_only(app: App) -> None:
-    from tests.test_admin import open_home
+    from tests.support.slack_interactions import open_home
 
     app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)
     app.stub.add_user("U0BOB", display_name="Bob")
@@ -184,7 +184,7 @@ def test_ids_are_compared_exactly(app: App) -> None:
 
 @pytest.mark.slow
 def test_app_home_names_senders_never_tokens(app: App) -> None:
-    from tests.test_admin import open_home
+    from tests.support.slack_interactions import open_home
 
     app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)
     app.ingest([usage("s1", {"user": "U0ANA"}, 5)])  # the first env token reports
@@ -219,7 +219,7 @@ def test_forget_me_removes_identity_links_and_claims(app: App) -> None:
 @pytest.mark.slow
 def test_identities_show_literally_in_code_spans(app: App) -> None:
     from bot.core.counts import Usage
-    from tests.test_admin import open_home
+    from tests.support.slack_interactions import open_home
 
     app.stub.add_user("U0ADM", display_name="Adm", is_admin=True)
     kept = Usage(id="u1", ts=NOW, fields=(("tokens", 1.0),), value=2000, fingerprint="x")

@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from bot.core.periods import day_bucket, local_date
 from tests.conftest import App, http
+from tests.support.ingest_events import NOW, outcome, totals, usage
 
 pytestmark = pytest.mark.slow  # starts the app's HTTP server
-
-NOW = datetime.now(UTC) - timedelta(minutes=1)
-TS = NOW.isoformat().replace("+00:00", "Z")
-
-
-def usage(id: str, user: str = "U0ANA", tokens: int = 1000, **extra: object) -> dict:
-    return {"id": id, "type": "usage", "user": user, "ts": TS, "tool": "meshclaw",
-            "tokens": tokens, "cost_usd": 0.01, **extra}
-
-
-def outcome(id: str, user: str = "U0ANA", kind: str = "pr_merged", count: int = 1,
-            **extra: object) -> dict:
-    return {"id": id, "type": "outcome", "user": user, "ts": TS, "kind": kind,
-            "count": count, **extra}
-
-
-def totals(app: App) -> dict[str, tuple[float, float]]:
-    people = app.deps.store.reads.period_totals(day_bucket(local_date(NOW, app.deps.store.tz)))
-    return {p.user: (p.tokens, p.points) for p in people}
 
 
 def test_valid_batch_is_counted(app: App) -> None:
@@ -178,7 +159,6 @@ def test_redis_down_is_503_then_retry_counts_once(outage) -> None:
     assert running.ingest(batch).json() == {"accepted": 2, "duplicates": 0, "rejected": []}
     assert running.ingest(batch).json() == {"accepted": 0, "duplicates": 2, "rejected": []}
     assert totals(running) == {"U0ANA": (7.0, 5.0)}
-
 
 
 def test_events_scored_with_a_configuration_saved_mid_batch_use_the_new_weights(

@@ -11,7 +11,7 @@ import pytest
 from bot.core.periods import ALL
 from bot.sources.strict_json import MAX_DEPTH
 from tests.conftest import INGEST_TOKEN, App, http
-from tests.test_ingest_http import TS, outcome, totals, usage
+from tests.support.ingest_events import TS, outcome, totals, usage
 
 
 def post(app: App, body: bytes, content_type: str | None = "application/json"):

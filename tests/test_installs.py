@@ -24,7 +24,7 @@ from tests.conftest import SIGNING_SECRET
 from tests.slack_signing import event_body, sign, slash_command_body
 from tests.slack_stub import SlackStub
 from tests.support.installations import CLIENT_ID, CLIENT_SECRET
-from tests.test_slack import wait_for
+from tests.support.polling import wait_for
 
 # -- the stores --------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ def test_a_rotating_bot_token_is_refreshed_before_it_expires(
 def test_workspaces_cli_lists_installs_and_keeps_data(
         multi: tuple[Workspaces, App], stub: SlackStub, redis_url: str, tmp_path: Path
         ) -> None:
-    from tests.test_cli import run
+    from tests.support.cli_runs import run
 
     workspaces, app = multi
     install(app, stub, "T0AAA", "code-a")
@@ -226,7 +226,7 @@ def test_serve_installs_from_add_to_slack_and_counts_each_workspaces_reports(
         stub.authorize("code-s", "T0SRV")
         done = get(f"/slack/oauth_redirect?code=code-s&state={state}", {"Cookie": cookie})
         assert done.status == 200, done.read()[:300]
-        from tests.test_cli import run
+        from tests.support.cli_runs import run
 
         made = run(["tokens", "create", "ci", "--workspace", "T0SRV"],
                    {"REDIS_URL": redis_url}, tmp_path)

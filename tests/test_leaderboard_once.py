@@ -25,7 +25,8 @@ from bot.store.slack_cache import SlackCache
 from tests.conftest import SIGNING_SECRET
 from tests.slack_signing import sign, slash_command_body
 from tests.slack_stub import SlackStub
-from tests.test_slack import TS, wait_for
+from tests.support.polling import wait_for
+from tests.support.slack_app import TS
 
 PEOPLE = {"U0ANA": (4000, 4), "U0BEN": (3000, 1), "U0CY": (2000, 9), "U0DEE": (1000, 0),
           "U0EVE": (500, 2), "U0FOX": (250, 6)}

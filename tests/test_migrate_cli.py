@@ -22,9 +22,10 @@ from bot.store.layout import LAYOUT_VERSION
 from bot.store.store import Store
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, http
 from tests.slack_stub import SlackStub
+from tests.support.cli_runs import run
 from tests.support.layout1 import P, assert_everything_as_counted, fill, layout1_keys
-from tests.test_cli import ROOT, run
-from tests.test_faults import ServeProcess
+from tests.support.paths import ROOT
+from tests.support.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
 

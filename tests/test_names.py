@@ -12,9 +12,11 @@ from jobs.digest import DigestRunner
 from tests.conftest import BOT_TOKEN
 from tests.rendered import live_mentions, shown
 from tests.slack_stub import SlackStub
+from tests.support.cli_runs import run
+from tests.support.digest_org import local, make_deps, seed
+from tests.support.digest_posts import PNG_SIGNATURE, posts
+from tests.support.digests import DAY
 from tests.support.hostile_names import ESC, HOSTILE, RLO, bad_chars, mrkdwn_objects
-from tests.test_cli import run
-from tests.test_digest import DAY, PNG_SIGNATURE, local, make_deps, posts, seed
 
 
 def test_a_mathtext_name_does_not_stop_the_digest(settings, redis_client, stub: SlackStub

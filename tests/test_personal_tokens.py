@@ -14,9 +14,9 @@ import pytest
 
 from bot.render.token_blocks import CREATE, REVOKE
 from tests.conftest import INGEST_TOKEN, App, HttpAnswer, http
-from tests.test_admin import block_actions, open_home, opened_views, publishes_for
-from tests.test_otlp_http import board
-from tests.test_slack import wait_for
+from tests.support.otlp_http import board
+from tests.support.polling import wait_for
+from tests.support.slack_interactions import block_actions, open_home, opened_views, publishes_for
 
 pytestmark = pytest.mark.slow  # starts the app's HTTP server
 

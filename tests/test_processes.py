@@ -5,7 +5,6 @@ the background jobs only while no worker does."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,45 +19,14 @@ import redis
 from bot.runtime.deps import Deps
 from bot.runtime.worker import EmbeddedJobs, Heartbeat, live_worker
 from bot.store.embedded import free_port
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, http
+from tests.conftest import http
 from tests.slack_stub import SlackStub
-from tests.test_faults import ServeProcess
+from tests.support.processes import base_env, children, let_go
+from tests.support.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow  # starts tokenboard serve and worker processes
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def base_env(tmp_path: Path, stub: SlackStub) -> dict[str, str]:
-    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
-            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": stub.url, "TOKENBOARD_DATA_DIR": str(tmp_path / "data"),
-            "DIGEST_CHANNEL": ""}
-
-
-def children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command name) of the processes whose parent is `pid`, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        parent = int(stat[stat.rindex(")") + 2:].split()[1])
-        if parent == pid:
-            found.append((int(entry.name), name))
-    return found
-
-
-def let_go(proc: subprocess.Popen, release: threading.Event) -> None:
-    """Release the stub call a test held, and make sure `proc` is gone, whatever happened."""
-    release.set()
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate()
 
 
 def test_two_web_workers_answer_on_one_embedded_redis(tmp_path: Path, stub: SlackStub) -> None:

@@ -20,18 +20,9 @@ from freezegun import freeze_time
 from bot.core.config import BoardConfig
 from jobs.digest import DigestRunner
 from jobs.scheduler import DigestScheduler
-from tests.test_digest import (
-    BERLIN,
-    CHANNEL,
-    board_fields,
-    header,
-    local,
-    make_deps,
-    parse_board,
-    posted_dates,
-    posts,
-    seed,
-)
+from tests.support.digest_org import local, make_deps, seed
+from tests.support.digest_posts import board_fields, header, parse_board, posted_dates, posts
+from tests.support.digests import BERLIN, CHANNEL
 
 # -- the cron trigger across daylight-saving changes -----------------------------------------
 

@@ -5,50 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.conftest import App
 from tests.slack_signing import event_body, slash_command_body, url_verification_body
+from tests.support.polling import wait_for
+from tests.support.slack_app import NOW, TS, board_lines, metadata_event, response_text, seed
 
 pytestmark = pytest.mark.slow  # starts the app's HTTP server
-
-NOW = datetime.now(UTC) - timedelta(minutes=1)
-TS = NOW.isoformat()
-
-
-def wait_for(fn, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
-
-
-def seed(app: App, people: dict[str, tuple[int, int]]) -> None:
-    """people: user -> (tokens, merged PRs), all reported now."""
-    events = []
-    for user, (tokens, prs) in people.items():
-        events.append({"id": f"u-{user}", "type": "usage", "user": user, "ts": TS,
-                       "tool": "t", "tokens": tokens})
-        if prs:
-            events.append({"id": f"o-{user}", "type": "outcome", "user": user, "ts": TS,
-                           "kind": "pr_merged", "count": prs})
-    answer = app.ingest(events).json()
-    assert answer["accepted"] == len(events), answer
-
-
-def response_text(response: dict) -> str:
-    return json.dumps(response["blocks"], ensure_ascii=False)
-
-
-def board_lines(response: dict) -> tuple[list[str], list[str]]:
-    fields = next(b for b in response["blocks"] if b["type"] == "section" and "fields" in b)
-    left, right = (f["text"].splitlines()[1:] for f in fields["fields"])
-    return left, right
 
 
 def test_bad_or_stale_signature_is_401(app: App) -> None:
@@ -186,13 +151,6 @@ def test_empty_period(app: App) -> None:
     app.command("yesterday", name="empty")
     text = response_text(wait_for(lambda: app.stub.responses("empty"))[0])
     assert "No usage or outcomes have been reported yesterday" in text
-
-
-def metadata_event(payload: dict, event_type: str = "ai_usage_reported") -> dict:
-    return {"type": "message_metadata_posted", "app_id": "A0TOOL", "bot_id": "B0TOOL",
-            "user_id": "U0TOOLBOT", "team_id": "T0TEST", "channel_id": "C0REPORTS",
-            "event_ts": "1732440000.000200", "message_ts": "1732440000.000100",
-            "metadata": {"event_type": event_type, "event_payload": payload}}
 
 
 def test_metadata_events_are_counted_once_across_retries(app: App) -> None:

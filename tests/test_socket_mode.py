@@ -15,7 +15,8 @@ from websockets.sync.server import ServerConnection, serve
 from bot.runtime.serve import socket_mode
 from tests.conftest import App
 from tests.slack_signing import APP_ID, event_body, slash_command_body
-from tests.test_slack import seed, wait_for
+from tests.support.polling import wait_for
+from tests.support.slack_app import seed
 
 pytestmark = pytest.mark.slow  # starts the app's HTTP server
 

@@ -16,7 +16,8 @@ import pytest
 from bot.store.embedded import free_port
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_stub import SlackStub
-from tests.test_cli import ROOT, run
+from tests.support.cli_runs import run
+from tests.support.paths import ROOT
 
 
 def serve_env(stub_url: str, redis_url: str, token: str = BOT_TOKEN) -> dict[str, str]:

@@ -10,8 +10,7 @@ from bot.core.config import BoardConfig, check_config
 from bot.store.teams import TeamInfo, TeamStore
 from jobs.digest import DigestRunner
 from jobs.team_digest import TEAM_METADATA_TYPE
-from tests.support.digests import CHANNEL, DAY
-from tests.test_digest import (
+from tests.support.digest_org import (
     DAY_ORG,
     DAY_POINTS,
     NAMES,
@@ -19,9 +18,10 @@ from tests.test_digest import (
     cli,
     finish,
     make_deps,
-    posts,
     seed_org,
 )
+from tests.support.digest_posts import posts
+from tests.support.digests import CHANNEL, DAY
 
 CORE = ("U0ANA", "U0DEV", "U0EVE")
 EDGE = ("U0BEN", "U0CAI")
@@ -35,7 +35,7 @@ def with_teams(deps, channels: dict[str, str], **config: object) -> None:
 
 
 def escaped(name: str) -> str:
-    """A name as Slack mrkdwn shows it (tests/test_digest.py's MENTION_ESC, EVIL_ESC)."""
+    """A name as Slack mrkdwn shows it (tests/support/digest_org.py's MENTION_ESC, EVIL_ESC)."""
     return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -13,7 +13,7 @@ from bot.core.config import BoardConfig
 from bot.sources.reports import OutcomeReport, UsageReport, as_counts
 from bot.store.store import Store
 from tests.slack_stub import SlackStub
-from tests.test_cli import run
+from tests.support.cli_runs import run
 
 TS = datetime.now(UTC) - timedelta(minutes=1)
 TOKENS = {"U0A": 900, "U0B": 300, "U0C": 100, "U0D": 50, "U0E": 0}

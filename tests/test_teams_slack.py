@@ -1,6 +1,6 @@
 """Teams in Slack: `/leaderboard teams`, `/leaderboard team NAME`, their buttons, the
 "teams only" display setting on every shared surface, the digest section and App Home;
-the real app behind the real HTTP server, Slack simulated by tests/slack_stub.py."""
+the real app behind the real HTTP server, Slack simulated by tests/slack_stub/."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ import pytest
 from bot.store.teams import TeamInfo, TeamStore
 from jobs.digest import DigestRunner
 from tests.conftest import App
-from tests.test_admin import block_actions
-from tests.test_board_slack import NAMES, PEOPLE, buttons, first_reply, seeded, set_config
-from tests.test_slack import response_text, wait_for
+from tests.support.polling import wait_for
+from tests.support.slack_app import (
+    NAMES,
+    PEOPLE,
+    buttons,
+    first_reply,
+    response_text,
+    seeded,
+    set_config,
+)
+from tests.support.slack_interactions import block_actions
 
 pytestmark = pytest.mark.slow  # the HTTP server and the Slack stub
 

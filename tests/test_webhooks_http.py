@@ -16,7 +16,6 @@ import math
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,14 +23,16 @@ from bot.core.periods import ALL, day_bucket, local_date
 from bot.intake.scoring import rebuild_scores, save_configuration
 from tests.conftest import App, HttpAnswer, Outage, http
 from tests.reference import reference_dir
-
-PAYLOADS = Path(__file__).resolve().parent / "payloads" / "github"
-GH_SECRET, GL_TOKEN, PD_SECRET = "gh-secret", "gl-token", "pd-secret"
-NOW = datetime.now(UTC) - timedelta(minutes=5)
-
-
-def iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+from tests.support.webhook_requests import (
+    GH_SECRET,
+    GL_TOKEN,
+    NOW,
+    PD_SECRET,
+    iso,
+    merged_pr,
+    payload,
+    user,
+)
 
 
 @pytest.fixture
@@ -39,14 +40,9 @@ def hooks(app: App) -> App:
     app.deps.settings = replace(app.deps.settings, github_webhook_secret=GH_SECRET,
                                 gitlab_webhook_token=GL_TOKEN,
                                 pagerduty_webhook_secret=PD_SECRET)
-    for login, user in (("octo", "U0OCTO"), ("rev", "U0REV"), ("bea", "U0BEA")):
-        app.deps.identities.link(user, f"github:{login}")
+    for login, slack_user in (("octo", "U0OCTO"), ("rev", "U0REV"), ("bea", "U0BEA")):
+        app.deps.identities.link(slack_user, f"github:{login}")
     return app
-
-
-def payload(name: str) -> dict:
-    """One of the suite's own GitHub payloads (a fresh copy each time)."""
-    return json.loads((PAYLOADS / name).read_text())
 
 
 def github(app: App, event: str, doc: dict | bytes, secret: str = GH_SECRET,
@@ -56,22 +52,6 @@ def github(app: App, event: str, doc: dict | bytes, secret: str = GH_SECRET,
     return http("POST", app.url + "/webhooks/github", body, {
         "Content-Type": "application/json", "X-GitHub-Event": event,
         "X-GitHub-Delivery": delivery or str(uuid.uuid4()), "X-Hub-Signature-256": signature})
-
-
-def user(login: str) -> dict:
-    return {"login": login, "id": int(hashlib.sha1(login.encode()).hexdigest()[:8], 16),
-            "type": "User"}
-
-
-def merged_pr(pr_id: int, number: int, author: str, merged_by: str, lines: int = 40,
-              when: datetime = NOW, title: str = "Add a feature", body: str = "") -> dict:
-    doc = payload("pull_request/merged.json")
-    pr = doc["pull_request"]
-    pr.update(id=pr_id, number=number, merged=True, merged_at=iso(when), closed_at=iso(when),
-              additions=lines - lines // 4, deletions=lines // 4, title=title, body=body,
-              user=user(author), merged_by=user(merged_by))
-    doc["repository"]["full_name"] = "acme/api"
-    return doc
 
 
 def review(pr: dict, reviewer: str, review_id: int, state: str = "approved") -> dict:

@@ -1,5 +1,5 @@
-"""The digest tests' fixed day, channel and zone (tests/test_digest.py and the tests that
-build on it)."""
+"""The digest tests' fixed day, channel and zone (tests/test_digest_*.py and the tests that
+build on them)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from bot.render.blocks import help_blocks, home_view, leaderboard_blocks
 from bot.render.digest_blocks import DigestData, digest_blocks
 from bot.render.text import side_by_side
+from tests.support.digests import DAY
 from tests.support.hostile_names import board, hostile_text, mrkdwn_texts, rendered_problems
-from tests.test_digest import DAY
 
 
 @hsettings(max_examples=60, deadline=None, derandomize=True)
