@@ -19,7 +19,8 @@ whole request has arrived, so that slow or idle clients cannot starve complete r
 - On SIGTERM (gunicorn's graceful stop) the worker stops accepting and closes its
   listening socket at once, drops connections whose request has not fully arrived (their
   clients retry), lets requests in flight finish for up to the grace period, then exits.
-  A worker whose master was killed (SIGKILL) does the same within a second.
+  A worker whose master was killed (SIGKILL) does the same: at once on Linux, where
+  the kernel sends it SIGTERM (`bot.web.server.die_with_master`), else within a second.
 """
 
 from __future__ import annotations

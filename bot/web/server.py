@@ -17,11 +17,14 @@ benchmarks run the same worker class in process on a thread (`Server`).
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import math
 import os
 import selectors
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +68,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONNECTION_LIMIT = 4000
 DEFAULT_IDLE_TIMEOUT = 10
 FD_MARGIN = 64  # descriptors kept for Redis, Slack, logs and the like
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WSGIApp = Callable[..., Any]
 
 
@@ -144,17 +148,37 @@ def freeze_before_fork(_arbiter: Any, _worker: Any) -> None:
     gc.freeze()
 
 
+def die_with_master(_arbiter: Any, worker: Any) -> None:
+    """gunicorn's post_fork, in the new worker: on Linux the kernel sends the worker
+    SIGTERM (its graceful stop) the moment its master dies (`PR_SET_PDEATHSIG`), so the
+    workers of a master killed with SIGKILL (kill -9, the OOM killer) let go of the port
+    at once, booting or not, and a restarted `tokenboard serve` binds it. Elsewhere, or if
+    the call fails, the worker's own check of its master, once a second, does the same
+    a little later."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != worker.ppid:  # the master died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 class WebServer(BaseApplication):
     """The gunicorn master of `tokenboard serve`: `load` builds the WSGI app once, in the
     master (preload), and the workers fork from it, with the master's objects frozen
-    (`freeze_before_fork`)."""
+    (`freeze_before_fork`), each to be stopped when the master dies (`die_with_master`)."""
 
     def __init__(self, load: Callable[[], WSGIApp], bind: str, limits: Limits,
                  hooks: dict[str, Callable[..., Any]] | None = None) -> None:
         self._load = load
         self.body_limits = limits.body  # read by each worker (forked from this master)
         self.settings_ = {**limits.options(), "bind": [bind], "preload_app": True,
-                          "pre_fork": freeze_before_fork, **(hooks or {})}
+                          "pre_fork": freeze_before_fork, "post_fork": die_with_master,
+                          **(hooks or {})}
         super().__init__()
 
     def load_config(self) -> None:

@@ -53,9 +53,9 @@ class ServeProcess:
                 assert self.process is not None
                 if self.process.poll() is not None and time.monotonic() < deadline and \
                         b"Address already in use" in self.log_path.read_bytes()[offset:]:
-                    # A worker of the killed server was still booting (it lets go of the
-                    # port once it runs and sees its master gone): start again, as a
-                    # supervisor would.
+                    # A worker of the killed server still held the port (it lets go of
+                    # it as it hears of its master's death): start again, as a supervisor
+                    # would.
                     time.sleep(0.5)
                     offset = self._launch()
                     continue

@@ -1,11 +1,20 @@
 """`WebServer` (bot/web/server.py): the workers fork with the master's objects frozen, so
-a worker's full garbage collections walk only what the worker made itself."""
+a worker's full garbage collections walk only what the worker made itself; a worker is
+told to stop the moment its master dies."""
 
 from __future__ import annotations
 
 import gc
+import os
+import select
+import signal
+import sys
+import time
+from types import SimpleNamespace
 
-from bot.web.server import Limits, WebServer, freeze_before_fork
+import pytest
+
+from bot.web.server import Limits, WebServer, die_with_master, freeze_before_fork
 
 
 def test_the_master_freezes_what_it_holds_before_each_fork() -> None:
@@ -21,3 +30,44 @@ def test_the_master_freezes_what_it_holds_before_each_fork() -> None:
         assert not any(id(x) in oldest for x in held)
     finally:
         gc.unfreeze()
+
+
+def _next_byte(fd: int, timeout: float) -> bytes:
+    ready, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, 1) if ready else b""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG: Linux")
+def test_a_worker_gets_sigterm_the_moment_its_master_is_killed() -> None:
+    """A process forked like a worker (post_fork: die_with_master) by a "master" that is
+    then killed with SIGKILL hears SIGTERM from the kernel; without the hook it would
+    sleep on for a minute."""
+    assert WebServer(lambda: None, "127.0.0.1:0", Limits()).cfg.post_fork is die_with_master
+    r, w = os.pipe()
+    master = os.fork()
+    if master == 0:  # the master: forks its worker, then waits to be killed
+        try:
+            if os.fork() == 0:  # the worker
+                try:
+                    signal.signal(signal.SIGTERM, lambda *_: (os.write(w, b"T"), os._exit(0)))
+                    die_with_master(None, SimpleNamespace(ppid=os.getppid()))
+                    os.write(w, b"R")
+                    time.sleep(60)
+                finally:
+                    os._exit(0)
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        assert _next_byte(r, 30) == b"R"  # the worker is up, the hook called
+        os.kill(master, signal.SIGKILL)
+        os.waitpid(master, 0)
+        assert _next_byte(r, 30) == b"T"
+    finally:
+        os.close(r)
+        try:
+            os.kill(master, signal.SIGKILL)
+            os.waitpid(master, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
