@@ -105,13 +105,19 @@ def day_keys(keys: Keys, sender: str, day: date, raw_metric: str) -> DayKeys:
                                               keys.tool_totals(day))))
 
 
+def _counting_keys(keys: Keys) -> list[str]:
+    """What both counting scripts name after their own keys: gen, the rebuild state, the
+    configuration version, `none` (record.lua's KEYS 1-4, credit.lua's 19-22)."""
+    return [keys.key("gen"), keys.rebuild(), keys.key("config", "version"), keys.none()]
+
+
 @lru_cache(maxsize=64)
 def _head_keys(workspace: str) -> tuple[bytes, ...]:
     """record.lua's KEYS 1-7 in `workspace`, as the bytes sent (encoded once)."""
     keys = Keys(workspace)
     return tuple(k.encode() for k in (
-        keys.key("gen"), keys.rebuild(), keys.key("config", "version"), keys.none(),
-        keys.unmapped("tokens"), keys.unmapped("outcomes"), keys.unmapped("last")))
+        *_counting_keys(keys), keys.unmapped("tokens"), keys.unmapped("outcomes"),
+        keys.unmapped("last")))
 
 
 class RecordCall:
@@ -209,5 +215,5 @@ def credit_call(keys: Keys, *, identity_day: str, member: str, day: date, raw_me
     """lua/credit.lua: an unmapped identity's day (its hash `identity_day`) credited to
     `member`, a person, whose points are scored with `rules` of configuration `version`."""
     return Call([identity_day, keys.days(day), *board_keys(keys, day, raw_metric),
-                 keys.key("gen"), keys.rebuild(), keys.key("config", "version"), keys.none()],
+                 *_counting_keys(keys)],
                 [member, version, day.isoformat(), ttls.day, ttls.d, ttls.w, ttls.m, rules])
