@@ -72,9 +72,9 @@ def test_a_worker_gets_sigterm_the_moment_its_master_is_killed() -> None:
         assert heard == (b"T" if linux else b"")
     finally:
         os.close(r)
-        if worker > 0:  # still sleeping (0 would be this process group)
-            os.kill(worker, signal.SIGKILL)
         try:
+            if worker > 0:  # still sleeping (0 would be this process group)
+                os.kill(worker, signal.SIGKILL)
             os.kill(master, signal.SIGKILL)
             os.waitpid(master, 0)
         except (ProcessLookupError, ChildProcessError):
