@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench._common import code_version, machine, percentile
+from bench.intake_cost import UNITS
 
-# Every module under bench/ that has a main(argv); the heavy ones (GBs of sorted sets) last.
+# The benchmarks `python -m bench` runs, each a module with a main(argv); the heavy ones
+# (GBs of sorted sets) last.
 BENCHMARKS = ["slash_latency", "intake_cost", "instructions", "ingest", "otlp", "vendor_import",
               "scale_out", "memory", "teams", "leaderboard", "digest", "rebuild", "monday"]
 
@@ -33,7 +35,7 @@ def summary(results: dict[str, Any]) -> list[str]:
         lines.append(f"ingest        app {r['app_events_per_s']:,.0f} events/s vs plain redis-py "
                      f"{r['plain_events_per_s']:,.0f} = {r['ratio']:.2f}x (target >= 0.5x)")
     if r := results.get("intake_cost"):
-        for path, unit in (("ingest", "event"), ("otlp", "export")):
+        for path, unit in sorted(UNITS.items()):  # ingest, then otlp
             if path not in r:
                 continue
             ours = r[path]["this tree"]
@@ -48,7 +50,7 @@ def summary(results: dict[str, Any]) -> list[str]:
                          f"{best['round_trips']:.1f} round trips (baseline "
                          f"{was['round_trips']:.1f})")
     if r := results.get("instructions"):
-        for path, unit in (("ingest", "event"), ("otlp", "export")):
+        for path, unit in sorted(UNITS.items()):  # ingest, then otlp
             if path in r.get("this tree", {}):
                 now, was = r["this tree"][path], r.get("baseline", {}).get(path)
                 lines.append(f"instructions  {path} per {unit}: Python {now['python']:,.0f}, "

@@ -75,8 +75,9 @@ def wait_idle(client: redis.Redis, gen_key: str, quiet: float = 0.5, limit: floa
             return
 
 
-def resend(port: int, wl: Workload, start: int, count: int) -> int:
-    """Send exports start..start+count-1 again; how many were new (not duplicates)."""
+def resend(port: int, wl: Workload, start: int, count: int) -> None:
+    """Send exports start..start+count-1 again (each answered 200: counted now, or a
+    duplicate of what was counted before)."""
     with open(wl.path, "rb") as f:
         data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -90,7 +91,6 @@ def resend(port: int, wl: Workload, start: int, count: int) -> int:
     finally:
         conn.close()
         data.close()
-    return count
 
 
 def settle(client: redis.Redis, gen_key: str, port: int, wl: Workload, k: int,

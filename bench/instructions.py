@@ -32,16 +32,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench import intake_cost
-from bench.intake_cost import REPO, checkout, default_baseline
-
-UNITS = {"otlp": "export", "ingest": "event"}
+from bench.intake_cost import UNITS
 
 
 def _control(*args: str) -> None:
@@ -70,11 +67,11 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         f"--callgrind-out-file={out_dir}/redis.out --collect-atstart=no "
         f"--toggle-collect=evalGenericCommand {embedded.redis_server_binary()} \"$@\"\n")
     wrapper.chmod(0o755)
-    embedded.redis_server_binary = lambda: str(wrapper)
+    embedded.redis_server_binary = lambda: str(wrapper)  # EmbeddedRedis has no other hook
     me = str(os.getpid())
 
-    def measure(client: Any, requests: Sequence[Any], warm: int, per: int, redis_pid: int,
-                logged: int = 0) -> dict[str, Any]:
+    def measure(client: Any, requests: Sequence[Any], warm: int, per: int,
+                redis_pid: int) -> dict[str, Any]:
         for call in requests[:warm]:
             call()
         _control("--zero", str(redis_pid))
@@ -89,32 +86,21 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
                 "python": _instructions(f"{out_dir}/python.out.*") / n,
                 "redis": _instructions(f"{out_dir}/redis.out*") / n}
 
-    intake_cost._measure = measure  # the same workload, measured by instructions
-    return intake_cost.child(args, start_timeout=120)
+    return intake_cost.child(args, start_timeout=120, measure=measure)
 
 
 def run_child(root: Path, argv: list[str]) -> dict[str, Any]:
+    """`intake_cost.run_child` of this module, under callgrind, hash seed fixed."""
     with tempfile.TemporaryDirectory(prefix="tokenboard-callgrind-") as out_dir:
-        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0"}
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-             f"--callgrind-out-file={out_dir}/python.out", sys.executable, "-m",
-             "bench.instructions", "--child", "--out-dir", out_dir, *argv],
-            cwd=root, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"child in {root} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        return intake_cost.run_child(
+            root, ["--out-dir", out_dir, *argv], module="bench.instructions",
+            prefix=["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                    f"--callgrind-out-file={out_dir}/python.out"],
+            env={"PYTHONHASHSEED": "0"})
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="100 requests per path, not 300")
-    p.add_argument("--baseline", default=None,
-                   help="git ref of the baseline's bot/ (default: merge-base with main); "
-                        "'none' for no baseline")
-    p.add_argument("--only", choices=tuple(UNITS), default=None)
-    p.add_argument("--rounds", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p = intake_cost.tree_parser(__doc__, quick_help="100 requests per path, not 300")
     p.add_argument("--out-dir", default="", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -131,22 +117,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         print("== instructions: skipped (valgrind is not installed: apt-get install valgrind)")
         return {}
-    ref = args.baseline or default_baseline()
     paths = [args.only] if args.only else list(UNITS)
     print(f"== instructions: per report, Python (the app in process) and Redis (inside the "
           f"counting scripts), callgrind, after the warm-up; {args.rounds:,} requests per "
           f"path ({machine()}; {code_version()})")
-    results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="tokenboard-baseline-") as tmp:
-        trees = {"this tree": REPO}
-        if ref != "none":
-            trees = {"baseline": checkout(ref, Path(tmp)), **trees}
-            print(f"   baseline: bot/ of {ref[:12]}")
-        for name, root in trees.items():
-            results[name] = {}
-            for path in paths:  # each on its own Redis (see intake_cost._each_path)
-                results[name].update(run_child(root, ["--rounds", str(args.rounds),
-                                                      "--only", path]))
+    with intake_cost.trees(args.baseline, subject=False) as roots:
+        results = {name: intake_cost.each_path(root, paths, args.rounds, run=run_child)
+                   for name, root in roots.items()}
     for path, unit in UNITS.items():
         if args.only not in (None, path):
             continue

@@ -13,14 +13,16 @@ directly as WSGI, one request at a time:
   of `bench.ingest`), 2,000 people over three days, user ids given.
 
 Measured per request, after a warm-up: Python CPU (`time.process_time`, which the other
-processes on a loaded machine do not inflate much), Redis command time (SLOWLOG with
-`slowlog-log-slower-than 0`: every top-level command with its own duration, a script's
-inner calls included in its EVALSHA), Redis commands and round trips (a counting
-connection class: one socket write per command or pipeline).
+processes on a loaded machine do not inflate much), Redis command time (INFO
+commandstats: the scripts' EVALSHAs with their inner calls; SLOWLOG at 0 over a few more
+requests tells which commands are top-level and how many calls the scripts make),
+redis-server's CPU, Redis commands and round trips (a counting connection class: one
+socket write per command or pipeline).
 
 The baseline is the same driver run against another commit's `bot/` (extracted with
-`git archive` into a temporary directory; default: where this branch left `main`), in a
-child process, in the same run: figures side by side.
+`git archive` into a temporary directory; default: where this branch left `main`), in the
+same run: figures side by side. Each path of each tree runs in a child process of its
+own, on a Redis of its own (`each_path`).
 
     python -m bench.intake_cost [--quick] [--baseline REF|none] [--only otlp|ingest]
     python -m bench.intake_cost --child --only otlp --rounds 3000   # e.g. under py-spy
@@ -29,6 +31,7 @@ child process, in the same run: figures side by side.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -36,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 BATCH = 50
 PEOPLE = 2_000  # /ingest: people over three days
+UNITS = {"otlp": "export", "ingest": "event"}  # the paths, and what one report of each is
 OTLP_PEOPLE = 100  # OTLP: each exports once in the warm-up, then again and again
 
 
@@ -141,10 +145,12 @@ def _measure(client: Any, requests: Sequence[Callable[[], None]], warm: int,
             "round_trips": sends / n, "by_command": names}
 
 
-def child(args: argparse.Namespace, start_timeout: float = 10.0) -> dict[str, Any]:
+def child(args: argparse.Namespace, start_timeout: float = 10.0,
+          measure: Callable[..., dict[str, Any]] = _measure) -> dict[str, Any]:
     """Measure this process's `bot` (whatever sys.path gave) and print JSON.
-    `start_timeout`: for redis-server to answer (`bench.instructions` runs it under
-    callgrind)."""
+    `start_timeout`: for redis-server to answer; `measure(client, requests, warm, per,
+    redis_pid)`: what is measured (`bench.instructions` counts instructions instead, its
+    redis-server under callgrind)."""
     from bench._common import (
         app_settings,
         counting_client,
@@ -187,51 +193,80 @@ def child(args: argparse.Namespace, start_timeout: float = 10.0) -> dict[str, An
             bodies = [builder.build(j % people, base - j * 1_000_000, rng).body
                       for j in range(rounds)]
             calls = [post("/v1/metrics", b, "application/x-protobuf") for b in bodies]
-            out["otlp"] = _measure(admin, calls, people, 1, server.process.pid)
+            out["otlp"] = measure(admin, calls, people, 1, server.process.pid)
         if args.only in (None, "ingest"):
             events = make_events(rounds * BATCH, PEOPLE, datetime.now(UTC), seed=3)
             calls = [post("/ingest", json.dumps({"events": events[i:i + BATCH]}).encode(),
                           "application/json") for i in range(0, len(events), BATCH)]
-            out["ingest"] = _measure(admin, calls, min(20, rounds // 10), BATCH,
-                                     server.process.pid)
+            out["ingest"] = measure(admin, calls, min(20, rounds // 10), BATCH,
+                                    server.process.pid)
         client.close()
     return out
 
 
 # -- the parent: both trees, side by side -----------------------------------------------------
 
-def run_child(root: Path, argv: list[str]) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-m", "bench.intake_cost", "--child", *argv],
-                          cwd=root, env=env, capture_output=True, text=True, check=False)
+def run_child(root: Path, argv: Sequence[str], module: str = "bench.intake_cost",
+              prefix: Sequence[str] = (), env: Mapping[str, str] | None = None
+              ) -> dict[str, Any]:
+    """`python -m <module> --child <argv>` on the tree at `root` (after `prefix`, e.g.
+    valgrind, with `env` added): the JSON it prints last."""
+    proc = subprocess.run([*prefix, sys.executable, "-m", module, "--child", *argv],
+                          cwd=root, env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"child in {root} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _each_path(root: Path, paths: Sequence[str], rounds: int) -> dict[str, Any]:
-    """Each path measured in a child of its own, on a Redis of its own: after OTLP
-    exports, a tool is first heard from OpenTelemetry, and /ingest's usage of it would
+def each_path(root: Path, paths: Sequence[str], rounds: int,
+              run: Callable[[Path, list[str]], dict[str, Any]] = run_child
+              ) -> dict[str, Any]:
+    """Each path measured by `run` in a child of its own, on a Redis of its own: after
+    OTLP exports, a tool is first heard from OpenTelemetry, and /ingest's usage of it would
     be refused as counted elsewhere (and the other way round)."""
     found: dict[str, Any] = {}
     for path in paths:
-        found.update(run_child(root, ["--rounds", str(rounds), "--only", path]))
+        found.update(run(root, ["--rounds", str(rounds), "--only", path]))
     return found
 
 
-def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
+def tree_parser(doc: str, quick_help: str | None = None,
+                rounds_help: str = argparse.SUPPRESS) -> argparse.ArgumentParser:
+    """The options this benchmark and `bench.instructions` share: --quick, --baseline,
+    --only, --rounds and the hidden --child."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0].replace("\n", " "))
+    p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--baseline", default=None,
                    help="git ref of the baseline's bot/ (default: merge-base with main); "
                         "'none' for no baseline")
-    p.add_argument("--only", choices=("otlp", "ingest"), default=None)
-    p.add_argument("--rounds", type=int, default=None,
-                   help="exports, and batches of 50 (default 1,000; --quick 300)")
+    p.add_argument("--only", choices=tuple(UNITS), default=None)
+    p.add_argument("--rounds", type=int, default=None, help=rounds_help)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+@contextlib.contextmanager
+def trees(baseline: str | None, subject: bool = True) -> Iterator[dict[str, Path]]:
+    """"baseline" (the `bot/` of `baseline`, default: where this branch left main; none
+    for "none") and "this tree", by root, the baseline extracted for as long as this
+    lasts; says which commit (and its subject) the baseline is."""
+    ref = baseline or default_baseline()
+    with tempfile.TemporaryDirectory(prefix="tokenboard-baseline-") as tmp:
+        found = {"this tree": REPO}
+        if ref != "none":
+            found = {"baseline": checkout(ref, Path(tmp)), **found}
+            about = f" ({_git('log', '-1', '--format=%s', ref)[:70]})" if subject else ""
+            print(f"   baseline: bot/ of {ref[:12]}{about}")
+        yield found
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = tree_parser(__doc__, rounds_help="exports, and batches of 50 (default 1,000; "
+                                         "--quick 300)")
     p.add_argument("--repeat", type=int, default=None,
                    help="alternate baseline and this tree this many times (default 2; "
                         "--quick 1)")
-    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -251,23 +286,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return result
     from bench._common import code_version, machine
 
-    ref = args.baseline or default_baseline()
     repeat = args.repeat or (1 if args.quick else 2)
-    paths = [args.only] if args.only else ["otlp", "ingest"]
+    paths = [args.only] if args.only else list(UNITS)
     print(f"== intake_cost: in-process Python CPU, Redis command time, commands and round "
           f"trips; OTLP export (8 points, protobuf, people linked) and /ingest batches of "
           f"{BATCH}; {args.rounds:,} requests per path ({machine()}; {code_version()})")
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this tree": []}
-    with tempfile.TemporaryDirectory(prefix="tokenboard-baseline-") as tmp:
-        trees = {"this tree": REPO}
-        if ref != "none":
-            trees = {"baseline": checkout(ref, Path(tmp)), **trees}
-            print(f"   baseline: bot/ of {ref[:12]} ({_git('log', '-1', '--format=%s', ref)[:70]})")
+    with trees(args.baseline) as roots:
         for _ in range(repeat):
-            for name, root in trees.items():
-                runs[name].append(_each_path(root, paths, args.rounds))
+            for name, root in roots.items():
+                runs[name].append(each_path(root, paths, args.rounds))
     results: dict[str, Any] = {}
-    for path, unit in (("otlp", "export"), ("ingest", "event")):
+    for path, unit in UNITS.items():
         if args.only not in (None, path):
             continue
         print(f"   {path} (per {unit}: Python CPU µs, Redis command µs, redis-server CPU µs; "

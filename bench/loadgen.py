@@ -125,11 +125,11 @@ class LoadResult:
 
 
 def run_wrk(port: int, path: str, seconds: float, lua: Path, args: list[str]
-            ) -> tuple[LoadResult, subprocess.Popen]:
+            ) -> subprocess.Popen:
     cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
            "-s", str(lua), f"http://127.0.0.1:{port}{path}", "--", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return proc  # type: ignore[return-value]
+    return proc
 
 
 def finish_wrk(proc: subprocess.Popen) -> LoadResult:
@@ -271,7 +271,7 @@ class LoadGen:
         if self.kind == "wrk":
             args = (["otlp", str(wl.path), str(wl.length), str(wl.people), str(k), offsets,
                      HEADERS["Authorization"]] if path == "/v1/metrics" else ["get"])
-            return run_wrk(port, path, seconds, self.lua, args)  # type: ignore[return-value]
+            return run_wrk(port, path, seconds, self.lua, args)
         extra = (["--file", str(wl.path), "--people", str(wl.people), "--length",
                   str(wl.length), "--offsets", offsets, "--start", str(k)]
                  if path == "/v1/metrics" else [])

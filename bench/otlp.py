@@ -70,7 +70,7 @@ from bench.otlp_exports import (
     Workload,
     build_workload,
     cache_emails,
-    email,
+    link_people,
     slack_id,
 )
 from bot.core.periods import ALL
@@ -217,8 +217,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         wl = build_workload(people, tmp)
         t1 = time.perf_counter()
         if args.people_by == "linked":
-            for i in range(people):
-                store.identity_map.link(f"email:{email(i)}", slack_id(i))
+            link_people(client, people)
         else:
             cache_emails(client, store, people, NAME_TTL)
         t2 = time.perf_counter()

@@ -38,9 +38,9 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from bench._common import INGEST_TOKEN, WORKSPACE
 from bot.core.config import BoardConfig
 from bot.sources.otlp import decode_metrics
+from bot.store.store import Store
 
 POINTS = 8
-ROUND_SHIFT = 8  # the round lives in bits 8..23 of time_unix_nano (2 bytes)
 MAX_ROUNDS = 1 << 16
 TOKEN_TYPES = (("input", "input"), ("output", "output"), ("cacheRead", "cache_read"),
                ("cacheCreation", "cache_creation"))
@@ -200,10 +200,9 @@ def build_workload(people: int, directory: Path, seed: int = 11) -> Workload:
             found = time_offsets(export.body, t)
             if len(found) != POINTS:
                 raise RuntimeError(f"found {len(found)} time fields in export {i}")
-            rel = found
             if offsets is None:
-                length, offsets = len(export.body), rel
-            elif len(export.body) != length or rel != offsets:
+                length, offsets = len(export.body), found
+            elif len(export.body) != length or found != offsets:
                 raise RuntimeError("exports differ in layout; they must be fixed-width")
             if i == 0:  # what the receiver makes of it: 8 points, this person
                 decoded = decode_metrics(export.body, False)
@@ -230,10 +229,7 @@ def cache_emails(client: redis.Redis, store: Any, people: int, ttl: int) -> None
 def link_people(client: redis.Redis, people: int) -> None:
     """Every person's `email:` identity linked to their Slack user (what `identities link`
     writes), so an export is found without the email look-up."""
-    from bot.store.store import Store
-
-    store = Store(client, workspace=WORKSPACE)
-    imap = store.identity_map
+    imap = Store(client, workspace=WORKSPACE).identity_map
     pipe = client.pipeline(transaction=False)
     for i in range(people):
         pipe.hset(imap._links, f"email:{email(i)}", slack_id(i))

@@ -68,7 +68,7 @@ from bot.store.embedded import free_port
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="2,000 people, 3 rounds of 1 s + 1.5 s runs, no SIGTERM check")
+                        help="2,000 people, 3 rounds of 1 s + 2 s runs, no SIGTERM check")
     parser.add_argument("--rounds", type=int, default=0)
     parser.add_argument("--duration", type=float, default=0, help="seconds per export run")
     parser.add_argument("--servers", default=",".join(SERVERS))
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
     people = 2_000 if args.quick else 20_000
     rounds = args.rounds or 3
-    seconds = args.duration or (1.5 if args.quick else 10.0)
+    seconds = args.duration or (2.0 if args.quick else 10.0)  # wrk takes whole seconds
     health_seconds = 1.0 if args.quick else 5.0
     kind = loadgen.kind(args.loadgen)
     wanted = [s for s in args.servers.split(",") if s]

@@ -28,7 +28,6 @@ from bench._common import (
     INGEST_TOKEN,
     SIGNING_SECRET,
     WORKSPACE,
-    cpu_seconds,
     stop_processes,
 )
 
@@ -146,9 +145,6 @@ class Running:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def cpu(self) -> float:
-        return sum(cpu_seconds(p) for p in self.pids)
 
     def rss(self) -> int:
         return sum(memory(p)["VmRSS"] for p in self.pids)
