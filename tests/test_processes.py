@@ -1,10 +1,12 @@
 """The processes of a deployment, run for real: `tokenboard serve` with several gunicorn
 workers on the embedded Redis, `tokenboard worker` and its heartbeat, and serve running
-the background jobs only while no worker does."""
+the background jobs only while no worker does, and a web worker told to stop the moment its
+master dies."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -143,3 +145,62 @@ def test_sigterm_during_start_up_stops_the_embedded_redis_too(tmp_path: Path,
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr, stderr
     assert not Path(f"/proc/{servers[0]}").exists(), "the embedded Redis outlived serve"
+
+
+# Run in a fresh interpreter, not forked from the test process (which has threads): a
+# "master" forks a "worker" as gunicorn does, the worker calls the post_fork hook, and the
+# master is then killed with SIGKILL; or the hook runs in a worker whose master is
+# already gone. Prints what the worker heard within the wait: "T" (SIGTERM) or nothing.
+_SCENARIO = """
+import os, select, signal, sys, time
+from types import SimpleNamespace
+from bot.web.server import die_with_master
+
+case, wait = sys.argv[1], float(sys.argv[2])
+r, w = os.pipe()
+master = os.fork()
+if master == 0:
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, lambda *_: (os.write(w, b"T"), os._exit(0)))
+        if case == "killed":  # ready once the hook has run, then the master is killed
+            die_with_master(None, SimpleNamespace(ppid=os.getppid()))
+            os.write(w, b"R")
+        else:  # the hook finds its master gone (-1: not its parent)
+            os.write(w, b"R")
+            die_with_master(None, SimpleNamespace(ppid=-1))
+        time.sleep(60)
+        os._exit(0)
+    time.sleep(60)
+    os._exit(0)
+os.close(w)
+assert select.select([r], [], [], 30)[0] and os.read(r, 1) == b"R"
+os.kill(master, signal.SIGKILL)
+os.waitpid(master, 0)
+heard = os.read(r, 1) if select.select([r], [], [], wait)[0] else b""
+print(heard.decode())
+if heard != b"T":
+    os.killpg(0, signal.SIGKILL)  # the worker sleeps on: this process group goes
+"""
+
+
+def _heard(case: str, wait: float) -> str:
+    done = subprocess.run([sys.executable, "-c", _SCENARIO, case, str(wait)], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=90, start_new_session=True, check=False)
+    assert done.stderr == "" or done.returncode == -signal.SIGKILL, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_worker_gets_sigterm_the_moment_its_master_is_killed() -> None:
+    """On Linux the kernel sends a worker SIGTERM as its master dies (die_with_master);
+    without the hook it would sleep on for a minute. Elsewhere the hook does nothing (the
+    worker's own check of its master, once a second, stops it there): no signal comes."""
+    linux = sys.platform.startswith("linux")
+    assert _heard("killed", 30 if linux else 2) == ("T" if linux else "")
+
+
+def test_a_worker_whose_master_died_before_the_hook_stops_at_once() -> None:
+    """The master died between the fork and the hook: the kernel will never tell the
+    worker, so the hook sends the SIGTERM itself (Linux)."""
+    linux = sys.platform.startswith("linux")
+    assert _heard("gone", 30 if linux else 2) == ("T" if linux else "")

@@ -4,6 +4,7 @@ series, and the digest of its attributes. Pure: no Redis.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -97,9 +98,34 @@ _VALUES = st.one_of(_SCALARS, st.builds(
 def test_a_points_attributes_are_read_as_the_canonical_json_a_digest_takes(pairs) -> None:
     from bot.sources.otlp.attributes import as_text, by_key, canonical, read_point
 
-    kvs = [common_pb2.KeyValue(key=k, value=v) for k, v in pairs]
-    text, texts = read_point(kvs)
+    point = [common_pb2.KeyValue(key=k, value=v) for k, v in pairs]
+    text, texts = read_point(point)
     # the digests of every stored series depend on this text: it must be json.dumps's
-    assert text == json.dumps(canonical(by_key(kvs)), separators=(",", ":"),
+    assert text == json.dumps(canonical(by_key(point)), separators=(",", ":"),
                               ensure_ascii=False)
-    assert texts == {k: as_text(v) for k, v in by_key(kvs).items()}
+    assert texts == {k: as_text(v) for k, v in by_key(point).items()}
+
+
+def test_a_points_attributes_and_series_digest_are_pinned_to_what_is_stored() -> None:
+    """Stored series are keyed by these digests: the text and the digest of one set of
+    attributes of every kind, written out by hand (a repeated key: the last one wins;
+    keys sorted; each value type-tagged), must never change."""
+    from bot.sources.otlp.attributes import digest, digest_head, digest_with_text, read_point
+
+    point = [
+        common_pb2.KeyValue(key="z", value=common_pb2.AnyValue(string_value="é")),
+        common_pb2.KeyValue(key="b", value=common_pb2.AnyValue(int_value=1)),
+        common_pb2.KeyValue(key="a", value=common_pb2.AnyValue(string_value="x")),
+        common_pb2.KeyValue(key="a", value=common_pb2.AnyValue(bool_value=True)),
+        common_pb2.KeyValue(key="d", value=common_pb2.AnyValue(double_value=0.5)),
+        common_pb2.KeyValue(key="h", value=common_pb2.AnyValue(bytes_value=b"\x01\xff")),
+        common_pb2.KeyValue(key="l", value=common_pb2.AnyValue(array_value=common_pb2.ArrayValue(
+            values=[common_pb2.AnyValue(int_value=2), common_pb2.AnyValue()]))),
+    ]
+    text, _ = read_point(point)
+    assert text == ('[["a",["b",true]],["b",["i","1"]],["d",["d","0.5"]],["h",["x","01ff"]],'
+                    '["l",["a",[["i","2"],["n"]]]],["z",["s","é"]]]')
+    whole = f'["res","metric",{text}]'
+    expected = hashlib.blake2b(whole.encode(), digest_size=16).hexdigest()
+    assert digest_with_text(digest_head("res", "metric"), text) == expected
+    assert digest("res", "metric", json.loads(text)) == expected
