@@ -17,8 +17,8 @@ from bot.core.config import BoardConfig
 from bot.core.periods import ALL
 from jobs.digest import DigestRunner
 from tests.conftest import App
-from tests.support.admin import at_noon, bucket_points, reply
-from tests.support.slack_app import board_lines, response_text
+from tests.support.admin import at_noon, bucket_points
+from tests.support.slack_app import board_lines, first_reply, response_text
 from tests.support.slack_interactions import (
     block_actions,
 )
@@ -46,25 +46,25 @@ def test_opt_out_hides_a_person_from_others_and_from_the_digest(app: App) -> Non
     seed_now(app, {"U0OLGA": (9000, 1), "U0SAM": (3000, 0), "U0TIA": (1000, 4)})
     today = datetime.now(UTC).date()
 
-    answer = reply(app, "optout", "U0OLGA", "out")
+    answer = first_reply(app, "optout", "U0OLGA", "out")
     assert "left out" in answer["text"] and answer["response_type"] == "ephemeral"
 
-    seen_by_sam = response_text(reply(app, "today", "U0SAM", "sam1"))
+    seen_by_sam = response_text(first_reply(app, "today", "U0SAM", "sam1"))
     assert "Sam" in seen_by_sam and "Tia" in seen_by_sam
     assert "Olga" not in seen_by_sam and "U0OLGA" not in seen_by_sam
     assert "(2 active)" in seen_by_sam  # Sam and Tia only
     # Olga still sees her own numbers: #1 of 3 by usage, 5·√1 = 5 points (Tia 10 is #1).
-    mine = response_text(reply(app, "me today", "U0OLGA", "olga-me"))
+    mine = response_text(first_reply(app, "me today", "U0OLGA", "olga-me"))
     assert "#1 of 3 by usage (9.0k tokens), #2 by outcomes (5 pts)" in mine
-    assert "Olga" in response_text(reply(app, "today", "U0OLGA", "olga-board"))
+    assert "Olga" in response_text(first_reply(app, "today", "U0OLGA", "olga-board"))
 
     built = DigestRunner(app.deps).build(today)
     shown = json.dumps(built.blocks, ensure_ascii=False) + built.text + built.alt
     assert "Olga" not in shown and "U0OLGA" not in shown
     assert "Sam" in shown and "(2 active)" in shown  # Sam and Tia: too few for a ρ
 
-    reply(app, "optin", "U0OLGA", "in")
-    back = response_text(reply(app, "today", "U0SAM", "sam2"))
+    first_reply(app, "optin", "U0OLGA", "in")
+    back = response_text(first_reply(app, "today", "U0SAM", "sam2"))
     assert "Olga" in back and "(3 active)" in back
     assert "Olga" in json.dumps(DigestRunner(app.deps).build(today, with_chart=False).blocks)
 
@@ -104,8 +104,8 @@ def test_forget_me_removes_every_key_and_entry_after_confirmation(app: App) -> N
         {"id": "y2", "type": "usage", "user": "U0KEEP", "ts": at_noon(yesterday), "tool": "t",
          "tokens": 100},
     ]).json()["accepted"] == 2
-    reply(app, "today", "U0KEEP", "cache-names")  # caches both profiles
-    reply(app, "optout", "U0GONE", "out")
+    first_reply(app, "today", "U0KEEP", "cache-names")  # caches both profiles
+    first_reply(app, "optout", "U0GONE", "out")
 
     answer = app.command("forget-me", user_id="U0GONE", name="forget")
     prompt = answer.json()
@@ -177,7 +177,7 @@ def test_display_modes(app: App) -> None:
     seed_now(app, {"U0DA": (9000, 0), "U0DB": (5000, 4), "U0DC": (1000, 1)})
 
     app.deps.store.configs.save(BoardConfig(display="anonymous"))
-    seen = reply(app, "today", "U0DB", "anon")
+    seen = first_reply(app, "today", "U0DB", "anon")
     left, right = board_lines(seen)
     assert ["someone · 9.0k tokens" in left[0], "*you* (Bruno) · 5.0k tokens" in left[1],
             "someone · 1.0k tokens" in left[2]] == [True] * 3
@@ -187,14 +187,14 @@ def test_display_modes(app: App) -> None:
     assert not any(n in text for n in ("Alma", "Chen", "U0DA", "U0DC", "<@"))
 
     app.deps.store.configs.save(BoardConfig(display="mentions"))
-    left, right = board_lines(reply(app, "today", "U0DB", "mention"))
+    left, right = board_lines(first_reply(app, "today", "U0DB", "mention"))
     assert labels(left) == ["<@U0DA>", "<@U0DB>",
                                                                       "<@U0DC>"]
     assert labels(right) == ["<@U0DB>", "<@U0DC>",
                                                                        "<@U0DA>"]
 
     app.deps.store.configs.save(BoardConfig(display="names"))
-    seen = reply(app, "today", "U0DB", "names")
+    seen = first_reply(app, "today", "U0DB", "names")
     left, _ = board_lines(seen)
     assert labels(left) == ["Alma", "Bruno", "Chen"]
     assert "<@" not in response_text(seen)

@@ -27,7 +27,7 @@ from tests.support.digest_org import (
     seed,
 )
 from tests.support.digest_posts import (
-    _decoded,
+    decoded,
     posted_dates,
     posts,
 )
@@ -164,7 +164,7 @@ def test_rate_limited_post_is_retried_after_retry_after_and_posted_once(
 
 def home_text(stub: SlackStub, user: str) -> str:
     call = [c for c in stub.calls("views.publish") if c.args["user_id"] == user][-1]
-    return json.dumps(_decoded(call.args["view"]), ensure_ascii=False)
+    return json.dumps(decoded(call.args["view"]), ensure_ascii=False)
 
 
 def test_not_in_channel_is_not_retried_and_shown_to_admins_until_a_post_succeeds(

@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bot.core.periods import day_bucket, local_date
 from jobs.digest import DigestRunner
 from tests.conftest import INGEST_TOKEN, App, http
 from tests.slack_signing import event_body
@@ -32,7 +31,7 @@ from tests.support.digest_org import local, make_deps, seed
 from tests.support.digest_posts import posts
 from tests.support.digests import DAY
 from tests.support.hostile_names import hostile_text, mrkdwn_texts, rendered_problems
-from tests.support.ingest_events import NOW, TS
+from tests.support.ingest_events import TS, totals
 from tests.support.slack_app import metadata_event
 
 FUZZ = hsettings(max_examples=30, deadline=None, derandomize=True,
@@ -53,11 +52,6 @@ def post_raw(app: App, body: bytes) -> tuple[int, object]:
     except ValueError:
         parsed = None
     return answer.status, parsed
-
-
-def day_totals(app: App) -> dict[str, tuple[float, float]]:
-    people = app.deps.store.reads.period_totals(day_bucket(local_date(NOW, app.deps.store.tz)))
-    return {p.user: (p.tokens, p.points) for p in people}
 
 
 # -- strategies -----------------------------------------------------------------------------
@@ -191,14 +185,14 @@ def test_mutated_bodies_never_5xx(app: App, data: st.DataObject) -> None:
 def test_valid_events_beside_hostile_ones_are_counted_exactly_once(
         app: App, batch: tuple[str, list[dict], set[int]]) -> None:
     body, valid, bad = batch
-    before = day_totals(app)
+    before = totals(app)
     status, answer = post_raw(app, body.encode())
     assert status == 200, (status, answer)
     assert isinstance(answer, dict)
     assert answer["accepted"] == len(valid) and answer["duplicates"] == 0
     assert {r["index"] for r in answer["rejected"]} == bad
     assert all(r["error"] for r in answer["rejected"])
-    after = day_totals(app)
+    after = totals(app)
     changed = {u: v for u, v in after.items() if before.get(u) != v}
     expected = expected_totals(valid)
     assert changed.keys() == expected.keys()
@@ -209,7 +203,7 @@ def test_valid_events_beside_hostile_ones_are_counted_exactly_once(
     status, again = post_raw(app, body.encode())
     assert status == 200 and isinstance(again, dict)
     assert again["accepted"] == 0 and again["duplicates"] == len(valid)
-    assert day_totals(app) == after
+    assert totals(app) == after
 
 
 # -- Slack payloads -------------------------------------------------------------------------

@@ -46,8 +46,6 @@ def test_an_include_loop_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_constants_in_the_lua_agree_with_python() -> None:
     from bot.store import rescoring
 
-    buckets = source("common/buckets.lua")
-    assert "local IDS_LOAD, DAYS_LOAD = 32, 32" in buckets
     assert f"local DONE, TMP_TTL = {rescoring.DONE}, {rescoring.TMP_TTL}" in source(
         "common/rebuild.lua")
     day = source("common/day.lua")

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from bot.runtime.deps import Deps
-from tests.conftest import App
-from tests.support.polling import wait_for
 
 
 def at_noon(day: date) -> str:
@@ -27,6 +25,3 @@ def config_version(deps: Deps) -> int:
     return deps.store.configs.load_versioned()[1]
 
 
-def reply(app: App, text: str, user: str, name: str) -> dict:
-    assert app.command(text, user_id=user, name=name).status == 200
-    return wait_for(lambda: app.stub.responses(name))[0]

@@ -11,7 +11,8 @@ from tests.slack_stub import SlackStub
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _decoded(value: object) -> object:
+def decoded(value: object) -> object:
+    """A JSON text Slack was sent (blocks, metadata, a view) as data; data as it is."""
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -22,7 +23,7 @@ def posts(stub: SlackStub) -> list[dict]:
         args = dict(call.args)
         for key in ("blocks", "metadata"):
             if key in args:
-                args[key] = _decoded(args[key])
+                args[key] = decoded(args[key])
         out.append(args)
     return out
 

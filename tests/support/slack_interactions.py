@@ -16,16 +16,13 @@ from tests.slack_signing import (
     new_trigger_id,
 )
 from tests.slack_stub import SlackStub
+from tests.support.digest_posts import decoded
 from tests.support.polling import wait_for
 
 _INITIAL = object()
 
 
 # -- building requests as Slack sends them ------------------------------------------------------
-
-
-def decoded(value: object) -> object:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _option(element: dict, value: str | None) -> dict | None:

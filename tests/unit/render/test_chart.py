@@ -1,7 +1,7 @@
 """bot.render.chart: the slope chart's lines, layout, alt text and picture (pure).
 
 What each line should look like is worked out from the ranks and points alone
-(tests/chart_checks.py), never read from the chart module.
+(tests/support/chart_checks.py), never read from the chart module.
 """
 
 from __future__ import annotations

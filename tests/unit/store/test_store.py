@@ -179,6 +179,21 @@ def test_a_person_day_keeps_three_models_and_the_rest_as_other(redis_client) -> 
     assert day["tokens"] == day["t:cx"] == 10 + 20 + 30 + 40 + 50 + 7 + 1
 
 
+@pytest.mark.parametrize("n, buckets", [(32, 1), (33, 2)])
+def test_event_ids_and_days_split_into_a_new_bucket_past_32_entries(
+        redis_client, n: int, buckets: int) -> None:
+    """32 entries a bucket (docs/architecture.md, Storage): 32 event ids of one sender's
+    day, and 32 people's counts of one day, stay in one small hash; the 33rd splits it."""
+    store = Store(redis_client, retention_days=30)
+    store.counting.record([(_usage(f"e{i}", "t", 10, 0.0, None), f"U0{i:03d}")
+                           for i in range(n)], BoardConfig())
+    day = NOW.date()
+    for directory in (store.keys.ids("default", day), store.keys.days(day)):
+        level, split = (int(x or 0) for x in redis_client.hmget(directory, "l", "s"))
+        assert 2 ** level + split == buckets
+        assert len(list(redis_client.scan_iter(match=f"{directory}:*"))) == buckets
+
+
 def test_keys_carry_the_workspace_hash_tag(redis_client) -> None:
     store = Store(redis_client, workspace="T0123")
     report = as_counts(UsageReport(id="u1", type="usage", user="U0A", ts=NOW, tool="t", tokens=1))

@@ -11,7 +11,7 @@
 -- day (field: 8-byte id digest, value: 4-byte content fingerprint) and for the people's
 -- counts of a day (field: user id). The load only decides when the next split comes: a
 -- directory written with another load is read the same way and splits to this one.
--- tests/test_store_lua.py holds the values.
+-- tests/unit/store/test_store.py checks where they split.
 local IDS_LOAD, DAYS_LOAD = 32, 32
 -- A script call reads a directory once (`lh_state`) and keeps its entry count in memory:
 -- `lh_flush` writes the counts that changed, with the directory's expiry, once at the end.
