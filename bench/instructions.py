@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import shutil
 import subprocess
@@ -107,10 +106,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
-    args.rounds = args.rounds or (100 if args.quick else 300)
-    if args.child:
-        result = child(args)
-        print(json.dumps(result))
+    if (result := intake_cost.as_child(args, child, 100, 300)) is not None:
         return result
     from bench._common import code_version, machine
 

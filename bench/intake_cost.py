@@ -261,6 +261,18 @@ def trees(baseline: str | None, subject: bool = True) -> Iterator[dict[str, Path
         yield found
 
 
+def as_child(args: argparse.Namespace, child: Callable[[argparse.Namespace], dict[str, Any]],
+             quick: int, full: int) -> dict[str, Any] | None:
+    """Set the rounds (given, or `quick` / `full`); with --child, run `child` and print its
+    JSON for the parent (`run_child`), and return it; else None."""
+    args.rounds = args.rounds or (quick if args.quick else full)
+    if not args.child:
+        return None
+    result = child(args)
+    print(json.dumps(result))
+    return result
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = tree_parser(__doc__, rounds_help="exports, and batches of 50 (default 1,000; "
                                          "--quick 300)")
@@ -279,10 +291,7 @@ def _row(name: str, r: dict[str, Any], unit: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
-    args.rounds = args.rounds or (300 if args.quick else 1_000)
-    if args.child:
-        result = child(args)
-        print(json.dumps(result))
+    if (result := as_child(args, child, 300, 1_000)) is not None:
         return result
     from bench._common import code_version, machine
 
